@@ -1,0 +1,65 @@
+/**
+ * Composition root: config → clock, token generator, store → services → HTTP. The only place that
+ * builds the system clock and the CSPRNG generator; tests pass fakes through `overrides`.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { systemClock, type Clock } from './kernel/clock.js';
+import { cryptoTokenGenerator, type TokenGenerator } from './kernel/random.js';
+import { createNamespaceService } from './namespaces/namespace-service.js';
+import { resolveServerSecret } from './server-secret.js';
+import { locateDatabase, openStore, type Store } from './store/open-store.js';
+import { createDeployTokenService } from './tokens/deploy-token-service.js';
+import { createPersonalTokenService } from './tokens/personal-token-service.js';
+import { createTokenDigester } from './tokens/token-digest.js';
+import { createTokenIssuer } from './tokens/token-issuer.js';
+import { createTokenVerifier } from './tokens/verify-token.js';
+import { buildHttp } from './http/server.js';
+
+export interface Overrides {
+  clock?: Clock;
+  random?: TokenGenerator;
+  store?: Store;
+}
+
+export async function buildServices(config: Config, overrides: Overrides = {}) {
+  const clock = overrides.clock ?? systemClock;
+  const random = overrides.random ?? cryptoTokenGenerator;
+  const store = overrides.store ?? (await openStore(locateDatabase(config.databaseUrl, config.dataDir)));
+  await store.migrate();
+  const { secret, generated: secretGenerated } = resolveServerSecret(config.secret, config.dataDir, random);
+  const digester = createTokenDigester(secret);
+  const issuer = createTokenIssuer(random, digester, config.prefixes);
+  const verifier = createTokenVerifier({ store, digester, clock, cacheMs: config.verifyCacheMs });
+  const namespaces = createNamespaceService({ store, clock });
+  const deployTokens = createDeployTokenService({ store, clock, issuer, namespaces, onRevoked: (id) => verifier.invalidate(id) });
+  const personalTokens = createPersonalTokenService({ store, clock, issuer });
+  return { clock, random, store, secretGenerated, services: { random, verifier, namespaces, deployTokens, personalTokens } };
+}
+
+export type Services = Awaited<ReturnType<typeof buildServices>>['services'];
+
+export interface App {
+  readonly services: Services;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly http: FastifyInstance;
+  readonly secretGenerated: boolean;
+  close(): Promise<void>;
+}
+
+export async function buildApp(config: Config, overrides: Overrides = {}): Promise<App> {
+  const built = await buildServices(config, overrides);
+  const http = await buildHttp({ services: built.services, store: built.store, clock: built.clock, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, logLevel: config.logLevel });
+  return {
+    services: built.services,
+    store: built.store,
+    clock: built.clock,
+    http,
+    secretGenerated: built.secretGenerated,
+    async close() {
+      await http.close();
+      if (!overrides.store) await built.store.close();
+    },
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * Which token scopes may call which REST API request, as GitLab decides: `api` everything,
+ * `read_api` only reads, `read_user` only reads of the current user. Deploy tokens never use the
+ * general API.
+ */
+import type { Token } from '../tokens/token.js';
+
+export type ApiScopeDecision = 'allowed' | 'insufficient_scope' | 'not_for_api';
+
+const READ_METHODS = new Set(['GET', 'HEAD']);
+const USER_READ_ROUTES = new Set(['/api/v4/user', '/api/v4/users/:id']);
+
+export function decideApiScope(token: Token, method: string, routeUrl: string): ApiScopeDecision {
+  if (token.kind === 'deploy') return 'not_for_api';
+  const scopes = token.scopes;
+  if (scopes.includes('api')) return 'allowed';
+  if (READ_METHODS.has(method) && scopes.includes('read_api')) return 'allowed';
+  if (READ_METHODS.has(method) && scopes.includes('read_user') && USER_READ_ROUTES.has(routeUrl)) return 'allowed';
+  return 'insufficient_scope';
+}
+
+/** The scope GitLab names in an insufficient_scope answer. */
+export function requiredScopeFor(method: string): string {
+  return READ_METHODS.has(method) ? 'read_api' : 'api';
+}

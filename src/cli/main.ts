@@ -1,0 +1,188 @@
+/**
+ * The `latchkey` command line. Commands call the services (never the database directly) and act as
+ * the first admin: whoever can run them already holds the data directory or DATABASE_URL.
+ */
+import { Command, CommanderError } from 'commander';
+import { buildApp, buildServices } from '../app.js';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { DomainError } from '../kernel/errors.js';
+import { addDays, utcDateOf, presentExpiryDate } from '../kernel/dates.js';
+import { locateDatabase, openStore } from '../store/open-store.js';
+import { emit, formatTable, type Output } from './output.js';
+import type { Resource } from '../namespaces/namespace.js';
+import type { Token } from '../tokens/token.js';
+import { isExpiredAt } from '../kernel/dates.js';
+
+export interface CliIo {
+  print(text: string): void;
+  error(text: string): void;
+  env: Record<string, string | undefined>;
+}
+
+const defaultIo: CliIo = {
+  print: (t) => process.stdout.write(`${t}\n`),
+  error: (t) => process.stderr.write(`${t}\n`),
+  env: process.env,
+};
+
+const FIRST_ADMIN = { username: 'root', email: 'root@localhost' };
+
+function deployTokenRow(t: Token, now: Date) {
+  return {
+    id: t.id,
+    name: t.name,
+    username: t.username,
+    scopes: t.scopes,
+    expires_at: presentExpiryDate(t.expiresAt),
+    revoked: t.revokedAt !== null,
+    expired: isExpiredAt(t.expiresAt, now),
+  };
+}
+
+async function withServices<T>(config: Config, fn: (s: Awaited<ReturnType<typeof buildServices>>) => Promise<T>): Promise<T> {
+  const built = await buildServices(config);
+  try {
+    return await fn(built);
+  } finally {
+    await built.store.close();
+  }
+}
+
+export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  const program = new Command('latchkey')
+    .description('Latchkey: a self-hosted token authority with a GitLab-compatible API')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.print(s.trimEnd()), writeErr: (s) => io.error(s.trimEnd()) });
+  const config = () => loadConfig(io.env);
+  const out = (opts: { json?: boolean }): Output => ({ json: opts.json === true, print: io.print, error: io.error });
+
+  program
+    .command('serve')
+    .description('Run the HTTP service (SQLite under ./data and 127.0.0.1:8080 unless configured)')
+    .action(async () => {
+      const cfg = config();
+      const app = await buildApp(cfg);
+      const { created, admin } = await app.services.namespaces.ensureFirstAdmin(FIRST_ADMIN.username, FIRST_ADMIN.email);
+      if (created) {
+        io.print(`Created the first admin user "${admin.username}".`);
+        io.print('Get a personal access token for it, shown once, with:  npx latchkey admin bootstrap');
+      }
+      if (app.secretGenerated) io.print(`Generated a server secret in ${cfg.dataDir}/server-secret (back it up: without it no issued token verifies).`);
+      const address = await app.http.listen({ host: cfg.host, port: cfg.port });
+      io.print(`Latchkey listening on ${address} (API: ${address}/api/v4, docs: ${address}/api/docs)`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await app.close();
+    });
+
+  program
+    .command('migrate')
+    .description('Apply pending database migrations and exit')
+    .action(async () => {
+      const cfg = config();
+      const store = await openStore(locateDatabase(cfg.databaseUrl, cfg.dataDir));
+      try {
+        const applied = await store.migrate();
+        io.print(applied.length === 0 ? 'Database is up to date.' : `Applied: ${applied.join(', ')}`);
+      } finally {
+        await store.close();
+      }
+    });
+
+  const admin = program.command('admin').description('Instance administration');
+  admin
+    .command('bootstrap')
+    .description('Create the first admin if needed and print a new personal access token for it (shown once)')
+    .option('--expires-in-days <days>', 'token lifetime in days', '30')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { expiresInDays: string; json?: boolean }) => {
+      const days = Number(opts.expiresInDays);
+      if (!Number.isInteger(days) || days < 1 || days > 365) throw new CliInputError('--expires-in-days must be a whole number from 1 to 365');
+      await withServices(config(), async ({ services, clock }) => {
+        const { admin: user } = await services.namespaces.ensureFirstAdmin(FIRST_ADMIN.username, FIRST_ADMIN.email);
+        const expiresAt = addDays(utcDateOf(clock.now()), days);
+        const { token, secret } = await services.personalTokens.createFor(user, { name: 'bootstrap', scopes: ['api'], expiresAt }, null);
+        emit(out(opts), { user: user.username, token_id: token.id, token: secret, scopes: token.scopes, expires_at: expiresAt }, () =>
+          [`Personal access token for ${user.username} (id ${token.id}, scopes api, expires ${expiresAt}).`, 'It is shown only now; store it safely:', '', secret].join('\n'),
+        );
+      });
+    });
+
+  const dt = program.command('deploy-token').description('Deploy tokens of a project or group');
+  const target = (c: Command) => c.option('--project <path>', 'project full path or id').option('--group <path>', 'group full path or id');
+  const resolveTarget = async (services: Awaited<ReturnType<typeof buildServices>>['services'], opts: { project?: string; group?: string }): Promise<Resource> => {
+    if ((opts.project === undefined) === (opts.group === undefined)) throw new CliInputError('give exactly one of --project <path> or --group <path>');
+    return services.namespaces.resolveResourceAsAdmin(opts.project !== undefined ? 'project' : 'group', (opts.project ?? opts.group)!);
+  };
+  const actorOf = async (services: Awaited<ReturnType<typeof buildServices>>['services']) =>
+    (await services.namespaces.ensureFirstAdmin(FIRST_ADMIN.username, FIRST_ADMIN.email)).admin;
+
+  target(dt.command('create').description('Create a deploy token; the secret is printed once'))
+    .requiredOption('--name <name>', 'token name')
+    .requiredOption('--scopes <list>', 'comma-separated scopes, e.g. read_registry,read_repository')
+    .option('--expires-at <date>', 'expiry date (YYYY-MM-DD); never expires when omitted')
+    .option('--username <username>', 'username (default gitlab+deploy-token-{id})')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { project?: string; group?: string; name: string; scopes: string; expiresAt?: string; username?: string; json?: boolean }) => {
+      await withServices(config(), async ({ services, clock }) => {
+        const resource = await resolveTarget(services, opts);
+        const scopes = opts.scopes.split(',').map((s) => s.trim()).filter(Boolean);
+        const { token, secret } = await services.deployTokens.create(await actorOf(services), resource, { name: opts.name, scopes, expiresAt: opts.expiresAt, username: opts.username });
+        const row = { ...deployTokenRow(token, clock.now()), token: secret };
+        emit(out(opts), row, () => `${formatTable([deployTokenRow(token, clock.now())])}\n\nToken (shown only now): ${secret}`);
+      });
+    });
+
+  target(dt.command('list').description('List deploy tokens (all pages)'))
+    .option('--active', 'only active tokens')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { project?: string; group?: string; active?: boolean; json?: boolean }) => {
+      await withServices(config(), async ({ services, clock }) => {
+        const actor = await actorOf(services);
+        const all: Token[] = [];
+        const resource = opts.project === undefined && opts.group === undefined ? null : await resolveTarget(services, opts);
+        for (let page = 1; ; page++) {
+          const result = resource
+            ? await services.deployTokens.list(actor, resource, { active: opts.active }, { page, perPage: 100 })
+            : await services.deployTokens.listAll(actor, { active: opts.active }, { page, perPage: 100 });
+          all.push(...result.items);
+          if (all.length >= result.total || result.items.length === 0) break;
+        }
+        const rows = all.map((t) => deployTokenRow(t, clock.now()));
+        emit(out(opts), rows, () => formatTable(rows));
+      });
+    });
+
+  target(dt.command('revoke').description('Revoke (delete) a deploy token').argument('<token-id>', 'deploy token id'))
+    .option('--json', 'machine-readable output')
+    .action(async (tokenId: string, opts: { project?: string; group?: string; json?: boolean }) => {
+      if (!/^[0-9]{1,10}$/.test(tokenId)) throw new CliInputError('token id must be a number');
+      await withServices(config(), async ({ services }) => {
+        const resource = await resolveTarget(services, opts);
+        await services.deployTokens.remove(await actorOf(services), resource, Number(tokenId));
+        emit(out(opts), { id: Number(tokenId), revoked: true }, () => `Revoked deploy token ${tokenId}.`);
+      });
+    });
+
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    if (e instanceof CliInputError || e instanceof ConfigError) {
+      io.error(`latchkey: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof DomainError) {
+      io.error(`latchkey: ${e.fields ? Object.entries(e.fields).map(([k, v]) => `${k} ${v.join(', ')}`).join('; ') : e.message}`);
+      return 1;
+    }
+    io.error(`latchkey: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+class CliInputError extends Error {}

@@ -1,0 +1,84 @@
+/**
+ * Configuration: environment variables parsed and validated once, then frozen. No other file reads
+ * process.env. Every secret may also be given as `<NAME>_FILE` (Docker/Kubernetes secrets).
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export interface Config {
+  /** Directory for the SQLite file and the generated server secret. `LATCHKEY_DATA_DIR`, default `./data`. */
+  readonly dataDir: string;
+  /** `DATABASE_URL`: `postgres://…` selects PostgreSQL; empty means SQLite in `dataDir`; `sqlite::memory:` or `sqlite:<file>` for an explicit file. */
+  readonly databaseUrl: string | null;
+  /** `LATCHKEY_HOST`, default 127.0.0.1. */
+  readonly host: string;
+  /** `LATCHKEY_PORT` (or `PORT`), default 8080. */
+  readonly port: number;
+  /** `LATCHKEY_SECRET` / `LATCHKEY_SECRET_FILE`: HMAC key for token digests; generated into the data dir when absent. */
+  readonly secret: string | null;
+  /** `LATCHKEY_PUBLIC_URL`: base URL used in `web_url` fields; default derived from each request's Host. */
+  readonly publicUrl: string | null;
+  /** Token prefixes by kind; `LATCHKEY_DEPLOY_TOKEN_PREFIX`, `LATCHKEY_PERSONAL_TOKEN_PREFIX`. */
+  readonly prefixes: { readonly deploy: string; readonly personal: string };
+  /** `LATCHKEY_VERIFY_CACHE_MS`: how long a verified token stays in the in-process cache (default 1000). */
+  readonly verifyCacheMs: number;
+  /** `LATCHKEY_LOG_LEVEL`: pino level, default `info`; `silent` turns logs off. */
+  readonly logLevel: string;
+  /** `LATCHKEY_BODY_LIMIT`: maximum request body in bytes (default 1 MiB). */
+  readonly bodyLimit: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {}
+
+/** Reads `NAME`, or the contents of the file named by `NAME_FILE` (trailing newline trimmed). */
+export function readSecretVariable(env: Env, name: string): string | null {
+  const file = env[`${name}_FILE`];
+  const direct = env[name];
+  if (file && direct) throw new ConfigError(`set either ${name} or ${name}_FILE, not both`);
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (e) {
+      throw new ConfigError(`${name}_FILE: cannot read ${file}: ${(e as Error).message}`);
+    }
+  }
+  return direct && direct.length > 0 ? direct : null;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+const PREFIX_RE = /^[a-z][a-z0-9]{0,15}-$/;
+function prefix(env: Env, name: string, fallback: string): string {
+  const value = env[name] ?? fallback;
+  if (!PREFIX_RE.test(value)) throw new ConfigError(`${name} must look like "abc-" (lower-case letters/digits ending in "-"), got ${JSON.stringify(value)}`);
+  return value;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const secret = readSecretVariable(env, 'LATCHKEY_SECRET');
+  if (secret !== null && secret.length < 32) throw new ConfigError('LATCHKEY_SECRET must be at least 32 characters');
+  const databaseUrl = readSecretVariable(env, 'DATABASE_URL');
+  return Object.freeze({
+    dataDir: resolve(env.LATCHKEY_DATA_DIR || 'data'),
+    databaseUrl,
+    host: env.LATCHKEY_HOST || '127.0.0.1',
+    port: integer(env, env.LATCHKEY_PORT ? 'LATCHKEY_PORT' : 'PORT', 8080, 0, 65535),
+    secret,
+    publicUrl: env.LATCHKEY_PUBLIC_URL ? env.LATCHKEY_PUBLIC_URL.replace(/\/+$/, '') : null,
+    prefixes: Object.freeze({
+      deploy: prefix(env, 'LATCHKEY_DEPLOY_TOKEN_PREFIX', 'gldt-'),
+      personal: prefix(env, 'LATCHKEY_PERSONAL_TOKEN_PREFIX', 'glpat-'),
+    }),
+    verifyCacheMs: integer(env, 'LATCHKEY_VERIFY_CACHE_MS', 1000, 0, 60_000),
+    logLevel: env.LATCHKEY_LOG_LEVEL || 'info',
+    bodyLimit: integer(env, 'LATCHKEY_BODY_LIMIT', 1024 * 1024, 1024, 100 * 1024 * 1024),
+  });
+}

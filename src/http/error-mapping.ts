@@ -1,0 +1,66 @@
+/**
+ * The one place errors become HTTP. Services throw DomainErrors; schema validation, body parsing and
+ * body-size failures come from Fastify. Each becomes GitLab's status and body; nothing else builds
+ * error JSON. A 5xx never echoes an internal message.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, type ErrorKind } from '../kernel/errors.js';
+
+const STATUS: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+};
+
+interface AjvErrorLike {
+  keyword: string;
+  instancePath: string;
+  params: Record<string, unknown>;
+}
+
+/** Grape-style message for the first schema violation: "name is missing", "scopes is invalid". */
+export function describeValidationError(errors: readonly AjvErrorLike[], context: string | undefined): string {
+  const e = errors[0];
+  if (!e) return 'request is invalid';
+  const path = e.instancePath.split('/').filter(Boolean);
+  // Array items ('/scopes/0') are reported against the array, as Grape does.
+  const field = path.find((p) => !/^\d+$/.test(p)) ?? (context === 'params' ? 'id' : context ?? 'body');
+  if (e.keyword === 'required') return `${String(e.params.missingProperty)} is missing`;
+  if (e.keyword === 'enum') return `${field} does not have a valid value`;
+  if (e.keyword === 'maxLength') return `${field} is too long`;
+  return `${field} is invalid`;
+}
+
+export function sendError(error: FastifyError | DomainError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof DomainError) {
+    const status = STATUS[error.kind];
+    if (error.kind === 'invalid') {
+      return reply.status(status).send(error.fields ? { message: error.fields } : { error: error.message });
+    }
+    if (error.kind === 'conflict') return reply.status(status).send({ message: error.message });
+    return reply.status(status).send({ message: error.message });
+  }
+  const fe = error as FastifyError & { validation?: AjvErrorLike[]; validationContext?: string };
+  if (fe.validation) {
+    return reply.status(400).send({ error: describeValidationError(fe.validation, fe.validationContext) });
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return reply.status(413).send({ message: '413 Request Entity Too Large' });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return reply.status(415).send({ message: '415 Unsupported Media Type' });
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return reply.status(400).send({ error: 'The request body is invalid' });
+  }
+  if (fe.statusCode === 400 && (fe.message?.includes('JSON') || fe.name === 'SyntaxError')) {
+    return reply.status(400).send({ error: 'The request body is not valid JSON' });
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return reply.status(fe.statusCode).send({ message: `${fe.statusCode} ${fe.message ?? 'Bad Request'}` });
+  }
+  request.log.error({ err: { message: error.message, stack: error.stack, code: fe.code } }, 'unhandled error');
+  return reply.status(500).send({ message: '500 Internal Server Error' });
+}

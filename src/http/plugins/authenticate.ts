@@ -1,0 +1,55 @@
+/**
+ * REST API authentication: reads the credential, verifies it with the shared verifier, enforces the
+ * token's scopes, and puts the acting user on the request. GitLab's 401/403 bodies.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { decideApiScope, requiredScopeFor } from '../../auth/api-scopes.js';
+import { readApiCredential } from '../../auth/credentials.js';
+import type { User } from '../../namespaces/namespace.js';
+import type { Token } from '../../tokens/token.js';
+import type { TokenVerifier } from '../../tokens/verify-token.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    actor: User;
+    authToken: Token;
+  }
+  interface FastifyContextConfig {
+    /** Routes that answer without a credential (health, OpenAPI). */
+    public?: boolean;
+  }
+}
+
+const UNAUTHORIZED = { message: '401 Unauthorized' };
+
+export function registerAuthentication(app: FastifyInstance, verifier: TokenVerifier): void {
+  app.decorateRequest('actor', null as unknown as User);
+  app.decorateRequest('authToken', null as unknown as Token);
+
+  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.routeOptions.config.public) return;
+    const credential = readApiCredential(request.headers, (request.query ?? {}) as Record<string, unknown>);
+    if (!credential) return reply.status(401).send(UNAUTHORIZED);
+    const result = await verifier.verify(credential.secret);
+    if (!result.ok) {
+      if (result.reason === 'revoked') return reply.status(401).send({ error: 'invalid_token', error_description: 'Token was revoked. You have to re-authorize from the user.' });
+      if (result.reason === 'expired') return reply.status(401).send({ error: 'invalid_token', error_description: 'Token has expired.' });
+      return reply.status(401).send(UNAUTHORIZED);
+    }
+    // Basic credentials must name the token's user (or the deploy token's username).
+    if (credential.kind === 'basic' && credential.username !== (result.user?.username ?? result.token.username)) {
+      return reply.status(401).send(UNAUTHORIZED);
+    }
+    const decision = decideApiScope(result.token, request.method, request.routeOptions.url ?? '');
+    if (decision === 'not_for_api' || !result.user) return reply.status(401).send(UNAUTHORIZED);
+    if (decision === 'insufficient_scope') {
+      return reply.status(403).send({
+        error: 'insufficient_scope',
+        error_description: 'The request requires higher privileges than provided by the access token.',
+        scope: requiredScopeFor(request.method),
+      });
+    }
+    request.actor = result.user;
+    request.authToken = result.token;
+  });
+}

@@ -1,0 +1,152 @@
+/**
+ * GitLab's JSON entities, as TypeBox schemas (validation-free serialisation and OpenAPI from one
+ * source) and the present* functions that fill them. The serializer drops undeclared fields, so only
+ * DeployTokenWithToken can ever carry a secret.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { presentExpiryDate, isExpiredAt } from '../kernel/dates.js';
+import type { Group, Member, Project, User } from '../namespaces/namespace.js';
+import type { Token } from '../tokens/token.js';
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+
+export const UserEntity = Type.Object({
+  id: Type.Integer(),
+  username: Type.String(),
+  name: Type.String(),
+  state: Type.String(),
+  locked: Type.Boolean(),
+  avatar_url: Type.Null(),
+  web_url: Type.String(),
+  created_at: Type.String(),
+  bot: Type.Boolean(),
+  is_admin: Type.Boolean(),
+  email: Nullable(Type.String()),
+});
+
+export const GroupEntity = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  path: Type.String(),
+  full_path: Type.String(),
+  description: Type.String(),
+  visibility: Type.String(),
+  parent_id: Type.Union([Type.Integer(), Type.Null()]),
+  web_url: Type.String(),
+  created_at: Type.String(),
+});
+
+export const ProjectEntity = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  path: Type.String(),
+  path_with_namespace: Type.String(),
+  description: Type.String(),
+  visibility: Type.String(),
+  web_url: Type.String(),
+  created_at: Type.String(),
+  namespace: Type.Object({
+    id: Type.Integer(),
+    name: Type.String(),
+    path: Type.String(),
+    kind: Type.Literal('group'),
+    full_path: Type.String(),
+    parent_id: Type.Union([Type.Integer(), Type.Null()]),
+    web_url: Type.String(),
+  }),
+});
+
+export const MemberEntity = Type.Object({
+  id: Type.Integer(),
+  username: Type.String(),
+  name: Type.String(),
+  state: Type.String(),
+  avatar_url: Type.Null(),
+  web_url: Type.String(),
+  access_level: Type.Integer(),
+  created_at: Type.String(),
+  expires_at: Nullable(Type.String()),
+});
+
+export const DeployTokenEntity = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  username: Type.String(),
+  expires_at: Nullable(Type.String()),
+  revoked: Type.Boolean(),
+  expired: Type.Boolean(),
+  scopes: Type.Array(Type.String()),
+});
+
+export const DeployTokenWithTokenEntity = Type.Composite([DeployTokenEntity, Type.Object({ token: Type.String() })]);
+
+export function presentUser(u: User, baseUrl: string): Static<typeof UserEntity> {
+  return {
+    id: u.id,
+    username: u.username,
+    name: u.name,
+    state: u.state,
+    locked: false,
+    avatar_url: null,
+    web_url: `${baseUrl}/${u.username}`,
+    created_at: u.createdAt,
+    bot: u.botKind !== null,
+    is_admin: u.isAdmin,
+    email: u.email,
+  };
+}
+
+export function presentGroup(g: Group, baseUrl: string): Static<typeof GroupEntity> {
+  return {
+    id: g.id,
+    name: g.name,
+    path: g.path,
+    full_path: g.fullPath,
+    description: g.description,
+    visibility: g.visibility,
+    parent_id: g.parentId,
+    web_url: `${baseUrl}/groups/${g.fullPath}`,
+    created_at: g.createdAt,
+  };
+}
+
+export function presentProject(p: Project, group: Group, baseUrl: string): Static<typeof ProjectEntity> {
+  return {
+    id: p.id,
+    name: p.name,
+    path: p.path,
+    path_with_namespace: p.pathWithNamespace,
+    description: p.description,
+    visibility: p.visibility,
+    web_url: `${baseUrl}/${p.pathWithNamespace}`,
+    created_at: p.createdAt,
+    namespace: { id: group.id, name: group.name, path: group.path, kind: 'group', full_path: group.fullPath, parent_id: group.parentId, web_url: `${baseUrl}/groups/${group.fullPath}` },
+  };
+}
+
+export function presentMember(m: Member, baseUrl: string): Static<typeof MemberEntity> {
+  return {
+    id: m.user.id,
+    username: m.user.username,
+    name: m.user.name,
+    state: m.user.state,
+    avatar_url: null,
+    web_url: `${baseUrl}/${m.user.username}`,
+    access_level: m.accessLevel,
+    created_at: m.createdAt,
+    expires_at: m.expiresAt,
+  };
+}
+
+export function presentDeployToken(t: Token, now: Date): Static<typeof DeployTokenEntity> {
+  return {
+    id: t.id,
+    name: t.name,
+    username: t.username ?? '',
+    expires_at: presentExpiryDate(t.expiresAt),
+    revoked: t.revokedAt !== null,
+    expired: isExpiredAt(t.expiresAt, now),
+    scopes: [...t.scopes],
+  };
+}
+

@@ -1,0 +1,85 @@
+/**
+ * GitLab's deploy token API: GET /deploy_tokens (admin), and GET|POST /:kind/:id/deploy_tokens,
+ * GET|DELETE /:kind/:id/deploy_tokens/:token_id for projects and groups.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { DEPLOY_TOKEN_SCOPES } from '../../tokens/scopes.js';
+import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.js';
+import { DeployTokenEntity, DeployTokenWithTokenEntity, presentDeployToken } from '../presenters.js';
+import type { RouteContext } from '../route-context.js';
+import { ResourceParams, TokenParams } from './resource-params.js';
+
+const ListQuery = Type.Object({ active: Type.Optional(Type.Boolean({ description: 'Limit by active status' })), ...PaginationQuery });
+
+const CreateBody = Type.Object({
+  name: Type.String({ description: "New deploy token's name" }),
+  scopes: Type.Array(Type.String({ enum: [...DEPLOY_TOKEN_SCOPES] }), { description: 'At least one deploy-token scope' }),
+  expires_at: Type.Optional(Type.String({ description: 'ISO 8601 date or date-time; the token stops working at 00:00 UTC of that date. No expiry when omitted.' })),
+  username: Type.Optional(Type.String({ description: 'Username for the token (default gitlab+deploy-token-{id})' })),
+});
+
+type ListQueryT = { active?: boolean; page?: number; per_page?: number };
+
+export function registerDeployTokenRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { deployTokens } = ctx.services;
+  const now = () => ctx.clock.now();
+
+  app.get<{ Querystring: ListQueryT }>(
+    '/deploy_tokens',
+    { schema: { tags: ['deploy_tokens'], summary: 'All deploy tokens of the instance (admin)', querystring: ListQuery, response: { 200: Type.Array(DeployTokenEntity) } } },
+    async (request, reply) => {
+      const page = readPage(request.query);
+      const result = await deployTokens.listAll(request.actor, { active: request.query.active }, page);
+      setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
+      return result.items.map((t) => presentDeployToken(t, now()));
+    },
+  );
+
+  for (const kind of ['projects', 'groups'] as const) {
+    const tags = ['deploy_tokens'];
+    const what = kind.slice(0, -1);
+
+    app.get<{ Params: { id: string }; Querystring: ListQueryT }>(
+      `/${kind}/:id/deploy_tokens`,
+      { schema: { tags, summary: `List a ${what}'s deploy tokens`, params: ResourceParams, querystring: ListQuery, response: { 200: Type.Array(DeployTokenEntity) } } },
+      async (request, reply) => {
+        const resource = await ctx.resolve(request, kind, request.params.id);
+        const page = readPage(request.query);
+        const result = await deployTokens.list(request.actor, resource, { active: request.query.active }, page);
+        setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
+        return result.items.map((t) => presentDeployToken(t, now()));
+      },
+    );
+
+    app.post<{ Params: { id: string }; Body: { name: string; scopes: string[]; expires_at?: string; username?: string } }>(
+      `/${kind}/:id/deploy_tokens`,
+      { schema: { tags, summary: `Create a ${what} deploy token (the secret is in this response only)`, params: ResourceParams, body: CreateBody, response: { 201: DeployTokenWithTokenEntity } } },
+      async (request, reply) => {
+        const resource = await ctx.resolve(request, kind, request.params.id);
+        const b = request.body;
+        const { token, secret } = await deployTokens.create(request.actor, resource, { name: b.name, scopes: b.scopes, expiresAt: b.expires_at, username: b.username });
+        return reply.status(201).send({ ...presentDeployToken(token, now()), token: secret });
+      },
+    );
+
+    app.get<{ Params: { id: string; token_id: number } }>(
+      `/${kind}/:id/deploy_tokens/:token_id`,
+      { schema: { tags, summary: `Show a ${what} deploy token`, params: TokenParams, response: { 200: DeployTokenEntity } } },
+      async (request) => {
+        const resource = await ctx.resolve(request, kind, request.params.id);
+        return presentDeployToken(await deployTokens.show(request.actor, resource, request.params.token_id), now());
+      },
+    );
+
+    app.delete<{ Params: { id: string; token_id: number } }>(
+      `/${kind}/:id/deploy_tokens/:token_id`,
+      { schema: { tags, summary: `Delete (revoke) a ${what} deploy token`, params: TokenParams, response: { 204: Type.Null() } } },
+      async (request, reply) => {
+        const resource = await ctx.resolve(request, kind, request.params.id);
+        await deployTokens.remove(request.actor, resource, request.params.token_id);
+        return reply.status(204).send();
+      },
+    );
+  }
+}

@@ -1,0 +1,39 @@
+/** POST /projects, GET /projects/:id. */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { ProjectEntity, presentProject } from '../presenters.js';
+import type { RouteContext } from '../route-context.js';
+import { ResourceParams } from './resource-params.js';
+
+const CreateProjectBody = Type.Object({
+  name: Type.Optional(Type.String({ description: 'Project name (name or path is required)' })),
+  path: Type.Optional(Type.String({ description: 'URL path segment' })),
+  namespace_id: Type.Union([Type.Integer({ minimum: 1, maximum: 2147483647 }), Type.String({ minLength: 1, maxLength: 2048 })], { description: 'ID or full path of the group' }),
+  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  visibility: Type.Optional(Type.Union([Type.Literal('private'), Type.Literal('internal'), Type.Literal('public')])),
+});
+
+export function registerProjectRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { namespaces } = ctx.services;
+
+  async function present(request: Parameters<RouteContext['baseUrl']>[0], project: Awaited<ReturnType<typeof namespaces.createProject>>) {
+    const { group } = await namespaces.findGroup({ ...request.actor, isAdmin: true }, String(project.groupId));
+    return presentProject(project, group, ctx.baseUrl(request));
+  }
+
+  app.post<{ Body: { name?: string; path?: string; namespace_id: number | string; description?: string; visibility?: string } }>(
+    '/projects',
+    { schema: { tags: ['projects'], summary: 'Create a project in a group', body: CreateProjectBody, response: { 201: ProjectEntity } } },
+    async (request, reply) => {
+      const b = request.body;
+      const project = await namespaces.createProject(request.actor, { name: b.name, path: b.path, namespaceId: b.namespace_id, description: b.description, visibility: b.visibility });
+      return reply.status(201).send(await present(request, project));
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/projects/:id',
+    { schema: { tags: ['projects'], summary: 'Show a project', params: ResourceParams, response: { 200: ProjectEntity } } },
+    async (request) => present(request, (await namespaces.findProject(request.actor, request.params.id)).project),
+  );
+}

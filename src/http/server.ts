@@ -1,0 +1,103 @@
+/**
+ * The Fastify application: body parsers, OpenAPI, error mapping, health, then the /api/v4 scope with
+ * authentication and the explicit list of resource routes. Building is separate from listening so
+ * tests use `inject` without a socket.
+ */
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Services } from '../app.js';
+import type { Clock } from '../kernel/clock.js';
+import type { Store } from '../store/open-store.js';
+import { registerBodyParsers } from './body-parsers.js';
+import { sendError } from './error-mapping.js';
+import { registerAuthentication } from './plugins/authenticate.js';
+import type { RouteContext } from './route-context.js';
+import { registerDeployTokenRoutes } from './routes/deploy-tokens.js';
+import { registerGroupRoutes } from './routes/groups.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerMemberRoutes } from './routes/members.js';
+import { registerProjectRoutes } from './routes/projects.js';
+import { registerUserRoutes } from './routes/users.js';
+
+export interface HttpOptions {
+  services: Services;
+  store: Store;
+  clock: Clock;
+  publicUrl: string | null;
+  bodyLimit: number;
+  logLevel: string;
+}
+
+// Never log credentials: these headers are dropped from request logs.
+const REDACT = ['req.headers.authorization', 'req.headers["private-token"]', 'req.headers["deploy-token"]', 'req.headers["job-token"]', 'req.headers.cookie'];
+
+/** Replaces the values of query parameters that may carry a secret. */
+export function redactQueryTokens(url: string): string {
+  return url.replace(/([?&](?:private_token|access_token|token|password)=)[^&#]*/gi, '$1[REDACTED]');
+}
+
+export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger:
+      options.logLevel === 'silent'
+        ? false
+        : {
+            level: options.logLevel,
+            redact: REDACT,
+            serializers: {
+              // The default serializer logs the URL with its query string, where private_token may be.
+              req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactQueryTokens(req.url), remoteAddress: req.ip }),
+            },
+          },
+    bodyLimit: options.bodyLimit,
+    trustProxy: false,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+  });
+
+  registerBodyParsers(app);
+  app.setErrorHandler((error, request, reply) => sendError(error as Error, request, reply));
+  app.setNotFoundHandler((_request, reply) => reply.status(404).send({ message: '404 Not Found' }));
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Latchkey API', version: '4', description: 'GitLab v4-compatible token API of Latchkey' },
+      components: {
+        securitySchemes: {
+          privateToken: { type: 'apiKey', in: 'header', name: 'PRIVATE-TOKEN' },
+          bearer: { type: 'http', scheme: 'bearer' },
+        },
+      },
+      security: [{ privateToken: [] }, { bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { docExpansion: 'list' } });
+  app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+
+  registerHealthRoutes(app, options.store);
+
+  const ctx: RouteContext = {
+    services: options.services,
+    clock: options.clock,
+    baseUrl: (request: FastifyRequest) => options.publicUrl ?? `${request.protocol}://${request.host}`,
+    async resolve(request, kind, id) {
+      const { namespaces } = options.services;
+      if (kind === 'projects') return { type: 'project', project: (await namespaces.findProject(request.actor, id)).project };
+      return { type: 'group', group: (await namespaces.findGroup(request.actor, id)).group };
+    },
+  };
+
+  await app.register(
+    async (api) => {
+      registerAuthentication(api, options.services.verifier);
+      registerUserRoutes(api, ctx);
+      registerGroupRoutes(api, ctx);
+      registerProjectRoutes(api, ctx);
+      registerMemberRoutes(api, ctx, 'groups');
+      registerMemberRoutes(api, ctx, 'projects');
+      registerDeployTokenRoutes(api, ctx);
+    },
+    { prefix: '/api/v4' },
+  );
+  return app;
+}

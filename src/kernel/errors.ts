@@ -1,0 +1,45 @@
+/**
+ * Domain errors. Services throw these with a code and a public message; they never choose an HTTP
+ * status. http/error-mapping.ts turns each kind into GitLab's status and body, in one table.
+ */
+export type ErrorKind = 'invalid' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict';
+
+export class DomainError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    readonly code: string,
+    message: string,
+    /** For `invalid`: Rails-style field errors, `{"name": ["is too long (maximum is 255 characters)"]}`. */
+    readonly fields?: Record<string, string[]>,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+/** A field-level validation failure, rendered as `{"message": {field: [reason]}}`. */
+export function invalidField(field: string, reason: string, code = 'INVALID_FIELD'): DomainError {
+  return new DomainError('invalid', code, `${field} ${reason}`, { [field]: [reason] });
+}
+
+/** A parameter-level failure, rendered as `{"error": "<message>"}` like Grape's param validation. */
+export function invalidParam(message: string, code = 'INVALID_PARAM'): DomainError {
+  return new DomainError('invalid', code, message);
+}
+
+/** `{"message": "404 <What> Not Found"}`. */
+export function notFound(what: string, code = 'NOT_FOUND'): DomainError {
+  return new DomainError('not_found', code, `404 ${what}`);
+}
+
+export function forbidden(code = 'FORBIDDEN'): DomainError {
+  return new DomainError('forbidden', code, '403 Forbidden');
+}
+
+export function unauthenticated(code = 'UNAUTHENTICATED'): DomainError {
+  return new DomainError('unauthenticated', code, '401 Unauthorized');
+}
+
+export function conflict(message: string, code = 'CONFLICT'): DomainError {
+  return new DomainError('conflict', code, message);
+}

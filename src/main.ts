@@ -1,0 +1,4 @@
+/** Process entry: `latchkey <command>`. */
+import { runCli } from './cli/main.js';
+
+process.exitCode = await runCli(process.argv);

@@ -1,0 +1,59 @@
+/** The storage port for users, groups, projects and members. Implemented in store/namespaces.ts. */
+import type { PageRequest, Page } from '../kernel/page.js';
+import type { UtcDate } from '../kernel/dates.js';
+import type { BotKind, Group, Member, MemberSource, Project, User } from './namespace.js';
+
+export interface NewUser {
+  username: string;
+  name: string;
+  email: string | null;
+  isAdmin: boolean;
+  botKind: BotKind | null;
+  passwordHash: string | null;
+  createdAt: string;
+}
+
+export interface NewGroup {
+  name: string;
+  path: string;
+  parent: Group | null;
+  description: string;
+  visibility: string;
+  createdAt: string;
+}
+
+export interface NewProject {
+  name: string;
+  path: string;
+  group: Group;
+  description: string;
+  visibility: string;
+  createdAt: string;
+}
+
+export interface NamespaceStore {
+  insertUser(user: NewUser): Promise<User>;
+  findUserById(id: number): Promise<User | null>;
+  findUserByUsername(username: string): Promise<User | null>;
+  findFirstAdmin(): Promise<User | null>;
+  listUsers(page: PageRequest): Promise<Page<User>>;
+
+  insertGroup(group: NewGroup): Promise<Group>;
+  findGroupById(id: number): Promise<Group | null>;
+  findGroupByPath(fullPath: string): Promise<Group | null>;
+  /** Groups the user is a member of (directly or via an ancestor); every group for `null` (admin). */
+  listGroupsVisibleTo(userId: number | null, page: PageRequest): Promise<Page<Group>>;
+
+  insertProject(project: NewProject): Promise<Project>;
+  findProjectById(id: number): Promise<Project | null>;
+  findProjectByPath(pathWithNamespace: string): Promise<Project | null>;
+
+  insertMember(source: MemberSource, userId: number, accessLevel: number, expiresAt: UtcDate | null, createdBy: number | null, createdAt: string): Promise<void>;
+  findDirectMember(source: MemberSource, userId: number): Promise<Member | null>;
+  listDirectMembers(source: MemberSource, page: PageRequest): Promise<Page<Member>>;
+  /**
+   * The highest access level `userId` holds on any of the sources, ignoring memberships whose expiry
+   * date is on or before `today`. 0 when none.
+   */
+  maxAccessLevel(userId: number, sources: readonly MemberSource[], today: UtcDate): Promise<number>;
+}

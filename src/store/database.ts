@@ -1,0 +1,88 @@
+/**
+ * Kysely table types: the store's view of the schema. Timestamps are ISO-8601 UTC strings
+ * (`2026-11-23T09:30:00.000Z`) and dates `YYYY-MM-DD` on both dialects, so comparisons are plain string
+ * comparisons and nothing depends on a database time zone. Flags are 0/1 integers on both dialects.
+ */
+import type { Generated } from 'kysely';
+
+export interface UsersTable {
+  id: Generated<number>;
+  username: string;
+  username_key: string;
+  name: string;
+  email: string | null;
+  email_key: string | null;
+  is_admin: number;
+  /** null for humans; `project_bot`, `group_bot` or `service_account` for bot users. */
+  bot_kind: string | null;
+  state: string;
+  password_hash: string | null;
+  created_at: string;
+}
+
+export interface GroupsTable {
+  id: Generated<number>;
+  name: string;
+  path: string;
+  full_path: string;
+  full_path_key: string;
+  parent_id: number | null;
+  /** `/1/5/9/`: the ids from the root group down to this one (GitLab's traversal_ids as text). */
+  traversal_path: string;
+  description: string;
+  visibility: string;
+  created_at: string;
+}
+
+export interface ProjectsTable {
+  id: Generated<number>;
+  name: string;
+  path: string;
+  path_with_namespace: string;
+  path_key: string;
+  group_id: number;
+  description: string;
+  visibility: string;
+  created_at: string;
+}
+
+export interface MembersTable {
+  id: Generated<number>;
+  source_type: 'group' | 'project';
+  source_id: number;
+  user_id: number;
+  access_level: number;
+  expires_at: string | null;
+  created_by: number | null;
+  created_at: string;
+}
+
+export interface TokensTable {
+  id: Generated<number>;
+  kind: string;
+  name: string;
+  description: string;
+  digest: string;
+  user_id: number | null;
+  project_id: number | null;
+  group_id: number | null;
+  username: string | null;
+  /** JSON array of scope names. */
+  scopes: string;
+  access_level: number | null;
+  expires_at: string | null;
+  created_by: number | null;
+  created_at: string;
+  revoked_at: string | null;
+  /** Set when a deploy token is deleted through the API: hidden from lists, kept for audit and leak look-ups. */
+  deleted_at: string | null;
+  last_used_at: string | null;
+}
+
+export interface Database {
+  users: UsersTable;
+  groups: GroupsTable;
+  projects: ProjectsTable;
+  members: MembersTable;
+  tokens: TokensTable;
+}

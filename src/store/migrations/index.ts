@@ -1,0 +1,11 @@
+/** The ordered list of migrations. Names sort by their ISO-date prefix; add new ones at the end. */
+import type { Migration, MigrationProvider } from 'kysely';
+import type { DialectTraits } from '../dialects.js';
+import { createCore } from './2026-11-23T0001-create-core.js';
+
+export function migrationProvider(traits: DialectTraits): MigrationProvider {
+  const migrations: Record<string, Migration> = {
+    '2026-11-23T0001-create-core': createCore(traits),
+  };
+  return { getMigrations: async () => migrations };
+}

@@ -1,0 +1,218 @@
+/** NamespaceStore over Kysely (both dialects). */
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Database, GroupsTable, ProjectsTable, UsersTable } from './database.js';
+import type { NamespaceStore } from '../namespaces/namespace-store.js';
+import type { BotKind, Group, Member, MemberSource, Project, User } from '../namespaces/namespace.js';
+import { offsetOf } from '../kernel/page.js';
+
+export function toUser(r: Selectable<UsersTable>): User {
+  return {
+    id: r.id,
+    username: r.username,
+    name: r.name,
+    email: r.email,
+    isAdmin: r.is_admin === 1,
+    botKind: r.bot_kind as BotKind | null,
+    state: r.state,
+    createdAt: r.created_at,
+  };
+}
+
+function toGroup(r: Selectable<GroupsTable>): Group {
+  return {
+    id: r.id,
+    name: r.name,
+    path: r.path,
+    fullPath: r.full_path,
+    parentId: r.parent_id,
+    ancestorIds: r.traversal_path.split('/').filter(Boolean).map(Number),
+    description: r.description,
+    visibility: r.visibility,
+    createdAt: r.created_at,
+  };
+}
+
+function toProject(r: Selectable<ProjectsTable>): Project {
+  return {
+    id: r.id,
+    name: r.name,
+    path: r.path,
+    pathWithNamespace: r.path_with_namespace,
+    groupId: r.group_id,
+    description: r.description,
+    visibility: r.visibility,
+    createdAt: r.created_at,
+  };
+}
+
+export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
+  const userById = async (id: number) => {
+    const r = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toUser(r) : null;
+  };
+  const groupById = async (id: number) => {
+    const r = await db.selectFrom('groups').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toGroup(r) : null;
+  };
+
+  return {
+    async insertUser(u) {
+      const r = await db
+        .insertInto('users')
+        .values({
+          username: u.username,
+          username_key: u.username.toLowerCase(),
+          name: u.name,
+          email: u.email,
+          email_key: u.email?.toLowerCase() ?? null,
+          is_admin: u.isAdmin ? 1 : 0,
+          bot_kind: u.botKind,
+          state: 'active',
+          password_hash: u.passwordHash,
+          created_at: u.createdAt,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toUser(r);
+    },
+    findUserById: userById,
+    async findUserByUsername(username) {
+      const r = await db.selectFrom('users').selectAll().where('username_key', '=', username.toLowerCase()).executeTakeFirst();
+      return r ? toUser(r) : null;
+    },
+    async findFirstAdmin() {
+      const r = await db.selectFrom('users').selectAll().where('is_admin', '=', 1).orderBy('id').limit(1).executeTakeFirst();
+      return r ? toUser(r) : null;
+    },
+    async listUsers(page) {
+      const [rows, count] = await Promise.all([
+        db.selectFrom('users').selectAll().orderBy('id').limit(page.perPage).offset(offsetOf(page)).execute(),
+        db.selectFrom('users').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+      ]);
+      return { items: rows.map(toUser), total: Number(count.n) };
+    },
+
+    async insertGroup(g) {
+      const fullPath = g.parent ? `${g.parent.fullPath}/${g.path}` : g.path;
+      const r = await db
+        .insertInto('groups')
+        .values({
+          name: g.name,
+          path: g.path,
+          full_path: fullPath,
+          full_path_key: fullPath.toLowerCase(),
+          parent_id: g.parent?.id ?? null,
+          traversal_path: '/',
+          description: g.description,
+          visibility: g.visibility,
+          created_at: g.createdAt,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const traversal = `/${[...(g.parent?.ancestorIds ?? []), r.id].join('/')}/`;
+      await db.updateTable('groups').set({ traversal_path: traversal }).where('id', '=', r.id).execute();
+      return toGroup({ ...r, traversal_path: traversal });
+    },
+    findGroupById: groupById,
+    async findGroupByPath(fullPath) {
+      const r = await db.selectFrom('groups').selectAll().where('full_path_key', '=', fullPath.toLowerCase()).executeTakeFirst();
+      return r ? toGroup(r) : null;
+    },
+    async listGroupsVisibleTo(userId, page) {
+      let q = db.selectFrom('groups');
+      if (userId !== null) {
+        // A group is visible when the user is a member of it or of any ancestor.
+        q = q.where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('members as m')
+              .select('m.id')
+              .where('m.source_type', '=', 'group')
+              .where('m.user_id', '=', userId)
+              .where(sql<boolean>`groups.traversal_path like '%/' || ${sql.ref('m.source_id')} || '/%'`),
+          ),
+        );
+      }
+      const [rows, count] = await Promise.all([
+        q.selectAll('groups').orderBy('groups.id').limit(page.perPage).offset(offsetOf(page)).execute(),
+        q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+      ]);
+      return { items: rows.map(toGroup), total: Number(count.n) };
+    },
+
+    async insertProject(p) {
+      const full = `${p.group.fullPath}/${p.path}`;
+      const r = await db
+        .insertInto('projects')
+        .values({
+          name: p.name,
+          path: p.path,
+          path_with_namespace: full,
+          path_key: full.toLowerCase(),
+          group_id: p.group.id,
+          description: p.description,
+          visibility: p.visibility,
+          created_at: p.createdAt,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toProject(r);
+    },
+    async findProjectById(id) {
+      const r = await db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst();
+      return r ? toProject(r) : null;
+    },
+    async findProjectByPath(path) {
+      const r = await db.selectFrom('projects').selectAll().where('path_key', '=', path.toLowerCase()).executeTakeFirst();
+      return r ? toProject(r) : null;
+    },
+
+    async insertMember(source, userId, accessLevel, expiresAt, createdBy, createdAt) {
+      await db
+        .insertInto('members')
+        .values({ source_type: source.type, source_id: source.id, user_id: userId, access_level: accessLevel, expires_at: expiresAt, created_by: createdBy, created_at: createdAt })
+        .execute();
+    },
+    async findDirectMember(source, userId) {
+      const r = await db
+        .selectFrom('members')
+        .innerJoin('users', 'users.id', 'members.user_id')
+        .selectAll('users')
+        .select(['members.access_level', 'members.expires_at as member_expires_at', 'members.created_at as member_created_at'])
+        .where('members.source_type', '=', source.type)
+        .where('members.source_id', '=', source.id)
+        .where('members.user_id', '=', userId)
+        .executeTakeFirst();
+      return r ? { source, user: toUser(r), accessLevel: r.access_level, expiresAt: r.member_expires_at, createdAt: r.member_created_at } : null;
+    },
+    async listDirectMembers(source, page) {
+      const base = db.selectFrom('members').where('members.source_type', '=', source.type).where('members.source_id', '=', source.id);
+      const [rows, count] = await Promise.all([
+        base
+          .innerJoin('users', 'users.id', 'members.user_id')
+          .selectAll('users')
+          .select(['members.access_level', 'members.expires_at as member_expires_at', 'members.created_at as member_created_at'])
+          .orderBy('members.id')
+          .limit(page.perPage)
+          .offset(offsetOf(page))
+          .execute(),
+        base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+      ]);
+      return {
+        items: rows.map((r): Member => ({ source, user: toUser(r), accessLevel: r.access_level, expiresAt: r.member_expires_at, createdAt: r.member_created_at })),
+        total: Number(count.n),
+      };
+    },
+    async maxAccessLevel(userId, sources, today) {
+      if (sources.length === 0) return 0;
+      const r = await db
+        .selectFrom('members')
+        .select((eb) => eb.fn.max('access_level').as('level'))
+        .where('user_id', '=', userId)
+        .where((eb) => eb.or(sources.map((s) => eb.and([eb('source_type', '=', s.type), eb('source_id', '=', s.id)]))))
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', today)]))
+        .executeTakeFirst();
+      return Number(r?.level ?? 0);
+    },
+  };
+}

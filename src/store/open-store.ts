@@ -1,0 +1,94 @@
+/**
+ * Opens the database (SQLite by default, PostgreSQL for `postgres://` URLs), runs migrations, and
+ * hands out the ports. `transaction(fn)` gives `fn` ports bound to one transaction: every multi-row
+ * change goes through it.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
+import type { Database } from './database.js';
+import { postgresTraits, sqliteTraits, type DialectTraits } from './dialects.js';
+import { migrationProvider } from './migrations/index.js';
+import { createNamespaceStore } from './namespaces.js';
+import { createTokenStore } from './tokens.js';
+import type { NamespaceStore } from '../namespaces/namespace-store.js';
+import type { TokenStore } from '../tokens/token-store.js';
+import { conflict } from '../kernel/errors.js';
+
+export interface Ports {
+  readonly namespaces: NamespaceStore;
+  readonly tokens: TokenStore;
+}
+
+export interface Store extends Ports {
+  readonly traits: DialectTraits;
+  /** Runs `fn` in one transaction; a thrown error rolls every write back. Nested calls join the outer one. */
+  transaction<T>(fn: (ports: Ports) => Promise<T>): Promise<T>;
+  migrate(): Promise<string[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** The raw Kysely handle, for migrations tests and maintenance commands only. */
+  readonly db: Kysely<Database>;
+}
+
+export type DatabaseLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+/** `postgres://…` → PostgreSQL; `sqlite::memory:` / `sqlite:<file>` → SQLite; null → SQLite under dataDir. */
+export function locateDatabase(databaseUrl: string | null, dataDir: string): DatabaseLocation {
+  if (!databaseUrl) return { kind: 'sqlite', file: `${dataDir}/latchkey.sqlite` };
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) return { kind: 'postgres', url: databaseUrl };
+  if (databaseUrl.startsWith('sqlite:')) return { kind: 'sqlite', file: databaseUrl.slice('sqlite:'.length) || ':memory:' };
+  throw new Error(`DATABASE_URL must start with postgres:// or sqlite:, got a value starting with ${JSON.stringify(databaseUrl.slice(0, 11))}`);
+}
+
+function portsOf(db: Kysely<Database>): Ports {
+  return { namespaces: createNamespaceStore(db), tokens: createTokenStore(db) };
+}
+
+export async function openStore(location: DatabaseLocation): Promise<Store> {
+  let db: Kysely<Database>;
+  let traits: DialectTraits;
+  if (location.kind === 'sqlite') {
+    if (location.file !== ':memory:') mkdirSync(dirname(location.file), { recursive: true });
+    const sqlite = new SqliteDatabase(location.file);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    traits = sqliteTraits;
+  } else {
+    // int8 (counts, sums) arrives as a string by default; ours stay far below 2^53.
+    pg.types.setTypeParser(20, (v) => Number(v));
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: location.url, max: 10 }) }) });
+    traits = postgresTraits;
+  }
+
+  const wrapUnique = async <T>(p: Promise<T>): Promise<T> => {
+    try {
+      return await p;
+    } catch (e) {
+      if (traits.isUniqueViolation(e)) throw conflict('Record already exists', 'ALREADY_EXISTS');
+      throw e;
+    }
+  };
+
+  const store: Store = {
+    ...portsOf(db),
+    traits,
+    db,
+    transaction: (fn) => wrapUnique(db.transaction().execute((trx: Transaction<Database>) => fn(portsOf(trx)))),
+    async migrate() {
+      const migrator = new Migrator({ db, provider: migrationProvider(traits) });
+      const { error, results } = await migrator.migrateToLatest();
+      if (error) throw error;
+      return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    },
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    close: () => db.destroy(),
+  };
+  return store;
+}

@@ -1,0 +1,136 @@
+/**
+ * Deploy tokens of a project or a group: create, list, show, delete (GitLab's deploy_tokens API).
+ *
+ * Who may: project tokens need Maintainer or Owner; group tokens are listed by Maintainers and created
+ * or deleted only by Owners (GitLab's doc/api/deploy_tokens.md); admins may do everything. The secret
+ * is returned once, from create. Delete revokes the token at once on this node (verifier cache) and
+ * hides it from listings; the row stays for audit and leak look-ups.
+ */
+import type { Clock } from '../kernel/clock.js';
+import { utcDateOf } from '../kernel/dates.js';
+import { forbidden, invalidField, invalidParam, notFound } from '../kernel/errors.js';
+import type { Page, PageRequest } from '../kernel/page.js';
+import { AccessLevel } from '../namespaces/access-levels.js';
+import type { Resource, User } from '../namespaces/namespace.js';
+import type { NamespaceService } from '../namespaces/namespace-service.js';
+import { checkName } from '../namespaces/validation.js';
+import type { Store } from '../store/open-store.js';
+import { readExpiryInput } from './expiry-input.js';
+import { DEPLOY_TOKEN_SCOPES } from './scopes.js';
+import type { Token } from './token.js';
+import type { TokenIssuer } from './token-issuer.js';
+
+export interface DeployTokenServiceDeps {
+  store: Store;
+  clock: Clock;
+  issuer: TokenIssuer;
+  namespaces: NamespaceService;
+  /** Called after a token is revoked, so verification caches drop it. */
+  onRevoked: (tokenId: number) => void;
+}
+
+export interface CreateDeployTokenInput {
+  name: unknown;
+  scopes: unknown;
+  expiresAt?: unknown;
+  username?: unknown;
+}
+
+const USERNAME_RE = /^[a-zA-Z0-9.+_-]+$/;
+export const defaultDeployTokenUsername = (id: number) => `gitlab+deploy-token-${id}`;
+
+function readScopes(input: unknown): string[] {
+  if (!Array.isArray(input) || input.length === 0) throw invalidParam('scopes is missing');
+  if (!input.every((s) => typeof s === 'string' && (DEPLOY_TOKEN_SCOPES as readonly string[]).includes(s))) {
+    throw invalidParam('scopes does not have a valid value');
+  }
+  return [...new Set(input as string[])];
+}
+
+function readUsername(input: unknown): string | null {
+  if (input === undefined || input === null || input === '') return null;
+  if (typeof input !== 'string') throw invalidParam('username is invalid');
+  if (input.length > 255) throw invalidField('username', 'is too long (maximum is 255 characters)');
+  if (!USERNAME_RE.test(input)) throw invalidField('username', "can contain only letters, digits, '_', '-', '+', and '.'");
+  return input;
+}
+
+export type DeployTokenService = ReturnType<typeof createDeployTokenService>;
+
+export function createDeployTokenService({ store, clock, issuer, namespaces, onRevoked }: DeployTokenServiceDeps) {
+  const ownerOf = (r: Resource) => (r.type === 'project' ? { projectId: r.project.id } : { groupId: r.group.id });
+  const notFoundToken = () => notFound('Not found', 'TOKEN_NOT_FOUND');
+
+  async function authorize(actor: User, resource: Resource, action: 'read' | 'write'): Promise<void> {
+    const level = await namespaces.accessLevel(actor, resource);
+    const needed = resource.type === 'group' && action === 'write' ? AccessLevel.OWNER : AccessLevel.MAINTAINER;
+    if (level < needed) throw forbidden();
+  }
+
+  async function findInResource(resource: Resource, tokenId: number): Promise<Token> {
+    const token = await store.tokens.findById(tokenId);
+    if (!token || token.kind !== 'deploy') throw notFoundToken();
+    const owner = ownerOf(resource);
+    if ('projectId' in owner ? token.projectId !== owner.projectId : token.groupId !== owner.groupId) throw notFoundToken();
+    return token;
+  }
+
+  return {
+    async create(actor: User, resource: Resource, input: CreateDeployTokenInput): Promise<{ token: Token; secret: string }> {
+      await authorize(actor, resource, 'write');
+      if (input.name === undefined || input.name === null) throw invalidParam('name is missing');
+      if (typeof input.name !== 'string') throw invalidParam('name is invalid');
+      const name = checkName('name', input.name);
+      const scopes = readScopes(input.scopes);
+      const now = clock.now();
+      const expiresAt = readExpiryInput(input.expiresAt, now);
+      const username = readUsername(input.username);
+      const { secret, digest } = issuer.issue('deploy');
+      const token = await store.transaction(async (ports) => {
+        const inserted = await ports.tokens.insert({
+          kind: 'deploy',
+          name,
+          description: '',
+          digest,
+          userId: null,
+          projectId: resource.type === 'project' ? resource.project.id : null,
+          groupId: resource.type === 'group' ? resource.group.id : null,
+          username,
+          scopes,
+          accessLevel: null,
+          expiresAt,
+          createdBy: actor.id === 0 ? null : actor.id,
+          createdAt: now.toISOString(),
+        });
+        if (username !== null) return inserted;
+        const defaultName = defaultDeployTokenUsername(inserted.id);
+        await ports.tokens.setUsername(inserted.id, defaultName);
+        return { ...inserted, username: defaultName };
+      });
+      return { token, secret };
+    },
+
+    async list(actor: User, resource: Resource, options: { active?: boolean }, page: PageRequest): Promise<Page<Token>> {
+      await authorize(actor, resource, 'read');
+      return store.tokens.list({ kind: 'deploy', ...ownerOf(resource), active: options.active, today: utcDateOf(clock.now()) }, page);
+    },
+
+    /** Every deploy token of the instance; admins only. */
+    async listAll(actor: User, options: { active?: boolean }, page: PageRequest): Promise<Page<Token>> {
+      if (!actor.isAdmin) throw forbidden();
+      return store.tokens.list({ kind: 'deploy', active: options.active, today: utcDateOf(clock.now()) }, page);
+    },
+
+    async show(actor: User, resource: Resource, tokenId: number): Promise<Token> {
+      await authorize(actor, resource, 'read');
+      return findInResource(resource, tokenId);
+    },
+
+    async remove(actor: User, resource: Resource, tokenId: number): Promise<void> {
+      await authorize(actor, resource, 'write');
+      const token = await findInResource(resource, tokenId);
+      await store.transaction((ports) => ports.tokens.markDeleted(token.id, clock.now().toISOString()));
+      onRevoked(token.id);
+    },
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * The one verification function every credential path uses (REST API auth now; registry, git and
+ * package endpoints later). It is the hot path: one HMAC, one cache look-up, and a database read only
+ * on a miss. It returns a closed set of outcomes instead of throwing; each adapter maps the reason
+ * to its own wire answer.
+ *
+ * The cache keeps a verified token for `cacheMs` (default 1 s): a revoke on this node drops it at
+ * once through `invalidate`, and other nodes see a revocation within `cacheMs`.
+ */
+import type { Clock } from '../kernel/clock.js';
+import { isExpiredAt } from '../kernel/dates.js';
+import type { User } from '../namespaces/namespace.js';
+import type { Store } from '../store/open-store.js';
+import type { Token } from './token.js';
+import type { TokenDigester } from './token-digest.js';
+
+export type VerifyFailure = 'unknown' | 'expired' | 'revoked' | 'user_blocked';
+export type VerifyResult = { ok: true; token: Token; user: User | null } | { ok: false; reason: VerifyFailure; token?: Token };
+
+interface CacheEntry {
+  readonly token: Token & { digest: string; deleted: boolean };
+  readonly user: User | null;
+  readonly until: number;
+}
+
+export interface TokenVerifierDeps {
+  store: Store;
+  digester: TokenDigester;
+  clock: Clock;
+  cacheMs: number;
+  /** Bound on cached entries; the oldest go first. */
+  maxEntries?: number;
+}
+
+/** Longest value worth hashing: every real token is far shorter. */
+const MAX_SECRET_LENGTH = 256;
+
+export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
+
+export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntries = 100_000 }: TokenVerifierDeps) {
+  const cache = new Map<string, CacheEntry>();
+  const digestById = new Map<number, string>();
+
+  function judge(entry: { token: Token & { deleted: boolean }; user: User | null }, now: Date): VerifyResult {
+    const { token, user } = entry;
+    if (token.revokedAt !== null || token.deleted) return { ok: false, reason: 'revoked', token };
+    if (isExpiredAt(token.expiresAt, now)) return { ok: false, reason: 'expired', token };
+    if (user && user.state !== 'active') return { ok: false, reason: 'user_blocked', token };
+    return { ok: true, token, user };
+  }
+
+  return {
+    async verify(secret: string): Promise<VerifyResult> {
+      if (secret.length === 0 || secret.length > MAX_SECRET_LENGTH) return { ok: false, reason: 'unknown' };
+      const digest = digester.digest(secret);
+      const now = clock.now();
+      const cached = cache.get(digest);
+      if (cached && cached.until > now.getTime()) return judge(cached, now);
+
+      const token = await store.tokens.findByDigest(digest);
+      // The look-up is by digest; compare again in constant time so equality never short-circuits.
+      if (!token || !digester.matches(token.digest, digest)) return { ok: false, reason: 'unknown' };
+      const user = token.userId === null ? null : await store.namespaces.findUserById(token.userId);
+      const entry: CacheEntry = { token, user, until: now.getTime() + cacheMs };
+      if (cacheMs > 0) {
+        if (cache.size >= maxEntries) {
+          const oldest = cache.keys().next().value;
+          if (oldest !== undefined) cache.delete(oldest);
+        }
+        cache.set(digest, entry);
+        digestById.set(token.id, digest);
+      }
+      return judge(entry, now);
+    },
+
+    /** Drops a token from the cache (after revoke, delete or rotate). */
+    invalidate(tokenId: number): void {
+      const digest = digestById.get(tokenId);
+      if (digest !== undefined) cache.delete(digest);
+      digestById.delete(tokenId);
+    },
+  };
+}
