@@ -1,0 +1,44 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+const SECRET = 'x'.repeat(40);
+
+describe('configuration', () => {
+  it('needs nothing: SQLite under ./data on 127.0.0.1:8080', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ dataDir: resolve('data'), databaseUrl: null, host: '127.0.0.1', port: 8080, secret: null, verifyCacheMs: 1000 });
+    expect(c.prefixes).toEqual({ deploy: 'gldt-', personal: 'glpat-' });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('reads secrets from *_FILE variants, trimming one trailing newline', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-config-'));
+    writeFileSync(join(dir, 'secret'), `${SECRET}\n`);
+    writeFileSync(join(dir, 'db'), 'postgres://u@127.0.0.1:5432/x\n');
+    const c = loadConfig({ LATCHKEY_SECRET_FILE: join(dir, 'secret'), DATABASE_URL_FILE: join(dir, 'db') });
+    expect(c.secret).toBe(SECRET);
+    expect(c.databaseUrl).toBe('postgres://u@127.0.0.1:5432/x');
+  });
+
+  it.each([
+    [{ LATCHKEY_SECRET: SECRET, LATCHKEY_SECRET_FILE: '/x' }, /either LATCHKEY_SECRET or LATCHKEY_SECRET_FILE/],
+    [{ LATCHKEY_SECRET_FILE: '/nonexistent/latchkey-secret' }, /cannot read/],
+    [{ LATCHKEY_SECRET: 'short' }, /at least 32 characters/],
+    [{ LATCHKEY_PORT: 'eighty' }, /LATCHKEY_PORT must be an integer/],
+    [{ LATCHKEY_PORT: '70000' }, /LATCHKEY_PORT must be an integer/],
+    [{ LATCHKEY_DEPLOY_TOKEN_PREFIX: 'NoDash' }, /LATCHKEY_DEPLOY_TOKEN_PREFIX/],
+    [{ LATCHKEY_VERIFY_CACHE_MS: '-1' }, /LATCHKEY_VERIFY_CACHE_MS/],
+  ])('refuses %j with a clear message', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('accepts PORT when LATCHKEY_PORT is absent, and custom prefixes', () => {
+    expect(loadConfig({ PORT: '9000' }).port).toBe(9000);
+    expect(loadConfig({ PORT: '9000', LATCHKEY_PORT: '9001' }).port).toBe(9001);
+    expect(loadConfig({ LATCHKEY_DEPLOY_TOKEN_PREFIX: 'acmedt-' }).prefixes.deploy).toBe('acmedt-');
+  });
+});
