@@ -6,7 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { buildApp, buildServices } from '../app.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { DomainError } from '../kernel/errors.js';
-import { addDays, utcDateOf, presentExpiryDate } from '../kernel/dates.js';
+import { addDays, utcDateOf } from '../kernel/dates.js';
 import { locateDatabase, openStore } from '../store/open-store.js';
 import { emit, formatTable, type Output } from './output.js';
 import type { Resource } from '../namespaces/namespace.js';
@@ -27,13 +27,21 @@ const defaultIo: CliIo = {
 
 const FIRST_ADMIN = { username: 'root', email: 'root@localhost' };
 
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'the address is already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'the address is not available on this machine',
+};
+
 function deployTokenRow(t: Token, now: Date) {
   return {
     id: t.id,
     name: t.name,
     username: t.username,
     scopes: t.scopes,
-    expires_at: presentExpiryDate(t.expiresAt),
+    // The date the user typed (--expires-at YYYY-MM-DD), as `admin bootstrap` prints it; the API's
+    // GitLab-shaped midnight timestamp is noise in a table.
+    expires_at: t.expiresAt,
     revoked: t.revokedAt !== null,
     expired: isExpiredAt(t.expiresAt, now),
   };
@@ -62,13 +70,23 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
     .action(async () => {
       const cfg = config();
       const app = await buildApp(cfg);
+      let address: string;
+      try {
+        address = await app.http.listen({ host: cfg.host, port: cfg.port });
+      } catch (e) {
+        // Close the store as well: an open PostgreSQL pool would keep a failed `serve` alive for seconds.
+        await app.close();
+        const reason = LISTEN_ERRORS[(e as NodeJS.ErrnoException).code ?? ''];
+        if (reason) throw new CliInputError(`cannot listen on ${cfg.host}:${cfg.port}: ${reason} (set LATCHKEY_HOST / LATCHKEY_PORT)`);
+        throw e;
+      }
+      // Only once the port is ours: a start that fails to listen must not use up the first-admin hint.
       const { created, admin } = await app.services.namespaces.ensureFirstAdmin(FIRST_ADMIN.username, FIRST_ADMIN.email);
       if (created) {
         io.print(`Created the first admin user "${admin.username}".`);
         io.print('Get a personal access token for it, shown once, with:  npx latchkey admin bootstrap');
       }
       if (app.secretGenerated) io.print(`Generated a server secret in ${cfg.dataDir}/server-secret (back it up: without it no issued token verifies).`);
-      const address = await app.http.listen({ host: cfg.host, port: cfg.port });
       io.print(`Latchkey listening on ${address} (API: ${address}/api/v4, docs: ${address}/api/docs)`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();

@@ -10,6 +10,7 @@ import type { Services } from '../app.js';
 import type { Clock } from '../kernel/clock.js';
 import type { Store } from '../store/open-store.js';
 import { registerBodyParsers } from './body-parsers.js';
+import { registerPlainJsonContentType } from './json-content-type.js';
 import { sendError } from './error-mapping.js';
 import { registerAuthentication } from './plugins/authenticate.js';
 import type { RouteContext } from './route-context.js';
@@ -56,6 +57,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
   });
 
   registerBodyParsers(app);
+  registerPlainJsonContentType(app);
   app.setErrorHandler((error, request, reply) => sendError(error as Error, request, reply));
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ message: '404 Not Found' }));
 

@@ -1,0 +1,14 @@
+/**
+ * JSON answers carry `Content-Type: application/json` exactly, as GitLab's do. python-gitlab compares
+ * that header for equality and refuses Fastify's default `application/json; charset=utf-8` (JSON is
+ * UTF-8 by definition, so the parameter says nothing).
+ */
+import type { FastifyInstance } from 'fastify';
+
+export function registerPlainJsonContentType(app: FastifyInstance): void {
+  app.addHook('onSend', async (_request, reply, payload) => {
+    const type = reply.getHeader('content-type');
+    if (typeof type === 'string' && /^application\/json;\s*charset=utf-8$/i.test(type)) reply.header('content-type', 'application/json');
+    return payload;
+  });
+}
