@@ -20,6 +20,8 @@ export interface Overrides {
   clock?: Clock;
   random?: TokenGenerator;
   store?: Store;
+  /** Log destination (stdout when absent). */
+  logStream?: { write(line: string): void };
 }
 
 export async function buildServices(config: Config, overrides: Overrides = {}) {
@@ -50,7 +52,7 @@ export interface App {
 
 export async function buildApp(config: Config, overrides: Overrides = {}): Promise<App> {
   const built = await buildServices(config, overrides);
-  const http = await buildHttp({ services: built.services, store: built.store, clock: built.clock, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, logLevel: config.logLevel });
+  const http = await buildHttp({ services: built.services, store: built.store, clock: built.clock, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, logLevel: config.logLevel, logStream: overrides.logStream });
   return {
     services: built.services,
     store: built.store,

@@ -18,7 +18,9 @@ function parseForm(body: string): Record<string, string | string[]> {
 }
 
 export function registerBodyParsers(app: FastifyInstance): void {
-  app.removeContentTypeParser(['application/json']);
+  // Fastify also parses text/plain by default; GitLab's API takes JSON or form bodies only, so any other
+  // type is answered 415 instead of reaching validation as a bare string.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = String(body);
     if (text.trim() === '') return done(null, undefined);

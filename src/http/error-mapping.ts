@@ -51,6 +51,12 @@ export function sendError(error: FastifyError | DomainError | Error, request: Fa
       return reply.status(413).send({ message: '413 Request Entity Too Large' });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return reply.status(415).send({ message: '415 Unsupported Media Type' });
+    // Router-level failures (Fastify's frameworkErrors): a broken percent-encoding, and an `:id` longer
+    // than any id or path can be, which names nothing.
+    case 'FST_ERR_BAD_URL':
+      return reply.status(400).send({ error: 'The request URL is not valid' });
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return reply.status(404).send({ error: '404 Not Found' });
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return reply.status(400).send({ error: 'The request body is invalid' });

@@ -28,6 +28,8 @@ export interface HttpOptions {
   publicUrl: string | null;
   bodyLimit: number;
   logLevel: string;
+  /** Where log lines go; stdout when absent. Tests pass a capturing stream to check what is logged. */
+  logStream?: { write(line: string): void };
 }
 
 // Never log credentials: these headers are dropped from request logs.
@@ -46,6 +48,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
         : {
             level: options.logLevel,
             redact: REDACT,
+            ...(options.logStream ? { stream: options.logStream } : {}),
             serializers: {
               // The default serializer logs the URL with its query string, where private_token may be.
               req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactQueryTokens(req.url), remoteAddress: req.ip }),
@@ -53,13 +56,16 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
           },
     bodyLimit: options.bodyLimit,
     trustProxy: false,
+    // Bad percent-encoding and over-long params fail in the router, before the error handler.
+    frameworkErrors: (error, request, reply) => sendError(error, request, reply),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
   });
 
   registerBodyParsers(app);
   registerPlainJsonContentType(app);
   app.setErrorHandler((error, request, reply) => sendError(error as Error, request, reply));
-  app.setNotFoundHandler((_request, reply) => reply.status(404).send({ message: '404 Not Found' }));
+  // GitLab's catch-all route answers `error!('404 Not Found', 404)`, which Grape renders as {"error": …}.
+  app.setNotFoundHandler((_request, reply) => reply.status(404).send({ error: '404 Not Found' }));
 
   await app.register(swagger, {
     openapi: {

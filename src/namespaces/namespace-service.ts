@@ -10,7 +10,7 @@ import type { Page, PageRequest } from '../kernel/page.js';
 import type { Store } from '../store/open-store.js';
 import { AccessLevel, isValidAccessLevel } from './access-levels.js';
 import type { Group, Member, MemberSource, Project, Resource, User } from './namespace.js';
-import { checkName, checkPath, pathFromName } from './validation.js';
+import { checkName, checkPath, checkText, hasLoneSurrogate, pathFromName } from './validation.js';
 
 export interface NamespaceServiceDeps {
   store: Store;
@@ -26,9 +26,14 @@ export interface NewUserInput {
 }
 
 const USERNAME_RE = /^[a-zA-Z0-9_][a-zA-Z0-9_.-]*$/;
-const EMAIL_RE = /^[^\s@]+@[^\s@]+$/;
-// A numeric id, or a path made of path segments (no empty, '.' or '..' segments).
-const NUMERIC_ID_RE = /^[0-9]{1,15}$/;
+// No blanks or control characters (NUL cannot even be stored by PostgreSQL) on either side of one @.
+const EMAIL_RE = /^[^\s@\u0000-\u001f\u007f]+@[^\s@\u0000-\u001f\u007f]+$/;
+// A numeric id, or a path made of path segments (no empty, '.' or '..' segments). Digits only always
+// mean an id, as in GitLab's find_group/find_project; ids are 32-bit, so a larger number names nothing
+// (and must not reach PostgreSQL, which refuses to compare an integer column with it).
+const NUMERIC_ID_RE = /^[0-9]+$/;
+const MAX_ID = 2147483647;
+const idFrom = (digits: string): number | null => (digits.length <= 10 && Number(digits) <= MAX_ID ? Number(digits) : null);
 const FULL_PATH_RE = /^[a-zA-Z0-9_.][a-zA-Z0-9_.-]*(\/[a-zA-Z0-9_.][a-zA-Z0-9_.-]*)*$/;
 
 function isSafeFullPath(path: string): boolean {
@@ -36,6 +41,20 @@ function isSafeFullPath(path: string): boolean {
 }
 
 export type NamespaceService = ReturnType<typeof createNamespaceService>;
+
+/**
+ * Runs a write guarded by a unique key. The service checks first, but a concurrent request can insert
+ * between the check and the write; the store then reports ALREADY_EXISTS (and rolls the transaction
+ * back), and the caller gets the same answer the check would have given.
+ */
+async function insertUnique<T>(write: () => Promise<T>, taken: () => Error | Promise<Error>): Promise<T> {
+  try {
+    return await write();
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ALREADY_EXISTS') throw await taken();
+    throw e;
+  }
+}
 
 export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
   const now = () => clock.now().toISOString();
@@ -61,7 +80,10 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
   /** Resolves `:id` (number or full path) to a project the user may see; 404 otherwise (no existence leak). */
   async function findProject(user: User, idOrPath: string): Promise<{ project: Project; level: number }> {
     let project: Project | null = null;
-    if (NUMERIC_ID_RE.test(idOrPath)) project = await store.namespaces.findProjectById(Number(idOrPath));
+    if (NUMERIC_ID_RE.test(idOrPath)) {
+      const id = idFrom(idOrPath);
+      project = id === null ? null : await store.namespaces.findProjectById(id);
+    }
     else if (isSafeFullPath(idOrPath)) project = await store.namespaces.findProjectByPath(idOrPath);
     if (!project) throw notFound('Project Not Found', 'PROJECT_NOT_FOUND');
     const level = await accessLevel(user, { type: 'project', project });
@@ -71,7 +93,10 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
 
   async function findGroup(user: User, idOrPath: string): Promise<{ group: Group; level: number }> {
     let group: Group | null = null;
-    if (NUMERIC_ID_RE.test(idOrPath)) group = await store.namespaces.findGroupById(Number(idOrPath));
+    if (NUMERIC_ID_RE.test(idOrPath)) {
+      const id = idFrom(idOrPath);
+      group = id === null ? null : await store.namespaces.findGroupById(id);
+    }
     else if (isSafeFullPath(idOrPath)) group = await store.namespaces.findGroupByPath(idOrPath);
     if (!group) throw notFound('Group Not Found', 'GROUP_NOT_FOUND');
     const level = await accessLevel(user, { type: 'group', group });
@@ -86,17 +111,26 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
     if (!USERNAME_RE.test(username)) throw invalidField('username', "can contain only letters, digits, '_', '-' and '.'");
     const name = checkName('name', input.name);
     if (input.email !== null) {
-      if (input.email.length > 255 || !EMAIL_RE.test(input.email)) throw invalidField('email', 'is invalid');
+      if (input.email.length > 255 || !EMAIL_RE.test(input.email) || hasLoneSurrogate(input.email)) throw invalidField('email', 'is invalid');
     }
-    if (await store.namespaces.findUserByUsername(username)) throw conflict('Username has already been taken', 'USERNAME_TAKEN');
-    try {
-      return await store.transaction((ports) =>
-        ports.namespaces.insertUser({ username, name, email: input.email, isAdmin: input.admin === true, botKind, passwordHash: input.passwordHash ?? null, createdAt: now() }),
-      );
-    } catch (e) {
-      if ((e as { code?: string }).code === 'ALREADY_EXISTS') throw conflict('Email has already been taken', 'EMAIL_TAKEN');
-      throw e;
-    }
+    // GitLab reports a taken email before a taken username. The username is looked up first so that a
+    // user created by a concurrent request between the two look-ups is still reported by its email.
+    const takenConflict = async () => {
+      const usernameTaken = (await store.namespaces.findUserByUsername(username)) !== null;
+      const emailTaken = input.email !== null && (await store.namespaces.findUserByEmail(input.email)) !== null;
+      if (emailTaken) return conflict('Email has already been taken', 'EMAIL_TAKEN');
+      return usernameTaken ? conflict('Username has already been taken', 'USERNAME_TAKEN') : null;
+    };
+    const taken = await takenConflict();
+    if (taken) throw taken;
+    return insertUnique(
+      () =>
+        store.transaction((ports) =>
+          ports.namespaces.insertUser({ username, name, email: input.email, isAdmin: input.admin === true, botKind, passwordHash: input.passwordHash ?? null, createdAt: now() }),
+        ),
+      // Lost a race: the winner is committed by now, so the look-ups see it.
+      async () => (await takenConflict()) ?? conflict('Username has already been taken', 'USERNAME_TAKEN'),
+    );
   }
 
   return {
@@ -131,6 +165,7 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
     async createGroup(actor: User, input: { name: string; path?: string; parentId?: number; description?: string; visibility?: string }): Promise<Group> {
       const name = checkName('name', input.name);
       const path = checkPath('path', input.path ?? pathFromName(name));
+      const description = checkText('description', input.description ?? '');
       let parent: Group | null = null;
       if (input.parentId !== undefined) {
         parent = (await findGroup(actor, String(input.parentId))).group;
@@ -140,13 +175,19 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
         throw forbidden();
       }
       const fullPath = parent ? `${parent.fullPath}/${path}` : path;
-      if (await store.namespaces.findGroupByPath(fullPath)) throw invalidField('path', 'has already been taken', 'PATH_TAKEN');
-      return store.transaction(async (ports) => {
-        const group = await ports.namespaces.insertGroup({ name, path, parent, description: input.description ?? '', visibility: input.visibility ?? 'private', createdAt: now() });
-        // The creator of a top-level group owns it (admins too, so the group has an owner to notify).
-        if (!parent) await ports.namespaces.insertMember({ type: 'group', id: group.id }, actor.id, AccessLevel.OWNER, null, actor.id, now());
-        return group;
-      });
+      const pathTaken = () => invalidField('path', 'has already been taken', 'PATH_TAKEN');
+      if (await store.namespaces.findGroupByPath(fullPath)) throw pathTaken();
+      return insertUnique(
+        () =>
+          store.transaction(async (ports) => {
+            const group = await ports.namespaces.insertGroup({ name, path, parent, description, visibility: input.visibility ?? 'private', createdAt: now() });
+            // The creator owns the new group, top-level or sub-group, as GitLab's Groups::CreateService
+            // does (admins too, so the group has an owner to notify).
+            await ports.namespaces.insertMember({ type: 'group', id: group.id }, actor.id, AccessLevel.OWNER, null, actor.id, now());
+            return group;
+          }),
+        pathTaken,
+      );
     },
 
     async createProject(actor: User, input: { name?: string; path?: string; namespaceId?: number | string; description?: string; visibility?: string }): Promise<Project> {
@@ -154,15 +195,18 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
       if (input.namespaceId === undefined) throw invalidParam('namespace_id is missing');
       const name = checkName('name', input.name ?? input.path!);
       const path = checkPath('path', input.path ?? pathFromName(name));
+      const description = checkText('description', input.description ?? '');
       const { group } = await findGroup(actor, String(input.namespaceId)).catch(() => {
         throw notFound('Namespace Not Found', 'NAMESPACE_NOT_FOUND');
       });
       // GitLab's default project creation level: Developers, Maintainers and Owners.
       if ((await accessLevel(actor, { type: 'group', group })) < AccessLevel.DEVELOPER) throw forbidden();
       const full = `${group.fullPath}/${path}`;
-      if (await store.namespaces.findProjectByPath(full)) throw invalidField('path', 'has already been taken', 'PATH_TAKEN');
-      return store.transaction((ports) =>
-        ports.namespaces.insertProject({ name, path, group, description: input.description ?? '', visibility: input.visibility ?? 'private', createdAt: now() }),
+      const pathTaken = () => invalidField('path', 'has already been taken', 'PATH_TAKEN');
+      if (await store.namespaces.findProjectByPath(full)) throw pathTaken();
+      return insertUnique(
+        () => store.transaction((ports) => ports.namespaces.insertProject({ name, path, group, description, visibility: input.visibility ?? 'private', createdAt: now() })),
+        pathTaken,
       );
     },
 
@@ -176,8 +220,9 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
       const user = await store.namespaces.findUserById(input.userId);
       if (!user) throw notFound('User Not Found', 'USER_NOT_FOUND');
       const source: MemberSource = resource.type === 'project' ? { type: 'project', id: resource.project.id } : { type: 'group', id: resource.group.id };
-      if (await store.namespaces.findDirectMember(source, user.id)) throw conflict('Member already exists', 'MEMBER_EXISTS');
-      await store.transaction((ports) => ports.namespaces.insertMember(source, user.id, input.accessLevel, input.expiresAt, actor.id, now()));
+      const exists = () => conflict('Member already exists', 'MEMBER_EXISTS');
+      if (await store.namespaces.findDirectMember(source, user.id)) throw exists();
+      await insertUnique(() => store.transaction((ports) => ports.namespaces.insertMember(source, user.id, input.accessLevel, input.expiresAt, actor.id, now())), exists);
       return (await store.namespaces.findDirectMember(source, user.id))!;
     },
 

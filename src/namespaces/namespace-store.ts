@@ -35,6 +35,8 @@ export interface NamespaceStore {
   insertUser(user: NewUser): Promise<User>;
   findUserById(id: number): Promise<User | null>;
   findUserByUsername(username: string): Promise<User | null>;
+  /** Case-insensitive, like the unique key on emails. */
+  findUserByEmail(email: string): Promise<User | null>;
   findFirstAdmin(): Promise<User | null>;
   listUsers(page: PageRequest): Promise<Page<User>>;
 

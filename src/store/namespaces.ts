@@ -80,6 +80,10 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
       const r = await db.selectFrom('users').selectAll().where('username_key', '=', username.toLowerCase()).executeTakeFirst();
       return r ? toUser(r) : null;
     },
+    async findUserByEmail(email) {
+      const r = await db.selectFrom('users').selectAll().where('email_key', '=', email.toLowerCase()).executeTakeFirst();
+      return r ? toUser(r) : null;
+    },
     async findFirstAdmin() {
       const r = await db.selectFrom('users').selectAll().where('is_admin', '=', 1).orderBy('id').limit(1).executeTakeFirst();
       return r ? toUser(r) : null;

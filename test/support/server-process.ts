@@ -18,6 +18,8 @@ export interface CommandResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** Milliseconds from the first stderr output to the exit (null without stderr): how long it lingered after reporting an error. */
+  lingeredAfterStderrMs: number | null;
 }
 
 /**
@@ -39,8 +41,12 @@ export function runLatchkey(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 
     const child = spawn(process.execPath, [LATCHKEY_BIN, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    let firstStderrAt: number | null = null;
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      firstStderrAt ??= Date.now();
+      stderr += s;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', (e) => {
       clearTimeout(timer);
@@ -48,7 +54,7 @@ export function runLatchkey(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolvePromise({ code, signal, stdout, stderr });
+      resolvePromise({ code, signal, stdout, stderr, lingeredAfterStderrMs: firstStderrAt === null ? null : Date.now() - firstStderrAt });
     });
   });
 }

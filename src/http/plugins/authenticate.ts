@@ -26,14 +26,18 @@ export function registerAuthentication(app: FastifyInstance, verifier: TokenVeri
   app.decorateRequest('actor', null as unknown as User);
   app.decorateRequest('authToken', null as unknown as Token);
 
-  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+  // Before schema validation, as GitLab authenticates before Grape validates params: a caller without
+  // a valid credential learns nothing about the body rules. (Body parsing errors still come first.)
+  app.addHook('preValidation', async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.routeOptions.config.public) return;
     const credential = readApiCredential(request.headers, (request.query ?? {}) as Record<string, unknown>);
     if (!credential) return reply.status(401).send(UNAUTHORIZED);
     const result = await verifier.verify(credential.secret);
     if (!result.ok) {
+      // The texts of GitLab's API guard (lib/api/api_guard.rb) and UserAccessDeniedReason.
       if (result.reason === 'revoked') return reply.status(401).send({ error: 'invalid_token', error_description: 'Token was revoked. You have to re-authorize from the user.' });
-      if (result.reason === 'expired') return reply.status(401).send({ error: 'invalid_token', error_description: 'Token has expired.' });
+      if (result.reason === 'expired') return reply.status(401).send({ error: 'invalid_token', error_description: 'Token is expired. You can either do re-authorization or token refresh.' });
+      if (result.reason === 'user_blocked') return reply.status(403).send({ message: '403 Forbidden - Your account has been blocked.' });
       return reply.status(401).send(UNAUTHORIZED);
     }
     // Basic credentials must name the token's user (or the deploy token's username).
