@@ -8,6 +8,7 @@ import { DomainError, type ErrorKind } from '../kernel/errors.js';
 
 const STATUS: Record<ErrorKind, number> = {
   invalid: 400,
+  invalid_record: 400,
   unauthenticated: 401,
   forbidden: 403,
   not_found: 404,
@@ -28,7 +29,8 @@ export function describeValidationError(errors: readonly AjvErrorLike[], context
   // Array items ('/scopes/0') are reported against the array, as Grape does.
   const field = path.find((p) => !/^\d+$/.test(p)) ?? (context === 'params' ? 'id' : context ?? 'body');
   if (e.keyword === 'required') return `${String(e.params.missingProperty)} is missing`;
-  if (e.keyword === 'enum') return `${field} does not have a valid value`;
+  // Out-of-range numbers (`page=0`) get Grape's `values` message, as GitLab's pagination check does.
+  if (e.keyword === 'enum' || e.keyword === 'minimum' || e.keyword === 'maximum') return `${field} does not have a valid value`;
   if (e.keyword === 'maxLength') return `${field} is too long`;
   return `${field} is invalid`;
 }

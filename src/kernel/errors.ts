@@ -2,7 +2,7 @@
  * Domain errors. Services throw these with a code and a public message; they never choose an HTTP
  * status. http/error-mapping.ts turns each kind into GitLab's status and body, in one table.
  */
-export type ErrorKind = 'invalid' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict';
+export type ErrorKind = 'invalid' | 'invalid_record' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict';
 
 export class DomainError extends Error {
   constructor(
@@ -25,6 +25,14 @@ export function invalidField(field: string, reason: string, code = 'INVALID_FIEL
 /** A parameter-level failure, rendered as `{"error": "<message>"}` like Grape's param validation. */
 export function invalidParam(message: string, code = 'INVALID_PARAM'): DomainError {
   return new DomainError('invalid', code, message);
+}
+
+/**
+ * A record that fails its model validations, rendered as GitLab's `render_api_error!` does for them
+ * (e.g. deploy tokens): one sentence, `{"message": "Scopes can't be blank"}`.
+ */
+export function invalidRecord(message: string, code = 'INVALID_RECORD'): DomainError {
+  return new DomainError('invalid_record', code, message);
 }
 
 /** `{"message": "404 <What> Not Found"}`. */

@@ -8,7 +8,7 @@
  */
 import type { Clock } from '../kernel/clock.js';
 import { utcDateOf } from '../kernel/dates.js';
-import { forbidden, invalidField, invalidParam, notFound } from '../kernel/errors.js';
+import { DomainError, forbidden, invalidParam, invalidRecord, notFound } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
 import { AccessLevel } from '../namespaces/access-levels.js';
 import type { Resource, User } from '../namespaces/namespace.js';
@@ -39,20 +39,41 @@ export interface CreateDeployTokenInput {
 const USERNAME_RE = /^[a-zA-Z0-9.+_-]+$/;
 export const defaultDeployTokenUsername = (id: number) => `gitlab+deploy-token-${id}`;
 
+/**
+ * GitLab validates a deploy token in two steps: Grape's params (`{"error": "scopes is missing"}`) and
+ * then the model, whose errors come back as one sentence (`{"message": "Scopes can't be blank"}`).
+ */
 function readScopes(input: unknown): string[] {
-  if (!Array.isArray(input) || input.length === 0) throw invalidParam('scopes is missing');
+  if (input === undefined || input === null) throw invalidParam('scopes is missing');
+  if (!Array.isArray(input)) throw invalidParam('scopes is invalid');
   if (!input.every((s) => typeof s === 'string' && (DEPLOY_TOKEN_SCOPES as readonly string[]).includes(s))) {
     throw invalidParam('scopes does not have a valid value');
   }
-  return [...new Set(input as string[])];
+  if (input.length === 0) throw invalidRecord("Scopes can't be blank");
+  // Stored once each, in GitLab's order, whatever order the client sent.
+  return DEPLOY_TOKEN_SCOPES.filter((scope) => input.includes(scope));
 }
 
 function readUsername(input: unknown): string | null {
   if (input === undefined || input === null || input === '') return null;
   if (typeof input !== 'string') throw invalidParam('username is invalid');
-  if (input.length > 255) throw invalidField('username', 'is too long (maximum is 255 characters)');
-  if (!USERNAME_RE.test(input)) throw invalidField('username', "can contain only letters, digits, '_', '-', '+', and '.'");
+  if (input.length > 255) throw invalidRecord('Username is too long (maximum is 255 characters)');
+  if (!USERNAME_RE.test(input)) throw invalidRecord("Username can contain only letters, digits, '_', '-', '+', and '.'");
   return input;
+}
+
+/** Shared field checks throw Rails-style field errors; a deploy token reports them as a model sentence. */
+function asModelError<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof DomainError && e.fields) {
+      const [field, reasons] = Object.entries(e.fields)[0]!;
+      const attribute = field.charAt(0).toUpperCase() + field.slice(1).replace(/_/g, ' ');
+      throw invalidRecord(`${attribute} ${reasons[0]}`);
+    }
+    throw e;
+  }
 }
 
 export type DeployTokenService = ReturnType<typeof createDeployTokenService>;
@@ -80,10 +101,10 @@ export function createDeployTokenService({ store, clock, issuer, namespaces, onR
       await authorize(actor, resource, 'write');
       if (input.name === undefined || input.name === null) throw invalidParam('name is missing');
       if (typeof input.name !== 'string') throw invalidParam('name is invalid');
-      const name = checkName('name', input.name);
+      const name = asModelError(() => checkName('name', input.name as string));
       const scopes = readScopes(input.scopes);
       const now = clock.now();
-      const expiresAt = readExpiryInput(input.expiresAt, now);
+      const expiresAt = asModelError(() => readExpiryInput(input.expiresAt, now));
       const username = readUsername(input.username);
       const { secret, digest } = issuer.issue('deploy');
       const token = await store.transaction(async (ports) => {

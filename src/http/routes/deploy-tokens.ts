@@ -3,7 +3,8 @@
  * GET|DELETE /:kind/:id/deploy_tokens/:token_id for projects and groups.
  */
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { invalidParam } from '../../kernel/errors.js';
 import { DEPLOY_TOKEN_SCOPES } from '../../tokens/scopes.js';
 import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.js';
 import { DeployTokenEntity, DeployTokenWithTokenEntity, presentDeployToken } from '../presenters.js';
@@ -20,6 +21,26 @@ const CreateBody = Type.Object({
 });
 
 type ListQueryT = { active?: boolean; page?: number; per_page?: number };
+
+/**
+ * GitLab's (Grape's) input coercions for the create body, applied before schema validation: no body
+ * is an empty one (so the answer names the missing params); an array or object is never a string
+ * (`name is invalid`), though numbers and booleans become strings; `scopes` may be a comma-separated
+ * string (`scopes=read_repository,read_registry`), as GitLab's CommaSeparatedToArray allows.
+ */
+async function coerceCreateBody(request: FastifyRequest): Promise<void> {
+  if (request.body === undefined || request.body === null) request.body = {};
+  const body = request.body as Record<string, unknown>;
+  if (typeof body !== 'object' || Array.isArray(body)) return;
+  for (const field of ['name', 'username', 'expires_at']) {
+    if (typeof body[field] === 'object' && body[field] !== null) throw invalidParam(`${field} is invalid`);
+  }
+  const scopes = body.scopes;
+  if (typeof scopes === 'string') body.scopes = splitScopes([scopes]);
+  else if (Array.isArray(scopes) && scopes.every((s) => typeof s === 'string')) body.scopes = splitScopes(scopes);
+}
+
+const splitScopes = (values: string[]) => values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v.length > 0);
 
 export function registerDeployTokenRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { deployTokens } = ctx.services;
@@ -54,7 +75,10 @@ export function registerDeployTokenRoutes(app: FastifyInstance, ctx: RouteContex
 
     app.post<{ Params: { id: string }; Body: { name: string; scopes: string[]; expires_at?: string; username?: string } }>(
       `/${kind}/:id/deploy_tokens`,
-      { schema: { tags, summary: `Create a ${what} deploy token (the secret is in this response only)`, params: ResourceParams, body: CreateBody, response: { 201: DeployTokenWithTokenEntity } } },
+      {
+        preValidation: coerceCreateBody,
+        schema: { tags, summary: `Create a ${what} deploy token (the secret is in this response only)`, params: ResourceParams, body: CreateBody, response: { 201: DeployTokenWithTokenEntity } },
+      },
       async (request, reply) => {
         const resource = await ctx.resolve(request, kind, request.params.id);
         const b = request.body;
