@@ -26,8 +26,10 @@ export function setPaginationHeaders(request: FastifyRequest, reply: FastifyRepl
     url.searchParams.set('per_page', String(page.perPage));
     return url.toString();
   };
+  // Kaminari's rule, which GitLab follows: no previous page on the first page or past the last one.
+  const prev = page.page > 1 && page.page <= totalPages ? page.page - 1 : null;
   const links: string[] = [];
-  if (page.page > 1) links.push(`<${linkTo(Math.min(page.page - 1, totalPages))}>; rel="prev"`);
+  if (prev !== null) links.push(`<${linkTo(prev)}>; rel="prev"`);
   if (page.page < totalPages) links.push(`<${linkTo(page.page + 1)}>; rel="next"`);
   links.push(`<${linkTo(1)}>; rel="first"`, `<${linkTo(totalPages)}>; rel="last"`);
   reply.header('X-Total', String(total));
@@ -35,6 +37,6 @@ export function setPaginationHeaders(request: FastifyRequest, reply: FastifyRepl
   reply.header('X-Page', String(page.page));
   reply.header('X-Per-Page', String(page.perPage));
   reply.header('X-Next-Page', page.page < totalPages ? String(page.page + 1) : '');
-  reply.header('X-Prev-Page', page.page > 1 ? String(Math.min(page.page - 1, totalPages)) : '');
+  reply.header('X-Prev-Page', prev === null ? '' : String(prev));
   reply.header('Link', links.join(', '));
 }

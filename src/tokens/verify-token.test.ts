@@ -64,6 +64,17 @@ describe('the token verifier', () => {
     expect(!rb.ok && rb.reason).toBe('revoked');
   });
 
+  it('a token both revoked and expired is reported as expired, as GitLab does', async () => {
+    const verifier = createTokenVerifier({ store, digester, clock, cacheMs: 0 });
+    const a = await deployToken('gldt-both', '2026-11-24');
+    await store.tokens.markRevoked(a.id, clock.now().toISOString());
+    const before = await verifier.verify('gldt-both');
+    expect(!before.ok && before.reason).toBe('revoked');
+    clock.set('2026-11-24T00:00:00Z');
+    const after = await verifier.verify('gldt-both');
+    expect(!after.ok && after.reason).toBe('expired');
+  });
+
   it('with cacheMs 0 every verification reads the store', async () => {
     const verifier = createTokenVerifier({ store, digester, clock, cacheMs: 0 });
     const a = await deployToken('gldt-nocache', null);

@@ -43,8 +43,9 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
 
   function judge(entry: { token: Token & { deleted: boolean }; user: User | null }, now: Date): VerifyResult {
     const { token, user } = entry;
-    if (token.revokedAt !== null || token.deleted) return { ok: false, reason: 'revoked', token };
+    // GitLab's AccessTokenValidationService order: expired before revoked.
     if (isExpiredAt(token.expiresAt, now)) return { ok: false, reason: 'expired', token };
+    if (token.revokedAt !== null || token.deleted) return { ok: false, reason: 'revoked', token };
     if (user && user.state !== 'active') return { ok: false, reason: 'user_blocked', token };
     return { ok: true, token, user };
   }

@@ -115,6 +115,8 @@ describe.each(DIALECTS)('deploy token pagination on %s', (dialect) => {
     expect(res.headers['x-total']).toBe('5');
     expect(res.headers['x-page']).toBe('9');
     expect(res.headers['x-next-page']).toBe('');
+    expect(res.headers['x-prev-page']).toBe('');
+    expect(Object.keys(parseLink(res.headers.link)).sort()).toEqual(['first', 'last']);
   });
 
   it('the active filter is kept in the Link URLs', async () => {
