@@ -98,3 +98,14 @@ export async function seedWorld(t: TestApp): Promise<World> {
   }
   return { admin, adminToken: await tokenFor(admin), top, sub, project, otherProject, users };
 }
+
+/** Row counts of every table a write touches: a refused write must leave them exactly as they were. */
+export const TABLES = ['users', 'groups', 'projects', 'members', 'tokens'] as const;
+export async function tableCounts(t: TestApp): Promise<Record<(typeof TABLES)[number], number>> {
+  const out = {} as Record<(typeof TABLES)[number], number>;
+  for (const table of TABLES) {
+    const r = await t.app.store.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    out[table] = Number(r.n);
+  }
+  return out;
+}

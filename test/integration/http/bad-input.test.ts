@@ -7,17 +7,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../support/dialects.js';
-import { seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
-
-const TABLES = ['users', 'groups', 'projects', 'members', 'tokens'] as const;
-async function tableCounts(t: TestApp): Promise<Record<(typeof TABLES)[number], number>> {
-  const out = {} as Record<(typeof TABLES)[number], number>;
-  for (const table of TABLES) {
-    const r = await t.app.store.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
-    out[table] = Number(r.n);
-  }
-  return out;
-}
+import { seedWorld, startTestApp, tableCounts, type TestApp, type World } from '../../support/test-app.js';
 
 /** Grape's answer to an integer outside the accepted range: either of its two messages for a bad value. */
 const OUT_OF_RANGE = (field: string) => new RegExp(`^${field} (is invalid|does not have a valid value)$`);

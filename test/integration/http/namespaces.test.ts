@@ -4,20 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../support/dialects.js';
-import { LEVEL, ROLES, seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
+import { LEVEL, ROLES, seedWorld, startTestApp, tableCounts, type TestApp, type World } from '../../support/test-app.js';
 
 const enc = encodeURIComponent;
-
-/** Row counts of every table a namespace write touches: a rejected write must leave them as they were. */
-const TABLES = ['users', 'groups', 'projects', 'members', 'tokens'] as const;
-async function tableCounts(t: TestApp): Promise<Record<(typeof TABLES)[number], number>> {
-  const out = {} as Record<(typeof TABLES)[number], number>;
-  for (const table of TABLES) {
-    const r = await t.app.store.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
-    out[table] = Number(r.n);
-  }
-  return out;
-}
 
 describe.each(DIALECTS)('users API on %s', (dialect) => {
   let t: TestApp;
