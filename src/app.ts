@@ -13,6 +13,8 @@ import { createDeployTokenService } from './tokens/deploy-token-service.js';
 import { createPersonalTokenService } from './tokens/personal-token-service.js';
 import { createTokenDigester } from './tokens/token-digest.js';
 import { createTokenIssuer } from './tokens/token-issuer.js';
+import { createExpiryPolicy } from './tokens/expiry-policy.js';
+import { createTokenLifecycle, type TokenLifecycle } from './tokens/token-lifecycle.js';
 import { createTokenVerifier } from './tokens/verify-token.js';
 import { buildHttp } from './http/server.js';
 
@@ -32,11 +34,16 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
   const { secret, generated: secretGenerated } = resolveServerSecret(config.secret, config.dataDir, random);
   const digester = createTokenDigester(secret);
   const issuer = createTokenIssuer(random, digester, config.prefixes);
-  const verifier = createTokenVerifier({ store, digester, clock, cacheMs: config.verifyCacheMs });
+  // The verifier reports reuse of rotated-away secrets to the lifecycle, which reports every revoked
+  // id back to the verifier's cache: bound late, as each needs the other.
+  let lifecycle: TokenLifecycle | null = null;
+  const verifier = createTokenVerifier({ store, digester, clock, cacheMs: config.verifyCacheMs, onRotatedSecretReused: (token) => lifecycle!.detectReuse(token) });
+  lifecycle = createTokenLifecycle({ store, clock, issuer, onRevoked: (id) => verifier.invalidate(id) });
+  const expiryPolicy = createExpiryPolicy({ requireExpiry: config.requireTokenExpiry, maxLifetimeDays: config.maxTokenLifetimeDays }, store);
   const namespaces = createNamespaceService({ store, clock });
   const deployTokens = createDeployTokenService({ store, clock, issuer, namespaces, onRevoked: (id) => verifier.invalidate(id) });
   const personalTokens = createPersonalTokenService({ store, clock, issuer });
-  return { clock, random, store, secretGenerated, services: { random, verifier, namespaces, deployTokens, personalTokens } };
+  return { clock, random, store, secretGenerated, services: { random, verifier, namespaces, deployTokens, personalTokens, lifecycle, expiryPolicy } };
 }
 
 export type Services = Awaited<ReturnType<typeof buildServices>>['services'];

@@ -26,6 +26,10 @@ export interface Config {
   readonly logLevel: string;
   /** `LATCHKEY_BODY_LIMIT`: maximum request body in bytes (default 1 MiB). */
   readonly bodyLimit: number;
+  /** `LATCHKEY_REQUIRE_TOKEN_EXPIRY` (default true): personal and resource tokens must have an expiry date. */
+  readonly requireTokenExpiry: boolean;
+  /** `LATCHKEY_MAX_TOKEN_LIFETIME_DAYS` (default 365): the longest a personal or resource token may live. */
+  readonly maxTokenLifetimeDays: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -55,6 +59,14 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return n;
 }
 
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
 const PREFIX_RE = /^[a-z][a-z0-9]{0,15}-$/;
 function prefix(env: Env, name: string, fallback: string): string {
   const value = env[name] ?? fallback;
@@ -80,5 +92,7 @@ export function loadConfig(env: Env = process.env): Config {
     verifyCacheMs: integer(env, 'LATCHKEY_VERIFY_CACHE_MS', 1000, 0, 60_000),
     logLevel: env.LATCHKEY_LOG_LEVEL || 'info',
     bodyLimit: integer(env, 'LATCHKEY_BODY_LIMIT', 1024 * 1024, 1024, 100 * 1024 * 1024),
+    requireTokenExpiry: boolean(env, 'LATCHKEY_REQUIRE_TOKEN_EXPIRY', true),
+    maxTokenLifetimeDays: integer(env, 'LATCHKEY_MAX_TOKEN_LIFETIME_DAYS', 365, 1, 36_500),
   });
 }

@@ -32,6 +32,8 @@ export interface GroupsTable {
   description: string;
   visibility: string;
   created_at: string;
+  /** Stricter maximum lifetime (days) for project/group access tokens in this group's tree; null = instance default. */
+  max_token_lifetime_days: Generated<number | null>;
 }
 
 export interface ProjectsTable {
@@ -77,6 +79,16 @@ export interface TokensTable {
   /** Set when a deploy token is deleted through the API: hidden from lists, kept for audit and leak look-ups. */
   deleted_at: string | null;
   last_used_at: string | null;
+  /** The token this one replaced by rotation. */
+  rotated_from_id: Generated<number | null>;
+  /** When this token was rotated away (a successor exists). */
+  superseded_at: Generated<string | null>;
+  /** Rotated with a grace period: the old secret works until this instant. */
+  grace_until: Generated<string | null>;
+  /** Why it was revoked: `revoked`, `rotated`, `reuse_detected`, `admin`. */
+  revoke_reason: Generated<string | null>;
+  /** When this rotated-away secret was presented again and its chain revoked. */
+  reuse_detected_at: Generated<string | null>;
 }
 
 export interface Database {

@@ -1,5 +1,5 @@
 /** TokenStore over Kysely (both dialects). */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, TokensTable } from './database.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import type { Token, TokenKind } from '../tokens/token.js';
@@ -22,6 +22,11 @@ function toToken(r: Selectable<TokensTable>): Token {
     createdAt: r.created_at,
     revokedAt: r.revoked_at,
     lastUsedAt: r.last_used_at,
+    rotatedFromId: r.rotated_from_id,
+    supersededAt: r.superseded_at,
+    graceUntil: r.grace_until,
+    revokeReason: r.revoke_reason,
+    reuseDetectedAt: r.reuse_detected_at,
   };
 }
 
@@ -44,6 +49,7 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
           expires_at: t.expiresAt,
           created_by: t.createdBy,
           created_at: t.createdAt,
+          rotated_from_id: t.rotatedFromId ?? null,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -65,10 +71,14 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
       if (f.projectId !== undefined) q = q.where('project_id', '=', f.projectId);
       if (f.groupId !== undefined) q = q.where('group_id', '=', f.groupId);
       if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
+      const now = f.now;
       if (f.active === true) {
         q = q.where('revoked_at', 'is', null).where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', f.today)]));
+        if (now !== undefined) q = q.where((eb) => eb.or([eb('grace_until', 'is', null), eb('grace_until', '>', now)]));
       } else if (f.active === false) {
-        q = q.where((eb) => eb.or([eb('revoked_at', 'is not', null), eb('expires_at', '<=', f.today)]));
+        q = q.where((eb) =>
+          eb.or([eb('revoked_at', 'is not', null), eb('expires_at', '<=', f.today), ...(now !== undefined ? [eb('grace_until', '<=', now)] : [])]),
+        );
       }
       const [rows, count] = await Promise.all([
         q.selectAll().orderBy('id').limit(page.perPage).offset(offsetOf(page)).execute(),
@@ -76,8 +86,64 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
       ]);
       return { items: rows.map(toToken), total: Number(count.n) };
     },
-    async markRevoked(id, at) {
-      await db.updateTable('tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+    async markRevoked(id, at, reason = 'revoked') {
+      const r = await db.updateTable('tokens').set({ revoked_at: at, revoke_reason: reason }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    },
+    async markSuperseded(id, { at, graceUntil }) {
+      const r = await db
+        .updateTable('tokens')
+        .set(graceUntil === null ? { superseded_at: at, grace_until: null, revoked_at: at, revoke_reason: 'rotated' } : { superseded_at: at, grace_until: graceUntil })
+        .where('id', '=', id)
+        .where('superseded_at', 'is', null)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    },
+    async findSuccessor(id) {
+      const r = await db.selectFrom('tokens').selectAll().where('rotated_from_id', '=', id).executeTakeFirst();
+      return r ? toToken(r) : null;
+    },
+    async markReuseDetected(id, at) {
+      await db.updateTable('tokens').set({ reuse_detected_at: at }).where('id', '=', id).where('reuse_detected_at', 'is', null).execute();
+    },
+    async searchPersonal(f, now, page) {
+      const today = now.slice(0, 10);
+      let q = db.selectFrom('tokens').where('kind', '=', 'personal').where('deleted_at', 'is', null);
+      if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
+      const revoked = (eb: any) => eb.or([eb('revoked_at', 'is not', null), eb('grace_until', '<=', now)]);
+      const notRevoked = (eb: any) => eb.and([eb('revoked_at', 'is', null), eb.or([eb('grace_until', 'is', null), eb('grace_until', '>', now)])]);
+      if (f.revoked === true) q = q.where(revoked);
+      if (f.revoked === false) q = q.where(notRevoked);
+      if (f.state === 'active') q = q.where(notRevoked).where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', today)]));
+      if (f.state === 'inactive') q = q.where((eb) => eb.or([revoked(eb), eb('expires_at', '<=', today)]));
+      if (f.search !== undefined && f.search !== '') {
+        const pattern = `%${f.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        q = q.where(sql`lower(name) like ${pattern} escape '\\'` as any);
+      }
+      if (f.createdBefore !== undefined) q = q.where('created_at', '<', f.createdBefore);
+      if (f.createdAfter !== undefined) q = q.where('created_at', '>', f.createdAfter);
+      if (f.lastUsedBefore !== undefined) q = q.where('last_used_at', '<', f.lastUsedBefore);
+      if (f.lastUsedAfter !== undefined) q = q.where('last_used_at', '>', f.lastUsedAfter);
+      if (f.expiresBefore !== undefined) q = q.where('expires_at', '<', f.expiresBefore);
+      if (f.expiresAfter !== undefined) q = q.where('expires_at', '>', f.expiresAfter);
+      const [rows, count] = await Promise.all([
+        q.selectAll().orderBy('id').limit(page.perPage).offset(offsetOf(page)).execute(),
+        q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+      ]);
+      return { items: rows.map(toToken), total: Number(count.n) };
+    },
+    async groupLifetimeLimit(groupIds) {
+      if (groupIds.length === 0) return null;
+      const r = await db
+        .selectFrom('groups')
+        .select((eb) => eb.fn.min('max_token_lifetime_days').as('days'))
+        .where('id', 'in', [...groupIds])
+        .executeTakeFirst();
+      return r?.days === null || r?.days === undefined ? null : Number(r.days);
+    },
+    async setGroupLifetimeLimit(groupId, days) {
+      await db.updateTable('groups').set({ max_token_lifetime_days: days }).where('id', '=', groupId).execute();
     },
     async markDeleted(id, at) {
       await db.updateTable('tokens').set({ deleted_at: at }).where('id', '=', id).execute();

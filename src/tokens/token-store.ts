@@ -17,6 +17,33 @@ export interface NewToken {
   expiresAt: UtcDate | null;
   createdBy: number | null;
   createdAt: string;
+  /** Set by rotation: the token this one replaces. */
+  rotatedFromId?: number | null;
+}
+
+/** Personal-token listing filters (GitLab's GET /personal_access_tokens). Instants are ISO strings. */
+export interface TokenSearch {
+  /** Only these token ids' owner; undefined = every user (admin). */
+  userId?: number;
+  /** true: revoked (or past a rotation grace); false: not. */
+  revoked?: boolean;
+  /** active: not revoked and not expired; inactive: the others. */
+  state?: 'active' | 'inactive';
+  /** Case-insensitive substring of the name. */
+  search?: string;
+  createdBefore?: string;
+  createdAfter?: string;
+  lastUsedBefore?: string;
+  lastUsedAfter?: string;
+  /** Dates (YYYY-MM-DD): tokens whose expiry date is before / after this. */
+  expiresBefore?: string;
+  expiresAfter?: string;
+}
+
+export interface Supersede {
+  at: string;
+  /** null: the old secret stops at once (revoked with reason `rotated`). */
+  graceUntil: string | null;
 }
 
 export interface TokenFilter {
@@ -27,6 +54,8 @@ export interface TokenFilter {
   /** true: only active on `today`; false: only revoked or expired; undefined: all. */
   active?: boolean;
   today: UtcDate;
+  /** When given, a rotated-away token past its grace counts as revoked for `active`. */
+  now?: string;
 }
 
 export interface TokenStore {
@@ -37,7 +66,19 @@ export interface TokenStore {
   /** Looks a presented secret up by its HMAC digest; deleted tokens are still found (leak look-ups). */
   findByDigest(digest: string): Promise<(Token & { digest: string; deleted: boolean }) | null>;
   list(filter: TokenFilter, page: PageRequest): Promise<Page<Token>>;
-  markRevoked(id: number, at: string): Promise<void>;
+  /** Revokes a token that is not revoked yet; false when it already was (nothing written). */
+  markRevoked(id: number, at: string, reason?: string): Promise<boolean>;
+  /** Marks a token as rotated away; false when it already was (a concurrent rotation won). */
+  markSuperseded(id: number, supersede: Supersede): Promise<boolean>;
+  /** The token that replaced `id` by rotation, if any (deleted ones included). */
+  findSuccessor(id: number): Promise<Token | null>;
+  markReuseDetected(id: number, at: string): Promise<void>;
+  /** Personal tokens matching GitLab's filters, newest id last. */
+  searchPersonal(filter: TokenSearch, now: string, page: PageRequest): Promise<Page<Token>>;
+  /** The strictest `max_token_lifetime_days` among these groups; null when none sets one. */
+  groupLifetimeLimit(groupIds: readonly number[]): Promise<number | null>;
+  /** Sets (or clears, with null) a group's stricter token lifetime. */
+  setGroupLifetimeLimit(groupId: number, days: number | null): Promise<void>;
   /** Revokes and hides a token from listings (GitLab's DELETE of a deploy token). */
   markDeleted(id: number, at: string): Promise<void>;
   touchLastUsed(id: number, at: string): Promise<void>;

@@ -21,13 +21,30 @@ export interface Token {
   readonly createdAt: string;
   readonly revokedAt: string | null;
   readonly lastUsedAt: string | null;
+  /** Rotation chain: the token this one replaced. */
+  readonly rotatedFromId: number | null;
+  /** When a rotation replaced this token. */
+  readonly supersededAt: string | null;
+  /** A rotated-away token keeps working until this instant (Latchkey's grace_period); null = revoked at rotation. */
+  readonly graceUntil: string | null;
+  /** `revoked`, `rotated`, `reuse_detected`, `admin` — why `revokedAt` is set. */
+  readonly revokeReason: string | null;
+  /** When this rotated-away secret was presented after its grace and its chain was revoked. */
+  readonly reuseDetectedAt: string | null;
 }
 
-export function isRevoked(token: Token): boolean {
-  return token.revokedAt !== null;
+/** Revoked by an explicit revoke, or rotated away and past its grace period. */
+export function isRevokedAt(token: Token, now: Date): boolean {
+  if (token.revokedAt !== null) return true;
+  return token.graceUntil !== null && now.getTime() >= Date.parse(token.graceUntil);
 }
 
-/** Active = neither revoked nor past 00:00 UTC of its expiry date. */
+/** Active = neither revoked (nor past its rotation grace) nor past 00:00 UTC of its expiry date. */
 export function isActiveAt(token: Token, now: Date): boolean {
-  return !isRevoked(token) && !isExpiredAt(token.expiresAt, now);
+  return !isRevokedAt(token, now) && !isExpiredAt(token.expiresAt, now);
+}
+
+/** A rotated-away secret presented when it no longer works: the reuse that revokes its chain. */
+export function isReuseOfRotatedSecret(token: Token, now: Date): boolean {
+  return token.supersededAt !== null && isRevokedAt(token, now);
 }

@@ -6,12 +6,17 @@
  *
  * The cache keeps a verified token for `cacheMs` (default 1 s): a revoke on this node drops it at
  * once through `invalidate`, and other nodes see a revocation within `cacheMs`.
+ *
+ * Rotation: a rotated-away token works until its grace ends (judged against the clock on every call,
+ * cached or not). Presented after that — or after an immediate rotation — it is reuse: the verifier
+ * answers `revoked` and first awaits `onRotatedSecretReused`, which revokes the chain that came from
+ * it. Only that rare path writes; the normal path is unchanged.
  */
 import type { Clock } from '../kernel/clock.js';
 import { isExpiredAt } from '../kernel/dates.js';
 import type { User } from '../namespaces/namespace.js';
 import type { Store } from '../store/open-store.js';
-import type { Token } from './token.js';
+import { isReuseOfRotatedSecret, type Token } from './token.js';
 import type { TokenDigester } from './token-digest.js';
 
 export type VerifyFailure = 'unknown' | 'expired' | 'revoked' | 'user_blocked';
@@ -30,6 +35,8 @@ export interface TokenVerifierDeps {
   cacheMs: number;
   /** Bound on cached entries; the oldest go first. */
   maxEntries?: number;
+  /** Reuse detection (token-lifecycle.ts detectReuse): returns the ids it revoked. */
+  onRotatedSecretReused?: (token: Token) => Promise<unknown>;
 }
 
 /** Longest value worth hashing: every real token is far shorter. */
@@ -37,7 +44,7 @@ const MAX_SECRET_LENGTH = 256;
 
 export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
 
-export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntries = 100_000 }: TokenVerifierDeps) {
+export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntries = 100_000, onRotatedSecretReused }: TokenVerifierDeps) {
   const cache = new Map<string, CacheEntry>();
   const digestById = new Map<number, string>();
 
@@ -46,8 +53,25 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
     // GitLab's AccessTokenValidationService order: expired before revoked.
     if (isExpiredAt(token.expiresAt, now)) return { ok: false, reason: 'expired', token };
     if (token.revokedAt !== null || token.deleted) return { ok: false, reason: 'revoked', token };
+    if (token.graceUntil !== null && now.getTime() >= Date.parse(token.graceUntil)) return { ok: false, reason: 'revoked', token };
     if (user && user.state !== 'active') return { ok: false, reason: 'user_blocked', token };
     return { ok: true, token, user };
+  }
+
+  function forget(tokenId: number): void {
+    const digest = digestById.get(tokenId);
+    if (digest !== undefined) cache.delete(digest);
+    digestById.delete(tokenId);
+  }
+
+  /** The one non-hot branch: a rotated-away secret presented when it no longer works. */
+  function afterJudging(result: VerifyResult, now: Date): VerifyResult | Promise<VerifyResult> {
+    if (result.ok || result.reason !== 'revoked' || !onRotatedSecretReused) return result;
+    const token = result.token!;
+    if (token.reuseDetectedAt !== null || !isReuseOfRotatedSecret(token, now)) return result;
+    // The cached copy does not know the chain was revoked; the next look-up reads it afresh.
+    forget(token.id);
+    return onRotatedSecretReused(token).then(() => result);
   }
 
   return {
@@ -56,7 +80,7 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
       const digest = digester.digest(secret);
       const now = clock.now();
       const cached = cache.get(digest);
-      if (cached && cached.until > now.getTime()) return judge(cached, now);
+      if (cached && cached.until > now.getTime()) return afterJudging(judge(cached, now), now);
 
       const token = await store.tokens.findByDigest(digest);
       // The look-up is by digest; compare again in constant time so equality never short-circuits.
@@ -71,14 +95,12 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
         cache.set(digest, entry);
         digestById.set(token.id, digest);
       }
-      return judge(entry, now);
+      return afterJudging(judge(entry, now), now);
     },
 
     /** Drops a token from the cache (after revoke, delete or rotate). */
     invalidate(tokenId: number): void {
-      const digest = digestById.get(tokenId);
-      if (digest !== undefined) cache.delete(digest);
-      digestById.delete(tokenId);
+      forget(tokenId);
     },
   };
 }

@@ -1,0 +1,158 @@
+/**
+ * Revoke and rotate for every token kind (personal, project, group, service-account), and reuse
+ * detection: the rules of a token's life after it is issued. Services check permissions and the
+ * expiry policy, then call one of these; each change runs in one store transaction and every revoked
+ * id is reported through `onRevoked` so verification caches drop it at once.
+ *
+ * Rotation (GitLab's RotateService) issues a new token with the same name, description, scopes,
+ * owner, kind and access level, linked by `rotatedFromId`, and supersedes the old one: revoked at once
+ * by default, or — Latchkey's `grace_period` — still working until `graceUntil`. A rotated-away secret
+ * presented when it no longer works (or rotated again) is reuse: every token that descends from it is
+ * revoked with reason `reuse_detected` (GitLab's token-family revocation), and the event is reported.
+ */
+import type { Clock } from '../kernel/clock.js';
+import type { UtcDate } from '../kernel/dates.js';
+import { invalidRecord } from '../kernel/errors.js';
+import type { User } from '../namespaces/namespace.js';
+import type { Store } from '../store/open-store.js';
+import { isRevokedAt, type Token } from './token.js';
+import type { TokenIssuer } from './token-issuer.js';
+
+export type RevokeReason = 'revoked' | 'rotated' | 'reuse_detected' | 'admin';
+
+/** What the lifecycle reports, for the audit log (issue 5) and metrics. Never carries a secret. */
+export type TokenLifecycleEvent =
+  | { type: 'revoked'; tokenId: number; by: number | null; reason: RevokeReason; at: string }
+  | { type: 'rotated'; tokenId: number; newTokenId: number; by: number | null; graceUntil: string | null; at: string }
+  | { type: 'reuse_detected'; tokenId: number; revokedIds: number[]; at: string };
+
+export interface TokenLifecycleDeps {
+  store: Store;
+  clock: Clock;
+  issuer: TokenIssuer;
+  /** Called for every token id that stops working, so verification caches drop it. */
+  onRevoked: (tokenId: number) => void;
+  /** Audit hook; must not throw. */
+  onEvent?: (event: TokenLifecycleEvent) => void;
+}
+
+export interface RotateOptions {
+  by: User | null;
+  /** The new token's expiry, already checked against the expiry policy (see expiry-policy.ts). */
+  expiresAt: UtcDate | null;
+  /** Seconds the old secret keeps working (Latchkey extension); 0 or absent = revoked at once. */
+  gracePeriodSeconds?: number;
+}
+
+export interface RotateResult {
+  /** The new token. */
+  token: Token;
+  /** Its secret: show once, never store. */
+  secret: string;
+  /** The old token as it is after the rotation (superseded, revoked or in grace). */
+  previous: Token;
+}
+
+/** Longest grace period a rotation may ask for: 30 days. */
+export const MAX_GRACE_PERIOD_SECONDS = 30 * 86_400;
+
+/** GitLab's RotateService answer for a revoked (or already rotated) token. */
+export const tokenAlreadyRevoked = () => invalidRecord('400 Bad request - token already revoked', 'TOKEN_ALREADY_REVOKED');
+
+export type TokenLifecycle = ReturnType<typeof createTokenLifecycle>;
+
+export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent = () => {} }: TokenLifecycleDeps) {
+  /**
+   * Revokes every token rotated from `token`, down the chain, and `token` itself if it still works.
+   * Idempotent: a second call revokes nothing new. Returns the ids revoked now.
+   */
+  async function revokeChainFrom(token: Token, at: string): Promise<number[]> {
+    const revoked = await store.transaction(async (ports) => {
+      const ids: number[] = [];
+      if (token.revokedAt === null && (await ports.tokens.markRevoked(token.id, at, 'rotated'))) ids.push(token.id);
+      let current: Token | null = await ports.tokens.findSuccessor(token.id);
+      // A chain is short (one link per rotation); the bound only guards against a corrupt cycle.
+      for (let hops = 0; current && hops < 10_000; hops++) {
+        if (await ports.tokens.markRevoked(current.id, at, 'reuse_detected')) ids.push(current.id);
+        current = await ports.tokens.findSuccessor(current.id);
+      }
+      await ports.tokens.markReuseDetected(token.id, at);
+      return ids;
+    });
+    onRevoked(token.id);
+    for (const id of revoked) onRevoked(id);
+    return revoked;
+  }
+
+  /**
+   * Reuse detection, called by the verifier when a rotated-away secret is presented after its grace
+   * (or after an immediate rotation). Revokes every descendant once; later presentations find
+   * `reuseDetectedAt` set and write nothing.
+   */
+  async function detectReuse(token: Token): Promise<number[]> {
+    const now = clock.now();
+    // Within its grace a rotated-away secret is expected to be used; that is not reuse.
+    if (token.supersededAt === null || token.reuseDetectedAt !== null || !isRevokedAt(token, now)) return [];
+    const at = now.toISOString();
+    const revokedIds = await revokeChainFrom(token, at);
+    onEvent({ type: 'reuse_detected', tokenId: token.id, revokedIds, at });
+    return revokedIds;
+  }
+
+  return {
+    detectReuse,
+
+    /** Revokes one token (ends a rotation grace early too). False when it was already revoked. */
+    async revoke(token: Token, { by, reason = 'revoked' }: { by: User | null; reason?: RevokeReason }): Promise<boolean> {
+      const at = clock.now().toISOString();
+      const done = await store.transaction((ports) => ports.tokens.markRevoked(token.id, at, reason));
+      onRevoked(token.id);
+      if (done) onEvent({ type: 'revoked', tokenId: token.id, by: by?.id ?? null, reason, at });
+      return done;
+    },
+
+    /**
+     * Rotates a token. A token that no longer works (revoked, or rotated away) is not rotated: that
+     * is reuse, and revokes the chain that came from it, as GitLab does (it then answers
+     * "token already revoked").
+     */
+    async rotate(token: Token, { by, expiresAt, gracePeriodSeconds = 0 }: RotateOptions): Promise<RotateResult> {
+      const now = clock.now();
+      const at = now.toISOString();
+      if (token.supersededAt !== null || isRevokedAt(token, now)) {
+        if (token.supersededAt !== null) await detectReuse(token);
+        throw tokenAlreadyRevoked();
+      }
+      if (!Number.isInteger(gracePeriodSeconds) || gracePeriodSeconds < 0 || gracePeriodSeconds > MAX_GRACE_PERIOD_SECONDS) {
+        throw invalidRecord(`400 Bad request - grace_period must be from 0 to ${MAX_GRACE_PERIOD_SECONDS} seconds`, 'INVALID_GRACE_PERIOD');
+      }
+      const graceUntil = gracePeriodSeconds > 0 ? new Date(now.getTime() + gracePeriodSeconds * 1000).toISOString() : null;
+      const { secret, digest } = issuer.issue(token.kind);
+      const result = await store.transaction(async (ports) => {
+        // Supersede first: only one of two concurrent rotations gets past this line.
+        if (!(await ports.tokens.markSuperseded(token.id, { at, graceUntil }))) throw tokenAlreadyRevoked();
+        const created = await ports.tokens.insert({
+          kind: token.kind,
+          name: token.name,
+          description: token.description,
+          digest,
+          userId: token.userId,
+          projectId: token.projectId,
+          groupId: token.groupId,
+          username: token.username,
+          scopes: token.scopes,
+          accessLevel: token.accessLevel,
+          expiresAt,
+          createdBy: by?.id ?? null,
+          createdAt: at,
+          rotatedFromId: token.id,
+        });
+        const previous = await ports.tokens.findById(token.id);
+        return { token: created, previous: previous ?? token };
+      });
+      onRevoked(token.id);
+      onEvent({ type: 'rotated', tokenId: token.id, newTokenId: result.token.id, by: by?.id ?? null, graceUntil, at });
+      return { token: result.token, secret, previous: result.previous };
+    },
+  };
+}
