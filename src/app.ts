@@ -11,6 +11,8 @@ import { resolveServerSecret } from './server-secret.js';
 import { locateDatabase, openStore, type Store } from './store/open-store.js';
 import { createDeployTokenService } from './tokens/deploy-token-service.js';
 import { createPersonalTokenService } from './tokens/personal-token-service.js';
+import { createResourceTokenService } from './tokens/resource-token-service.js';
+import { createServiceAccountService } from './tokens/service-account-service.js';
 import { createTokenDigester } from './tokens/token-digest.js';
 import { createTokenIssuer } from './tokens/token-issuer.js';
 import { createExpiryPolicy } from './tokens/expiry-policy.js';
@@ -43,7 +45,18 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
   const namespaces = createNamespaceService({ store, clock });
   const deployTokens = createDeployTokenService({ store, clock, issuer, namespaces, onRevoked: (id) => verifier.invalidate(id) });
   const personalTokens = createPersonalTokenService({ store, clock, issuer });
-  return { clock, random, store, secretGenerated, services: { random, verifier, namespaces, deployTokens, personalTokens, lifecycle, expiryPolicy } };
+  // Bot and service-account e-mail addresses, as GitLab's `noreply.<host>`.
+  const noreplyDomain = `noreply.${config.publicUrl ? new URL(config.publicUrl).hostname : 'localhost'}`;
+  const botDeps = { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked: (id: number) => verifier.invalidate(id) };
+  const resourceTokens = createResourceTokenService(botDeps);
+  const serviceAccounts = createServiceAccountService(botDeps);
+  return {
+    clock,
+    random,
+    store,
+    secretGenerated,
+    services: { random, verifier, namespaces, deployTokens, personalTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts },
+  };
 }
 
 export type Services = Awaited<ReturnType<typeof buildServices>>['services'];

@@ -6,7 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { presentExpiryDate, isExpiredAt } from '../kernel/dates.js';
 import type { Group, Member, Project, User } from '../namespaces/namespace.js';
-import type { Token } from '../tokens/token.js';
+import { isActiveAt, isRevokedAt, type Token } from '../tokens/token.js';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -150,3 +150,80 @@ export function presentDeployToken(t: Token, now: Date): Static<typeof DeployTok
   };
 }
 
+/**
+ * GitLab's ResourceAccessToken entity (project and group access tokens). `grace_until` is Latchkey's:
+ * set on a token rotated away with a grace period, the instant its secret stops working.
+ */
+export const ResourceAccessTokenEntity = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  revoked: Type.Boolean(),
+  created_at: Type.String(),
+  description: Nullable(Type.String()),
+  scopes: Type.Array(Type.String()),
+  user_id: Type.Integer(),
+  last_used_at: Nullable(Type.String()),
+  active: Type.Boolean(),
+  expires_at: Nullable(Type.String()),
+  access_level: Type.Integer(),
+  resource_type: Type.String(),
+  resource_id: Type.Integer(),
+  grace_until: Nullable(Type.String()),
+});
+
+export const ResourceAccessTokenWithTokenEntity = Type.Composite([ResourceAccessTokenEntity, Type.Object({ token: Type.String() })]);
+
+/** A service account's personal access token, as GitLab's PersonalAccessToken entity (+ `grace_until`). */
+export const ServiceAccountTokenEntity = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  revoked: Type.Boolean(),
+  created_at: Type.String(),
+  description: Nullable(Type.String()),
+  scopes: Type.Array(Type.String()),
+  user_id: Type.Integer(),
+  last_used_at: Nullable(Type.String()),
+  active: Type.Boolean(),
+  expires_at: Nullable(Type.String()),
+  grace_until: Nullable(Type.String()),
+});
+
+export const ServiceAccountTokenWithTokenEntity = Type.Composite([ServiceAccountTokenEntity, Type.Object({ token: Type.String() })]);
+
+/** GitLab's ServiceAccount entity. */
+export const ServiceAccountEntity = Type.Object({
+  id: Type.Integer(),
+  username: Type.String(),
+  name: Type.String(),
+  email: Nullable(Type.String()),
+});
+
+export function presentServiceAccountToken(t: Token, now: Date): Static<typeof ServiceAccountTokenEntity> {
+  return {
+    id: t.id,
+    name: t.name,
+    revoked: isRevokedAt(t, now),
+    created_at: t.createdAt,
+    description: t.description === '' ? null : t.description,
+    scopes: [...t.scopes],
+    user_id: t.userId ?? 0,
+    last_used_at: t.lastUsedAt,
+    active: isActiveAt(t, now),
+    // GitLab's PersonalAccessToken entity presents the date alone (`strftime("%Y-%m-%d")`).
+    expires_at: t.expiresAt,
+    grace_until: t.revokedAt === null ? t.graceUntil : null,
+  };
+}
+
+export function presentResourceAccessToken(t: Token, now: Date): Static<typeof ResourceAccessTokenEntity> {
+  return {
+    ...presentServiceAccountToken(t, now),
+    access_level: t.accessLevel ?? 0,
+    resource_type: t.kind,
+    resource_id: (t.kind === 'project' ? t.projectId : t.groupId) ?? 0,
+  };
+}
+
+export function presentServiceAccount(u: User): Static<typeof ServiceAccountEntity> {
+  return { id: u.id, username: u.username, name: u.name, email: u.email };
+}

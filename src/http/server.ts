@@ -14,11 +14,13 @@ import { registerPlainJsonContentType } from './json-content-type.js';
 import { sendError } from './error-mapping.js';
 import { registerAuthentication } from './plugins/authenticate.js';
 import type { RouteContext } from './route-context.js';
+import { registerAccessTokenRoutes } from './routes/access-tokens.js';
 import { registerDeployTokenRoutes } from './routes/deploy-tokens.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerMemberRoutes } from './routes/members.js';
 import { registerProjectRoutes } from './routes/projects.js';
+import { registerServiceAccountRoutes } from './routes/service-accounts.js';
 import { registerUserRoutes } from './routes/users.js';
 
 export interface HttpOptions {
@@ -104,6 +106,8 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerMemberRoutes(api, ctx, 'groups');
       registerMemberRoutes(api, ctx, 'projects');
       registerDeployTokenRoutes(api, ctx);
+      registerAccessTokenRoutes(api, ctx);
+      registerServiceAccountRoutes(api, ctx);
     },
     { prefix: '/api/v4' },
   );

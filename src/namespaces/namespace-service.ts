@@ -104,7 +104,7 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
     return { group, level };
   }
 
-  async function insertUserChecked(input: NewUserInput, botKind: User['botKind'] = null): Promise<User> {
+  async function insertUserChecked(input: NewUserInput, botKind: User['botKind'] = null, provisionedByGroupId: number | null = null): Promise<User> {
     const username = input.username.trim();
     if (username.length === 0) throw invalidField('username', "can't be blank");
     if (username.length > 255) throw invalidField('username', 'is too long (maximum is 255 characters)');
@@ -126,7 +126,7 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
     return insertUnique(
       () =>
         store.transaction((ports) =>
-          ports.namespaces.insertUser({ username, name, email: input.email, isAdmin: input.admin === true, botKind, passwordHash: input.passwordHash ?? null, createdAt: now() }),
+          ports.namespaces.insertUser({ username, name, email: input.email, isAdmin: input.admin === true, botKind, passwordHash: input.passwordHash ?? null, createdAt: now(), provisionedByGroupId }),
         ),
       // Lost a race: the winner is committed by now, so the look-ups see it.
       async () => (await takenConflict()) ?? conflict('Username has already been taken', 'USERNAME_TAKEN'),
@@ -147,6 +147,14 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
     async createUser(actor: User, input: NewUserInput): Promise<User> {
       if (!actor.isAdmin) throw forbidden();
       return insertUserChecked(input);
+    },
+
+    /**
+     * A bot user owned by a group (a service account), with the same username/email rules as any user.
+     * The caller decides who may; this only validates and inserts.
+     */
+    async createProvisionedUser(input: NewUserInput, botKind: 'service_account', groupId: number): Promise<User> {
+      return insertUserChecked({ ...input, admin: false, passwordHash: null }, botKind, groupId);
     },
 
     async listUsers(actor: User, page: PageRequest): Promise<Page<User>> {

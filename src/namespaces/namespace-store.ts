@@ -11,6 +11,8 @@ export interface NewUser {
   botKind: BotKind | null;
   passwordHash: string | null;
   createdAt: string;
+  /** Service accounts: the group that owns the account. */
+  provisionedByGroupId?: number | null;
 }
 
 export interface NewGroup {
@@ -39,6 +41,11 @@ export interface NamespaceStore {
   findUserByEmail(email: string): Promise<User | null>;
   findFirstAdmin(): Promise<User | null>;
   listUsers(page: PageRequest): Promise<Page<User>>;
+  /** `active`, `blocked`: a user who is not active cannot authenticate. */
+  setUserState(id: number, state: string): Promise<void>;
+  /** An active user provisioned (owned) by the group: its service accounts. */
+  findProvisionedUser(groupId: number, userId: number): Promise<User | null>;
+  listProvisionedUsers(groupId: number, order: { by: 'id' | 'username'; direction: 'asc' | 'desc' }, page: PageRequest): Promise<Page<User>>;
 
   insertGroup(group: NewGroup): Promise<Group>;
   findGroupById(id: number): Promise<Group | null>;

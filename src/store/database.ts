@@ -18,6 +18,8 @@ export interface UsersTable {
   state: string;
   password_hash: string | null;
   created_at: string;
+  /** Service accounts: the group that provisioned (owns) the account; null otherwise. */
+  provisioned_by_group_id: Generated<number | null>;
 }
 
 export interface GroupsTable {

@@ -70,6 +70,7 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
           state: 'active',
           password_hash: u.passwordHash,
           created_at: u.createdAt,
+          provisioned_by_group_id: u.provisionedByGroupId ?? null,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -92,6 +93,21 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
       const [rows, count] = await Promise.all([
         db.selectFrom('users').selectAll().orderBy('id').limit(page.perPage).offset(offsetOf(page)).execute(),
         db.selectFrom('users').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+      ]);
+      return { items: rows.map(toUser), total: Number(count.n) };
+    },
+    async setUserState(id, state) {
+      await db.updateTable('users').set({ state }).where('id', '=', id).execute();
+    },
+    async findProvisionedUser(groupId, userId) {
+      const r = await db.selectFrom('users').selectAll().where('id', '=', userId).where('provisioned_by_group_id', '=', groupId).where('state', '=', 'active').executeTakeFirst();
+      return r ? toUser(r) : null;
+    },
+    async listProvisionedUsers(groupId, order, page) {
+      const q = db.selectFrom('users').where('provisioned_by_group_id', '=', groupId).where('state', '=', 'active');
+      const [rows, count] = await Promise.all([
+        q.selectAll().orderBy(order.by === 'username' ? 'username_key' : 'id', order.direction).orderBy('id', order.direction).limit(page.perPage).offset(offsetOf(page)).execute(),
+        q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
       ]);
       return { items: rows.map(toUser), total: Number(count.n) };
     },

@@ -3,11 +3,13 @@ import type { Migration, MigrationProvider } from 'kysely';
 import type { DialectTraits } from '../dialects.js';
 import { createCore } from './2026-11-23T0001-create-core.js';
 import { createAccessTokens } from './2026-11-23T0002-access-tokens.js';
+import { createServiceAccounts } from './2026-11-23T0003-service-accounts.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '2026-11-23T0001-create-core': createCore(traits),
     '2026-11-23T0002-access-tokens': createAccessTokens(traits),
+    '2026-11-23T0003-service-accounts': createServiceAccounts(traits),
   };
   return { getMigrations: async () => migrations };
 }

@@ -1,0 +1,235 @@
+/**
+ * Project and group access tokens (GitLab's resource access tokens): create, list, show, revoke,
+ * rotate. Each token has its own bot user — created with the token, a member of the project or group
+ * at the token's access level — and the token's user is that bot, so the bot's membership is what the
+ * token may do.
+ *
+ * Who may (GitLab's ProjectPolicy/GroupPolicy): project tokens need Maintainer+, group tokens Owner
+ * (admins count as Owner); bots never create resource tokens; nobody creates or rotates a token above
+ * their own level. GitLab's answers are kept: list/show by a member without the right → 401, create
+ * and delete refusals → 400 with the reason, rotate of an unknown or inaccessible token → 401 (404 for
+ * admins).
+ */
+import type { Clock } from '../kernel/clock.js';
+import { utcDateOf, type UtcDate } from '../kernel/dates.js';
+import { DomainError, invalidParam, invalidRecord, notFound, unauthenticated } from '../kernel/errors.js';
+import type { Page, PageRequest } from '../kernel/page.js';
+import type { TokenGenerator } from '../kernel/random.js';
+import { AccessLevel, isValidAccessLevel } from '../namespaces/access-levels.js';
+import type { Resource, User } from '../namespaces/namespace.js';
+import type { NamespaceService } from '../namespaces/namespace-service.js';
+import { checkName, checkText } from '../namespaces/validation.js';
+import type { Store } from '../store/open-store.js';
+import type { ExpiryPolicy } from './expiry-policy.js';
+import { PERSONAL_TOKEN_SCOPES } from './scopes.js';
+import type { Token } from './token.js';
+import type { TokenIssuer } from './token-issuer.js';
+import type { TokenLifecycle } from './token-lifecycle.js';
+
+/** GitLab's `resource_bot_scopes`: every personal scope but read_user (a bot has no profile to read). */
+export const RESOURCE_TOKEN_SCOPES = PERSONAL_TOKEN_SCOPES.filter((s) => s !== 'read_user');
+
+export interface ResourceTokenServiceDeps {
+  store: Store;
+  clock: Clock;
+  issuer: TokenIssuer;
+  random: TokenGenerator;
+  namespaces: NamespaceService;
+  lifecycle: TokenLifecycle;
+  expiryPolicy: ExpiryPolicy;
+  /** Domain of bot e-mail addresses: `noreply.<host>`, as GitLab's `noreply.#{Gitlab.config.gitlab.host}`. */
+  noreplyDomain: string;
+  /** Called after a token stops working, so verification caches drop it. */
+  onRevoked: (tokenId: number) => void;
+}
+
+export interface CreateResourceTokenInput {
+  name: unknown;
+  description?: unknown;
+  scopes: unknown;
+  accessLevel?: unknown;
+  expiresAt?: unknown;
+}
+
+export interface RotateResourceTokenInput {
+  expiresAt?: unknown;
+  /** Seconds the old secret keeps working (Latchkey extension). */
+  gracePeriodSeconds?: number;
+}
+
+/** `render_api_error!`'s answer for a service error: `{"message": "400 Bad request - <reason>"}`. */
+export const badRequest = (reason: string, code = 'BAD_REQUEST') => invalidRecord(`400 Bad request - ${reason}`, code);
+
+/** A field error (`{name: ["can't be blank"]}`) as the model sentence GitLab's services return. */
+function asBadRequest<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof DomainError && e.fields) {
+      const [field, reasons] = Object.entries(e.fields)[0]!;
+      const attribute = field.charAt(0).toUpperCase() + field.slice(1).replace(/_/g, ' ');
+      throw badRequest(`${attribute} ${reasons[0]}`);
+    }
+    throw e;
+  }
+}
+
+/** Grape's checks of `scopes` (`scopes is missing`, `does not have a valid value`), then the model's. */
+export function readScopes(input: unknown, allowed: readonly string[]): string[] {
+  if (input === undefined || input === null) throw invalidParam('scopes is missing');
+  if (!Array.isArray(input)) throw invalidParam('scopes is invalid');
+  if (!input.every((s) => typeof s === 'string' && allowed.includes(s))) throw invalidParam('scopes does not have a valid value');
+  if (input.length === 0) throw badRequest("Scopes can't be blank");
+  return allowed.filter((scope) => input.includes(scope));
+}
+
+export function readTokenName(input: unknown): string {
+  if (input === undefined || input === null) throw invalidParam('name is missing');
+  if (typeof input !== 'string') throw invalidParam('name is invalid');
+  return asBadRequest(() => checkName('name', input));
+}
+
+export function readDescription(input: unknown): string {
+  if (input === undefined || input === null) return '';
+  if (typeof input !== 'string') throw invalidParam('description is invalid');
+  return asBadRequest(() => checkText('description', input));
+}
+
+const isResourceBot = (user: User) => user.botKind === 'project_bot' || user.botKind === 'group_bot';
+
+export type ResourceTokenService = ReturnType<typeof createResourceTokenService>;
+
+export function createResourceTokenService(deps: ResourceTokenServiceDeps) {
+  const { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked } = deps;
+
+  const typeOf = (r: Resource) => r.type;
+  const idOf = (r: Resource) => (r.type === 'project' ? r.project.id : r.group.id);
+  const nameOf = (r: Resource) => (r.type === 'project' ? r.project.name : r.group.name);
+  const neededLevel = (r: Resource) => (r.type === 'project' ? AccessLevel.MAINTAINER : AccessLevel.OWNER);
+  const ownerFilter = (r: Resource) => (r.type === 'project' ? { projectId: r.project.id } : { groupId: r.group.id });
+  const tokenNotFound = (r: Resource) => notFound(`${typeOf(r)} Access Token Not Found`, 'TOKEN_NOT_FOUND');
+  const hex = (bytes: number) => Buffer.from(random.randomBytes(bytes)).toString('hex');
+
+  /** The groups whose stricter token lifetime applies: the resource's group and its ancestors. */
+  async function groupChainOf(resource: Resource): Promise<readonly number[]> {
+    if (resource.type === 'group') return resource.group.ancestorIds;
+    return (await store.namespaces.findGroupById(resource.project.groupId))?.ancestorIds ?? [];
+  }
+
+  async function levelOf(actor: User, resource: Resource): Promise<number> {
+    return namespaces.accessLevel(actor, resource);
+  }
+
+  /** GitLab's `read_resource_access_tokens` refusal is `unauthorized!`. */
+  async function authorizeRead(actor: User, resource: Resource): Promise<void> {
+    if ((await levelOf(actor, resource)) < neededLevel(resource)) throw unauthenticated('RESOURCE_TOKENS_FORBIDDEN');
+  }
+
+  /** A token of this resource (a token of its bots), or null. */
+  async function findInResource(resource: Resource, tokenId: number): Promise<Token | null> {
+    const token = await store.tokens.findById(tokenId);
+    if (!token || token.kind !== resource.type) return null;
+    const owner = ownerFilter(resource);
+    if ('projectId' in owner ? token.projectId !== owner.projectId : token.groupId !== owner.groupId) return null;
+    return token;
+  }
+
+  return {
+    async create(actor: User, resource: Resource, input: CreateResourceTokenInput): Promise<{ token: Token; secret: string; bot: User }> {
+      const level = await levelOf(actor, resource);
+      if (isResourceBot(actor) || level < neededLevel(resource)) throw badRequest(`User does not have permission to create ${typeOf(resource)} access token`, 'FORBIDDEN');
+      const name = readTokenName(input.name);
+      const description = readDescription(input.description);
+      const scopes = readScopes(input.scopes, RESOURCE_TOKEN_SCOPES);
+      const accessLevel = input.accessLevel === undefined || input.accessLevel === null ? AccessLevel.MAINTAINER : input.accessLevel;
+      if (!isValidAccessLevel(accessLevel)) throw invalidParam('access_level does not have a valid value');
+      if (accessLevel > level) throw badRequest('Access level of the token contains permissions not held by the creating user', 'ACCESS_LEVEL_ABOVE_OWN');
+      const now = clock.now();
+      const expiresAt = await expiryPolicy.forNewToken(input.expiresAt, { now, groupIds: await groupChainOf(resource) }).catch((e: unknown) => {
+        // A resource token's service errors come back through `bad_request!`.
+        if (e instanceof DomainError && e.kind === 'invalid_record') throw badRequest(e.message, e.code);
+        throw e;
+      });
+
+      // GitLab's UsernameAndEmailGenerator: `<type>_<id>_bot_<32 hex>` at the no-reply domain.
+      const username = `${typeOf(resource)}_${idOf(resource)}_bot_${hex(16)}`;
+      const { secret, digest } = issuer.issue(typeOf(resource));
+      const at = now.toISOString();
+      // Bot, membership and token in one transaction: a failure anywhere leaves none of them.
+      const { token, bot } = await store.transaction(async (ports) => {
+        const bot = await ports.namespaces.insertUser({
+          username,
+          name: name || `${nameOf(resource)} bot`,
+          email: `${username}@${noreplyDomain}`,
+          isAdmin: false,
+          botKind: resource.type === 'project' ? 'project_bot' : 'group_bot',
+          passwordHash: null,
+          createdAt: at,
+        });
+        await ports.namespaces.insertMember({ type: resource.type, id: idOf(resource) }, bot.id, accessLevel, null, actor.id === 0 ? null : actor.id, at);
+        const token = await ports.tokens.insert({
+          kind: resource.type,
+          name,
+          description,
+          digest,
+          userId: bot.id,
+          projectId: resource.type === 'project' ? resource.project.id : null,
+          groupId: resource.type === 'group' ? resource.group.id : null,
+          username: null,
+          scopes,
+          accessLevel,
+          expiresAt,
+          createdBy: actor.id === 0 ? null : actor.id,
+          createdAt: at,
+        });
+        return { token, bot };
+      });
+      return { token, secret, bot };
+    },
+
+    async list(actor: User, resource: Resource, options: { state?: 'active' | 'inactive' }, page: PageRequest): Promise<Page<Token>> {
+      await authorizeRead(actor, resource);
+      const now = clock.now();
+      const active = options.state === undefined ? undefined : options.state === 'active';
+      return store.tokens.list({ kind: resource.type, ...ownerFilter(resource), active, today: utcDateOf(now), now: now.toISOString() }, page);
+    },
+
+    async show(actor: User, resource: Resource, tokenId: number): Promise<Token> {
+      await authorizeRead(actor, resource);
+      const token = await findInResource(resource, tokenId);
+      if (!token) throw tokenNotFound(resource);
+      return token;
+    },
+
+    /**
+     * GitLab's DELETE: revokes the token and deletes its bot user. Latchkey keeps the rows (audit,
+     * leak look-ups) and blocks the bot instead, and revokes every other token of the bot (a secret
+     * still in a rotation grace period), so nothing the bot held keeps working.
+     */
+    async revoke(actor: User, resource: Resource, tokenId: number): Promise<void> {
+      const token = await findInResource(resource, tokenId);
+      if (!token) throw tokenNotFound(resource);
+      const bot = token.userId === null ? null : await store.namespaces.findUserById(token.userId);
+      if ((await levelOf(actor, resource)) < neededLevel(resource)) throw badRequest(`${actor.name} cannot delete ${bot?.name ?? 'the bot user'}`, 'FORBIDDEN');
+      const at = clock.now().toISOString();
+      const family = bot === null ? [token] : (await store.tokens.list({ kind: resource.type, userId: bot.id, today: utcDateOf(clock.now()) }, { page: 1, perPage: 10_000 })).items;
+      const revokedIds = await store.transaction(async (ports) => {
+        const ids: number[] = [];
+        for (const t of family) if (await ports.tokens.markRevoked(t.id, at, 'revoked')) ids.push(t.id);
+        if (bot !== null) await ports.namespaces.setUserState(bot.id, 'blocked');
+        return ids;
+      });
+      for (const id of [token.id, ...revokedIds]) onRevoked(id);
+    },
+
+    async rotate(actor: User, resource: Resource, tokenId: number, input: RotateResourceTokenInput): Promise<{ token: Token; secret: string; previous: Token }> {
+      const level = await levelOf(actor, resource);
+      const token = level >= neededLevel(resource) ? await findInResource(resource, tokenId) : null;
+      // Only admins learn whether the token exists.
+      if (!token) throw actor.isAdmin ? notFound('Not Found') : unauthenticated('RESOURCE_TOKENS_FORBIDDEN');
+      if (!actor.isAdmin && (token.accessLevel ?? 0) > level) throw badRequest('Not eligible to rotate tokens with permissions not held by the user', 'ACCESS_LEVEL_ABOVE_OWN');
+      const expiresAt: UtcDate = await expiryPolicy.forRotation(input.expiresAt, { now: clock.now(), groupIds: await groupChainOf(resource) });
+      return lifecycle.rotate(token, { by: actor, expiresAt, gracePeriodSeconds: input.gracePeriodSeconds });
+    },
+  };
+}

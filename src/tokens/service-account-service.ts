@@ -1,0 +1,173 @@
+/**
+ * Group service accounts (GitLab's doc/api/service_accounts.md, "Group service accounts"): bot users
+ * owned by a top-level group, and their personal access tokens, managed by the group's Owners (and
+ * admins). A service account gets no membership by itself; it is added to groups and projects like a
+ * human, and its tokens act with those memberships.
+ *
+ * Deleting a service account blocks it and revokes its tokens (GitLab deletes the user; Latchkey keeps
+ * the rows for audit and leak look-ups).
+ */
+import type { Clock } from '../kernel/clock.js';
+import { utcDateOf } from '../kernel/dates.js';
+import { DomainError, forbidden, notFound } from '../kernel/errors.js';
+import type { Page, PageRequest } from '../kernel/page.js';
+import type { TokenGenerator } from '../kernel/random.js';
+import { AccessLevel } from '../namespaces/access-levels.js';
+import type { Group, User } from '../namespaces/namespace.js';
+import type { NamespaceService } from '../namespaces/namespace-service.js';
+import type { Store } from '../store/open-store.js';
+import type { ExpiryPolicy } from './expiry-policy.js';
+import { badRequest, readDescription, readScopes, readTokenName } from './resource-token-service.js';
+import { PERSONAL_TOKEN_SCOPES } from './scopes.js';
+import type { Token } from './token.js';
+import type { TokenIssuer } from './token-issuer.js';
+import type { TokenLifecycle } from './token-lifecycle.js';
+
+export interface ServiceAccountServiceDeps {
+  store: Store;
+  clock: Clock;
+  issuer: TokenIssuer;
+  random: TokenGenerator;
+  namespaces: NamespaceService;
+  lifecycle: TokenLifecycle;
+  expiryPolicy: ExpiryPolicy;
+  noreplyDomain: string;
+  onRevoked: (tokenId: number) => void;
+}
+
+export interface CreateServiceAccountInput {
+  name?: string;
+  username?: string;
+  email?: string;
+}
+
+export interface ServiceAccountOrder {
+  by: 'id' | 'username';
+  direction: 'asc' | 'desc';
+}
+
+export type ServiceAccountService = ReturnType<typeof createServiceAccountService>;
+
+export function createServiceAccountService(deps: ServiceAccountServiceDeps) {
+  const { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked } = deps;
+  const hex = (bytes: number) => Buffer.from(random.randomBytes(bytes)).toString('hex');
+  const userNotFound = () => notFound('User Not Found', 'USER_NOT_FOUND');
+
+  /** GitLab's `authorize! :admin_service_accounts`: Owners of the group and admins; 403 otherwise. */
+  async function authorize(actor: User, group: Group): Promise<void> {
+    if ((await namespaces.accessLevel(actor, { type: 'group', group })) < AccessLevel.OWNER) throw forbidden();
+  }
+
+  async function findAccount(group: Group, userId: number): Promise<User> {
+    const user = await store.namespaces.findProvisionedUser(group.id, userId);
+    if (!user) throw userNotFound();
+    return user;
+  }
+
+  async function findToken(account: User, tokenId: number): Promise<Token | null> {
+    const token = await store.tokens.findById(tokenId);
+    return token && token.kind === 'personal' && token.userId === account.id ? token : null;
+  }
+
+  return {
+    async create(actor: User, group: Group, input: CreateServiceAccountInput): Promise<User> {
+      await authorize(actor, group);
+      // "This endpoint only works on top-level groups."
+      if (group.parentId !== null) throw badRequest('User does not have permission to create a service account in this namespace.', 'NOT_TOP_LEVEL');
+      const username = input.username ?? `service_account_group_${group.id}_${hex(16)}`;
+      try {
+        return await namespaces.createProvisionedUser(
+          { username, name: input.name ?? 'Service account user', email: input.email ?? `${username}@${noreplyDomain}` },
+          'service_account',
+          group.id,
+        );
+      } catch (e) {
+        // GitLab answers a user that fails validation with `bad_request!(errors.full_messages)`.
+        if (e instanceof DomainError && e.kind === 'conflict') throw badRequest(e.message, e.code);
+        if (e instanceof DomainError && e.fields) {
+          const [field, reasons] = Object.entries(e.fields)[0]!;
+          throw badRequest(`${field.charAt(0).toUpperCase()}${field.slice(1)} ${reasons[0]}`, e.code);
+        }
+        throw e;
+      }
+    },
+
+    async list(actor: User, group: Group, order: ServiceAccountOrder, page: PageRequest): Promise<Page<User>> {
+      await authorize(actor, group);
+      return store.namespaces.listProvisionedUsers(group.id, order, page);
+    },
+
+    async remove(actor: User, group: Group, userId: number): Promise<void> {
+      await authorize(actor, group);
+      const account = await findAccount(group, userId);
+      const at = clock.now().toISOString();
+      const tokens = (await store.tokens.list({ kind: 'personal', userId: account.id, today: utcDateOf(clock.now()) }, { page: 1, perPage: 10_000 })).items;
+      const revoked = await store.transaction(async (ports) => {
+        const ids: number[] = [];
+        for (const t of tokens) if (await ports.tokens.markRevoked(t.id, at, 'revoked')) ids.push(t.id);
+        await ports.namespaces.setUserState(account.id, 'blocked');
+        return ids;
+      });
+      for (const id of revoked) onRevoked(id);
+    },
+
+    async createToken(
+      actor: User,
+      group: Group,
+      userId: number,
+      input: { name: unknown; description?: unknown; scopes: unknown; expiresAt?: unknown },
+    ): Promise<{ token: Token; secret: string }> {
+      await authorize(actor, group);
+      const account = await findAccount(group, userId);
+      const name = readTokenName(input.name);
+      const description = readDescription(input.description);
+      const scopes = readScopes(input.scopes, PERSONAL_TOKEN_SCOPES);
+      const now = clock.now();
+      const expiresAt = await expiryPolicy.forNewToken(input.expiresAt, { now, groupIds: group.ancestorIds });
+      const { secret, digest } = issuer.issue('personal');
+      const token = await store.transaction((ports) =>
+        ports.tokens.insert({
+          kind: 'personal',
+          name,
+          description,
+          digest,
+          userId: account.id,
+          projectId: null,
+          groupId: null,
+          username: null,
+          scopes,
+          accessLevel: null,
+          expiresAt,
+          createdBy: actor.id === 0 ? null : actor.id,
+          createdAt: now.toISOString(),
+        }),
+      );
+      return { token, secret };
+    },
+
+    async listTokens(actor: User, group: Group, userId: number, options: { state?: 'active' | 'inactive' }, page: PageRequest): Promise<Page<Token>> {
+      await authorize(actor, group);
+      const account = await findAccount(group, userId);
+      const now = clock.now();
+      const active = options.state === undefined ? undefined : options.state === 'active';
+      return store.tokens.list({ kind: 'personal', userId: account.id, active, today: utcDateOf(now), now: now.toISOString() }, page);
+    },
+
+    async revokeToken(actor: User, group: Group, userId: number, tokenId: number): Promise<void> {
+      await authorize(actor, group);
+      const account = await findAccount(group, userId);
+      const token = await findToken(account, tokenId);
+      if (!token) throw notFound('Personal Access Token Not Found', 'TOKEN_NOT_FOUND');
+      if (!(await lifecycle.revoke(token, { by: actor }))) throw badRequest('Token already revoked', 'TOKEN_ALREADY_REVOKED');
+    },
+
+    async rotateToken(actor: User, group: Group, userId: number, tokenId: number, input: { expiresAt?: unknown; gracePeriodSeconds?: number }) {
+      await authorize(actor, group);
+      const account = await findAccount(group, userId);
+      const token = await findToken(account, tokenId);
+      if (!token) throw notFound('Not Found', 'TOKEN_NOT_FOUND');
+      const expiresAt = await expiryPolicy.forRotation(input.expiresAt, { now: clock.now(), groupIds: group.ancestorIds });
+      return lifecycle.rotate(token, { by: actor, expiresAt, gracePeriodSeconds: input.gracePeriodSeconds });
+    },
+  };
+}

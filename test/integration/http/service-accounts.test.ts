@@ -1,0 +1,201 @@
+/**
+ * Group service accounts (GitLab's service_accounts.md, group part): created, listed and deleted by
+ * Owners of a top-level group (and admins); their personal access tokens created, listed, revoked and
+ * rotated by the same people; the account acts with the memberships it is given, like a human.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS } from '../../support/dialects.js';
+import { seedWorld, startTestApp, tableCounts, type TestApp, type World } from '../../support/test-app.js';
+
+describe.each(DIALECTS)('group service accounts on %s', (dialect) => {
+  let t: TestApp;
+  let w: World;
+  /** Owner of the top-level group acme. */
+  let topOwner: string;
+
+  beforeAll(async () => {
+    t = await startTestApp(dialect);
+    w = await seedWorld(t);
+    const user = await t.app.services.namespaces.createUser(w.admin, { username: 'acme-owner', name: 'Acme owner', email: 'acme-owner@example.com' });
+    await t.app.services.namespaces.addMember(w.admin, { type: 'group', group: w.top }, { userId: user.id, accessLevel: 50, expiresAt: null });
+    topOwner = (await t.app.services.personalTokens.createFor(user, { name: 't', scopes: ['api'], expiresAt: '2027-06-01' }, null)).secret;
+  });
+  afterAll(() => t?.close());
+
+  const base = () => `/api/v4/groups/${w.top.id}/service_accounts`;
+  const asOwner = (method: string, url: string, body?: unknown) => t.request(method, url, { token: topOwner, body });
+
+  async function newAccount(body: Record<string, unknown> = {}) {
+    const res = await asOwner('POST', base(), body);
+    expect(res.status).toBe(201);
+    return res.body as { id: number; username: string; name: string; email: string };
+  }
+
+  it('creates a service account with GitLab’s defaults', async () => {
+    const account = await newAccount();
+    expect(account).toEqual({
+      id: expect.any(Number),
+      username: expect.stringMatching(new RegExp(`^service_account_group_${w.top.id}_[0-9a-f]{32}$`)),
+      name: 'Service account user',
+      email: expect.stringMatching(/@noreply\.localhost$/),
+    });
+    expect(account.email).toBe(`${account.username}@noreply.localhost`);
+    const user = await t.app.store.namespaces.findUserById(account.id);
+    expect(user).toMatchObject({ botKind: 'service_account', isAdmin: false, state: 'active' });
+  });
+
+  it('takes name, username and email; a taken username is 400', async () => {
+    const account = await newAccount({ name: 'Deployer', username: 'deployer-sa', email: 'deployer@example.com' });
+    expect(account).toMatchObject({ name: 'Deployer', username: 'deployer-sa', email: 'deployer@example.com' });
+    const before = await tableCounts(t);
+    const taken = await asOwner('POST', base(), { username: 'deployer-sa' });
+    expect(taken.status).toBe(400);
+    expect(taken.body).toEqual({ message: '400 Bad request - Username has already been taken' });
+    const bad = await asOwner('POST', base(), { username: 'no spaces' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/^400 Bad request - Username can contain only/);
+    expect((await asOwner('POST', base(), { email: 'not-an-email' })).body).toEqual({ message: '400 Bad request - Email is invalid' });
+    expect((await asOwner('POST', base(), { name: ['x'] })).status).toBe(400);
+    expect(await tableCounts(t)).toEqual(before);
+  });
+
+  it('only on top-level groups', async () => {
+    const res = await t.request('POST', `/api/v4/groups/${w.sub.id}/service_accounts`, { token: w.adminToken, body: {} });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ message: '400 Bad request - User does not have permission to create a service account in this namespace.' });
+  });
+
+  it('lists the group’s accounts, newest first by default, with order_by and pagination', async () => {
+    const a = await newAccount({ username: 'aaa-sa' });
+    const z = await newAccount({ username: 'zzz-sa' });
+    const res = await asOwner('GET', `${base()}?per_page=100`);
+    expect(res.status).toBe(200);
+    const ids = res.body.map((x: any) => x.id);
+    expect(ids).toEqual([...ids].sort((p: number, q: number) => q - p));
+    expect(ids).toEqual(expect.arrayContaining([a.id, z.id]));
+    expect(res.headers['x-total']).toBe(String(res.body.length));
+    const byName = await asOwner('GET', `${base()}?order_by=username&sort=asc&per_page=100`);
+    const names = byName.body.map((x: any) => x.username);
+    expect(names.indexOf('aaa-sa')).toBeLessThan(names.indexOf('zzz-sa'));
+    expect((await asOwner('GET', `${base()}?order_by=email`)).body).toEqual({ error: 'order_by does not have a valid value' });
+    // Nothing leaks into other groups' lists.
+    expect((await t.request('GET', `/api/v4/groups/${w.sub.id}/service_accounts`, { token: w.adminToken })).body).toEqual([]);
+  });
+
+  it('permissions: Owners of the group and admins; 403 for other members, 404 for outsiders, 401 without a credential', async () => {
+    expect((await t.request('GET', base(), { token: w.adminToken })).status).toBe(200);
+    // The seeded members belong to the sub-group: the top group is not visible to them.
+    expect((await t.request('GET', base(), { token: w.users.owner.token })).status).toBe(404);
+    const maintainer = await t.app.services.namespaces.createUser(w.admin, { username: 'acme-maint', name: 'Acme maintainer', email: 'acme-maint@example.com' });
+    await t.app.services.namespaces.addMember(w.admin, { type: 'group', group: w.top }, { userId: maintainer.id, accessLevel: 40, expiresAt: null });
+    const token = (await t.app.services.personalTokens.createFor(maintainer, { name: 't', scopes: ['api'], expiresAt: '2027-01-01' }, null)).secret;
+    const account = await newAccount();
+    const before = await tableCounts(t);
+    for (const [method, url, body] of [
+      ['GET', base(), undefined],
+      ['POST', base(), {}],
+      ['DELETE', `${base()}/${account.id}`, undefined],
+      ['GET', `${base()}/${account.id}/personal_access_tokens`, undefined],
+      ['POST', `${base()}/${account.id}/personal_access_tokens`, { name: 'x', scopes: ['api'] }],
+    ] as const) {
+      const res = await t.request(method, url, { token, body });
+      expect({ url, method, status: res.status, body: res.body }).toEqual({ url, method, status: 403, body: { message: '403 Forbidden' } });
+      expect((await t.request(method, url, { token: null, body })).status).toBe(401);
+      expect((await t.request(method, url, { token: w.users.outsider.token, body })).status).toBe(404);
+    }
+    expect(await tableCounts(t)).toEqual(before);
+  });
+
+  describe('tokens of a service account', () => {
+    it('creates, lists, authenticates as the account with its memberships, revokes at once', async () => {
+      const account = await newAccount();
+      const tokens = `${base()}/${account.id}/personal_access_tokens`;
+      const created = await asOwner('POST', tokens, { name: 'sa-token', scopes: ['api'], expires_at: '2027-01-01' });
+      expect(created.status).toBe(201);
+      expect(created.body).toEqual({
+        id: expect.any(Number),
+        name: 'sa-token',
+        revoked: false,
+        created_at: '2026-11-23T10:00:00.000Z',
+        description: null,
+        scopes: ['api'],
+        user_id: account.id,
+        last_used_at: null,
+        active: true,
+        expires_at: '2027-01-01',
+        grace_until: null,
+        token: expect.stringMatching(/^glpat-/),
+      });
+      const secret = created.body.token;
+      expect((await t.request('GET', '/api/v4/user', { token: secret })).body).toMatchObject({ id: account.id, bot: true });
+      // No membership yet: the project is invisible. Added as Maintainer of the project, it acts there.
+      expect((await t.request('GET', `/api/v4/projects/${w.project.id}`, { token: secret })).status).toBe(404);
+      const added = await t.request('POST', `/api/v4/projects/${w.project.id}/members`, { token: w.adminToken, body: { user_id: account.id, access_level: 40 } });
+      expect(added.status).toBe(201);
+      expect((await t.request('POST', `/api/v4/projects/${w.project.id}/deploy_tokens`, { token: secret, body: { name: 'by-sa', scopes: ['read_repository'] } })).status).toBe(201);
+
+      const list = await asOwner('GET', tokens);
+      expect(list.status).toBe(200);
+      expect(list.body.map((x: any) => x.id)).toEqual([created.body.id]);
+      expect(list.body[0].token).toBeUndefined();
+
+      expect((await asOwner('DELETE', `${tokens}/${created.body.id}`)).status).toBe(204);
+      expect((await t.request('GET', '/api/v4/user', { token: secret })).status).toBe(401);
+      expect((await asOwner('GET', `${tokens}?state=inactive`)).body.map((x: any) => x.id)).toEqual([created.body.id]);
+      expect((await asOwner('GET', `${tokens}?state=active`)).body).toEqual([]);
+      expect((await asOwner('DELETE', `${tokens}/${created.body.id}`)).status).toBe(400);
+      expect((await asOwner('DELETE', `${tokens}/999999`)).body).toEqual({ message: '404 Personal Access Token Not Found' });
+    });
+
+    it('defaults expires_at to the maximum lifetime; refuses bad input and writes nothing', async () => {
+      const account = await newAccount();
+      const tokens = `${base()}/${account.id}/personal_access_tokens`;
+      const res = await asOwner('POST', tokens, { name: 'default', scopes: 'read_user,read_api' });
+      expect(res.status).toBe(201);
+      expect(res.body).toMatchObject({ expires_at: '2027-11-23', scopes: ['read_api', 'read_user'] });
+      const before = await tableCounts(t);
+      expect((await asOwner('POST', tokens, { scopes: ['api'] })).body).toEqual({ error: 'name is missing' });
+      expect((await asOwner('POST', tokens, { name: 'x', scopes: ['nope'] })).body).toEqual({ error: 'scopes does not have a valid value' });
+      expect((await asOwner('POST', tokens, { name: 'x', scopes: ['api'], expires_at: '2029-01-01' })).status).toBe(400);
+      expect((await asOwner('POST', `${base()}/${w.users.guest.user.id}/personal_access_tokens`, { name: 'x', scopes: ['api'] })).body).toEqual({ message: '404 User Not Found' });
+      expect(await tableCounts(t)).toEqual(before);
+    });
+
+    it('rotates: new secret at once by default, or after a grace period; tokens of other users are 404', async () => {
+      const account = await newAccount();
+      const tokens = `${base()}/${account.id}/personal_access_tokens`;
+      const old = (await asOwner('POST', tokens, { name: 'rot', scopes: ['read_api'], expires_at: '2027-01-01' })).body;
+      const rotated = await asOwner('POST', `${tokens}/${old.id}/rotate`);
+      expect(rotated.status).toBe(200);
+      expect(rotated.body).toMatchObject({ name: 'rot', user_id: account.id, expires_at: '2026-11-30', active: true });
+      expect((await t.request('GET', '/api/v4/user', { token: rotated.body.token })).status).toBe(200);
+
+      const graceful = await asOwner('POST', `${tokens}/${rotated.body.id}/rotate`, { grace_period: '2h', expires_at: '2027-02-01' });
+      expect(graceful.status).toBe(200);
+      expect((await t.request('GET', '/api/v4/user', { token: rotated.body.token })).status).toBe(200);
+      expect((await t.request('GET', '/api/v4/user', { token: graceful.body.token })).status).toBe(200);
+      t.clock.advance(2 * 3600_000);
+      try {
+        expect((await t.request('GET', '/api/v4/user', { token: graceful.body.token })).status).toBe(200);
+      } finally {
+        t.clock.set('2026-11-23T10:00:00.000Z');
+      }
+
+      const someoneElses = (await t.app.services.personalTokens.createFor(w.users.guest.user, { name: 'g', scopes: ['api'], expiresAt: '2027-01-01' }, null)).token;
+      expect((await asOwner('POST', `${tokens}/${someoneElses.id}/rotate`)).body).toEqual({ message: '404 Not Found' });
+      expect((await asOwner('DELETE', `${tokens}/${someoneElses.id}`)).status).toBe(404);
+    });
+  });
+
+  it('deleting an account revokes its tokens and removes it from the list', async () => {
+    const account = await newAccount();
+    const secret = (await asOwner('POST', `${base()}/${account.id}/personal_access_tokens`, { name: 'x', scopes: ['api'], expires_at: '2027-01-01' })).body.token;
+    expect((await t.request('GET', '/api/v4/user', { token: secret })).status).toBe(200);
+    expect((await asOwner('DELETE', `${base()}/${account.id}`)).status).toBe(204);
+    expect((await t.request('GET', '/api/v4/user', { token: secret })).status).toBe(401);
+    expect((await asOwner('GET', `${base()}?per_page=100`)).body.map((x: any) => x.id)).not.toContain(account.id);
+    expect((await asOwner('DELETE', `${base()}/${account.id}`)).body).toEqual({ message: '404 User Not Found' });
+    // Human users are not service accounts of the group.
+    expect((await asOwner('DELETE', `${base()}/${w.users.guest.user.id}`)).status).toBe(404);
+  });
+});
