@@ -9,6 +9,7 @@ import { cryptoTokenGenerator, type TokenGenerator } from './kernel/random.js';
 import { createNamespaceService } from './namespaces/namespace-service.js';
 import { resolveServerSecret } from './server-secret.js';
 import { locateDatabase, openStore, type Store } from './store/open-store.js';
+import { createAdminTokenService } from './tokens/admin-token-service.js';
 import { createDeployTokenService } from './tokens/deploy-token-service.js';
 import { createPersonalTokenService } from './tokens/personal-token-service.js';
 import { createResourceTokenService } from './tokens/resource-token-service.js';
@@ -44,7 +45,8 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
   const expiryPolicy = createExpiryPolicy({ requireExpiry: config.requireTokenExpiry, maxLifetimeDays: config.maxTokenLifetimeDays }, store);
   const namespaces = createNamespaceService({ store, clock });
   const deployTokens = createDeployTokenService({ store, clock, issuer, namespaces, onRevoked: (id) => verifier.invalidate(id) });
-  const personalTokens = createPersonalTokenService({ store, clock, issuer });
+  const personalTokens = createPersonalTokenService({ store, clock, issuer, lifecycle, expiryPolicy });
+  const adminTokens = createAdminTokenService({ store, digester, lifecycle });
   // Bot and service-account e-mail addresses, as GitLab's `noreply.<host>`.
   const noreplyDomain = `noreply.${config.publicUrl ? new URL(config.publicUrl).hostname : 'localhost'}`;
   const botDeps = { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked: (id: number) => verifier.invalidate(id) };
@@ -55,7 +57,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
     random,
     store,
     secretGenerated,
-    services: { random, verifier, namespaces, deployTokens, personalTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts },
+    services: { random, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts },
   };
 }
 

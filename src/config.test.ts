@@ -42,3 +42,20 @@ describe('configuration', () => {
     expect(loadConfig({ LATCHKEY_DEPLOY_TOKEN_PREFIX: 'acmedt-' }).prefixes.deploy).toBe('acmedt-');
   });
 });
+
+describe('token expiry policy configuration', () => {
+  it('requires expiry within 365 days by default', () => {
+    const c = loadConfig({});
+    expect(c.requireTokenExpiry).toBe(true);
+    expect(c.maxTokenLifetimeDays).toBe(365);
+  });
+  it('reads LATCHKEY_REQUIRE_TOKEN_EXPIRY and LATCHKEY_MAX_TOKEN_LIFETIME_DAYS', () => {
+    const c = loadConfig({ LATCHKEY_REQUIRE_TOKEN_EXPIRY: 'false', LATCHKEY_MAX_TOKEN_LIFETIME_DAYS: '30' });
+    expect(c.requireTokenExpiry).toBe(false);
+    expect(c.maxTokenLifetimeDays).toBe(30);
+  });
+  it('refuses bad values', () => {
+    expect(() => loadConfig({ LATCHKEY_REQUIRE_TOKEN_EXPIRY: 'maybe' })).toThrow(/LATCHKEY_REQUIRE_TOKEN_EXPIRY must be true or false/);
+    expect(() => loadConfig({ LATCHKEY_MAX_TOKEN_LIFETIME_DAYS: '0' })).toThrow(/LATCHKEY_MAX_TOKEN_LIFETIME_DAYS must be an integer/);
+  });
+});

@@ -1,7 +1,7 @@
 /**
  * Which token scopes may call which REST API request, as GitLab decides: `api` everything,
- * `read_api` only reads, `read_user` only reads of the current user. Deploy tokens never use the
- * general API.
+ * `read_api` only reads, `read_user` only reads of the current user, `self_rotate` only rotates the
+ * token it is presented with. Deploy tokens never use the general API.
  */
 import type { Token } from '../tokens/token.js';
 
@@ -9,6 +9,8 @@ export type ApiScopeDecision = 'allowed' | 'insufficient_scope' | 'not_for_api';
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
 const USER_READ_ROUTES = new Set(['/api/v4/user', '/api/v4/users/:id']);
+/** GitLab's self-rotation endpoints, which `self_rotate` (or `api`) may call. */
+const SELF_ROTATE_ROUTES = new Set(['/api/v4/personal_access_tokens/self/rotate', '/api/v4/projects/:id/access_tokens/self/rotate', '/api/v4/groups/:id/access_tokens/self/rotate']);
 
 export function decideApiScope(token: Token, method: string, routeUrl: string): ApiScopeDecision {
   if (token.kind === 'deploy') return 'not_for_api';
@@ -16,6 +18,7 @@ export function decideApiScope(token: Token, method: string, routeUrl: string): 
   if (scopes.includes('api')) return 'allowed';
   if (READ_METHODS.has(method) && scopes.includes('read_api')) return 'allowed';
   if (READ_METHODS.has(method) && scopes.includes('read_user') && USER_READ_ROUTES.has(routeUrl)) return 'allowed';
+  if (method === 'POST' && scopes.includes('self_rotate') && SELF_ROTATE_ROUTES.has(routeUrl)) return 'allowed';
   return 'insufficient_scope';
 }
 

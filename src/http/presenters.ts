@@ -150,6 +150,7 @@ export function presentDeployToken(t: Token, now: Date): Static<typeof DeployTok
   };
 }
 
+
 /**
  * GitLab's ResourceAccessToken entity (project and group access tokens). `grace_until` is Latchkey's:
  * set on a token rotated away with a grace period, the instant its secret stops working.
@@ -226,4 +227,92 @@ export function presentResourceAccessToken(t: Token, now: Date): Static<typeof R
 
 export function presentServiceAccount(u: User): Static<typeof ServiceAccountEntity> {
   return { id: u.id, username: u.username, name: u.name, email: u.email };
+}
+
+/**
+ * GitLab's PersonalAccessToken entity (expires_at as a date, `YYYY-MM-DD`). Latchkey adds `grace_until`:
+ * on a token rotated away with a grace period, the instant its secret stops working (null otherwise).
+ */
+export const PersonalAccessTokenEntity = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  revoked: Type.Boolean(),
+  created_at: Type.String(),
+  description: Nullable(Type.String()),
+  scopes: Type.Array(Type.String()),
+  user_id: Type.Integer(),
+  last_used_at: Nullable(Type.String()),
+  active: Type.Boolean(),
+  expires_at: Nullable(Type.String()),
+  grace_until: Nullable(Type.String()),
+});
+
+export const PersonalAccessTokenWithTokenEntity = Type.Composite([PersonalAccessTokenEntity, Type.Object({ token: Type.String() })]);
+
+export function presentPersonalAccessToken(t: Token, now: Date): Static<typeof PersonalAccessTokenEntity> {
+  return {
+    id: t.id,
+    name: t.name,
+    revoked: isRevokedAt(t, now),
+    created_at: t.createdAt,
+    description: t.description === '' ? null : t.description,
+    scopes: [...t.scopes],
+    user_id: t.userId ?? 0,
+    last_used_at: t.lastUsedAt,
+    active: isActiveAt(t, now),
+    expires_at: t.expiresAt,
+    grace_until: t.revokedAt === null ? t.graceUntil : null,
+  };
+}
+
+/**
+ * POST /admin/token: what a token is, from its value (GitLab's doc/api/admin/token.md answers with
+ * the token record; Latchkey names the kind and owner explicitly). Never the secret or its digest.
+ */
+export const AdminTokenEntity = Type.Object({
+  id: Type.Integer(),
+  kind: Type.String(),
+  name: Type.String(),
+  description: Nullable(Type.String()),
+  user_id: Type.Union([Type.Integer(), Type.Null()]),
+  username: Nullable(Type.String()),
+  project_id: Type.Union([Type.Integer(), Type.Null()]),
+  group_id: Type.Union([Type.Integer(), Type.Null()]),
+  scopes: Type.Array(Type.String()),
+  access_level: Type.Union([Type.Integer(), Type.Null()]),
+  revoked: Type.Boolean(),
+  expired: Type.Boolean(),
+  active: Type.Boolean(),
+  expires_at: Nullable(Type.String()),
+  created_at: Type.String(),
+  last_used_at: Nullable(Type.String()),
+  previous_token_id: Type.Union([Type.Integer(), Type.Null()]),
+  grace_until: Nullable(Type.String()),
+  revoke_reason: Nullable(Type.String()),
+  owner: Type.Union([Type.Object({ id: Type.Integer(), username: Type.String(), bot: Type.Boolean() }), Type.Null()]),
+});
+
+export function presentAdminToken(t: Token, owner: User | null, now: Date): Static<typeof AdminTokenEntity> {
+  return {
+    id: t.id,
+    kind: owner?.botKind === 'service_account' && t.kind === 'personal' ? 'service_account' : t.kind,
+    name: t.name,
+    description: t.description === '' ? null : t.description,
+    user_id: t.userId,
+    username: t.kind === 'deploy' ? t.username : (owner?.username ?? null),
+    project_id: t.projectId,
+    group_id: t.groupId,
+    scopes: [...t.scopes],
+    access_level: t.accessLevel,
+    revoked: isRevokedAt(t, now),
+    expired: isExpiredAt(t.expiresAt, now),
+    active: isActiveAt(t, now),
+    expires_at: t.expiresAt,
+    created_at: t.createdAt,
+    last_used_at: t.lastUsedAt,
+    previous_token_id: t.rotatedFromId,
+    grace_until: t.revokedAt === null ? t.graceUntil : null,
+    revoke_reason: t.revokeReason,
+    owner: owner ? { id: owner.id, username: owner.username, bot: owner.botKind !== null } : null,
+  };
 }

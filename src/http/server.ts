@@ -15,10 +15,12 @@ import { sendError } from './error-mapping.js';
 import { registerAuthentication } from './plugins/authenticate.js';
 import type { RouteContext } from './route-context.js';
 import { registerAccessTokenRoutes } from './routes/access-tokens.js';
+import { registerAdminTokenRoutes } from './routes/admin-token.js';
 import { registerDeployTokenRoutes } from './routes/deploy-tokens.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerMemberRoutes } from './routes/members.js';
+import { registerPersonalAccessTokenRoutes } from './routes/personal-access-tokens.js';
 import { registerProjectRoutes } from './routes/projects.js';
 import { registerServiceAccountRoutes } from './routes/service-accounts.js';
 import { registerUserRoutes } from './routes/users.js';
@@ -106,6 +108,8 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerMemberRoutes(api, ctx, 'groups');
       registerMemberRoutes(api, ctx, 'projects');
       registerDeployTokenRoutes(api, ctx);
+      registerPersonalAccessTokenRoutes(api, ctx);
+      registerAdminTokenRoutes(api, ctx);
       registerAccessTokenRoutes(api, ctx);
       registerServiceAccountRoutes(api, ctx);
     },

@@ -61,7 +61,11 @@ export async function openStore(location: DatabaseLocation): Promise<Store> {
   } else {
     // int8 (counts, sums) arrives as a string by default; ours stay far below 2^53.
     pg.types.setTypeParser(20, (v) => Number(v));
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: location.url, max: 10 }) }) });
+    const pool = new pg.Pool({ connectionString: location.url, max: 10 });
+    // An idle connection the server closes (restart, failover, a dropped database) must not crash the
+    // process: pg emits it on the pool, and the pool replaces the connection on the next query.
+    pool.on('error', () => {});
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     traits = postgresTraits;
   }
 

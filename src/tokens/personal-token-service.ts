@@ -1,45 +1,202 @@
 /**
- * Personal access tokens. For now: creating one for a user (the admin bootstrap and the CLI). The full
- * GitLab personal_access_tokens API builds on this.
+ * Personal access tokens (GitLab's doc/api/personal_access_tokens.md and the users API's token
+ * creation): create, list with GitLab's filters, show, revoke and rotate. Rules as GitLab's:
+ * a user manages their own tokens, an admin everyone's; another user's token is not found (404),
+ * except revoke, which GitLab answers `400 Bad request`. Revoke and rotate go through the shared
+ * token lifecycle; expiry dates through the expiry policy.
  */
 import type { Clock } from '../kernel/clock.js';
-import { invalidParam } from '../kernel/errors.js';
+import { DomainError, forbidden, invalidParam, invalidRecord, notFound, unauthenticated } from '../kernel/errors.js';
+import type { Page, PageRequest } from '../kernel/page.js';
 import type { User } from '../namespaces/namespace.js';
-import { checkName } from '../namespaces/validation.js';
+import { checkName, checkText } from '../namespaces/validation.js';
 import type { Store } from '../store/open-store.js';
-import { readExpiryInput } from './expiry-input.js';
+import type { ExpiryPolicy } from './expiry-policy.js';
 import { PERSONAL_TOKEN_SCOPES } from './scopes.js';
 import type { Token } from './token.js';
 import type { TokenIssuer } from './token-issuer.js';
+import type { RotateResult, TokenLifecycle } from './token-lifecycle.js';
+import type { TokenSearch } from './token-store.js';
 
-export function createPersonalTokenService({ store, clock, issuer }: { store: Store; clock: Clock; issuer: TokenIssuer }) {
+export interface PersonalTokenServiceDeps {
+  store: Store;
+  clock: Clock;
+  issuer: TokenIssuer;
+  lifecycle: TokenLifecycle;
+  expiryPolicy: ExpiryPolicy;
+}
+
+export interface CreatePersonalTokenInput {
+  name: unknown;
+  scopes: unknown;
+  expiresAt?: unknown;
+  description?: unknown;
+}
+
+/** Scopes a user may give a token created for themselves by POST /user/personal_access_tokens (GitLab: k8s_proxy, self_rotate; we have no k8s_proxy). */
+export const SELF_SERVICE_SCOPES = ['self_rotate'] as const;
+
+/** Token kinds whose secrets the /personal_access_tokens/self endpoints accept: every kind tied to a user. */
+const USER_TOKEN_KINDS = new Set(['personal', 'project', 'group', 'service_account']);
+
+const tokenNotFound = () => notFound('Not Found', 'TOKEN_NOT_FOUND');
+
+function readScopes(input: unknown, allowed: readonly string[]): string[] {
+  if (input === undefined || input === null) throw invalidParam('scopes is missing');
+  if (!Array.isArray(input)) throw invalidParam('scopes is invalid');
+  if (!input.every((s) => typeof s === 'string' && allowed.includes(s))) throw invalidParam('scopes does not have a valid value');
+  if (input.length === 0) throw invalidRecord("Scopes can't be blank");
+  return allowed.filter((s) => input.includes(s));
+}
+
+/** Field checks report GitLab's model sentence: `{"message": "Name can't be blank"}`. */
+function modelCheck<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof DomainError && e.fields) {
+      const [field, reasons] = Object.entries(e.fields)[0]!;
+      throw invalidRecord(`${field.charAt(0).toUpperCase()}${field.slice(1).replace(/_/g, ' ')} ${reasons[0]}`);
+    }
+    throw e;
+  }
+}
+
+export type PersonalTokenService = ReturnType<typeof createPersonalTokenService>;
+
+export function createPersonalTokenService({ store, clock, issuer, lifecycle, expiryPolicy }: PersonalTokenServiceDeps) {
+  const canManage = (actor: User, token: Token) => actor.isAdmin || token.userId === actor.id;
+
+  async function insertFor(user: User, input: CreatePersonalTokenInput, createdBy: User | null, allowedScopes: readonly string[]) {
+    if (input.name === undefined || input.name === null) throw invalidParam('name is missing');
+    if (typeof input.name !== 'string') throw invalidParam('name is invalid');
+    const name = modelCheck(() => checkName('name', input.name as string));
+    const scopes = readScopes(input.scopes, allowedScopes);
+    let description = '';
+    if (input.description !== undefined && input.description !== null) {
+      if (typeof input.description !== 'string') throw invalidParam('description is invalid');
+      description = modelCheck(() => checkText('description', input.description as string));
+    }
+    const now = clock.now();
+    const expiresAt = await expiryPolicy.forNewToken(input.expiresAt, { now });
+    const { secret, digest } = issuer.issue('personal');
+    const token = await store.transaction((ports) =>
+      ports.tokens.insert({
+        kind: 'personal',
+        name,
+        description,
+        digest,
+        userId: user.id,
+        projectId: null,
+        groupId: null,
+        username: null,
+        scopes,
+        accessLevel: null,
+        expiresAt,
+        createdBy: createdBy?.id ?? null,
+        createdAt: now.toISOString(),
+      }),
+    );
+    return { token, secret };
+  }
+
+  /** The token with this id if `actor` may manage it; 404 otherwise (no existence leak). */
+  async function findManaged(actor: User, id: number): Promise<Token> {
+    const token = await store.tokens.findById(id);
+    if (!token || token.kind !== 'personal' || !canManage(actor, token)) throw tokenNotFound();
+    return token;
+  }
+
+  /** The token the request authenticated with, for the /self endpoints. */
+  function selfToken(authToken: Token): Token {
+    if (!USER_TOKEN_KINDS.has(authToken.kind)) throw tokenNotFound();
+    return authToken;
+  }
+
+  async function rotate(actor: User, token: Token, input: { expiresAt?: unknown; gracePeriodSeconds?: number }): Promise<RotateResult> {
+    const expiresAt = await expiryPolicy.forRotation(input.expiresAt, { now: clock.now() });
+    return lifecycle.rotate(token, { by: actor, expiresAt, gracePeriodSeconds: input.gracePeriodSeconds });
+  }
+
+  async function createForUser(actor: User, userId: number, input: CreatePersonalTokenInput): Promise<{ token: Token; secret: string }> {
+    if (!actor.isAdmin) throw forbidden();
+    const user = await store.namespaces.findUserById(userId);
+    if (!user) throw notFound('User Not Found', 'USER_NOT_FOUND');
+    return insertFor(user, input, actor, PERSONAL_TOKEN_SCOPES);
+  }
+
+  /** A token of `userId` that `actor` may manage (the CLI names the user); 404 otherwise. */
+  async function findOfUser(actor: User, userId: number, id: number): Promise<Token> {
+    const token = await findManaged(actor, id);
+    if (token.userId !== userId) throw tokenNotFound();
+    return token;
+  }
+
   return {
-    async createFor(user: User, input: { name: string; scopes: string[]; expiresAt: string | null }, createdBy: User | null): Promise<{ token: Token; secret: string }> {
-      const name = checkName('name', input.name);
-      if (input.scopes.length === 0) throw invalidParam('scopes is missing');
-      if (!input.scopes.every((s) => (PERSONAL_TOKEN_SCOPES as readonly string[]).includes(s))) throw invalidParam('scopes does not have a valid value');
-      const now = clock.now();
-      const expiresAt = readExpiryInput(input.expiresAt, now);
-      const { secret, digest } = issuer.issue('personal');
-      const token = await store.transaction((ports) =>
-        ports.tokens.insert({
-          kind: 'personal',
-          name,
-          description: '',
-          digest,
-          userId: user.id,
-          projectId: null,
-          groupId: null,
-          username: null,
-          scopes: [...new Set(input.scopes)],
-          accessLevel: null,
-          expiresAt,
-          createdBy: createdBy?.id ?? null,
-          createdAt: now.toISOString(),
-        }),
-      );
-      return { token, secret };
+    /** A token for `user` without the API's checks of the caller: the admin bootstrap, the CLI, test seeding. */
+    async createFor(user: User, input: { name: string; scopes: string[]; expiresAt: string | null; description?: string }, createdBy: User | null): Promise<{ token: Token; secret: string }> {
+      return insertFor(user, input, createdBy, PERSONAL_TOKEN_SCOPES);
+    },
+
+    /** POST /users/:user_id/personal_access_tokens: admins only. */
+    createForUser: createForUser,
+    /** The CLI's name for createForUser. */
+    create: createForUser,
+
+    /** POST /user/personal_access_tokens: for oneself, with GitLab's limited scopes. */
+    async createForSelf(actor: User, input: CreatePersonalTokenInput): Promise<{ token: Token; secret: string }> {
+      return insertFor(actor, input, actor, SELF_SERVICE_SCOPES);
+    },
+
+    /**
+     * GET /personal_access_tokens. A non-admin sees their own tokens only, and naming another user in
+     * `user_id` is GitLab's 401.
+     */
+    async list(actor: User, filter: TokenSearch, page: PageRequest): Promise<Page<Token>> {
+      if (!actor.isAdmin) {
+        if (filter.userId !== undefined && filter.userId !== actor.id) throw unauthenticated('OTHER_USER_FILTER');
+        filter = { ...filter, userId: actor.id };
+      }
+      return store.tokens.searchPersonal(filter, clock.now().toISOString(), page);
+    },
+
+    show: findManaged,
+
+    showSelf: (authToken: Token): Token => selfToken(authToken),
+
+    /** DELETE /personal_access_tokens/:id. GitLab: unknown → 404, another user's → 400. */
+    async revoke(actor: User, id: number): Promise<void> {
+      const token = await store.tokens.findById(id);
+      if (!token || token.kind !== 'personal') throw tokenNotFound();
+      if (!canManage(actor, token)) throw invalidRecord('400 Bad request', 'NOT_PERMITTED_TO_REVOKE');
+      await lifecycle.revoke(token, { by: actor });
+    },
+
+    async revokeSelf(actor: User, authToken: Token): Promise<void> {
+      await lifecycle.revoke(selfToken(authToken), { by: actor });
+    },
+
+    async revokeOfUser(actor: User, userId: number, id: number): Promise<void> {
+      await lifecycle.revoke(await findOfUser(actor, userId, id), { by: actor });
+    },
+
+    async rotateOfUser(actor: User, userId: number, id: number, input: { expiresAt?: unknown; gracePeriodSeconds?: number }): Promise<RotateResult> {
+      return rotate(actor, await findOfUser(actor, userId, id), input);
+    },
+
+    async rotate(actor: User, id: number, input: { expiresAt?: unknown; gracePeriodSeconds?: number }): Promise<RotateResult> {
+      return rotate(actor, await findManaged(actor, id), input);
+    },
+
+    /**
+     * POST /personal_access_tokens/self/rotate. The scope check (api or self_rotate) is the
+     * authentication plugin's; the verifier has already refused a token that no longer works.
+     */
+    async rotateSelf(actor: User, authToken: Token, input: { expiresAt?: unknown; gracePeriodSeconds?: number }): Promise<RotateResult> {
+      const token = selfToken(authToken);
+      // Re-read: the authenticated copy may come from the verifier's cache.
+      const fresh = (await store.tokens.findById(token.id)) ?? token;
+      return rotate(actor, fresh, input);
     },
   };
 }
-export type PersonalTokenService = ReturnType<typeof createPersonalTokenService>;

@@ -39,6 +39,9 @@ export interface TokenVerifierDeps {
   onRotatedSecretReused?: (token: Token) => Promise<unknown>;
 }
 
+/** last_used_at is written at most once a minute per token (GitLab: every 10 minutes), never awaited. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
 /** Longest value worth hashing: every real token is far shorter. */
 const MAX_SECRET_LENGTH = 256;
 
@@ -58,6 +61,17 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
     return { ok: true, token, user };
   }
 
+  const lastTouched = new Map<number, number>();
+
+  /** Records a successful use without making the caller wait for the write. */
+  function noteUse(token: Token, now: Date): void {
+    const last = lastTouched.get(token.id) ?? (token.lastUsedAt === null ? 0 : Date.parse(token.lastUsedAt));
+    if (now.getTime() - last < LAST_USED_RESOLUTION_MS) return;
+    if (lastTouched.size >= maxEntries) lastTouched.clear();
+    lastTouched.set(token.id, now.getTime());
+    store.tokens.touchLastUsed(token.id, now.toISOString()).catch(() => lastTouched.delete(token.id));
+  }
+
   function forget(tokenId: number): void {
     const digest = digestById.get(tokenId);
     if (digest !== undefined) cache.delete(digest);
@@ -66,7 +80,11 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
 
   /** The one non-hot branch: a rotated-away secret presented when it no longer works. */
   function afterJudging(result: VerifyResult, now: Date): VerifyResult | Promise<VerifyResult> {
-    if (result.ok || result.reason !== 'revoked' || !onRotatedSecretReused) return result;
+    if (result.ok) {
+      noteUse(result.token, now);
+      return result;
+    }
+    if (result.reason !== 'revoked' || !onRotatedSecretReused) return result;
     const token = result.token!;
     if (token.reuseDetectedAt !== null || !isReuseOfRotatedSecret(token, now)) return result;
     // The cached copy does not know the chain was revoked; the next look-up reads it afresh.
