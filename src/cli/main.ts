@@ -12,17 +12,28 @@ import { emit, formatTable, type Output } from './output.js';
 import type { Resource } from '../namespaces/namespace.js';
 import type { Token } from '../tokens/token.js';
 import { isExpiredAt } from '../kernel/dates.js';
+import { registerTokenCommands } from './token-commands.js';
+import { CliInputError } from './token-format.js';
 
 export interface CliIo {
   print(text: string): void;
   error(text: string): void;
   env: Record<string, string | undefined>;
+  /** The whole of standard input (`latchkey token inspect -`); process.stdin when absent. */
+  readStdin?: () => Promise<string>;
+}
+
+async function readProcessStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 const defaultIo: CliIo = {
   print: (t) => process.stdout.write(`${t}\n`),
   error: (t) => process.stderr.write(`${t}\n`),
   env: process.env,
+  readStdin: readProcessStdin,
 };
 
 const FIRST_ADMIN = { username: 'root', email: 'root@localhost' };
@@ -185,6 +196,13 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       });
     });
 
+  registerTokenCommands(program, {
+    withServices: (fn) => withServices(config(), fn),
+    actorOf,
+    out,
+    readStdin: io.readStdin ?? readProcessStdin,
+  });
+
   try {
     await program.parseAsync(argv);
     return 0;
@@ -202,5 +220,3 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
     return 1;
   }
 }
-
-class CliInputError extends Error {}
