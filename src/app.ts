@@ -18,6 +18,7 @@ import { createTokenDigester } from './tokens/token-digest.js';
 import { createTokenIssuer } from './tokens/token-issuer.js';
 import { createExpiryPolicy } from './tokens/expiry-policy.js';
 import { createTokenLifecycle, type TokenLifecycle } from './tokens/token-lifecycle.js';
+import { createTokenPolicyService } from './tokens/token-policy-service.js';
 import { createTokenVerifier } from './tokens/verify-token.js';
 import { buildHttp } from './http/server.js';
 
@@ -52,12 +53,13 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
   const botDeps = { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked: (id: number) => verifier.invalidate(id) };
   const resourceTokens = createResourceTokenService(botDeps);
   const serviceAccounts = createServiceAccountService(botDeps);
+  const tokenPolicies = createTokenPolicyService({ store, namespaces, expiryPolicy });
   return {
     clock,
     random,
     store,
     secretGenerated,
-    services: { random, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts },
+    services: { random, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts, tokenPolicies },
   };
 }
 

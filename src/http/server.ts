@@ -23,6 +23,7 @@ import { registerMemberRoutes } from './routes/members.js';
 import { registerPersonalAccessTokenRoutes } from './routes/personal-access-tokens.js';
 import { registerProjectRoutes } from './routes/projects.js';
 import { registerServiceAccountRoutes } from './routes/service-accounts.js';
+import { registerTokenPolicyRoutes } from './routes/token-policy.js';
 import { registerUserRoutes } from './routes/users.js';
 
 export interface HttpOptions {
@@ -112,6 +113,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerAdminTokenRoutes(api, ctx);
       registerAccessTokenRoutes(api, ctx);
       registerServiceAccountRoutes(api, ctx);
+      registerTokenPolicyRoutes(api, ctx);
     },
     { prefix: '/api/v4' },
   );

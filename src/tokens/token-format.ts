@@ -1,17 +1,18 @@
 /**
  * Token wire format: `<prefix><body><checksum>`.
  *
- * The body is 20 random bytes (160 bits) in base62-ish url-safe alphabet; the checksum is the first
- * 6 characters of base62(CRC32(prefix + body)), so a secret scanner can tell a real token from noise
- * offline without asking the server. The checksum is not a secret and proves nothing about validity.
+ * The body is 28 characters drawn uniformly from the 62-character alphabet (28 × log2(62) ≈ 166.7
+ * random bits, each character by rejection sampling over CSPRNG bytes, so every position varies);
+ * the checksum is 6 characters of base62(CRC32(prefix + body)), so a secret scanner can tell a real
+ * token from noise offline without asking the server. The checksum is not a secret and proves
+ * nothing about validity.
  */
 import { crc32 } from './crc32.js';
 import type { TokenGenerator } from '../kernel/random.js';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-export const RANDOM_BYTES = 20;
-/** 20 bytes → 28 base62 characters (62^28 > 2^160). */
-const BODY_LENGTH = 28;
+/** 28 uniform base62 characters: ≈166.7 bits, above the 160 the product requires. */
+export const BODY_LENGTH = 28;
 const CHECKSUM_LENGTH = 6;
 
 function toBase62(bytes: Uint8Array, length: number): string {
@@ -31,9 +32,25 @@ function checksumOf(prefixAndBody: string): string {
   return toBase62(bytes, CHECKSUM_LENGTH);
 }
 
+/**
+ * `length` characters, each uniform over the alphabet: a byte's low 6 bits are used when below 62
+ * and the byte is skipped otherwise (62 and 63 would bias towards the first characters).
+ */
+function randomBase62(random: TokenGenerator, length: number): string {
+  let out = '';
+  while (out.length < length) {
+    for (const byte of random.randomBytes(length * 2)) {
+      const v = byte & 63;
+      if (v < 62) out += ALPHABET[v];
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
+
 /** Makes a new token value with the given kind prefix (e.g. `gldt-`). */
 export function generateToken(prefix: string, random: TokenGenerator): string {
-  const body = toBase62(random.randomBytes(RANDOM_BYTES), BODY_LENGTH);
+  const body = randomBase62(random, BODY_LENGTH);
   return prefix + body + checksumOf(prefix + body);
 }
 
