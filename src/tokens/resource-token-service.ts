@@ -231,5 +231,17 @@ export function createResourceTokenService(deps: ResourceTokenServiceDeps) {
       const expiresAt: UtcDate = await expiryPolicy.forRotation(input.expiresAt, { now: clock.now(), groupIds: await groupChainOf(resource) });
       return lifecycle.rotate(token, { by: actor, expiresAt, gracePeriodSeconds: input.gracePeriodSeconds });
     },
+
+    /**
+     * `POST /:kind/:id/access_tokens/self/rotate`: the bot rotates the very token it authenticates
+     * with (`api` or `self_rotate` scope). Any other credential, or a token of another resource, is 404.
+     */
+    async rotateSelf(actor: User, resource: Resource, authToken: Token | null, input: RotateResourceTokenInput): Promise<{ token: Token; secret: string; previous: Token }> {
+      // Re-read: the authenticated copy may come from the verifier's cache.
+      const token = authToken && authToken.userId === actor.id ? await findInResource(resource, authToken.id) : null;
+      if (!token) throw tokenNotFound(resource);
+      const expiresAt: UtcDate = await expiryPolicy.forRotation(input.expiresAt, { now: clock.now(), groupIds: await groupChainOf(resource) });
+      return lifecycle.rotate(token, { by: actor, expiresAt, gracePeriodSeconds: input.gracePeriodSeconds });
+    },
   };
 }

@@ -121,6 +121,22 @@ export function registerAccessTokenRoutes(app: FastifyInstance, ctx: RouteContex
       },
     );
 
+    app.post<{ Params: { id: string }; Body: RotateBodyT }>(
+      `/${kind}/:id/access_tokens/self/rotate`,
+      {
+        preValidation: coerceTokenBody,
+        schema: { tags, summary: `Rotate the ${what} access token this request authenticates with (api or self_rotate scope)`, params: ResourceParams, body: RotateBody, response: { 200: ResourceAccessTokenWithTokenEntity } },
+      },
+      async (request, reply) => {
+        const resource = await ctx.resolve(request, kind, request.params.id);
+        const { token, secret } = await resourceTokens.rotateSelf(request.actor, resource, request.authToken, {
+          expiresAt: request.body.expires_at,
+          gracePeriodSeconds: readGracePeriod(request.body.grace_period),
+        });
+        return reply.status(200).send({ ...presentResourceAccessToken(token, now()), token: secret });
+      },
+    );
+
     app.post<{ Params: { id: string; token_id: number }; Body: RotateBodyT }>(
       `/${kind}/:id/access_tokens/:token_id/rotate`,
       {
