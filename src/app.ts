@@ -21,6 +21,8 @@ import { createTokenLifecycle, type TokenLifecycle } from './tokens/token-lifecy
 import { createTokenPolicyService } from './tokens/token-policy-service.js';
 import { createTokenVerifier } from './tokens/verify-token.js';
 import { buildHttp } from './http/server.js';
+import { createMetricsRegistry } from './metrics/registry.js';
+import { fanOut, type TokenEventSink } from './events/token-events.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -54,12 +56,16 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
   const resourceTokens = createResourceTokenService(botDeps);
   const serviceAccounts = createServiceAccountService(botDeps);
   const tokenPolicies = createTokenPolicyService({ store, namespaces, expiryPolicy });
+  // Counters other services increment (notifications, webhook deliveries, HTTP requests); /metrics renders them.
+  const metrics = createMetricsRegistry();
+  // Where token events go (webhooks; later the audit log). Producers publish here; a sink never throws.
+  const tokenEvents: TokenEventSink = fanOut();
   return {
     clock,
     random,
     store,
     secretGenerated,
-    services: { random, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts, tokenPolicies },
+    services: { random, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts, tokenPolicies, tokenEvents, metrics },
   };
 }
 

@@ -1,0 +1,62 @@
+/**
+ * In-process counters that services increment and `/metrics` renders. One registry per app
+ * (`services.metrics`); counters are per node, as Prometheus expects (it sums across instances).
+ *
+ *   services.metrics.notifications.inc({ channel: 'email', outcome: 'sent' });
+ *   services.metrics.webhookDeliveries.inc({ outcome: 'failed' });
+ */
+import type { MetricFamily, Sample } from './exposition.js';
+
+/** A monotonically increasing counter with a fixed set of label names. */
+export class Counter<L extends string> {
+  readonly #values = new Map<string, { labels: Record<L, string>; value: number }>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly L[],
+  ) {}
+
+  /** Adds `by` (default 1, never negative) to the series with these labels. */
+  inc(labels: Record<L, string>, by = 1): void {
+    if (!(by >= 0)) throw new RangeError(`counter ${this.name} can only increase`);
+    const ordered = Object.fromEntries(this.labelNames.map((n) => [n, String(labels[n] ?? '')])) as Record<L, string>;
+    const key = JSON.stringify(this.labelNames.map((n) => ordered[n]));
+    const entry = this.#values.get(key);
+    if (entry) entry.value += by;
+    else this.#values.set(key, { labels: ordered, value: by });
+  }
+
+  /** The current value of one series (0 when never incremented). */
+  get(labels: Record<L, string>): number {
+    const key = JSON.stringify(this.labelNames.map((n) => String(labels[n] ?? '')));
+    return this.#values.get(key)?.value ?? 0;
+  }
+
+  family(): MetricFamily {
+    const samples: Sample[] = [...this.#values.values()].map((e) => ({ labels: e.labels, value: e.value }));
+    return { name: this.name, help: this.help, type: 'counter', samples };
+  }
+}
+
+export interface MetricsRegistry {
+  /** Expiry notifications by channel (`email`, `webhook`, …) and outcome (`sent`, `failed`, …). */
+  readonly notifications: Counter<'channel' | 'outcome'>;
+  /** Webhook delivery attempts by outcome (`delivered`, `failed`, `timeout`, …). */
+  readonly webhookDeliveries: Counter<'outcome'>;
+  /** HTTP requests by method, route pattern (never the raw URL) and status code. */
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  /** Every counter, in exposition order. */
+  counters(): MetricFamily[];
+}
+
+export function createMetricsRegistry(): MetricsRegistry {
+  const notifications = new Counter('latchkey_notifications_total', 'Token expiry notifications by channel and outcome.', ['channel', 'outcome'] as const);
+  const webhookDeliveries = new Counter('latchkey_webhook_deliveries_total', 'Webhook delivery attempts by outcome.', ['outcome'] as const);
+  const httpRequests = new Counter('latchkey_http_requests_total', 'HTTP requests by method, route pattern and status code.', ['method', 'route', 'status'] as const);
+  return {
+    notifications,
+    webhookDeliveries,
+    httpRequests,
+    counters: () => [httpRequests.family(), notifications.family(), webhookDeliveries.family()],
+  };
+}
