@@ -22,6 +22,9 @@ import { createTokenPolicyService } from './tokens/token-policy-service.js';
 import { createTokenVerifier } from './tokens/verify-token.js';
 import { buildHttp } from './http/server.js';
 import { createMetricsRegistry } from './metrics/registry.js';
+import { createMetricsScraper } from './metrics/token-metrics.js';
+import { createExpiringReport } from './reports/expiring-report.js';
+import { createTokenOverviewStore } from './store/token-overview.js';
 import { fanOut, type TokenEventSink } from './events/token-events.js';
 
 export interface Overrides {
@@ -58,6 +61,10 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
   const tokenPolicies = createTokenPolicyService({ store, namespaces, expiryPolicy });
   // Counters other services increment (notifications, webhook deliveries, HTTP requests); /metrics renders them.
   const metrics = createMetricsRegistry();
+  // Read-only token queries shared by the expiring report and the /metrics token gauges.
+  const tokenOverview = createTokenOverviewStore(store.db);
+  const expiringReport = createExpiringReport({ overview: tokenOverview, namespaces: store.namespaces, accessLevel: namespaces.accessLevel, clock });
+  const metricsScraper = createMetricsScraper({ overview: tokenOverview, registry: metrics, clock });
   // Where token events go (webhooks; later the audit log). Producers publish here; a sink never throws.
   const tokenEvents: TokenEventSink = fanOut();
   return {
@@ -65,7 +72,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
     random,
     store,
     secretGenerated,
-    services: { random, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts, tokenPolicies, tokenEvents, metrics },
+    services: { random, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts, tokenPolicies, tokenEvents, metrics, expiringReport, metricsScraper },
   };
 }
 
@@ -82,7 +89,7 @@ export interface App {
 
 export async function buildApp(config: Config, overrides: Overrides = {}): Promise<App> {
   const built = await buildServices(config, overrides);
-  const http = await buildHttp({ services: built.services, store: built.store, clock: built.clock, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, logLevel: config.logLevel, logStream: overrides.logStream });
+  const http = await buildHttp({ services: built.services, store: built.store, clock: built.clock, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, metricsToken: config.metricsToken, logLevel: config.logLevel, logStream: overrides.logStream });
   return {
     services: built.services,
     store: built.store,

@@ -26,6 +26,8 @@ export interface Config {
   readonly logLevel: string;
   /** `LATCHKEY_BODY_LIMIT`: maximum request body in bytes (default 1 MiB). */
   readonly bodyLimit: number;
+  /** `LATCHKEY_METRICS_TOKEN` (`_FILE`): when set, `/metrics` requires `Authorization: Bearer <it>`; null = open. */
+  readonly metricsToken: string | null;
   /** `LATCHKEY_REQUIRE_TOKEN_EXPIRY` (default true): personal and resource tokens must have an expiry date. */
   readonly requireTokenExpiry: boolean;
   /** `LATCHKEY_MAX_TOKEN_LIFETIME_DAYS` (default 365): the longest a personal or resource token may live. */
@@ -92,6 +94,7 @@ export function loadConfig(env: Env = process.env): Config {
     verifyCacheMs: integer(env, 'LATCHKEY_VERIFY_CACHE_MS', 1000, 0, 60_000),
     logLevel: env.LATCHKEY_LOG_LEVEL || 'info',
     bodyLimit: integer(env, 'LATCHKEY_BODY_LIMIT', 1024 * 1024, 1024, 100 * 1024 * 1024),
+    metricsToken: readSecretVariable(env, 'LATCHKEY_METRICS_TOKEN'),
     requireTokenExpiry: boolean(env, 'LATCHKEY_REQUIRE_TOKEN_EXPIRY', true),
     maxTokenLifetimeDays: integer(env, 'LATCHKEY_MAX_TOKEN_LIFETIME_DAYS', 365, 1, 36_500),
   });

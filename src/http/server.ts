@@ -17,9 +17,11 @@ import type { RouteContext } from './route-context.js';
 import { registerAccessTokenRoutes } from './routes/access-tokens.js';
 import { registerAdminTokenRoutes } from './routes/admin-token.js';
 import { registerDeployTokenRoutes } from './routes/deploy-tokens.js';
+import { registerExpiringRoutes } from './routes/expiring.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerMemberRoutes } from './routes/members.js';
+import { registerMetricsRoute } from './routes/metrics.js';
 import { registerPersonalAccessTokenRoutes } from './routes/personal-access-tokens.js';
 import { registerProjectRoutes } from './routes/projects.js';
 import { registerServiceAccountRoutes } from './routes/service-accounts.js';
@@ -32,6 +34,8 @@ export interface HttpOptions {
   clock: Clock;
   publicUrl: string | null;
   bodyLimit: number;
+  /** LATCHKEY_METRICS_TOKEN: the bearer token /metrics requires; null or absent = open. */
+  metricsToken?: string | null;
   logLevel: string;
   /** Where log lines go; stdout when absent. Tests pass a capturing stream to check what is logged. */
   logStream?: { write(line: string): void };
@@ -71,6 +75,13 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
   app.setErrorHandler((error, request, reply) => sendError(error as Error, request, reply));
   // GitLab's catch-all route answers `error!('404 Not Found', 404)`, which Grape renders as {"error": …}.
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ error: '404 Not Found' }));
+  // Requests by route pattern (`/api/v4/projects/:id/deploy_tokens`), never the raw URL: bounded label
+  // cardinality. Requests no route matched share one `route` value.
+  const { httpRequests } = options.services.metrics;
+  app.addHook('onResponse', (request, reply, done) => {
+    httpRequests.inc({ method: request.method, route: request.routeOptions.url ?? '(unmatched)', status: String(reply.statusCode) });
+    done();
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -88,6 +99,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   registerHealthRoutes(app, options.store);
+  registerMetricsRoute(app, { scraper: options.services.metricsScraper, token: options.metricsToken ?? null });
 
   const ctx: RouteContext = {
     services: options.services,
@@ -114,6 +126,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerAccessTokenRoutes(api, ctx);
       registerServiceAccountRoutes(api, ctx);
       registerTokenPolicyRoutes(api, ctx);
+      registerExpiringRoutes(api, ctx);
     },
     { prefix: '/api/v4' },
   );

@@ -1,0 +1,59 @@
+/**
+ * `GET /latchkey/expiring?within=30d` — Latchkey extension: active tokens that expire within the window,
+ * grouped by project, group or (personal tokens) user, soonest first. Admins see every token; others the
+ * tokens of projects and groups where they are Maintainer+ and their own personal tokens.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { ExpiringReport } from '../../reports/expiring-report.js';
+import type { RouteContext } from '../route-context.js';
+
+const Query = Type.Object({
+  within: Type.Optional(Type.String({ description: 'Window: `30d`, `4w` or a number of days (1 to 3650). Default 30d.' })),
+});
+
+const TokenEntity = Type.Object({
+  id: Type.Integer(),
+  kind: Type.String({ enum: ['deploy', 'personal', 'project', 'group', 'service_account'] }),
+  name: Type.String(),
+  scopes: Type.Array(Type.String()),
+  expires_at: Type.String({ description: 'Expiry date (YYYY-MM-DD); the token stops working at 00:00 UTC of it' }),
+  days_left: Type.Integer({ description: 'Whole days from today (UTC) to expires_at' }),
+});
+
+const ReportEntity = Type.Object({
+  within_days: Type.Integer(),
+  until: Type.String({ description: 'Tokens expiring on or before this date are listed' }),
+  generated_at: Type.String(),
+  namespaces: Type.Array(
+    Type.Object({
+      type: Type.String({ enum: ['project', 'group', 'user'] }),
+      id: Type.Integer(),
+      full_path: Type.String({ description: 'Project or group full path; the username for personal tokens' }),
+      tokens: Type.Array(TokenEntity),
+    }),
+  ),
+});
+
+export function presentExpiringReport(report: ExpiringReport) {
+  return {
+    within_days: report.withinDays,
+    until: report.until,
+    generated_at: report.generatedAt,
+    namespaces: report.sections.map((s) => ({
+      type: s.namespace.type,
+      id: s.namespace.id,
+      full_path: s.namespace.fullPath,
+      tokens: s.tokens.map((t) => ({ id: t.id, kind: t.kind, name: t.name, scopes: [...t.scopes], expires_at: t.expiresAt, days_left: t.daysLeft })),
+    })),
+  };
+}
+
+export function registerExpiringRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { expiringReport } = ctx.services;
+  app.get<{ Querystring: { within?: string } }>(
+    '/latchkey/expiring',
+    { schema: { tags: ['latchkey'], summary: 'Active tokens expiring within a window, grouped by project/group (Latchkey extension)', querystring: Query, response: { 200: ReportEntity } } },
+    async (request) => presentExpiringReport(await expiringReport.build(request.actor, request.query.within)),
+  );
+}

@@ -1,0 +1,118 @@
+/**
+ * The expiring report (`latchkey expiring`, `GET /api/v4/latchkey/expiring`): active tokens of every
+ * kind that expire within a window, grouped by the project, group or user they belong to, soonest first.
+ * Who sees what: an admin everything; anyone else the tokens of projects and groups where they are
+ * Maintainer or above (inherited levels count) and their own personal tokens.
+ */
+import { AccessLevel } from '../namespaces/access-levels.js';
+import type { Group, Project, Resource, User } from '../namespaces/namespace.js';
+import type { NamespaceStore } from '../namespaces/namespace-store.js';
+import type { Clock } from '../kernel/clock.js';
+import { addDays, daysUntil, utcDateOf, type UtcDate } from '../kernel/dates.js';
+import { invalidParam } from '../kernel/errors.js';
+import type { OverviewToken, ReportTokenKind, TokenNamespace, TokenOverviewStore } from './token-overview-store.js';
+
+export const DEFAULT_WITHIN_DAYS = 30;
+/** Ten years: further out than any token lifetime policy allows, small enough to stay a real date. */
+export const MAX_WITHIN_DAYS = 3650;
+
+/**
+ * Reads a window: `30d`, `4w` or a bare number of days (`30`). Null when it is not one, or is outside
+ * 1..3650 days.
+ */
+export function parseWithin(text: string): number | null {
+  const m = /^\s*(\d{1,5})\s*([dw]?)\s*$/i.exec(text);
+  if (!m) return null;
+  const days = Number(m[1]) * (m[2]!.toLowerCase() === 'w' ? 7 : 1);
+  return days >= 1 && days <= MAX_WITHIN_DAYS ? days : null;
+}
+
+export interface ExpiringToken {
+  readonly id: number;
+  readonly kind: ReportTokenKind;
+  readonly name: string;
+  readonly scopes: readonly string[];
+  readonly expiresAt: UtcDate;
+  readonly daysLeft: number;
+}
+
+export interface ExpiringSection {
+  readonly namespace: TokenNamespace;
+  /** By expiry date, then id. */
+  readonly tokens: readonly ExpiringToken[];
+}
+
+export interface ExpiringReport {
+  readonly withinDays: number;
+  /** Tokens expiring on or before this date are listed. */
+  readonly until: UtcDate;
+  readonly generatedAt: string;
+  /** Sections ordered by their soonest expiry, then full path. */
+  readonly sections: readonly ExpiringSection[];
+}
+
+export interface ExpiringReportDeps {
+  overview: TokenOverviewStore;
+  namespaces: Pick<NamespaceStore, 'findProjectById' | 'findGroupById'>;
+  /** The effective access level along the project → group chain (namespace service). */
+  accessLevel(user: User, resource: Resource): Promise<number>;
+  clock: Clock;
+}
+
+export type ExpiringReportService = ReturnType<typeof createExpiringReport>;
+
+export function createExpiringReport(deps: ExpiringReportDeps) {
+  /** Whether `actor` may see tokens of this namespace; cached per report, as many tokens share one. */
+  function visibility(actor: User) {
+    const cache = new Map<string, Promise<boolean>>();
+    const check = async (ns: TokenNamespace): Promise<boolean> => {
+      if (ns.type === 'user') return ns.id === actor.id;
+      let resource: Resource | null = null;
+      if (ns.type === 'project') {
+        const project: Project | null = await deps.namespaces.findProjectById(ns.id);
+        resource = project ? { type: 'project', project } : null;
+      } else {
+        const group: Group | null = await deps.namespaces.findGroupById(ns.id);
+        resource = group ? { type: 'group', group } : null;
+      }
+      return resource !== null && (await deps.accessLevel(actor, resource)) >= AccessLevel.MAINTAINER;
+    };
+    return (ns: TokenNamespace): Promise<boolean> => {
+      if (actor.isAdmin) return Promise.resolve(true);
+      const key = `${ns.type}:${ns.id}`;
+      let answer = cache.get(key);
+      if (!answer) cache.set(key, (answer = check(ns)));
+      return answer;
+    };
+  }
+
+  return {
+    /** The report for `actor` (admin: everything). `within` is a number of days, or text as parseWithin reads it. */
+    async build(actor: User, within: number | string | undefined): Promise<ExpiringReport> {
+      const withinDays = within === undefined ? DEFAULT_WITHIN_DAYS : typeof within === 'number' ? within : parseWithin(within);
+      if (withinDays === null || !Number.isInteger(withinDays) || withinDays < 1 || withinDays > MAX_WITHIN_DAYS) throw invalidParam('within is invalid', 'WITHIN_INVALID');
+      const now = deps.clock.now();
+      const today = utcDateOf(now);
+      const until = addDays(today, withinDays);
+      const tokens = await deps.overview.activeExpiring({ today, now: now.toISOString(), until });
+      const visible = visibility(actor);
+      const sections = new Map<string, { namespace: TokenNamespace; tokens: ExpiringToken[] }>();
+      for (const t of tokens) {
+        if (!(await visible(t.namespace))) continue;
+        const key = `${t.namespace.type}:${t.namespace.id}`;
+        let section = sections.get(key);
+        if (!section) sections.set(key, (section = { namespace: t.namespace, tokens: [] }));
+        section.tokens.push(present(t, now));
+      }
+      // Tokens arrive by expiry; a section's first token is its soonest, so insertion order is nearly right.
+      const ordered = [...sections.values()].sort(
+        (a, b) => a.tokens[0]!.expiresAt.localeCompare(b.tokens[0]!.expiresAt) || a.namespace.fullPath.localeCompare(b.namespace.fullPath) || a.namespace.type.localeCompare(b.namespace.type),
+      );
+      return { withinDays, until, generatedAt: now.toISOString(), sections: ordered };
+    },
+  };
+}
+
+function present(t: OverviewToken, now: Date): ExpiringToken {
+  return { id: t.id, kind: t.kind, name: t.name, scopes: t.scopes, expiresAt: t.expiresAt, daysLeft: daysUntil(t.expiresAt, now) };
+}

@@ -1,0 +1,45 @@
+/**
+ * The read-only storage port of the expiring report and the token metrics: every token with its kind as
+ * people name it and the project, group or user it belongs to. Implemented in store/token-overview.ts.
+ */
+import type { UtcDate } from '../kernel/dates.js';
+
+/** Token kinds as reports show them; a service account's personal tokens are `service_account`. */
+export type ReportTokenKind = 'deploy' | 'personal' | 'project' | 'group' | 'service_account';
+export const REPORT_TOKEN_KINDS: readonly ReportTokenKind[] = ['deploy', 'personal', 'project', 'group', 'service_account'];
+
+export type TokenState = 'active' | 'expired' | 'revoked';
+export const TOKEN_STATES: readonly TokenState[] = ['active', 'expired', 'revoked'];
+
+/** Where a token belongs: a project or group by full path, or (personal tokens) a user by username. */
+export interface TokenNamespace {
+  readonly type: 'project' | 'group' | 'user';
+  readonly id: number;
+  readonly fullPath: string;
+}
+
+export interface OverviewToken {
+  readonly id: number;
+  readonly kind: ReportTokenKind;
+  readonly name: string;
+  readonly scopes: readonly string[];
+  readonly expiresAt: UtcDate;
+  readonly namespace: TokenNamespace;
+}
+
+export interface TokenStateCount {
+  readonly kind: ReportTokenKind;
+  readonly state: TokenState;
+  readonly count: number;
+}
+
+export interface TokenOverviewStore {
+  /**
+   * Active tokens (not revoked, not past a rotation grace at `now`, not expired on `today`) that have an
+   * expiry date on or before `until` — every one with an expiry date when `until` is null — by expiry
+   * date, then id.
+   */
+  activeExpiring(query: { today: UtcDate; now: string; until: UtcDate | null }): Promise<OverviewToken[]>;
+  /** Every token (deleted deploy tokens count as revoked) by kind and state. Revoked wins over expired. */
+  countByKindAndState(query: { today: UtcDate; now: string }): Promise<TokenStateCount[]>;
+}

@@ -1,0 +1,73 @@
+/** TokenOverviewStore over Kysely (both dialects): the expiring report's and the metrics' token queries. */
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './database.js';
+import type { OverviewToken, ReportTokenKind, TokenOverviewStore, TokenState } from '../reports/token-overview-store.js';
+
+function reportKind(kind: string, ownerBotKind: string | null): ReportTokenKind {
+  if (kind === 'personal' && ownerBotKind === 'service_account') return 'service_account';
+  return kind as ReportTokenKind;
+}
+
+export function createTokenOverviewStore(db: Kysely<Database>): TokenOverviewStore {
+  return {
+    async activeExpiring({ today, now, until }) {
+      let q = db
+        .selectFrom('tokens as t')
+        .leftJoin('users as u', 'u.id', 't.user_id')
+        .leftJoin('projects as p', 'p.id', 't.project_id')
+        .leftJoin('groups as g', 'g.id', 't.group_id')
+        // A service account's tokens belong to the group that owns the account.
+        .leftJoin('groups as sg', 'sg.id', 'u.provisioned_by_group_id')
+        .select([
+          't.id',
+          't.kind',
+          't.name',
+          't.scopes',
+          't.expires_at',
+          't.user_id',
+          't.project_id',
+          't.group_id',
+          'u.username',
+          'u.bot_kind',
+          'u.provisioned_by_group_id',
+          'p.path_with_namespace',
+          'g.full_path',
+          'sg.full_path as owner_group_path',
+        ])
+        .where('t.revoked_at', 'is', null)
+        .where('t.deleted_at', 'is', null)
+        .where((eb) => eb.or([eb('t.grace_until', 'is', null), eb('t.grace_until', '>', now)]))
+        .where('t.expires_at', 'is not', null)
+        .where('t.expires_at', '>', today);
+      if (until !== null) q = q.where('t.expires_at', '<=', until);
+      const rows = await q.orderBy('t.expires_at').orderBy('t.id').execute();
+      return rows.map((r): OverviewToken => {
+        const kind = reportKind(r.kind, r.bot_kind);
+        const namespace =
+          r.project_id !== null
+            ? { type: 'project' as const, id: r.project_id, fullPath: r.path_with_namespace ?? `project ${r.project_id}` }
+            : r.group_id !== null
+              ? { type: 'group' as const, id: r.group_id, fullPath: r.full_path ?? `group ${r.group_id}` }
+              : kind === 'service_account' && r.provisioned_by_group_id !== null
+                ? { type: 'group' as const, id: r.provisioned_by_group_id, fullPath: r.owner_group_path ?? `group ${r.provisioned_by_group_id}` }
+                : { type: 'user' as const, id: r.user_id ?? 0, fullPath: r.username ?? `user ${r.user_id}` };
+        return { id: r.id, kind, name: r.name, scopes: JSON.parse(r.scopes) as string[], expiresAt: r.expires_at!, namespace };
+      });
+    },
+
+    async countByKindAndState({ today, now }) {
+      const state = sql<TokenState>`case
+        when t.revoked_at is not null or t.deleted_at is not null or (t.grace_until is not null and t.grace_until <= ${now}) then 'revoked'
+        when t.expires_at is not null and t.expires_at <= ${today} then 'expired'
+        else 'active' end`;
+      const serviceAccount = sql<number>`case when t.kind = 'personal' and u.bot_kind = 'service_account' then 1 else 0 end`;
+      const rows = await db
+        .selectFrom('tokens as t')
+        .leftJoin('users as u', 'u.id', 't.user_id')
+        .select([sql<string>`t.kind`.as('kind'), serviceAccount.as('sa'), state.as('state'), (eb) => eb.fn.countAll<string | number>().as('n')])
+        .groupBy([sql`t.kind`, sql`2`, sql`3`])
+        .execute();
+      return rows.map((r) => ({ kind: reportKind(r.kind, Number(r.sa) === 1 ? 'service_account' : null), state: r.state, count: Number(r.n) }));
+    },
+  };
+}
