@@ -13,6 +13,7 @@ import type { Resource } from '../namespaces/namespace.js';
 import type { Token } from '../tokens/token.js';
 import { isExpiredAt } from '../kernel/dates.js';
 import { registerTokenCommands } from './token-commands.js';
+import { registerExpiringCommand } from './expiring-command.js';
 import { CliInputError } from './token-format.js';
 
 export interface CliIo {
@@ -202,6 +203,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
     out,
     readStdin: io.readStdin ?? readProcessStdin,
   });
+  registerExpiringCommand(program, { withServices: (fn) => withServices(config(), fn), actorOf, out });
 
   try {
     await program.parseAsync(argv);

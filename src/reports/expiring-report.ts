@@ -116,3 +116,18 @@ export function createExpiringReport(deps: ExpiringReportDeps) {
 function present(t: OverviewToken, now: Date): ExpiringToken {
   return { id: t.id, kind: t.kind, name: t.name, scopes: t.scopes, expiresAt: t.expiresAt, daysLeft: daysUntil(t.expiresAt, now) };
 }
+
+/** The report's JSON shape, shared by the API and `latchkey expiring --json` (snake_case, as GitLab's). */
+export function presentExpiringReport(report: ExpiringReport) {
+  return {
+    within_days: report.withinDays,
+    until: report.until,
+    generated_at: report.generatedAt,
+    namespaces: report.sections.map((s) => ({
+      type: s.namespace.type,
+      id: s.namespace.id,
+      full_path: s.namespace.fullPath,
+      tokens: s.tokens.map((t) => ({ id: t.id, kind: t.kind, name: t.name, scopes: [...t.scopes], expires_at: t.expiresAt, days_left: t.daysLeft })),
+    })),
+  };
+}

@@ -5,7 +5,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { ExpiringReport } from '../../reports/expiring-report.js';
+import { presentExpiringReport } from '../../reports/expiring-report.js';
 import type { RouteContext } from '../route-context.js';
 
 const Query = Type.Object({
@@ -34,20 +34,6 @@ const ReportEntity = Type.Object({
     }),
   ),
 });
-
-export function presentExpiringReport(report: ExpiringReport) {
-  return {
-    within_days: report.withinDays,
-    until: report.until,
-    generated_at: report.generatedAt,
-    namespaces: report.sections.map((s) => ({
-      type: s.namespace.type,
-      id: s.namespace.id,
-      full_path: s.namespace.fullPath,
-      tokens: s.tokens.map((t) => ({ id: t.id, kind: t.kind, name: t.name, scopes: [...t.scopes], expires_at: t.expiresAt, days_left: t.daysLeft })),
-    })),
-  };
-}
 
 export function registerExpiringRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { expiringReport } = ctx.services;

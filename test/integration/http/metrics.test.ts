@@ -1,0 +1,191 @@
+/**
+ * GET /metrics on both stores, scraped with inject and parsed by a strict exposition-format parser:
+ * content type, HELP/TYPE for every family, per-token days to expiry at chosen clock dates, counts by
+ * kind and state as tokens are revoked and expire, the request counter by route pattern, label escaping
+ * of a token name with quotes, backslashes and a newline, no secrets, and the optional bearer token.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS } from '../../support/dialects.js';
+import { seedExpiringTokens, type ExpiringFixture } from '../../support/expiring-fixture.js';
+import { parseExposition, sampleValue, type ParsedFamily } from '../../support/prometheus-exposition.js';
+import { seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
+
+const NASTY_NAME = 'say "hi" \\ path\\n\nsecond line';
+const QUOTED_NAME = 'C:\\keys\\"prod" \\\\ backup';
+
+describe.each(DIALECTS)('GET /metrics on %s', (dialect) => {
+  let t: TestApp;
+  let w: World;
+  let fx: ExpiringFixture;
+  let nastyId: number;
+  let quotedId: number;
+  const secrets: string[] = [];
+
+  beforeAll(async () => {
+    t = await startTestApp(dialect);
+    w = await seedWorld(t);
+    fx = await seedExpiringTokens(t, w);
+    // The services refuse control characters in names, so the newline comes in through the store port
+    // (as a row written by another path would): the exporter must escape whatever a name holds.
+    const nasty = await t.app.store.tokens.insert({
+      kind: 'personal', name: NASTY_NAME, description: '', digest: 'not-a-real-digest', userId: w.users.developer.user.id, projectId: null, groupId: null,
+      username: null, scopes: ['read_user'], accessLevel: null, expiresAt: '2026-12-01', createdBy: null, createdAt: '2026-11-23T09:00:00.000Z',
+    });
+    nastyId = nasty.id;
+    const quoted = await t.app.services.personalTokens.createFor(w.users.developer.user, { name: QUOTED_NAME, scopes: ['read_user'], expiresAt: '2026-12-02' }, null);
+    quotedId = quoted.token.id;
+    secrets.push(quoted.secret, w.adminToken, ...Object.values(w.users).map((u) => u.token));
+  });
+  afterAll(async () => t?.close());
+
+  async function scrape(): Promise<Map<string, ParsedFamily>> {
+    const res = await t.request('GET', '/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    for (const s of secrets) expect(res.text).not.toContain(s);
+    return parseExposition(res.text);
+  }
+
+  const expiryDays = (m: Map<string, ParsedFamily>, id: number) => sampleValue(m, 'latchkey_token_expiry_days', { token_id: String(id) });
+  const count = (m: Map<string, ParsedFamily>, kind: string, state: string) => sampleValue(m, 'latchkey_tokens', { kind, state });
+
+  it('is valid exposition text: every family has HELP and TYPE, every value is numeric', async () => {
+    const m = await scrape();
+    expect([...m.keys()]).toEqual(expect.arrayContaining(['latchkey_token_expiry_days', 'latchkey_tokens', 'latchkey_http_requests_total', 'latchkey_notifications_total', 'latchkey_webhook_deliveries_total']));
+    expect(m.get('latchkey_token_expiry_days')!.type).toBe('gauge');
+    expect(m.get('latchkey_tokens')!.type).toBe('gauge');
+    expect(m.get('latchkey_http_requests_total')!.type).toBe('counter');
+    expect(m.get('latchkey_notifications_total')!.type).toBe('counter');
+    expect(m.get('latchkey_webhook_deliveries_total')!.type).toBe('counter');
+    for (const f of m.values()) for (const s of f.samples) expect(Number.isFinite(s.value), `${s.name} ${JSON.stringify(s.labels)}`).toBe(true);
+  });
+
+  it('gauges days until expiry per active token with kind, namespace path, name and id labels', async () => {
+    const m = await scrape();
+    const gauge = m.get('latchkey_token_expiry_days')!;
+    const byId = new Map(gauge.samples.map((s) => [Number(s.labels.token_id), s]));
+    expect(byId.get(fx.ids.registryPull)).toMatchObject({ labels: { kind: 'deploy', namespace: 'acme/platform/web', name: 'registry-pull' }, value: 8 });
+    expect(byId.get(fx.ids.laptop)).toMatchObject({ labels: { kind: 'personal', namespace: 'maintainer-user', name: 'laptop' }, value: 2 });
+    expect(byId.get(fx.ids.ciBot)).toMatchObject({ labels: { kind: 'project', namespace: 'acme/platform/web', name: 'ci-bot' }, value: 7 });
+    expect(byId.get(fx.ids.topBot)).toMatchObject({ labels: { kind: 'group', namespace: 'acme', name: 'top-bot' }, value: 48 });
+    expect(byId.get(fx.ids.saToken)).toMatchObject({ labels: { kind: 'service_account', namespace: 'acme', name: 'release' }, value: 12 });
+    expect(byId.get(fx.ids.groupDeploy)).toMatchObject({ labels: { kind: 'deploy', namespace: 'acme/platform', name: 'group-deploy' }, value: 27 });
+    // Revoked and non-expiring tokens have no gauge.
+    expect(byId.has(fx.ids.revoked)).toBe(false);
+    expect(byId.has(fx.ids.forever)).toBe(false);
+    // Exactly the active tokens with an expiry date: 8 seeded personal + 7 fixture + the two odd names.
+    expect(gauge.samples).toHaveLength(17);
+    for (const s of gauge.samples) expect(Object.keys(s.labels).sort()).toEqual(['kind', 'name', 'namespace', 'token_id']);
+  });
+
+  it('escapes quotes, backslashes and newlines in label values (the parser reads the name back intact)', async () => {
+    const res = await t.request('GET', '/metrics');
+    expect(res.text).toContain('name="say \\"hi\\" \\\\ path\\\\n\\nsecond line"');
+    const m = parseExposition(res.text);
+    expect(sampleValue(m, 'latchkey_token_expiry_days', { token_id: String(nastyId) })).toBe(8);
+    expect(m.get('latchkey_token_expiry_days')!.samples.find((s) => s.labels.token_id === String(nastyId))!.labels.name).toBe(NASTY_NAME);
+    expect(res.text).toContain('name="C:\\\\keys\\\\\\"prod\\" \\\\\\\\ backup"');
+    expect(m.get('latchkey_token_expiry_days')!.samples.find((s) => s.labels.token_id === String(quotedId))!.labels.name).toBe(QUOTED_NAME);
+  });
+
+  it('follows the clock: days count down and a token leaves the gauge at 00:00 UTC of its date', async () => {
+    try {
+      t.clock.set('2026-11-30T23:59:59.999Z');
+      let m = await scrape();
+      expect(expiryDays(m, fx.ids.registryPull)).toBe(1);
+      expect(expiryDays(m, fx.ids.ciBot)).toBeUndefined(); // ci-bot stopped at 2026-11-30T00:00Z
+      t.clock.set('2026-12-01T00:00:00.000Z');
+      m = await scrape();
+      expect(expiryDays(m, fx.ids.registryPull)).toBeUndefined();
+      expect(expiryDays(m, fx.ids.groupDeploy)).toBe(19);
+    } finally {
+      t.clock.set('2026-11-23T10:00:00.000Z');
+    }
+  });
+
+  it('counts tokens by kind and state, and the counts move when a token expires or is revoked', async () => {
+    let m = await scrape();
+    // deploy: registry-pull, site-deploy, group-deploy, forever active; "revoked" revoked.
+    expect([count(m, 'deploy', 'active'), count(m, 'deploy', 'expired'), count(m, 'deploy', 'revoked')]).toEqual([4, 0, 1]);
+    expect([count(m, 'personal', 'active'), count(m, 'personal', 'expired'), count(m, 'personal', 'revoked')]).toEqual([11, 0, 0]);
+    expect([count(m, 'project', 'active'), count(m, 'group', 'active'), count(m, 'service_account', 'active')]).toEqual([1, 1, 1]);
+    expect(m.get('latchkey_tokens')!.samples).toHaveLength(15);
+
+    // Expiry: at 2026-11-25 the laptop token (personal) is expired.
+    t.clock.set('2026-11-25T00:00:00.000Z');
+    try {
+      m = await scrape();
+      expect([count(m, 'personal', 'active'), count(m, 'personal', 'expired')]).toEqual([10, 1]);
+    } finally {
+      t.clock.set('2026-11-23T10:00:00.000Z');
+    }
+
+    // Revocation through the API: the deploy token moves from active to revoked at once.
+    const del = await t.request('DELETE', `/api/v4/projects/${w.project.id}/deploy_tokens/${fx.ids.registryPull}`, { token: w.adminToken });
+    expect(del.status).toBe(204);
+    m = await scrape();
+    expect([count(m, 'deploy', 'active'), count(m, 'deploy', 'revoked')]).toEqual([3, 2]);
+    expect(expiryDays(m, fx.ids.registryPull)).toBeUndefined();
+
+    // Rotation: the old project token is revoked, its successor active.
+    const rot = await t.request('POST', `/api/v4/projects/${w.project.id}/access_tokens/${fx.ids.ciBot}/rotate`, { token: w.adminToken, body: { expires_at: '2026-12-10' } });
+    expect(rot.status).toBe(200);
+    m = await scrape();
+    expect([count(m, 'project', 'active'), count(m, 'project', 'revoked')]).toEqual([1, 1]);
+    expect(expiryDays(m, rot.body.id)).toBe(17);
+  });
+
+  it('counts API requests by method, route pattern and status — never the raw URL', async () => {
+    const before = await scrape();
+    const route = '/api/v4/projects/:id/deploy_tokens';
+    const ok = sampleValue(before, 'latchkey_http_requests_total', { method: 'GET', route, status: '200' }) ?? 0;
+    const notFound = sampleValue(before, 'latchkey_http_requests_total', { method: 'GET', route, status: '404' }) ?? 0;
+    expect((await t.request('GET', `/api/v4/projects/${w.project.id}/deploy_tokens`, { token: w.adminToken })).status).toBe(200);
+    expect((await t.request('GET', `/api/v4/projects/${encodeURIComponent('acme/platform/web')}/deploy_tokens`, { token: w.adminToken })).status).toBe(200);
+    expect((await t.request('GET', '/api/v4/projects/999999/deploy_tokens', { token: w.adminToken })).status).toBe(404);
+    expect((await t.request('GET', '/api/v4/no/such/thing/42', { token: w.adminToken })).status).toBe(404);
+    const after = await scrape();
+    expect(sampleValue(after, 'latchkey_http_requests_total', { method: 'GET', route, status: '200' })).toBe(ok + 2);
+    expect(sampleValue(after, 'latchkey_http_requests_total', { method: 'GET', route, status: '404' })).toBe(notFound + 1);
+    const routes = after.get('latchkey_http_requests_total')!.samples.map((s) => s.labels.route!);
+    expect(routes).toContain('(unmatched)');
+    expect(routes.some((r) => /999999|acme|no\/such/.test(r))).toBe(false);
+    // The previous scrape itself is counted.
+    expect(sampleValue(after, 'latchkey_http_requests_total', { method: 'GET', route: '/metrics', status: '200' })).toBeGreaterThan(0);
+  });
+
+  it('renders the counters the notification and webhook services increment', async () => {
+    const { metrics } = t.app.services;
+    const before = await scrape();
+    const sent = sampleValue(before, 'latchkey_notifications_total', { channel: 'email', outcome: 'sent' }) ?? 0;
+    const failed = sampleValue(before, 'latchkey_webhook_deliveries_total', { outcome: 'failed' }) ?? 0;
+    metrics.notifications.inc({ channel: 'email', outcome: 'sent' }, 2);
+    metrics.webhookDeliveries.inc({ outcome: 'failed' });
+    const after = await scrape();
+    expect(sampleValue(after, 'latchkey_notifications_total', { channel: 'email', outcome: 'sent' })).toBe(sent + 2);
+    expect(sampleValue(after, 'latchkey_webhook_deliveries_total', { outcome: 'failed' })).toBe(failed + 1);
+  });
+});
+
+describe.each(DIALECTS)('GET /metrics with LATCHKEY_METRICS_TOKEN on %s', (dialect) => {
+  let t: TestApp;
+  const TOKEN = 'scrape-me-0123456789';
+  beforeAll(async () => {
+    t = await startTestApp(dialect, { env: { LATCHKEY_METRICS_TOKEN: TOKEN } });
+  });
+  afterAll(async () => t?.close());
+
+  it('answers 401 without the bearer token or with a wrong one, 200 with it', async () => {
+    expect((await t.request('GET', '/metrics')).status).toBe(401);
+    expect((await t.request('GET', '/metrics', { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await t.request('GET', '/metrics', { headers: { authorization: `Bearer ${TOKEN}x` } })).status).toBe(401);
+    expect((await t.request('GET', '/metrics', { headers: { 'private-token': TOKEN } })).status).toBe(401);
+    const ok = await t.request('GET', '/metrics', { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(ok.status).toBe(200);
+    expect(() => parseExposition(ok.text)).not.toThrow();
+  });
+
+  it('the token does not open the API', async () => {
+    expect((await t.request('GET', '/api/v4/user', { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(401);
+  });
+});
