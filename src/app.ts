@@ -26,6 +26,9 @@ import { createMetricsScraper } from './metrics/token-metrics.js';
 import { createExpiringReport } from './reports/expiring-report.js';
 import { createTokenOverviewStore } from './store/token-overview.js';
 import { fanOut, type TokenEventSink } from './events/token-events.js';
+import { createExpiryNotifier } from './notifications/expiry-notifier.js';
+import { createMailer } from './notifications/mailer.js';
+import { createExpiryNoticeStore } from './store/expiry-notices.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -67,12 +70,21 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
   const metricsScraper = createMetricsScraper({ overview: tokenOverview, registry: metrics, clock });
   // Where token events go (webhooks; later the audit log). Producers publish here; a sink never throws.
   const tokenEvents: TokenEventSink = fanOut();
+  // The daily expiry job (notices, e-mails, token.expiring/expired events); `serve` schedules it.
+  const expiryNotifier = createExpiryNotifier({
+    store,
+    notices: createExpiryNoticeStore(store.db),
+    clock,
+    mailer: createMailer(config.smtpUrl, config.mailFrom),
+    events: tokenEvents,
+    publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
+  });
   return {
     clock,
     random,
     store,
     secretGenerated,
-    services: { random, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts, tokenPolicies, tokenEvents, metrics, expiringReport, metricsScraper },
+    services: { random, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts, tokenPolicies, tokenEvents, metrics, expiringReport, metricsScraper, expiryNotifier },
   };
 }
 

@@ -59,3 +59,23 @@ describe('token expiry policy configuration', () => {
     expect(() => loadConfig({ LATCHKEY_MAX_TOKEN_LIFETIME_DAYS: '0' })).toThrow(/LATCHKEY_MAX_TOKEN_LIFETIME_DAYS must be an integer/);
   });
 });
+
+describe('expiry notification configuration', () => {
+  it('runs the expiry check at 01:00 UTC with mail disabled by default', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ smtpUrl: null, mailFrom: 'Latchkey <latchkey@localhost>', expiryCron: '0 1 * * *' });
+  });
+  it('reads LATCHKEY_SMTP_URL (or _FILE), LATCHKEY_MAIL_FROM and LATCHKEY_EXPIRY_CRON', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-config-'));
+    writeFileSync(join(dir, 'smtp'), 'smtp://u:p@127.0.0.1:2525\n');
+    expect(loadConfig({ LATCHKEY_SMTP_URL_FILE: join(dir, 'smtp') }).smtpUrl).toBe('smtp://u:p@127.0.0.1:2525');
+    const c = loadConfig({ LATCHKEY_SMTP_URL: 'smtp://127.0.0.1:2525', LATCHKEY_MAIL_FROM: 'tokens@example.com', LATCHKEY_EXPIRY_CRON: '30 6 * * 1-5' });
+    expect(c).toMatchObject({ smtpUrl: 'smtp://127.0.0.1:2525', mailFrom: 'tokens@example.com', expiryCron: '30 6 * * 1-5' });
+    expect(loadConfig({ LATCHKEY_EXPIRY_CRON: 'off' }).expiryCron).toBeNull();
+  });
+  it('refuses a bad cron expression and SMTP URL given twice', () => {
+    expect(() => loadConfig({ LATCHKEY_EXPIRY_CRON: 'every day' })).toThrow(/LATCHKEY_EXPIRY_CRON must be a cron expression/);
+    expect(() => loadConfig({ LATCHKEY_EXPIRY_CRON: '61 1 * * *' })).toThrow(ConfigError);
+    expect(() => loadConfig({ LATCHKEY_SMTP_URL: 'smtp://a', LATCHKEY_SMTP_URL_FILE: '/x' })).toThrow(/either LATCHKEY_SMTP_URL or LATCHKEY_SMTP_URL_FILE/);
+  });
+});

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Cron } from 'croner';
 
 export interface Config {
   /** Directory for the SQLite file and the generated server secret. `LATCHKEY_DATA_DIR`, default `./data`. */
@@ -32,6 +33,12 @@ export interface Config {
   readonly requireTokenExpiry: boolean;
   /** `LATCHKEY_MAX_TOKEN_LIFETIME_DAYS` (default 365): the longest a personal or resource token may live. */
   readonly maxTokenLifetimeDays: number;
+  /** `LATCHKEY_SMTP_URL` (`_FILE`): `smtp://host:port` (or `smtps://user:pass@host`); null = mail disabled. */
+  readonly smtpUrl: string | null;
+  /** `LATCHKEY_MAIL_FROM`: sender of notification e-mails, default `Latchkey <latchkey@localhost>`. */
+  readonly mailFrom: string;
+  /** `LATCHKEY_EXPIRY_CRON`: when `serve` runs the expiry check (UTC), default `0 1 * * *`; null (`off`) = never. */
+  readonly expiryCron: string | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -76,6 +83,17 @@ function prefix(env: Env, name: string, fallback: string): string {
   return value;
 }
 
+function cronPattern(env: Env, name: string, fallback: string): string | null {
+  const raw = (env[name] ?? '').trim() || fallback;
+  if (/^(off|false|disabled)$/i.test(raw)) return null;
+  try {
+    new Cron(raw, { paused: true, timezone: 'UTC' }).stop();
+  } catch (e) {
+    throw new ConfigError(`${name} must be a cron expression such as "0 1 * * *" (or "off"), got ${JSON.stringify(raw)}: ${(e as Error).message}`);
+  }
+  return raw;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const secret = readSecretVariable(env, 'LATCHKEY_SECRET');
   if (secret !== null && secret.length < 32) throw new ConfigError('LATCHKEY_SECRET must be at least 32 characters');
@@ -97,5 +115,8 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken: readSecretVariable(env, 'LATCHKEY_METRICS_TOKEN'),
     requireTokenExpiry: boolean(env, 'LATCHKEY_REQUIRE_TOKEN_EXPIRY', true),
     maxTokenLifetimeDays: integer(env, 'LATCHKEY_MAX_TOKEN_LIFETIME_DAYS', 365, 1, 36_500),
+    smtpUrl: readSecretVariable(env, 'LATCHKEY_SMTP_URL'),
+    mailFrom: env.LATCHKEY_MAIL_FROM || 'Latchkey <latchkey@localhost>',
+    expiryCron: cronPattern(env, 'LATCHKEY_EXPIRY_CRON', '0 1 * * *'),
   });
 }

@@ -13,6 +13,8 @@ import type { Resource } from '../namespaces/namespace.js';
 import type { Token } from '../tokens/token.js';
 import { isExpiredAt } from '../kernel/dates.js';
 import { registerTokenCommands } from './token-commands.js';
+import { registerNotifyCommands } from './notify-commands.js';
+import { scheduleExpiryJob } from '../notifications/expiry-schedule.js';
 import { registerExpiringCommand } from './expiring-command.js';
 import { CliInputError } from './token-format.js';
 
@@ -100,11 +102,15 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       }
       if (app.secretGenerated) io.print(`Generated a server secret in ${cfg.dataDir}/server-secret (back it up: without it no issued token verifies).`);
       io.print(`Latchkey listening on ${address} (API: ${address}/api/v4, docs: ${address}/api/docs)`);
+      // Every node schedules the expiry check; its database lock lets one node at a time run it.
+      const expiryJob = cfg.expiryCron === null ? null : scheduleExpiryJob(cfg.expiryCron, () => app.services.expiryNotifier.run(), app.http.log);
+      if (cfg.smtpUrl === null) app.http.log.info('mail is disabled (LATCHKEY_SMTP_URL is not set): expiry notices are recorded and published as events, not e-mailed');
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+      expiryJob?.stop();
       await app.close();
     });
 
@@ -205,9 +211,12 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
   });
   registerExpiringCommand(program, { withServices: (fn) => withServices(config(), fn), actorOf, out });
 
+  let exitCode = 0;
+  registerNotifyCommands(program, { withServices: (fn) => withServices(config(), fn), out, setExitCode: (code) => (exitCode = code) });
+
   try {
     await program.parseAsync(argv);
-    return 0;
+    return exitCode;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
     if (e instanceof CliInputError || e instanceof ConfigError) {

@@ -93,10 +93,46 @@ export interface TokensTable {
   reuse_detected_at: Generated<string | null>;
 }
 
+/** One expiry notice per token and interval ('60', '30', '7', 'expired'), unique: never decided twice. */
+export interface ExpiryNoticesTable {
+  id: Generated<number>;
+  token_id: number;
+  interval: string;
+  /** The token's expiry date when the notice was decided. */
+  expires_at: string;
+  days_left: number;
+  decided_at: string;
+  /** When the token.expiring / token.expired event went to the event sink; null until then. */
+  event_published_at: string | null;
+}
+
+/** One e-mail recipient of a notice: pending → sending (claimed_at) → sent | failed, or skipped (mail disabled). */
+export interface ExpiryNoticeDeliveriesTable {
+  id: Generated<number>;
+  notice_id: number;
+  user_id: number | null;
+  email: string;
+  status: string;
+  attempts: Generated<number>;
+  claimed_at: string | null;
+  sent_at: string | null;
+  last_error: string | null;
+}
+
+/** Named job locks with a lease: the holder runs the job until `locked_until`. */
+export interface JobLocksTable {
+  name: string;
+  holder: string | null;
+  locked_until: string;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
   projects: ProjectsTable;
   members: MembersTable;
   tokens: TokensTable;
+  expiry_notices: ExpiryNoticesTable;
+  expiry_notice_deliveries: ExpiryNoticeDeliveriesTable;
+  job_locks: JobLocksTable;
 }

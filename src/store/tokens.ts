@@ -5,7 +5,7 @@ import type { TokenStore } from '../tokens/token-store.js';
 import type { Token, TokenKind } from '../tokens/token.js';
 import { offsetOf } from '../kernel/page.js';
 
-function toToken(r: Selectable<TokensTable>): Token {
+export function toToken(r: Selectable<TokensTable>): Token {
   return {
     id: r.id,
     kind: r.kind as TokenKind,

@@ -4,12 +4,14 @@ import type { DialectTraits } from '../dialects.js';
 import { createCore } from './2026-11-23T0001-create-core.js';
 import { createAccessTokens } from './2026-11-23T0002-access-tokens.js';
 import { createServiceAccounts } from './2026-11-23T0003-service-accounts.js';
+import { createExpiryNotices } from './2026-11-23T0004-expiry-notices.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '2026-11-23T0001-create-core': createCore(traits),
     '2026-11-23T0002-access-tokens': createAccessTokens(traits),
     '2026-11-23T0003-service-accounts': createServiceAccounts(traits),
+    '2026-11-23T0004-expiry-notices': createExpiryNotices(traits),
   };
   return { getMigrations: async () => migrations };
 }

@@ -1,0 +1,43 @@
+/** `latchkey notify run`: the expiry check once, now, with a summary (tables or `--json`). */
+import type { Command } from 'commander';
+import type { buildServices } from '../app.js';
+import type { ExpiryRunSummary } from '../notifications/expiry-notifier.js';
+import { emit, type Output } from './output.js';
+
+type Built = Awaited<ReturnType<typeof buildServices>>;
+
+export interface NotifyCommandDeps {
+  withServices<T>(fn: (built: Built) => Promise<T>): Promise<T>;
+  out(opts: { json?: boolean }): Output;
+  /** Exit status for the run (1 when an e-mail could not be sent). */
+  setExitCode(code: number): void;
+}
+
+export function formatSummary(s: ExpiryRunSummary): string {
+  if (!s.ran) return 'Another node is running the expiry check right now (it holds the lock); nothing done here.';
+  const n = s.notices;
+  const lines = [
+    `Expiry check at ${s.at}`,
+    `notices: 60 days ${n['60']}, 30 days ${n['30']}, 7 days ${n['7']}, expired ${n.expired}`,
+    `events published: ${s.eventsPublished}`,
+  ];
+  if (s.mail === 'disabled') lines.push('mail: disabled (LATCHKEY_SMTP_URL is not set): notices recorded, no e-mail sent');
+  else lines.push(`e-mails sent: ${s.emailsSent}${s.recipients.length > 0 ? ` (${s.recipients.join(', ')})` : ''}, failed: ${s.emailsFailed}`);
+  if (s.deliveriesSkipped > 0) lines.push(`deliveries skipped: ${s.deliveriesSkipped}`);
+  return lines.join('\n');
+}
+
+export function registerNotifyCommands(program: Command, deps: NotifyCommandDeps): void {
+  const notify = program.command('notify').description('Expiry notifications');
+  notify
+    .command('run')
+    .description('Run the expiry check now: record due notices, e-mail owners and maintainers, publish events')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      await deps.withServices(async ({ services }) => {
+        const summary = await services.expiryNotifier.run();
+        emit(deps.out(opts), summary, () => formatSummary(summary));
+        if (summary.emailsFailed > 0) deps.setExitCode(1);
+      });
+    });
+}

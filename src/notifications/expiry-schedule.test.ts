@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { scheduleExpiryJob } from './expiry-schedule.js';
+import type { ExpiryRunSummary } from './expiry-notifier.js';
+
+const summary = (ran: boolean): ExpiryRunSummary => ({ ran, at: '', mail: 'disabled', notices: { '60': 0, '30': 0, '7': 0, expired: 0 }, eventsPublished: 0, emailsSent: 0, emailsFailed: 0, recipients: [], deliveriesSkipped: 0 });
+
+describe('expiry schedule', () => {
+  it('plans the default run at 01:00 UTC', () => {
+    const job = scheduleExpiryJob('0 1 * * *', async () => summary(true), { info: () => {}, error: () => {} });
+    try {
+      const next = job.nextRun()!;
+      expect(next.toISOString()).toMatch(/T01:00:00\.000Z$/);
+      expect(next.getTime() - Date.now()).toBeLessThanOrEqual(86_400_000);
+    } finally {
+      job.stop();
+    }
+    expect(job.nextRun()).toBeNull();
+  });
+
+  it('runs the job when due, logs the outcome, and logs (not throws) a failing run', async () => {
+    const logs: string[] = [];
+    let calls = 0;
+    const job = scheduleExpiryJob('* * * * * *', async () => {
+      calls++;
+      if (calls === 1) throw new Error('database down');
+      return summary(calls % 2 === 0);
+    }, { info: (_o, m) => logs.push(m), error: (_o, m) => logs.push(`error: ${m}`) });
+    try {
+      const deadline = Date.now() + 5_000;
+      while (calls < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      job.stop();
+    }
+    expect(calls).toBeGreaterThanOrEqual(3);
+    expect(logs).toContain('error: expiry check failed');
+    expect(logs).toContain('expiry check done');
+    expect(logs).toContain('expiry check skipped: another node holds the lock');
+  });
+});

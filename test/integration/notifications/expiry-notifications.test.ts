@@ -1,0 +1,270 @@
+/**
+ * The expiry job on both stores, with an injected clock and a real SMTP server: who gets which notice,
+ * once per interval (also across a restart on the same database), the e-mail's content in text and
+ * HTML, token.expiring / token.expired events, mail disabled, and recovery from a run that died.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, type App } from '../../../src/app.js';
+import { loadConfig } from '../../../src/config.js';
+import { FakeClock } from '../../../src/kernel/clock.js';
+import { openStore, type Store } from '../../../src/store/open-store.js';
+import type { TokenEvent } from '../../../src/events/token-events.js';
+import { createExpiryNotifier } from '../../../src/notifications/expiry-notifier.js';
+import { createExpiryNoticeStore } from '../../../src/store/expiry-notices.js';
+import { createMailer } from '../../../src/notifications/mailer.js';
+import type { User } from '../../../src/namespaces/namespace.js';
+import { createTestDatabase, DIALECTS } from '../../support/dialects.js';
+import { seedWorld, TEST_SECRET, type World } from '../../support/test-app.js';
+import { seededTokenGenerator } from '../../support/seeded-token-generator.js';
+import { startSmtpSink, type SmtpSink } from '../../support/smtp-sink.js';
+
+const PUBLIC_URL = 'https://latchkey.example.com';
+const DAY = 86_400_000;
+
+describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
+  let sink: SmtpSink;
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let store: Store;
+  const apps: App[] = [];
+  let clock: FakeClock;
+
+  /** A new app instance on the same database: a restart, or another node. */
+  async function node(env: Record<string, string> = {}): Promise<App> {
+    const config = loadConfig({ LATCHKEY_SECRET: TEST_SECRET, LATCHKEY_LOG_LEVEL: 'silent', LATCHKEY_DATA_DIR: '/nonexistent-latchkey-test', LATCHKEY_PUBLIC_URL: PUBLIC_URL, LATCHKEY_SMTP_URL: sink.url, LATCHKEY_MAIL_FROM: 'Latchkey <tokens@example.com>', ...env });
+    const app = await buildApp(config, { clock, store, random: seededTokenGenerator(`${dialect}-${Math.random()}`) });
+    apps.push(app);
+    return app;
+  }
+
+  beforeAll(async () => {
+    sink = await startSmtpSink();
+  });
+  afterAll(async () => {
+    await sink.stop();
+  });
+
+  let app: App;
+  let world: World;
+  let acmeOwner: User;
+  let acmeMaintainer: User;
+  const ids = {} as { deploy: number; personal: number; projectToken: number; revoked: number; serviceAccount: number; far: number };
+
+  async function setUp() {
+    sink.mails.length = 0;
+    clock = new FakeClock('2026-11-23T10:00:00.000Z');
+    db = await createTestDatabase(dialect);
+    store = await openStore(db.location);
+    app = await node();
+    const t = { app } as Parameters<typeof seedWorld>[0];
+    world = await seedWorld(t);
+    const s = app.services;
+    const admin = world.admin;
+    acmeOwner = await s.namespaces.createUser(admin, { username: 'acme-owner', name: 'Acme Owner', email: 'acme-owner@example.com' });
+    acmeMaintainer = await s.namespaces.createUser(admin, { username: 'acme-maint', name: 'Acme Maintainer', email: 'acme-maint@example.com' });
+    await s.namespaces.addMember(admin, { type: 'group', group: world.top }, { userId: acmeOwner.id, accessLevel: 50, expiresAt: null });
+    await s.namespaces.addMember(admin, { type: 'group', group: world.top }, { userId: acmeMaintainer.id, accessLevel: 40, expiresAt: null });
+    const project = { type: 'project' as const, project: world.project };
+    // 25 days out when first seen.
+    ids.deploy = (await s.deployTokens.create(admin, project, { name: 'registry-pull', scopes: ['read_registry'], expiresAt: '2026-12-18' })).token.id;
+    // 58 days out: the 60-day notice.
+    ids.personal = (await s.personalTokens.createFor(world.users.developer.user, { name: 'laptop', scopes: ['read_api'], expiresAt: '2027-01-20' }, null)).token.id;
+    // 5 days out: the 7-day notice.
+    ids.projectToken = (await s.resourceTokens.create(admin, project, { name: 'ci-bot', scopes: ['read_repository'], expiresAt: '2026-11-28' })).token.id;
+    // Revoked: nothing, ever.
+    const revoked = (await s.deployTokens.create(admin, project, { name: 'old-pull', scopes: ['read_registry'], expiresAt: '2026-11-30' })).token.id;
+    await s.deployTokens.remove(admin, project, revoked);
+    ids.revoked = revoked;
+    // A service account of acme, its token 20 days out: the Owners of acme are told.
+    const account = await s.serviceAccounts.create(admin, world.top, { name: 'Release robot', username: 'release-robot' });
+    ids.serviceAccount = (await s.serviceAccounts.createToken(admin, world.top, account.id, { name: 'release', scopes: ['api'], expiresAt: '2026-12-13' })).token.id;
+    // Beyond 60 days: nothing now.
+    ids.far = (await s.deployTokens.create(admin, { type: 'group', group: world.sub }, { name: 'far', scopes: ['read_repository'], expiresAt: '2027-03-01' })).token.id;
+  }
+
+  afterEach(async () => {
+    for (const a of apps.splice(0)) await a.close();
+    await store?.close();
+    await db?.drop();
+  });
+
+  const mailTo = (email: string) => sink.mails.filter((m) => m.rcptTo.includes(email));
+  async function noticeRows() {
+    return (await store.db.selectFrom('expiry_notices').select(['token_id', 'interval']).orderBy('token_id').orderBy('interval').execute()).map((r) => `${r.token_id}:${r.interval}`);
+  }
+
+  it('mails each recipient once, listing all their tokens, in text and HTML; records one notice per token and interval', async () => {
+    await setUp();
+    const summary = await app.services.expiryNotifier.run();
+    expect(summary).toMatchObject({ ran: true, mail: 'enabled', notices: { '60': 1, '30': 2, '7': 1, expired: 0 }, emailsFailed: 0 });
+    expect((await noticeRows()).sort()).toEqual([`${ids.deploy}:30`, `${ids.personal}:60`, `${ids.projectToken}:7`, `${ids.serviceAccount}:30`].sort());
+
+    // Recipients: deploy + project token → Maintainers and Owners of the project, inherited (platform's
+    // maintainer and owner, acme's owner and maintainer, root who created the groups); the personal
+    // token → its owner; the service account → the Owners of acme only. Never developers or bots.
+    const recipients = sink.mails.flatMap((m) => m.rcptTo).sort();
+    expect(recipients).toEqual(['acme-maint@example.com', 'acme-owner@example.com', 'developer@example.com', 'maintainer@example.com', 'owner@example.com', 'root@example.com'].sort());
+    expect(summary.emailsSent).toBe(6);
+    for (const m of sink.mails) expect(m.rcptTo).toHaveLength(1);
+    expect(sink.mails.every((m) => m.from.includes('tokens@example.com'))).toBe(true);
+
+    // One message for the maintainer with both project tokens, most urgent first.
+    const [maint] = mailTo('maintainer@example.com');
+    expect(maint!.subject).toBe('[Latchkey] 2 tokens expire soon');
+    expect(maint!.text).toContain('ci-bot — project access token, project acme/platform/web');
+    expect(maint!.text).toContain('expires on 2026-11-28 (in 5 days)');
+    expect(maint!.text).toContain('scopes: read_repository');
+    expect(maint!.text).toContain(`rotate: ${PUBLIC_URL}/acme/platform/web/-/settings/access_tokens`);
+    expect(maint!.text).toContain('registry-pull — deploy token, project acme/platform/web');
+    expect(maint!.text).toContain('expires on 2026-12-18 (in 25 days)');
+    expect(maint!.text).toContain(`rotate: ${PUBLIC_URL}/acme/platform/web/-/settings/repository#js-deploy-tokens`);
+    expect(maint!.text.indexOf('ci-bot')).toBeLessThan(maint!.text.indexOf('registry-pull'));
+    expect(maint!.html).toContain('<strong>ci-bot</strong>');
+    expect(maint!.html).toContain('read_registry');
+    expect(maint!.html).toContain(`<a href="${PUBLIC_URL}/acme/platform/web/-/settings/access_tokens">Rotate</a>`);
+    expect(maint!.text).not.toContain('old-pull');
+    expect(maint!.text).not.toContain('release');
+
+    // root and acme's owner also get the service-account token; acme's maintainer does not.
+    expect(mailTo('acme-owner@example.com')[0]!.subject).toBe('[Latchkey] 3 tokens expire soon');
+    expect(mailTo('acme-owner@example.com')[0]!.text).toContain('release — service account token, service account release-robot of group acme');
+    expect(mailTo('acme-owner@example.com')[0]!.text).toContain(`${PUBLIC_URL}/groups/acme/-/settings/service_accounts`);
+    expect(mailTo('acme-maint@example.com')[0]!.text).not.toContain('release-robot');
+
+    const [dev] = mailTo('developer@example.com');
+    expect(dev!.subject).toBe('[Latchkey] personal access token "laptop" expires on 2027-01-20 (in 58 days)');
+    expect(dev!.text).toContain(`${PUBLIC_URL}/-/user_settings/personal_access_tokens`);
+
+    // No secret ever: no token value in any mail.
+    for (const m of sink.mails) expect(m.raw).not.toMatch(/gl(dt|pat)-[A-Za-z0-9]{20,}/);
+
+    // Same day, again, and on a restarted instance: nothing new.
+    expect(await app.services.expiryNotifier.run()).toMatchObject({ ran: true, emailsSent: 0, notices: { '60': 0, '30': 0, '7': 0, expired: 0 } });
+    const restarted = await node();
+    expect(await restarted.services.expiryNotifier.run()).toMatchObject({ ran: true, emailsSent: 0 });
+    expect(sink.mails).toHaveLength(6);
+  });
+
+  it('walks the calendar: 30 → 7 → expired for the token first seen 25 days out, never 60, never twice, across restarts', async () => {
+    await setUp();
+    const seen: string[] = [];
+    const events: TokenEvent[] = [];
+    // One run a day at 01:00 for 70 days, a new instance (restart) every 9 days.
+    clock.set('2026-11-24T01:00:00.000Z');
+    let current = app;
+    for (let day = 0; day < 70; day++) {
+      if (day % 9 === 0) current = await node();
+      const notifier = createExpiryNotifier({ store, notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async (e) => void events.push(e) }, publicUrl: PUBLIC_URL });
+      const summary = day % 2 === 0 ? await current.services.expiryNotifier.run() : await notifier.run();
+      expect(summary.ran).toBe(true);
+      clock.advance(DAY);
+    }
+    const rows = await store.db.selectFrom('expiry_notices').select(['token_id', 'interval', 'days_left']).orderBy('id').execute();
+    for (const r of rows) seen.push(`${r.token_id}:${r.interval}:${r.days_left}`);
+    const of = (id: number) => seen.filter((s) => s.startsWith(`${id}:`)).map((s) => s.split(':').slice(1).join(':'));
+    expect(of(ids.deploy)).toEqual(['30:24', '7:7', 'expired:0']);
+    expect(of(ids.personal)).toEqual(['60:57', '30:30', '7:7', 'expired:0']);
+    expect(of(ids.projectToken)).toEqual(['7:4', 'expired:0']);
+    expect(of(ids.revoked)).toEqual([]);
+    expect(of(ids.far)).toEqual(['60:60', '30:30']);
+    // Every notice reached the maintainer exactly once (one mail per run and recipient).
+    const maintainerMails = mailTo('maintainer@example.com');
+    const entries = maintainerMails.flatMap((m) => {
+      const lines = m.text.split('\n');
+      return lines.flatMap((l, i) => (l.startsWith('* ') ? [`${l} ${lines[i + 1]!.trim()}`] : []));
+    });
+    // registry-pull 3 notices, ci-bot 2, far 2 (platform's deploy token): 7 entries, none repeated.
+    expect(entries).toHaveLength(7);
+    expect(new Set(entries).size).toBe(7);
+    expect(maintainerMails.map((m) => m.subject).filter((s) => s.includes('registry-pull'))).toEqual([
+      '[Latchkey] deploy token "registry-pull" expires on 2026-12-18 (in 7 days)',
+      '[Latchkey] deploy token "registry-pull" expired on 2026-12-18',
+    ]);
+    // Events from the injected sink (odd days) are token.expiring / token.expired with days and interval.
+    for (const e of events) {
+      expect(['token.expiring', 'token.expired']).toContain(e.name);
+      expect(e.data).toHaveProperty('interval');
+      expect(e.data).toHaveProperty('days_left');
+      expect(JSON.stringify(e)).not.toMatch(/gl(dt|pat)-/);
+    }
+    expect(events.some((e) => e.name === 'token.expired')).toBe(true);
+    expect(events.some((e) => e.name === 'token.expiring' && e.data.interval === '7' && e.data.days_left === 7)).toBe(true);
+  }, 120_000);
+
+  it('publishes token.expiring and token.expired through the event sink, once each', async () => {
+    await setUp();
+    const events: TokenEvent[] = [];
+    const notifier = createExpiryNotifier({ store, notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(null, 'x'), events: { publish: async (e) => void events.push(e) }, publicUrl: PUBLIC_URL });
+    await notifier.run();
+    expect(events.map((e) => [e.name, e.tokenId, e.data.interval, e.data.days_left]).sort()).toEqual(
+      [
+        ['token.expiring', ids.deploy, '30', 25],
+        ['token.expiring', ids.personal, '60', 58],
+        ['token.expiring', ids.projectToken, '7', 5],
+        ['token.expiring', ids.serviceAccount, '30', 20],
+      ].sort(),
+    );
+    expect(events.find((e) => e.tokenId === ids.deploy)!.data).toMatchObject({ kind: 'deploy', name: 'registry-pull', project: 'acme/platform/web', expires_at: '2026-12-18', scopes: ['read_registry'] });
+    clock.set('2026-11-28T01:00:00.000Z');
+    await notifier.run();
+    await notifier.run();
+    expect(events.filter((e) => e.tokenId === ids.projectToken).map((e) => e.name)).toEqual(['token.expiring', 'token.expired']);
+  });
+
+  it('with mail disabled, still records notices and publishes events, and does not mail them later', async () => {
+    await setUp();
+    const events: TokenEvent[] = [];
+    const notifier = createExpiryNotifier({ store, notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(null, 'x'), events: { publish: async (e) => void events.push(e) }, publicUrl: PUBLIC_URL });
+    const summary = await notifier.run();
+    expect(summary).toMatchObject({ ran: true, mail: 'disabled', emailsSent: 0, eventsPublished: 4 });
+    expect(summary.deliveriesSkipped).toBeGreaterThan(0);
+    expect(await noticeRows()).toHaveLength(4);
+    expect(await app.services.expiryNotifier.run()).toMatchObject({ emailsSent: 0 });
+    expect(sink.mails).toHaveLength(0);
+  });
+
+  it('a run that died after deciding (or mid-send) is finished by the next run: nothing lost, nothing twice', async () => {
+    await setUp();
+    const notices = createExpiryNoticeStore(store.db);
+    const dying = createExpiryNotifier({ store, notices, clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async () => {} }, publicUrl: PUBLIC_URL, leaseMs: 60_000 });
+    // The dying node: takes the lock, decides, and is gone before sending (lock and rows stay).
+    expect(await notices.tryLock('expiry-notifications', dying.holder, clock.now().toISOString(), new Date(clock.now().getTime() + 60_000).toISOString())).toBe(true);
+    await dying.decide(clock.now());
+    // One delivery was claimed (sending) when it died.
+    const claimed = await notices.claimDeliveries(clock.now().toISOString(), new Date(clock.now().getTime() - 60_000).toISOString());
+    expect(claimed.length).toBeGreaterThan(0);
+    // While its lease runs, another node does nothing.
+    const other = await node();
+    expect(await other.services.expiryNotifier.run()).toMatchObject({ ran: false });
+    expect(sink.mails).toHaveLength(0);
+    // After the lease (10 min default), the other node sends every pending and stale-claimed delivery once.
+    clock.advance(11 * 60_000);
+    const summary = await other.services.expiryNotifier.run();
+    expect(summary).toMatchObject({ ran: true, emailsSent: 6, notices: { '60': 0, '30': 0, '7': 0, expired: 0 } });
+    expect(sink.mails.flatMap((m) => m.rcptTo).sort()).toEqual(['acme-maint@example.com', 'acme-owner@example.com', 'developer@example.com', 'maintainer@example.com', 'owner@example.com', 'root@example.com'].sort());
+    expect(await other.services.expiryNotifier.run()).toMatchObject({ emailsSent: 0 });
+    expect(sink.mails).toHaveLength(6);
+  });
+
+  it('an SMTP failure is retried on the next run; the notice is not decided again', async () => {
+    await setUp();
+    sink.failNext(100);
+    const first = await app.services.expiryNotifier.run();
+    expect(first).toMatchObject({ emailsSent: 0, emailsFailed: 6 });
+    sink.failNext(0);
+    const second = await app.services.expiryNotifier.run();
+    expect(second).toMatchObject({ emailsSent: 6, emailsFailed: 0, notices: { '60': 0, '30': 0, '7': 0, expired: 0 } });
+    const statuses = await store.db.selectFrom('expiry_notice_deliveries').select(['status', 'attempts']).execute();
+    expect(statuses.every((s) => s.status === 'sent' && s.attempts === 2)).toBe(true);
+  });
+
+  it('a token revoked after its notice was decided but before it was sent is not mailed', async () => {
+    await setUp();
+    const notices = createExpiryNoticeStore(store.db);
+    const n = createExpiryNotifier({ store, notices, clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async () => {} }, publicUrl: PUBLIC_URL });
+    await n.decide(clock.now());
+    await app.services.personalTokens.revoke(world.users.developer.user, ids.personal);
+    await app.services.expiryNotifier.run();
+    expect(mailTo('developer@example.com')).toHaveLength(0);
+    expect(sink.mails.length).toBe(5);
+  });
+});
