@@ -35,9 +35,9 @@ export interface TokenStateCount {
 
 export interface TokenOverviewStore {
   /**
-   * Active tokens (not revoked, not past a rotation grace at `now`, not expired on `today`) that have an
-   * expiry date on or before `until` — every one with an expiry date when `until` is null — by expiry
-   * date, then id.
+   * Active tokens (not revoked, not expired on `today`, not rotated away — a token in its rotation grace
+   * is left out, its successor is listed) that have an expiry date on or before `until` — every one with
+   * an expiry date when `until` is null — by expiry date, then id. `now` is kept for callers' symmetry.
    */
   activeExpiring(query: { today: UtcDate; now: string; until: UtcDate | null }): Promise<OverviewToken[]>;
   /** Every token (deleted deploy tokens count as revoked) by kind and state. Revoked wins over expired. */

@@ -10,7 +10,7 @@ function reportKind(kind: string, ownerBotKind: string | null): ReportTokenKind 
 
 export function createTokenOverviewStore(db: Kysely<Database>): TokenOverviewStore {
   return {
-    async activeExpiring({ today, now, until }) {
+    async activeExpiring({ today, until }) {
       let q = db
         .selectFrom('tokens as t')
         .leftJoin('users as u', 'u.id', 't.user_id')
@@ -36,7 +36,8 @@ export function createTokenOverviewStore(db: Kysely<Database>): TokenOverviewSto
         ])
         .where('t.revoked_at', 'is', null)
         .where('t.deleted_at', 'is', null)
-        .where((eb) => eb.or([eb('t.grace_until', 'is', null), eb('t.grace_until', '>', now)]))
+        // A rotated-away token (even one still in its grace period) is being replaced: its successor is listed.
+        .where('t.superseded_at', 'is', null)
         .where('t.expires_at', 'is not', null)
         .where('t.expires_at', '>', today);
       if (until !== null) q = q.where('t.expires_at', '<=', until);

@@ -1,7 +1,11 @@
-/** The expiring report drops a token as soon as it is revoked or rotated away (both stores). */
+/**
+ * The expiring report and the expiry gauge drop a token as soon as it is revoked or rotated away — also
+ * when the old secret keeps working for a grace period: its successor is listed instead (both stores).
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../support/dialects.js';
 import { seedExpiringTokens, type ExpiringFixture } from '../../support/expiring-fixture.js';
+import { parseExposition, sampleValue } from '../../support/prometheus-exposition.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
 
 describe.each(DIALECTS)('expiring report after revoke/rotate on %s', (dialect) => {
@@ -33,5 +37,27 @@ describe.each(DIALECTS)('expiring report after revoke/rotate on %s', (dialect) =
     const after = await ids();
     expect(after).not.toContain(fx.ids.ciBot);
     expect(after).toContain(rot.body.id);
+  });
+
+  it('a token rotated with a grace period leaves the report and the gauge, but still counts as active until the grace ends', async () => {
+    const rot = await t.request('POST', `/api/v4/personal_access_tokens/${fx.ids.laptop}/rotate`, { token: w.adminToken, body: { expires_at: '2026-12-15', grace_period: '1h' } });
+    expect(rot.status).toBe(200);
+    expect(rot.body.id).not.toBe(fx.ids.laptop);
+    const after = await ids();
+    expect(after).not.toContain(fx.ids.laptop);
+    expect(after).toContain(rot.body.id);
+    const m = parseExposition((await t.request('GET', '/metrics')).text);
+    expect(sampleValue(m, 'latchkey_token_expiry_days', { token_id: String(fx.ids.laptop) })).toBeUndefined();
+    expect(sampleValue(m, 'latchkey_token_expiry_days', { token_id: String(rot.body.id) })).toBe(22);
+    // 8 seeded + old laptop (in grace) + new laptop.
+    expect(sampleValue(m, 'latchkey_tokens', { kind: 'personal', state: 'active' })).toBe(10);
+    t.clock.advance(3_600_000);
+    try {
+      const later = parseExposition((await t.request('GET', '/metrics')).text);
+      expect(sampleValue(later, 'latchkey_tokens', { kind: 'personal', state: 'active' })).toBe(9);
+      expect(sampleValue(later, 'latchkey_tokens', { kind: 'personal', state: 'revoked' })).toBe(1);
+    } finally {
+      t.clock.set('2026-11-23T10:00:00.000Z');
+    }
   });
 });

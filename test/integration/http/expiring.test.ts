@@ -115,6 +115,12 @@ describe.each(DIALECTS)('GET /latchkey/expiring on %s', (dialect) => {
     }
   });
 
+  it('a repeated within is invalid too', async () => {
+    const res = await t.request('GET', '/api/v4/latchkey/expiring?within=30d&within=7d', { token: w.adminToken });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error: 'within is invalid' });
+  });
+
   it.each(['0', '0d', 'abc', '30x', '-5d', '3651d', '522w', '1.5d', '30 days', '', '99999999999'])('within=%j answers 400 {"error": "within is invalid"}', async (within) => {
     const res = await get(`?within=${encodeURIComponent(within)}`, w.adminToken);
     expect(res.status).toBe(400);
