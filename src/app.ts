@@ -21,6 +21,7 @@ import { createTokenLifecycle, type TokenLifecycle } from './tokens/token-lifecy
 import { createTokenPolicyService } from './tokens/token-policy-service.js';
 import { createTokenVerifier } from './tokens/verify-token.js';
 import { buildHttp } from './http/server.js';
+import { createWebhookModule } from './webhooks/index.js';
 import { createMetricsRegistry } from './metrics/registry.js';
 import { createMetricsScraper } from './metrics/token-metrics.js';
 import { createExpiringReport } from './reports/expiring-report.js';
@@ -46,19 +47,28 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
   const { secret, generated: secretGenerated } = resolveServerSecret(config.secret, config.dataDir, random);
   const digester = createTokenDigester(secret);
   const issuer = createTokenIssuer(random, digester, config.prefixes);
+  const namespaces = createNamespaceService({ store, clock });
+  // Webhooks: registrations, the outbox every token event is recorded in (publishing is an insert),
+  // and the dispatcher `serve` runs to send them.
+  const webhooks = createWebhookModule({
+    store, clock, random, namespaces, serverSecret: secret, timeoutMs: config.webhookTimeoutMs,
+    onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+    onError: (e) => process.stderr.write(`latchkey: webhooks: ${(e as Error).message}\n`),
+  });
+  // Where token events go (webhooks; later the audit log). Producers publish here; a sink never throws.
+  const tokenEvents: TokenEventSink = fanOut(webhooks.outbox);
   // The verifier reports reuse of rotated-away secrets to the lifecycle, which reports every revoked
   // id back to the verifier's cache: bound late, as each needs the other.
   let lifecycle: TokenLifecycle | null = null;
   const verifier = createTokenVerifier({ store, digester, clock, cacheMs: config.verifyCacheMs, onRotatedSecretReused: (token) => lifecycle!.detectReuse(token) });
-  lifecycle = createTokenLifecycle({ store, clock, issuer, onRevoked: (id) => verifier.invalidate(id) });
+  lifecycle = createTokenLifecycle({ store, clock, issuer, onRevoked: (id) => verifier.invalidate(id), events: tokenEvents });
   const expiryPolicy = createExpiryPolicy({ requireExpiry: config.requireTokenExpiry, maxLifetimeDays: config.maxTokenLifetimeDays }, store);
-  const namespaces = createNamespaceService({ store, clock });
-  const deployTokens = createDeployTokenService({ store, clock, issuer, namespaces, onRevoked: (id) => verifier.invalidate(id) });
-  const personalTokens = createPersonalTokenService({ store, clock, issuer, lifecycle, expiryPolicy });
+  const deployTokens = createDeployTokenService({ store, clock, issuer, namespaces, onRevoked: (id) => verifier.invalidate(id), events: tokenEvents });
+  const personalTokens = createPersonalTokenService({ store, clock, issuer, lifecycle, expiryPolicy, events: tokenEvents });
   const adminTokens = createAdminTokenService({ store, digester, lifecycle });
   // Bot and service-account e-mail addresses, as GitLab's `noreply.<host>`.
   const noreplyDomain = `noreply.${config.publicUrl ? new URL(config.publicUrl).hostname : 'localhost'}`;
-  const botDeps = { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked: (id: number) => verifier.invalidate(id) };
+  const botDeps = { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked: (id: number) => verifier.invalidate(id), events: tokenEvents };
   const resourceTokens = createResourceTokenService(botDeps);
   const serviceAccounts = createServiceAccountService(botDeps);
   const tokenPolicies = createTokenPolicyService({ store, namespaces, expiryPolicy });
@@ -68,8 +78,6 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
   const tokenOverview = createTokenOverviewStore(store.db);
   const expiringReport = createExpiringReport({ overview: tokenOverview, namespaces: store.namespaces, accessLevel: namespaces.accessLevel, clock });
   const metricsScraper = createMetricsScraper({ overview: tokenOverview, registry: metrics, clock });
-  // Where token events go (webhooks; later the audit log). Producers publish here; a sink never throws.
-  const tokenEvents: TokenEventSink = fanOut();
   // The daily expiry job (notices, e-mails, token.expiring/expired events); `serve` schedules it.
   const expiryNotifier = createExpiryNotifier({
     store,
@@ -84,7 +92,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
     random,
     store,
     secretGenerated,
-    services: { random, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts, tokenPolicies, tokenEvents, metrics, expiringReport, metricsScraper, expiryNotifier },
+    services: { random, webhooks: webhooks.service, webhookDispatcher: webhooks.dispatcher, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts, tokenPolicies, tokenEvents, metrics, expiringReport, metricsScraper, expiryNotifier },
   };
 }
 

@@ -33,6 +33,10 @@ export interface Config {
   readonly requireTokenExpiry: boolean;
   /** `LATCHKEY_MAX_TOKEN_LIFETIME_DAYS` (default 365): the longest a personal or resource token may live. */
   readonly maxTokenLifetimeDays: number;
+  /** `LATCHKEY_WEBHOOK_TIMEOUT_MS` (default 10000): how long a webhook receiver has to answer one delivery. */
+  readonly webhookTimeoutMs: number;
+  /** `LATCHKEY_WEBHOOK_INTERVAL_MS` (default 5000): how often `serve` sends due webhook deliveries. */
+  readonly webhookIntervalMs: number;
   /** `LATCHKEY_SMTP_URL` (`_FILE`): `smtp://host:port` (or `smtps://user:pass@host`); null = mail disabled. */
   readonly smtpUrl: string | null;
   /** `LATCHKEY_MAIL_FROM`: sender of notification e-mails, default `Latchkey <latchkey@localhost>`. */
@@ -115,6 +119,8 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken: readSecretVariable(env, 'LATCHKEY_METRICS_TOKEN'),
     requireTokenExpiry: boolean(env, 'LATCHKEY_REQUIRE_TOKEN_EXPIRY', true),
     maxTokenLifetimeDays: integer(env, 'LATCHKEY_MAX_TOKEN_LIFETIME_DAYS', 365, 1, 36_500),
+    webhookTimeoutMs: integer(env, 'LATCHKEY_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+    webhookIntervalMs: integer(env, 'LATCHKEY_WEBHOOK_INTERVAL_MS', 5000, 100, 3_600_000),
     smtpUrl: readSecretVariable(env, 'LATCHKEY_SMTP_URL'),
     mailFrom: env.LATCHKEY_MAIL_FROM || 'Latchkey <latchkey@localhost>',
     expiryCron: cronPattern(env, 'LATCHKEY_EXPIRY_CRON', '0 1 * * *'),

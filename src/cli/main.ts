@@ -13,6 +13,7 @@ import type { Resource } from '../namespaces/namespace.js';
 import type { Token } from '../tokens/token.js';
 import { isExpiredAt } from '../kernel/dates.js';
 import { registerTokenCommands } from './token-commands.js';
+import { registerWebhookCommands } from './webhook-commands.js';
 import { registerNotifyCommands } from './notify-commands.js';
 import { scheduleExpiryJob } from '../notifications/expiry-schedule.js';
 import { registerExpiringCommand } from './expiring-command.js';
@@ -102,6 +103,8 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       }
       if (app.secretGenerated) io.print(`Generated a server secret in ${cfg.dataDir}/server-secret (back it up: without it no issued token verifies).`);
       io.print(`Latchkey listening on ${address} (API: ${address}/api/v4, docs: ${address}/api/docs)`);
+      // Webhook deliveries: sent from the durable outbox by every node (rows are claimed, never sent twice).
+      const stopWebhooks = app.services.webhookDispatcher.start(cfg.webhookIntervalMs);
       // Every node schedules the expiry check; its database lock lets one node at a time run it.
       const expiryJob = cfg.expiryCron === null ? null : scheduleExpiryJob(cfg.expiryCron, () => app.services.expiryNotifier.run(), app.http.log);
       if (cfg.smtpUrl === null) app.http.log.info('mail is disabled (LATCHKEY_SMTP_URL is not set): expiry notices are recorded and published as events, not e-mailed');
@@ -111,6 +114,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
         process.once('SIGTERM', stop);
       });
       expiryJob?.stop();
+      await stopWebhooks();
       await app.close();
     });
 
@@ -202,6 +206,12 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
         emit(out(opts), { id: Number(tokenId), revoked: true }, () => `Revoked deploy token ${tokenId}.`);
       });
     });
+
+  registerWebhookCommands(program, {
+    withServices: (fn) => withServices(config(), fn),
+    actorOf,
+    out,
+  });
 
   registerTokenCommands(program, {
     withServices: (fn) => withServices(config(), fn),

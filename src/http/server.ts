@@ -27,6 +27,7 @@ import { registerProjectRoutes } from './routes/projects.js';
 import { registerServiceAccountRoutes } from './routes/service-accounts.js';
 import { registerTokenPolicyRoutes } from './routes/token-policy.js';
 import { registerUserRoutes } from './routes/users.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
 
 export interface HttpOptions {
   services: Services;
@@ -126,6 +127,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerAccessTokenRoutes(api, ctx);
       registerServiceAccountRoutes(api, ctx);
       registerTokenPolicyRoutes(api, ctx);
+      registerWebhookRoutes(api, ctx);
       registerExpiringRoutes(api, ctx);
     },
     { prefix: '/api/v4' },

@@ -126,12 +126,58 @@ export interface JobLocksTable {
   locked_until: string;
 }
 
+/** A registered webhook: an instance hook (group_id null) or a group's, for its tree's token events. */
+export interface WebhooksTable {
+  id: Generated<number>;
+  group_id: number | null;
+  url: string;
+  /** JSON array of event names. */
+  events: string;
+  /** `v1:<iv>:<tag>:<ciphertext>` (base64url), AES-256-GCM under a key derived from the server secret. */
+  secret_encrypted: string;
+  created_by: number | null;
+  created_at: string;
+  deleted_at: string | null;
+}
+
+/** The webhook outbox: one row per event and hook, sent by the dispatcher in order per hook and token. */
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  hook_id: number;
+  token_id: number;
+  event: string;
+  /** The exact JSON body every attempt sends. */
+  payload: string;
+  /** `pending`, `delivered`, `failed` (given up). */
+  status: Generated<string>;
+  attempts: Generated<number>;
+  next_attempt_at: string;
+  lease_until: string | null;
+  created_at: string;
+  finished_at: string | null;
+}
+
+/** Every attempt to send a delivery. */
+export interface WebhookAttemptsTable {
+  id: Generated<number>;
+  delivery_id: number;
+  attempt: number;
+  started_at: string;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  next_retry_at: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
   projects: ProjectsTable;
   members: MembersTable;
   tokens: TokensTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
   expiry_notices: ExpiryNoticesTable;
   expiry_notice_deliveries: ExpiryNoticeDeliveriesTable;
   job_locks: JobLocksTable;

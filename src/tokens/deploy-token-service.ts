@@ -6,6 +6,7 @@
  * is returned once, from create. Delete revokes the token at once on this node (verifier cache) and
  * hides it from listings; the row stays for audit and leak look-ups.
  */
+import { discardEvents, type TokenEventSink } from '../events/token-events.js';
 import type { Clock } from '../kernel/clock.js';
 import { utcDateOf } from '../kernel/dates.js';
 import { DomainError, forbidden, invalidParam, invalidRecord, notFound } from '../kernel/errors.js';
@@ -27,6 +28,8 @@ export interface DeployTokenServiceDeps {
   namespaces: NamespaceService;
   /** Called after a token is revoked, so verification caches drop it. */
   onRevoked: (tokenId: number) => void;
+  /** Where token.created / token.revoked events go (webhooks); never throws. */
+  events?: TokenEventSink;
 }
 
 export interface CreateDeployTokenInput {
@@ -78,7 +81,7 @@ function asModelError<T>(check: () => T): T {
 
 export type DeployTokenService = ReturnType<typeof createDeployTokenService>;
 
-export function createDeployTokenService({ store, clock, issuer, namespaces, onRevoked }: DeployTokenServiceDeps) {
+export function createDeployTokenService({ store, clock, issuer, namespaces, onRevoked, events = discardEvents }: DeployTokenServiceDeps) {
   const ownerOf = (r: Resource) => (r.type === 'project' ? { projectId: r.project.id } : { groupId: r.group.id });
   const notFoundToken = () => notFound('Not found', 'TOKEN_NOT_FOUND');
 
@@ -128,6 +131,7 @@ export function createDeployTokenService({ store, clock, issuer, namespaces, onR
         await ports.tokens.setUsername(inserted.id, defaultName);
         return { ...inserted, username: defaultName };
       });
+      await events.publish({ name: 'token.created', tokenId: token.id, at: token.createdAt, data: { by: actor.username } });
       return { token, secret };
     },
 
@@ -150,8 +154,10 @@ export function createDeployTokenService({ store, clock, issuer, namespaces, onR
     async remove(actor: User, resource: Resource, tokenId: number): Promise<void> {
       await authorize(actor, resource, 'write');
       const token = await findInResource(resource, tokenId);
-      await store.transaction((ports) => ports.tokens.markDeleted(token.id, clock.now().toISOString()));
+      const at = clock.now().toISOString();
+      await store.transaction((ports) => ports.tokens.markDeleted(token.id, at));
       onRevoked(token.id);
+      if (token.revokedAt === null) await events.publish({ name: 'token.revoked', tokenId: token.id, at, data: { reason: 'deleted', by: actor.username } });
     },
   };
 }

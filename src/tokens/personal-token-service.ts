@@ -5,6 +5,7 @@
  * except revoke, which GitLab answers `400 Bad request`. Revoke and rotate go through the shared
  * token lifecycle; expiry dates through the expiry policy.
  */
+import { discardEvents, type TokenEventSink } from '../events/token-events.js';
 import type { Clock } from '../kernel/clock.js';
 import { DomainError, forbidden, invalidParam, invalidRecord, notFound, unauthenticated } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
@@ -24,6 +25,8 @@ export interface PersonalTokenServiceDeps {
   issuer: TokenIssuer;
   lifecycle: TokenLifecycle;
   expiryPolicy: ExpiryPolicy;
+  /** Where token.created / token.revoked events go (webhooks); never throws. */
+  events?: TokenEventSink;
 }
 
 export interface CreatePersonalTokenInput {
@@ -64,7 +67,7 @@ function modelCheck<T>(check: () => T): T {
 
 export type PersonalTokenService = ReturnType<typeof createPersonalTokenService>;
 
-export function createPersonalTokenService({ store, clock, issuer, lifecycle, expiryPolicy }: PersonalTokenServiceDeps) {
+export function createPersonalTokenService({ store, clock, issuer, lifecycle, expiryPolicy, events = discardEvents }: PersonalTokenServiceDeps) {
   const canManage = (actor: User, token: Token) => actor.isAdmin || token.userId === actor.id;
 
   async function insertFor(user: User, input: CreatePersonalTokenInput, createdBy: User | null, allowedScopes: readonly string[]) {
@@ -97,6 +100,7 @@ export function createPersonalTokenService({ store, clock, issuer, lifecycle, ex
         createdAt: now.toISOString(),
       }),
     );
+    await events.publish({ name: 'token.created', tokenId: token.id, at: token.createdAt, data: { by: createdBy?.username ?? null } });
     return { token, secret };
   }
 

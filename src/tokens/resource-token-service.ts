@@ -10,6 +10,7 @@
  * and delete refusals → 400 with the reason, rotate of an unknown or inaccessible token → 401 (404 for
  * admins).
  */
+import { discardEvents, type TokenEventSink } from '../events/token-events.js';
 import type { Clock } from '../kernel/clock.js';
 import { utcDateOf, type UtcDate } from '../kernel/dates.js';
 import { DomainError, invalidParam, invalidRecord, notFound, unauthenticated } from '../kernel/errors.js';
@@ -41,6 +42,8 @@ export interface ResourceTokenServiceDeps {
   noreplyDomain: string;
   /** Called after a token stops working, so verification caches drop it. */
   onRevoked: (tokenId: number) => void;
+  /** Where token.created / token.revoked events go (webhooks); never throws. */
+  events?: TokenEventSink;
 }
 
 export interface CreateResourceTokenInput {
@@ -100,7 +103,7 @@ const isResourceBot = (user: User) => user.botKind === 'project_bot' || user.bot
 export type ResourceTokenService = ReturnType<typeof createResourceTokenService>;
 
 export function createResourceTokenService(deps: ResourceTokenServiceDeps) {
-  const { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked } = deps;
+  const { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked, events = discardEvents } = deps;
 
   const typeOf = (r: Resource) => r.type;
   const idOf = (r: Resource) => (r.type === 'project' ? r.project.id : r.group.id);
@@ -184,6 +187,7 @@ export function createResourceTokenService(deps: ResourceTokenServiceDeps) {
         });
         return { token, bot };
       });
+      await events.publish({ name: 'token.created', tokenId: token.id, at, data: { by: actor.username } });
       return { token, secret, bot };
     },
 
@@ -220,6 +224,7 @@ export function createResourceTokenService(deps: ResourceTokenServiceDeps) {
         return ids;
       });
       for (const id of [token.id, ...revokedIds]) onRevoked(id);
+      for (const id of revokedIds) await events.publish({ name: 'token.revoked', tokenId: id, at, data: { reason: 'revoked', by: actor.username } });
     },
 
     async rotate(actor: User, resource: Resource, tokenId: number, input: RotateResourceTokenInput): Promise<{ token: Token; secret: string; previous: Token }> {

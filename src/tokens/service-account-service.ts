@@ -7,6 +7,7 @@
  * Deleting a service account blocks it and revokes its tokens (GitLab deletes the user; Latchkey keeps
  * the rows for audit and leak look-ups).
  */
+import { discardEvents, type TokenEventSink } from '../events/token-events.js';
 import type { Clock } from '../kernel/clock.js';
 import { utcDateOf } from '../kernel/dates.js';
 import { DomainError, forbidden, notFound } from '../kernel/errors.js';
@@ -33,6 +34,8 @@ export interface ServiceAccountServiceDeps {
   expiryPolicy: ExpiryPolicy;
   noreplyDomain: string;
   onRevoked: (tokenId: number) => void;
+  /** Where token.created / token.revoked events go (webhooks); never throws. */
+  events?: TokenEventSink;
 }
 
 export interface CreateServiceAccountInput {
@@ -49,7 +52,7 @@ export interface ServiceAccountOrder {
 export type ServiceAccountService = ReturnType<typeof createServiceAccountService>;
 
 export function createServiceAccountService(deps: ServiceAccountServiceDeps) {
-  const { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked } = deps;
+  const { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked, events = discardEvents } = deps;
   const hex = (bytes: number) => Buffer.from(random.randomBytes(bytes)).toString('hex');
   const userNotFound = () => notFound('User Not Found', 'USER_NOT_FOUND');
 
@@ -109,6 +112,7 @@ export function createServiceAccountService(deps: ServiceAccountServiceDeps) {
         return ids;
       });
       for (const id of revoked) onRevoked(id);
+      for (const id of revoked) await events.publish({ name: 'token.revoked', tokenId: id, at, data: { reason: 'revoked', by: actor.username } });
     },
 
     async createToken(
@@ -142,6 +146,7 @@ export function createServiceAccountService(deps: ServiceAccountServiceDeps) {
           createdAt: now.toISOString(),
         }),
       );
+      await events.publish({ name: 'token.created', tokenId: token.id, at: token.createdAt, data: { by: actor.username } });
       return { token, secret };
     },
 

@@ -10,6 +10,7 @@
  * presented when it no longer works (or rotated again) is reuse: every token that descends from it is
  * revoked with reason `reuse_detected` (GitLab's token-family revocation), and the event is reported.
  */
+import { discardEvents, type TokenEventSink } from '../events/token-events.js';
 import type { Clock } from '../kernel/clock.js';
 import type { UtcDate } from '../kernel/dates.js';
 import { invalidRecord } from '../kernel/errors.js';
@@ -34,6 +35,8 @@ export interface TokenLifecycleDeps {
   onRevoked: (tokenId: number) => void;
   /** Audit hook; must not throw. */
   onEvent?: (event: TokenLifecycleEvent) => void;
+  /** Where token.revoked / token.rotated events go (webhooks); never throws. */
+  events?: TokenEventSink;
 }
 
 export interface RotateOptions {
@@ -61,7 +64,7 @@ export const tokenAlreadyRevoked = () => invalidRecord('400 Bad request - token 
 
 export type TokenLifecycle = ReturnType<typeof createTokenLifecycle>;
 
-export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent = () => {} }: TokenLifecycleDeps) {
+export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent = () => {}, events = discardEvents }: TokenLifecycleDeps) {
   /**
    * Revokes every token rotated from `token`, down the chain, and `token` itself if it still works.
    * Idempotent: a second call revokes nothing new. Returns the ids revoked now.
@@ -96,6 +99,7 @@ export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent 
     const at = now.toISOString();
     const revokedIds = await revokeChainFrom(token, at);
     onEvent({ type: 'reuse_detected', tokenId: token.id, revokedIds, at });
+    for (const id of revokedIds) await events.publish({ name: 'token.revoked', tokenId: id, at, data: { reason: id === token.id ? 'rotated' : 'reuse_detected', by: null } });
     return revokedIds;
   }
 
@@ -108,6 +112,7 @@ export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent 
       const done = await store.transaction((ports) => ports.tokens.markRevoked(token.id, at, reason));
       onRevoked(token.id);
       if (done) onEvent({ type: 'revoked', tokenId: token.id, by: by?.id ?? null, reason, at });
+      if (done) await events.publish({ name: 'token.revoked', tokenId: token.id, at, data: { reason, by: by?.username ?? null } });
       return done;
     },
 
@@ -152,6 +157,7 @@ export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent 
       });
       onRevoked(token.id);
       onEvent({ type: 'rotated', tokenId: token.id, newTokenId: result.token.id, by: by?.id ?? null, graceUntil, at });
+      await events.publish({ name: 'token.rotated', tokenId: token.id, at, data: { new_token_id: result.token.id, new_expires_at: result.token.expiresAt, grace_until: graceUntil, by: by?.username ?? null } });
       return { token: result.token, secret, previous: result.previous };
     },
   };

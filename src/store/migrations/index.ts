@@ -5,6 +5,7 @@ import { createCore } from './2026-11-23T0001-create-core.js';
 import { createAccessTokens } from './2026-11-23T0002-access-tokens.js';
 import { createServiceAccounts } from './2026-11-23T0003-service-accounts.js';
 import { createExpiryNotices } from './2026-11-23T0004-expiry-notices.js';
+import { createWebhooks } from './2026-11-23T0005-webhooks.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -12,6 +13,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-11-23T0002-access-tokens': createAccessTokens(traits),
     '2026-11-23T0003-service-accounts': createServiceAccounts(traits),
     '2026-11-23T0004-expiry-notices': createExpiryNotices(traits),
+    '2026-11-23T0005-webhooks': createWebhooks(traits),
   };
   return { getMigrations: async () => migrations };
 }

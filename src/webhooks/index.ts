@@ -1,0 +1,32 @@
+/** The webhooks module as app.ts wires it: the registration service, the outbox sink, the dispatcher. */
+import type { Clock } from '../kernel/clock.js';
+import type { TokenGenerator } from '../kernel/random.js';
+import type { NamespaceService } from '../namespaces/namespace-service.js';
+import type { Store } from '../store/open-store.js';
+import { createSecretBox } from './secret-box.js';
+import { createWebhookDispatcher, type WebhookDispatcherDeps } from './webhook-dispatcher.js';
+import { createWebhookOutbox } from './webhook-outbox.js';
+import { createWebhookService } from './webhook-service.js';
+import { createWebhookStore } from './webhook-store.js';
+
+export interface WebhookModuleDeps {
+  store: Store;
+  clock: Clock;
+  random: TokenGenerator;
+  namespaces: NamespaceService;
+  /** The server secret; the key that encrypts signing secrets is derived from it. */
+  serverSecret: string;
+  timeoutMs: number;
+  onAttempt?: WebhookDispatcherDeps['onAttempt'];
+  onError?: (error: unknown) => void;
+}
+
+export function createWebhookModule({ store, clock, random, namespaces, serverSecret, timeoutMs, onAttempt, onError = () => {} }: WebhookModuleDeps) {
+  const hooks = createWebhookStore(store.db);
+  const secrets = createSecretBox(serverSecret);
+  return {
+    service: createWebhookService({ hooks, secrets, clock, random, namespaces }),
+    outbox: createWebhookOutbox({ store, hooks, clock, onError }),
+    dispatcher: createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, onAttempt, onError }),
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * Sends due deliveries from the outbox: claims each row (a lease, so several nodes never send the same
+ * attempt), POSTs the stored body signed with the hook's secret, records the attempt, and schedules a
+ * retry with exponential backoff or gives up after the last one. A token's deliveries to a hook go out
+ * one at a time, in order (see `dueDeliveries`). `runDue()` is one pass (tests call it with a fake
+ * clock); `start()` runs passes on an interval inside `latchkey serve`.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Clock } from '../kernel/clock.js';
+import { retryDelaySeconds } from './backoff.js';
+import type { SecretBox } from './secret-box.js';
+import { signDelivery } from './signature.js';
+import type { WebhookStore } from './webhook-store.js';
+
+export interface WebhookDispatcherDeps {
+  hooks: WebhookStore;
+  secrets: SecretBox;
+  clock: Clock;
+  /** How long to wait for a receiver's answer. */
+  timeoutMs: number;
+  /** Called once per attempt (metrics). */
+  onAttempt?: (outcome: 'delivered' | 'failed' | 'timeout' | 'error' | 'given_up') => void;
+  onError?: (error: unknown) => void;
+}
+
+/** Deliveries sent in parallel in one batch (distinct hook+token pairs). */
+const BATCH = 16;
+/** Receivers' answers are read up to this size for the record, then dropped. */
+const MAX_RECORDED_ERROR = 500;
+
+export type WebhookDispatcher = ReturnType<typeof createWebhookDispatcher>;
+
+export function createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, onAttempt = () => {}, onError = () => {} }: WebhookDispatcherDeps) {
+  async function attempt(delivery: { id: number; hookId: number; event: string; attempts: number; payload: string }): Promise<void> {
+    const hook = await hooks.findHook(delivery.hookId);
+    if (!hook) return; // deleted meanwhile: its pending deliveries were cancelled
+    const number = delivery.attempts + 1;
+    const startedAt = clock.now();
+    const timestamp = Math.floor(startedAt.getTime() / 1000);
+    const headers = {
+      'content-type': 'application/json',
+      'user-agent': 'Latchkey-Webhook/1',
+      'x-latchkey-event': delivery.event,
+      'x-latchkey-delivery': String(delivery.id),
+      'x-latchkey-timestamp': String(timestamp),
+      'x-latchkey-signature': signDelivery(secrets.open(hook.secretEncrypted), timestamp, delivery.payload),
+    };
+    let statusCode: number | null = null;
+    let error: string | null = null;
+    let timedOut = false;
+    const t0 = performance.now();
+    try {
+      const response = await fetch(hook.url, { method: 'POST', headers, body: delivery.payload, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+      statusCode = response.status;
+      // Drain the body so the connection is released; keep a little of a failure's answer.
+      const text = await response.text().catch(() => '');
+      if (statusCode < 200 || statusCode > 299) error = `HTTP ${statusCode}${text ? `: ${text.slice(0, MAX_RECORDED_ERROR)}` : ''}`;
+    } catch (e) {
+      const err = e as Error & { cause?: { code?: string; message?: string } };
+      timedOut = err.name === 'TimeoutError' || err.name === 'AbortError';
+      error = timedOut ? `timeout after ${timeoutMs} ms` : [err.cause?.code, err.cause?.message ?? err.message].filter(Boolean).join(': ').slice(0, MAX_RECORDED_ERROR);
+    }
+    const latencyMs = Math.round(performance.now() - t0);
+    const ok = statusCode !== null && statusCode >= 200 && statusCode <= 299;
+    const now = clock.now();
+    const delay = ok ? null : retryDelaySeconds(number);
+    const nextRetryAt = delay === null ? null : new Date(now.getTime() + delay * 1000).toISOString();
+    const outcome = ok ? 'delivered' : nextRetryAt === null ? 'failed' : 'retry';
+    await hooks.recordAttempt(delivery.id, { attempt: number, startedAt: startedAt.toISOString(), statusCode, latencyMs, error, nextRetryAt, outcome, at: now.toISOString() });
+    onAttempt(ok ? 'delivered' : timedOut ? 'timeout' : statusCode === null ? 'error' : 'failed');
+    if (outcome === 'failed') onAttempt('given_up');
+  }
+
+  /**
+   * One pass: sends every delivery due at the clock's now, and those that become first in line as
+   * earlier ones succeed, until nothing is due. Returns the number of attempts made.
+   */
+  async function runDue(): Promise<number> {
+    let made = 0;
+    for (let round = 0; round < 10_000; round++) {
+      const now = clock.now();
+      const due = await hooks.dueDeliveries(now.toISOString(), BATCH);
+      if (due.length === 0) break;
+      const leaseUntil = new Date(now.getTime() + timeoutMs + 60_000).toISOString();
+      const claimed = [];
+      for (const d of due) if (await hooks.claim(d.id, now.toISOString(), leaseUntil)) claimed.push(d);
+      if (claimed.length === 0) break;
+      await Promise.all(claimed.map((d) => attempt(d).catch(onError)));
+      made += claimed.length;
+    }
+    return made;
+  }
+
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<unknown> | null = null;
+
+  return {
+    runDue,
+    /** Runs a pass every `intervalMs` (never two at once on this node). Returns `stop`. */
+    start(intervalMs: number): () => Promise<void> {
+      timer = setInterval(() => {
+        if (running) return;
+        running = runDue()
+          .catch(onError)
+          .finally(() => (running = null));
+      }, intervalMs);
+      timer.unref();
+      return async () => {
+        if (timer) clearInterval(timer);
+        timer = null;
+        await running;
+      };
+    },
+  };
+}
