@@ -86,6 +86,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
     mailer: createMailer(config.smtpUrl, config.mailFrom),
     events: tokenEvents,
     publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
+    onEmail: (outcome) => metrics.notifications.inc({ channel: 'email', outcome }),
   });
   return {
     clock,

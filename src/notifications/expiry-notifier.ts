@@ -38,6 +38,8 @@ export interface ExpiryNotifierDeps {
   maxAttempts?: number;
   /** This node's name in the lock row. */
   holder?: string;
+  /** Called once per e-mail attempted (metrics: latchkey_notifications_total{channel="email"}). */
+  onEmail?: (outcome: 'sent' | 'failed') => void;
 }
 
 export interface ExpiryRunSummary {
@@ -226,10 +228,12 @@ export function createExpiryNotifier(deps: ExpiryNotifierDeps) {
       } catch (e) {
         await notices.markFailed(included, (e as Error).message, maxAttempts);
         summary.emailsFailed++;
+        deps.onEmail?.('failed');
         continue;
       }
       await notices.markSent(included, clock.now().toISOString());
       summary.emailsSent++;
+      deps.onEmail?.('sent');
       summary.recipients.push(deliveries[0]!.email);
     }
   }

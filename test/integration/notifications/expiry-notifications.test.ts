@@ -248,11 +248,16 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
   it('an SMTP failure is retried on the next run; the notice is not decided again', async () => {
     await setUp();
     sink.failNext(100);
-    const first = await app.services.expiryNotifier.run();
+    const outcomes: string[] = [];
+    const notifier = createExpiryNotifier({ store, notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async () => {} }, publicUrl: PUBLIC_URL, onEmail: (o) => outcomes.push(o) });
+    const first = await notifier.run();
     expect(first).toMatchObject({ emailsSent: 0, emailsFailed: 6 });
     sink.failNext(0);
     const second = await app.services.expiryNotifier.run();
     expect(second).toMatchObject({ emailsSent: 6, emailsFailed: 0, notices: { '60': 0, '30': 0, '7': 0, expired: 0 } });
+    expect(outcomes).toEqual(Array(6).fill('failed'));
+    // The app's notifier counts into latchkey_notifications_total.
+    expect(app.services.metrics.notifications.family().samples).toEqual([{ labels: { channel: 'email', outcome: 'sent' }, value: 6 }]);
     const statuses = await store.db.selectFrom('expiry_notice_deliveries').select(['status', 'attempts']).execute();
     expect(statuses.every((s) => s.status === 'sent' && s.attempts === 2)).toBe(true);
   });
