@@ -47,10 +47,11 @@ export interface UnpublishedNotice {
 
 export interface ExpiryNoticeStore {
   /**
-   * Tokens not revoked (nor past a rotation grace at `now`), not deleted, whose expiry date is within
-   * [from, to], with the intervals already noticed for each.
+   * Tokens not revoked, not deleted and not rotated away (a token in its rotation grace is left out: its
+   * successor is the one to warn about), whose expiry date is within [from, to], with the intervals
+   * already noticed for each.
    */
-  listCandidates(range: { from: UtcDate; to: UtcDate }, now: string): Promise<NoticeCandidate[]>;
+  listCandidates(range: { from: UtcDate; to: UtcDate }): Promise<NoticeCandidate[]>;
   /** The service account's owning group, or null for any other user. */
   provisioningGroupOf(userId: number): Promise<number | null>;
   /** Active human users with an e-mail whose highest non-expired level on any source is at least `minLevel`. */

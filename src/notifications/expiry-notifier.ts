@@ -150,7 +150,7 @@ export function createExpiryNotifier(deps: ExpiryNotifierDeps) {
     const counts: Record<NoticeInterval, number> = { '60': 0, '30': 0, '7': 0, expired: 0 };
     const today = utcDateOf(now);
     const horizon = Math.max(...WARNING_DAYS);
-    const candidates = await notices.listCandidates({ from: addDays(today, -EXPIRED_LOOKBACK_DAYS), to: addDays(today, horizon) }, now.toISOString());
+    const candidates = await notices.listCandidates({ from: addDays(today, -EXPIRED_LOOKBACK_DAYS), to: addDays(today, horizon) });
     for (const { token, noticed } of candidates) {
       const due = dueNotice({ expiresAt: token.expiresAt, revoked: isRevokedAt(token, now) }, noticed, now);
       if (!due) continue;
@@ -204,8 +204,8 @@ export function createExpiryNotifier(deps: ExpiryNotifierDeps) {
           described.set(d.tokenId, token ? await describe(token) : null);
         }
         const info = described.get(d.tokenId);
-        // Revoked since the notice was decided (crash recovery, or a revoke in between): nothing to rotate.
-        if (!info || isRevokedAt(info.token, clock.now())) {
+        // Revoked or rotated since the notice was decided (crash recovery, or a change in between): nothing to rotate.
+        if (!info || isRevokedAt(info.token, clock.now()) || info.token.supersededAt !== null) {
           skipped.push(d.deliveryId);
           continue;
         }

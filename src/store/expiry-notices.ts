@@ -13,7 +13,7 @@ const chunks = <T>(items: readonly T[], size: number): T[][] => {
 
 export function createExpiryNoticeStore(db: Kysely<Database>): ExpiryNoticeStore {
   return {
-    async listCandidates({ from, to }, now) {
+    async listCandidates({ from, to }) {
       const rows = await db
         .selectFrom('tokens')
         .selectAll()
@@ -22,7 +22,8 @@ export function createExpiryNoticeStore(db: Kysely<Database>): ExpiryNoticeStore
         .where('expires_at', '<=', to)
         .where('revoked_at', 'is', null)
         .where('deleted_at', 'is', null)
-        .where((eb) => eb.or([eb('grace_until', 'is', null), eb('grace_until', '>', now)]))
+        // Rotated away (in its grace or past it): the successor is the token to warn about.
+        .where('superseded_at', 'is', null)
         .orderBy('id')
         .execute();
       const noticed = new Map<number, NoticeInterval[]>();

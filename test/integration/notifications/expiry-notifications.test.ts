@@ -262,6 +262,17 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
     expect(statuses.every((s) => s.status === 'sent' && s.attempts === 2)).toBe(true);
   });
 
+  it('a token rotated with a grace period gets no notice; its successor does', async () => {
+    await setUp();
+    const rotated = await app.services.personalTokens.rotate(world.users.developer.user, ids.personal, { expiresAt: '2027-01-10', gracePeriodSeconds: 7 * 86_400 });
+    const summary = await app.services.expiryNotifier.run();
+    expect(summary.notices['60']).toBe(1);
+    expect((await noticeRows()).filter((r) => r.startsWith(`${ids.personal}:`))).toEqual([]);
+    expect(await noticeRows()).toContain(`${rotated.token.id}:60`);
+    const [dev] = mailTo('developer@example.com');
+    expect(dev!.subject).toBe('[Latchkey] personal access token "laptop" expires on 2027-01-10 (in 48 days)');
+  });
+
   it('a token revoked after its notice was decided but before it was sent is not mailed', async () => {
     await setUp();
     const notices = createExpiryNoticeStore(store.db);
