@@ -174,23 +174,6 @@ export const ResourceAccessTokenEntity = Type.Object({
 
 export const ResourceAccessTokenWithTokenEntity = Type.Composite([ResourceAccessTokenEntity, Type.Object({ token: Type.String() })]);
 
-/** A service account's personal access token, as GitLab's PersonalAccessToken entity (+ `grace_until`). */
-export const ServiceAccountTokenEntity = Type.Object({
-  id: Type.Integer(),
-  name: Type.String(),
-  revoked: Type.Boolean(),
-  created_at: Type.String(),
-  description: Nullable(Type.String()),
-  scopes: Type.Array(Type.String()),
-  user_id: Type.Integer(),
-  last_used_at: Nullable(Type.String()),
-  active: Type.Boolean(),
-  expires_at: Nullable(Type.String()),
-  grace_until: Nullable(Type.String()),
-});
-
-export const ServiceAccountTokenWithTokenEntity = Type.Composite([ServiceAccountTokenEntity, Type.Object({ token: Type.String() })]);
-
 /** GitLab's ServiceAccount entity. */
 export const ServiceAccountEntity = Type.Object({
   id: Type.Integer(),
@@ -199,26 +182,9 @@ export const ServiceAccountEntity = Type.Object({
   email: Nullable(Type.String()),
 });
 
-export function presentServiceAccountToken(t: Token, now: Date): Static<typeof ServiceAccountTokenEntity> {
-  return {
-    id: t.id,
-    name: t.name,
-    revoked: isRevokedAt(t, now),
-    created_at: t.createdAt,
-    description: t.description === '' ? null : t.description,
-    scopes: [...t.scopes],
-    user_id: t.userId ?? 0,
-    last_used_at: t.lastUsedAt,
-    active: isActiveAt(t, now),
-    // GitLab's PersonalAccessToken entity presents the date alone (`strftime("%Y-%m-%d")`).
-    expires_at: t.expiresAt,
-    grace_until: t.revokedAt === null ? t.graceUntil : null,
-  };
-}
-
 export function presentResourceAccessToken(t: Token, now: Date): Static<typeof ResourceAccessTokenEntity> {
   return {
-    ...presentServiceAccountToken(t, now),
+    ...presentPersonalAccessToken(t, now),
     access_level: t.accessLevel ?? 0,
     resource_type: t.kind,
     resource_id: (t.kind === 'project' ? t.projectId : t.groupId) ?? 0,

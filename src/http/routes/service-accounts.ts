@@ -10,10 +10,10 @@ import { PERSONAL_TOKEN_SCOPES } from '../../tokens/scopes.js';
 import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.js';
 import {
   presentServiceAccount,
-  presentServiceAccountToken,
+  presentPersonalAccessToken,
   ServiceAccountEntity,
-  ServiceAccountTokenEntity,
-  ServiceAccountTokenWithTokenEntity,
+  PersonalAccessTokenEntity,
+  PersonalAccessTokenWithTokenEntity,
 } from '../presenters.js';
 import type { RouteContext } from '../route-context.js';
 import { coerceTokenBody, readGracePeriod, RotateBody, TokenStateQuery } from './access-tokens.js';
@@ -96,14 +96,14 @@ export function registerServiceAccountRoutes(app: FastifyInstance, ctx: RouteCon
   app.get<{ Params: AccountParamsT; Querystring: { state?: 'active' | 'inactive'; page?: number; per_page?: number } }>(
     '/groups/:id/service_accounts/:user_id/personal_access_tokens',
     {
-      schema: { tags, summary: "List a service account's personal access tokens", params: AccountParams, querystring: Type.Object({ state: TokenStateQuery, ...PaginationQuery }), response: { 200: Type.Array(ServiceAccountTokenEntity) } },
+      schema: { tags, summary: "List a service account's personal access tokens", params: AccountParams, querystring: Type.Object({ state: TokenStateQuery, ...PaginationQuery }), response: { 200: Type.Array(PersonalAccessTokenEntity) } },
     },
     async (request, reply) => {
       const group = await groupOf(request, request.params.id);
       const page = readPage(request.query);
       const result = await serviceAccounts.listTokens(request.actor, group, request.params.user_id, { state: request.query.state }, page);
       setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
-      return result.items.map((t) => presentServiceAccountToken(t, now()));
+      return result.items.map((t) => presentPersonalAccessToken(t, now()));
     },
   );
 
@@ -111,13 +111,13 @@ export function registerServiceAccountRoutes(app: FastifyInstance, ctx: RouteCon
     '/groups/:id/service_accounts/:user_id/personal_access_tokens',
     {
       preValidation: coerceTokenBody,
-      schema: { tags, summary: 'Create a personal access token for a service account (the secret is in this response only)', params: AccountParams, body: CreateTokenBody, response: { 201: ServiceAccountTokenWithTokenEntity } },
+      schema: { tags, summary: 'Create a personal access token for a service account (the secret is in this response only)', params: AccountParams, body: CreateTokenBody, response: { 201: PersonalAccessTokenWithTokenEntity } },
     },
     async (request, reply) => {
       const group = await groupOf(request, request.params.id);
       const b = request.body;
       const { token, secret } = await serviceAccounts.createToken(request.actor, group, request.params.user_id, { name: b.name, description: b.description, scopes: b.scopes, expiresAt: b.expires_at });
-      return reply.status(201).send({ ...presentServiceAccountToken(token, now()), token: secret });
+      return reply.status(201).send({ ...presentPersonalAccessToken(token, now()), token: secret });
     },
   );
 
@@ -135,7 +135,7 @@ export function registerServiceAccountRoutes(app: FastifyInstance, ctx: RouteCon
     '/groups/:id/service_accounts/:user_id/personal_access_tokens/:token_id/rotate',
     {
       preValidation: coerceTokenBody,
-      schema: { tags, summary: "Rotate a service account's personal access token", params: AccountTokenParams, body: RotateBody, response: { 200: ServiceAccountTokenWithTokenEntity } },
+      schema: { tags, summary: "Rotate a service account's personal access token", params: AccountTokenParams, body: RotateBody, response: { 200: PersonalAccessTokenWithTokenEntity } },
     },
     async (request, reply) => {
       const group = await groupOf(request, request.params.id);
@@ -143,7 +143,7 @@ export function registerServiceAccountRoutes(app: FastifyInstance, ctx: RouteCon
         expiresAt: request.body.expires_at,
         gracePeriodSeconds: readGracePeriod(request.body.grace_period),
       });
-      return reply.status(200).send({ ...presentServiceAccountToken(token, now()), token: secret });
+      return reply.status(200).send({ ...presentPersonalAccessToken(token, now()), token: secret });
     },
   );
 }
