@@ -9,6 +9,7 @@ import type { Clock } from '../kernel/clock.js';
 import type { User } from '../namespaces/namespace.js';
 import type { DeliveryHistory, Webhook } from '../webhooks/webhook.js';
 import type { HookScope } from '../webhooks/webhook-service.js';
+import { presentDelivery } from '../webhooks/webhook-json.js';
 import { emit, formatTable, type Output, type Row } from './output.js';
 import { CliInputError } from './token-format.js';
 
@@ -113,17 +114,7 @@ export function registerWebhookCommands(program: Command, deps: WebhookCommandDe
           if (deliveries.length >= result.total || result.items.length === 0) break;
         }
         const shown = deliveries.slice(0, limit);
-        const json = shown.map((d) => ({
-          id: d.id,
-          event: d.event,
-          token_id: d.tokenId,
-          status: d.status,
-          attempt_count: d.attempts,
-          next_attempt_at: d.status === 'pending' ? d.nextAttemptAt : null,
-          created_at: d.createdAt,
-          finished_at: d.finishedAt,
-          attempts: d.attemptLog.map((a) => ({ attempt: a.attempt, started_at: a.startedAt, status_code: a.statusCode, latency_ms: a.latencyMs, error: a.error, next_retry_at: a.nextRetryAt })),
-        }));
+        const json = shown.map(presentDelivery);
         emit(deps.out(opts), json, () => formatTable(shown.flatMap(attemptRows)));
       });
     });

@@ -3,10 +3,10 @@
  * group hooks (group Owners) under /groups/:id/latchkey/webhooks, each with DELETE /:hook_id and
  * GET /:hook_id/deliveries (every attempt: status code, latency, error, next retry).
  */
+import { presentDelivery, presentWebhook } from '../../webhooks/webhook-json.js';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalidParam } from '../../kernel/errors.js';
-import type { DeliveryHistory, Webhook } from '../../webhooks/webhook.js';
 import { WEBHOOK_EVENTS } from '../../webhooks/webhook.js';
 import type { HookScope } from '../../webhooks/webhook-service.js';
 import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.js';
@@ -48,20 +48,6 @@ const CreateBody = Type.Object({
 });
 const HookParams = Type.Object({ hook_id: Type.Integer({ minimum: 1, maximum: 2147483647 }) });
 const GroupHookParams = Type.Object({ ...ResourceParams.properties, hook_id: Type.Integer({ minimum: 1, maximum: 2147483647 }) });
-
-export const presentWebhook = (h: Webhook) => ({ id: h.id, url: h.url, events: [...h.events], group_id: h.groupId, created_at: h.createdAt });
-
-export const presentDelivery = (d: DeliveryHistory) => ({
-  id: d.id,
-  event: d.event,
-  token_id: d.tokenId,
-  status: d.status,
-  attempt_count: d.attempts,
-  next_attempt_at: d.status === 'pending' ? d.nextAttemptAt : null,
-  created_at: d.createdAt,
-  finished_at: d.finishedAt,
-  attempts: d.attemptLog.map((a) => ({ attempt: a.attempt, started_at: a.startedAt, status_code: a.statusCode, latency_ms: a.latencyMs, error: a.error, next_retry_at: a.nextRetryAt })),
-});
 
 /** No body is an empty one (so the answer names the missing field); `events` may be comma-separated. */
 async function coerceCreateBody(request: FastifyRequest): Promise<void> {
