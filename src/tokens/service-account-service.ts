@@ -7,36 +7,18 @@
  * Deleting a service account blocks it and revokes its tokens (GitLab deletes the user; Latchkey keeps
  * the rows for audit and leak look-ups).
  */
-import { discardEvents, type TokenEventSink } from '../events/token-events.js';
-import type { Clock } from '../kernel/clock.js';
+import { discardEvents } from '../events/token-events.js';
 import { utcDateOf } from '../kernel/dates.js';
 import { DomainError, forbidden, notFound } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
-import type { TokenGenerator } from '../kernel/random.js';
 import { AccessLevel } from '../namespaces/access-levels.js';
 import type { Group, User } from '../namespaces/namespace.js';
-import type { NamespaceService } from '../namespaces/namespace-service.js';
-import type { Store } from '../store/open-store.js';
-import type { ExpiryPolicy } from './expiry-policy.js';
-import { badRequest, readDescription, readScopes, readTokenName } from './resource-token-service.js';
+import { badRequest, readDescription, readScopes, readTokenName, type ResourceTokenServiceDeps } from './resource-token-service.js';
 import { PERSONAL_TOKEN_SCOPES } from './scopes.js';
 import type { Token } from './token.js';
-import type { TokenIssuer } from './token-issuer.js';
-import type { TokenLifecycle } from './token-lifecycle.js';
 
-export interface ServiceAccountServiceDeps {
-  store: Store;
-  clock: Clock;
-  issuer: TokenIssuer;
-  random: TokenGenerator;
-  namespaces: NamespaceService;
-  lifecycle: TokenLifecycle;
-  expiryPolicy: ExpiryPolicy;
-  noreplyDomain: string;
-  onRevoked: (tokenId: number) => void;
-  /** Where token.created / token.revoked events go (webhooks); never throws. */
-  events?: TokenEventSink;
-}
+/** The same collaborators as project and group bots. */
+export type ServiceAccountServiceDeps = ResourceTokenServiceDeps;
 
 export interface CreateServiceAccountInput {
   name?: string;
