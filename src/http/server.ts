@@ -12,7 +12,7 @@ import type { Store } from '../store/open-store.js';
 import { registerBodyParsers } from './body-parsers.js';
 import { registerPlainJsonContentType } from './json-content-type.js';
 import { sendError } from './error-mapping.js';
-import { registerAuthentication } from './plugins/authenticate.js';
+import { decorateCredentials, registerAuthentication } from './plugins/authenticate.js';
 import type { RouteContext } from './route-context.js';
 import { registerAccessTokenRoutes } from './routes/access-tokens.js';
 import { registerAdminTokenRoutes } from './routes/admin-token.js';
@@ -72,6 +72,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
   });
 
   registerBodyParsers(app);
+  decorateCredentials(app);
   registerPlainJsonContentType(app);
   app.setErrorHandler((error, request, reply) => sendError(error as Error, request, reply));
   // GitLab's catch-all route answers `error!('404 Not Found', 404)`, which Grape renders as {"error": …}.

@@ -20,6 +20,12 @@ import { isReuseOfRotatedSecret, type Token } from './token.js';
 import type { TokenDigester } from './token-digest.js';
 
 export type VerifyFailure = 'unknown' | 'expired' | 'revoked' | 'user_blocked';
+/** Where a credential was presented (for usage tracking and the audit log); optional everywhere. */
+export interface VerifyContext {
+  readonly ip?: string | null;
+  readonly userAgent?: string | null;
+}
+
 export type VerifyResult = { ok: true; token: Token; user: User | null } | { ok: false; reason: VerifyFailure; token?: Token };
 
 interface CacheEntry {
@@ -93,7 +99,7 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
   }
 
   return {
-    async verify(secret: string): Promise<VerifyResult> {
+    async verify(secret: string, _context: VerifyContext = {}): Promise<VerifyResult> {
       if (secret.length === 0 || secret.length > MAX_SECRET_LENGTH) return { ok: false, reason: 'unknown' };
       const digest = digester.digest(secret);
       const now = clock.now();

@@ -11,7 +11,9 @@ import type { TokenVerifier } from '../../tokens/verify-token.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** The authenticated user (null until a credential is verified; protocol routes set it too). */
     actor: User;
+    /** The verified token (null until a credential is verified; protocol routes set it too). */
     authToken: Token;
   }
   interface FastifyContextConfig {
@@ -22,9 +24,13 @@ declare module 'fastify' {
 
 const UNAUTHORIZED = { message: '401 Unauthorized' };
 
-export function registerAuthentication(app: FastifyInstance, verifier: TokenVerifier): void {
+/** Declares `request.actor` / `request.authToken` once, at the root, for the API and protocol routes. */
+export function decorateCredentials(app: FastifyInstance): void {
   app.decorateRequest('actor', null as unknown as User);
   app.decorateRequest('authToken', null as unknown as Token);
+}
+
+export function registerAuthentication(app: FastifyInstance, verifier: TokenVerifier): void {
 
   // Before schema validation, as GitLab authenticates before Grape validates params: a caller without
   // a valid credential learns nothing about the body rules. (Body parsing errors still come first.)
@@ -32,7 +38,7 @@ export function registerAuthentication(app: FastifyInstance, verifier: TokenVeri
     if (request.routeOptions.config.public) return;
     const credential = readApiCredential(request.headers, (request.query ?? {}) as Record<string, unknown>);
     if (!credential) return reply.status(401).send(UNAUTHORIZED);
-    const result = await verifier.verify(credential.secret);
+    const result = await verifier.verify(credential.secret, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
     if (!result.ok) {
       // The texts of GitLab's API guard (lib/api/api_guard.rb) and UserAccessDeniedReason.
       if (result.reason === 'revoked') return reply.status(401).send({ error: 'invalid_token', error_description: 'Token was revoked. You have to re-authorize from the user.' });
