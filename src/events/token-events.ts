@@ -3,7 +3,16 @@
  * Producers (token services, the lifecycle, the expiry job) publish; sinks decide what to do with them.
  * An event carries no secret — ids, names, kinds, paths, scopes and dates only.
  */
-export type TokenEventName = 'token.created' | 'token.rotated' | 'token.revoked' | 'token.expiring' | 'token.expired';
+export type TokenEventName =
+  | 'token.created'
+  | 'token.rotated'
+  | 'token.revoked'
+  | 'token.expiring'
+  | 'token.expired'
+  /** A rotated-away secret presented after its grace: the chain was revoked (token-lifecycle detectReuse). */
+  | 'token.reuse_detected'
+  /** A token seen from more distinct user agents or IPs than allowed within the window (issue 5). */
+  | 'token.reuse_flagged';
 
 export interface TokenEvent {
   readonly name: TokenEventName;
