@@ -35,6 +35,11 @@ export interface Config {
   readonly maxTokenLifetimeDays: number;
   /** `LATCHKEY_WEBHOOK_TIMEOUT_MS` (default 10000): how long a webhook receiver has to answer one delivery. */
   readonly webhookTimeoutMs: number;
+  /**
+   * `LATCHKEY_WEBHOOK_ALLOW_LOCAL_NETWORK` (default false): group webhooks may target loopback, private
+   * and link-local addresses. Instance hooks (admins) always may.
+   */
+  readonly webhookAllowLocalNetwork: boolean;
   /** `LATCHKEY_WEBHOOK_INTERVAL_MS` (default 5000): how often `serve` sends due webhook deliveries. */
   readonly webhookIntervalMs: number;
   /** `LATCHKEY_SMTP_URL` (`_FILE`): `smtp://host:port` (or `smtps://user:pass@host`); null = mail disabled. */
@@ -121,6 +126,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxTokenLifetimeDays: integer(env, 'LATCHKEY_MAX_TOKEN_LIFETIME_DAYS', 365, 1, 36_500),
     webhookTimeoutMs: integer(env, 'LATCHKEY_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
     webhookIntervalMs: integer(env, 'LATCHKEY_WEBHOOK_INTERVAL_MS', 5000, 100, 3_600_000),
+    webhookAllowLocalNetwork: boolean(env, 'LATCHKEY_WEBHOOK_ALLOW_LOCAL_NETWORK', false),
     smtpUrl: readSecretVariable(env, 'LATCHKEY_SMTP_URL'),
     mailFrom: env.LATCHKEY_MAIL_FROM || 'Latchkey <latchkey@localhost>',
     expiryCron: cronPattern(env, 'LATCHKEY_EXPIRY_CRON', '0 1 * * *'),

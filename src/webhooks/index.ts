@@ -17,16 +17,18 @@ export interface WebhookModuleDeps {
   /** The server secret; the key that encrypts signing secrets is derived from it. */
   serverSecret: string;
   timeoutMs: number;
+  /** Group hooks may reach loopback, private and link-local addresses (default false). */
+  allowLocalNetwork?: boolean;
   onAttempt?: WebhookDispatcherDeps['onAttempt'];
   onError?: (error: unknown) => void;
 }
 
-export function createWebhookModule({ store, clock, random, namespaces, serverSecret, timeoutMs, onAttempt, onError = () => {} }: WebhookModuleDeps) {
+export function createWebhookModule({ store, clock, random, namespaces, serverSecret, timeoutMs, allowLocalNetwork = false, onAttempt, onError = () => {} }: WebhookModuleDeps) {
   const hooks = createWebhookStore(store.db);
   const secrets = createSecretBox(serverSecret);
   return {
-    service: createWebhookService({ hooks, secrets, clock, random, namespaces }),
+    service: createWebhookService({ hooks, secrets, clock, random, namespaces, allowLocalNetwork }),
     outbox: createWebhookOutbox({ store, hooks, clock, onError }),
-    dispatcher: createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, onAttempt, onError }),
+    dispatcher: createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, allowLocalNetwork, onAttempt, onError }),
   };
 }

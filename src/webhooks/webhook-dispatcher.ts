@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../kernel/clock.js';
 import { retryDelaySeconds } from './backoff.js';
+import { postJson } from './http-post.js';
 import type { SecretBox } from './secret-box.js';
 import { signDelivery } from './signature.js';
 import type { WebhookStore } from './webhook-store.js';
@@ -18,6 +19,8 @@ export interface WebhookDispatcherDeps {
   clock: Clock;
   /** How long to wait for a receiver's answer. */
   timeoutMs: number;
+  /** LATCHKEY_WEBHOOK_ALLOW_LOCAL_NETWORK: group hooks may reach loopback/private addresses. */
+  allowLocalNetwork: boolean;
   /** Called once per attempt (metrics). */
   onAttempt?: (outcome: 'delivered' | 'failed' | 'timeout' | 'error' | 'given_up') => void;
   onError?: (error: unknown) => void;
@@ -30,7 +33,7 @@ const MAX_RECORDED_ERROR = 500;
 
 export type WebhookDispatcher = ReturnType<typeof createWebhookDispatcher>;
 
-export function createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, onAttempt = () => {}, onError = () => {} }: WebhookDispatcherDeps) {
+export function createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, allowLocalNetwork, onAttempt = () => {}, onError = () => {} }: WebhookDispatcherDeps) {
   async function attempt(delivery: { id: number; hookId: number; event: string; attempts: number; payload: string }): Promise<void> {
     const hook = await hooks.findHook(delivery.hookId);
     if (!hook) return; // deleted meanwhile: its pending deliveries were cancelled
@@ -50,15 +53,15 @@ export function createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, onAt
     let timedOut = false;
     const t0 = performance.now();
     try {
-      const response = await fetch(hook.url, { method: 'POST', headers, body: delivery.payload, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
-      statusCode = response.status;
-      // Drain the body so the connection is released; keep a little of a failure's answer.
-      const text = await response.text().catch(() => '');
-      if (statusCode < 200 || statusCode > 299) error = `HTTP ${statusCode}${text ? `: ${text.slice(0, MAX_RECORDED_ERROR)}` : ''}`;
+      // Instance hooks are the admins' and may reach the local network; group hooks only when allowed.
+      const blockLocalNetwork = hook.groupId !== null && !allowLocalNetwork;
+      const answer = await postJson(hook.url, { headers, body: delivery.payload, timeoutMs, blockLocalNetwork, maxBody: MAX_RECORDED_ERROR });
+      statusCode = answer.status;
+      if (statusCode < 200 || statusCode > 299) error = `HTTP ${statusCode}${answer.text ? `: ${answer.text}` : ''}`;
     } catch (e) {
-      const err = e as Error & { cause?: { code?: string; message?: string } };
-      timedOut = err.name === 'TimeoutError' || err.name === 'AbortError';
-      error = timedOut ? `timeout after ${timeoutMs} ms` : [err.cause?.code, err.cause?.message ?? err.message].filter(Boolean).join(': ').slice(0, MAX_RECORDED_ERROR);
+      const err = e as Error & { code?: string };
+      timedOut = err.name === 'TimeoutError';
+      error = timedOut ? `timeout after ${timeoutMs} ms` : [err.code, err.message].filter(Boolean).join(': ').slice(0, MAX_RECORDED_ERROR);
     }
     const latencyMs = Math.round(performance.now() - t0);
     const ok = statusCode !== null && statusCode >= 200 && statusCode <= 299;

@@ -10,6 +10,7 @@ import type { TokenGenerator } from '../kernel/random.js';
 import { AccessLevel } from '../namespaces/access-levels.js';
 import type { Group, User } from '../namespaces/namespace.js';
 import type { NamespaceService } from '../namespaces/namespace-service.js';
+import { LOCAL_NETWORK_BLOCKED, urlNamesLocalNetwork } from './local-network.js';
 import type { SecretBox } from './secret-box.js';
 import { WEBHOOK_EVENTS, type DeliveryHistory, type Webhook } from './webhook.js';
 import type { StoredHook, WebhookStore } from './webhook-store.js';
@@ -20,6 +21,8 @@ export interface WebhookServiceDeps {
   clock: Clock;
   random: TokenGenerator;
   namespaces: NamespaceService;
+  /** LATCHKEY_WEBHOOK_ALLOW_LOCAL_NETWORK: group hooks may target loopback/private addresses. */
+  allowLocalNetwork?: boolean;
 }
 
 /** Where a hook belongs: the instance, or a group. */
@@ -32,8 +35,12 @@ export interface CreateWebhookInput {
 
 const MAX_URL_LENGTH = 2048;
 
-/** An absolute http(s) URL without credentials in it (they would be stored and shown in plain text). */
-export function readWebhookUrl(input: unknown): string {
+/**
+ * An absolute http(s) URL without credentials in it (they would be stored and shown in plain text).
+ * With `blockLocalNetwork`, one that names a loopback/private address or `localhost` is refused too
+ * (a name that resolves there is refused when delivering).
+ */
+export function readWebhookUrl(input: unknown, blockLocalNetwork = false): string {
   if (input === undefined || input === null) throw invalidParam('url is missing');
   if (typeof input !== 'string' || input.length > MAX_URL_LENGTH) throw invalidParam('url is invalid');
   let url: URL;
@@ -44,6 +51,7 @@ export function readWebhookUrl(input: unknown): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalidParam('url is invalid');
   if (url.username !== '' || url.password !== '') throw invalidParam('url must not contain credentials');
+  if (blockLocalNetwork && urlNamesLocalNetwork(url)) throw invalidParam(LOCAL_NETWORK_BLOCKED);
   return url.toString();
 }
 
@@ -59,7 +67,7 @@ const publicHook = ({ secretEncrypted: _sealed, ...hook }: StoredHook): Webhook 
 
 export type WebhookService = ReturnType<typeof createWebhookService>;
 
-export function createWebhookService({ hooks, secrets, clock, random, namespaces }: WebhookServiceDeps) {
+export function createWebhookService({ hooks, secrets, clock, random, namespaces, allowLocalNetwork = false }: WebhookServiceDeps) {
   const hookNotFound = () => notFound('Webhook Not Found', 'WEBHOOK_NOT_FOUND');
 
   async function authorize(actor: User, scope: HookScope): Promise<void> {
@@ -80,7 +88,7 @@ export function createWebhookService({ hooks, secrets, clock, random, namespaces
     /** Registers a hook; `secret` is returned only here. */
     async create(actor: User, scope: HookScope, input: CreateWebhookInput): Promise<{ hook: Webhook; secret: string }> {
       await authorize(actor, scope);
-      const url = readWebhookUrl(input.url);
+      const url = readWebhookUrl(input.url, scope.type === 'group' && !allowLocalNetwork);
       const events = readWebhookEvents(input.events);
       const secret = `whsec_${Buffer.from(random.randomBytes(32)).toString('base64url')}`;
       const hook = await hooks.insertHook({ groupId: groupIdOf(scope), url, events, secretEncrypted: secrets.seal(secret), createdBy: actor.id === 0 ? null : actor.id, createdAt: clock.now().toISOString() });

@@ -40,7 +40,7 @@ describe.each(DIALECTS)('latchkey webhook CLI on %s', (dialect) => {
       databaseUrl = db.url;
       dropDatabase = db.drop;
     }
-    env = { LATCHKEY_DATA_DIR: dir, LATCHKEY_SECRET: SECRET, DATABASE_URL: databaseUrl, LATCHKEY_LOG_LEVEL: 'silent' };
+    env = { LATCHKEY_DATA_DIR: dir, LATCHKEY_SECRET: SECRET, DATABASE_URL: databaseUrl, LATCHKEY_LOG_LEVEL: 'silent', LATCHKEY_WEBHOOK_ALLOW_LOCAL_NETWORK: 'true' };
     const admin = await cliJson('admin', 'bootstrap');
     const app = await buildApp(loadConfig(env));
     try {

@@ -20,7 +20,7 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
   const verify = readmeVerifier();
 
   beforeAll(async () => {
-    t = await startTestApp(dialect, { env: { LATCHKEY_WEBHOOK_TIMEOUT_MS: '300' } });
+    t = await startTestApp(dialect, { env: { LATCHKEY_WEBHOOK_TIMEOUT_MS: '300', LATCHKEY_WEBHOOK_ALLOW_LOCAL_NETWORK: 'true' } });
     w = await seedWorld(t);
   });
   afterAll(() => t?.close());
@@ -170,7 +170,7 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
     ]);
     expect(createdA.attempts[0].error).toContain('HTTP 500');
     // Refused, or the kept-alive connection closed by the receiver going down: either way, no answer.
-    expect(createdA.attempts[1].error).toMatch(/ECONNREFUSED|UND_ERR_SOCKET/);
+    expect(createdA.attempts[1].error).toMatch(/ECONNREFUSED|ECONNRESET/);
     expect(createdA.attempts[2].error).toBe('timeout after 300 ms');
     expect(createdA.attempts[2].latency_ms).toBeGreaterThanOrEqual(250);
     const start = Date.parse(createdA.attempts[0].started_at);
