@@ -51,7 +51,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
   // Webhooks: registrations, the outbox every token event is recorded in (publishing is an insert),
   // and the dispatcher `serve` runs to send them.
   const webhooks = createWebhookModule({
-    store, clock, random, namespaces, serverSecret: secret, timeoutMs: config.webhookTimeoutMs, allowLocalNetwork: config.webhookAllowLocalNetwork,
+    store, clock, random, namespaces, serverSecret: secret, timeoutMs: config.webhookTimeoutMs, allowLocalNetwork: config.webhookAllowLocalNetwork, retentionDays: config.webhookRetentionDays,
     onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
     onError: (e) => process.stderr.write(`latchkey: webhooks: ${(e as Error).message}\n`),
   });

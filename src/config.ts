@@ -40,6 +40,8 @@ export interface Config {
    * and link-local addresses. Instance hooks (admins) always may.
    */
   readonly webhookAllowLocalNetwork: boolean;
+  /** `LATCHKEY_WEBHOOK_RETENTION_DAYS` (default 30): finished webhook deliveries and their attempts are kept this long. */
+  readonly webhookRetentionDays: number;
   /** `LATCHKEY_WEBHOOK_INTERVAL_MS` (default 5000): how often `serve` sends due webhook deliveries. */
   readonly webhookIntervalMs: number;
   /** `LATCHKEY_SMTP_URL` (`_FILE`): `smtp://host:port` (or `smtps://user:pass@host`); null = mail disabled. */
@@ -127,6 +129,7 @@ export function loadConfig(env: Env = process.env): Config {
     webhookTimeoutMs: integer(env, 'LATCHKEY_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
     webhookIntervalMs: integer(env, 'LATCHKEY_WEBHOOK_INTERVAL_MS', 5000, 100, 3_600_000),
     webhookAllowLocalNetwork: boolean(env, 'LATCHKEY_WEBHOOK_ALLOW_LOCAL_NETWORK', false),
+    webhookRetentionDays: integer(env, 'LATCHKEY_WEBHOOK_RETENTION_DAYS', 30, 1, 3650),
     smtpUrl: readSecretVariable(env, 'LATCHKEY_SMTP_URL'),
     mailFrom: env.LATCHKEY_MAIL_FROM || 'Latchkey <latchkey@localhost>',
     expiryCron: cronPattern(env, 'LATCHKEY_EXPIRY_CRON', '0 1 * * *'),

@@ -19,16 +19,18 @@ export interface WebhookModuleDeps {
   timeoutMs: number;
   /** Group hooks may reach loopback, private and link-local addresses (default false). */
   allowLocalNetwork?: boolean;
+  /** Days finished deliveries are kept (default 30). */
+  retentionDays?: number;
   onAttempt?: WebhookDispatcherDeps['onAttempt'];
   onError?: (error: unknown) => void;
 }
 
-export function createWebhookModule({ store, clock, random, namespaces, serverSecret, timeoutMs, allowLocalNetwork = false, onAttempt, onError = () => {} }: WebhookModuleDeps) {
+export function createWebhookModule({ store, clock, random, namespaces, serverSecret, timeoutMs, allowLocalNetwork = false, retentionDays = 30, onAttempt, onError = () => {} }: WebhookModuleDeps) {
   const hooks = createWebhookStore(store.db);
   const secrets = createSecretBox(serverSecret);
   return {
     service: createWebhookService({ hooks, secrets, clock, random, namespaces, allowLocalNetwork }),
     outbox: createWebhookOutbox({ store, hooks, clock, onError }),
-    dispatcher: createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, allowLocalNetwork, onAttempt, onError }),
+    dispatcher: createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, allowLocalNetwork, retentionDays, onAttempt, onError }),
   };
 }

@@ -3,7 +3,8 @@
  * attempt), POSTs the stored body signed with the hook's secret, records the attempt, and schedules a
  * retry with exponential backoff or gives up after the last one. A token's deliveries to a hook go out
  * one at a time, in order (see `dueDeliveries`). `runDue()` is one pass (tests call it with a fake
- * clock); `start()` runs passes on an interval inside `latchkey serve`.
+ * clock); `start()` runs passes on an interval inside `latchkey serve`, and hourly deletes deliveries
+ * finished longer ago than the retention.
  */
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../kernel/clock.js';
@@ -21,6 +22,8 @@ export interface WebhookDispatcherDeps {
   timeoutMs: number;
   /** LATCHKEY_WEBHOOK_ALLOW_LOCAL_NETWORK: group hooks may reach loopback/private addresses. */
   allowLocalNetwork: boolean;
+  /** LATCHKEY_WEBHOOK_RETENTION_DAYS: finished deliveries (and their attempts) are kept this long. */
+  retentionDays: number;
   /** Called once per attempt (metrics). */
   onAttempt?: (outcome: 'delivered' | 'failed' | 'timeout' | 'error' | 'given_up') => void;
   onError?: (error: unknown) => void;
@@ -28,12 +31,15 @@ export interface WebhookDispatcherDeps {
 
 /** Deliveries sent in parallel in one batch (distinct hook+token pairs). */
 const BATCH = 16;
+/** Finished deliveries deleted per statement when pruning, and how often `start` prunes. */
+const PRUNE_BATCH = 500;
+const PRUNE_EVERY_MS = 3_600_000;
 /** Receivers' answers are read up to this size for the record, then dropped. */
 const MAX_RECORDED_ERROR = 500;
 
 export type WebhookDispatcher = ReturnType<typeof createWebhookDispatcher>;
 
-export function createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, allowLocalNetwork, onAttempt = () => {}, onError = () => {} }: WebhookDispatcherDeps) {
+export function createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, allowLocalNetwork, retentionDays, onAttempt = () => {}, onError = () => {} }: WebhookDispatcherDeps) {
   async function attempt(delivery: { id: number; hookId: number; event: string; attempts: number; payload: string }): Promise<void> {
     const hook = await hooks.findHook(delivery.hookId);
     if (!hook) return; // deleted meanwhile: its pending deliveries were cancelled
@@ -94,16 +100,36 @@ export function createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, allo
     return made;
   }
 
+  /** Deletes deliveries that finished more than `retentionDays` ago (in batches). Returns how many. */
+  async function prune(): Promise<number> {
+    const before = new Date(clock.now().getTime() - retentionDays * 86_400_000).toISOString();
+    let pruned = 0;
+    for (let n = await hooks.pruneFinished(before, PRUNE_BATCH); n > 0; n = await hooks.pruneFinished(before, PRUNE_BATCH)) pruned += n;
+    return pruned;
+  }
+
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<unknown> | null = null;
+  let lastPrunedAt = Number.NEGATIVE_INFINITY;
+
+  /** One tick of `start`: due deliveries, and the prune at most once an hour. */
+  async function tick(): Promise<void> {
+    await runDue();
+    const now = clock.now().getTime();
+    if (now - lastPrunedAt >= PRUNE_EVERY_MS) {
+      lastPrunedAt = now;
+      await prune();
+    }
+  }
 
   return {
     runDue,
+    prune,
     /** Runs a pass every `intervalMs` (never two at once on this node). Returns `stop`. */
     start(intervalMs: number): () => Promise<void> {
       timer = setInterval(() => {
         if (running) return;
-        running = runDue()
+        running = tick()
           .catch(onError)
           .finally(() => (running = null));
       }, intervalMs);

@@ -147,6 +147,22 @@ export function createWebhookStore(db: Kysely<Database>) {
       });
     },
 
+    /**
+     * Deletes finished deliveries (delivered, given up, cancelled) that finished before `before`, with
+     * their attempts, at most `limit` per call. Pending ones are never touched. Returns how many went.
+     */
+    async pruneFinished(before: string, limit: number): Promise<number> {
+      return db.transaction().execute(async (trx) => {
+        const ids = (
+          await trx.selectFrom('webhook_deliveries').select('id').where('status', 'in', ['delivered', 'failed', 'cancelled']).where('finished_at', '<', before).orderBy('id').limit(limit).execute()
+        ).map((r) => r.id);
+        if (ids.length === 0) return 0;
+        await trx.deleteFrom('webhook_attempts').where('delivery_id', 'in', ids).execute();
+        await trx.deleteFrom('webhook_deliveries').where('id', 'in', ids).execute();
+        return ids.length;
+      });
+    },
+
     /** A hook's deliveries, newest first, each with its attempts. */
     async listDeliveries(hookId: number, page: PageRequest): Promise<Page<DeliveryHistory>> {
       const base = db.selectFrom('webhook_deliveries').where('hook_id', '=', hookId);

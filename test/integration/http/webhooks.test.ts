@@ -206,11 +206,37 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
     expect(list.every((d: any) => d.status === 'delivered')).toBe(true);
   });
 
+  it('deletes finished deliveries after the retention period; pending ones stay', async () => {
+    receiver = await startReceiver();
+    const hook = (await t.request('POST', INSTANCE, { token: w.adminToken, body: { url: receiver.url, events: ['token.created'] } })).body;
+    await deployToken('kept-1');
+    await dispatch(); // delivered now
+    await receiver.down();
+    await deployToken('kept-2'); // will stay pending (retrying) through the outage
+    await dispatch();
+    const deliveries = async () => (await t.request('GET', `${INSTANCE}/${hook.id}/deliveries?per_page=100`, { token: w.adminToken })).body.map((d: any) => d.status).sort();
+    expect(await deliveries()).toEqual(['delivered', 'pending']);
+    const dispatcher = t.app.services.webhookDispatcher;
+    t.clock.advance(29 * 86_400_000);
+    await dispatcher.prune();
+    expect(await deliveries()).toEqual(['delivered', 'pending']);
+    t.clock.advance(2 * 86_400_000);
+    // Earlier tests' finished deliveries (cancelled with their hooks) go too.
+    expect(await dispatcher.prune()).toBeGreaterThanOrEqual(1);
+    expect(await deliveries()).toEqual(['pending']);
+    const finished = await t.app.store.db.selectFrom('webhook_deliveries').select('id').where('status', '!=', 'pending').execute();
+    expect(finished).toEqual([]);
+    const attempts = await t.app.store.db.selectFrom('webhook_attempts').innerJoin('webhook_deliveries', 'webhook_deliveries.id', 'webhook_attempts.delivery_id').select('webhook_attempts.id').where('webhook_deliveries.hook_id', '=', hook.id).execute();
+    expect(attempts.length).toBeGreaterThan(0); // the pending one's attempts are kept
+    const orphans = await t.app.store.db.selectFrom('webhook_attempts').leftJoin('webhook_deliveries', 'webhook_deliveries.id', 'webhook_attempts.delivery_id').select('webhook_attempts.id').where('webhook_deliveries.id', 'is', null).execute();
+    expect(orphans).toEqual([]);
+  });
+
   it('two dispatchers on one database (two nodes) send each attempt once', async () => {
     receiver = await startReceiver();
     await t.request('POST', INSTANCE, { token: w.adminToken, body: { url: receiver.url, events: ['token.created'] } });
     for (let i = 0; i < 8; i++) await deployToken(`node-${i}`);
-    const nodes = [0, 1].map(() => createWebhookModule({ store: t.app.store, clock: t.clock, random: t.app.services.random, namespaces: t.app.services.namespaces, serverSecret: TEST_SECRET, timeoutMs: 2000 }).dispatcher);
+    const nodes = [0, 1].map(() => createWebhookModule({ store: t.app.store, clock: t.clock, random: t.app.services.random, namespaces: t.app.services.namespaces, serverSecret: TEST_SECRET, timeoutMs: 2000, allowLocalNetwork: true }).dispatcher);
     const made = await Promise.all([nodes[0]!.runDue(), nodes[1]!.runDue(), dispatch()]);
     expect(made.reduce((a, b) => a + b, 0)).toBe(8);
     const ids = receiver.received.map((r) => r.headers['x-latchkey-delivery']);
