@@ -8,6 +8,7 @@ import { utcDateOf, type UtcDate } from '../kernel/dates.js';
 import { conflict, forbidden, invalidField, invalidParam, notFound } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
 import type { Store } from '../store/open-store.js';
+import type { ProjectQuery } from './namespace-store.js';
 import { AccessLevel, isValidAccessLevel } from './access-levels.js';
 import type { Group, Member, MemberSource, Project, Resource, User } from './namespace.js';
 import { checkName, checkPath, checkText, hasLoneSurrogate, pathFromName } from './validation.js';
@@ -237,6 +238,23 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
     async listMembers(actor: User, resource: Resource, page: PageRequest): Promise<Page<Member>> {
       const source: MemberSource = resource.type === 'project' ? { type: 'project', id: resource.project.id } : { type: 'group', id: resource.group.id };
       return store.namespaces.listDirectMembers(source, page);
+    },
+
+    /**
+     * GET /projects/:id/members/all and /groups/:id/members/all: direct and inherited members, each user
+     * once with their highest membership (as GitLab). Whoever may see the resource may list them.
+     */
+    async listAllMembers(_actor: User, resource: Resource, page: PageRequest): Promise<Page<Member>> {
+      const groupChain = async (groupId: number) => ((await store.namespaces.findGroupById(groupId))?.ancestorIds ?? []).map((id) => ({ type: 'group' as const, id })).reverse();
+      const sources: MemberSource[] = resource.type === 'project' ? [{ type: 'project', id: resource.project.id }, ...(await groupChain(resource.project.groupId))] : await groupChain(resource.group.id);
+      return store.namespaces.listEffectiveMembers(sources, today(), page);
+    },
+
+    /** GET /projects: what the actor is a member of (admins: everything, unless `membership`). */
+    async listProjects(actor: User, query: ProjectQuery & { membership: boolean }, page: PageRequest): Promise<Page<Project>> {
+      if (query.search !== null && (query.search.includes('\u0000') || hasLoneSurrogate(query.search))) throw invalidParam('search is invalid');
+      const search = query.search === '' ? null : query.search;
+      return store.namespaces.listProjectsVisibleTo(actor.isAdmin && !query.membership ? null : actor.id, { ...query, search }, today(), page);
     },
 
     async listGroups(actor: User, page: PageRequest): Promise<Page<Group>> {

@@ -33,6 +33,14 @@ export interface NewProject {
   createdAt: string;
 }
 
+/** GET /projects filters (GitLab's `search`, `order_by`, `sort`). */
+export interface ProjectQuery {
+  /** Case-insensitive substring of the name or path with namespace. */
+  search: string | null;
+  orderBy: 'id' | 'name' | 'path' | 'created_at';
+  sort: 'asc' | 'desc';
+}
+
 export interface NamespaceStore {
   insertUser(user: NewUser): Promise<User>;
   findUserById(id: number): Promise<User | null>;
@@ -53,6 +61,12 @@ export interface NamespaceStore {
   /** Groups the user is a member of (directly or via an ancestor); every group for `null` (admin). */
   listGroupsVisibleTo(userId: number | null, page: PageRequest): Promise<Page<Group>>;
 
+  /**
+   * Projects the user is a member of (directly, or through the project's group or an ancestor of it,
+   * memberships ending on or before `today` not counted); every project for `null` (admin).
+   */
+  listProjectsVisibleTo(userId: number | null, query: ProjectQuery, today: UtcDate, page: PageRequest): Promise<Page<Project>>;
+
   insertProject(project: NewProject): Promise<Project>;
   findProjectById(id: number): Promise<Project | null>;
   findProjectByPath(pathWithNamespace: string): Promise<Project | null>;
@@ -60,6 +74,12 @@ export interface NamespaceStore {
   insertMember(source: MemberSource, userId: number, accessLevel: number, expiresAt: UtcDate | null, createdBy: number | null, createdAt: string): Promise<void>;
   findDirectMember(source: MemberSource, userId: number): Promise<Member | null>;
   listDirectMembers(source: MemberSource, page: PageRequest): Promise<Page<Member>>;
+  /**
+   * The members of any of the sources (a resource and its ancestors), memberships ending on or before
+   * `today` left out, each user once with the membership of the highest access level (the nearest
+   * source on a tie: sources are given nearest first). Ordered by user id.
+   */
+  listEffectiveMembers(sources: readonly MemberSource[], today: UtcDate, page: PageRequest): Promise<Page<Member>>;
   /**
    * The highest access level `userId` holds on any of the sources, ignoring memberships whose expiry
    * date is on or before `today`. 0 when none.

@@ -2,8 +2,10 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, GroupsTable, ProjectsTable, UsersTable } from './database.js';
 import type { NamespaceStore } from '../namespaces/namespace-store.js';
+import type { UtcDate } from '../kernel/dates.js';
 import type { BotKind, Group, Member, MemberSource, Project, User } from '../namespaces/namespace.js';
 import { offsetOf } from '../kernel/page.js';
+import { containsPattern } from './like.js';
 
 export function toUser(r: Selectable<UsersTable>): User {
   return {
@@ -160,6 +162,37 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
       return { items: rows.map(toGroup), total: Number(count.n) };
     },
 
+    async listProjectsVisibleTo(userId, query, today, page) {
+      let q = db.selectFrom('projects').innerJoin('groups', 'groups.id', 'projects.group_id');
+      if (userId !== null) {
+        const current = (eb: any) => eb.or([eb('m.expires_at', 'is', null), eb('m.expires_at', '>', today)]);
+        q = q.where((eb) =>
+          eb.or([
+            eb.exists(eb.selectFrom('members as m').select('m.id').where('m.source_type', '=', 'project').where('m.user_id', '=', userId).whereRef('m.source_id', '=', 'projects.id').where(current)),
+            eb.exists(
+              eb
+                .selectFrom('members as m')
+                .select('m.id')
+                .where('m.source_type', '=', 'group')
+                .where('m.user_id', '=', userId)
+                .where(current)
+                .where(sql<boolean>`groups.traversal_path like '%/' || ${sql.ref('m.source_id')} || '/%'`),
+            ),
+          ]),
+        );
+      }
+      if (query.search !== null) {
+        const pattern = containsPattern(query.search);
+        q = q.where((eb) => eb.or([sql<boolean>`lower(projects.name) like ${pattern} escape '\\'`, sql<boolean>`projects.path_key like ${pattern} escape '\\'`]));
+      }
+      const column = query.orderBy === 'path' ? 'projects.path_key' : query.orderBy === 'name' ? 'projects.name' : query.orderBy === 'created_at' ? 'projects.created_at' : 'projects.id';
+      const [rows, count] = await Promise.all([
+        q.selectAll('projects').orderBy(column, query.sort).orderBy('projects.id', query.sort).limit(page.perPage).offset(offsetOf(page)).execute(),
+        q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+      ]);
+      return { items: rows.map(toProject), total: Number(count.n) };
+    },
+
     async insertProject(p) {
       const full = `${p.group.fullPath}/${p.path}`;
       const r = await db
@@ -222,6 +255,30 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
         items: rows.map((r): Member => ({ source, user: toUser(r), accessLevel: r.access_level, expiresAt: r.member_expires_at, createdAt: r.member_created_at })),
         total: Number(count.n),
       };
+    },
+    async listEffectiveMembers(sources, today: UtcDate, page) {
+      if (sources.length === 0) return { items: [], total: 0 };
+      const rows = await db
+        .selectFrom('members')
+        .innerJoin('users', 'users.id', 'members.user_id')
+        .selectAll('users')
+        .select(['members.source_type', 'members.source_id', 'members.access_level', 'members.expires_at as member_expires_at', 'members.created_at as member_created_at'])
+        .where((eb) => eb.or(sources.map((s) => eb.and([eb('members.source_type', '=', s.type), eb('members.source_id', '=', s.id)]))))
+        .where((eb) => eb.or([eb('members.expires_at', 'is', null), eb('members.expires_at', '>', today)]))
+        .orderBy('users.id')
+        .execute();
+      const nearness = (type: string, id: number) => sources.findIndex((s) => s.type === type && s.id === id);
+      const best = new Map<number, (typeof rows)[number]>();
+      for (const r of rows) {
+        const held = best.get(r.id);
+        if (!held || r.access_level > held.access_level || (r.access_level === held.access_level && nearness(r.source_type, r.source_id) < nearness(held.source_type, held.source_id))) best.set(r.id, r);
+      }
+      const all = [...best.values()];
+      const start = offsetOf(page);
+      const items = all.slice(start, start + page.perPage).map(
+        (r): Member => ({ source: { type: r.source_type as MemberSource['type'], id: r.source_id }, user: toUser(r), accessLevel: r.access_level, expiresAt: r.member_expires_at, createdAt: r.member_created_at }),
+      );
+      return { items, total: all.length };
     },
     async maxAccessLevel(userId, sources, today) {
       if (sources.length === 0) return 0;

@@ -4,6 +4,7 @@ import type { Database, TokensTable } from './database.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import type { Token, TokenKind } from '../tokens/token.js';
 import { offsetOf } from '../kernel/page.js';
+import { containsPattern } from './like.js';
 
 export function toToken(r: Selectable<TokensTable>): Token {
   return {
@@ -118,7 +119,7 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
       if (f.state === 'active') q = q.where(notRevoked).where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', today)]));
       if (f.state === 'inactive') q = q.where((eb) => eb.or([revoked(eb), eb('expires_at', '<=', today)]));
       if (f.search !== undefined && f.search !== '') {
-        const pattern = `%${f.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        const pattern = containsPattern(f.search);
         q = q.where(sql`lower(name) like ${pattern} escape '\\'` as any);
       }
       if (f.createdBefore !== undefined) q = q.where('created_at', '<', f.createdBefore);

@@ -1,4 +1,4 @@
-/** GET|POST /groups/:id/members and /projects/:id/members. */
+/** GET|POST /groups/:id/members and /projects/:id/members; GET …/members/all (inherited too). */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { parseExpiryDate } from '../../kernel/dates.js';
@@ -26,6 +26,18 @@ export function registerMemberRoutes(app: FastifyInstance, ctx: RouteContext, ki
       const resource = await ctx.resolve(request, kind, request.params.id);
       const page = readPage(request.query);
       const result = await namespaces.listMembers(request.actor, resource, page);
+      setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
+      return result.items.map((m) => presentMember(m, ctx.baseUrl(request)));
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { page?: number; per_page?: number } }>(
+    `/${kind}/:id/members/all`,
+    { schema: { tags, summary: `List direct and inherited members of a ${kind.slice(0, -1)} (each user once, highest level)`, params: ResourceParams, querystring: Type.Object(PaginationQuery), response: { 200: Type.Array(MemberEntity) } } },
+    async (request, reply) => {
+      const resource = await ctx.resolve(request, kind, request.params.id);
+      const page = readPage(request.query);
+      const result = await namespaces.listAllMembers(request.actor, resource, page);
       setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
       return result.items.map((m) => presentMember(m, ctx.baseUrl(request)));
     },

@@ -1,6 +1,7 @@
-/** POST /projects, GET /projects/:id. */
+/** POST /projects, GET /projects, GET /projects/:id. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.js';
 import { ProjectEntity, presentProject } from '../presenters.js';
 import type { RouteContext } from '../route-context.js';
 import { ResourceParams } from './resource-params.js';
@@ -12,6 +13,17 @@ const CreateProjectBody = Type.Object({
   description: Type.Optional(Type.String({ maxLength: 2000 })),
   visibility: Type.Optional(Type.Union([Type.Literal('private'), Type.Literal('internal'), Type.Literal('public')])),
 });
+
+const ListProjectsQuery = Type.Object({
+  ...PaginationQuery,
+  search: Type.Optional(Type.String({ maxLength: 255, description: 'Part of the name or path' })),
+  membership: Type.Optional(Type.Boolean({ description: 'Only projects the user is a member of (admins otherwise see all)' })),
+  order_by: Type.Optional(Type.Union([Type.Literal('id'), Type.Literal('name'), Type.Literal('path'), Type.Literal('created_at')], { description: 'Default created_at' })),
+  sort: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { description: 'Default desc' })),
+  simple: Type.Optional(Type.Boolean({ description: 'Accepted for compatibility; the full entity is returned' })),
+});
+
+type ListProjectsQueryT = { page?: number; per_page?: number; search?: string; membership?: boolean; order_by?: 'id' | 'name' | 'path' | 'created_at'; sort?: 'asc' | 'desc' };
 
 export function registerProjectRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { namespaces } = ctx.services;
@@ -28,6 +40,18 @@ export function registerProjectRoutes(app: FastifyInstance, ctx: RouteContext): 
       const b = request.body;
       const project = await namespaces.createProject(request.actor, { name: b.name, path: b.path, namespaceId: b.namespace_id, description: b.description, visibility: b.visibility });
       return reply.status(201).send(await present(request, project));
+    },
+  );
+
+  app.get<{ Querystring: ListProjectsQueryT }>(
+    '/projects',
+    { schema: { tags: ['projects'], summary: 'Projects the current user is a member of (admins: all)', querystring: ListProjectsQuery, response: { 200: Type.Array(ProjectEntity) } } },
+    async (request, reply) => {
+      const q = request.query;
+      const page = readPage(q);
+      const result = await namespaces.listProjects(request.actor, { search: q.search ?? null, membership: q.membership ?? false, orderBy: q.order_by ?? 'created_at', sort: q.sort ?? 'desc' }, page);
+      setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
+      return Promise.all(result.items.map((p) => present(request, p)));
     },
   );
 
