@@ -105,24 +105,37 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
     return { group, level };
   }
 
-  async function insertUserChecked(input: NewUserInput, botKind: User['botKind'] = null, provisionedByGroupId: number | null = null): Promise<User> {
-    const username = input.username.trim();
+  function checkUsername(input: string): string {
+    const username = input.trim();
     if (username.length === 0) throw invalidField('username', "can't be blank");
     if (username.length > 255) throw invalidField('username', 'is too long (maximum is 255 characters)');
     if (!USERNAME_RE.test(username)) throw invalidField('username', "can contain only letters, digits, '_', '-' and '.'");
+    return username;
+  }
+  function checkEmail(email: string): string {
+    if (email.length > 255 || !EMAIL_RE.test(email) || hasLoneSurrogate(email)) throw invalidField('email', 'is invalid');
+    return email;
+  }
+
+  /**
+   * GitLab reports a taken email before a taken username. `self` (on update) is the user being changed:
+   * its own username and email are not "taken".
+   */
+  async function takenConflict(username: string | null, email: string | null, self: number | null = null): Promise<Error | null> {
+    const other = (u: User | null) => u !== null && u.id !== self;
+    const usernameTaken = username !== null && other(await store.namespaces.findUserByUsername(username));
+    const emailTaken = email !== null && other(await store.namespaces.findUserByEmail(email));
+    if (emailTaken) return conflict('Email has already been taken', 'EMAIL_TAKEN');
+    return usernameTaken ? conflict('Username has already been taken', 'USERNAME_TAKEN') : null;
+  }
+
+  async function insertUserChecked(input: NewUserInput, botKind: User['botKind'] = null, provisionedByGroupId: number | null = null): Promise<User> {
+    const username = checkUsername(input.username);
     const name = checkName('name', input.name);
-    if (input.email !== null) {
-      if (input.email.length > 255 || !EMAIL_RE.test(input.email) || hasLoneSurrogate(input.email)) throw invalidField('email', 'is invalid');
-    }
-    // GitLab reports a taken email before a taken username. The username is looked up first so that a
-    // user created by a concurrent request between the two look-ups is still reported by its email.
-    const takenConflict = async () => {
-      const usernameTaken = (await store.namespaces.findUserByUsername(username)) !== null;
-      const emailTaken = input.email !== null && (await store.namespaces.findUserByEmail(input.email)) !== null;
-      if (emailTaken) return conflict('Email has already been taken', 'EMAIL_TAKEN');
-      return usernameTaken ? conflict('Username has already been taken', 'USERNAME_TAKEN') : null;
-    };
-    const taken = await takenConflict();
+    if (input.email !== null) checkEmail(input.email);
+    // The username is looked up first so that a user created by a concurrent request between the two
+    // look-ups is still reported by its email.
+    const taken = await takenConflict(username, input.email);
     if (taken) throw taken;
     return insertUnique(
       () =>
@@ -130,7 +143,7 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
           ports.namespaces.insertUser({ username, name, email: input.email, isAdmin: input.admin === true, botKind, passwordHash: input.passwordHash ?? null, createdAt: now(), provisionedByGroupId }),
         ),
       // Lost a race: the winner is committed by now, so the look-ups see it.
-      async () => (await takenConflict()) ?? conflict('Username has already been taken', 'USERNAME_TAKEN'),
+      async () => (await takenConflict(username, input.email)) ?? conflict('Username has already been taken', 'USERNAME_TAKEN'),
     );
   }
 
@@ -156,6 +169,23 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
      */
     async createProvisionedUser(input: NewUserInput, botKind: 'service_account', groupId: number): Promise<User> {
       return insertUserChecked({ ...input, admin: false, passwordHash: null }, botKind, groupId);
+    },
+
+    /**
+     * Changes a user's name, username or email with the rules of creation (the caller decides who may).
+     * Fields left undefined stay as they are.
+     */
+    async updateUserChecked(user: User, changes: { name?: string; username?: string; email?: string }): Promise<User> {
+      const fields: { name?: string; username?: string; email?: string } = {};
+      if (changes.name !== undefined) fields.name = checkName('name', changes.name);
+      if (changes.username !== undefined) fields.username = checkUsername(changes.username);
+      if (changes.email !== undefined) fields.email = checkEmail(changes.email);
+      const taken = await takenConflict(fields.username ?? null, fields.email ?? null, user.id);
+      if (taken) throw taken;
+      return insertUnique(
+        () => store.transaction((ports) => ports.namespaces.updateUser(user.id, fields)),
+        async () => (await takenConflict(fields.username ?? null, fields.email ?? null, user.id)) ?? conflict('Username has already been taken', 'USERNAME_TAKEN'),
+      );
     },
 
     async listUsers(actor: User, page: PageRequest): Promise<Page<User>> {

@@ -49,6 +49,8 @@ export interface NamespaceStore {
   findUserByEmail(email: string): Promise<User | null>;
   findFirstAdmin(): Promise<User | null>;
   listUsers(page: PageRequest): Promise<Page<User>>;
+  /** Changes a user's name, username or email (the fields given). */
+  updateUser(id: number, changes: { name?: string; username?: string; email?: string }): Promise<User>;
   /** `active`, `blocked`: a user who is not active cannot authenticate. */
   setUserState(id: number, state: string): Promise<void>;
   /** An active user provisioned (owned) by the group: its service accounts. */

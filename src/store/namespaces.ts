@@ -78,6 +78,14 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
         .executeTakeFirstOrThrow();
       return toUser(r);
     },
+    async updateUser(id, changes) {
+      const set: Record<string, string> = {};
+      if (changes.name !== undefined) set.name = changes.name;
+      if (changes.username !== undefined) Object.assign(set, { username: changes.username, username_key: changes.username.toLowerCase() });
+      if (changes.email !== undefined) Object.assign(set, { email: changes.email, email_key: changes.email.toLowerCase() });
+      const r = await db.updateTable('users').set(set).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      return toUser(r);
+    },
     findUserById: userById,
     async findUserByUsername(username) {
       const r = await db.selectFrom('users').selectAll().where('username_key', '=', username.toLowerCase()).executeTakeFirst();

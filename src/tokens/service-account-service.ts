@@ -54,27 +54,37 @@ export function createServiceAccountService(deps: ServiceAccountServiceDeps) {
     return token && token.kind === 'personal' && token.userId === account.id ? token : null;
   }
 
+  /** GitLab answers a user that fails validation with `bad_request!(errors.full_messages)`. */
+  async function asBadRequest<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (e) {
+      if (e instanceof DomainError && e.kind === 'conflict') throw badRequest(e.message, e.code);
+      if (e instanceof DomainError && e.fields) {
+        const [field, reasons] = Object.entries(e.fields)[0]!;
+        throw badRequest(`${field.charAt(0).toUpperCase()}${field.slice(1)} ${reasons[0]}`, e.code);
+      }
+      throw e;
+    }
+  }
+
   return {
     async create(actor: User, group: Group, input: CreateServiceAccountInput): Promise<User> {
       await authorize(actor, group);
       // "This endpoint only works on top-level groups."
       if (group.parentId !== null) throw badRequest('User does not have permission to create a service account in this namespace.', 'NOT_TOP_LEVEL');
       const username = input.username ?? `service_account_group_${group.id}_${hex(16)}`;
-      try {
-        return await namespaces.createProvisionedUser(
-          { username, name: input.name ?? 'Service account user', email: input.email ?? `${username}@${noreplyDomain}` },
-          'service_account',
-          group.id,
-        );
-      } catch (e) {
-        // GitLab answers a user that fails validation with `bad_request!(errors.full_messages)`.
-        if (e instanceof DomainError && e.kind === 'conflict') throw badRequest(e.message, e.code);
-        if (e instanceof DomainError && e.fields) {
-          const [field, reasons] = Object.entries(e.fields)[0]!;
-          throw badRequest(`${field.charAt(0).toUpperCase()}${field.slice(1)} ${reasons[0]}`, e.code);
-        }
-        throw e;
-      }
+      return asBadRequest(() =>
+        namespaces.createProvisionedUser({ username, name: input.name ?? 'Service account user', email: input.email ?? `${username}@${noreplyDomain}` }, 'service_account', group.id),
+      );
+    },
+
+    /** PATCH: a new name, username or email (at least one); the rules of creation apply. */
+    async update(actor: User, group: Group, userId: number, input: { name?: string; username?: string; email?: string }): Promise<User> {
+      await authorize(actor, group);
+      const account = await findAccount(group, userId);
+      if (input.name === undefined && input.username === undefined && input.email === undefined) throw badRequest('name, username, email are missing, at least one parameter must be provided', 'NOTHING_TO_UPDATE');
+      return asBadRequest(() => namespaces.updateUserChecked(account, input));
     },
 
     async list(actor: User, group: Group, order: ServiceAccountOrder, page: PageRequest): Promise<Page<User>> {

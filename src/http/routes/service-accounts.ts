@@ -45,6 +45,15 @@ const CreateTokenBody = Type.Object({
 type AccountParamsT = { id: string; user_id: number };
 type TokenParamsT = AccountParamsT & { token_id: number };
 
+/** A missing body is an empty one; Grape never takes an array or object for a String param. */
+async function rejectObjectFields(request: FastifyRequest): Promise<void> {
+  if (request.body === undefined || request.body === null) request.body = {};
+  const body = request.body as Record<string, unknown>;
+  for (const field of ['name', 'username', 'email']) {
+    if (typeof body === 'object' && typeof body[field] === 'object' && body[field] !== null) throw invalidParam(`${field} is invalid`);
+  }
+}
+
 export function registerServiceAccountRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { serviceAccounts } = ctx.services;
   const tags = ['service_accounts'];
@@ -54,14 +63,7 @@ export function registerServiceAccountRoutes(app: FastifyInstance, ctx: RouteCon
   app.post<{ Params: { id: string }; Body: { name?: string; username?: string; email?: string } }>(
     '/groups/:id/service_accounts',
     {
-      preValidation: async (request) => {
-        if (request.body === undefined || request.body === null) request.body = {};
-        const body = request.body as Record<string, unknown>;
-        // Grape never takes an array or object for a String param.
-        for (const field of ['name', 'username', 'email']) {
-          if (typeof body === 'object' && typeof body[field] === 'object' && body[field] !== null) throw invalidParam(`${field} is invalid`);
-        }
-      },
+      preValidation: rejectObjectFields,
       schema: { tags, summary: 'Create a service account owned by a top-level group', params: ResourceParams, body: CreateAccountBody, response: { 201: ServiceAccountEntity } },
     },
     async (request, reply) => {
@@ -80,6 +82,18 @@ export function registerServiceAccountRoutes(app: FastifyInstance, ctx: RouteCon
       const result = await serviceAccounts.list(request.actor, group, { by: request.query.order_by ?? 'id', direction: request.query.sort ?? 'desc' }, page);
       setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
       return result.items.map(presentServiceAccount);
+    },
+  );
+
+  app.patch<{ Params: AccountParamsT; Body: { name?: string; username?: string; email?: string } }>(
+    '/groups/:id/service_accounts/:user_id',
+    {
+      preValidation: rejectObjectFields,
+      schema: { tags, summary: "Change a service account's name, username or email", params: AccountParams, body: CreateAccountBody, response: { 200: ServiceAccountEntity } },
+    },
+    async (request) => {
+      const group = await groupOf(request, request.params.id);
+      return presentServiceAccount(await serviceAccounts.update(request.actor, group, request.params.user_id, request.body));
     },
   );
 

@@ -59,6 +59,42 @@ describe.each(DIALECTS)('group service accounts on %s', (dialect) => {
     expect(await tableCounts(t)).toEqual(before);
   });
 
+  it('PATCH changes name, username and email with the rules of creation; tokens keep working', async () => {
+    const account = await newAccount({ name: 'Builder', username: 'builder-sa', email: 'builder@example.com' });
+    const url = `${base()}/${account.id}`;
+    const token = await asOwner('POST', `${url}/personal_access_tokens`, { name: 'ci', scopes: ['read_api'], expires_at: '2027-01-01' });
+    expect(token.status).toBe(201);
+    const renamed = await asOwner('PATCH', url, { name: 'Release bot', username: 'release-bot' });
+    expect([renamed.status, renamed.body]).toEqual([200, { id: account.id, name: 'Release bot', username: 'release-bot', email: 'builder@example.com' }]);
+    // Its own current values are not "taken"; the token authenticates as the renamed account.
+    expect((await asOwner('PATCH', url, { username: 'RELEASE-BOT', email: 'builder@example.com' })).body).toMatchObject({ username: 'RELEASE-BOT' });
+    expect((await t.request('GET', '/api/v4/user', { token: token.body.token })).body).toMatchObject({ id: account.id, username: 'RELEASE-BOT', name: 'Release bot' });
+    expect((await asOwner('PATCH', url, { email: 'release@example.com' })).body.email).toBe('release@example.com');
+
+    const before = await tableCounts(t);
+    const cases: [unknown, number, unknown][] = [
+      [{}, 400, { message: '400 Bad request - name, username, email are missing, at least one parameter must be provided' }],
+      [{ username: 'deployer-sa' }, 400, { message: '400 Bad request - Username has already been taken' }],
+      [{ email: 'owner@example.com' }, 400, { message: '400 Bad request - Email has already been taken' }],
+      [{ username: 'no spaces' }, 400, { message: expect.stringMatching(/^400 Bad request - Username can contain only/) }],
+      [{ email: 'nope' }, 400, { message: '400 Bad request - Email is invalid' }],
+      [{ name: '' }, 400, { message: expect.stringMatching(/^400 Bad request - Name /) }],
+      [{ name: { a: 1 } }, 400, { error: 'name is invalid' }],
+    ];
+    for (const [body, status, expected] of cases) {
+      const res = await asOwner('PATCH', url, body);
+      expect([res.status, res.body], JSON.stringify(body)).toEqual([status, expected]);
+    }
+    expect(await tableCounts(t)).toEqual(before);
+    expect((await t.app.store.namespaces.findUserById(account.id))).toMatchObject({ username: 'RELEASE-BOT', email: 'release@example.com' });
+
+    // Owners of the group and admins only; not another group's account, not a human user.
+    expect((await t.request('PATCH', url, { token: w.users.maintainer.token, body: { name: 'x' } })).status).toBe(404);
+    expect((await t.request('PATCH', `/api/v4/groups/${w.top.id}/service_accounts/${w.users.guest.user.id}`, { token: w.adminToken, body: { name: 'x' } })).status).toBe(404);
+    expect((await t.request('PATCH', url, { body: { name: 'x' } })).status).toBe(401);
+    expect((await t.request('PATCH', url, { token: w.adminToken, body: { name: 'By admin' } })).body.name).toBe('By admin');
+  });
+
   it('only on top-level groups', async () => {
     const res = await t.request('POST', `/api/v4/groups/${w.sub.id}/service_accounts`, { token: w.adminToken, body: {} });
     expect(res.status).toBe(400);
