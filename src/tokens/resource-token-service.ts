@@ -10,6 +10,7 @@
  * and delete refusals → 400 with the reason, rotate of an unknown or inaccessible token → 401 (404 for
  * admins).
  */
+import { asBadRequest, badRequest } from './bad-request.js';
 import { discardEvents, type TokenEventSink } from '../events/token-events.js';
 import type { Clock } from '../kernel/clock.js';
 import { utcDateOf, type UtcDate } from '../kernel/dates.js';
@@ -58,23 +59,6 @@ export interface RotateResourceTokenInput {
   expiresAt?: unknown;
   /** Seconds the old secret keeps working (Latchkey extension). */
   gracePeriodSeconds?: number;
-}
-
-/** `render_api_error!`'s answer for a service error: `{"message": "400 Bad request - <reason>"}`. */
-export const badRequest = (reason: string, code = 'BAD_REQUEST') => invalidRecord(`400 Bad request - ${reason}`, code);
-
-/** A field error (`{name: ["can't be blank"]}`) as the model sentence GitLab's services return. */
-function asBadRequest<T>(check: () => T): T {
-  try {
-    return check();
-  } catch (e) {
-    if (e instanceof DomainError && e.fields) {
-      const [field, reasons] = Object.entries(e.fields)[0]!;
-      const attribute = field.charAt(0).toUpperCase() + field.slice(1).replace(/_/g, ' ');
-      throw badRequest(`${attribute} ${reasons[0]}`);
-    }
-    throw e;
-  }
 }
 
 /** Grape's checks of `scopes` (`scopes is missing`, `does not have a valid value`), then the model's. */

@@ -13,7 +13,8 @@ import { DomainError, forbidden, notFound } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
 import { AccessLevel } from '../namespaces/access-levels.js';
 import type { Group, User } from '../namespaces/namespace.js';
-import { badRequest, readDescription, readScopes, readTokenName, type ResourceTokenServiceDeps } from './resource-token-service.js';
+import { asBadRequest, badRequest } from './bad-request.js';
+import { readDescription, readScopes, readTokenName, type ResourceTokenServiceDeps } from './resource-token-service.js';
 import { PERSONAL_TOKEN_SCOPES } from './scopes.js';
 import type { Token } from './token.js';
 
@@ -52,20 +53,6 @@ export function createServiceAccountService(deps: ServiceAccountServiceDeps) {
   async function findToken(account: User, tokenId: number): Promise<Token | null> {
     const token = await store.tokens.findById(tokenId);
     return token && token.kind === 'personal' && token.userId === account.id ? token : null;
-  }
-
-  /** GitLab answers a user that fails validation with `bad_request!(errors.full_messages)`. */
-  async function asBadRequest<T>(write: () => Promise<T>): Promise<T> {
-    try {
-      return await write();
-    } catch (e) {
-      if (e instanceof DomainError && e.kind === 'conflict') throw badRequest(e.message, e.code);
-      if (e instanceof DomainError && e.fields) {
-        const [field, reasons] = Object.entries(e.fields)[0]!;
-        throw badRequest(`${field.charAt(0).toUpperCase()}${field.slice(1)} ${reasons[0]}`, e.code);
-      }
-      throw e;
-    }
   }
 
   return {
