@@ -10,13 +10,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Resource } from '../../src/namespaces/namespace.js';
 import { DIALECTS } from '../support/dialects.js';
-import { startGitHttpFront, type GitHttpFront } from '../support/nginx-git.js';
+import { programPath, startGitHttpFront, type GitHttpFront } from '../support/nginx-git.js';
 import { requireProgram } from '../support/programs.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../support/test-app.js';
 
 const PROGRAMS_OK = [
-  requireProgram('nginx', { command: 'nginx', args: ['-v'], hint: 'apt-get install nginx' }),
-  requireProgram('fcgiwrap', { command: 'sh', args: ['-c', 'command -v fcgiwrap'], hint: 'apt-get install fcgiwrap' }),
+  requireProgram('nginx', { command: programPath('nginx'), args: ['-v'], hint: 'apt-get install nginx' }),
+  // fcgiwrap has no --version; -h prints its usage and exits 0.
+  requireProgram('fcgiwrap', { command: programPath('fcgiwrap'), args: ['-h'], hint: 'apt-get install fcgiwrap' }),
   requireProgram('git', { command: 'git', args: ['--version'], hint: 'apt-get install git' }),
   requireProgram('git http-backend', { command: 'test', args: ['-x', '/usr/lib/git-core/git-http-backend'], hint: 'apt-get install git' }),
 ].every(Boolean);

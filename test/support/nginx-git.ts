@@ -7,10 +7,19 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { REPO_ROOT } from './server-process.js';
 
 export const NGINX_SNIPPET = join(REPO_ROOT, 'docs', 'nginx-git.conf');
+
+/**
+ * Where a program is: on PATH, or in the sbin directories Debian installs nginx and fcgiwrap to
+ * (often not on a non-root user's PATH). The bare name when not found, so spawning reports ENOENT.
+ */
+export function programPath(name: string): string {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/local/sbin', '/usr/sbin', '/sbin'];
+  return dirs.map((d) => join(d, name)).find((p) => existsSync(p)) ?? name;
+}
 
 export interface SnippetValues {
   listen: string;
@@ -121,7 +130,7 @@ export async function startGitHttpFront(dir: string, projectRoot: string, latchk
   const confFile = join(dir, 'nginx.conf');
   await writeFile(confFile, conf);
 
-  const fcgiwrap = startProcess('fcgiwrap', ['-f', '-s', `unix:${socket}`]);
+  const fcgiwrap = startProcess(programPath('fcgiwrap'), ['-f', '-s', `unix:${socket}`]);
   const nginx: { child: ChildProcess | null; output: () => string } = { child: null, output: () => '' };
   const output = () => `--- fcgiwrap ---\n${fcgiwrap.output()}\n--- nginx ---\n${nginx.output()}`;
   const stop = async () => {
@@ -130,7 +139,7 @@ export async function startGitHttpFront(dir: string, projectRoot: string, latchk
   };
   try {
     await waitFor('fcgiwrap', async () => existsSync(socket), fcgiwrap.child, output);
-    Object.assign(nginx, startProcess('nginx', ['-p', dir, '-e', 'stderr', '-c', confFile, '-g', `daemon off; pid ${join(dir, 'nginx.pid')}; error_log stderr warn;`]));
+    Object.assign(nginx, startProcess(programPath('nginx'), ['-p', dir, '-e', 'stderr', '-c', confFile, '-g', `daemon off; pid ${join(dir, 'nginx.pid')}; error_log stderr warn;`]));
     await waitFor('nginx', () => accepts(port), nginx.child!, output);
   } catch (e) {
     await stop();
