@@ -177,6 +177,15 @@ describe.each(DIALECTS)('git auth_request endpoint on %s', (dialect) => {
     expect((await ask(['POST', '/acme/other/site.git/git-receive-pack'], basic('anything', secret))).status).toBe(404);
   });
 
+  it("a group access token acts through its bot's group membership: a Reporter bot fetches the group's projects but cannot push", async () => {
+    const { secret } = await t.app.services.resourceTokens.create(w.admin, { type: 'group', group: w.sub }, { name: 'mirror', scopes: ['write_repository'], accessLevel: 20, expiresAt: '2027-01-01' });
+    expect((await ask(FETCH_PACK, basic('mirror', secret))).status).toBe(200);
+    const push = await ask(PUSH, basic('mirror', secret));
+    expect(push.status).toBe(403);
+    expect(push.body).toEqual({ message: 'You are not allowed to push code to this project.' });
+    expect((await ask(['GET', '/acme/other/site.git/info/refs?service=git-upload-pack'], basic('mirror', secret))).status).toBe(404);
+  });
+
   describe('without a usable credential: 401 with a Basic challenge, so git sends its credentials', () => {
     it.each([
       ['no Authorization header', undefined],
