@@ -131,16 +131,18 @@ export async function startGitHttpFront(dir: string, projectRoot: string, latchk
   await writeFile(confFile, conf);
 
   const fcgiwrap = startProcess(programPath('fcgiwrap'), ['-f', '-s', `unix:${socket}`]);
-  const nginx: { child: ChildProcess | null; output: () => string } = { child: null, output: () => '' };
-  const output = () => `--- fcgiwrap ---\n${fcgiwrap.output()}\n--- nginx ---\n${nginx.output()}`;
+  let nginx: ReturnType<typeof startProcess> | null = null;
+  const output = () => `--- fcgiwrap ---\n${fcgiwrap.output()}\n--- nginx ---\n${nginx?.output() ?? ''}`;
   const stop = async () => {
-    if (nginx.child) await stopProcess(nginx.child, 'SIGQUIT');
+    if (nginx) await stopProcess(nginx.child, 'SIGQUIT');
     await stopProcess(fcgiwrap.child, 'SIGTERM');
   };
   try {
     await waitFor('fcgiwrap', async () => existsSync(socket), fcgiwrap.child, output);
-    Object.assign(nginx, startProcess(programPath('nginx'), ['-p', dir, '-e', 'stderr', '-c', confFile, '-g', `daemon off; pid ${join(dir, 'nginx.pid')}; error_log stderr warn;`]));
-    await waitFor('nginx', () => accepts(port), nginx.child!, output);
+    const globals = `daemon off; pid ${join(dir, 'nginx.pid')}; error_log stderr warn;`;
+    const started = startProcess(programPath('nginx'), ['-p', dir, '-e', 'stderr', '-c', confFile, '-g', globals]);
+    nginx = started;
+    await waitFor('nginx', () => accepts(port), started.child, output);
   } catch (e) {
     await stop();
     throw e;
