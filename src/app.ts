@@ -22,6 +22,7 @@ import { createTokenPolicyService } from './tokens/token-policy-service.js';
 import { createTokenVerifier } from './tokens/verify-token.js';
 import { buildHttp } from './http/server.js';
 import { createWebhookModule } from './webhooks/index.js';
+import { createGitAccess } from './protocols/git/git-access.js';
 import { createMetricsRegistry } from './metrics/registry.js';
 import { createMetricsScraper } from './metrics/token-metrics.js';
 import { createExpiringReport } from './reports/expiring-report.js';
@@ -88,12 +89,14 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
     publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
     onEmail: (outcome) => metrics.notifications.inc({ channel: 'email', outcome }),
   });
+  // Git over HTTP: the decision behind nginx's auth_request (http/routes/git-auth.ts).
+  const gitAccess = createGitAccess({ verifier, namespaces, store });
   return {
     clock,
     random,
     store,
     secretGenerated,
-    services: { random, webhooks: webhooks.service, webhookDispatcher: webhooks.dispatcher, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts, tokenPolicies, tokenEvents, metrics, expiringReport, metricsScraper, expiryNotifier },
+    services: { random, webhooks: webhooks.service, webhookDispatcher: webhooks.dispatcher, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts, tokenPolicies, tokenEvents, metrics, expiringReport, metricsScraper, expiryNotifier, gitAccess },
   };
 }
 

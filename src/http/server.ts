@@ -18,6 +18,7 @@ import { registerAccessTokenRoutes } from './routes/access-tokens.js';
 import { registerAdminTokenRoutes } from './routes/admin-token.js';
 import { registerDeployTokenRoutes } from './routes/deploy-tokens.js';
 import { registerExpiringRoutes } from './routes/expiring.js';
+import { registerGitAuthRoute } from './routes/git-auth.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerMemberRoutes } from './routes/members.js';
@@ -130,6 +131,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerTokenPolicyRoutes(api, ctx);
       registerWebhookRoutes(api, ctx);
       registerExpiringRoutes(api, ctx);
+      registerGitAuthRoute(api, options.services.gitAccess);
     },
     { prefix: '/api/v4' },
   );

@@ -1,0 +1,96 @@
+/**
+ * Who may clone and push over git smart HTTP (nginx `auth_request` in front of `git http-backend`),
+ * decided as GitLab's Gitlab::Auth and Gitlab::GitAccess do. One call per request; it returns a closed
+ * set of outcomes and the HTTP adapter (http/routes/git-auth.ts) maps each to its status.
+ *
+ * - Credentials: HTTP Basic, the token as password. A deploy token's username must be its own; a
+ *   personal, project, group or service-account token takes any username (GitLab ignores it too).
+ * - Scopes (abilities_for_scopes): fetch needs read_repository, write_repository, read_api or api;
+ *   push needs write_repository or api. Deploy tokens can hold only read_repository of these.
+ * - Project: deploy tokens act on their project, or on every project under their group; users (and
+ *   the bots behind project/group tokens) by membership: Reporter+ fetches, Developer+ pushes.
+ * - A project that does not exist and one the token may not see give the same `not_found`, so a token
+ *   learns nothing about projects outside its reach (GitLab answers 401 for a deploy or bot token on a
+ *   foreign project; 404 also keeps git from discarding a stored, valid credential).
+ */
+import { readBasic } from '../../auth/credentials.js';
+import { AccessLevel } from '../../namespaces/access-levels.js';
+import type { NamespaceService } from '../../namespaces/namespace-service.js';
+import type { Project, User } from '../../namespaces/namespace.js';
+import type { Store } from '../../store/open-store.js';
+import type { Token } from '../../tokens/token.js';
+import type { TokenVerifier, VerifyContext } from '../../tokens/verify-token.js';
+import { parseGitRequest, type GitOperation } from './git-request.js';
+
+/** Why an authenticated request is refused: GitLab's GitAccess error keys. */
+export type GitRefusal = 'auth_download' | 'auth_upload' | 'download' | 'push';
+
+export type GitAccessOutcome =
+  | { readonly outcome: 'allowed'; readonly token: Token; readonly user: User | null; readonly project: Project; readonly operation: GitOperation; readonly remoteUser: string }
+  /** Not one of git's smart-HTTP requests. */
+  | { readonly outcome: 'not_git' }
+  /** No credential, or one that does not verify: the client must (re)authenticate. */
+  | { readonly outcome: 'unauthenticated' }
+  | { readonly outcome: 'forbidden'; readonly reason: GitRefusal; readonly token: Token; readonly user: User | null }
+  | { readonly outcome: 'not_found'; readonly token: Token; readonly user: User | null };
+
+export interface GitAccessRequest {
+  /** The client's `Authorization` header, as nginx passes it on. */
+  readonly authorization: string | undefined;
+  /** nginx's `$request_uri` and `$request_method` of the request being authorised. */
+  readonly originalUri: string;
+  readonly originalMethod: string;
+  readonly context: VerifyContext;
+}
+
+export interface GitAccessDeps {
+  verifier: TokenVerifier;
+  namespaces: NamespaceService;
+  store: Store;
+}
+
+const SCOPES_FOR: Record<GitOperation, readonly string[]> = {
+  read: ['api', 'read_api', 'read_repository', 'write_repository'],
+  write: ['api', 'write_repository'],
+};
+const LEVEL_FOR: Record<GitOperation, number> = { read: AccessLevel.REPORTER, write: AccessLevel.DEVELOPER };
+
+export type GitAccess = ReturnType<typeof createGitAccess>;
+
+export function createGitAccess({ verifier, namespaces, store }: GitAccessDeps) {
+  /** Deploy tokens: their own project, or any project below their group. */
+  async function deployTokenReaches(token: Token, project: Project): Promise<boolean> {
+    if (token.projectId !== null) return token.projectId === project.id;
+    if (token.groupId === null) return false;
+    const group = await store.namespaces.findGroupById(project.groupId);
+    return group !== null && group.ancestorIds.includes(token.groupId);
+  }
+
+  return {
+    async check(request: GitAccessRequest): Promise<GitAccessOutcome> {
+      const git = parseGitRequest(request.originalUri, request.originalMethod);
+      if (!git) return { outcome: 'not_git' };
+      const basic = readBasic(request.authorization);
+      if (!basic || basic.secret.length === 0) return { outcome: 'unauthenticated' };
+      const verified = await verifier.verify(basic.secret, request.context);
+      if (!verified.ok) return { outcome: 'unauthenticated' };
+      const { token, user } = verified;
+      if (token.kind === 'deploy' ? basic.username !== token.username : user === null) return { outcome: 'unauthenticated' };
+
+      if (!token.scopes.some((s) => SCOPES_FOR[git.operation].includes(s))) {
+        return { outcome: 'forbidden', reason: git.operation === 'read' ? 'auth_download' : 'auth_upload', token, user };
+      }
+      const project = await store.namespaces.findProjectByPath(git.projectPath);
+      if (!project) return { outcome: 'not_found', token, user };
+
+      if (token.kind === 'deploy') {
+        if (!(await deployTokenReaches(token, project))) return { outcome: 'not_found', token, user };
+        return { outcome: 'allowed', token, user, project, operation: git.operation, remoteUser: token.username! };
+      }
+      const level = await namespaces.accessLevel(user!, { type: 'project', project });
+      if (level < AccessLevel.GUEST) return { outcome: 'not_found', token, user };
+      if (level < LEVEL_FOR[git.operation]) return { outcome: 'forbidden', reason: git.operation === 'read' ? 'download' : 'push', token, user };
+      return { outcome: 'allowed', token, user, project, operation: git.operation, remoteUser: user!.username };
+    },
+  };
+}
