@@ -2,10 +2,13 @@
  * Rate limits on the HTTP API with the in-process counters and a fake clock, on both stores: GitLab's
  * RateLimit-* headers with exact values, the 429 with Retry-After and {"message": "Retry later"}
  * (the handler does not run), per-token and per-IP counting (failed credentials count against the IP),
- * the window reset, exempt probes, and limits switched off.
+ * the window reset, exempt probes, and limits switched off. Then the same app with REDIS_URL: counters
+ * in Redis, and requests let through (no headers, no 500) when Redis does not answer.
  */
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../support/dialects.js';
+import { deleteRedisKeys, REDIS_TEST_URL, requireRedis, uniqueRedisPrefix } from '../../support/redis.js';
 import { seedWorld, startTestApp, tableCounts, type Response, type TestApp, type World } from '../../support/test-app.js';
 
 const NOW = '2026-11-23T10:00:15.000Z';
@@ -172,5 +175,61 @@ describe('default limits', () => {
     expect(authed.headers['ratelimit-limit']).toBe('600');
     const anonymous = await t.request('GET', '/api/v4/user');
     expect(anonymous.headers['ratelimit-limit']).toBe('600');
+  });
+});
+
+describe.runIf(requireRedis())('rate limits with REDIS_URL', () => {
+  const prefix = uniqueRedisPrefix('http');
+  let t: TestApp;
+  let w: World;
+  beforeAll(async () => {
+    t = await startTestApp('sqlite', { now: NOW, env: { REDIS_URL: REDIS_TEST_URL, LATCHKEY_REDIS_KEY_PREFIX: prefix, LATCHKEY_RATE_LIMIT_PER_MINUTE: '3' } });
+    w = await seedWorld(t);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await deleteRedisKeys(prefix);
+  });
+
+  it("counts in Redis, on Redis's clock (the fake clock does not move its windows)", async () => {
+    const answers: Response[] = [];
+    for (let i = 0; i < 8; i++) answers.push(await t.request('GET', '/api/v4/user', { token: w.users.reporter.token }));
+    // Grouped by window (a boundary may fall inside the loop): each counts 1..n, and past 3 it is 429.
+    const windows = new Map<string, Response[]>();
+    for (const a of answers) windows.set(String(a.headers['ratelimit-reset']), [...(windows.get(String(a.headers['ratelimit-reset'])) ?? []), a]);
+    for (const [reset, inWindow] of windows) {
+      expect(Number(reset) % 60).toBe(0);
+      expect(Math.abs(Number(reset) - Date.now() / 1000)).toBeLessThanOrEqual(61);
+      inWindow.forEach((a, i) => {
+        expect(a.headers['ratelimit-observed']).toBe(String(i + 1));
+        expect(a.status).toBe(i < 3 ? 200 : 429);
+      });
+    }
+    expect(answers.find((a) => a.status === 429)?.body).toEqual(RETRY_LATER);
+  });
+});
+
+describe('rate limits with REDIS_URL unreachable', () => {
+  let t: TestApp;
+  let w: World;
+  beforeAll(async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    t = await startTestApp('sqlite', { now: NOW, env: { REDIS_URL: `redis://127.0.0.1:${port}`, LATCHKEY_RATE_LIMIT_PER_MINUTE: '1' } });
+    w = await seedWorld(t);
+  });
+  afterAll(() => t?.close());
+
+  it('lets requests through without headers (fail open) and counts them as unavailable', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await t.request('GET', '/api/v4/user', { token: w.users.reporter.token });
+      expect(res.status).toBe(200);
+      expect(res.headers['ratelimit-limit']).toBeUndefined();
+    }
+    expect(t.app.services.metrics.rateLimit.get({ throttle: 'throttle_authenticated_api', outcome: 'unavailable' })).toBe(3);
   });
 });
