@@ -6,7 +6,8 @@
  * `Retry-After` and `{"message": "Retry later"}`.
  *
  * Where a request is counted: in a root `preHandler` hook, after every `preValidation` hook (the API's
- * authentication sets `request.authToken` there), so an over-limit request never reaches its handler.
+ * authentication sets `request.authToken` there; a credential checked in a later hook is not seen), so
+ * an over-limit request never reaches its handler.
  * Requests answered before that (401/403 from authentication, 400 from validation, 404) are counted in
  * `onSend`, where their answer becomes the 429 when over the limit — nothing has run for them.
  * Routes opt out (`config.rateLimit: 'exempt'`: probes, metrics) or defer counting until their handler
