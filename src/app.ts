@@ -31,6 +31,7 @@ import { fanOut, type TokenEventSink } from './events/token-events.js';
 import { createExpiryNotifier } from './notifications/expiry-notifier.js';
 import { createMailer } from './notifications/mailer.js';
 import { createExpiryNoticeStore } from './store/expiry-notices.js';
+import { createRateLimiter } from './rate-limit/index.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -91,12 +92,36 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
   });
   // Git over HTTP: the decision behind nginx's auth_request (http/routes/git-auth.ts).
   const gitAccess = createGitAccess({ verifier, namespaces, store });
+  // Request counters for the HTTP rate limits: Redis when REDIS_URL is set, in-process otherwise. Its
+  // connection errors are reported by the HTTP plugin when a request cannot be counted.
+  const rateLimiter = createRateLimiter({ redisUrl: config.rateLimit.redisUrl, keyPrefix: config.rateLimit.redisKeyPrefix, clock, onError: () => {} });
   return {
     clock,
     random,
     store,
     secretGenerated,
-    services: { random, webhooks: webhooks.service, webhookDispatcher: webhooks.dispatcher, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts, tokenPolicies, tokenEvents, metrics, expiringReport, metricsScraper, expiryNotifier, gitAccess },
+    services: {
+      rateLimiter,
+      random,
+      webhooks: webhooks.service,
+      webhookDispatcher: webhooks.dispatcher,
+      verifier,
+      namespaces,
+      deployTokens,
+      personalTokens,
+      adminTokens,
+      lifecycle,
+      expiryPolicy,
+      resourceTokens,
+      serviceAccounts,
+      tokenPolicies,
+      tokenEvents,
+      metrics,
+      expiringReport,
+      metricsScraper,
+      expiryNotifier,
+      gitAccess,
+    },
   };
 }
 
@@ -113,7 +138,7 @@ export interface App {
 
 export async function buildApp(config: Config, overrides: Overrides = {}): Promise<App> {
   const built = await buildServices(config, overrides);
-  const http = await buildHttp({ services: built.services, store: built.store, clock: built.clock, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, metricsToken: config.metricsToken, logLevel: config.logLevel, logStream: overrides.logStream });
+  const http = await buildHttp({ services: built.services, store: built.store, clock: built.clock, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, metricsToken: config.metricsToken, logLevel: config.logLevel, logStream: overrides.logStream, rateLimit: config.rateLimit });
   return {
     services: built.services,
     store: built.store,

@@ -79,3 +79,20 @@ describe('expiry notification configuration', () => {
     expect(() => loadConfig({ LATCHKEY_SMTP_URL: 'smtp://a', LATCHKEY_SMTP_URL_FILE: '/x' })).toThrow(/either LATCHKEY_SMTP_URL or LATCHKEY_SMTP_URL_FILE/);
   });
 });
+
+describe('rate limit configuration', () => {
+  it('limits 600 requests per minute per token and per IP, in-process, by default', () => {
+    expect(loadConfig({}).rateLimit).toEqual({ authenticatedPerMinute: 600, unauthenticatedPerMinute: 600, redisUrl: null, redisKeyPrefix: 'latchkey:ratelimit:' });
+  });
+  it('reads the limits (0 = off), REDIS_URL (or _FILE) and the key prefix', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'latchkey-config-'));
+    writeFileSync(join(dir, 'redis'), 'redis://:pw@127.0.0.1:6379/2\n');
+    const c = loadConfig({ LATCHKEY_RATE_LIMIT_PER_MINUTE: '0', LATCHKEY_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '30', REDIS_URL_FILE: join(dir, 'redis'), LATCHKEY_REDIS_KEY_PREFIX: 'lk:' });
+    expect(c.rateLimit).toEqual({ authenticatedPerMinute: 0, unauthenticatedPerMinute: 30, redisUrl: 'redis://:pw@127.0.0.1:6379/2', redisKeyPrefix: 'lk:' });
+  });
+  it('refuses bad limits and a REDIS_URL that is not redis:// without echoing it', () => {
+    expect(() => loadConfig({ LATCHKEY_RATE_LIMIT_PER_MINUTE: '-1' })).toThrow(/LATCHKEY_RATE_LIMIT_PER_MINUTE must be an integer/);
+    expect(() => loadConfig({ LATCHKEY_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: 'lots' })).toThrow(/LATCHKEY_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE/);
+    expect(() => loadConfig({ REDIS_URL: 'http://user:hunter2@cache' })).toThrow(/^REDIS_URL must start with redis:\/\/ or rediss:\/\/$/);
+  });
+});

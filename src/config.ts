@@ -50,6 +50,19 @@ export interface Config {
   readonly mailFrom: string;
   /** `LATCHKEY_EXPIRY_CRON`: when `serve` runs the expiry check (UTC), default `0 1 * * *`; null (`off`) = never. */
   readonly expiryCron: string | null;
+  /** Rate limits per minute and where their counters live (README "Rate limits"). */
+  readonly rateLimit: RateLimitConfig;
+}
+
+export interface RateLimitConfig {
+  /** `LATCHKEY_RATE_LIMIT_PER_MINUTE` (default 600): requests per token and minute; 0 = no limit. */
+  readonly authenticatedPerMinute: number;
+  /** `LATCHKEY_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE` (default 600): requests without a valid token, per client IP; 0 = no limit. */
+  readonly unauthenticatedPerMinute: number;
+  /** `REDIS_URL` (`_FILE`): `redis://…` shares the counters between nodes; null = in-process counters. */
+  readonly redisUrl: string | null;
+  /** `LATCHKEY_REDIS_KEY_PREFIX` (default `latchkey:ratelimit:`): prefix of every Redis key. */
+  readonly redisKeyPrefix: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -94,6 +107,13 @@ function prefix(env: Env, name: string, fallback: string): string {
   return value;
 }
 
+function redisUrl(env: Env): string | null {
+  const url = readSecretVariable(env, 'REDIS_URL');
+  // Never echo the value: it may carry a password.
+  if (url !== null && !/^rediss?:\/\/./.test(url)) throw new ConfigError('REDIS_URL must start with redis:// or rediss://');
+  return url;
+}
+
 function cronPattern(env: Env, name: string, fallback: string): string | null {
   const raw = (env[name] ?? '').trim() || fallback;
   if (/^(off|false|disabled)$/i.test(raw)) return null;
@@ -133,5 +153,11 @@ export function loadConfig(env: Env = process.env): Config {
     smtpUrl: readSecretVariable(env, 'LATCHKEY_SMTP_URL'),
     mailFrom: env.LATCHKEY_MAIL_FROM || 'Latchkey <latchkey@localhost>',
     expiryCron: cronPattern(env, 'LATCHKEY_EXPIRY_CRON', '0 1 * * *'),
+    rateLimit: Object.freeze({
+      authenticatedPerMinute: integer(env, 'LATCHKEY_RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000_000),
+      unauthenticatedPerMinute: integer(env, 'LATCHKEY_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE', 600, 0, 1_000_000_000),
+      redisUrl: redisUrl(env),
+      redisKeyPrefix: env.LATCHKEY_REDIS_KEY_PREFIX || 'latchkey:ratelimit:',
+    }),
   });
 }

@@ -13,6 +13,7 @@ import { registerBodyParsers } from './body-parsers.js';
 import { registerPlainJsonContentType } from './json-content-type.js';
 import { sendError } from './error-mapping.js';
 import { decorateCredentials, registerAuthentication } from './plugins/authenticate.js';
+import { registerRateLimit } from './plugins/rate-limit.js';
 import type { RouteContext } from './route-context.js';
 import { registerAccessTokenRoutes } from './routes/access-tokens.js';
 import { registerAdminTokenRoutes } from './routes/admin-token.js';
@@ -41,6 +42,8 @@ export interface HttpOptions {
   logLevel: string;
   /** Where log lines go; stdout when absent. Tests pass a capturing stream to check what is logged. */
   logStream?: { write(line: string): void };
+  /** Requests per minute per token and per client IP without one (0 = no limit). */
+  rateLimit: { authenticatedPerMinute: number; unauthenticatedPerMinute: number };
 }
 
 // Never log credentials: these headers are dropped from request logs.
@@ -74,6 +77,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
 
   registerBodyParsers(app);
   decorateCredentials(app);
+  registerRateLimit(app, { limiter: options.services.rateLimiter, ...options.rateLimit, onDecision: (throttle, outcome) => options.services.metrics.rateLimit.inc({ throttle, outcome }) });
   registerPlainJsonContentType(app);
   app.setErrorHandler((error, request, reply) => sendError(error as Error, request, reply));
   // GitLab's catch-all route answers `error!('404 Not Found', 404)`, which Grape renders as {"error": …}.

@@ -15,6 +15,11 @@ declare module 'fastify' {
     actor: User;
     /** The verified token (null until a credential is verified; protocol routes set it too). */
     authToken: Token;
+    /**
+     * The client's address when a trusted proxy reported it (protocol endpoints nginx calls, e.g. git's
+     * auth_request with X-Real-IP); null = the socket's `request.ip`. Rate limits and audit use it.
+     */
+    clientIp: string | null;
   }
   interface FastifyContextConfig {
     /** Routes that answer without a credential (health, OpenAPI). */
@@ -28,6 +33,7 @@ const UNAUTHORIZED = { message: '401 Unauthorized' };
 export function decorateCredentials(app: FastifyInstance): void {
   app.decorateRequest('actor', null as unknown as User);
   app.decorateRequest('authToken', null as unknown as Token);
+  app.decorateRequest('clientIp', null);
 }
 
 export function registerAuthentication(app: FastifyInstance, verifier: TokenVerifier): void {

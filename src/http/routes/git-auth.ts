@@ -38,7 +38,10 @@ function clientIp(request: FastifyRequest): string {
 }
 
 export function registerGitAuthRoute(app: FastifyInstance, gitAccess: GitAccess): void {
-  app.get(GIT_AUTH_PATH, { config: { public: true }, schema: { hide: true } }, async (request, reply) => {
+  // Counted when answered ('after-handler'): the handler verifies the credential; anonymous tries
+  // count against the git client's address as nginx reports it, not against nginx's.
+  app.get(GIT_AUTH_PATH, { config: { public: true, rateLimit: 'after-handler' }, schema: { hide: true } }, async (request, reply) => {
+    request.clientIp = clientIp(request);
     const originalUri = header(request, 'x-original-uri');
     const originalMethod = header(request, 'x-original-method');
     if (!originalUri) return reply.status(400).send({ error: 'X-Original-URI header is missing' });
@@ -48,7 +51,7 @@ export function registerGitAuthRoute(app: FastifyInstance, gitAccess: GitAccess)
       authorization: header(request, 'authorization'),
       originalUri,
       originalMethod,
-      context: { ip: clientIp(request), userAgent: header(request, 'user-agent') ?? null },
+      context: { ip: request.clientIp, userAgent: header(request, 'user-agent') ?? null },
     });
     // Whoever authenticated, allowed or not, is on the request for the audit log.
     if ('token' in result) {

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Store } from '../../store/open-store.js';
 
 export function registerHealthRoutes(app: FastifyInstance, store: Store): void {
-  const config = { public: true };
+  // Probes are never throttled: a load balancer polling them must not be locked out.
+  const config = { public: true, rateLimit: 'exempt' as const };
   app.get('/-/health', { config, schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/-/readiness', { config, schema: { hide: true } }, async (request, reply) => {
     try {

@@ -23,7 +23,7 @@ function presentsToken(request: FastifyRequest, expected: Buffer): boolean {
 
 export function registerMetricsRoute(app: FastifyInstance, options: MetricsRouteOptions): void {
   const expected = options.token === null ? null : digest(options.token);
-  app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (request, reply) => {
+  app.get('/metrics', { config: { public: true, rateLimit: 'exempt' }, schema: { hide: true } }, async (request, reply) => {
     if (expected !== null && !presentsToken(request, expected)) {
       return reply.status(401).header('www-authenticate', 'Bearer realm="metrics"').send({ message: '401 Unauthorized' });
     }

@@ -255,3 +255,35 @@ describe.each(DIALECTS)('git auth_request endpoint on %s', (dialect) => {
     ]);
   });
 });
+
+describe.each(DIALECTS)('git auth_request endpoint under rate limits on %s', (dialect) => {
+  let t: TestApp;
+  let w: World;
+  beforeAll(async () => {
+    t = await startTestApp(dialect, { env: { LATCHKEY_RATE_LIMIT_PER_MINUTE: '3', LATCHKEY_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '2' } });
+    w = await seedWorld(t);
+  });
+  afterAll(() => t?.close());
+
+  const ask = (authorization: string | null, realIp: string) =>
+    t.request('GET', AUTH, { headers: { 'x-original-method': FETCH[0], 'x-original-uri': FETCH[1], 'x-real-ip': realIp, ...(authorization ? { authorization } : {}) } });
+
+  it('counts anonymous tries per git client (X-Real-IP), not per nginx, and tokens per token', async () => {
+    // Two anonymous tries per minute per client address: a third from the same client is refused,
+    // another client behind the same nginx is not.
+    expect((await ask(null, '203.0.113.1')).status).toBe(401);
+    expect((await ask(null, '203.0.113.1')).status).toBe(401);
+    const third = await ask(null, '203.0.113.1');
+    expect([third.status, third.body, third.headers['ratelimit-name']]).toEqual([429, { message: 'Retry later' }, 'throttle_unauthenticated_api']);
+    expect((await ask(null, '203.0.113.2')).status).toBe(401);
+
+    const { secret } = await t.app.services.personalTokens.createFor(w.users.developer.user, { name: 'git', scopes: ['read_repository'], expiresAt: '2027-06-01' }, null);
+    const auth = basic('developer-user', secret);
+    // The token has its own budget, wherever it comes from.
+    const answers = [];
+    for (const ip of ['203.0.113.1', '203.0.113.3', '203.0.113.4', '203.0.113.5']) answers.push(await ask(auth, ip));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429]);
+    expect(answers[0]!.headers['ratelimit-name']).toBe('throttle_authenticated_api');
+    expect(answers.map((a) => a.headers['ratelimit-observed'])).toEqual(['1', '2', '3', '4']);
+  });
+});

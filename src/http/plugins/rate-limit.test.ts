@@ -1,0 +1,107 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../../kernel/clock.js';
+import { createInProcessLimiter, type RateLimiter } from '../../rate-limit/index.js';
+import type { Token } from '../../tokens/token.js';
+import { decorateCredentials } from './authenticate.js';
+import { registerRateLimit } from './rate-limit.js';
+
+/** A bare app with the plugin and two routes a protocol helper might add. */
+async function buildApp(limiter: RateLimiter, logLines: string[] = []) {
+  const decisions: string[] = [];
+  const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => logLines.push(line) } } });
+  decorateCredentials(app);
+  registerRateLimit(app, { limiter, authenticatedPerMinute: 2, unauthenticatedPerMinute: 1, onDecision: (name, outcome) => decisions.push(`${name}:${outcome}`) });
+  let handled = 0;
+  // Verifies its credential in the handler, as a token endpoint does, and has no side effects.
+  app.get('/jwt/auth', { config: { rateLimit: 'after-handler' } }, async (request) => {
+    handled++;
+    if (request.headers['x-token']) request.authToken = { id: Number(request.headers['x-token']) } as Token;
+    return { token: 'issued' };
+  });
+  // Verifies its credential in a hook, as the API does: over the limit, the handler never runs.
+  app.post('/upload', {
+    preValidation: async (request) => {
+      if (request.headers['x-token']) request.authToken = { id: Number(request.headers['x-token']) } as Token;
+    },
+  }, async () => {
+    handled++;
+    return { stored: true };
+  });
+  await app.ready();
+  return { app, decisions, handled: () => handled };
+}
+
+let app: FastifyInstance | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+describe('rate limit plugin', () => {
+  it("counts 'after-handler' routes against the token their handler verified", async () => {
+    const built = await buildApp(createInProcessLimiter(new FakeClock('2026-11-23T10:00:30Z')));
+    app = built.app;
+    const get = (token?: string) => app!.inject({ method: 'GET', url: '/jwt/auth', headers: token ? { 'x-token': token } : {} });
+    const first = await get('7');
+    expect(first.statusCode).toBe(200);
+    expect(first.headers['ratelimit-name']).toBe('throttle_authenticated_api');
+    expect(first.headers['ratelimit-observed']).toBe('1');
+    expect((await get('7')).statusCode).toBe(200);
+    const third = await get('7');
+    expect(third.statusCode).toBe(429);
+    expect(third.json()).toEqual({ message: 'Retry later' });
+    expect(third.headers['retry-after']).toBe('30');
+    expect(third.headers['content-length']).toBe(String(third.body.length));
+    // Token 8 has its own quota; anonymous requests count against the IP (limit 1).
+    expect((await get('8')).statusCode).toBe(200);
+    expect((await get()).headers['ratelimit-name']).toBe('throttle_unauthenticated_api');
+    expect((await get()).statusCode).toBe(429);
+    expect(built.decisions).toEqual([
+      'throttle_authenticated_api:allowed', 'throttle_authenticated_api:allowed', 'throttle_authenticated_api:throttled',
+      'throttle_authenticated_api:allowed', 'throttle_unauthenticated_api:allowed', 'throttle_unauthenticated_api:throttled',
+    ]);
+  });
+
+  it('keys by the token a hook verified and stops over-limit requests before the handler', async () => {
+    const built = await buildApp(createInProcessLimiter(new FakeClock('2026-11-23T10:00:30Z')));
+    app = built.app;
+    const post = () => app!.inject({ method: 'POST', url: '/upload', headers: { 'x-token': '3' } });
+    expect((await post()).statusCode).toBe(200);
+    expect((await post()).statusCode).toBe(200);
+    const refused = await post();
+    expect(refused.statusCode).toBe(429);
+    expect(refused.headers['ratelimit-observed']).toBe('3');
+    expect(built.handled()).toBe(2);
+  });
+
+  it('lets requests through without headers when the counter store fails, warning once and noting the recovery', async () => {
+    let down = true;
+    const inner = createInProcessLimiter(new FakeClock('2026-11-23T10:00:30Z'));
+    const flaky: RateLimiter = {
+      hit: (key, period) => (down ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6379')) : inner.hit(key, period)),
+      ready: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6379')),
+      close: async () => {},
+    };
+    const logLines: string[] = [];
+    const built = await buildApp(flaky, logLines);
+    app = built.app;
+    for (let i = 0; i < 5; i++) {
+      const res = await app.inject({ method: 'POST', url: '/upload' });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['ratelimit-limit']).toBeUndefined();
+    }
+    expect(built.handled()).toBe(5);
+    expect(built.decisions).toEqual(Array(5).fill('throttle_unauthenticated_api:unavailable'));
+    // One warning at start (onReady), none per request while it stays down.
+    const warnings = logLines.filter((l) => l.includes('does not answer'));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.parse(warnings[0]!)).toMatchObject({ level: 40, err: 'connect ECONNREFUSED 127.0.0.1:6379' });
+
+    down = false;
+    const back = await app.inject({ method: 'POST', url: '/upload' });
+    expect(back.headers['ratelimit-observed']).toBe('1');
+    expect(logLines.filter((l) => l.includes('answers again'))).toHaveLength(1);
+    expect((await app.inject({ method: 'POST', url: '/upload' })).statusCode).toBe(429);
+  });
+});

@@ -1,0 +1,134 @@
+/**
+ * Rate limits on every HTTP answer, as GitLab's Rack::Attack throttles do: a request with a verified
+ * token counts against that token (`throttle_authenticated_api`), any other — anonymous, or whose
+ * credential failed — against the client IP (`throttle_unauthenticated_api`), so guessing costs quota.
+ * Every counted answer carries GitLab's `RateLimit-*` headers; over the limit it is a 429 with
+ * `Retry-After` and `{"message": "Retry later"}`.
+ *
+ * Where a request is counted: in a root `preHandler` hook, after every `preValidation` hook (the API's
+ * authentication sets `request.authToken` there; a credential checked in a later hook is not seen), so
+ * an over-limit request never reaches its handler.
+ * Requests answered before that (401/403 from authentication, 400 from validation, 404) are counted in
+ * `onSend`, where their answer becomes the 429 when over the limit — nothing has run for them.
+ * Routes opt out (`config.rateLimit: 'exempt'`: probes, metrics) or defer counting until their handler
+ * has verified a credential itself (`'after-handler'`: side-effect-free protocol endpoints).
+ *
+ * When the counter store (Redis) cannot answer, requests pass unlimited and without headers (fail
+ * open): a warning is logged when it starts and a note when it is back; `onDecision` counts each one.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { decideWindow, type RateLimiter, type WindowDecision } from '../../rate-limit/index.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * `'exempt'`: never counted, no headers. `'after-handler'`: the handler verifies the credential and
+     * sets `request.authToken`, so the request is counted when the answer is sent, and that answer is
+     * replaced by the 429 when over the limit; only for routes without side effects.
+     */
+    rateLimit?: 'exempt' | 'after-handler';
+  }
+}
+
+export type ThrottleName = 'throttle_authenticated_api' | 'throttle_unauthenticated_api';
+
+interface Decision extends WindowDecision {
+  readonly name: ThrottleName;
+}
+
+export interface RateLimitOptions {
+  limiter: RateLimiter;
+  /** Requests per token and minute; 0 = not limited (and no headers). */
+  authenticatedPerMinute: number;
+  /** Requests per client IP and minute without a valid token; 0 = not limited. */
+  unauthenticatedPerMinute: number;
+  /** Called once per counted request: `allowed`, `throttled`, or `unavailable` (store down, let through). */
+  onDecision?(throttle: ThrottleName, outcome: 'allowed' | 'throttled' | 'unavailable'): void;
+}
+
+/** GitLab configures a period per throttle; ours are per minute, so `RateLimit-Limit` is the limit itself. */
+const PERIOD_SECONDS = 60;
+const RETRY_LATER = { message: 'Retry later' };
+
+function rateLimitHeaders(d: Decision): Record<string, string> {
+  return {
+    'RateLimit-Name': d.name,
+    'RateLimit-Limit': String(d.limit),
+    'RateLimit-Observed': String(d.observed),
+    'RateLimit-Remaining': String(d.remaining),
+    'RateLimit-Reset': String(d.resetAt),
+    'RateLimit-ResetTime': new Date(d.resetAt * 1000).toUTCString(),
+  };
+}
+
+export function registerRateLimit(app: FastifyInstance, options: RateLimitOptions): void {
+  // undefined = not counted yet; null = counted as unlimited (disabled, or the store is down).
+  const decisions = new WeakMap<FastifyRequest, Decision | null>();
+  let storeFailing = false;
+
+  async function decide(request: FastifyRequest): Promise<Decision | null> {
+    const token = request.authToken;
+    const name: ThrottleName = token ? 'throttle_authenticated_api' : 'throttle_unauthenticated_api';
+    const limit = token ? options.authenticatedPerMinute : options.unauthenticatedPerMinute;
+    if (limit === 0) return null;
+    // The token's id, never its secret; the IP as the socket reports it (trustProxy is off), or as a
+    // protocol endpoint's trusted proxy reported it (request.clientIp).
+    const key = token ? `${name}:token:${token.id}` : `${name}:ip:${request.clientIp ?? request.ip}`;
+    try {
+      const count = await options.limiter.hit(key, PERIOD_SECONDS);
+      if (storeFailing) {
+        storeFailing = false;
+        request.log.info('rate limit: the counter store answers again; limits apply');
+      }
+      const decision = { name, ...decideWindow(count, limit, PERIOD_SECONDS) };
+      options.onDecision?.(name, decision.allowed ? 'allowed' : 'throttled');
+      return decision;
+    } catch (e) {
+      if (!storeFailing) {
+        storeFailing = true;
+        request.log.warn({ err: (e as Error).message }, 'rate limit: the counter store does not answer; requests pass unlimited until it does');
+      }
+      options.onDecision?.(name, 'unavailable');
+      return null;
+    }
+  }
+
+  app.addHook('onReady', async () => {
+    try {
+      await options.limiter.ready();
+    } catch (e) {
+      storeFailing = true;
+      app.log.warn({ err: (e as Error).message }, 'rate limit: the counter store does not answer; requests pass unlimited until it does');
+    }
+  });
+  app.addHook('onClose', async () => options.limiter.close());
+
+  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.routeOptions.config?.rateLimit) return;
+    const decision = await decide(request);
+    decisions.set(request, decision);
+    if (decision && !decision.allowed) return reply.status(429).send(RETRY_LATER);
+  });
+
+  app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    if (request.routeOptions.config?.rateLimit === 'exempt') return payload;
+    let decision = decisions.get(request);
+    if (decision === undefined) {
+      decision = await decide(request);
+      decisions.set(request, decision);
+      if (decision && !decision.allowed) {
+        // Answered before the preHandler hook (nothing ran) or by an 'after-handler' route (no side
+        // effects): the answer it had is replaced, so a throttled caller learns nothing from it.
+        (payload as { destroy?: () => void } | null)?.destroy?.();
+        reply.removeHeader('content-length');
+        reply.status(429).header('content-type', 'application/json; charset=utf-8');
+        payload = JSON.stringify(RETRY_LATER);
+      }
+    }
+    if (decision) {
+      reply.headers(rateLimitHeaders(decision));
+      if (!decision.allowed) reply.header('Retry-After', String(decision.retryAfterSeconds));
+    }
+    return payload;
+  });
+}
