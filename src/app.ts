@@ -30,6 +30,7 @@ import { fanOut, type TokenEventSink } from './events/token-events.js';
 import { createExpiryNotifier } from './notifications/expiry-notifier.js';
 import { createMailer } from './notifications/mailer.js';
 import { createExpiryNoticeStore } from './store/expiry-notices.js';
+import { createRegistryModule } from './protocols/registry/index.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -88,12 +89,14 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
     publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
     onEmail: (outcome) => metrics.notifications.inc({ channel: 'email', outcome }),
   });
+  // Docker registry token service (/jwt/auth) and its signing key, shared by every node through the store.
+  const registry = createRegistryModule({ store, clock, random, verifier, namespaces, serverSecret: secret, settings: config.registry });
   return {
     clock,
     random,
     store,
     secretGenerated,
-    services: { random, webhooks: webhooks.service, webhookDispatcher: webhooks.dispatcher, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts, tokenPolicies, tokenEvents, metrics, expiringReport, metricsScraper, expiryNotifier },
+    services: { registry, random, webhooks: webhooks.service, webhookDispatcher: webhooks.dispatcher, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts, tokenPolicies, tokenEvents, metrics, expiringReport, metricsScraper, expiryNotifier },
   };
 }
 

@@ -1,0 +1,99 @@
+/**
+ * The Docker registry token service (distribution's token authentication spec): authenticates HTTP
+ * Basic credentials with the shared verifier, intersects the requested scopes with what the
+ * credential may do, and signs a short-lived ES256 JWT the registry trusts through its
+ * `rootcertbundle`. Returns outcomes; the HTTP route maps them to the wire.
+ */
+import { SignJWT } from 'jose';
+import type { Clock } from '../../kernel/clock.js';
+import type { TokenGenerator } from '../../kernel/random.js';
+import type { TokenVerifier, VerifyContext } from '../../tokens/verify-token.js';
+import type { Principal, RegistryAccess } from './registry-access.js';
+import { parseScopes, ScopeError, type ResourceAccess } from './registry-scope.js';
+import type { SigningKeyProvider } from './signing-key.js';
+
+export interface RegistrySettings {
+  /** The registry's `auth.token.service`: the `service` clients send and the JWT audience. */
+  readonly service: string;
+  /** The registry's `auth.token.issuer`: the JWT `iss`. */
+  readonly issuer: string;
+  /** Lifetime of an issued JWT in seconds (GitLab: 5 minutes). */
+  readonly tokenLifetimeSeconds: number;
+}
+
+export interface RegistryTokenServiceDeps {
+  verifier: TokenVerifier;
+  access: RegistryAccess;
+  keys: SigningKeyProvider;
+  clock: Clock;
+  random: TokenGenerator;
+  settings: RegistrySettings;
+}
+
+export type AuthenticationResult = { ok: true; principal: Principal } | { ok: false };
+
+export interface IssuedToken {
+  readonly token: string;
+  readonly access: readonly ResourceAccess[];
+  readonly expiresIn: number;
+  /** RFC 3339, whole seconds (clients parse it as Go's time.Time). */
+  readonly issuedAt: string;
+}
+
+export type IssueResult =
+  | { ok: true; issued: IssuedToken }
+  | { ok: false; error: 'unknown_service' | 'denied' | 'invalid_scope'; message: string };
+
+export type RegistryTokenService = ReturnType<typeof createRegistryTokenService>;
+
+/** GitLab's not-before slack: a registry whose clock is a little behind still accepts a fresh token. */
+const NOT_BEFORE_SLACK_SECONDS = 5;
+
+export function createRegistryTokenService({ verifier, access, keys, clock, random, settings }: RegistryTokenServiceDeps) {
+  return {
+    settings,
+
+    /**
+     * Basic credentials → a principal. The username must be the token's user or the deploy token's
+     * username (as for git over HTTP). No credentials → anonymous. Anything else fails as one answer.
+     */
+    async authenticate(basic: { username: string; secret: string } | null, context: VerifyContext): Promise<AuthenticationResult> {
+      if (basic === null) return { ok: true, principal: { kind: 'anonymous' } };
+      const result = await verifier.verify(basic.secret, context);
+      if (!result.ok) return { ok: false };
+      const expected = result.token.kind === 'deploy' ? result.token.username : result.user?.username;
+      if (expected === null || expected === undefined || expected !== basic.username) return { ok: false };
+      return { ok: true, principal: { kind: 'token', token: result.token, user: result.user } };
+    },
+
+    async issue(principal: Principal, request: { service: string | null; scopes: readonly string[] }): Promise<IssueResult> {
+      if (request.service !== settings.service) {
+        return { ok: false, error: 'unknown_service', message: `unknown service ${JSON.stringify((request.service ?? '').slice(0, 200))}; this token service serves ${JSON.stringify(settings.service)}` };
+      }
+      let requested: ResourceAccess[];
+      try {
+        requested = parseScopes(request.scopes);
+      } catch (e) {
+        if (e instanceof ScopeError) return { ok: false, error: 'invalid_scope', message: e.message };
+        throw e;
+      }
+      // GitLab: an anonymous request must at least ask for something.
+      if (principal.kind === 'anonymous' && requested.length === 0) return { ok: false, error: 'denied', message: 'access forbidden' };
+      const granted = await access.grant(principal, requested);
+      const key = await keys.current();
+      const now = Math.floor(clock.now().getTime() / 1000);
+      const subject = principal.kind === 'anonymous' ? '' : principal.token.kind === 'deploy' ? principal.token.username! : principal.user!.username;
+      const token = await new SignJWT({ access: granted })
+        .setProtectedHeader({ typ: 'JWT', alg: key.algorithm, kid: key.kid, x5c: [...key.x5c] })
+        .setIssuer(settings.issuer)
+        .setSubject(subject)
+        .setAudience(settings.service)
+        .setIssuedAt(now)
+        .setNotBefore(now - NOT_BEFORE_SLACK_SECONDS)
+        .setExpirationTime(now + settings.tokenLifetimeSeconds)
+        .setJti(Buffer.from(random.randomBytes(16)).toString('base64url'))
+        .sign(key.privateKey);
+      return { ok: true, issued: { token, access: granted, expiresIn: settings.tokenLifetimeSeconds, issuedAt: new Date(now * 1000).toISOString().replace('.000Z', 'Z') } };
+    },
+  };
+}
