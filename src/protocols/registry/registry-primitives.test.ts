@@ -52,7 +52,7 @@ describe('registry scopes', () => {
   });
 
   it('refuses what is not a scope', () => {
-    for (const bad of ['', 'repository', 'repository:acme/web', ':acme:pull', 'repository::pull', 'Repo:acme:pull', 'repository:acme:pull;rm']) {
+    for (const bad of ['', 'repository', 'repository:acme/web', ':acme:pull', 'repository::pull', 'Repo:acme:pull', 'repository:acme:pull;rm', 'repository:a/\u0000b:pull', 'repository:a b:pull', `repository:${'a'.repeat(1025)}:pull`]) {
       expect(() => parseScope(bad), bad).toThrow(ScopeError);
     }
   });

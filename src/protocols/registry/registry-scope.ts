@@ -17,6 +17,8 @@ export const MAX_SCOPES = 32;
 // everything before the first ':' and the actions everything after the last.
 const TYPE_RE = /^[a-z0-9]+(\([a-z0-9]+\))?$/;
 const ACTION_RE = /^[a-z*]+$/;
+// Repository names are printable ASCII (distribution's grammar is stricter); no NUL or control bytes reach the store.
+const NAME_RE = /^[\x21-\x7e]{1,1024}$/;
 
 export class ScopeError extends Error {}
 
@@ -28,7 +30,7 @@ export function parseScope(scope: string): ResourceAccess {
   const type = scope.slice(0, first);
   const name = scope.slice(first + 1, last);
   const actions = scope.slice(last + 1).split(',').filter((a) => a.length > 0);
-  if (!TYPE_RE.test(type) || name.length === 0 || name.length > 1024 || actions.some((a) => !ACTION_RE.test(a))) {
+  if (!TYPE_RE.test(type) || !NAME_RE.test(name) || actions.some((a) => !ACTION_RE.test(a))) {
     throw new ScopeError(`scope ${JSON.stringify(scope.slice(0, 300))} is not "type:name:actions"`);
   }
   // `repository(plugin):name` is a resource class; only the type matters for access.

@@ -182,6 +182,8 @@ describe.each(DIALECTS)('registry token service /jwt/auth on %s', (dialect) => {
     const bad = await auth(creds.rw!, { service: SERVICE, scope: 'repository' });
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0]).toEqual({ code: 'INVALID_SCOPE', message: expect.stringContaining('is not "type:name:actions"') });
+    const nul = await auth(creds.rw!, { service: SERVICE, scope: 'repository:acme/\u0000web:pull' });
+    expect(nul.status).toBe(400);
     const many = await auth(creds.rw!, { service: SERVICE, scope: Array.from({ length: 33 }, (_, i) => `repository:a/p${i}:pull`) });
     expect(many.status).toBe(400);
   });
