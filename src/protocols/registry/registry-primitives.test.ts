@@ -1,5 +1,7 @@
 import { createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { compactVerify, decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { createEs256Signer } from './compact-jws.js';
 import { time } from './der.js';
 import { libtrustKeyId } from './libtrust-kid.js';
 import { formatScopes, MAX_SCOPES, parseScope, parseScopes, ScopeError } from './registry-scope.js';
@@ -68,5 +70,21 @@ describe('registry scopes', () => {
 
   it('formats granted access as an OAuth2 scope string, leaving out resources granted nothing', () => {
     expect(formatScopes([{ type: 'repository', name: 'a/b', actions: ['pull', 'push'] }, { type: 'repository', name: 'a/c', actions: [] }])).toBe('repository:a/b:pull,push');
+  });
+});
+
+describe('ES256 compact JWS', () => {
+  it('produces tokens jose verifies with the public key (raw r‖s signature, header as given)', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwt = createEs256Signer(privateKey, { typ: 'JWT', kid: 'AAAA' }).sign({ iss: 'latchkey', access: [] });
+    expect(decodeProtectedHeader(jwt)).toEqual({ typ: 'JWT', kid: 'AAAA', alg: 'ES256' });
+    expect(Buffer.from(jwt.split('.')[2]!, 'base64url')).toHaveLength(64);
+    const { payload } = await compactVerify(jwt, publicKey);
+    expect(JSON.parse(Buffer.from(payload).toString())).toEqual({ iss: 'latchkey', access: [] });
+    await expect(compactVerify(jwt, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey)).rejects.toThrow();
+  });
+  it('refuses keys that are not P-256', () => {
+    expect(() => createEs256Signer(generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey, {})).toThrow(/P-256/);
+    expect(() => createEs256Signer(generateKeyPairSync('ed25519').privateKey, {})).toThrow(/P-256/);
   });
 });

@@ -4,7 +4,6 @@
  * credential may do, and signs a short-lived ES256 JWT the registry trusts through its
  * `rootcertbundle`. Returns outcomes; the HTTP route maps them to the wire.
  */
-import { SignJWT } from 'jose';
 import type { Clock } from '../../kernel/clock.js';
 import type { TokenGenerator } from '../../kernel/random.js';
 import type { TokenVerifier, VerifyContext } from '../../tokens/verify-token.js';
@@ -83,16 +82,17 @@ export function createRegistryTokenService({ verifier, access, keys, clock, rand
       const key = await keys.current();
       const now = Math.floor(clock.now().getTime() / 1000);
       const subject = principal.kind === 'anonymous' ? '' : principal.token.kind === 'deploy' ? principal.token.username! : principal.user!.username;
-      const token = await new SignJWT({ access: granted })
-        .setProtectedHeader({ typ: 'JWT', alg: key.algorithm, kid: key.kid, x5c: [...key.x5c] })
-        .setIssuer(settings.issuer)
-        .setSubject(subject)
-        .setAudience(settings.service)
-        .setIssuedAt(now)
-        .setNotBefore(now - NOT_BEFORE_SLACK_SECONDS)
-        .setExpirationTime(now + settings.tokenLifetimeSeconds)
-        .setJti(Buffer.from(random.randomBytes(16)).toString('base64url'))
-        .sign(key.privateKey);
+      // `aud` a single string and the times whole seconds: registry 2.x refuses an array or a fraction.
+      const token = key.signer.sign({
+        iss: settings.issuer,
+        sub: subject,
+        aud: settings.service,
+        exp: now + settings.tokenLifetimeSeconds,
+        nbf: now - NOT_BEFORE_SLACK_SECONDS,
+        iat: now,
+        jti: Buffer.from(random.randomBytes(16)).toString('base64url'),
+        access: granted,
+      });
       return { ok: true, issued: { token, access: granted, expiresIn: settings.tokenLifetimeSeconds, issuedAt: new Date(now * 1000).toISOString().replace('.000Z', 'Z') } };
     },
   };

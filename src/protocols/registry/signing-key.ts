@@ -8,6 +8,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate
 import type { Clock } from '../../kernel/clock.js';
 import type { TokenGenerator } from '../../kernel/random.js';
 import type { SecretBox } from '../../webhooks/secret-box.js';
+import { createEs256Signer, type Es256Signer } from './compact-jws.js';
 import { libtrustKeyId } from './libtrust-kid.js';
 import { selfSignedCertificate } from './self-signed-certificate.js';
 import type { SigningKeyStore, StoredSigningKey } from './signing-key-store.js';
@@ -21,6 +22,8 @@ export interface SigningKey {
   readonly certificatePem: string;
   /** The JWT `x5c` header: the certificate as standard base64 DER (registry 2.x and 3.x both verify it). */
   readonly x5c: readonly string[];
+  /** Signs JWT claims with this key; the header names it by `kid` and `x5c`. */
+  readonly signer: Es256Signer;
 }
 
 export interface SigningKeyDeps {
@@ -70,7 +73,9 @@ export function createSigningKeyProvider({ keys, secrets, clock, random }: Signi
     if (libtrustKeyId(createPublicKey(privateKey)) !== row.kid || libtrustKeyId(certificate.publicKey) !== row.kid) {
       throw new Error('the stored registry signing key does not match its certificate');
     }
-    return { algorithm: 'ES256', privateKey, kid: row.kid, certificatePem: row.certificate_pem, x5c: [certificate.raw.toString('base64')] };
+    const x5c = [certificate.raw.toString('base64')];
+    const signer = createEs256Signer(privateKey, { typ: 'JWT', alg: 'ES256', kid: row.kid, x5c });
+    return { algorithm: 'ES256', privateKey, kid: row.kid, certificatePem: row.certificate_pem, x5c, signer };
   }
 
   async function load(): Promise<SigningKey> {
