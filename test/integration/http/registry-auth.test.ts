@@ -6,9 +6,12 @@
  * and the signing key: generated once, shared by concurrent first uses, stored sealed.
  */
 import { X509Certificate } from 'node:crypto';
+import Fastify from 'fastify';
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, utcDateOf } from '../../../src/kernel/dates.js';
+import { decorateCredentials } from '../../../src/http/plugins/authenticate.js';
+import { registerRegistryAuthRoutes } from '../../../src/http/routes/registry-auth.js';
 import { createRegistryModule } from '../../../src/protocols/registry/index.js';
 import { libtrustKeyId } from '../../../src/protocols/registry/libtrust-kid.js';
 import { DIALECTS } from '../../support/dialects.js';
@@ -203,6 +206,29 @@ describe.each(DIALECTS)('registry token service /jwt/auth on %s', (dialect) => {
     expect(refresh).toMatchObject({ status: 400, body: { error: 'unsupported_grant_type' } });
     const missing = await form({ grant_type: 'password', service: SERVICE });
     expect(missing).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+
+  it('puts the verified token (and its user) on the request for the audit log', async () => {
+    const seen: { actor: string | null; tokenId: number | null; status: number }[] = [];
+    const app = Fastify();
+    decorateCredentials(app);
+    app.addHook('onResponse', async (request, reply) => {
+      seen.push({ actor: request.actor?.username ?? null, tokenId: request.authToken?.id ?? null, status: reply.statusCode });
+    });
+    registerRegistryAuthRoutes(app, t.app.services.registry.tokens);
+    try {
+      const dev = w.users.developer.user;
+      const { token, secret } = await t.app.services.personalTokens.createFor(dev, { name: 'audit', scopes: ['read_registry'], expiresAt: '2027-06-01' }, null);
+      const get = (authorization: string) => app.inject({ method: 'GET', url: `/jwt/auth?service=${SERVICE}&scope=repository:${REPO}:pull`, headers: { authorization } });
+      await get(basic(dev.username, secret));
+      await get(creds.ro!);
+      await get(basic(dev.username, 'glpat-wrong'));
+      expect(seen[0]).toEqual({ actor: dev.username, tokenId: token.id, status: 200 });
+      expect(seen[1]).toMatchObject({ actor: null, tokenId: expect.any(Number), status: 200 });
+      expect(seen[2]).toEqual({ actor: null, tokenId: null, status: 401 });
+    } finally {
+      await app.close();
+    }
   });
 
   it('generates the signing key once: concurrent first uses on one store agree, and it is stored sealed', async () => {
