@@ -32,6 +32,7 @@ import { createExpiryNotifier } from './notifications/expiry-notifier.js';
 import { createMailer } from './notifications/mailer.js';
 import { createExpiryNoticeStore } from './store/expiry-notices.js';
 import { createRateLimiter } from './rate-limit/index.js';
+import { createRegistryModule } from './protocols/registry/index.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -95,6 +96,8 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
   // Request counters for the HTTP rate limits: Redis when REDIS_URL is set, in-process otherwise. Its
   // connection errors are reported by the HTTP plugin when a request cannot be counted.
   const rateLimiter = createRateLimiter({ redisUrl: config.rateLimit.redisUrl, keyPrefix: config.rateLimit.redisKeyPrefix, clock, onError: () => {} });
+  // Docker registry token service (/jwt/auth) and its signing key, shared by every node through the store.
+  const registry = createRegistryModule({ store, clock, random, verifier, namespaces, serverSecret: secret, settings: config.registry });
   return {
     clock,
     random,
@@ -121,6 +124,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
       metricsScraper,
       expiryNotifier,
       gitAccess,
+      registry,
     },
   };
 }

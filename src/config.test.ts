@@ -80,6 +80,21 @@ describe('expiry notification configuration', () => {
   });
 });
 
+describe('registry token service configuration', () => {
+  it('defaults to GitLab\'s service name, issuer "latchkey" and 5-minute tokens', () => {
+    expect(loadConfig({}).registry).toEqual({ service: 'container_registry', issuer: 'latchkey', tokenLifetimeSeconds: 300 });
+  });
+  it('reads LATCHKEY_REGISTRY_SERVICE, LATCHKEY_REGISTRY_ISSUER and LATCHKEY_REGISTRY_TOKEN_LIFETIME', () => {
+    const c = loadConfig({ LATCHKEY_REGISTRY_SERVICE: 'registry.example.com', LATCHKEY_REGISTRY_ISSUER: 'latchkey-issuer', LATCHKEY_REGISTRY_TOKEN_LIFETIME: '900' });
+    expect(c.registry).toEqual({ service: 'registry.example.com', issuer: 'latchkey-issuer', tokenLifetimeSeconds: 900 });
+  });
+  it('refuses names with blanks or quotes and lifetimes under the 60 s clients assume', () => {
+    expect(() => loadConfig({ LATCHKEY_REGISTRY_SERVICE: 'my registry' })).toThrow(/LATCHKEY_REGISTRY_SERVICE must be/);
+    expect(() => loadConfig({ LATCHKEY_REGISTRY_ISSUER: 'a"b' })).toThrow(/LATCHKEY_REGISTRY_ISSUER must be/);
+    expect(() => loadConfig({ LATCHKEY_REGISTRY_TOKEN_LIFETIME: '30' })).toThrow(/LATCHKEY_REGISTRY_TOKEN_LIFETIME must be an integer from 60 to 86400/);
+  });
+});
+
 describe('rate limit configuration', () => {
   it('limits 600 requests per minute per token and per IP, in-process, by default', () => {
     expect(loadConfig({}).rateLimit).toEqual({ authenticatedPerMinute: 600, unauthenticatedPerMinute: 600, redisUrl: null, redisKeyPrefix: 'latchkey:ratelimit:' });

@@ -50,6 +50,8 @@ export interface Config {
   readonly mailFrom: string;
   /** `LATCHKEY_EXPIRY_CRON`: when `serve` runs the expiry check (UTC), default `0 1 * * *`; null (`off`) = never. */
   readonly expiryCron: string | null;
+  /** Docker registry token service: `LATCHKEY_REGISTRY_SERVICE` (JWT audience, default `container_registry`), `LATCHKEY_REGISTRY_ISSUER` (default `latchkey`), `LATCHKEY_REGISTRY_TOKEN_LIFETIME` seconds (default 300). */
+  readonly registry: { readonly service: string; readonly issuer: string; readonly tokenLifetimeSeconds: number };
   /** Rate limits per minute and where their counters live (README "Rate limits"). */
   readonly rateLimit: RateLimitConfig;
 }
@@ -125,6 +127,13 @@ function cronPattern(env: Env, name: string, fallback: string): string | null {
   return raw;
 }
 
+/** A registry name (service, issuer): printable ASCII without blanks or quotes, as it goes into headers and config files. */
+function registryName(env: Env, variable: string, fallback: string): string {
+  const value = env[variable] || fallback;
+  if (!/^[\x21-\x7e]{1,200}$/.test(value) || /["\\]/.test(value)) throw new ConfigError(`${variable} must be 1-200 printable characters without blanks, quotes or backslashes, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const secret = readSecretVariable(env, 'LATCHKEY_SECRET');
   if (secret !== null && secret.length < 32) throw new ConfigError('LATCHKEY_SECRET must be at least 32 characters');
@@ -153,6 +162,12 @@ export function loadConfig(env: Env = process.env): Config {
     smtpUrl: readSecretVariable(env, 'LATCHKEY_SMTP_URL'),
     mailFrom: env.LATCHKEY_MAIL_FROM || 'Latchkey <latchkey@localhost>',
     expiryCron: cronPattern(env, 'LATCHKEY_EXPIRY_CRON', '0 1 * * *'),
+    registry: Object.freeze({
+      service: registryName(env, 'LATCHKEY_REGISTRY_SERVICE', 'container_registry'),
+      issuer: registryName(env, 'LATCHKEY_REGISTRY_ISSUER', 'latchkey'),
+      // Clients treat less than 60 s as 60 (token spec); GitLab's default is 5 minutes.
+      tokenLifetimeSeconds: integer(env, 'LATCHKEY_REGISTRY_TOKEN_LIFETIME', 300, 60, 86_400),
+    }),
     rateLimit: Object.freeze({
       authenticatedPerMinute: integer(env, 'LATCHKEY_RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000_000),
       unauthenticatedPerMinute: integer(env, 'LATCHKEY_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE', 600, 0, 1_000_000_000),

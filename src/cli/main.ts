@@ -17,6 +17,7 @@ import { registerWebhookCommands } from './webhook-commands.js';
 import { registerNotifyCommands } from './notify-commands.js';
 import { scheduleExpiryJob } from '../notifications/expiry-schedule.js';
 import { registerExpiringCommand } from './expiring-command.js';
+import { registerRegistryCommands } from './registry-commands.js';
 import { CliInputError } from './token-format.js';
 
 export interface CliIo {
@@ -220,6 +221,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
     readStdin: io.readStdin ?? readProcessStdin,
   });
   registerExpiringCommand(program, { withServices: (fn) => withServices(config(), fn), actorOf, out });
+  registerRegistryCommands(program, { withServices: (fn) => withServices(config(), fn), config, out });
 
   let exitCode = 0;
   registerNotifyCommands(program, { withServices: (fn) => withServices(config(), fn), out, setExitCode: (code) => (exitCode = code) });

@@ -26,6 +26,7 @@ import { registerMemberRoutes } from './routes/members.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { registerPersonalAccessTokenRoutes } from './routes/personal-access-tokens.js';
 import { registerProjectRoutes } from './routes/projects.js';
+import { registerRegistryAuthRoutes } from './routes/registry-auth.js';
 import { registerServiceAccountRoutes } from './routes/service-accounts.js';
 import { registerTokenPolicyRoutes } from './routes/token-policy.js';
 import { registerUserRoutes } from './routes/users.js';
@@ -107,6 +108,8 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
 
   registerHealthRoutes(app, options.store);
   registerMetricsRoute(app, { scraper: options.services.metricsScraper, token: options.metricsToken ?? null });
+  // Docker registry token service at the root, as GitLab serves it (its own Basic auth, not the API's).
+  registerRegistryAuthRoutes(app, options.services.registry.tokens);
 
   const ctx: RouteContext = {
     services: options.services,

@@ -169,6 +169,18 @@ export interface WebhookAttemptsTable {
   next_retry_at: string | null;
 }
 
+/** The registry token signing key (one row, `current`), shared by every node. */
+export interface RegistrySigningKeysTable {
+  name: string;
+  algorithm: string;
+  /** libtrust key id of the public key. */
+  kid: string;
+  /** `v1:<iv>:<tag>:<ciphertext>`: the PKCS#8 PEM sealed under a key derived from the server secret. */
+  private_key_encrypted: string;
+  certificate_pem: string;
+  created_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -181,4 +193,5 @@ export interface Database {
   expiry_notices: ExpiryNoticesTable;
   expiry_notice_deliveries: ExpiryNoticeDeliveriesTable;
   job_locks: JobLocksTable;
+  registry_signing_keys: RegistrySigningKeysTable;
 }

@@ -10,8 +10,9 @@ export interface SecretBox {
   open(sealed: string): string;
 }
 
-export function createSecretBox(serverSecret: string): SecretBox {
-  const key = Buffer.from(hkdfSync('sha256', serverSecret, 'latchkey', 'webhook signing secret v1', 32));
+/** `purpose` separates the derived keys of different uses (HKDF info); webhooks keep the original one. */
+export function createSecretBox(serverSecret: string, purpose = 'webhook signing secret v1'): SecretBox {
+  const key = Buffer.from(hkdfSync('sha256', serverSecret, 'latchkey', purpose, 32));
   return {
     seal(plain) {
       const iv = randomBytes(12);

@@ -1,0 +1,35 @@
+/** The registry module as app.ts wires it: the signing key (shared through the store) and the token service. */
+import type { Clock } from '../../kernel/clock.js';
+import type { TokenGenerator } from '../../kernel/random.js';
+import type { NamespaceService } from '../../namespaces/namespace-service.js';
+import type { Store } from '../../store/open-store.js';
+import type { TokenVerifier } from '../../tokens/verify-token.js';
+import { createSecretBox } from '../../webhooks/secret-box.js';
+import { createRegistryAccess } from './registry-access.js';
+import { createRegistryTokenService, type RegistrySettings } from './registry-token-service.js';
+import { createSigningKeyProvider } from './signing-key.js';
+import { createSigningKeyStore } from './signing-key-store.js';
+
+export interface RegistryModuleDeps {
+  store: Store;
+  clock: Clock;
+  random: TokenGenerator;
+  verifier: TokenVerifier;
+  namespaces: NamespaceService;
+  /** The server secret; the key that seals the signing key is derived from it. */
+  serverSecret: string;
+  settings: RegistrySettings;
+}
+
+export function createRegistryModule({ store, clock, random, verifier, namespaces, serverSecret, settings }: RegistryModuleDeps) {
+  const keys = createSigningKeyProvider({
+    keys: createSigningKeyStore(store.db),
+    secrets: createSecretBox(serverSecret, 'registry signing key v1'),
+    clock,
+    random,
+  });
+  const access = createRegistryAccess({ store, namespaces });
+  return { keys, tokens: createRegistryTokenService({ verifier, access, keys, clock, random, settings }) };
+}
+
+export type RegistryModule = ReturnType<typeof createRegistryModule>;

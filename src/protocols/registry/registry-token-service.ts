@@ -1,0 +1,100 @@
+/**
+ * The Docker registry token service (distribution's token authentication spec): authenticates HTTP
+ * Basic credentials with the shared verifier, intersects the requested scopes with what the
+ * credential may do, and signs a short-lived ES256 JWT the registry trusts through its
+ * `rootcertbundle`. Returns outcomes; the HTTP route maps them to the wire.
+ */
+import type { Clock } from '../../kernel/clock.js';
+import type { TokenGenerator } from '../../kernel/random.js';
+import type { TokenVerifier, VerifyContext } from '../../tokens/verify-token.js';
+import type { Principal, RegistryAccess } from './registry-access.js';
+import { parseScopes, ScopeError, type ResourceAccess } from './registry-scope.js';
+import type { SigningKeyProvider } from './signing-key.js';
+
+export interface RegistrySettings {
+  /** The registry's `auth.token.service`: the `service` clients send and the JWT audience. */
+  readonly service: string;
+  /** The registry's `auth.token.issuer`: the JWT `iss`. */
+  readonly issuer: string;
+  /** Lifetime of an issued JWT in seconds (GitLab: 5 minutes). */
+  readonly tokenLifetimeSeconds: number;
+}
+
+export interface RegistryTokenServiceDeps {
+  verifier: TokenVerifier;
+  access: RegistryAccess;
+  keys: SigningKeyProvider;
+  clock: Clock;
+  random: TokenGenerator;
+  settings: RegistrySettings;
+}
+
+export type AuthenticationResult = { ok: true; principal: Principal } | { ok: false };
+
+export interface IssuedToken {
+  readonly token: string;
+  readonly access: readonly ResourceAccess[];
+  readonly expiresIn: number;
+  /** RFC 3339, whole seconds (clients parse it as Go's time.Time). */
+  readonly issuedAt: string;
+}
+
+export type IssueResult =
+  | { ok: true; issued: IssuedToken }
+  | { ok: false; error: 'unknown_service' | 'denied' | 'invalid_scope'; message: string };
+
+export type RegistryTokenService = ReturnType<typeof createRegistryTokenService>;
+
+/** GitLab's not-before slack: a registry whose clock is a little behind still accepts a fresh token. */
+const NOT_BEFORE_SLACK_SECONDS = 5;
+
+export function createRegistryTokenService({ verifier, access, keys, clock, random, settings }: RegistryTokenServiceDeps) {
+  return {
+    settings,
+
+    /**
+     * Basic credentials → a principal. A deploy token must come with its own username; personal,
+     * project, group and service-account tokens with any username (`oauth2`, the user's, …), as
+     * GitLab's `find_for_git_client` and git over HTTP. No credentials → anonymous. Anything else fails
+     * as one answer.
+     */
+    async authenticate(basic: { username: string; secret: string } | null, context: VerifyContext): Promise<AuthenticationResult> {
+      if (basic === null) return { ok: true, principal: { kind: 'anonymous' } };
+      const result = await verifier.verify(basic.secret, context);
+      if (!result.ok) return { ok: false };
+      if (result.token.kind === 'deploy' ? result.token.username !== basic.username : !result.user) return { ok: false };
+      return { ok: true, principal: { kind: 'token', token: result.token, user: result.user } };
+    },
+
+    async issue(principal: Principal, request: { service: string | null; scopes: readonly string[] }): Promise<IssueResult> {
+      if (request.service !== settings.service) {
+        return { ok: false, error: 'unknown_service', message: `unknown service ${JSON.stringify((request.service ?? '').slice(0, 200))}; this token service serves ${JSON.stringify(settings.service)}` };
+      }
+      let requested: ResourceAccess[];
+      try {
+        requested = parseScopes(request.scopes);
+      } catch (e) {
+        if (e instanceof ScopeError) return { ok: false, error: 'invalid_scope', message: e.message };
+        throw e;
+      }
+      // GitLab: an anonymous request must at least ask for something.
+      if (principal.kind === 'anonymous' && requested.length === 0) return { ok: false, error: 'denied', message: 'access forbidden' };
+      const granted = await access.grant(principal, requested);
+      const key = await keys.current();
+      const now = Math.floor(clock.now().getTime() / 1000);
+      const subject = principal.kind === 'anonymous' ? '' : principal.token.kind === 'deploy' ? principal.token.username! : principal.user!.username;
+      // `aud` a single string and the times whole seconds: registry 2.x refuses an array or a fraction.
+      const token = key.signer.sign({
+        iss: settings.issuer,
+        sub: subject,
+        aud: settings.service,
+        exp: now + settings.tokenLifetimeSeconds,
+        nbf: now - NOT_BEFORE_SLACK_SECONDS,
+        iat: now,
+        jti: Buffer.from(random.randomBytes(16)).toString('base64url'),
+        access: granted,
+      });
+      return { ok: true, issued: { token, access: granted, expiresIn: settings.tokenLifetimeSeconds, issuedAt: new Date(now * 1000).toISOString().replace('.000Z', 'Z') } };
+    },
+  };
+}
