@@ -14,6 +14,7 @@
  *   foreign project; 404 also keeps git from discarding a stored, valid credential).
  */
 import { readBasic } from '../../auth/credentials.js';
+import { deployTokenReaches } from '../deploy-token-reach.js';
 import { AccessLevel } from '../../namespaces/access-levels.js';
 import type { NamespaceService } from '../../namespaces/namespace-service.js';
 import type { Project, User } from '../../namespaces/namespace.js';
@@ -58,14 +59,6 @@ const LEVEL_FOR: Record<GitOperation, number> = { read: AccessLevel.REPORTER, wr
 export type GitAccess = ReturnType<typeof createGitAccess>;
 
 export function createGitAccess({ verifier, namespaces, store }: GitAccessDeps) {
-  /** Deploy tokens: their own project, or any project below their group. */
-  async function deployTokenReaches(token: Token, project: Project): Promise<boolean> {
-    if (token.projectId !== null) return token.projectId === project.id;
-    if (token.groupId === null) return false;
-    const group = await store.namespaces.findGroupById(project.groupId);
-    return group !== null && group.ancestorIds.includes(token.groupId);
-  }
-
   return {
     async check(request: GitAccessRequest): Promise<GitAccessOutcome> {
       const git = parseGitRequest(request.originalUri, request.originalMethod);
@@ -84,7 +77,7 @@ export function createGitAccess({ verifier, namespaces, store }: GitAccessDeps) 
       if (!project) return { outcome: 'not_found', token, user };
 
       if (token.kind === 'deploy') {
-        if (!(await deployTokenReaches(token, project))) return { outcome: 'not_found', token, user };
+        if (!(await deployTokenReaches(store.namespaces, token, project))) return { outcome: 'not_found', token, user };
         return { outcome: 'allowed', token, user, project, operation: git.operation, remoteUser: token.username! };
       }
       const level = await namespaces.accessLevel(user!, { type: 'project', project });

@@ -11,6 +11,7 @@ import type { User, Project } from '../../namespaces/namespace.js';
 import type { NamespaceService } from '../../namespaces/namespace-service.js';
 import type { Store } from '../../store/open-store.js';
 import type { Token } from '../../tokens/token.js';
+import { deployTokenReaches } from '../deploy-token-reach.js';
 import type { ResourceAccess } from './registry-scope.js';
 
 /** Who asks: nobody (no credentials), or a verified token (user null for deploy tokens). */
@@ -49,13 +50,6 @@ export function createRegistryAccess({ store, namespaces }: RegistryAccessDeps) 
     return null;
   }
 
-  async function deployTokenCovers(token: Token, project: Project): Promise<boolean> {
-    if (token.projectId !== null) return token.projectId === project.id;
-    if (token.groupId === null) return false;
-    const group = await store.namespaces.findGroupById(project.groupId);
-    return group !== null && group.ancestorIds.includes(token.groupId);
-  }
-
   /** The actions of `requested` the principal may perform on the project: a subset, never an error. */
   async function allowedOn(principal: Principal, project: Project, requested: readonly string[]): Promise<string[]> {
     if (principal.kind === 'anonymous') return [];
@@ -63,7 +57,7 @@ export function createRegistryAccess({ store, namespaces }: RegistryAccessDeps) 
     const candidates = requested.filter((a) => RULES[a] !== undefined);
     if (candidates.length === 0) return [];
     if (token.kind === 'deploy') {
-      if (!(await deployTokenCovers(token, project))) return [];
+      if (!(await deployTokenReaches(store.namespaces, token, project))) return [];
       return candidates.filter((a) => RULES[a]!.deployScopes.some((s) => token.scopes.includes(s)));
     }
     if (!user) return [];
