@@ -43,6 +43,10 @@ export interface Config {
   readonly mailFrom: string;
   /** `LATCHKEY_EXPIRY_CRON`: when `serve` runs the expiry check (UTC), default `0 1 * * *`; null (`off`) = never. */
   readonly expiryCron: string | null;
+  /** `LATCHKEY_PACKAGES_DIR`: where generic package files are stored, default `<dataDir>/packages`. */
+  readonly packagesDir: string;
+  /** `LATCHKEY_PACKAGE_MAX_BYTES`: the largest generic package file accepted (default 5 GiB, GitLab's default). */
+  readonly packageMaxBytes: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -102,8 +106,9 @@ export function loadConfig(env: Env = process.env): Config {
   const secret = readSecretVariable(env, 'LATCHKEY_SECRET');
   if (secret !== null && secret.length < 32) throw new ConfigError('LATCHKEY_SECRET must be at least 32 characters');
   const databaseUrl = readSecretVariable(env, 'DATABASE_URL');
+  const dataDir = resolve(env.LATCHKEY_DATA_DIR || 'data');
   return Object.freeze({
-    dataDir: resolve(env.LATCHKEY_DATA_DIR || 'data'),
+    dataDir,
     databaseUrl,
     host: env.LATCHKEY_HOST || '127.0.0.1',
     port: integer(env, env.LATCHKEY_PORT ? 'LATCHKEY_PORT' : 'PORT', 8080, 0, 65535),
@@ -124,5 +129,7 @@ export function loadConfig(env: Env = process.env): Config {
     smtpUrl: readSecretVariable(env, 'LATCHKEY_SMTP_URL'),
     mailFrom: env.LATCHKEY_MAIL_FROM || 'Latchkey <latchkey@localhost>',
     expiryCron: cronPattern(env, 'LATCHKEY_EXPIRY_CRON', '0 1 * * *'),
+    packagesDir: env.LATCHKEY_PACKAGES_DIR ? resolve(env.LATCHKEY_PACKAGES_DIR) : resolve(dataDir, 'packages'),
+    packageMaxBytes: integer(env, 'LATCHKEY_PACKAGE_MAX_BYTES', 5 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
   });
 }
