@@ -17,6 +17,8 @@ import { registerWebhookCommands } from './webhook-commands.js';
 import { registerNotifyCommands } from './notify-commands.js';
 import { scheduleExpiryJob } from '../notifications/expiry-schedule.js';
 import { registerExpiringCommand } from './expiring-command.js';
+import { registerExportCommands } from './export-commands.js';
+import { readFile } from 'node:fs/promises';
 import { CliInputError } from './token-format.js';
 
 export interface CliIo {
@@ -220,6 +222,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
     readStdin: io.readStdin ?? readProcessStdin,
   });
   registerExpiringCommand(program, { withServices: (fn) => withServices(config(), fn), actorOf, out });
+  registerExportCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, readStdin: io.readStdin ?? readProcessStdin, readFile: (p) => readFile(p, 'utf8'), env: io.env, print: io.print, error: io.error });
 
   let exitCode = 0;
   registerNotifyCommands(program, { withServices: (fn) => withServices(config(), fn), out, setExitCode: (code) => (exitCode = code) });
