@@ -1,7 +1,8 @@
 /**
  * curl against the real `latchkey serve` process (127.0.0.1, a free port, SQLite in a temp data dir):
  * uploads to the generic package registry with a deploy token as Basic auth and as `Deploy-Token`,
- * a 3 MiB file (past the 1 MiB JSON body limit: the upload is streamed, not buffered), downloads
+ * a 3 MiB file (past the 1 MiB JSON body limit: the upload is streamed, not buffered), files past
+ * LATCHKEY_PACKAGE_MAX_BYTES (a 400 curl really receives, with or without Content-Length), downloads
  * compared by sha256 with the original and with `X-Checksum-SHA256`, a traversal attempt curl sends
  * unnormalised (--path-as-is), a wrong token, and CI_DEPLOY_USER / CI_DEPLOY_PASSWORD fetched by a
  * project access token.
@@ -19,6 +20,7 @@ import { startServer, type ServerProcess } from '../support/server-process.js';
 const run = promisify(execFile);
 const available = requireProgram('curl', { command: 'curl', args: ['--version'], hint: 'apt-get install curl' });
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const MAX_BYTES = 4 * 1024 * 1024;
 
 /** curl's exit code, stdout and the HTTP status it printed last (`-w '\n%{http_code}'`). */
 async function curl(args: string[]): Promise<{ code: number; body: string; status: number }> {
@@ -48,7 +50,7 @@ describe.skipIf(!available)('generic packages and CI variables with curl against
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'lk-curl-'));
-    server = await startServer({ env: { LATCHKEY_LOG_LEVEL: 'silent' } });
+    server = await startServer({ env: { LATCHKEY_LOG_LEVEL: 'silent', LATCHKEY_PACKAGE_MAX_BYTES: String(MAX_BYTES) } });
     const group = await api('POST', '/groups', { name: 'Acme', path: 'acme' });
     projectId = (await api('POST', '/projects', { name: 'Web', path: 'web', namespace_id: group.id })).id;
     const created = await api('POST', `/projects/${projectId}/deploy_tokens`, { name: 'gitlab-deploy-token', scopes: ['read_package_registry', 'write_package_registry'] });
@@ -101,6 +103,18 @@ describe.skipIf(!available)('generic packages and CI variables with curl against
     expect(wrong.code).toBe(22);
     expect(wrong.status).toBe(401);
     expect((await curl(['--header', `Deploy-Token: ${deploy.token}`, fileUrl('nothing.bin')])).status).toBe(404);
+  });
+
+  it('answers 400 "File is too large" to curl past LATCHKEY_PACKAGE_MAX_BYTES, announced or chunked', async () => {
+    const big = join(work, 'too-big.bin');
+    await writeFile(big, randomBytes(MAX_BYTES + 1));
+    const tooLarge = '{"message":"400 Bad request - File is too large"}';
+    const announced = await curl(['--header', `Deploy-Token: ${deploy.token}`, '--upload-file', big, fileUrl('too-big.bin')]);
+    expect(announced).toMatchObject({ status: 400, body: tooLarge });
+    const chunked = await curl(['--header', `Deploy-Token: ${deploy.token}`, '--header', 'Transfer-Encoding: chunked', '--upload-file', big, fileUrl('too-big.bin')]);
+    expect(chunked).toMatchObject({ status: 400, body: tooLarge });
+    expect(await readdir(join(server.dataDir, 'packages', 'tmp'))).toEqual([]);
+    expect((await curl(['--header', `Deploy-Token: ${deploy.token}`, fileUrl('too-big.bin')])).status).toBe(404);
   });
 
   it('hands CI_DEPLOY_USER and CI_DEPLOY_PASSWORD to a project access token, and they download', async () => {
