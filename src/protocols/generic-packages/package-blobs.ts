@@ -33,8 +33,11 @@ export function createPackageBlobs(dir: string, random: TokenGenerator) {
   return {
     /** Streams `body` to disk; throws PackageTooLarge past `maxBytes` (nothing is kept then). */
     async write(body: Readable, maxBytes: number): Promise<StoredBlob> {
+      // A body that breaks while the directory is made must not be an unhandled 'error': the pipeline
+      // below still sees the stream destroyed and rejects.
+      const ignoreEarlyError = () => {};
+      body.on('error', ignoreEarlyError);
       const tmpDir = join(dir, 'tmp');
-      await mkdir(tmpDir, { recursive: true });
       const tmp = join(tmpDir, Buffer.from(random.randomBytes(16)).toString('hex'));
       const hash = createHash('sha256');
       let size = 0;
@@ -47,6 +50,7 @@ export function createPackageBlobs(dir: string, random: TokenGenerator) {
         },
       });
       try {
+        await mkdir(tmpDir, { recursive: true });
         await pipeline(body, meter, createWriteStream(tmp, { flags: 'wx' }));
         if (size > maxBytes) throw new PackageTooLarge('File is too large');
         const sha256 = hash.digest('hex');
@@ -57,6 +61,8 @@ export function createPackageBlobs(dir: string, random: TokenGenerator) {
       } catch (e) {
         await unlink(tmp).catch(() => {});
         throw e;
+      } finally {
+        body.off('error', ignoreEarlyError);
       }
     },
 

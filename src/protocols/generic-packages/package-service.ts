@@ -7,7 +7,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Clock } from '../../kernel/clock.js';
-import { forbidden, invalidRecord, notFound } from '../../kernel/errors.js';
+import { forbidden, invalidParam, invalidRecord, notFound } from '../../kernel/errors.js';
 import { AccessLevel } from '../../namespaces/access-levels.js';
 import type { Project, User } from '../../namespaces/namespace.js';
 import type { NamespaceService } from '../../namespaces/namespace-service.js';
@@ -33,6 +33,7 @@ export interface GenericPackageServiceDeps {
   maxBytes: number;
 }
 
+const BROKEN_BODY_CODES = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'ECONNABORTED']);
 const tooLarge = () => invalidRecord('400 Bad request - File is too large', 'PACKAGE_TOO_LARGE');
 const projectNotFound = () => notFound('Project Not Found', 'PROJECT_NOT_FOUND');
 // GitLab answers a missing package or file with its RecordNotFound body.
@@ -69,6 +70,8 @@ export function createGenericPackageService({ namespaces, namespaceStore, packag
         blob = await blobs.write(input.body, maxBytes);
       } catch (e) {
         if (e instanceof PackageTooLarge) throw tooLarge();
+        // The client went away mid-upload: its fault, not a server error (nothing was kept).
+        if (BROKEN_BODY_CODES.has((e as NodeJS.ErrnoException).code ?? '')) throw invalidParam('The request body is incomplete', 'PACKAGE_BODY_INCOMPLETE');
         throw e;
       }
       return packages.insertFile({
