@@ -33,6 +33,7 @@ import { createMailer } from './notifications/mailer.js';
 import { createExpiryNoticeStore } from './store/expiry-notices.js';
 import { createRateLimiter } from './rate-limit/index.js';
 import { createRegistryModule } from './protocols/registry/index.js';
+import { createProtocolServices } from './protocols/protocol-services.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -66,7 +67,9 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
   const verifier = createTokenVerifier({ store, digester, clock, cacheMs: config.verifyCacheMs, onRotatedSecretReused: (token) => lifecycle!.detectReuse(token) });
   lifecycle = createTokenLifecycle({ store, clock, issuer, onRevoked: (id) => verifier.invalidate(id), events: tokenEvents });
   const expiryPolicy = createExpiryPolicy({ requireExpiry: config.requireTokenExpiry, maxLifetimeDays: config.maxTokenLifetimeDays }, store);
-  const deployTokens = createDeployTokenService({ store, clock, issuer, namespaces, onRevoked: (id) => verifier.invalidate(id), events: tokenEvents });
+  // Generic packages and the CI variables of gitlab-deploy-token (issue 6).
+  const protocols = createProtocolServices({ store, clock, random, namespaces, serverSecret: secret, packagesDir: config.packagesDir, packageMaxBytes: config.packageMaxBytes });
+  const deployTokens = createDeployTokenService({ store, clock, issuer, namespaces, onRevoked: (id) => verifier.invalidate(id), events: tokenEvents, ciSecretBox: protocols.ciSecretBox });
   const personalTokens = createPersonalTokenService({ store, clock, issuer, lifecycle, expiryPolicy, events: tokenEvents });
   const adminTokens = createAdminTokenService({ store, digester, lifecycle });
   // Bot and service-account e-mail addresses, as GitLab's `noreply.<host>`.
@@ -125,6 +128,8 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
       expiryNotifier,
       gitAccess,
       registry,
+      genericPackages: protocols.genericPackages,
+      ciVariables: protocols.ciVariables,
     },
   };
 }

@@ -80,6 +80,17 @@ describe('expiry notification configuration', () => {
   });
 });
 
+describe('generic package registry configuration', () => {
+  it('stores packages under <data dir>/packages, at most 5 GiB per file, by default', () => {
+    expect(loadConfig({ LATCHKEY_DATA_DIR: '/srv/lk' })).toMatchObject({ packagesDir: '/srv/lk/packages', packageMaxBytes: 5 * 1024 ** 3 });
+  });
+  it('reads LATCHKEY_PACKAGES_DIR and LATCHKEY_PACKAGE_MAX_BYTES, refusing bad sizes', () => {
+    expect(loadConfig({ LATCHKEY_PACKAGES_DIR: '/mnt/pkgs', LATCHKEY_PACKAGE_MAX_BYTES: '1024' })).toMatchObject({ packagesDir: '/mnt/pkgs', packageMaxBytes: 1024 });
+    expect(() => loadConfig({ LATCHKEY_PACKAGE_MAX_BYTES: '0' })).toThrow(/LATCHKEY_PACKAGE_MAX_BYTES must be an integer/);
+    expect(() => loadConfig({ LATCHKEY_PACKAGE_MAX_BYTES: '1.5' })).toThrow(ConfigError);
+  });
+});
+
 describe('registry token service configuration', () => {
   it('defaults to GitLab\'s service name, issuer "latchkey" and 5-minute tokens', () => {
     expect(loadConfig({}).registry).toEqual({ service: 'container_registry', issuer: 'latchkey', tokenLifetimeSeconds: 300 });

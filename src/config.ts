@@ -50,6 +50,10 @@ export interface Config {
   readonly mailFrom: string;
   /** `LATCHKEY_EXPIRY_CRON`: when `serve` runs the expiry check (UTC), default `0 1 * * *`; null (`off`) = never. */
   readonly expiryCron: string | null;
+  /** `LATCHKEY_PACKAGES_DIR`: where generic package files are stored, default `<dataDir>/packages`. */
+  readonly packagesDir: string;
+  /** `LATCHKEY_PACKAGE_MAX_BYTES`: the largest generic package file accepted (default 5 GiB, GitLab's default). */
+  readonly packageMaxBytes: number;
   /** Docker registry token service: `LATCHKEY_REGISTRY_SERVICE` (JWT audience, default `container_registry`), `LATCHKEY_REGISTRY_ISSUER` (default `latchkey`), `LATCHKEY_REGISTRY_TOKEN_LIFETIME` seconds (default 300). */
   readonly registry: { readonly service: string; readonly issuer: string; readonly tokenLifetimeSeconds: number };
   /** Rate limits per minute and where their counters live (README "Rate limits"). */
@@ -138,8 +142,9 @@ export function loadConfig(env: Env = process.env): Config {
   const secret = readSecretVariable(env, 'LATCHKEY_SECRET');
   if (secret !== null && secret.length < 32) throw new ConfigError('LATCHKEY_SECRET must be at least 32 characters');
   const databaseUrl = readSecretVariable(env, 'DATABASE_URL');
+  const dataDir = resolve(env.LATCHKEY_DATA_DIR || 'data');
   return Object.freeze({
-    dataDir: resolve(env.LATCHKEY_DATA_DIR || 'data'),
+    dataDir,
     databaseUrl,
     host: env.LATCHKEY_HOST || '127.0.0.1',
     port: integer(env, env.LATCHKEY_PORT ? 'LATCHKEY_PORT' : 'PORT', 8080, 0, 65535),
@@ -174,5 +179,7 @@ export function loadConfig(env: Env = process.env): Config {
       redisUrl: redisUrl(env),
       redisKeyPrefix: env.LATCHKEY_REDIS_KEY_PREFIX || 'latchkey:ratelimit:',
     }),
+    packagesDir: env.LATCHKEY_PACKAGES_DIR ? resolve(env.LATCHKEY_PACKAGES_DIR) : resolve(dataDir, 'packages'),
+    packageMaxBytes: integer(env, 'LATCHKEY_PACKAGE_MAX_BYTES', 5 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
   });
 }

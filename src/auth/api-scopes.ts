@@ -1,7 +1,9 @@
 /**
  * Which token scopes may call which REST API request, as GitLab decides: `api` everything,
  * `read_api` only reads, `read_user` only reads of the current user, `self_rotate` only rotates the
- * token it is presented with. Deploy tokens never use the general API.
+ * token it is presented with. Deploy tokens never use the general API — only the generic package
+ * registry routes, where `read_package_registry` (or `write_package_registry`) downloads and
+ * `write_package_registry` uploads, as GitLab's generic packages API allows.
  */
 import type { Token } from '../tokens/token.js';
 
@@ -12,8 +14,21 @@ const USER_READ_ROUTES = new Set(['/api/v4/user', '/api/v4/users/:id']);
 /** GitLab's self-rotation endpoints, which `self_rotate` (or `api`) may call. */
 const SELF_ROTATE_ROUTES = new Set(['/api/v4/personal_access_tokens/self/rotate', '/api/v4/projects/:id/access_tokens/self/rotate', '/api/v4/groups/:id/access_tokens/self/rotate']);
 
+/** The generic package file route (GET downloads, PUT uploads): deploy tokens are allowed here. */
+export const GENERIC_PACKAGE_FILE_ROUTE = '/api/v4/projects/:id/packages/generic/:package_name/:package_version/:file_name';
+
+export function isPackageRegistryRoute(routeUrl: string): boolean {
+  return routeUrl === GENERIC_PACKAGE_FILE_ROUTE;
+}
+
+function decidePackageRegistryScope(scopes: readonly string[], method: string): ApiScopeDecision {
+  if (scopes.includes('write_package_registry')) return 'allowed';
+  if (READ_METHODS.has(method) && scopes.includes('read_package_registry')) return 'allowed';
+  return 'insufficient_scope';
+}
+
 export function decideApiScope(token: Token, method: string, routeUrl: string): ApiScopeDecision {
-  if (token.kind === 'deploy') return 'not_for_api';
+  if (token.kind === 'deploy') return isPackageRegistryRoute(routeUrl) ? decidePackageRegistryScope(token.scopes, method) : 'not_for_api';
   const scopes = token.scopes;
   if (scopes.includes('api')) return 'allowed';
   if (READ_METHODS.has(method) && scopes.includes('read_api')) return 'allowed';
@@ -23,6 +38,7 @@ export function decideApiScope(token: Token, method: string, routeUrl: string): 
 }
 
 /** The scope GitLab names in an insufficient_scope answer. */
-export function requiredScopeFor(method: string): string {
+export function requiredScopeFor(method: string, token?: Token): string {
+  if (token?.kind === 'deploy') return READ_METHODS.has(method) ? 'read_package_registry' : 'write_package_registry';
   return READ_METHODS.has(method) ? 'read_api' : 'api';
 }

@@ -1,9 +1,12 @@
 /**
- * Where a client puts its token: `PRIVATE-TOKEN`, `Authorization: Bearer`, the `private_token` or
- * `access_token` query parameter, or HTTP Basic (username + token, as git, docker and deploy tokens do).
+ * Where a client puts its token: `PRIVATE-TOKEN`, `Deploy-Token` (deploy tokens only, as GitLab's
+ * package APIs), `Authorization: Bearer`, the `private_token` or `access_token` query parameter, or
+ * HTTP Basic (username + token, as git, docker and deploy tokens do).
  * Framework-free so every protocol adapter shares it.
  */
-export type Credential = { kind: 'token'; secret: string } | { kind: 'basic'; username: string; secret: string };
+export type Credential =
+  | { kind: 'token'; secret: string; deployTokenHeader?: boolean }
+  | { kind: 'basic'; username: string; secret: string };
 
 type Headers = Record<string, string | string[] | undefined>;
 
@@ -21,6 +24,8 @@ export function readBasic(authorization: string | undefined): { username: string
 export function readApiCredential(headers: Headers, query: Record<string, unknown>): Credential | null {
   const privateToken = first(headers['private-token']);
   if (privateToken) return { kind: 'token', secret: privateToken.trim() };
+  const deployToken = first(headers['deploy-token']);
+  if (deployToken) return { kind: 'token', secret: deployToken.trim(), deployTokenHeader: true };
   const authorization = first(headers.authorization);
   if (authorization && /^bearer /i.test(authorization)) return { kind: 'token', secret: authorization.slice(7).trim() };
   const basic = readBasic(authorization);

@@ -18,6 +18,8 @@ import { registerNotifyCommands } from './notify-commands.js';
 import { scheduleExpiryJob } from '../notifications/expiry-schedule.js';
 import { registerExpiringCommand } from './expiring-command.js';
 import { registerRegistryCommands } from './registry-commands.js';
+import { registerExportCommands } from './export-commands.js';
+import { readFile } from 'node:fs/promises';
 import { CliInputError } from './token-format.js';
 
 export interface CliIo {
@@ -222,6 +224,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
   });
   registerExpiringCommand(program, { withServices: (fn) => withServices(config(), fn), actorOf, out });
   registerRegistryCommands(program, { withServices: (fn) => withServices(config(), fn), config, out });
+  registerExportCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, readStdin: io.readStdin ?? readProcessStdin, readFile: (p) => readFile(p, 'utf8'), env: io.env, print: io.print, error: io.error });
 
   let exitCode = 0;
   registerNotifyCommands(program, { withServices: (fn) => withServices(config(), fn), out, setExitCode: (code) => (exitCode = code) });

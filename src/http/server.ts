@@ -31,6 +31,8 @@ import { registerServiceAccountRoutes } from './routes/service-accounts.js';
 import { registerTokenPolicyRoutes } from './routes/token-policy.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
+import { registerGenericPackageRoutes } from './routes/generic-packages.js';
+import { registerCiVariablesRoutes } from './routes/ci-variables.js';
 
 export interface HttpOptions {
   services: Services;
@@ -139,6 +141,8 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerWebhookRoutes(api, ctx);
       registerExpiringRoutes(api, ctx);
       registerGitAuthRoute(api, options.services.gitAccess);
+      registerGenericPackageRoutes(api, ctx);
+      registerCiVariablesRoutes(api, ctx);
     },
     { prefix: '/api/v4' },
   );

@@ -181,6 +181,37 @@ export interface RegistrySigningKeysTable {
   created_at: string;
 }
 
+/** A generic package (issue 6): one per project, type, name and version. */
+export interface PackagesTable {
+  id: Generated<number>;
+  project_id: number;
+  package_type: string;
+  name: string;
+  version: string;
+  status: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One uploaded file of a package; the same name may be uploaded again (the newest wins on download). */
+export interface PackageFilesTable {
+  id: Generated<number>;
+  package_id: number;
+  file_name: string;
+  size: number;
+  file_sha256: string;
+  created_at: string;
+  created_by_token_id: number | null;
+  created_by_user_id: number | null;
+}
+
+/** The sealed secret of a `gitlab-deploy-token` (only those), for CI_DEPLOY_PASSWORD. */
+export interface DeployTokenSecretsTable {
+  token_id: number;
+  secret_encrypted: string;
+  created_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -194,4 +225,7 @@ export interface Database {
   expiry_notice_deliveries: ExpiryNoticeDeliveriesTable;
   job_locks: JobLocksTable;
   registry_signing_keys: RegistrySigningKeysTable;
+  packages: PackagesTable;
+  package_files: PackageFilesTable;
+  deploy_token_secrets: DeployTokenSecretsTable;
 }

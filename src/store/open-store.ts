@@ -13,6 +13,8 @@ import { postgresTraits, sqliteTraits, type DialectTraits } from './dialects.js'
 import { migrationProvider } from './migrations/index.js';
 import { createNamespaceStore } from './namespaces.js';
 import { createTokenStore } from './tokens.js';
+import { createDeployTokenSecretStore } from './deploy-token-secrets.js';
+import type { DeployTokenSecretStore } from '../tokens/deploy-token-secret-store.js';
 import type { NamespaceStore } from '../namespaces/namespace-store.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import { conflict } from '../kernel/errors.js';
@@ -20,6 +22,7 @@ import { conflict } from '../kernel/errors.js';
 export interface Ports {
   readonly namespaces: NamespaceStore;
   readonly tokens: TokenStore;
+  readonly deployTokenSecrets: DeployTokenSecretStore;
 }
 
 export interface Store extends Ports {
@@ -44,7 +47,7 @@ export function locateDatabase(databaseUrl: string | null, dataDir: string): Dat
 }
 
 function portsOf(db: Kysely<Database>): Ports {
-  return { namespaces: createNamespaceStore(db), tokens: createTokenStore(db) };
+  return { namespaces: createNamespaceStore(db), tokens: createTokenStore(db), deployTokenSecrets: createDeployTokenSecretStore(db) };
 }
 
 export async function openStore(location: DatabaseLocation): Promise<Store> {

@@ -20,6 +20,8 @@ import { readExpiryInput } from './expiry-input.js';
 import { DEPLOY_TOKEN_SCOPES } from './scopes.js';
 import type { Token } from './token.js';
 import type { TokenIssuer } from './token-issuer.js';
+import type { SecretBox } from '../kernel/secret-box.js';
+import { GITLAB_DEPLOY_TOKEN_NAME } from './deploy-token-secret-store.js';
 
 export interface DeployTokenServiceDeps {
   store: Store;
@@ -30,6 +32,8 @@ export interface DeployTokenServiceDeps {
   onRevoked: (tokenId: number) => void;
   /** Where token.created / token.revoked events go (webhooks); never throws. */
   events?: TokenEventSink;
+  /** Seals the secret of a `gitlab-deploy-token` (kept for CI_DEPLOY_PASSWORD); others stay digest-only. */
+  ciSecretBox?: SecretBox;
 }
 
 export interface CreateDeployTokenInput {
@@ -81,7 +85,7 @@ function asModelError<T>(check: () => T): T {
 
 export type DeployTokenService = ReturnType<typeof createDeployTokenService>;
 
-export function createDeployTokenService({ store, clock, issuer, namespaces, onRevoked, events = discardEvents }: DeployTokenServiceDeps) {
+export function createDeployTokenService({ store, clock, issuer, namespaces, onRevoked, events = discardEvents, ciSecretBox }: DeployTokenServiceDeps) {
   const ownerOf = (r: Resource) => (r.type === 'project' ? { projectId: r.project.id } : { groupId: r.group.id });
   const notFoundToken = () => notFound('Not found', 'TOKEN_NOT_FOUND');
 
@@ -126,6 +130,8 @@ export function createDeployTokenService({ store, clock, issuer, namespaces, onR
           createdBy: actor.id === 0 ? null : actor.id,
           createdAt: now.toISOString(),
         });
+        // In the same transaction: a CI token without its sealed secret would never reach CI.
+        if (name === GITLAB_DEPLOY_TOKEN_NAME && ciSecretBox) await ports.deployTokenSecrets.insert(inserted.id, ciSecretBox.seal(secret), now.toISOString());
         if (username !== null) return inserted;
         const defaultName = defaultDeployTokenUsername(inserted.id);
         await ports.tokens.setUsername(inserted.id, defaultName);

@@ -3,7 +3,7 @@
  * token's scopes, and puts the acting user on the request. GitLab's 401/403 bodies.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { decideApiScope, requiredScopeFor } from '../../auth/api-scopes.js';
+import { decideApiScope, isPackageRegistryRoute, requiredScopeFor } from '../../auth/api-scopes.js';
 import { readApiCredential } from '../../auth/credentials.js';
 import type { User } from '../../namespaces/namespace.js';
 import type { Token } from '../../tokens/token.js';
@@ -52,20 +52,26 @@ export function registerAuthentication(app: FastifyInstance, verifier: TokenVeri
       if (result.reason === 'user_blocked') return reply.status(403).send({ message: '403 Forbidden - Your account has been blocked.' });
       return reply.status(401).send(UNAUTHORIZED);
     }
-    // Basic credentials must name the token's user (or the deploy token's username).
-    if (credential.kind === 'basic' && credential.username !== (result.user?.username ?? result.token.username)) {
+    const route = request.routeOptions.url ?? '';
+    // Basic credentials must name the token's user (or the deploy token's username) — except on the
+    // package registry, where GitLab does not check the user name.
+    if (credential.kind === 'basic' && !isPackageRegistryRoute(route) && credential.username !== (result.user?.username ?? result.token.username)) {
       return reply.status(401).send(UNAUTHORIZED);
     }
-    const decision = decideApiScope(result.token, request.method, request.routeOptions.url ?? '');
-    if (decision === 'not_for_api' || !result.user) return reply.status(401).send(UNAUTHORIZED);
+    // `Deploy-Token:` carries deploy tokens only.
+    if (credential.kind === 'token' && credential.deployTokenHeader && result.token.kind !== 'deploy') return reply.status(401).send(UNAUTHORIZED);
+    const decision = decideApiScope(result.token, request.method, route);
+    // Only deploy tokens have no user, and decideApiScope lets them through on package routes only.
+    if (decision === 'not_for_api' || (!result.user && result.token.kind !== 'deploy')) return reply.status(401).send(UNAUTHORIZED);
     if (decision === 'insufficient_scope') {
       return reply.status(403).send({
         error: 'insufficient_scope',
         error_description: 'The request requires higher privileges than provided by the access token.',
-        scope: requiredScopeFor(request.method),
+        scope: requiredScopeFor(request.method, result.token),
       });
     }
-    request.actor = result.user;
+    // null for a deploy token (package routes read request.authToken).
+    request.actor = result.user as User;
     request.authToken = result.token;
   });
 }

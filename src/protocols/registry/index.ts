@@ -4,7 +4,7 @@ import type { TokenGenerator } from '../../kernel/random.js';
 import type { NamespaceService } from '../../namespaces/namespace-service.js';
 import type { Store } from '../../store/open-store.js';
 import type { TokenVerifier } from '../../tokens/verify-token.js';
-import { createSecretBox } from '../../webhooks/secret-box.js';
+import { createSecretBox } from '../../kernel/secret-box.js';
 import { createRegistryAccess } from './registry-access.js';
 import { createRegistryTokenService, type RegistrySettings } from './registry-token-service.js';
 import { createSigningKeyProvider } from './signing-key.js';

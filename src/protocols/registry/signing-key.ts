@@ -7,7 +7,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import type { Clock } from '../../kernel/clock.js';
 import type { TokenGenerator } from '../../kernel/random.js';
-import type { SecretBox } from '../../webhooks/secret-box.js';
+import type { SecretBox } from '../../kernel/secret-box.js';
 import { createEs256Signer, type Es256Signer } from './compact-jws.js';
 import { libtrustKeyId } from './libtrust-kid.js';
 import { selfSignedCertificate } from './self-signed-certificate.js';

@@ -7,6 +7,7 @@ import { createServiceAccounts } from './2026-11-23T0003-service-accounts.js';
 import { createExpiryNotices } from './2026-11-23T0004-expiry-notices.js';
 import { createWebhooks } from './2026-11-23T0005-webhooks.js';
 import { createRegistryKey } from './2026-11-23T0008-registry-key.js';
+import { createPackagesAndCiDeployToken } from './2026-11-23T0009-packages-and-ci-deploy-token.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-11-23T0004-expiry-notices': createExpiryNotices(traits),
     '2026-11-23T0005-webhooks': createWebhooks(traits),
     '2026-11-23T0008-registry-key': createRegistryKey(traits),
+    '2026-11-23T0009-packages-and-ci-deploy-token': createPackagesAndCiDeployToken(traits),
   };
   return { getMigrations: async () => migrations };
 }

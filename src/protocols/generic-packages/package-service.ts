@@ -1,0 +1,98 @@
+/**
+ * The generic package registry (GitLab's doc/user/packages/generic_packages): upload and download of
+ * package files. Owns who may: a deploy token of the project or of one of its ancestor groups (its
+ * scopes were checked by the API auth: read/write_package_registry); a user token by the user's
+ * membership — Reporter+ downloads, Developer+ uploads. Projects the caller cannot see are 404.
+ * Bytes go to PackageBlobs (streamed, size-capped), metadata to PackageStore.
+ */
+import type { Readable } from 'node:stream';
+import type { Clock } from '../../kernel/clock.js';
+import { forbidden, invalidParam, invalidRecord, notFound } from '../../kernel/errors.js';
+import { AccessLevel } from '../../namespaces/access-levels.js';
+import type { Project, User } from '../../namespaces/namespace.js';
+import type { NamespaceService } from '../../namespaces/namespace-service.js';
+import type { NamespaceStore } from '../../namespaces/namespace-store.js';
+import type { Token } from '../../tokens/token.js';
+import { PackageTooLarge, type PackageBlobs } from './package-blobs.js';
+import type { PackageCoordinates, PackageStatus } from './package-names.js';
+import type { PackageFile, PackageStore } from './package-store.js';
+
+/** Who calls: a verified token, and its user (null for a deploy token). */
+export interface PackageCaller {
+  readonly token: Token;
+  readonly user: User | null;
+}
+
+export interface GenericPackageServiceDeps {
+  namespaces: NamespaceService;
+  namespaceStore: NamespaceStore;
+  packages: PackageStore;
+  blobs: PackageBlobs;
+  clock: Clock;
+  /** LATCHKEY_PACKAGE_MAX_BYTES: the largest file accepted. */
+  maxBytes: number;
+}
+
+const BROKEN_BODY_CODES = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'ECONNABORTED']);
+const tooLarge = () => invalidRecord('400 Bad request - File is too large', 'PACKAGE_TOO_LARGE');
+const projectNotFound = () => notFound('Project Not Found', 'PROJECT_NOT_FOUND');
+// GitLab answers a missing package or file with its RecordNotFound body.
+const fileNotFound = () => notFound('Not found', 'PACKAGE_FILE_NOT_FOUND');
+
+export type GenericPackageService = ReturnType<typeof createGenericPackageService>;
+
+export function createGenericPackageService({ namespaces, namespaceStore, packages, blobs, clock, maxBytes }: GenericPackageServiceDeps) {
+  /** The project, and whether the caller reaches `needed` on it (deploy tokens: always, their scopes decide). */
+  async function authorize(caller: PackageCaller, idOrPath: string, needed: number): Promise<Project> {
+    if (caller.user) {
+      const { project, level } = await namespaces.findProject(caller.user, idOrPath);
+      if (level < needed) throw forbidden();
+      return project;
+    }
+    if (caller.token.kind !== 'deploy') throw forbidden();
+    const resource = await namespaces.resolveResourceAsAdmin('project', idOrPath);
+    const project = (resource as Extract<typeof resource, { type: 'project' }>).project;
+    if (caller.token.projectId === project.id) return project;
+    if (caller.token.groupId !== null) {
+      const group = await namespaceStore.findGroupById(project.groupId);
+      if (group?.ancestorIds.includes(caller.token.groupId)) return project;
+    }
+    // Another project's deploy token learns nothing about this one.
+    throw projectNotFound();
+  }
+
+  return {
+    async upload(caller: PackageCaller, idOrPath: string, coordinates: PackageCoordinates, input: { status: PackageStatus | null; contentLength: number | null; body: Readable }): Promise<PackageFile> {
+      const project = await authorize(caller, idOrPath, AccessLevel.DEVELOPER);
+      if (input.contentLength !== null && input.contentLength > maxBytes) throw tooLarge();
+      let blob;
+      try {
+        blob = await blobs.write(input.body, maxBytes);
+      } catch (e) {
+        if (e instanceof PackageTooLarge) throw tooLarge();
+        // The client went away mid-upload: its fault, not a server error (nothing was kept).
+        if (BROKEN_BODY_CODES.has((e as NodeJS.ErrnoException).code ?? '')) throw invalidParam('The request body is incomplete', 'PACKAGE_BODY_INCOMPLETE');
+        throw e;
+      }
+      return packages.insertFile({
+        projectId: project.id,
+        ...coordinates,
+        status: input.status,
+        size: blob.size,
+        sha256: blob.sha256,
+        at: clock.now().toISOString(),
+        createdByTokenId: caller.token.id,
+        createdByUserId: caller.user?.id ?? null,
+      });
+    },
+
+    async download(caller: PackageCaller, idOrPath: string, c: PackageCoordinates): Promise<{ file: PackageFile; content: Readable }> {
+      const project = await authorize(caller, idOrPath, AccessLevel.REPORTER);
+      const file = await packages.findLatestFile(project.id, c.packageName, c.version, c.fileName);
+      if (!file) throw fileNotFound();
+      const content = await blobs.open(file.sha256);
+      if (!content) throw fileNotFound();
+      return { file, content };
+    },
+  };
+}
