@@ -30,6 +30,7 @@ import { fanOut, type TokenEventSink } from './events/token-events.js';
 import { createExpiryNotifier } from './notifications/expiry-notifier.js';
 import { createMailer } from './notifications/mailer.js';
 import { createExpiryNoticeStore } from './store/expiry-notices.js';
+import { createAuditModule } from './audit/index.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -55,8 +56,15 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
     onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
     onError: (e) => process.stderr.write(`latchkey: webhooks: ${(e as Error).message}\n`),
   });
-  // Where token events go (webhooks; later the audit log). Producers publish here; a sink never throws.
-  const tokenEvents: TokenEventSink = fanOut(webhooks.outbox);
+  // The audit log: requests and token events queued and written in chained batches off the request path.
+  const audit = createAuditModule({
+    store, clock, namespaces, digester, maxQueue: config.auditQueueMax, flushMs: config.auditFlushMs,
+    onWritten: (n) => metrics.auditEvents.inc({ outcome: 'written' }, n),
+    onDropped: (n) => metrics.auditEvents.inc({ outcome: 'dropped' }, n),
+    onError: (e) => process.stderr.write(`latchkey: audit: ${(e as Error).message}\n`),
+  });
+  // Where token events go (webhooks, the audit log). Producers publish here; a sink never throws.
+  const tokenEvents: TokenEventSink = fanOut(webhooks.outbox, audit.sink);
   // The verifier reports reuse of rotated-away secrets to the lifecycle, which reports every revoked
   // id back to the verifier's cache: bound late, as each needs the other.
   let lifecycle: TokenLifecycle | null = null;
@@ -93,7 +101,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
     random,
     store,
     secretGenerated,
-    services: { random, webhooks: webhooks.service, webhookDispatcher: webhooks.dispatcher, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts, tokenPolicies, tokenEvents, metrics, expiringReport, metricsScraper, expiryNotifier },
+    services: { random, audit: audit.service, auditWriter: audit.writer, webhooks: webhooks.service, webhookDispatcher: webhooks.dispatcher, verifier, namespaces, deployTokens, personalTokens, adminTokens, lifecycle, expiryPolicy, resourceTokens, serviceAccounts, tokenPolicies, tokenEvents, metrics, expiringReport, metricsScraper, expiryNotifier },
   };
 }
 
@@ -119,6 +127,8 @@ export async function buildApp(config: Config, overrides: Overrides = {}): Promi
     secretGenerated: built.secretGenerated,
     async close() {
       await http.close();
+      // Before the store closes: queued audit entries are written, nothing is lost on a clean stop.
+      await built.services.auditWriter.close();
       if (!overrides.store) await built.store.close();
     },
   };

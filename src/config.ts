@@ -43,6 +43,10 @@ export interface Config {
   readonly mailFrom: string;
   /** `LATCHKEY_EXPIRY_CRON`: when `serve` runs the expiry check (UTC), default `0 1 * * *`; null (`off`) = never. */
   readonly expiryCron: string | null;
+  /** `LATCHKEY_AUDIT_QUEUE_MAX` (default 10000): audit entries held in memory before writers wait for a flush. */
+  readonly auditQueueMax: number;
+  /** `LATCHKEY_AUDIT_FLUSH_MS` (default 1000): how often queued audit entries are written. */
+  readonly auditFlushMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -124,5 +128,7 @@ export function loadConfig(env: Env = process.env): Config {
     smtpUrl: readSecretVariable(env, 'LATCHKEY_SMTP_URL'),
     mailFrom: env.LATCHKEY_MAIL_FROM || 'Latchkey <latchkey@localhost>',
     expiryCron: cronPattern(env, 'LATCHKEY_EXPIRY_CRON', '0 1 * * *'),
+    auditQueueMax: integer(env, 'LATCHKEY_AUDIT_QUEUE_MAX', 10_000, 100, 1_000_000),
+    auditFlushMs: integer(env, 'LATCHKEY_AUDIT_FLUSH_MS', 1000, 10, 60_000),
   });
 }

@@ -28,6 +28,8 @@ import { registerServiceAccountRoutes } from './routes/service-accounts.js';
 import { registerTokenPolicyRoutes } from './routes/token-policy.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
+import { registerAuditEventRoutes } from './routes/audit-events.js';
+import { registerAuditTrail } from './plugins/audit-trail.js';
 
 export interface HttpOptions {
   services: Services;
@@ -73,6 +75,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
 
   registerBodyParsers(app);
   decorateCredentials(app);
+  registerAuditTrail(app, { writer: options.services.auditWriter, clock: options.clock });
   registerPlainJsonContentType(app);
   app.setErrorHandler((error, request, reply) => sendError(error as Error, request, reply));
   // GitLab's catch-all route answers `error!('404 Not Found', 404)`, which Grape renders as {"error": …}.
@@ -130,6 +133,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerTokenPolicyRoutes(api, ctx);
       registerWebhookRoutes(api, ctx);
       registerExpiringRoutes(api, ctx);
+      registerAuditEventRoutes(api, ctx);
     },
     { prefix: '/api/v4' },
   );

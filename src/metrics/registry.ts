@@ -45,6 +45,8 @@ export interface MetricsRegistry {
   readonly webhookDeliveries: Counter<'outcome'>;
   /** HTTP requests by method, route pattern (never the raw URL) and status code. */
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  /** Audit entries by outcome (`written`, `dropped`: queue full while the database refused writes). */
+  readonly auditEvents: Counter<'outcome'>;
   /** Every counter, in exposition order. */
   counters(): MetricFamily[];
 }
@@ -53,10 +55,12 @@ export function createMetricsRegistry(): MetricsRegistry {
   const notifications = new Counter('latchkey_notifications_total', 'Token expiry notifications by channel and outcome.', ['channel', 'outcome'] as const);
   const webhookDeliveries = new Counter('latchkey_webhook_deliveries_total', 'Webhook delivery attempts by outcome.', ['outcome'] as const);
   const httpRequests = new Counter('latchkey_http_requests_total', 'HTTP requests by method, route pattern and status code.', ['method', 'route', 'status'] as const);
+  const auditEvents = new Counter('latchkey_audit_events_total', 'Audit log entries by outcome (written, dropped).', ['outcome'] as const);
   return {
+    auditEvents,
     notifications,
     webhookDeliveries,
     httpRequests,
-    counters: () => [httpRequests.family(), notifications.family(), webhookDeliveries.family()],
+    counters: () => [httpRequests.family(), notifications.family(), webhookDeliveries.family(), auditEvents.family()],
   };
 }
