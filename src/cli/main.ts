@@ -17,6 +17,7 @@ import { registerWebhookCommands } from './webhook-commands.js';
 import { registerNotifyCommands } from './notify-commands.js';
 import { scheduleExpiryJob } from '../notifications/expiry-schedule.js';
 import { registerExpiringCommand } from './expiring-command.js';
+import { registerAuditCommands } from './audit-command.js';
 import { CliInputError } from './token-format.js';
 
 export interface CliIo {
@@ -224,6 +225,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
 
   let exitCode = 0;
   registerNotifyCommands(program, { withServices: (fn) => withServices(config(), fn), out, setExitCode: (code) => (exitCode = code) });
+  registerAuditCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, out, setExitCode: (code) => (exitCode = code) });
 
   try {
     await program.parseAsync(argv);
