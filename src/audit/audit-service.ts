@@ -59,7 +59,7 @@ export const encodeCursor = (beforeId: number) => Buffer.from(JSON.stringify({ i
 function decodeCursor(cursor: string): number {
   try {
     const { id_before: id } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { id_before?: unknown };
-    if (typeof id === 'number' && Number.isInteger(id) && id > 0) return id;
+    if (typeof id === 'number' && Number.isInteger(id) && id > 0 && id <= 2_147_483_647) return id;
   } catch {
     // fall through
   }
