@@ -2,13 +2,13 @@
  * The audit log (issue 5): one chained row per HTTP request and per token event, and the chain head
  * that serialises appends across nodes. Frozen once released: never edit, add a new migration.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DialectTraits } from '../dialects.js';
 
 /** prev_hash of the first entry. */
 export const AUDIT_GENESIS_HASH = '0'.repeat(64);
 
-export function createAuditLog(_traits: DialectTraits) {
+export function createAuditLog(traits: DialectTraits) {
   return {
     async up(db: Kysely<any>): Promise<void> {
       await db.schema
@@ -42,6 +42,9 @@ export function createAuditLog(_traits: DialectTraits) {
       await db.schema.createIndex('audit_events_actor_name').on('audit_events').columns(['actor_name', 'id']).execute();
       await db.schema.createIndex('audit_events_created_at').on('audit_events').column('created_at').execute();
       await db.schema.createIndex('audit_events_group_path').on('audit_events').columns(['group_path', 'id']).execute();
+      // An Owner's `group_path LIKE '/1/5/%'`: outside the C locale PostgreSQL uses an index for a
+      // prefix LIKE only with pattern ops.
+      if (traits.name === 'postgres') await sql`create index audit_events_group_path_prefix on audit_events (group_path text_pattern_ops)`.execute(db);
       await db.schema.createIndex('audit_events_project_id').on('audit_events').columns(['project_id', 'id']).execute();
 
       // One row: the last appended id and hash. Every append updates it first, which takes a row lock
