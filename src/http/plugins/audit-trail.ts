@@ -2,7 +2,7 @@
  * Records every HTTP request in the audit log (root-level onResponse hook, so the API and every
  * protocol route are covered): time, actor, token id (the writer adds its `sha256:` hash), method,
  * route pattern, path without the query string (where a private_token may be), status, user agent and
- * client IP. Health probes (`/-/…`) are not recorded.
+ * client IP (request.clientIp when a protocol route set it from its trusted proxy). Health probes (`/-/…`) are not recorded.
  *
  * Which token: `request.authToken` once a credential verified; otherwise `request.presentedToken`,
  * which auth code sets whenever the verifier recognised the token but refused it (expired, revoked,
@@ -46,7 +46,9 @@ export function registerAuditTrail(app: FastifyInstance, { writer, clock }: { wr
       path: clip(path),
       status: reply.statusCode,
       userAgent: clip(request.headers['user-agent']),
-      ip: request.ip,
+      // A protocol endpoint behind a trusted proxy (git auth_request) puts the client's address in
+      // request.clientIp (rate-limit branch); otherwise the socket's.
+      ip: (request as { clientIp?: string | null }).clientIp ?? request.ip,
     });
     if (pending) pending.then(() => done(), () => done());
     else done();
