@@ -34,6 +34,7 @@ import { createExpiryNoticeStore } from './store/expiry-notices.js';
 import { createRateLimiter } from './rate-limit/index.js';
 import { createRegistryModule } from './protocols/registry/index.js';
 import { createProtocolServices } from './protocols/protocol-services.js';
+import { createAuditModule } from './audit/index.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -59,8 +60,15 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
     onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
     onError: (e) => process.stderr.write(`latchkey: webhooks: ${(e as Error).message}\n`),
   });
-  // Where token events go (webhooks; later the audit log). Producers publish here; a sink never throws.
-  const tokenEvents: TokenEventSink = fanOut(webhooks.outbox);
+  // The audit log: requests and token events queued and written in chained batches off the request path.
+  const audit = createAuditModule({
+    store, clock, namespaces, digester, maxQueue: config.auditQueueMax, flushMs: config.auditFlushMs,
+    onWritten: (n) => metrics.auditEvents.inc({ outcome: 'written' }, n),
+    onDropped: (n) => metrics.auditEvents.inc({ outcome: 'dropped' }, n),
+    onError: (e) => process.stderr.write(`latchkey: audit: ${(e as Error).message}\n`),
+  });
+  // Where token events go (webhooks, the audit log). Producers publish here; a sink never throws.
+  const tokenEvents: TokenEventSink = fanOut(webhooks.outbox, audit.sink);
   // The verifier reports reuse of rotated-away secrets to the lifecycle, which reports every revoked
   // id back to the verifier's cache: bound late, as each needs the other.
   let lifecycle: TokenLifecycle | null = null;
@@ -109,6 +117,8 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
     services: {
       rateLimiter,
       random,
+      audit: audit.service,
+      auditWriter: audit.writer,
       webhooks: webhooks.service,
       webhookDispatcher: webhooks.dispatcher,
       verifier,
@@ -156,6 +166,8 @@ export async function buildApp(config: Config, overrides: Overrides = {}): Promi
     secretGenerated: built.secretGenerated,
     async close() {
       await http.close();
+      // Before the store closes: queued audit entries are written, nothing is lost on a clean stop.
+      await built.services.auditWriter.close();
       if (!overrides.store) await built.store.close();
     },
   };

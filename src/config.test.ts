@@ -80,6 +80,17 @@ describe('expiry notification configuration', () => {
   });
 });
 
+describe('audit log configuration', () => {
+  it('queues up to 10000 entries and writes them every second by default', () => {
+    expect(loadConfig({})).toMatchObject({ auditQueueMax: 10_000, auditFlushMs: 1000 });
+  });
+  it('reads LATCHKEY_AUDIT_QUEUE_MAX and LATCHKEY_AUDIT_FLUSH_MS and refuses bad values', () => {
+    expect(loadConfig({ LATCHKEY_AUDIT_QUEUE_MAX: '500', LATCHKEY_AUDIT_FLUSH_MS: '250' })).toMatchObject({ auditQueueMax: 500, auditFlushMs: 250 });
+    expect(() => loadConfig({ LATCHKEY_AUDIT_QUEUE_MAX: '10' })).toThrow(/LATCHKEY_AUDIT_QUEUE_MAX must be an integer from 100/);
+    expect(() => loadConfig({ LATCHKEY_AUDIT_FLUSH_MS: 'soon' })).toThrow(/LATCHKEY_AUDIT_FLUSH_MS must be an integer/);
+  });
+});
+
 describe('generic package registry configuration', () => {
   it('stores packages under <data dir>/packages, at most 5 GiB per file, by default', () => {
     expect(loadConfig({ LATCHKEY_DATA_DIR: '/srv/lk' })).toMatchObject({ packagesDir: '/srv/lk/packages', packageMaxBytes: 5 * 1024 ** 3 });

@@ -50,6 +50,10 @@ export interface Config {
   readonly mailFrom: string;
   /** `LATCHKEY_EXPIRY_CRON`: when `serve` runs the expiry check (UTC), default `0 1 * * *`; null (`off`) = never. */
   readonly expiryCron: string | null;
+  /** `LATCHKEY_AUDIT_QUEUE_MAX` (default 10000): audit entries held in memory before writers wait for a flush. */
+  readonly auditQueueMax: number;
+  /** `LATCHKEY_AUDIT_FLUSH_MS` (default 1000): how often queued audit entries are written. */
+  readonly auditFlushMs: number;
   /** `LATCHKEY_PACKAGES_DIR`: where generic package files are stored, default `<dataDir>/packages`. */
   readonly packagesDir: string;
   /** `LATCHKEY_PACKAGE_MAX_BYTES`: the largest generic package file accepted (default 5 GiB, GitLab's default). */
@@ -181,5 +185,7 @@ export function loadConfig(env: Env = process.env): Config {
     }),
     packagesDir: env.LATCHKEY_PACKAGES_DIR ? resolve(env.LATCHKEY_PACKAGES_DIR) : resolve(dataDir, 'packages'),
     packageMaxBytes: integer(env, 'LATCHKEY_PACKAGE_MAX_BYTES', 5 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
+    auditQueueMax: integer(env, 'LATCHKEY_AUDIT_QUEUE_MAX', 10_000, 100, 1_000_000),
+    auditFlushMs: integer(env, 'LATCHKEY_AUDIT_FLUSH_MS', 1000, 10, 60_000),
   });
 }

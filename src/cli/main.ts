@@ -20,6 +20,7 @@ import { registerExpiringCommand } from './expiring-command.js';
 import { registerRegistryCommands } from './registry-commands.js';
 import { registerExportCommands } from './export-commands.js';
 import { readFile } from 'node:fs/promises';
+import { registerAuditCommands } from './audit-command.js';
 import { CliInputError } from './token-format.js';
 
 export interface CliIo {
@@ -70,6 +71,7 @@ async function withServices<T>(config: Config, fn: (s: Awaited<ReturnType<typeof
   try {
     return await fn(built);
   } finally {
+    await built.services.auditWriter.close();
     await built.store.close();
   }
 }
@@ -228,6 +230,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
 
   let exitCode = 0;
   registerNotifyCommands(program, { withServices: (fn) => withServices(config(), fn), out, setExitCode: (code) => (exitCode = code) });
+  registerAuditCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, out, setExitCode: (code) => (exitCode = code) });
 
   try {
     await program.parseAsync(argv);

@@ -33,6 +33,8 @@ import { registerUserRoutes } from './routes/users.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerGenericPackageRoutes } from './routes/generic-packages.js';
 import { registerCiVariablesRoutes } from './routes/ci-variables.js';
+import { registerAuditEventRoutes } from './routes/audit-events.js';
+import { registerAuditTrail } from './plugins/audit-trail.js';
 
 export interface HttpOptions {
   services: Services;
@@ -81,6 +83,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
   registerBodyParsers(app);
   decorateCredentials(app);
   registerRateLimit(app, { limiter: options.services.rateLimiter, ...options.rateLimit, onDecision: (throttle, outcome) => options.services.metrics.rateLimit.inc({ throttle, outcome }) });
+  registerAuditTrail(app, { writer: options.services.auditWriter, clock: options.clock });
   registerPlainJsonContentType(app);
   app.setErrorHandler((error, request, reply) => sendError(error as Error, request, reply));
   // GitLab's catch-all route answers `error!('404 Not Found', 404)`, which Grape renders as {"error": …}.
@@ -143,6 +146,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerGitAuthRoute(api, options.services.gitAccess);
       registerGenericPackageRoutes(api, ctx);
       registerCiVariablesRoutes(api, ctx);
+      registerAuditEventRoutes(api, ctx);
     },
     { prefix: '/api/v4' },
   );

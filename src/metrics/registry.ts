@@ -47,6 +47,8 @@ export interface MetricsRegistry {
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   /** Rate-limited requests by throttle and outcome (`allowed`, `throttled`, `unavailable` = store down, let through). */
   readonly rateLimit: Counter<'throttle' | 'outcome'>;
+  /** Audit entries by outcome (`written`, `dropped`: queue full while the database refused writes). */
+  readonly auditEvents: Counter<'outcome'>;
   /** Every counter, in exposition order. */
   counters(): MetricFamily[];
 }
@@ -56,11 +58,13 @@ export function createMetricsRegistry(): MetricsRegistry {
   const webhookDeliveries = new Counter('latchkey_webhook_deliveries_total', 'Webhook delivery attempts by outcome.', ['outcome'] as const);
   const httpRequests = new Counter('latchkey_http_requests_total', 'HTTP requests by method, route pattern and status code.', ['method', 'route', 'status'] as const);
   const rateLimit = new Counter('latchkey_rate_limit_requests_total', 'Rate-limited requests by throttle and outcome.', ['throttle', 'outcome'] as const);
+  const auditEvents = new Counter('latchkey_audit_events_total', 'Audit log entries by outcome (written, dropped).', ['outcome'] as const);
   return {
+    auditEvents,
     notifications,
     webhookDeliveries,
     httpRequests,
     rateLimit,
-    counters: () => [httpRequests.family(), notifications.family(), webhookDeliveries.family(), rateLimit.family()],
+    counters: () => [httpRequests.family(), notifications.family(), webhookDeliveries.family(), rateLimit.family(), auditEvents.family()],
   };
 }

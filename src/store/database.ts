@@ -212,6 +212,38 @@ export interface DeployTokenSecretsTable {
   created_at: string;
 }
 
+/** The audit log: one chained entry per request and token event (src/audit). */
+export interface AuditEventsTable {
+  id: number;
+  created_at: string;
+  event: string;
+  actor_type: string | null;
+  actor_id: number | null;
+  actor_name: string | null;
+  token_id: number | null;
+  token_hash: string | null;
+  method: string | null;
+  route: string | null;
+  path: string | null;
+  status: number | null;
+  user_agent: string | null;
+  ip: string | null;
+  project_id: number | null;
+  group_id: number | null;
+  group_path: string | null;
+  /** JSON object of event details; never a secret. */
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** The audit chain's head (one row, id 1): what the next append links to. */
+export interface AuditChainHeadTable {
+  id: number;
+  last_id: number;
+  last_hash: string;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -228,4 +260,6 @@ export interface Database {
   packages: PackagesTable;
   package_files: PackageFilesTable;
   deploy_token_secrets: DeployTokenSecretsTable;
+  audit_events: AuditEventsTable;
+  audit_chain_head: AuditChainHeadTable;
 }

@@ -99,6 +99,7 @@ export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent 
     const at = now.toISOString();
     const revokedIds = await revokeChainFrom(token, at);
     onEvent({ type: 'reuse_detected', tokenId: token.id, revokedIds, at });
+    await events.publish({ name: 'token.reuse_detected', tokenId: token.id, at, data: { revoked_ids: revokedIds } });
     for (const id of revokedIds) await events.publish({ name: 'token.revoked', tokenId: id, at, data: { reason: id === token.id ? 'rotated' : 'reuse_detected', by: null } });
     return revokedIds;
   }

@@ -28,12 +28,12 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(dialect: DialectName, options: { now?: string; env?: Record<string, string> } = {}): Promise<TestApp> {
+export async function startTestApp(dialect: DialectName, options: { now?: string; env?: Record<string, string>; logStream?: { write(line: string): void } } = {}): Promise<TestApp> {
   const db = await createTestDatabase(dialect);
   const clock = new FakeClock(options.now ?? '2026-11-23T10:00:00.000Z');
   const store = await openStore(db.location);
   const config = loadConfig({ LATCHKEY_SECRET: TEST_SECRET, LATCHKEY_LOG_LEVEL: 'silent', LATCHKEY_DATA_DIR: '/nonexistent-latchkey-test', ...options.env });
-  const app = await buildApp(config, { clock, store, random: seededTokenGenerator(`${dialect}-${Math.random()}`) });
+  const app = await buildApp(config, { clock, store, random: seededTokenGenerator(`${dialect}-${Math.random()}`), logStream: options.logStream });
   await app.http.ready();
   return {
     app,

@@ -45,6 +45,8 @@ export function registerAuthentication(app: FastifyInstance, verifier: TokenVeri
     const credential = readApiCredential(request.headers, (request.query ?? {}) as Record<string, unknown>);
     if (!credential) return reply.status(401).send(UNAUTHORIZED);
     const result = await verifier.verify(credential.secret, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
+    // For the audit log (plugins/audit-trail.ts): a known token is attributed even when refused below.
+    if (result.token) request.presentedToken = result.token;
     if (!result.ok) {
       // The texts of GitLab's API guard (lib/api/api_guard.rb) and UserAccessDeniedReason.
       if (result.reason === 'revoked') return reply.status(401).send({ error: 'invalid_token', error_description: 'Token was revoked. You have to re-authorize from the user.' });

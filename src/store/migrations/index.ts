@@ -8,6 +8,7 @@ import { createExpiryNotices } from './2026-11-23T0004-expiry-notices.js';
 import { createWebhooks } from './2026-11-23T0005-webhooks.js';
 import { createRegistryKey } from './2026-11-23T0008-registry-key.js';
 import { createPackagesAndCiDeployToken } from './2026-11-23T0009-packages-and-ci-deploy-token.js';
+import { createAuditLog } from './2026-11-23T0006-audit-log.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -18,6 +19,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-11-23T0005-webhooks': createWebhooks(traits),
     '2026-11-23T0008-registry-key': createRegistryKey(traits),
     '2026-11-23T0009-packages-and-ci-deploy-token': createPackagesAndCiDeployToken(traits),
+    '2026-11-23T0006-audit-log': createAuditLog(traits),
   };
   return { getMigrations: async () => migrations };
 }

@@ -1,0 +1,156 @@
+/**
+ * Storage of the audit log (Kysely, both dialects): chained appends, filtered keyset reads, the walk
+ * `verify` makes, and the look-ups that enrich entries off the request path (token digest and
+ * namespace, actor ids). Appends are serialised by updating the one head row first inside the
+ * transaction: PostgreSQL holds that row lock until commit, so appends from several nodes queue up
+ * and each links to the one committed before it; SQLite takes its database write lock at that UPDATE.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../store/database.js';
+import { chain, type AuditRow, type UnchainedRow } from './audit-entry.js';
+
+/** Rows per INSERT statement: well under both dialects' bound-parameter limits (21 columns each). */
+const INSERT_CHUNK = 200;
+/** Rows per page of the verification walk. */
+const WALK_PAGE = 1000;
+
+export interface AuditFilter {
+  readonly tokenId?: number;
+  readonly tokenHash?: string;
+  readonly actor?: string;
+  readonly event?: string;
+  readonly status?: number;
+  readonly projectId?: number;
+  /** Entries of tokens under this group traversal path (`/1/5/`), subgroups and projects included. */
+  readonly groupPath?: string;
+  /** created_at >= after, created_at <= before (ISO instants). */
+  readonly after?: string;
+  readonly before?: string;
+  /** Keyset: only ids below this one (the previous page's last id). */
+  readonly beforeId?: number;
+  /** A non-admin's reach: entries of these group trees and projects only. null = everything. */
+  readonly scope?: { readonly groupPaths: readonly string[]; readonly projectIds: readonly number[] } | null;
+}
+
+export interface TokenInfo {
+  readonly digest: string;
+  readonly projectId: number | null;
+  readonly groupId: number | null;
+  /** A service account's owning group (its tokens have neither project nor group). */
+  readonly ownerGroupId: number | null;
+}
+
+/** `%` and `_` in a traversal path are impossible (digits and slashes), so LIKE needs no escaping. */
+const under = (path: string) => `${path}%`;
+
+export type AuditStore = ReturnType<typeof createAuditStore>;
+
+export function createAuditStore(db: Kysely<Database>) {
+  async function groupPaths(ids: readonly number[]): Promise<Map<number, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = await db.selectFrom('groups').select(['id', 'traversal_path']).where('id', 'in', [...ids]).execute();
+    return new Map(rows.map((r) => [Number(r.id), r.traversal_path]));
+  }
+
+  return {
+    /** Appends rows after the current head, in one transaction; returns them as stored. */
+    async append(rows: readonly UnchainedRow[]): Promise<AuditRow[]> {
+      if (rows.length === 0) return [];
+      return db.transaction().execute(async (trx) => {
+        // The lock: a no-op write of the head row, which also reads it.
+        const head = await trx.updateTable('audit_chain_head').set((eb) => ({ last_id: eb.ref('last_id') })).where('id', '=', 1).returning(['last_id', 'last_hash']).executeTakeFirstOrThrow();
+        const chained = chain(rows, { lastId: Number(head.last_id), lastHash: head.last_hash });
+        for (let i = 0; i < chained.length; i += INSERT_CHUNK) await trx.insertInto('audit_events').values(chained.slice(i, i + INSERT_CHUNK)).execute();
+        const last = chained[chained.length - 1]!;
+        await trx.updateTable('audit_chain_head').set({ last_id: last.id, last_hash: last.hash }).where('id', '=', 1).execute();
+        return chained;
+      });
+    },
+
+    async head(): Promise<{ lastId: number; lastHash: string }> {
+      const r = await db.selectFrom('audit_chain_head').select(['last_id', 'last_hash']).where('id', '=', 1).executeTakeFirstOrThrow();
+      return { lastId: Number(r.last_id), lastHash: r.last_hash };
+    },
+
+    /** Every entry up to `lastId`, in id order, a page at a time. */
+    async *walk(lastId: number): AsyncGenerator<AuditRow> {
+      let after = 0;
+      for (;;) {
+        const page = await db.selectFrom('audit_events').selectAll().where('id', '>', after).where('id', '<=', lastId).orderBy('id').limit(WALK_PAGE).execute();
+        for (const row of page) yield row;
+        if (page.length < WALK_PAGE) return;
+        after = Number(page[page.length - 1]!.id);
+      }
+    },
+
+    /** Newest first; at most `limit` entries. */
+    async query(f: AuditFilter, limit: number): Promise<AuditRow[]> {
+      let q = db.selectFrom('audit_events').selectAll();
+      if (f.tokenId !== undefined) q = q.where('token_id', '=', f.tokenId);
+      if (f.tokenHash !== undefined) q = q.where('token_hash', '=', f.tokenHash);
+      if (f.actor !== undefined) q = q.where('actor_name', '=', f.actor);
+      if (f.event !== undefined) q = q.where('event', '=', f.event);
+      if (f.status !== undefined) q = q.where('status', '=', f.status);
+      if (f.projectId !== undefined) q = q.where('project_id', '=', f.projectId);
+      if (f.groupPath !== undefined) q = q.where('group_path', 'like', under(f.groupPath));
+      if (f.after !== undefined) q = q.where('created_at', '>=', f.after);
+      if (f.before !== undefined) q = q.where('created_at', '<=', f.before);
+      if (f.beforeId !== undefined) q = q.where('id', '<', f.beforeId);
+      const scope = f.scope;
+      if (scope) {
+        q = q.where((eb) =>
+          eb.or([
+            ...scope.groupPaths.map((p) => eb('group_path', 'like', under(p))),
+            ...(scope.projectIds.length > 0 ? [eb('project_id', 'in', [...scope.projectIds])] : []),
+            // Nothing owned: no entry matches (callers refuse earlier; this keeps the query safe).
+            sql<boolean>`1 = 0`,
+          ]),
+        );
+      }
+      return q.orderBy('id', 'desc').limit(limit).execute();
+    },
+
+    /** Digest and namespace of each token (one query for a whole batch). */
+    async tokenInfo(ids: readonly number[]): Promise<Map<number, TokenInfo>> {
+      if (ids.length === 0) return new Map();
+      const rows = await db
+        .selectFrom('tokens')
+        .leftJoin('users', 'users.id', 'tokens.user_id')
+        .select(['tokens.id', 'tokens.digest', 'tokens.project_id', 'tokens.group_id', 'users.provisioned_by_group_id'])
+        .where('tokens.id', 'in', [...ids])
+        .execute();
+      return new Map(rows.map((r) => [Number(r.id), { digest: r.digest, projectId: r.project_id, groupId: r.group_id, ownerGroupId: r.provisioned_by_group_id ?? null }]));
+    },
+
+    /** Traversal path of each group. */
+    groupPaths,
+
+    /** The group each project lives in. */
+    async projectGroups(ids: readonly number[]): Promise<Map<number, number>> {
+      if (ids.length === 0) return new Map();
+      const rows = await db.selectFrom('projects').select(['id', 'group_id']).where('id', 'in', [...ids]).execute();
+      return new Map(rows.map((r) => [Number(r.id), Number(r.group_id)]));
+    },
+
+    /** Id and bot kind of users named in token events (`by`). */
+    async usersByName(usernames: readonly string[]): Promise<Map<string, { id: number; botKind: string | null }>> {
+      if (usernames.length === 0) return new Map();
+      const rows = await db.selectFrom('users').select(['id', 'username', 'bot_kind']).where('username', 'in', [...usernames]).execute();
+      return new Map(rows.map((r) => [r.username, { id: Number(r.id), botKind: r.bot_kind }]));
+    },
+
+    /** Where `userId` is a direct Owner (unexpired): group traversal paths (their trees) and project ids. */
+    async ownedNamespaces(userId: number, ownerLevel: number, today: string): Promise<{ groupPaths: string[]; projectIds: number[] }> {
+      const members = await db
+        .selectFrom('members')
+        .select(['source_type', 'source_id'])
+        .where('user_id', '=', userId)
+        .where('access_level', '>=', ownerLevel)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', today)]))
+        .execute();
+      const groupIds = members.filter((m) => m.source_type === 'group').map((m) => Number(m.source_id));
+      const projectIds = members.filter((m) => m.source_type === 'project').map((m) => Number(m.source_id));
+      return { groupPaths: [...(await groupPaths(groupIds)).values()], projectIds };
+    },
+  };
+}

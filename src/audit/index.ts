@@ -1,0 +1,33 @@
+/** The audit module as app.ts wires it: the batch writer, the token-event sink, the read/verify service. */
+import type { Clock } from '../kernel/clock.js';
+import type { NamespaceService } from '../namespaces/namespace-service.js';
+import type { Store } from '../store/open-store.js';
+import type { TokenDigester } from '../tokens/token-digest.js';
+import { createAuditService } from './audit-service.js';
+import { createAuditSink } from './audit-sink.js';
+import { createAuditStore } from './audit-store.js';
+import { createAuditWriter, type AuditWriterDeps } from './audit-writer.js';
+
+export interface AuditModuleDeps {
+  store: Store;
+  clock: Clock;
+  namespaces: NamespaceService;
+  digester: TokenDigester;
+  maxQueue: number;
+  flushMs: number;
+  onError?: (error: unknown) => void;
+  onWritten?: AuditWriterDeps['onWritten'];
+  onDropped?: AuditWriterDeps['onDropped'];
+}
+
+export type AuditModule = ReturnType<typeof createAuditModule>;
+
+export function createAuditModule({ store, clock, namespaces, digester, maxQueue, flushMs, onError, onWritten, onDropped }: AuditModuleDeps) {
+  const auditStore = createAuditStore(store.db);
+  const writer = createAuditWriter({ store: auditStore, maxQueue, flushMs, onError, onWritten, onDropped });
+  return {
+    writer,
+    sink: createAuditSink(writer, onError),
+    service: createAuditService({ store: auditStore, namespaces, digester, clock }),
+  };
+}
