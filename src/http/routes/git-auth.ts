@@ -54,7 +54,10 @@ export function registerGitAuthRoute(app: FastifyInstance, gitAccess: GitAccess)
       context: { ip: request.clientIp, userAgent: header(request, 'user-agent') ?? null },
     });
     // Whoever authenticated, allowed or not, is on the request for the audit log.
-    if ('token' in result) {
+    if (result.outcome === 'unauthenticated') {
+      // Known but not working (expired, revoked, wrong username): the audit log names it.
+      if (result.token) request.presentedToken = result.token;
+    } else if ('token' in result) {
       request.authToken = result.token;
       if (result.user) request.actor = result.user;
     }

@@ -38,7 +38,10 @@ export function registerRegistryAuthRoutes(app: FastifyInstance, tokens: Registr
   ) {
     noStore(reply);
     const auth = await tokens.authenticate(basic, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
-    if (!auth.ok) return reply.status(401).send(unauthorized);
+    if (!auth.ok) {
+      if (auth.token) request.presentedToken = auth.token; // known but not working: the audit log names it
+      return reply.status(401).send(unauthorized);
+    }
     setPrincipal(request, auth.principal);
     const result = await tokens.issue(auth.principal, params);
     if (!result.ok) {

@@ -31,7 +31,8 @@ export type GitAccessOutcome =
   /** Not one of git's smart-HTTP requests. */
   | { readonly outcome: 'not_git' }
   /** No credential, or one that does not verify: the client must (re)authenticate. */
-  | { readonly outcome: 'unauthenticated' }
+  /** `token`: the presented token, when it is known but does not work (expired, revoked, wrong username). */
+  | { readonly outcome: 'unauthenticated'; readonly token?: Token }
   | { readonly outcome: 'forbidden'; readonly reason: GitRefusal; readonly token: Token; readonly user: User | null }
   | { readonly outcome: 'not_found'; readonly token: Token; readonly user: User | null };
 
@@ -66,9 +67,9 @@ export function createGitAccess({ verifier, namespaces, store }: GitAccessDeps) 
       const basic = readBasic(request.authorization);
       if (!basic || basic.secret.length === 0) return { outcome: 'unauthenticated' };
       const verified = await verifier.verify(basic.secret, request.context);
-      if (!verified.ok) return { outcome: 'unauthenticated' };
+      if (!verified.ok) return verified.token ? { outcome: 'unauthenticated', token: verified.token } : { outcome: 'unauthenticated' };
       const { token, user } = verified;
-      if (token.kind === 'deploy' ? basic.username !== token.username : user === null) return { outcome: 'unauthenticated' };
+      if (token.kind === 'deploy' ? basic.username !== token.username : user === null) return { outcome: 'unauthenticated', token };
 
       if (!token.scopes.some((s) => SCOPES_FOR[git.operation].includes(s))) {
         return { outcome: 'forbidden', reason: git.operation === 'read' ? 'auth_download' : 'auth_upload', token, user };

@@ -4,6 +4,7 @@
  * credential may do, and signs a short-lived ES256 JWT the registry trusts through its
  * `rootcertbundle`. Returns outcomes; the HTTP route maps them to the wire.
  */
+import type { Token } from '../../tokens/token.js';
 import type { Clock } from '../../kernel/clock.js';
 import type { TokenGenerator } from '../../kernel/random.js';
 import type { TokenVerifier, VerifyContext } from '../../tokens/verify-token.js';
@@ -29,7 +30,8 @@ export interface RegistryTokenServiceDeps {
   settings: RegistrySettings;
 }
 
-export type AuthenticationResult = { ok: true; principal: Principal } | { ok: false };
+/** On failure, `token` is the presented token when it is known but does not work (for the audit log). */
+export type AuthenticationResult = { ok: true; principal: Principal } | { ok: false; token?: Token };
 
 export interface IssuedToken {
   readonly token: string;
@@ -61,8 +63,8 @@ export function createRegistryTokenService({ verifier, access, keys, clock, rand
     async authenticate(basic: { username: string; secret: string } | null, context: VerifyContext): Promise<AuthenticationResult> {
       if (basic === null) return { ok: true, principal: { kind: 'anonymous' } };
       const result = await verifier.verify(basic.secret, context);
-      if (!result.ok) return { ok: false };
-      if (result.token.kind === 'deploy' ? result.token.username !== basic.username : !result.user) return { ok: false };
+      if (!result.ok) return result.token ? { ok: false, token: result.token } : { ok: false };
+      if (result.token.kind === 'deploy' ? result.token.username !== basic.username : !result.user) return { ok: false, token: result.token };
       return { ok: true, principal: { kind: 'token', token: result.token, user: result.user } };
     },
 

@@ -109,6 +109,10 @@ describe.each(DIALECTS)('git auth_request endpoint on %s', (dialect) => {
       const res = await ask(FETCH, auth);
       expect(res.status).toBe(401);
       expect(res.body).toEqual({ message: 'HTTP Basic: Access denied' });
+      // The audit log names the token on every answer, refused ones included.
+      await t.app.services.auditWriter.flush();
+      const audit = await t.request('GET', `/api/v4/latchkey/audit_events?token_id=${token.id}`, { token: w.adminToken });
+      expect(audit.body.filter((e: any) => e.path !== null).map((e: any) => [e.path, e.status])).toEqual([401, 200, 401, 200].map((status) => ['/api/v4/latchkey/git/auth', status]));
     });
   });
 

@@ -151,6 +151,10 @@ describe.each(DIALECTS)('registry token service /jwt/auth on %s', (dialect) => {
     expect((await auth(revoked.authorization, { service: SERVICE, scope: `repository:${REPO}:pull` })).status).toBe(200);
     await t.app.services.deployTokens.remove(w.admin, { type: 'project', project: w.project }, revoked.token.id);
     expect((await auth(revoked.authorization, { service: SERVICE, scope: `repository:${REPO}:pull` })).status).toBe(401);
+    // The audit log names the refused token (never its secret).
+    await t.app.services.auditWriter.flush();
+    const audit = await t.request('GET', `/api/v4/latchkey/audit_events?token_id=${revoked.token.id}`, { token: w.adminToken });
+    expect(audit.body.filter((e: any) => e.path === '/jwt/auth').map((e: any) => e.status)).toEqual([401, 200]);
 
     const tomorrow = addDays(utcDateOf(t.clock.now()), 1);
     const expiring = await deploy({ type: 'project', project: w.project }, ['read_registry'], tomorrow);
