@@ -3,18 +3,17 @@
  * describing a token's state for a table or `--json`. No I/O, no secrets.
  */
 import { isExpiredAt } from '../kernel/dates.js';
+import { parseDurationSeconds } from '../kernel/duration.js';
 import type { Token } from '../tokens/token.js';
 
 /** An input mistake on the command line: exit 2 with the message. */
 export class CliInputError extends Error {}
 
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
-
 /** `3600`, `90s`, `30m`, `1h`, `7d` → seconds (m is minutes). */
 export function parseGracePeriod(input: string): number {
-  const m = /^\s*([0-9]{1,9})\s*([smhd]?)\s*$/.exec(input);
-  if (!m) throw new CliInputError(`--grace-period must be seconds or a number with s, m, h or d (e.g. 3600, 1h, 7d), not "${input}"`);
-  return Number(m[1]) * UNIT_SECONDS[m[2] || 's']!;
+  const seconds = parseDurationSeconds(input);
+  if (seconds === null) throw new CliInputError(`--grace-period must be seconds or a number with s, m, h or d (e.g. 3600, 1h, 7d), not "${input}"`);
+  return seconds;
 }
 
 export function parseScopes(input: string): string[] {

@@ -4,6 +4,7 @@ import type { Database, TokensTable } from './database.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import type { Token, TokenKind } from '../tokens/token.js';
 import { offsetOf } from '../kernel/page.js';
+import { parseStringArray } from '../tokens/token-usage.js';
 
 export function toToken(r: Selectable<TokensTable>): Token {
   return {
@@ -27,6 +28,8 @@ export function toToken(r: Selectable<TokensTable>): Token {
     graceUntil: r.grace_until,
     revokeReason: r.revoke_reason,
     reuseDetectedAt: r.reuse_detected_at,
+    lastUsedIps: parseStringArray(r.last_used_ips),
+    reuseFlaggedAt: r.reuse_flagged_at,
   };
 }
 

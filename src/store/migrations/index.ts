@@ -6,6 +6,7 @@ import { createAccessTokens } from './2026-11-23T0002-access-tokens.js';
 import { createServiceAccounts } from './2026-11-23T0003-service-accounts.js';
 import { createExpiryNotices } from './2026-11-23T0004-expiry-notices.js';
 import { createWebhooks } from './2026-11-23T0005-webhooks.js';
+import { createTokenUsage } from './2026-11-23T0007-token-usage.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -14,6 +15,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-11-23T0003-service-accounts': createServiceAccounts(traits),
     '2026-11-23T0004-expiry-notices': createExpiryNotices(traits),
     '2026-11-23T0005-webhooks': createWebhooks(traits),
+    '2026-11-23T0007-token-usage': createTokenUsage(traits),
   };
   return { getMigrations: async () => migrations };
 }
