@@ -101,6 +101,7 @@ export function createTokenUsageTracker({ store, clock, events, policy, resoluti
     if (value === null) return false;
     const isNew = !pending.has(value) && !Object.hasOwn(stored, value);
     if (isNew && pending.size >= WINDOW_VALUES_KEPT) return false;
+    pending.delete(value); // re-inserted: the map's order is the order values were last seen
     pending.set(value, ms);
     return isNew;
   }
