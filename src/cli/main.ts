@@ -13,6 +13,7 @@ import type { Resource } from '../namespaces/namespace.js';
 import type { Token } from '../tokens/token.js';
 import { isExpiredAt } from '../kernel/dates.js';
 import { registerTokenCommands } from './token-commands.js';
+import { registerReusedCommand } from './reused-command.js';
 import { registerWebhookCommands } from './webhook-commands.js';
 import { registerNotifyCommands } from './notify-commands.js';
 import { scheduleExpiryJob } from '../notifications/expiry-schedule.js';
@@ -222,6 +223,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
     out,
     readStdin: io.readStdin ?? readProcessStdin,
   });
+  registerReusedCommand(program, { withServices: (fn) => withServices(config(), fn), actorOf, out });
   registerExpiringCommand(program, { withServices: (fn) => withServices(config(), fn), actorOf, out });
 
   let exitCode = 0;

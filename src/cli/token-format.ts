@@ -65,6 +65,10 @@ export interface TokenView {
   /** The instant a rotated-away secret stops working (grace period), else null. */
   grace_until: string | null;
   last_used_at: string | null;
+  /** The most recent distinct client IPs, newest first. */
+  last_used_ips: readonly string[];
+  /** When the token was flagged as used by several automations (`latchkey token reused`), else null. */
+  reuse_flagged_at: string | null;
   created_at: string;
   rotated_from_id: number | null;
 }
@@ -82,10 +86,12 @@ export function tokenView(t: Token, kind: TokenKindLabel, owner: string, now: Da
     state,
     grace_until: state === 'grace' ? t.graceUntil : null,
     last_used_at: t.lastUsedAt,
+    last_used_ips: [...t.lastUsedIps],
+    reuse_flagged_at: t.reuseFlaggedAt,
     created_at: t.createdAt,
     rotated_from_id: t.rotatedFromId,
   };
 }
 
 /** The columns a table shows (the JSON has every field of TokenView). */
-export const TABLE_COLUMNS = ['id', 'kind', 'name', 'owner', 'scopes', 'access_level', 'expires_at', 'state', 'last_used_at'] as const;
+export const TABLE_COLUMNS = ['id', 'kind', 'name', 'owner', 'scopes', 'access_level', 'expires_at', 'state', 'last_used_at', 'last_used_ips'] as const;
