@@ -152,8 +152,5 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
       await db.updateTable('tokens').set({ deleted_at: at }).where('id', '=', id).execute();
       await db.updateTable('tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
     },
-    async touchLastUsed(id, at) {
-      await db.updateTable('tokens').set({ last_used_at: at }).where('id', '=', id).execute();
-    },
   };
 }

@@ -99,9 +99,12 @@ export function createTokenUsageTracker({ store, clock, events, policy, resoluti
   /** Records a sighting; true when the value is new to this node's picture of the window. */
   function sight(pending: Map<string, number>, stored: Readonly<Record<string, string>>, value: string | null, ms: number): boolean {
     if (value === null) return false;
-    const isNew = !pending.has(value) && !Object.hasOwn(stored, value);
+    if (pending.has(value)) {
+      pending.set(value, ms);
+      return false;
+    }
+    const isNew = !Object.hasOwn(stored, value);
     if (isNew && pending.size >= WINDOW_VALUES_KEPT) return false;
-    pending.delete(value); // re-inserted: the map's order is the order values were last seen
     pending.set(value, ms);
     return isNew;
   }

@@ -38,7 +38,7 @@ export interface ReuseEvidence {
   readonly userAgents: readonly string[];
 }
 
-/** What one node saw since its last write: value → epoch ms last seen, in the order last seen. */
+/** What one node saw since its last write: value → epoch ms last seen, in the order first seen. */
 export interface Observed {
   /** Epoch ms of the latest use (last_used_at). */
   readonly usedAt: number;
@@ -97,7 +97,7 @@ export function mergeUsage(stored: UsageRecord, observed: Observed, at: Date, po
   const atIso = at.toISOString();
   const usedAt = new Date(Math.min(observed.usedAt, at.getTime())).toISOString();
   const lastUsedAt = stored.lastUsedAt !== null && stored.lastUsedAt > usedAt ? stored.lastUsedAt : usedAt;
-  // Newest first; on equal instants the later sighting (maps keep sighting order) comes first.
+  // Newest first; on equal instants the value first seen later comes first.
   const newest = [...observed.ips].reverse().sort((a, b) => b[1] - a[1]).map(([ip]) => ip);
   const lastUsedIps = [...newest, ...stored.lastUsedIps.filter((ip) => !observed.ips.has(ip))].slice(0, LAST_USED_IPS_KEPT);
   const sinceMs = at.getTime() - policy.windowMs;
