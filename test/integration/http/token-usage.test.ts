@@ -5,7 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../support/dialects.js';
-import { seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
+import { buildApp } from '../../../src/app.js';
+import { loadConfig } from '../../../src/config.js';
+import { seedWorld, startTestApp, TEST_SECRET, type TestApp, type World } from '../../support/test-app.js';
 
 describe.each(DIALECTS)('token usage and reuse flagging on %s', (dialect) => {
   let t: TestApp;
@@ -89,6 +91,32 @@ describe.each(DIALECTS)('token usage and reuse flagging on %s', (dialect) => {
       t.clock.advance(61_000);
     }
     expect(await showPersonal(pat.id)).toMatchObject({ reuse_flagged: false, last_used_ips: ['192.0.2.10'] });
+  });
+
+  it('two nodes on one database count their user agents together; the flag shows on both', async () => {
+    // A second node: its own verifier, cache and usage tracker, the same database and clock.
+    const config = loadConfig({ LATCHKEY_SECRET: TEST_SECRET, LATCHKEY_LOG_LEVEL: 'silent', LATCHKEY_DATA_DIR: '/nonexistent-latchkey-test', LATCHKEY_REUSE_MAX_USER_AGENTS: '2', LATCHKEY_REUSE_MAX_IPS: '3' });
+    const other = await buildApp(config, { clock: t.clock, store: t.app.store });
+    try {
+      const pat = await personalToken('two-nodes');
+      const call = (app: typeof other, userAgent: string, ip: string) =>
+        app.http.inject({ method: 'GET', url: '/api/v4/user', headers: { 'private-token': pat.token, 'user-agent': userAgent }, remoteAddress: ip });
+      expect((await call(t.app, 'node-a-client/1', '10.2.0.1')).statusCode).toBe(200);
+      expect((await call(t.app, 'node-a-client/2', '10.2.0.1')).statusCode).toBe(200);
+      expect((await call(other, 'node-b-client/1', '10.2.0.2')).statusCode).toBe(200);
+      expect((await call(other, 'node-b-client/2', '10.2.0.2')).statusCode).toBe(200);
+      await Promise.all([t.app.services.tokenUsage.idle(), other.services.tokenUsage.idle()]);
+      // Each node alone saw two agents, within the limit; only the merged window (four) is over it.
+      t.clock.advance(60_000);
+      await Promise.all([t.app.services.tokenUsage.flushDue(), other.services.tokenUsage.flushDue()]);
+      const shown = await showPersonal(pat.id);
+      expect(shown).toMatchObject({ reuse_flagged: true });
+      expect([...shown.last_used_ips].sort()).toEqual(['10.2.0.1', '10.2.0.2']);
+      const viaOther = await other.http.inject({ method: 'GET', url: `/api/v4/personal_access_tokens/${pat.id}`, headers: { 'private-token': w.adminToken } });
+      expect(JSON.parse(viaOther.body)).toMatchObject({ reuse_flagged: true, reuse_flagged_at: shown.reuse_flagged_at });
+    } finally {
+      await other.close();
+    }
   });
 
   it('deploy tokens carry last_used_at, last_used_ips and the flag too (Latchkey extension)', async () => {
