@@ -55,8 +55,7 @@ interface Entry {
   dirty: boolean;
   /** Epoch ms of the latest use noted. */
   usedAt: number;
-  /** The stored last_used_ips and window values as of the last write this node made. */
-  storedIps: ReadonlySet<string>;
+  /** The stored window values as of the last write this node made. */
   windowIps: Readonly<Record<string, string>>;
   windowUserAgents: Readonly<Record<string, string>>;
   flagged: boolean;
@@ -86,7 +85,6 @@ export function createTokenUsageTracker({ store, clock, events, policy, resoluti
       userAgents: new Map(),
       dirty: false,
       usedAt: 0,
-      storedIps: new Set(token.lastUsedIps),
       windowIps: {},
       windowUserAgents: {},
       flagged: token.reuseFlaggedAt !== null,
@@ -137,7 +135,6 @@ export function createTokenUsageTracker({ store, clock, events, policy, resoluti
     const done = persist(entry.token.id, observed, now).then(
       async (merged) => {
         if (merged === null) return;
-        entry.storedIps = new Set(merged.lastUsedIps);
         entry.windowIps = merged.windowIps;
         entry.windowUserAgents = merged.windowUserAgents;
         if (merged.reuseFlaggedAt !== null) entry.flagged = true;
