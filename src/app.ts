@@ -20,6 +20,9 @@ import { createExpiryPolicy } from './tokens/expiry-policy.js';
 import { createTokenLifecycle, type TokenLifecycle } from './tokens/token-lifecycle.js';
 import { createTokenPolicyService } from './tokens/token-policy-service.js';
 import { createTokenVerifier } from './tokens/verify-token.js';
+import { createTokenUsageTracker } from './tokens/token-usage-tracker.js';
+import { createFlaggedTokens } from './tokens/flagged-tokens.js';
+import { createTokenUsageStore } from './store/token-usage.js';
 import { buildHttp } from './http/server.js';
 import { createWebhookModule } from './webhooks/index.js';
 import { createGitAccess } from './protocols/git/git-access.js';
@@ -72,7 +75,11 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
   // The verifier reports reuse of rotated-away secrets to the lifecycle, which reports every revoked
   // id back to the verifier's cache: bound late, as each needs the other.
   let lifecycle: TokenLifecycle | null = null;
-  const verifier = createTokenVerifier({ store, digester, clock, cacheMs: config.verifyCacheMs, onRotatedSecretReused: (token) => lifecycle!.detectReuse(token) });
+  // last_used_at / last_used_ips and the reuse flag: noted by the verifier, written at most once a minute per token.
+  const usageStore = createTokenUsageStore(store.db);
+  const tokenUsage = createTokenUsageTracker({ store: usageStore, clock, events: tokenEvents, policy: config.reuse, onError: (e) => process.stderr.write(`latchkey: token usage: ${(e as Error).message}\n`) });
+  const flaggedTokens = createFlaggedTokens({ usage: usageStore, clock });
+  const verifier = createTokenVerifier({ store, digester, clock, cacheMs: config.verifyCacheMs, onRotatedSecretReused: (token) => lifecycle!.detectReuse(token), usage: tokenUsage });
   lifecycle = createTokenLifecycle({ store, clock, issuer, onRevoked: (id) => verifier.invalidate(id), events: tokenEvents });
   const expiryPolicy = createExpiryPolicy({ requireExpiry: config.requireTokenExpiry, maxLifetimeDays: config.maxTokenLifetimeDays }, store);
   // Generic packages and the CI variables of gitlab-deploy-token (issue 6).
@@ -122,6 +129,8 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
       webhooks: webhooks.service,
       webhookDispatcher: webhooks.dispatcher,
       verifier,
+      tokenUsage,
+      flaggedTokens,
       namespaces,
       deployTokens,
       personalTokens,

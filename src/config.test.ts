@@ -80,6 +80,23 @@ describe('expiry notification configuration', () => {
   });
 });
 
+describe('reuse flagging configuration', () => {
+  it('flags more than 3 distinct user agents or IPs within 1 hour by default', () => {
+    expect(loadConfig({}).reuse).toEqual({ maxUserAgents: 3, maxIps: 3, windowMs: 3_600_000 });
+  });
+  it('reads LATCHKEY_REUSE_MAX_USER_AGENTS, LATCHKEY_REUSE_MAX_IPS and LATCHKEY_REUSE_WINDOW (0 turns a check off)', () => {
+    const c = loadConfig({ LATCHKEY_REUSE_MAX_USER_AGENTS: '0', LATCHKEY_REUSE_MAX_IPS: '10', LATCHKEY_REUSE_WINDOW: '1d' });
+    expect(c.reuse).toEqual({ maxUserAgents: 0, maxIps: 10, windowMs: 86_400_000 });
+    expect(loadConfig({ LATCHKEY_REUSE_WINDOW: '900' }).reuse.windowMs).toBe(900_000);
+  });
+  it('refuses bad values', () => {
+    expect(() => loadConfig({ LATCHKEY_REUSE_MAX_IPS: '-1' })).toThrow(/LATCHKEY_REUSE_MAX_IPS must be an integer/);
+    expect(() => loadConfig({ LATCHKEY_REUSE_MAX_USER_AGENTS: 'many' })).toThrow(/LATCHKEY_REUSE_MAX_USER_AGENTS must be an integer/);
+    expect(() => loadConfig({ LATCHKEY_REUSE_WINDOW: 'an hour' })).toThrow(/LATCHKEY_REUSE_WINDOW must be a duration/);
+    expect(() => loadConfig({ LATCHKEY_REUSE_WINDOW: '10s' })).toThrow(/LATCHKEY_REUSE_WINDOW must be a duration/);
+  });
+});
+
 describe('audit log configuration', () => {
   it('queues up to 10000 entries and writes them every second by default', () => {
     expect(loadConfig({})).toMatchObject({ auditQueueMax: 10_000, auditFlushMs: 1000 });

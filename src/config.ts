@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Cron } from 'croner';
+import { parseDurationSeconds } from './kernel/duration.js';
 
 export interface Config {
   /** Directory for the SQLite file and the generated server secret. `LATCHKEY_DATA_DIR`, default `./data`. */
@@ -50,6 +51,13 @@ export interface Config {
   readonly mailFrom: string;
   /** `LATCHKEY_EXPIRY_CRON`: when `serve` runs the expiry check (UTC), default `0 1 * * *`; null (`off`) = never. */
   readonly expiryCron: string | null;
+  /**
+   * Reuse flagging: a token seen from more than `maxUserAgents` distinct user agents
+   * (`LATCHKEY_REUSE_MAX_USER_AGENTS`, default 3) or `maxIps` distinct client IPs
+   * (`LATCHKEY_REUSE_MAX_IPS`, default 3) within `windowMs` (`LATCHKEY_REUSE_WINDOW`: seconds or 30m,
+   * 1h, 1d; default 1h) is flagged. A limit of 0 turns that check off.
+   */
+  readonly reuse: { readonly maxUserAgents: number; readonly maxIps: number; readonly windowMs: number };
   /** `LATCHKEY_AUDIT_QUEUE_MAX` (default 10000): audit entries held in memory before writers wait for a flush. */
   readonly auditQueueMax: number;
   /** `LATCHKEY_AUDIT_FLUSH_MS` (default 1000): how often queued audit entries are written. */
@@ -124,6 +132,16 @@ function redisUrl(env: Env): string | null {
   return url;
 }
 
+function duration(env: Env, name: string, fallbackSeconds: number, minSeconds: number, maxSeconds: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallbackSeconds;
+  const seconds = parseDurationSeconds(raw);
+  if (seconds === null || seconds < minSeconds || seconds > maxSeconds) {
+    throw new ConfigError(`${name} must be a duration from ${minSeconds}s to ${maxSeconds / 86_400}d (seconds, or a number with s, m, h or d such as 1h), got ${JSON.stringify(raw)}`);
+  }
+  return seconds;
+}
+
 function cronPattern(env: Env, name: string, fallback: string): string | null {
   const raw = (env[name] ?? '').trim() || fallback;
   if (/^(off|false|disabled)$/i.test(raw)) return null;
@@ -187,5 +205,10 @@ export function loadConfig(env: Env = process.env): Config {
     packageMaxBytes: integer(env, 'LATCHKEY_PACKAGE_MAX_BYTES', 5 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
     auditQueueMax: integer(env, 'LATCHKEY_AUDIT_QUEUE_MAX', 10_000, 100, 1_000_000),
     auditFlushMs: integer(env, 'LATCHKEY_AUDIT_FLUSH_MS', 1000, 10, 60_000),
+    reuse: Object.freeze({
+      maxUserAgents: integer(env, 'LATCHKEY_REUSE_MAX_USER_AGENTS', 3, 0, 50),
+      maxIps: integer(env, 'LATCHKEY_REUSE_MAX_IPS', 3, 0, 50),
+      windowMs: duration(env, 'LATCHKEY_REUSE_WINDOW', 3600, 60, 30 * 86_400) * 1000,
+    }),
   });
 }

@@ -13,6 +13,7 @@ import type { Resource } from '../namespaces/namespace.js';
 import type { Token } from '../tokens/token.js';
 import { isExpiredAt } from '../kernel/dates.js';
 import { registerTokenCommands } from './token-commands.js';
+import { registerReusedCommand } from './reused-command.js';
 import { registerWebhookCommands } from './webhook-commands.js';
 import { registerNotifyCommands } from './notify-commands.js';
 import { scheduleExpiryJob } from '../notifications/expiry-schedule.js';
@@ -110,6 +111,8 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       io.print(`Latchkey listening on ${address} (API: ${address}/api/v4, docs: ${address}/api/docs)`);
       // Webhook deliveries: sent from the durable outbox by every node (rows are claimed, never sent twice).
       const stopWebhooks = app.services.webhookDispatcher.start(cfg.webhookIntervalMs);
+      // Token usage left unwritten by the per-minute throttle (new IPs, reuse) is written within ~10 s of it.
+      const stopUsage = app.services.tokenUsage.start(10_000);
       // Every node schedules the expiry check; its database lock lets one node at a time run it.
       const expiryJob = cfg.expiryCron === null ? null : scheduleExpiryJob(cfg.expiryCron, () => app.services.expiryNotifier.run(), app.http.log);
       if (cfg.smtpUrl === null) app.http.log.info('mail is disabled (LATCHKEY_SMTP_URL is not set): expiry notices are recorded and published as events, not e-mailed');
@@ -120,6 +123,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       });
       expiryJob?.stop();
       await stopWebhooks();
+      await stopUsage();
       await app.close();
     });
 
@@ -224,6 +228,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
     out,
     readStdin: io.readStdin ?? readProcessStdin,
   });
+  registerReusedCommand(program, { withServices: (fn) => withServices(config(), fn), actorOf, out });
   registerExpiringCommand(program, { withServices: (fn) => withServices(config(), fn), actorOf, out });
   registerRegistryCommands(program, { withServices: (fn) => withServices(config(), fn), config, out });
   registerExportCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, readStdin: io.readStdin ?? readProcessStdin, readFile: (p) => readFile(p, 'utf8'), env: io.env, print: io.print, error: io.error });

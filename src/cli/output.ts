@@ -3,7 +3,7 @@ export type Row = Record<string, string | number | boolean | null | undefined | 
 
 function cell(v: Row[string]): string {
   if (v === null || v === undefined) return '-';
-  if (Array.isArray(v)) return v.join(',');
+  if (Array.isArray(v)) return v.length === 0 ? '-' : v.join(',');
   return String(v);
 }
 

@@ -49,7 +49,7 @@ const PAGE = 100;
 
 const alreadyRevoked = () => invalidRecord('Token already revoked', 'TOKEN_ALREADY_REVOKED');
 
-async function allPages<T>(fetch: (page: { page: number; perPage: number }) => Promise<{ items: T[]; total: number }>): Promise<T[]> {
+export async function allPages<T>(fetch: (page: { page: number; perPage: number }) => Promise<{ items: T[]; total: number }>): Promise<T[]> {
   const all: T[] = [];
   for (let page = 1; ; page++) {
     const result = await fetch({ page, perPage: PAGE });

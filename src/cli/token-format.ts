@@ -3,18 +3,17 @@
  * describing a token's state for a table or `--json`. No I/O, no secrets.
  */
 import { isExpiredAt } from '../kernel/dates.js';
+import { parseDurationSeconds } from '../kernel/duration.js';
 import type { Token } from '../tokens/token.js';
 
 /** An input mistake on the command line: exit 2 with the message. */
 export class CliInputError extends Error {}
 
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
-
 /** `3600`, `90s`, `30m`, `1h`, `7d` → seconds (m is minutes). */
 export function parseGracePeriod(input: string): number {
-  const m = /^\s*([0-9]{1,9})\s*([smhd]?)\s*$/.exec(input);
-  if (!m) throw new CliInputError(`--grace-period must be seconds or a number with s, m, h or d (e.g. 3600, 1h, 7d), not "${input}"`);
-  return Number(m[1]) * UNIT_SECONDS[m[2] || 's']!;
+  const seconds = parseDurationSeconds(input);
+  if (seconds === null) throw new CliInputError(`--grace-period must be seconds or a number with s, m, h or d (e.g. 3600, 1h, 7d), not "${input}"`);
+  return seconds;
 }
 
 export function parseScopes(input: string): string[] {
@@ -66,6 +65,10 @@ export interface TokenView {
   /** The instant a rotated-away secret stops working (grace period), else null. */
   grace_until: string | null;
   last_used_at: string | null;
+  /** The most recent distinct client IPs, newest first. */
+  last_used_ips: readonly string[];
+  /** When the token was flagged as used by several automations (`latchkey token reused`), else null. */
+  reuse_flagged_at: string | null;
   created_at: string;
   rotated_from_id: number | null;
 }
@@ -83,10 +86,12 @@ export function tokenView(t: Token, kind: TokenKindLabel, owner: string, now: Da
     state,
     grace_until: state === 'grace' ? t.graceUntil : null,
     last_used_at: t.lastUsedAt,
+    last_used_ips: [...t.lastUsedIps],
+    reuse_flagged_at: t.reuseFlaggedAt,
     created_at: t.createdAt,
     rotated_from_id: t.rotatedFromId,
   };
 }
 
 /** The columns a table shows (the JSON has every field of TokenView). */
-export const TABLE_COLUMNS = ['id', 'kind', 'name', 'owner', 'scopes', 'access_level', 'expires_at', 'state', 'last_used_at'] as const;
+export const TABLE_COLUMNS = ['id', 'kind', 'name', 'owner', 'scopes', 'access_level', 'expires_at', 'state', 'last_used_at', 'last_used_ips'] as const;

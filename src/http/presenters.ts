@@ -7,6 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { presentExpiryDate, isExpiredAt } from '../kernel/dates.js';
 import type { Group, Member, Project, User } from '../namespaces/namespace.js';
 import { isActiveAt, isRevokedAt, type Token } from '../tokens/token.js';
+import { DeployTokenUsageFields, presentDeployTokenUsage, presentTokenUsage, TokenUsageFields } from './token-usage-fields.js';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -76,6 +77,7 @@ export const DeployTokenEntity = Type.Object({
   revoked: Type.Boolean(),
   expired: Type.Boolean(),
   scopes: Type.Array(Type.String()),
+  ...DeployTokenUsageFields,
 });
 
 export const DeployTokenWithTokenEntity = Type.Composite([DeployTokenEntity, Type.Object({ token: Type.String() })]);
@@ -147,6 +149,7 @@ export function presentDeployToken(t: Token, now: Date): Static<typeof DeployTok
     revoked: t.revokedAt !== null,
     expired: isExpiredAt(t.expiresAt, now),
     scopes: [...t.scopes],
+    ...presentDeployTokenUsage(t),
   };
 }
 
@@ -170,6 +173,7 @@ export const ResourceAccessTokenEntity = Type.Object({
   resource_type: Type.String(),
   resource_id: Type.Integer(),
   grace_until: Nullable(Type.String()),
+  ...TokenUsageFields,
 });
 
 export const ResourceAccessTokenWithTokenEntity = Type.Composite([ResourceAccessTokenEntity, Type.Object({ token: Type.String() })]);
@@ -211,6 +215,7 @@ export const PersonalAccessTokenEntity = Type.Object({
   active: Type.Boolean(),
   expires_at: Nullable(Type.String()),
   grace_until: Nullable(Type.String()),
+  ...TokenUsageFields,
 });
 
 export const PersonalAccessTokenWithTokenEntity = Type.Composite([PersonalAccessTokenEntity, Type.Object({ token: Type.String() })]);
@@ -228,6 +233,7 @@ export function presentPersonalAccessToken(t: Token, now: Date): Static<typeof P
     active: isActiveAt(t, now),
     expires_at: t.expiresAt,
     grace_until: t.revokedAt === null ? t.graceUntil : null,
+    ...presentTokenUsage(t),
   };
 }
 
@@ -255,6 +261,7 @@ export const AdminTokenEntity = Type.Object({
   previous_token_id: Type.Union([Type.Integer(), Type.Null()]),
   grace_until: Nullable(Type.String()),
   revoke_reason: Nullable(Type.String()),
+  ...TokenUsageFields,
   owner: Type.Union([Type.Object({ id: Type.Integer(), username: Type.String(), bot: Type.Boolean() }), Type.Null()]),
 });
 
@@ -279,6 +286,7 @@ export function presentAdminToken(t: Token, owner: User | null, now: Date): Stat
     previous_token_id: t.rotatedFromId,
     grace_until: t.revokedAt === null ? t.graceUntil : null,
     revoke_reason: t.revokeReason,
+    ...presentTokenUsage(t),
     owner: owner ? { id: owner.id, username: owner.username, bot: owner.botKind !== null } : null,
   };
 }

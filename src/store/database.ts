@@ -91,6 +91,16 @@ export interface TokensTable {
   revoke_reason: Generated<string | null>;
   /** When this rotated-away secret was presented again and its chain revoked. */
   reuse_detected_at: Generated<string | null>;
+  /** JSON array: the most recent distinct client IPs, newest first (token-usage.ts). */
+  last_used_ips: Generated<string>;
+  /** JSON objects value → ISO instant last seen within the reuse window. */
+  usage_window_ips: Generated<string>;
+  usage_window_user_agents: Generated<string>;
+  /** Compare-and-set counter for usage writes from several nodes. */
+  usage_revision: Generated<number>;
+  /** When the token was flagged as used by several automations; its evidence as JSON. */
+  reuse_flagged_at: Generated<string | null>;
+  reuse_flag_evidence: Generated<string | null>;
 }
 
 /** One expiry notice per token and interval ('60', '30', '7', 'expired'), unique: never decided twice. */

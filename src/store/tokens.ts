@@ -5,6 +5,7 @@ import type { TokenStore } from '../tokens/token-store.js';
 import type { Token, TokenKind } from '../tokens/token.js';
 import { offsetOf } from '../kernel/page.js';
 import { containsPattern } from './like.js';
+import { parseStringArray } from '../tokens/token-usage.js';
 
 export function toToken(r: Selectable<TokensTable>): Token {
   return {
@@ -28,6 +29,8 @@ export function toToken(r: Selectable<TokensTable>): Token {
     graceUntil: r.grace_until,
     revokeReason: r.revoke_reason,
     reuseDetectedAt: r.reuse_detected_at,
+    lastUsedIps: parseStringArray(r.last_used_ips),
+    reuseFlaggedAt: r.reuse_flagged_at,
   };
 }
 
@@ -149,9 +152,6 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
     async markDeleted(id, at) {
       await db.updateTable('tokens').set({ deleted_at: at }).where('id', '=', id).execute();
       await db.updateTable('tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
-    },
-    async touchLastUsed(id, at) {
-      await db.updateTable('tokens').set({ last_used_at: at }).where('id', '=', id).execute();
     },
   };
 }

@@ -81,5 +81,4 @@ export interface TokenStore {
   setGroupLifetimeLimit(groupId: number, days: number | null): Promise<void>;
   /** Revokes and hides a token from listings (GitLab's DELETE of a deploy token). */
   markDeleted(id: number, at: string): Promise<void>;
-  touchLastUsed(id: number, at: string): Promise<void>;
 }

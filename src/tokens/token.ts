@@ -31,6 +31,10 @@ export interface Token {
   readonly revokeReason: string | null;
   /** When this rotated-away secret was presented after its grace and its chain was revoked. */
   readonly reuseDetectedAt: string | null;
+  /** The most recent distinct client IPs that used it, newest first (at most five, as GitLab). */
+  readonly lastUsedIps: readonly string[];
+  /** When it was seen from more distinct user agents or IPs than the reuse policy allows (token-usage.ts). */
+  readonly reuseFlaggedAt: string | null;
 }
 
 /** Revoked by an explicit revoke, or rotated away and past its grace period. */

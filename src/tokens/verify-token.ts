@@ -10,7 +10,8 @@
  * Rotation: a rotated-away token works until its grace ends (judged against the clock on every call,
  * cached or not). Presented after that — or after an immediate rotation — it is reuse: the verifier
  * answers `revoked` and first awaits `onRotatedSecretReused`, which revokes the chain that came from
- * it. Only that rare path writes; the normal path is unchanged.
+ * it. Only that rare path awaits a write; usage (last_used_at, last_used_ips, reuse flagging) is
+ * noted synchronously and written by the usage tracker in the background.
  */
 import type { Clock } from '../kernel/clock.js';
 import { isExpiredAt } from '../kernel/dates.js';
@@ -18,6 +19,7 @@ import type { User } from '../namespaces/namespace.js';
 import type { Store } from '../store/open-store.js';
 import { isReuseOfRotatedSecret, type Token } from './token.js';
 import type { TokenDigester } from './token-digest.js';
+import type { TokenUsageTracker } from './token-usage-tracker.js';
 
 export type VerifyFailure = 'unknown' | 'expired' | 'revoked' | 'user_blocked';
 /** Where a credential was presented (for usage tracking and the audit log); optional everywhere. */
@@ -43,17 +45,20 @@ export interface TokenVerifierDeps {
   maxEntries?: number;
   /** Reuse detection (token-lifecycle.ts detectReuse): returns the ids it revoked. */
   onRotatedSecretReused?: (token: Token) => Promise<unknown>;
+  /**
+   * Usage tracking (token-usage-tracker.ts): last_used_at/last_used_ips and the reuse flag. Called
+   * synchronously on every success; it writes at most once a minute per token and never makes the
+   * request wait.
+   */
+  usage?: Pick<TokenUsageTracker, 'note'>;
 }
-
-/** last_used_at is written at most once a minute per token (GitLab: every 10 minutes), never awaited. */
-const LAST_USED_RESOLUTION_MS = 60_000;
 
 /** Longest value worth hashing: every real token is far shorter. */
 const MAX_SECRET_LENGTH = 256;
 
 export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
 
-export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntries = 100_000, onRotatedSecretReused }: TokenVerifierDeps) {
+export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntries = 100_000, onRotatedSecretReused, usage }: TokenVerifierDeps) {
   const cache = new Map<string, CacheEntry>();
   const digestById = new Map<number, string>();
 
@@ -67,17 +72,6 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
     return { ok: true, token, user };
   }
 
-  const lastTouched = new Map<number, number>();
-
-  /** Records a successful use without making the caller wait for the write. */
-  function noteUse(token: Token, now: Date): void {
-    const last = lastTouched.get(token.id) ?? (token.lastUsedAt === null ? 0 : Date.parse(token.lastUsedAt));
-    if (now.getTime() - last < LAST_USED_RESOLUTION_MS) return;
-    if (lastTouched.size >= maxEntries) lastTouched.clear();
-    lastTouched.set(token.id, now.getTime());
-    store.tokens.touchLastUsed(token.id, now.toISOString()).catch(() => lastTouched.delete(token.id));
-  }
-
   function forget(tokenId: number): void {
     const digest = digestById.get(tokenId);
     if (digest !== undefined) cache.delete(digest);
@@ -85,9 +79,9 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
   }
 
   /** The one non-hot branch: a rotated-away secret presented when it no longer works. */
-  function afterJudging(result: VerifyResult, now: Date): VerifyResult | Promise<VerifyResult> {
+  function afterJudging(result: VerifyResult, now: Date, context: VerifyContext): VerifyResult | Promise<VerifyResult> {
     if (result.ok) {
-      noteUse(result.token, now);
+      usage?.note(result.token, context, now);
       return result;
     }
     if (result.reason !== 'revoked' || !onRotatedSecretReused) return result;
@@ -99,12 +93,12 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
   }
 
   return {
-    async verify(secret: string, _context: VerifyContext = {}): Promise<VerifyResult> {
+    async verify(secret: string, context: VerifyContext = {}): Promise<VerifyResult> {
       if (secret.length === 0 || secret.length > MAX_SECRET_LENGTH) return { ok: false, reason: 'unknown' };
       const digest = digester.digest(secret);
       const now = clock.now();
       const cached = cache.get(digest);
-      if (cached && cached.until > now.getTime()) return afterJudging(judge(cached, now), now);
+      if (cached && cached.until > now.getTime()) return afterJudging(judge(cached, now), now, context);
 
       const token = await store.tokens.findByDigest(digest);
       // The look-up is by digest; compare again in constant time so equality never short-circuits.
@@ -119,7 +113,7 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
         cache.set(digest, entry);
         digestById.set(token.id, digest);
       }
-      return afterJudging(judge(entry, now), now);
+      return afterJudging(judge(entry, now), now, context);
     },
 
     /** Drops a token from the cache (after revoke, delete or rotate). */

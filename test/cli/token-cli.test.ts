@@ -137,8 +137,8 @@ describe.each(DIALECTS)('latchkey token CLI on %s', (dialect) => {
       const ok = await cli('token', 'create', '--user', 'alice', '--name', 'table', '--scopes', 'read_user', '--expires-at', inDays(20));
       expect(ok).toMatchObject({ code: 0, err: '' });
       const lines = ok.out.split('\n');
-      expect(lines[0]).toMatch(/^ID\s+KIND\s+NAME\s+OWNER\s+SCOPES\s+ACCESS_LEVEL\s+EXPIRES_AT\s+STATE\s+LAST_USED_AT$/);
-      expect(lines[2]).toMatch(new RegExp(`^\\d+\\s+personal\\s+table\\s+alice\\s+read_user\\s+-\\s+${inDays(20)}\\s+active\\s+-$`));
+      expect(lines[0]).toMatch(/^ID\s+KIND\s+NAME\s+OWNER\s+SCOPES\s+ACCESS_LEVEL\s+EXPIRES_AT\s+STATE\s+LAST_USED_AT\s+LAST_USED_IPS$/);
+      expect(lines[2]).toMatch(new RegExp(`^\\d+\\s+personal\\s+table\\s+alice\\s+read_user\\s+-\\s+${inDays(20)}\\s+active\\s+-\\s+-$`));
       expect(ok.out).toMatch(/\n\nToken \(shown only now\): glpat-\S+$/);
     });
   });

@@ -27,6 +27,8 @@ function token(overrides: Partial<Token> = {}): Token {
     graceUntil: null,
     revokeReason: null,
     reuseDetectedAt: null,
+    lastUsedIps: [],
+    reuseFlaggedAt: null,
     ...overrides,
   };
 }

@@ -6,9 +6,10 @@ import { createAccessTokens } from './2026-11-23T0002-access-tokens.js';
 import { createServiceAccounts } from './2026-11-23T0003-service-accounts.js';
 import { createExpiryNotices } from './2026-11-23T0004-expiry-notices.js';
 import { createWebhooks } from './2026-11-23T0005-webhooks.js';
+import { createAuditLog } from './2026-11-23T0006-audit-log.js';
+import { createTokenUsage } from './2026-11-23T0007-token-usage.js';
 import { createRegistryKey } from './2026-11-23T0008-registry-key.js';
 import { createPackagesAndCiDeployToken } from './2026-11-23T0009-packages-and-ci-deploy-token.js';
-import { createAuditLog } from './2026-11-23T0006-audit-log.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -17,9 +18,10 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-11-23T0003-service-accounts': createServiceAccounts(traits),
     '2026-11-23T0004-expiry-notices': createExpiryNotices(traits),
     '2026-11-23T0005-webhooks': createWebhooks(traits),
+    '2026-11-23T0006-audit-log': createAuditLog(traits),
+    '2026-11-23T0007-token-usage': createTokenUsage(traits),
     '2026-11-23T0008-registry-key': createRegistryKey(traits),
     '2026-11-23T0009-packages-and-ci-deploy-token': createPackagesAndCiDeployToken(traits),
-    '2026-11-23T0006-audit-log': createAuditLog(traits),
   };
   return { getMigrations: async () => migrations };
 }

@@ -45,6 +45,9 @@ describe.each(DIALECTS)('project and group access tokens on %s', (dialect) => {
         resource_type: kind,
         resource_id: resourceId(),
         grace_until: null,
+        last_used_ips: [],
+        reuse_flagged: false,
+        reuse_flagged_at: null,
         token: expect.stringMatching(/^glpat-/),
       });
       const bot = await t.app.store.namespaces.findUserById(res.body.user_id);

@@ -9,7 +9,8 @@ import { DIALECTS } from '../../support/dialects.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
 
 /** GitLab's DeployToken entity; DeployTokenWithToken adds `token`. */
-const ENTITY_FIELDS = ['expired', 'expires_at', 'id', 'name', 'revoked', 'scopes', 'username'];
+// GitLab's fields plus Latchkey's usage fields (last_used_at, last_used_ips, reuse_flagged, reuse_flagged_at).
+const ENTITY_FIELDS = ['expired', 'expires_at', 'id', 'last_used_at', 'last_used_ips', 'name', 'reuse_flagged', 'reuse_flagged_at', 'revoked', 'scopes', 'username'];
 const WITH_TOKEN_FIELDS = [...ENTITY_FIELDS, 'token'].sort();
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
@@ -50,6 +51,10 @@ describe.each(DIALECTS)('deploy token endpoints on %s', (dialect) => {
         revoked: false,
         expired: false,
         scopes: ['read_repository', 'read_registry'],
+        last_used_at: null,
+        last_used_ips: [],
+        reuse_flagged: false,
+        reuse_flagged_at: null,
       });
       const verified = await t.app.services.verifier.verify(res.body.token);
       expect(verified.ok).toBe(true);
@@ -83,7 +88,7 @@ describe.each(DIALECTS)('deploy token endpoints on %s', (dialect) => {
       expect(list.text).not.toContain(created.body.token);
       const shown = await t.request('GET', `${projectUrl()}/${created.body.id}`, { token: maintainer });
       expect(shown.status).toBe(200);
-      expect(shown.body).toEqual({ id: created.body.id, name: 'no-secret-on-read', username: `gitlab+deploy-token-${created.body.id}`, expires_at: null, revoked: false, expired: false, scopes: ['read_repository'] });
+      expect(shown.body).toEqual({ id: created.body.id, name: 'no-secret-on-read', username: `gitlab+deploy-token-${created.body.id}`, expires_at: null, revoked: false, expired: false, scopes: ['read_repository'], last_used_at: null, last_used_ips: [], reuse_flagged: false, reuse_flagged_at: null });
       expect(shown.text).not.toContain(created.body.token);
     });
 
@@ -137,7 +142,7 @@ describe.each(DIALECTS)('deploy token endpoints on %s', (dialect) => {
       for (const item of list.body) expect(Object.keys(item).sort()).toEqual(ENTITY_FIELDS);
       const shown = await t.request('GET', `${groupUrl(GROUP_PATH)}/${created.body.id}`, { token: owner });
       expect(shown.status).toBe(200);
-      expect(shown.body).toEqual({ id: created.body.id, name: 'group by path', username: 'group-bot', expires_at: null, revoked: false, expired: false, scopes: ['read_repository'] });
+      expect(shown.body).toEqual({ id: created.body.id, name: 'group by path', username: 'group-bot', expires_at: null, revoked: false, expired: false, scopes: ['read_repository'], last_used_at: null, last_used_ips: [], reuse_flagged: false, reuse_flagged_at: null });
       const deleted = await t.request('DELETE', `${groupUrl(GROUP_PATH)}/${created.body.id}`, { token: owner });
       expect(deleted.status).toBe(204);
       const after = await t.request('GET', groupUrl(), { token: owner });

@@ -27,7 +27,7 @@ describe.each(DIALECTS)('personal access tokens on %s', (dialect) => {
       expect(res.status).toBe(201);
       expect(res.body).toMatchObject({ name: 'ci', revoked: false, active: true, scopes: ['read_api'], user_id: w.users.developer.user.id, expires_at: '2027-01-01', description: 'for CI', last_used_at: null, grace_until: null });
       expect(res.body.token).toMatch(/^glpat-/);
-      expect(Object.keys(res.body).sort()).toEqual(['active', 'created_at', 'description', 'expires_at', 'grace_until', 'id', 'last_used_at', 'name', 'revoked', 'scopes', 'token', 'user_id']);
+      expect(Object.keys(res.body).sort()).toEqual(['active', 'created_at', 'description', 'expires_at', 'grace_until', 'id', 'last_used_at', 'last_used_ips', 'name', 'reuse_flagged', 'reuse_flagged_at', 'revoked', 'scopes', 'token', 'user_id']);
       const shown = await t.request('GET', `/api/v4/personal_access_tokens/${res.body.id}`, { token: w.adminToken });
       expect(shown.status).toBe(200);
       expect(shown.body.token).toBeUndefined();

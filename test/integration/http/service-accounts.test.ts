@@ -160,6 +160,9 @@ describe.each(DIALECTS)('group service accounts on %s', (dialect) => {
         active: true,
         expires_at: '2027-01-01',
         grace_until: null,
+        last_used_ips: [],
+        reuse_flagged: false,
+        reuse_flagged_at: null,
         token: expect.stringMatching(/^glpat-/),
       });
       const secret = created.body.token;

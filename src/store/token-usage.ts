@@ -1,0 +1,71 @@
+/** TokenUsageStore over Kysely (both dialects): usage records with compare-and-set, and the flagged-token listing. */
+import type { Kysely } from 'kysely';
+import type { Database } from './database.js';
+import { toToken } from './tokens.js';
+import { offsetOf } from '../kernel/page.js';
+import { utcDateOf } from '../kernel/dates.js';
+import type { TokenUsageStore } from '../tokens/token-usage-store.js';
+import { parseSightings, parseStringArray, stringsOf, type ReuseEvidence } from '../tokens/token-usage.js';
+
+function parseEvidence(json: string | null): ReuseEvidence | null {
+  if (json === null) return null;
+  try {
+    const v = JSON.parse(json) as { ips?: unknown; user_agents?: unknown };
+    return { ips: stringsOf(v.ips), userAgents: stringsOf(v.user_agents) };
+  } catch {
+    return null;
+  }
+}
+
+export function createTokenUsageStore(db: Kysely<Database>): TokenUsageStore {
+  return {
+    async findUsage(tokenId) {
+      const r = await db
+        .selectFrom('tokens')
+        .select(['last_used_at', 'last_used_ips', 'usage_window_ips', 'usage_window_user_agents', 'reuse_flagged_at', 'usage_revision'])
+        .where('id', '=', tokenId)
+        .executeTakeFirst();
+      if (!r) return null;
+      return {
+        lastUsedAt: r.last_used_at,
+        lastUsedIps: parseStringArray(r.last_used_ips),
+        windowIps: parseSightings(r.usage_window_ips),
+        windowUserAgents: parseSightings(r.usage_window_user_agents),
+        reuseFlaggedAt: r.reuse_flagged_at,
+        revision: Number(r.usage_revision),
+      };
+    },
+    async saveUsage(tokenId, revision, m) {
+      const r = await db
+        .updateTable('tokens')
+        .set({
+          last_used_at: m.lastUsedAt,
+          last_used_ips: JSON.stringify(m.lastUsedIps),
+          usage_window_ips: JSON.stringify(m.windowIps),
+          usage_window_user_agents: JSON.stringify(m.windowUserAgents),
+          usage_revision: revision + 1,
+          ...(m.flagged ? { reuse_flagged_at: m.reuseFlaggedAt, reuse_flag_evidence: JSON.stringify({ ips: m.flagged.ips, user_agents: m.flagged.userAgents }) } : {}),
+        })
+        .where('id', '=', tokenId)
+        .where('usage_revision', '=', revision)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    },
+    async listFlagged(filter, page) {
+      let q = db.selectFrom('tokens').where('reuse_flagged_at', 'is not', null).where('deleted_at', 'is', null);
+      if (filter.activeAt !== undefined) {
+        const now = filter.activeAt.toISOString();
+        const today = utcDateOf(filter.activeAt);
+        q = q
+          .where('revoked_at', 'is', null)
+          .where((eb) => eb.or([eb('grace_until', 'is', null), eb('grace_until', '>', now)]))
+          .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', today)]));
+      }
+      const [rows, count] = await Promise.all([
+        q.selectAll().orderBy('reuse_flagged_at', 'desc').orderBy('id').limit(page.perPage).offset(offsetOf(page)).execute(),
+        q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+      ]);
+      return { items: rows.map((r) => ({ token: toToken(r), evidence: parseEvidence(r.reuse_flag_evidence) })), total: Number(count.n) };
+    },
+  };
+}

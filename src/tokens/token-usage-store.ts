@@ -1,0 +1,24 @@
+/** The storage port for token usage (last_used_*, the reuse window, the reuse flag). Implemented in store/token-usage.ts. */
+import type { Page, PageRequest } from '../kernel/page.js';
+import type { Token } from './token.js';
+import type { MergedUsage, ReuseEvidence, UsageRecord } from './token-usage.js';
+
+export interface FlaggedToken {
+  readonly token: Token;
+  /** What was seen when it was flagged (null only for rows flagged without evidence). */
+  readonly evidence: ReuseEvidence | null;
+}
+
+export interface FlaggedTokenFilter {
+  /** Only tokens that still work (not revoked, not past a rotation grace, not expired) at this instant. */
+  readonly activeAt?: Date;
+}
+
+export interface TokenUsageStore {
+  /** The usage record of a token; null when there is no such token. */
+  findUsage(tokenId: number): Promise<UsageRecord | null>;
+  /** Writes a merge if the record is still at `revision` (compare-and-set); false when another writer won. */
+  saveUsage(tokenId: number, revision: number, merged: MergedUsage): Promise<boolean>;
+  /** Flagged tokens (deleted ones excluded), most recently flagged first. */
+  listFlagged(filter: FlaggedTokenFilter, page: PageRequest): Promise<Page<FlaggedToken>>;
+}

@@ -1,0 +1,236 @@
+/**
+ * Usage tracking behind the verifier: `note` runs on the hot path (synchronous, no I/O: a map look-up
+ * and two set inserts) and remembers the client IP and user agent of each successful verification.
+ * Writes are throttled to one per token per `resolutionMs` (a minute, as GitLab's last_used_ips) and
+ * never awaited by the request; `flushDue` (run every few seconds by `serve`) writes what is left, so
+ * a new IP reaches the store no later than the next throttle tick even if the token is not used again.
+ *
+ * Several nodes: each write merges this node's sightings into the stored record with compare-and-set
+ * (token-usage.ts mergeUsage), so the reuse window counts what every node saw. A token is flagged by
+ * the one write that makes the window exceed the policy; that writer publishes `token.reuse_flagged`.
+ * When this node alone sees the limit exceeded it writes at once instead of waiting for the throttle.
+ */
+import type { Clock } from '../kernel/clock.js';
+import type { TokenEventSink } from '../events/token-events.js';
+import type { Token } from './token.js';
+import type { TokenUsageStore } from './token-usage-store.js';
+import {
+  exceedsReuseLimits,
+  mergeUsage,
+  normaliseIp,
+  normaliseUserAgent,
+  WINDOW_VALUES_KEPT,
+  type MergedUsage,
+  type Observed,
+  type ReusePolicy,
+} from './token-usage.js';
+
+/** Where a credential was presented (the verifier's VerifyContext). */
+export interface UsageContext {
+  readonly ip?: string | null;
+  readonly userAgent?: string | null;
+}
+
+export interface TokenUsageTrackerDeps {
+  store: TokenUsageStore;
+  clock: Clock;
+  events: TokenEventSink;
+  policy: ReusePolicy;
+  /** At most one write per token per this many ms (default 60 000). */
+  resolutionMs?: number;
+  /** Bound on tracked tokens; the oldest go first (written first if they hold unwritten sightings). */
+  maxEntries?: number;
+  /** A failed write (the sightings are kept and retried on the next tick). */
+  onError?: (error: unknown) => void;
+}
+
+interface Entry {
+  readonly token: Token;
+  /** Epoch ms of the last write (or of the stored last_used_at when first seen). */
+  writtenAt: number;
+  /** Sightings not written yet: value → epoch ms last seen. */
+  ips: Map<string, number>;
+  userAgents: Map<string, number>;
+  /** Used since the last write (last_used_at is due even with nothing new). */
+  dirty: boolean;
+  /** Epoch ms of the latest use noted. */
+  usedAt: number;
+  /** The stored window values as of the last write this node made. */
+  windowIps: Readonly<Record<string, string>>;
+  windowUserAgents: Readonly<Record<string, string>>;
+  flagged: boolean;
+  writing: Promise<void> | null;
+}
+
+const CAS_ATTEMPTS = 5;
+
+export type TokenUsageTracker = ReturnType<typeof createTokenUsageTracker>;
+
+export function createTokenUsageTracker({ store, clock, events, policy, resolutionMs = 60_000, maxEntries = 100_000, onError = () => {} }: TokenUsageTrackerDeps) {
+  const entries = new Map<number, Entry>();
+  const inFlight = new Set<Promise<void>>();
+
+  function entryFor(token: Token): Entry {
+    const known = entries.get(token.id);
+    if (known) return known;
+    if (entries.size >= maxEntries) {
+      const [oldestId, oldest] = entries.entries().next().value!;
+      if (oldest.dirty && oldest.writing === null) write(oldest, clock.now());
+      entries.delete(oldestId);
+    }
+    const entry: Entry = {
+      token,
+      writtenAt: token.lastUsedAt === null ? 0 : Date.parse(token.lastUsedAt),
+      ips: new Map(),
+      userAgents: new Map(),
+      dirty: false,
+      usedAt: 0,
+      windowIps: {},
+      windowUserAgents: {},
+      flagged: token.reuseFlaggedAt !== null,
+      writing: null,
+    };
+    entries.set(token.id, entry);
+    return entry;
+  }
+
+  /** Records a sighting; true when the value is new to this node's picture of the window. */
+  function sight(pending: Map<string, number>, stored: Readonly<Record<string, string>>, value: string | null, ms: number): boolean {
+    if (value === null) return false;
+    if (pending.has(value)) {
+      pending.set(value, ms);
+      return false;
+    }
+    const isNew = !Object.hasOwn(stored, value);
+    if (isNew && pending.size >= WINDOW_VALUES_KEPT) return false;
+    pending.set(value, ms);
+    return isNew;
+  }
+
+  /** Distinct values within the window: what was stored at the last write plus what is pending. */
+  function distinct(pending: ReadonlyMap<string, number>, stored: Readonly<Record<string, string>>, sinceMs: number): number {
+    let n = pending.size;
+    for (const [value, at] of Object.entries(stored)) if (!pending.has(value) && Date.parse(at) > sinceMs) n++;
+    return n;
+  }
+
+  async function persist(tokenId: number, observed: Observed, at: Date): Promise<MergedUsage | null> {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      const stored = await store.findUsage(tokenId);
+      if (stored === null) return null;
+      const merged = mergeUsage(stored, observed, at, policy);
+      if (await store.saveUsage(tokenId, stored.revision, merged)) return merged;
+    }
+    throw new Error(`token ${tokenId}: usage write lost ${CAS_ATTEMPTS} races in a row`);
+  }
+
+  /** Starts a write of the entry's sightings; the caller does not wait for it. */
+  function write(entry: Entry, now: Date): void {
+    const observed: Observed = { usedAt: entry.usedAt, ips: entry.ips, userAgents: entry.userAgents };
+    const previousWrite = entry.writtenAt;
+    entry.ips = new Map();
+    entry.userAgents = new Map();
+    entry.dirty = false;
+    entry.writtenAt = now.getTime();
+    const done = persist(entry.token.id, observed, now).then(
+      async (merged) => {
+        if (merged === null) return;
+        entry.windowIps = merged.windowIps;
+        entry.windowUserAgents = merged.windowUserAgents;
+        if (merged.reuseFlaggedAt !== null) entry.flagged = true;
+        if (merged.flagged) await publishFlag(entry.token, merged, now);
+      },
+      (error: unknown) => {
+        // Keep the sightings (newer ones win) and retry on the next tick.
+        for (const [v, ms] of observed.ips) if (!entry.ips.has(v)) entry.ips.set(v, ms);
+        for (const [v, ms] of observed.userAgents) if (!entry.userAgents.has(v)) entry.userAgents.set(v, ms);
+        entry.dirty = true;
+        entry.writtenAt = previousWrite;
+        onError(error);
+      },
+    );
+    const settled = done.finally(() => {
+      entry.writing = null;
+      inFlight.delete(settled);
+      // Sightings that arrived during the write and already cross the limit are not left to the tick.
+      if (wouldTripReuse(entry, clock.now().getTime())) write(entry, clock.now());
+    });
+    entry.writing = settled;
+    inFlight.add(settled);
+  }
+
+  async function publishFlag(token: Token, merged: MergedUsage, now: Date): Promise<void> {
+    await events.publish({
+      name: 'token.reuse_flagged',
+      tokenId: token.id,
+      at: now.toISOString(),
+      data: {
+        kind: token.kind,
+        name: token.name,
+        ip_addresses: merged.flagged!.ips,
+        user_agents: merged.flagged!.userAgents,
+        window_seconds: Math.round(policy.windowMs / 1000),
+        max_ips: policy.maxIps,
+        max_user_agents: policy.maxUserAgents,
+      },
+    });
+  }
+
+  /** This node's picture of the window (last write plus pending) crosses the limit of a token not flagged yet. */
+  function wouldTripReuse(entry: Entry, nowMs: number): boolean {
+    if (entry.flagged || (entry.ips.size === 0 && entry.userAgents.size === 0)) return false;
+    const sinceMs = nowMs - policy.windowMs;
+    return exceedsReuseLimits(distinct(entry.ips, entry.windowIps, sinceMs), distinct(entry.userAgents, entry.windowUserAgents, sinceMs), policy);
+  }
+
+  function isDue(entry: Entry, nowMs: number): boolean {
+    return entry.dirty && entry.writing === null && nowMs - entry.writtenAt >= resolutionMs;
+  }
+
+  return {
+    /** The hot path: remembers a successful use; writes only when due (or when reuse just tripped). */
+    note(token: Token, context: UsageContext, now: Date): void {
+      const entry = entryFor(token);
+      const ms = now.getTime();
+      entry.dirty = true;
+      entry.usedAt = Math.max(entry.usedAt, ms);
+      const newIp = sight(entry.ips, entry.windowIps, normaliseIp(context.ip), ms);
+      const newAgent = sight(entry.userAgents, entry.windowUserAgents, normaliseUserAgent(context.userAgent), ms);
+      if (entry.writing !== null) return;
+      if (ms - entry.writtenAt >= resolutionMs || ((newIp || newAgent) && wouldTripReuse(entry, ms))) write(entry, now);
+    },
+
+    /** Writes every token whose throttle has passed and that was used since; forgets idle ones. Then waits for the writes. */
+    async flushDue(): Promise<void> {
+      const now = clock.now();
+      const ms = now.getTime();
+      for (const [id, entry] of entries) {
+        if (isDue(entry, ms)) write(entry, now);
+        else if (!entry.dirty && entry.writing === null && ms - entry.writtenAt > Math.max(resolutionMs, policy.windowMs)) entries.delete(id);
+      }
+      await this.idle();
+    },
+
+    /** Writes everything not written yet, throttle or not (shutdown). */
+    async flushAll(): Promise<void> {
+      const now = clock.now();
+      for (const entry of entries.values()) if (entry.dirty && entry.writing === null) write(entry, now);
+      await this.idle();
+    },
+
+    /** Resolves when no write is in flight (tests; shutdown). */
+    async idle(): Promise<void> {
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+    },
+
+    /** Starts the periodic flush (`serve`); returns a stop function that flushes what is left. */
+    start(intervalMs: number): () => Promise<void> {
+      const timer = setInterval(() => void this.flushDue().catch(onError), intervalMs);
+      timer.unref();
+      return async () => {
+        clearInterval(timer);
+        await this.flushAll().catch(onError);
+      };
+    },
+  };
+}
