@@ -121,6 +121,17 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
     random,
     store,
     secretGenerated,
+    /**
+     * Writes what is still queued (token usage, then audit entries, which record the usage events) and
+     * releases connections: the rate-limit counter
+     * store, and the database unless the caller passed its own. Every user of buildServices calls it.
+     */
+    async close(): Promise<void> {
+      await tokenUsage.flushAll().catch(() => {}); // a failed write was reported through onError
+      await audit.writer.close();
+      await rateLimiter.close();
+      if (!overrides.store) await store.close();
+    },
     services: {
       rateLimiter,
       random,
@@ -175,9 +186,8 @@ export async function buildApp(config: Config, overrides: Overrides = {}): Promi
     secretGenerated: built.secretGenerated,
     async close() {
       await http.close();
-      // Before the store closes: queued audit entries are written, nothing is lost on a clean stop.
-      await built.services.auditWriter.close();
-      if (!overrides.store) await built.store.close();
+      // Then queued audit entries are written before the store closes: nothing is lost on a clean stop.
+      await built.close();
     },
   };
 }

@@ -72,8 +72,7 @@ async function withServices<T>(config: Config, fn: (s: Awaited<ReturnType<typeof
   try {
     return await fn(built);
   } finally {
-    await built.services.auditWriter.close();
-    await built.store.close();
+    await built.close();
   }
 }
 

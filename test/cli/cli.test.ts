@@ -130,7 +130,7 @@ describe.each(DIALECTS)('latchkey CLI on %s', (dialect) => {
         const verified = await built.services.verifier.verify(created.token);
         expect(verified.ok && verified.token.id).toBe(created.id);
       } finally {
-        await built.store.close();
+        await built.close();
       }
     });
 
@@ -176,7 +176,7 @@ describe.each(DIALECTS)('latchkey CLI on %s', (dialect) => {
       try {
         expect(await built.services.verifier.verify(created.token)).toMatchObject({ ok: false });
       } finally {
-        await built.store.close();
+        await built.close();
       }
     });
 

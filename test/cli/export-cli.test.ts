@@ -120,7 +120,7 @@ describe.each(DIALECTS)('latchkey export creating a deploy token on %s', (dialec
       const r = await built.services.verifier.verify(secret);
       return r.ok ? { kind: r.token.kind, name: r.token.name, scopes: r.token.scopes, username: r.token.username, projectId: r.token.projectId, groupId: r.token.groupId } : { reason: r.reason };
     } finally {
-      await built.store.close();
+      await built.close();
     }
   }
   async function deployTokenCount(): Promise<number> {
@@ -128,7 +128,7 @@ describe.each(DIALECTS)('latchkey export creating a deploy token on %s', (dialec
     try {
       return (await built.store.db.selectFrom('tokens').select('id').where('kind', '=', 'deploy').execute()).length;
     } finally {
-      await built.store.close();
+      await built.close();
     }
   }
 

@@ -69,7 +69,7 @@ describe.each(DIALECTS)('latchkey token CLI on %s', (dialect) => {
       const r = await built.services.verifier.verify(secret);
       return r.ok ? { ok: true, tokenId: r.token.id, userId: r.token.userId } : { ok: false, reason: r.reason };
     } finally {
-      await built.store.close();
+      await built.close();
     }
   }
 

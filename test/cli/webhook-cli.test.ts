@@ -99,7 +99,7 @@ describe.each(DIALECTS)('latchkey webhook CLI on %s', (dialect) => {
       try {
         expect(await built.services.webhookDispatcher.runDue()).toBe(1);
       } finally {
-        await built.store.close();
+        await built.close();
       }
       const deliveries = await cliJson('webhook', 'deliveries', String(hook.id));
       expect(deliveries).toHaveLength(1);

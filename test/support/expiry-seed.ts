@@ -23,6 +23,6 @@ export async function seedExpiringInstance(env: Record<string, string>): Promise
     await s.deployTokens.create(admin, { type: 'project', project: web }, { name: 'far', scopes: ['read_registry'], expiresAt: addDays(today, 200) });
     return { today };
   } finally {
-    await built.store.close();
+    await built.close();
   }
 }
