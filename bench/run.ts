@@ -4,7 +4,7 @@
  *
  *   verify (cache hit)   vs one HMAC-SHA256 of the secret   — the irreducible cost of checking a token
  *   verify (cache miss)  vs one HMAC-SHA256                 — a database read per call (cache disabled)
- *   GET …/self (auth'd)  vs GET /health (no credential)     — what authentication, auditing, usage
+ *   GET …/self (auth'd)  vs GET /-/health (no credential)   — what authentication, auditing, usage
  *                                                              tracking and rate limiting add to a request
  *
  * Prints ops/s and ratios; `--strict` exits 1 when a ratio is over its target. SQLite in memory, a fixed
@@ -63,8 +63,12 @@ async function main(): Promise<void> {
   const cases: Case[] = [
     { name: 'verify, cache hit', baseline: 'HMAC-SHA256', target: 5, run: () => cached.app.services.verifier.verify(cached.token, { ip: '127.0.0.1', userAgent: 'bench' }), runBaseline: hmac(cached.token) },
     { name: 'verify, cache miss (DB read)', baseline: 'HMAC-SHA256', target: 100, run: () => uncached.app.services.verifier.verify(uncached.token, { ip: '127.0.0.1', userAgent: 'bench' }), runBaseline: hmac(uncached.token) },
-    { name: 'GET /api/v4/personal_access_tokens/self', baseline: 'GET /health', target: 3, run: inject(cached.app, '/api/v4/personal_access_tokens/self', { 'private-token': cached.token }), runBaseline: inject(cached.app, '/health') },
+    { name: 'GET /api/v4/personal_access_tokens/self', baseline: 'GET /-/health', target: 3, run: inject(cached.app, '/api/v4/personal_access_tokens/self', { 'private-token': cached.token }), runBaseline: inject(cached.app, '/-/health') },
   ];
+
+  const probe = await cached.app.http.inject({ method: 'GET', url: '/-/health' });
+  const self = await cached.app.http.inject({ method: 'GET', url: '/api/v4/personal_access_tokens/self', headers: { 'private-token': cached.token } });
+  if (probe.statusCode !== 200 || self.statusCode !== 200) throw new Error(`bench set-up: /-/health answered ${probe.statusCode}, …/self ${self.statusCode}`);
 
   let over = 0;
   console.log('case | ops/s | baseline | baseline ops/s | ratio | target');
