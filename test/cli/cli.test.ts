@@ -3,22 +3,9 @@
  * file and on a PostgreSQL database: migrate, admin bootstrap, and deploy-token create/list/revoke
  * in tables and JSON, plus the error paths (exit code and one clear line, never a stack trace).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, buildServices } from '../../src/app.js';
-import { runCli } from '../../src/cli/main.js';
-import { loadConfig } from '../../src/config.js';
-import { createTestDatabase, DIALECTS } from '../support/dialects.js';
-
-const SECRET = 'cli-test-secret-0123456789abcdef0123456789';
-
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
+import { createCliHarness } from '../support/cli-harness.js';
+import { DIALECTS } from '../support/dialects.js';
 
 /** No line of a stack trace (`    at fn (file:line)`) and no raw error class names. */
 function expectNoStackTrace(text: string) {
@@ -27,49 +14,15 @@ function expectNoStackTrace(text: string) {
 }
 
 describe.each(DIALECTS)('latchkey CLI on %s', (dialect) => {
-  let dir: string;
-  let env: Record<string, string>;
-  let dropDatabase: () => Promise<void> = async () => {};
+  const h = createCliHarness(dialect, { prefix: 'latchkey-cli-' });
+  const { cli, cliJson } = h;
   let adminToken: string;
 
-  async function cli(...args: string[]): Promise<Run> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(['node', 'latchkey', ...args], { print: (t) => out.push(t), error: (t) => err.push(t), env });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
-
-  async function cliJson<T = any>(...args: string[]): Promise<T> {
-    const run = await cli(...args, '--json');
-    expect(run, run.err).toMatchObject({ code: 0, err: '' });
-    return JSON.parse(run.out) as T;
-  }
-
   /** Calls the API of an in-process app on the same store, as the bootstrap admin. */
-  async function api(method: 'GET' | 'POST', url: string, body?: unknown) {
-    const app = await buildApp(loadConfig(env));
-    try {
-      const res = await app.http.inject({ method, url, headers: { 'private-token': adminToken, ...(body ? { 'content-type': 'application/json' } : {}) }, payload: body ? JSON.stringify(body) : undefined });
-      return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
-    } finally {
-      await app.close();
-    }
-  }
+  const api = (method: 'GET' | 'POST', url: string, body?: unknown) => h.api(method, url, { token: adminToken, body });
 
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-cli-'));
-    let databaseUrl = `sqlite:${join(dir, 'cli.db')}`;
-    if (dialect === 'postgres') {
-      const db = await createTestDatabase('postgres');
-      databaseUrl = db.url;
-      dropDatabase = db.drop;
-    }
-    env = { LATCHKEY_DATA_DIR: dir, LATCHKEY_SECRET: SECRET, DATABASE_URL: databaseUrl, LATCHKEY_LOG_LEVEL: 'silent' };
-  });
-  afterAll(async () => {
-    await dropDatabase();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  beforeAll(() => h.setUp());
+  afterAll(() => h.tearDown());
 
   it('migrate applies the migrations once, then reports the database up to date', async () => {
     const first = await cli('migrate');
@@ -125,13 +78,10 @@ describe.each(DIALECTS)('latchkey CLI on %s', (dialect) => {
       projectTokenId = created.id;
 
       // The printed secret is a working credential for that token.
-      const built = await buildServices(loadConfig(env));
-      try {
+      await h.withServices(async (built) => {
         const verified = await built.services.verifier.verify(created.token);
         expect(verified.ok && verified.token.id).toBe(created.id);
-      } finally {
-        await built.close();
-      }
+      });
     });
 
     it('create prints a readable table and the secret when --json is absent', async () => {
@@ -172,12 +122,9 @@ describe.each(DIALECTS)('latchkey CLI on %s', (dialect) => {
       const listed = await cliJson<{ id: number }[]>('deploy-token', 'list', '--project', 'acme/web');
       expect(listed.map((t) => t.id)).toEqual([projectTokenId]);
 
-      const built = await buildServices(loadConfig(env));
-      try {
+      await h.withServices(async (built) => {
         expect(await built.services.verifier.verify(created.token)).toMatchObject({ ok: false });
-      } finally {
-        await built.close();
-      }
+      });
     });
 
     it('revoke --json reports what it revoked; a second revoke is a clear not-found', async () => {
@@ -225,10 +172,8 @@ describe.each(DIALECTS)('latchkey CLI on %s', (dialect) => {
   });
 
   it('a bad configuration is reported as such, with exit 2', async () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(['node', 'latchkey', 'migrate'], { print: (t) => out.push(t), error: (t) => err.push(t), env: { ...env, LATCHKEY_SECRET: 'short' } });
-    expect(code).toBe(2);
-    expect(err).toEqual(['latchkey: LATCHKEY_SECRET must be at least 32 characters']);
+    const run = await h.cliWithEnv({ LATCHKEY_SECRET: 'short' })('migrate');
+    expect(run.code).toBe(2);
+    expect(run.err).toBe('latchkey: LATCHKEY_SECRET must be at least 32 characters');
   });
 });
