@@ -5,22 +5,9 @@
  * checked with the real verifier; rotation with and without --grace-period; the leak look-up from a
  * value (argument or stdin) and its --revoke; and the error paths (exit code, one clear line, no trace).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, buildServices } from '../../src/app.js';
-import { runCli } from '../../src/cli/main.js';
-import { loadConfig } from '../../src/config.js';
-import { createTestDatabase, DIALECTS } from '../support/dialects.js';
-
-const SECRET = 'cli-token-test-secret-0123456789abcdef0123';
-
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
+import { createCliHarness } from '../support/cli-harness.js';
+import { DIALECTS } from '../support/dialects.js';
 
 function expectNoStackTrace(text: string) {
   expect(text).not.toMatch(/^\s+at\s/m);
@@ -32,56 +19,23 @@ function inDays(days: number): string {
 }
 
 describe.each(DIALECTS)('latchkey token CLI on %s', (dialect) => {
-  let dir: string;
-  let env: Record<string, string>;
-  let dropDatabase: () => Promise<void> = async () => {};
+  const h = createCliHarness(dialect, { prefix: 'latchkey-token-cli-' });
+  const { cli, cliJson } = h;
   let adminToken: string;
   let alice: { id: number };
-  let stdin = '';
 
-  async function cli(...args: string[]): Promise<Run> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(['node', 'latchkey', ...args], { print: (t) => out.push(t), error: (t) => err.push(t), env, readStdin: async () => stdin });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
-
-  async function cliJson<T = any>(...args: string[]): Promise<T> {
-    const run = await cli(...args, '--json');
-    expect(run, run.err).toMatchObject({ code: 0, err: '' });
-    return JSON.parse(run.out) as T;
-  }
-
-  async function api(method: 'GET' | 'POST', url: string, body?: unknown) {
-    const app = await buildApp(loadConfig(env));
-    try {
-      const res = await app.http.inject({ method, url, headers: { 'private-token': adminToken, ...(body ? { 'content-type': 'application/json' } : {}) }, payload: body ? JSON.stringify(body) : undefined });
-      return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
-    } finally {
-      await app.close();
-    }
-  }
+  const api = (method: 'GET' | 'POST', url: string, body?: unknown) => h.api(method, url, { token: adminToken, body });
 
   /** What the real verifier says about a secret now: the token id and user id it authenticates, or why not. */
   async function verify(secret: string): Promise<{ ok: true; tokenId: number; userId: number | null } | { ok: false; reason: string }> {
-    const built = await buildServices(loadConfig(env));
-    try {
+    return h.withServices(async (built) => {
       const r = await built.services.verifier.verify(secret);
       return r.ok ? { ok: true, tokenId: r.token.id, userId: r.token.userId } : { ok: false, reason: r.reason };
-    } finally {
-      await built.close();
-    }
+    });
   }
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-token-cli-'));
-    let databaseUrl = `sqlite:${join(dir, 'cli.db')}`;
-    if (dialect === 'postgres') {
-      const db = await createTestDatabase('postgres');
-      databaseUrl = db.url;
-      dropDatabase = db.drop;
-    }
-    env = { LATCHKEY_DATA_DIR: dir, LATCHKEY_SECRET: SECRET, DATABASE_URL: databaseUrl, LATCHKEY_LOG_LEVEL: 'silent' };
+    await h.setUp();
     adminToken = (await cliJson('admin', 'bootstrap')).token;
     // Namespaces and users have no CLI command; create them through the API with the bootstrap token.
     alice = (await api('POST', '/api/v4/users', { username: 'alice', name: 'Alice', email: 'alice@example.com' })).body;
@@ -90,10 +44,7 @@ describe.each(DIALECTS)('latchkey token CLI on %s', (dialect) => {
     expect((await api('POST', '/api/v4/projects', { name: 'Web', path: 'web', namespace_id: group.body.id })).status).toBe(201);
     expect((await api('POST', `/api/v4/groups/${group.body.id}/service_accounts`, { username: 'ci-robot', name: 'CI robot' })).status).toBe(201);
   });
-  afterAll(async () => {
-    await dropDatabase();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => h.tearDown());
 
   describe('create', () => {
     it('--user --json: a personal glpat- token for that user, shown once', async () => {
@@ -276,12 +227,12 @@ describe.each(DIALECTS)('latchkey token CLI on %s', (dialect) => {
 
     it('reads the value from stdin with `-` and --revoke revokes it', async () => {
       const created = await cliJson('token', 'create', '--project', 'acme/web', '--name', 'leaked-bot', '--scopes', 'read_api', '--expires-at', inDays(10));
-      stdin = `${created.token}\n`;
+      h.stdin = `${created.token}\n`;
       const run = await cliJson('token', 'inspect', '-', '--revoke');
       expect(run).toMatchObject({ id: created.id, kind: 'project', owner: created.owner, state: 'revoked', revoked_now: true });
       expect(JSON.stringify(run)).not.toContain(created.token);
       expect(await verify(created.token)).toMatchObject({ ok: false, reason: 'revoked' });
-      stdin = '';
+      h.stdin = '';
     });
 
     it('identifies a deploy token too', async () => {
@@ -298,7 +249,7 @@ describe.each(DIALECTS)('latchkey token CLI on %s', (dialect) => {
       expect(run.err).toMatch(/^latchkey: .*not found/i);
       expect(run.err).not.toContain(value);
       expectNoStackTrace(run.err);
-      stdin = '';
+      h.stdin = '';
       const empty = await cli('token', 'inspect', '-');
       expect(empty.code).toBe(2);
       expect(empty.err).toMatch(/^latchkey: no token value/);
