@@ -4,51 +4,23 @@
  * and as JSON, with `Nd`, `Nw` and bare-day windows and the default of 30 days; bad windows exit 2 with
  * one line. The CLI uses the real clock, so expiry dates are relative to today.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
-import { runCli } from '../../src/cli/main.js';
-import { loadConfig } from '../../src/config.js';
-import { createTestDatabase, DIALECTS } from '../support/dialects.js';
-
-const SECRET = 'cli-expiring-test-secret-0123456789abcdef';
+import { createCliHarness } from '../support/cli-harness.js';
+import { DIALECTS } from '../support/dialects.js';
 
 function inDays(days: number): string {
   return new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
 }
 
 describe.each(DIALECTS)('latchkey expiring on %s', (dialect) => {
-  let dir: string;
-  let env: Record<string, string>;
-  let dropDatabase: () => Promise<void> = async () => {};
+  const h = createCliHarness(dialect, { prefix: 'latchkey-expiring-cli-' });
+  const { cli, cliJson } = h;
   const ids: Record<string, number> = {};
 
-  async function cli(...args: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(['node', 'latchkey', ...args], { print: (t) => out.push(t), error: (t) => err.push(t), env, readStdin: async () => '' });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
-  async function cliJson(...args: string[]) {
-    const run = await cli(...args, '--json');
-    expect(run, run.err).toMatchObject({ code: 0, err: '' });
-    return JSON.parse(run.out);
-  }
-
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-expiring-cli-'));
-    let databaseUrl = `sqlite:${join(dir, 'cli.db')}`;
-    if (dialect === 'postgres') {
-      const db = await createTestDatabase('postgres');
-      databaseUrl = db.url;
-      dropDatabase = db.drop;
-    }
-    env = { LATCHKEY_DATA_DIR: dir, LATCHKEY_SECRET: SECRET, DATABASE_URL: databaseUrl, LATCHKEY_LOG_LEVEL: 'silent' };
+    await h.setUp();
     const adminToken = (await cliJson('admin', 'bootstrap', '--expires-in-days', '200')).token;
-    const app = await buildApp(loadConfig(env));
-    try {
+    await h.withApp(async (app) => {
       const post = async (url: string, body: unknown) => {
         const res = await app.http.inject({ method: 'POST', url, headers: { 'private-token': adminToken, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
         expect(res.statusCode, res.body).toBe(201);
@@ -57,19 +29,14 @@ describe.each(DIALECTS)('latchkey expiring on %s', (dialect) => {
       await post('/api/v4/users', { username: 'alice', name: 'Alice', email: 'alice@example.com' });
       const group = await post('/api/v4/groups', { name: 'Acme', path: 'acme' });
       await post('/api/v4/projects', { name: 'Web', path: 'web', namespace_id: group.id });
-    } finally {
-      await app.close();
-    }
+    });
     ids.pull = (await cliJson('deploy-token', 'create', '--project', 'acme/web', '--name', 'registry-pull', '--scopes', 'read_registry', '--expires-at', inDays(8))).id;
     ids.ci = (await cliJson('token', 'create', '--project', 'acme/web', '--name', 'ci', '--scopes', 'read_repository', '--expires-at', inDays(3))).id;
     ids.groupBot = (await cliJson('token', 'create', '--group', 'acme', '--name', 'group-bot', '--scopes', 'read_api', '--expires-at', inDays(20))).id;
     ids.laptop = (await cliJson('token', 'create', '--user', 'alice', '--name', 'laptop', '--scopes', 'read_user', '--expires-at', inDays(45))).id;
     ids.forever = (await cliJson('deploy-token', 'create', '--project', 'acme/web', '--name', 'forever', '--scopes', 'read_repository')).id;
   });
-  afterAll(async () => {
-    await dropDatabase();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => h.tearDown());
 
   it('--json: the default 30-day window, grouped and sorted by expiry, no secrets', async () => {
     const run = await cli('expiring', '--json');
