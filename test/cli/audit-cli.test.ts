@@ -7,76 +7,35 @@
  * exits 1. Bad options exit 2 with one line.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
-import { runCli } from '../../src/cli/main.js';
-import { loadConfig } from '../../src/config.js';
 import { locateDatabase, openStore } from '../../src/store/open-store.js';
-import { createTestDatabase, DIALECTS } from '../support/dialects.js';
+import { CLI_TEST_SECRET, createCliHarness } from '../support/cli-harness.js';
+import { DIALECTS } from '../support/dialects.js';
 
-const SECRET = 'cli-audit-test-secret-0123456789abcdef0123';
-const hashOf = (token: string) => `sha256:${createHash('sha256').update(createHmac('sha256', SECRET).update(token).digest('hex')).digest('hex')}`;
+const hashOf = (token: string) => `sha256:${createHash('sha256').update(createHmac('sha256', CLI_TEST_SECRET).update(token).digest('hex')).digest('hex')}`;
 
 describe.each(DIALECTS)('latchkey audit on %s', (dialect) => {
-  let dir: string;
-  let env: Record<string, string>;
-  let databaseUrl: string;
-  let dropDatabase: () => Promise<void> = async () => {};
+  const h = createCliHarness(dialect, { prefix: 'latchkey-audit-cli-', env: { LATCHKEY_AUDIT_FLUSH_MS: '60000' } });
+  const { cli, cliJson } = h;
   let adminToken: string;
   let deploy: { id: number; token: string };
 
-  async function cli(...args: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(['node', 'latchkey', ...args], { print: (t) => out.push(t), error: (t) => err.push(t), env, readStdin: async () => '' });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
-  async function cliJson(...args: string[]) {
-    const run = await cli(...args, '--json');
-    expect(run, run.err).toMatchObject({ code: 0, err: '' });
-    return JSON.parse(run.out);
-  }
-
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-audit-cli-'));
-    databaseUrl = `sqlite:${join(dir, 'cli.db')}`;
-    if (dialect === 'postgres') {
-      const db = await createTestDatabase('postgres');
-      databaseUrl = db.url;
-      dropDatabase = db.drop;
-    }
-    env = { LATCHKEY_DATA_DIR: dir, LATCHKEY_SECRET: SECRET, DATABASE_URL: databaseUrl, LATCHKEY_LOG_LEVEL: 'silent', LATCHKEY_AUDIT_FLUSH_MS: '60000' };
+    await h.setUp();
     adminToken = (await cliJson('admin', 'bootstrap', '--expires-in-days', '30')).token;
-    const app = await buildApp(loadConfig(env));
-    try {
+    // Nothing is flushed while the app runs (60 s interval): its close must write the queue.
+    await h.withApp(async (app) => {
       const call = async (method: 'GET' | 'POST', url: string, body?: unknown) =>
         app.http.inject({ method, url, headers: { 'private-token': adminToken, 'content-type': 'application/json', 'user-agent': 'cli-test' }, payload: body === undefined ? undefined : JSON.stringify(body) });
       expect((await call('POST', '/api/v4/groups', { name: 'Acme', path: 'acme' })).statusCode).toBe(201);
       expect((await call('GET', '/api/v4/user')).statusCode).toBe(200);
-    } finally {
-      // Nothing was flushed yet (60 s interval): close must write the queue.
-      await app.close();
-    }
+    });
     await cliJson('deploy-token', 'list');
-    const project = await (async () => {
-      const app2 = await buildApp(loadConfig(env));
-      try {
-        const res = await app2.http.inject({ method: 'POST', url: '/api/v4/projects', headers: { 'private-token': adminToken, 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'Web', path: 'web', namespace_id: 1 }) });
-        return JSON.parse(res.body);
-      } finally {
-        await app2.close();
-      }
-    })();
+    const project = (await h.api('POST', '/api/v4/projects', { token: adminToken, body: { name: 'Web', path: 'web', namespace_id: 1 } })).body;
     expect(project.path_with_namespace).toBe('acme/web');
     deploy = await cliJson('deploy-token', 'create', '--project', 'acme/web', '--name', 'pull', '--scopes', 'read_registry');
   });
-  afterAll(async () => {
-    await dropDatabase();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => h.tearDown());
 
   it('--token <value> and --token sha256:<hash> find the same entries; the value is never printed', async () => {
     const byValue = await cli('audit', '--token', adminToken, '--since', '7d', '--json');
@@ -110,7 +69,7 @@ describe.each(DIALECTS)('latchkey audit on %s', (dialect) => {
     const ok = await cli('audit', 'verify');
     expect(ok.code).toBe(0);
     expect(ok.out).toMatch(/^Audit log intact: \d+ entries/);
-    const store = await openStore(locateDatabase(databaseUrl, dir));
+    const store = await openStore(locateDatabase(h.databaseUrl, h.dir));
     try {
       await store.db.updateTable('audit_events').set({ ip: '10.6.6.6' }).where('id', '=', 2).execute();
       await store.db.deleteFrom('audit_events').where('id', '=', 3).execute();
