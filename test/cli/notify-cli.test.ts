@@ -2,20 +2,16 @@
  * `latchkey notify run` in-process through runCli, on SQLite and PostgreSQL, with and without SMTP:
  * the summary table, `--json`, and nothing sent twice on a second run.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
-import { createTestDatabase, DIALECTS } from '../support/dialects.js';
+import { createCliHarness } from '../support/cli-harness.js';
+import { DIALECTS } from '../support/dialects.js';
 import { seedExpiringInstance } from '../support/expiry-seed.js';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.js';
 
 describe.each(DIALECTS)('latchkey notify run on %s', (dialect) => {
+  const h = createCliHarness(dialect, { prefix: 'latchkey-notify-' });
+  const { cli } = h;
   let sink: SmtpSink;
-  let dir: string;
-  let drop: () => Promise<void>;
-  let env: Record<string, string>;
 
   beforeAll(async () => {
     sink = await startSmtpSink();
@@ -23,25 +19,13 @@ describe.each(DIALECTS)('latchkey notify run on %s', (dialect) => {
   afterAll(async () => {
     await sink.stop();
   });
-  afterEach(async () => {
-    await drop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => h.tearDown());
 
+  /** A fresh store per test, seeded with tokens in the expiry windows; `extra` configures mail. */
   async function setUp(extra: Record<string, string>) {
     sink.mails.length = 0;
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-notify-'));
-    const db = await createTestDatabase(dialect);
-    drop = db.drop;
-    env = { LATCHKEY_DATA_DIR: dir, LATCHKEY_SECRET: 'notify-cli-secret-0123456789abcdef0123', LATCHKEY_LOG_LEVEL: 'silent', DATABASE_URL: dialect === 'sqlite' ? `sqlite:${dir}/l.sqlite` : db.url, ...extra };
-    await seedExpiringInstance(env);
-  }
-
-  async function cli(...args: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(['node', 'latchkey', ...args], { print: (t) => out.push(t), error: (t) => err.push(t), env });
-    return { code, out: out.join('\n'), err: err.join('\n') };
+    await h.setUp(extra);
+    await seedExpiringInstance(h.env);
   }
 
   it('prints a summary, mails root and the maintainer once each, and nothing on a second run', async () => {
