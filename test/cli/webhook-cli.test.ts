@@ -3,59 +3,24 @@
  * once, tables and --json, group hooks, refusals as one line with exit codes, and the attempts of a
  * delivery sent to a real local receiver.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, buildServices } from '../../src/app.js';
-import { runCli } from '../../src/cli/main.js';
-import { loadConfig } from '../../src/config.js';
-import { createTestDatabase, DIALECTS } from '../support/dialects.js';
+import { createCliHarness } from '../support/cli-harness.js';
+import { DIALECTS } from '../support/dialects.js';
 import { startReceiver } from '../integration/http/webhooks-receiver.js';
 
-const SECRET = 'cli-webhook-test-secret-0123456789abcdef01';
-
 describe.each(DIALECTS)('latchkey webhook CLI on %s', (dialect) => {
-  let dir: string;
-  let env: Record<string, string>;
-  let dropDatabase: () => Promise<void> = async () => {};
-
-  async function cli(...args: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(['node', 'latchkey', ...args], { print: (t) => out.push(t), error: (t) => err.push(t), env, readStdin: async () => '' });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
-  async function cliJson<T = any>(...args: string[]): Promise<T> {
-    const run = await cli(...args, '--json');
-    expect(run, run.err).toMatchObject({ code: 0, err: '' });
-    return JSON.parse(run.out) as T;
-  }
+  const h = createCliHarness(dialect, { prefix: 'latchkey-webhook-cli-', env: { LATCHKEY_WEBHOOK_ALLOW_LOCAL_NETWORK: 'true' } });
+  const { cli, cliJson } = h;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-webhook-cli-'));
-    let databaseUrl = `sqlite:${join(dir, 'cli.db')}`;
-    if (dialect === 'postgres') {
-      const db = await createTestDatabase('postgres');
-      databaseUrl = db.url;
-      dropDatabase = db.drop;
-    }
-    env = { LATCHKEY_DATA_DIR: dir, LATCHKEY_SECRET: SECRET, DATABASE_URL: databaseUrl, LATCHKEY_LOG_LEVEL: 'silent', LATCHKEY_WEBHOOK_ALLOW_LOCAL_NETWORK: 'true' };
+    await h.setUp();
     const admin = await cliJson('admin', 'bootstrap');
-    const app = await buildApp(loadConfig(env));
-    try {
-      const res = await app.http.inject({ method: 'POST', url: '/api/v4/groups', headers: { 'private-token': admin.token, 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'Acme', path: 'acme' }) });
-      expect(res.statusCode).toBe(201);
-      const project = await app.http.inject({ method: 'POST', url: '/api/v4/projects', headers: { 'private-token': admin.token, 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'Web', path: 'web', namespace_id: JSON.parse(res.body).id }) });
-      expect(project.statusCode).toBe(201);
-    } finally {
-      await app.close();
-    }
+    const group = await h.api('POST', '/api/v4/groups', { token: admin.token, body: { name: 'Acme', path: 'acme' } });
+    expect(group.status).toBe(201);
+    const project = await h.api('POST', '/api/v4/projects', { token: admin.token, body: { name: 'Web', path: 'web', namespace_id: group.body.id } });
+    expect(project.status).toBe(201);
   });
-  afterAll(async () => {
-    await dropDatabase();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => h.tearDown());
 
   it('adds, lists and removes instance and group webhooks; the secret is printed once', async () => {
     const added = await cli('webhook', 'add', '--url', 'https://hooks.example.com/a', '--events', 'token.expiring, token.revoked');
@@ -95,12 +60,9 @@ describe.each(DIALECTS)('latchkey webhook CLI on %s', (dialect) => {
       const hook = await cliJson('webhook', 'add', '--url', receiver.url, '--events', 'token.created,token.revoked');
       const token = await cliJson('deploy-token', 'create', '--project', 'acme/web', '--name', 'pull', '--scopes', 'read_registry');
       receiver.mode = 'fail';
-      const built = await buildServices(loadConfig(env));
-      try {
+      await h.withServices(async (built) => {
         expect(await built.services.webhookDispatcher.runDue()).toBe(1);
-      } finally {
-        await built.close();
-      }
+      });
       const deliveries = await cliJson('webhook', 'deliveries', String(hook.id));
       expect(deliveries).toHaveLength(1);
       expect(deliveries[0]).toMatchObject({ event: 'token.created', token_id: token.id, status: 'pending', attempt_count: 1 });
