@@ -3,77 +3,37 @@
  * run in-process through runCli on a SQLite file and on a PostgreSQL database. The token is used
  * through the real HTTP app from several user agents, so the flag comes from the real verifier path.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
-import { runCli } from '../../src/cli/main.js';
-import { loadConfig } from '../../src/config.js';
-import { createTestDatabase, DIALECTS } from '../support/dialects.js';
-
-const SECRET = 'cli-reused-test-secret-0123456789abcdef012';
+import { createCliHarness } from '../support/cli-harness.js';
+import { DIALECTS } from '../support/dialects.js';
 
 function inDays(days: number): string {
   return new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
 }
 
 describe.each(DIALECTS)('latchkey token reused on %s', (dialect) => {
-  let dir: string;
-  let env: Record<string, string>;
-  let dropDatabase: () => Promise<void> = async () => {};
-  let adminToken: string;
-
-  async function cli(...args: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(['node', 'latchkey', ...args], { print: (t) => out.push(t), error: (t) => err.push(t), env });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
-
-  async function cliJson<T = any>(...args: string[]): Promise<T> {
-    const run = await cli(...args, '--json');
-    expect(run, run.err).toMatchObject({ code: 0, err: '' });
-    return JSON.parse(run.out) as T;
-  }
+  // The default policy: more than 3 distinct user agents or IPs within an hour.
+  const h = createCliHarness(dialect, { prefix: 'latchkey-reused-cli-' });
+  const { cli, cliJson } = h;
 
   /** API calls with `token`, each from its own user agent and address, on one app; waits for the usage writes. */
   async function useFrom(token: string, clients: { ip: string; userAgent: string }[]) {
-    const app = await buildApp(loadConfig(env));
-    try {
+    await h.withApp(async (app) => {
       for (const { ip, userAgent } of clients) {
         const res = await app.http.inject({ method: 'GET', url: '/api/v4/user', headers: { 'private-token': token, 'user-agent': userAgent }, remoteAddress: ip });
         expect(res.statusCode).toBe(200);
       }
       await app.services.tokenUsage.idle();
-    } finally {
-      await app.close();
-    }
+    });
   }
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-reused-cli-'));
-    let databaseUrl = `sqlite:${join(dir, 'cli.db')}`;
-    if (dialect === 'postgres') {
-      const db = await createTestDatabase('postgres');
-      databaseUrl = db.url;
-      dropDatabase = db.drop;
-    }
-    // The default policy: more than 3 distinct user agents or IPs within an hour.
-    env = { LATCHKEY_DATA_DIR: dir, LATCHKEY_SECRET: SECRET, DATABASE_URL: databaseUrl, LATCHKEY_LOG_LEVEL: 'silent' };
-    adminToken = (await cliJson('admin', 'bootstrap')).token;
-    const app = await buildApp(loadConfig(env));
-    try {
-      const res = await app.http.inject({ method: 'POST', url: '/api/v4/users', headers: { 'private-token': adminToken, 'content-type': 'application/json' }, payload: JSON.stringify({ username: 'alice', name: 'Alice', email: 'alice@example.com' }) });
-      expect(res.statusCode).toBe(201);
-    } finally {
-      await app.close();
-    }
+    await h.setUp();
+    const adminToken = (await cliJson('admin', 'bootstrap')).token;
+    const alice = await h.api('POST', '/api/v4/users', { token: adminToken, body: { username: 'alice', name: 'Alice', email: 'alice@example.com' } });
+    expect(alice.status).toBe(201);
   });
-  afterAll(async () => {
-    await dropDatabase();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => h.tearDown());
 
   it('lists nothing while no token is flagged', async () => {
     expect(await cli('token', 'reused')).toMatchObject({ code: 0, out: '(none)', err: '' });
