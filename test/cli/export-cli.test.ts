@@ -5,47 +5,28 @@
  * verifies; the same `auth` that `kubectl create secret docker-registry` computes (a recorded fixture);
  * and the refusals (exit 2, one line, nothing created).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, buildServices } from '../../src/app.js';
-import { runCli } from '../../src/cli/main.js';
-import { loadConfig } from '../../src/config.js';
-import { createTestDatabase, DIALECTS } from '../support/dialects.js';
+import { createCliHarness } from '../support/cli-harness.js';
+import { DIALECTS } from '../support/dialects.js';
 
-const SECRET = 'cli-export-test-secret-0123456789abcdef0123';
 const TOKEN = 'gldt-abcdefghijklmnopqrstuvwxyz12AbCdEf';
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const unb64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-function makeCli(env: () => Record<string, string>, stdin: () => string) {
-  return async (...args: string[]): Promise<Run> => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(['node', 'latchkey', ...args], { print: (t) => out.push(t), error: (t) => err.push(t), env: env(), readStdin: async () => stdin() });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  };
-}
-
 describe('latchkey export with an existing token', () => {
+  // No store is touched: the data dir is a path under the temp dir that stays empty.
+  const h = createCliHarness('none', { prefix: 'latchkey-export-' });
+  const { cli } = h;
   let dir: string;
-  let stdin = '';
-  let extraEnv: Record<string, string> = {};
-  // No store is touched: point the data dir at a temp dir that stays empty.
-  const cli = makeCli(() => ({ LATCHKEY_DATA_DIR: join(dir, 'data'), LATCHKEY_SECRET: SECRET, LATCHKEY_LOG_LEVEL: 'silent', ...extraEnv }), () => stdin);
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-export-'));
+    await h.setUp();
+    dir = h.dir;
     await writeFile(join(dir, 'token'), `${TOKEN}\n`);
   });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
+  afterAll(() => h.tearDown());
 
   it('docker-auth-config: DOCKER_AUTH_CONFIG JSON from --token-file', async () => {
     const run = await cli('export', 'docker-auth-config', '--registry', 'registry.example.com:5000', '--username', 'gitlab+deploy-token-7', '--token-file', join(dir, 'token'));
@@ -54,12 +35,10 @@ describe('latchkey export with an existing token', () => {
   });
 
   it('reads the token from stdin (--token-file -) and from LATCHKEY_EXPORT_TOKEN', async () => {
-    stdin = `${TOKEN}\n`;
+    h.stdin = `${TOKEN}\n`;
     const fromStdin = await cli('export', 'netrc', '--machine', 'gitlab.example.com', '--username', 'bot', '--token-file', '-');
     expect(fromStdin).toEqual({ code: 0, out: `machine gitlab.example.com login bot password ${TOKEN}`, err: '' });
-    extraEnv = { LATCHKEY_EXPORT_TOKEN: TOKEN };
-    const fromEnv = await cli('export', 'netrc', '--machine', 'gitlab.example.com', '--username', 'bot');
-    extraEnv = {};
+    const fromEnv = await h.cliWithEnv({ LATCHKEY_EXPORT_TOKEN: TOKEN })('export', 'netrc', '--machine', 'gitlab.example.com', '--username', 'bot');
     expect(fromEnv.out).toBe(`machine gitlab.example.com login bot password ${TOKEN}`);
   });
 
@@ -109,51 +88,28 @@ describe('latchkey export with an existing token', () => {
 });
 
 describe.each(DIALECTS)('latchkey export creating a deploy token on %s', (dialect) => {
-  let dir: string;
-  let env: Record<string, string>;
-  let dropDatabase: () => Promise<void> = async () => {};
-  const cli = makeCli(() => env, () => '');
+  const h = createCliHarness(dialect, { prefix: 'latchkey-export-create-' });
+  const { cli } = h;
 
   async function verify(secret: string) {
-    const built = await buildServices(loadConfig(env));
-    try {
+    return h.withServices(async (built) => {
       const r = await built.services.verifier.verify(secret);
       return r.ok ? { kind: r.token.kind, name: r.token.name, scopes: r.token.scopes, username: r.token.username, projectId: r.token.projectId, groupId: r.token.groupId } : { reason: r.reason };
-    } finally {
-      await built.close();
-    }
+    });
   }
   async function deployTokenCount(): Promise<number> {
-    const built = await buildServices(loadConfig(env));
-    try {
-      return (await built.store.db.selectFrom('tokens').select('id').where('kind', '=', 'deploy').execute()).length;
-    } finally {
-      await built.close();
-    }
+    return h.withServices(async (built) => (await built.store.db.selectFrom('tokens').select('id').where('kind', '=', 'deploy').execute()).length);
   }
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-export-create-'));
-    let databaseUrl = `sqlite:${join(dir, 'cli.db')}`;
-    if (dialect === 'postgres') {
-      const db = await createTestDatabase('postgres');
-      databaseUrl = db.url;
-      dropDatabase = db.drop;
-    }
-    env = { LATCHKEY_DATA_DIR: dir, LATCHKEY_SECRET: SECRET, DATABASE_URL: databaseUrl, LATCHKEY_LOG_LEVEL: 'silent' };
-    const app = await buildApp(loadConfig(env));
-    try {
+    await h.setUp();
+    await h.withApp(async (app) => {
       const { admin } = await app.services.namespaces.ensureFirstAdmin('root', 'root@localhost');
       const group = await app.services.namespaces.createGroup(admin, { name: 'Acme', path: 'acme' });
       await app.services.namespaces.createProject(admin, { name: 'Web', path: 'web', namespaceId: group.id });
-    } finally {
-      await app.close();
-    }
+    });
   });
-  afterAll(async () => {
-    await dropDatabase();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => h.tearDown());
 
   it('k8s-pull-secret --project: a new read_registry deploy token, its secret only in the manifest', async () => {
     const run = await cli('export', 'k8s-pull-secret', '--name', 'regcred', '--namespace', 'apps', '--registry', 'registry.example.com', '--project', 'acme/web', '--json');
