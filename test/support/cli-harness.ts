@@ -91,23 +91,9 @@ export function createCliHarness(dialect: DialectName | 'none', options: CliHarn
 
     cliWithEnv: (overrides) => (...args) => run({ ...harness.env, ...overrides }, args),
 
-    async withApp(fn) {
-      const app = await buildApp(loadConfig(harness.env));
-      try {
-        return await fn(app);
-      } finally {
-        await app.close();
-      }
-    },
+    withApp: async (fn) => closingAfter(await buildApp(loadConfig(harness.env)), fn),
 
-    async withServices(fn) {
-      const built = await buildServices(loadConfig(harness.env));
-      try {
-        return await fn(built);
-      } finally {
-        await built.close();
-      }
-    },
+    withServices: async (fn) => closingAfter(await buildServices(loadConfig(harness.env)), fn),
 
     api: (method, url, { token, body }) =>
       harness.withApp(async (app) => {
@@ -149,4 +135,13 @@ export function createCliHarness(dialect: DialectName | 'none', options: CliHarn
   }
 
   return harness;
+}
+
+/** Runs fn on an app or built services and closes them however fn ends. */
+async function closingAfter<R extends { close(): Promise<void> }, T>(resource: R, fn: (resource: R) => Promise<T>): Promise<T> {
+  try {
+    return await fn(resource);
+  } finally {
+    await resource.close();
+  }
 }
