@@ -155,10 +155,10 @@ export function presentDeployToken(t: Token, now: Date): Static<typeof DeployTok
 
 
 /**
- * GitLab's ResourceAccessToken entity (project and group access tokens). `grace_until` is Latchkey's:
- * set on a token rotated away with a grace period, the instant its secret stops working.
+ * GitLab's PersonalAccessToken entity (expires_at as a date, `YYYY-MM-DD`). Latchkey adds `grace_until`:
+ * on a token rotated away with a grace period, the instant its secret stops working (null otherwise).
  */
-export const ResourceAccessTokenEntity = Type.Object({
+export const PersonalAccessTokenEntity = Type.Object({
   id: Type.Integer(),
   name: Type.String(),
   revoked: Type.Boolean(),
@@ -169,12 +169,18 @@ export const ResourceAccessTokenEntity = Type.Object({
   last_used_at: Nullable(Type.String()),
   active: Type.Boolean(),
   expires_at: Nullable(Type.String()),
-  access_level: Type.Integer(),
-  resource_type: Type.String(),
-  resource_id: Type.Integer(),
   grace_until: Nullable(Type.String()),
   ...TokenUsageFields,
 });
+
+/**
+ * GitLab's ResourceAccessToken entity (project and group access tokens): the PersonalAccessToken entity
+ * with the bot's access level and the resource it belongs to.
+ */
+export const ResourceAccessTokenEntity = Type.Composite([
+  PersonalAccessTokenEntity,
+  Type.Object({ access_level: Type.Integer(), resource_type: Type.String(), resource_id: Type.Integer() }),
+]);
 
 export const ResourceAccessTokenWithTokenEntity = Type.Composite([ResourceAccessTokenEntity, Type.Object({ token: Type.String() })]);
 
@@ -199,24 +205,6 @@ export function presentServiceAccount(u: User): Static<typeof ServiceAccountEnti
   return { id: u.id, username: u.username, name: u.name, email: u.email };
 }
 
-/**
- * GitLab's PersonalAccessToken entity (expires_at as a date, `YYYY-MM-DD`). Latchkey adds `grace_until`:
- * on a token rotated away with a grace period, the instant its secret stops working (null otherwise).
- */
-export const PersonalAccessTokenEntity = Type.Object({
-  id: Type.Integer(),
-  name: Type.String(),
-  revoked: Type.Boolean(),
-  created_at: Type.String(),
-  description: Nullable(Type.String()),
-  scopes: Type.Array(Type.String()),
-  user_id: Type.Integer(),
-  last_used_at: Nullable(Type.String()),
-  active: Type.Boolean(),
-  expires_at: Nullable(Type.String()),
-  grace_until: Nullable(Type.String()),
-  ...TokenUsageFields,
-});
 
 export const PersonalAccessTokenWithTokenEntity = Type.Composite([PersonalAccessTokenEntity, Type.Object({ token: Type.String() })]);
 

@@ -6,25 +6,32 @@ import { DomainError, invalidRecord } from '../kernel/errors.js';
 
 export const badRequest = (reason: string, code = 'BAD_REQUEST') => invalidRecord(`400 Bad request - ${reason}`, code);
 
+type Sentence = (reason: string, code: string) => Error;
+
 /** A field error (`{name: ["can't be blank"]}`) as the sentence "Name can't be blank"; a conflict as its message. */
-function translate(e: unknown): unknown {
+function translate(e: unknown, as: Sentence): unknown {
   if (!(e instanceof DomainError)) return e;
   if (e.fields) {
     const [field, reasons] = Object.entries(e.fields)[0]!;
     const attribute = field.charAt(0).toUpperCase() + field.slice(1).replace(/_/g, ' ');
-    return badRequest(`${attribute} ${reasons[0]}`, e.code);
+    return as(`${attribute} ${reasons[0]}`, e.code);
   }
-  if (e.kind === 'conflict') return badRequest(e.message, e.code);
+  if (e.kind === 'conflict') return as(e.message, e.code);
   return e;
 }
 
-/** Runs a check or a write (sync or async) and turns field errors and conflicts into GitLab's 400. */
-export function asBadRequest<T>(run: () => T): T {
+function translating<T>(run: () => T, as: Sentence): T {
   try {
     const result = run();
-    if (result instanceof Promise) return result.catch((e: unknown) => Promise.reject(translate(e))) as T;
+    if (result instanceof Promise) return result.catch((e: unknown) => Promise.reject(translate(e, as))) as T;
     return result;
   } catch (e) {
-    throw translate(e);
+    throw translate(e, as);
   }
 }
+
+/** Runs a check or a write (sync or async) and turns field errors and conflicts into GitLab's 400. */
+export const asBadRequest = <T>(run: () => T): T => translating(run, badRequest);
+
+/** The same as the bare model sentence, `{"message": "Name can't be blank"}` (the personal token API). */
+export const asModelSentence = <T>(run: () => T): T => translating(run, (reason, code) => invalidRecord(reason, code));

@@ -7,7 +7,9 @@
  */
 import { discardEvents, type TokenEventSink } from '../events/token-events.js';
 import type { Clock } from '../kernel/clock.js';
-import { DomainError, forbidden, invalidParam, invalidRecord, notFound, unauthenticated } from '../kernel/errors.js';
+import { asModelSentence } from './bad-request.js';
+import type { UtcDate } from '../kernel/dates.js';
+import { forbidden, invalidParam, invalidRecord, notFound, unauthenticated } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
 import type { User } from '../namespaces/namespace.js';
 import { checkName, checkText } from '../namespaces/validation.js';
@@ -52,20 +54,37 @@ function readScopes(input: unknown, allowed: readonly string[]): string[] {
   return allowed.filter((s) => input.includes(s));
 }
 
-/** Field checks report GitLab's model sentence: `{"message": "Name can't be blank"}`. */
-function modelCheck<T>(check: () => T): T {
-  try {
-    return check();
-  } catch (e) {
-    if (e instanceof DomainError && e.fields) {
-      const [field, reasons] = Object.entries(e.fields)[0]!;
-      throw invalidRecord(`${field.charAt(0).toUpperCase()}${field.slice(1).replace(/_/g, ' ')} ${reasons[0]}`);
-    }
-    throw e;
-  }
-}
-
 export type PersonalTokenService = ReturnType<typeof createPersonalTokenService>;
+
+/**
+ * Issues a personal token for a user (a human, or a service account) from checked input, stores its
+ * digest, and publishes token.created. The secret is returned only here.
+ */
+export async function issuePersonalToken(
+  { store, issuer, events }: { store: Store; issuer: TokenIssuer; events: TokenEventSink },
+  t: { user: User; name: string; description: string; scopes: string[]; expiresAt: UtcDate | null; now: Date; createdBy: number | null; by: string | null },
+): Promise<{ token: Token; secret: string }> {
+  const { secret, digest } = issuer.issue('personal');
+  const token = await store.transaction((ports) =>
+    ports.tokens.insert({
+      kind: 'personal',
+      name: t.name,
+      description: t.description,
+      digest,
+      userId: t.user.id,
+      projectId: null,
+      groupId: null,
+      username: null,
+      scopes: t.scopes,
+      accessLevel: null,
+      expiresAt: t.expiresAt,
+      createdBy: t.createdBy,
+      createdAt: t.now.toISOString(),
+    }),
+  );
+  await events.publish({ name: 'token.created', tokenId: token.id, at: token.createdAt, data: { by: t.by } });
+  return { token, secret };
+}
 
 export function createPersonalTokenService({ store, clock, issuer, lifecycle, expiryPolicy, events = discardEvents }: PersonalTokenServiceDeps) {
   const canManage = (actor: User, token: Token) => actor.isAdmin || token.userId === actor.id;
@@ -73,35 +92,16 @@ export function createPersonalTokenService({ store, clock, issuer, lifecycle, ex
   async function insertFor(user: User, input: CreatePersonalTokenInput, createdBy: User | null, allowedScopes: readonly string[]) {
     if (input.name === undefined || input.name === null) throw invalidParam('name is missing');
     if (typeof input.name !== 'string') throw invalidParam('name is invalid');
-    const name = modelCheck(() => checkName('name', input.name as string));
+    const name = asModelSentence(() => checkName('name', input.name as string));
     const scopes = readScopes(input.scopes, allowedScopes);
     let description = '';
     if (input.description !== undefined && input.description !== null) {
       if (typeof input.description !== 'string') throw invalidParam('description is invalid');
-      description = modelCheck(() => checkText('description', input.description as string));
+      description = asModelSentence(() => checkText('description', input.description as string));
     }
     const now = clock.now();
     const expiresAt = await expiryPolicy.forNewToken(input.expiresAt, { now });
-    const { secret, digest } = issuer.issue('personal');
-    const token = await store.transaction((ports) =>
-      ports.tokens.insert({
-        kind: 'personal',
-        name,
-        description,
-        digest,
-        userId: user.id,
-        projectId: null,
-        groupId: null,
-        username: null,
-        scopes,
-        accessLevel: null,
-        expiresAt,
-        createdBy: createdBy?.id ?? null,
-        createdAt: now.toISOString(),
-      }),
-    );
-    await events.publish({ name: 'token.created', tokenId: token.id, at: token.createdAt, data: { by: createdBy?.username ?? null } });
-    return { token, secret };
+    return issuePersonalToken({ store, issuer, events }, { user, name, description, scopes, expiresAt, now, createdBy: createdBy?.id ?? null, by: createdBy?.username ?? null });
   }
 
   /** The token with this id if `actor` may manage it; 404 otherwise (no existence leak). */

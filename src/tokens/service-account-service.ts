@@ -9,12 +9,13 @@
  */
 import { discardEvents } from '../events/token-events.js';
 import { utcDateOf } from '../kernel/dates.js';
-import { DomainError, forbidden, notFound } from '../kernel/errors.js';
+import { forbidden, notFound } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
 import { AccessLevel } from '../namespaces/access-levels.js';
 import type { Group, User } from '../namespaces/namespace.js';
 import { asBadRequest, badRequest } from './bad-request.js';
 import { readDescription, readScopes, readTokenName, type ResourceTokenServiceDeps } from './resource-token-service.js';
+import { issuePersonalToken } from './personal-token-service.js';
 import { PERSONAL_TOKEN_SCOPES } from './scopes.js';
 import type { Token } from './token.js';
 
@@ -107,26 +108,7 @@ export function createServiceAccountService(deps: ServiceAccountServiceDeps) {
       const scopes = readScopes(input.scopes, PERSONAL_TOKEN_SCOPES);
       const now = clock.now();
       const expiresAt = await expiryPolicy.forNewToken(input.expiresAt, { now, groupIds: group.ancestorIds });
-      const { secret, digest } = issuer.issue('personal');
-      const token = await store.transaction((ports) =>
-        ports.tokens.insert({
-          kind: 'personal',
-          name,
-          description,
-          digest,
-          userId: account.id,
-          projectId: null,
-          groupId: null,
-          username: null,
-          scopes,
-          accessLevel: null,
-          expiresAt,
-          createdBy: actor.id === 0 ? null : actor.id,
-          createdAt: now.toISOString(),
-        }),
-      );
-      await events.publish({ name: 'token.created', tokenId: token.id, at: token.createdAt, data: { by: actor.username } });
-      return { token, secret };
+      return issuePersonalToken({ store, issuer, events }, { user: account, name, description, scopes, expiresAt, now, createdBy: actor.id === 0 ? null : actor.id, by: actor.username });
     },
 
     async listTokens(actor: User, group: Group, userId: number, options: { state?: 'active' | 'inactive' }, page: PageRequest): Promise<Page<Token>> {
