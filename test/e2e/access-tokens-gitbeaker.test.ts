@@ -6,21 +6,11 @@
  * the token's bot user for resource tokens), a revoked or rotated-away one gets 401, the rotated-in one
  * works. GitLab's doc/api/{personal,project,group}_access_tokens.md and users.md are the contract.
  */
-import { Gitlab, GitbeakerRequestError } from '@gitbeaker/rest';
+import { Gitlab } from '@gitbeaker/rest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../support/dialects.js';
+import { refusal } from '../support/gitbeaker.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
-
-/** The HTTP status and body a gitbeaker call was refused with. */
-async function refusal(call: Promise<unknown>): Promise<{ status: number; body: string }> {
-  try {
-    await call;
-  } catch (e) {
-    if (e instanceof GitbeakerRequestError && e.cause) return { status: e.cause.response.status, body: e.cause.description };
-    throw e;
-  }
-  throw new Error('expected the request to be refused');
-}
 
 /** A date `days` from today (UTC), as GitLab's expires_at takes it. */
 function inDays(days: number): string {

@@ -9,22 +9,12 @@
  * (`gl.http_post`), which still sends its auth headers and raises its errors — it is marked below.
  * The script prints what it saw as JSON; the assertions happen here.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../support/dialects.js';
-import { requireProgram } from '../support/programs.js';
+import { pythonGitlabAvailable, runPythonGitlab } from '../support/python-gitlab.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
-const PYTHON = '/usr/bin/python3';
-const available = requireProgram('python-gitlab', {
-  command: PYTHON,
-  args: ['-c', 'import gitlab'],
-  hint: 'apt-get install python3-gitlab',
-});
+const available = pythonGitlabAvailable();
 
 const SCRIPT = String.raw`
 import datetime
@@ -116,25 +106,14 @@ print(json.dumps(out))
 
 describe.skipIf(!available).each(DIALECTS)('python-gitlab access tokens against `latchkey serve` on %s', (dialect) => {
   let server: ServerProcess;
-  let dir: string;
   let seen: Record<string, any>;
 
   beforeAll(async () => {
     server = await startServer({ dialect });
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-python-gitlab-'));
-    const script = join(dir, 'access_tokens.py');
-    await writeFile(script, SCRIPT);
-    try {
-      const { stdout } = await promisify(execFile)(PYTHON, [script, server.url, server.adminToken], { timeout: 50_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
-      seen = JSON.parse(stdout) as Record<string, any>;
-    } catch (e) {
-      const err = e as Error & { stderr?: string };
-      throw new Error(`python-gitlab script failed: ${err.message}\n${err.stderr ?? ''}\n--- server output ---\n${server.output()}`);
-    }
+    seen = await runPythonGitlab<Record<string, any>>(server, 'access_tokens.py', SCRIPT, 50_000);
   }, 90_000);
   afterAll(async () => {
     await server?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   const refused = (who: Record<string, unknown>) => {

@@ -3,21 +3,11 @@
  * through the Groups/Projects API, then project and group deploy tokens created, listed, shown and
  * deleted through DeployTokens, and the instance-wide admin list.
  */
-import { Gitlab, GitbeakerRequestError } from '@gitbeaker/rest';
+import { Gitlab } from '@gitbeaker/rest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../support/dialects.js';
+import { refusal } from '../support/gitbeaker.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
-
-/** The HTTP status a gitbeaker call was refused with. */
-async function refusal(call: Promise<unknown>): Promise<{ status: number; body: string }> {
-  try {
-    await call;
-  } catch (e) {
-    if (e instanceof GitbeakerRequestError && e.cause) return { status: e.cause.response.status, body: e.cause.description };
-    throw e;
-  }
-  throw new Error('expected the request to be refused');
-}
 
 describe.each(DIALECTS)('gitbeaker against `latchkey serve` on %s', (dialect) => {
   let server: ServerProcess;

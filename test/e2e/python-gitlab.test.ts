@@ -4,22 +4,12 @@
  * tokens and lists the instance's; it prints what it saw as JSON and the assertions happen here.
  * Debian's module is only importable by /usr/bin/python3 (a pyenv python3 on PATH cannot see it).
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../support/dialects.js';
-import { requireProgram } from '../support/programs.js';
+import { pythonGitlabAvailable, runPythonGitlab } from '../support/python-gitlab.js';
 import { startServer, type ServerProcess } from '../support/server-process.js';
 
-const PYTHON = '/usr/bin/python3';
-const available = requireProgram('python-gitlab', {
-  command: PYTHON,
-  args: ['-c', 'import gitlab'],
-  hint: 'apt-get install python3-gitlab',
-});
+const available = pythonGitlabAvailable();
 
 const SCRIPT = String.raw`
 import json
@@ -87,25 +77,14 @@ interface Seen {
 
 describe.skipIf(!available).each(DIALECTS)('python-gitlab against `latchkey serve` on %s', (dialect) => {
   let server: ServerProcess;
-  let dir: string;
   let seen: Seen;
 
   beforeAll(async () => {
     server = await startServer({ dialect });
-    dir = await mkdtemp(join(tmpdir(), 'latchkey-python-gitlab-'));
-    const script = join(dir, 'deploy_tokens.py');
-    await writeFile(script, SCRIPT);
-    try {
-      const { stdout } = await promisify(execFile)(PYTHON, [script, server.url, server.adminToken], { timeout: 45_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
-      seen = JSON.parse(stdout) as Seen;
-    } catch (e) {
-      const err = e as Error & { stderr?: string };
-      throw new Error(`python-gitlab script failed: ${err.message}\n${err.stderr ?? ''}\n--- server output ---\n${server.output()}`);
-    }
+    seen = await runPythonGitlab<Seen>(server, 'deploy_tokens.py', SCRIPT, 45_000);
   });
   afterAll(async () => {
     await server?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('created the group, sub-group and project', () => {
