@@ -16,16 +16,8 @@ import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const available = pythonGitlabAvailable();
 
+// After test/support/python-gitlab.ts's prelude (gl, out, attrs, status_of).
 const SCRIPT = String.raw`
-import datetime
-import json
-import sys
-
-import gitlab
-
-url, token = sys.argv[1], sys.argv[2]
-gl = gitlab.Gitlab(url, private_token=token, timeout=20)
-out = {"version": gitlab.__version__}
 expires = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
 out["expires"] = expires
 
@@ -40,16 +32,6 @@ def whoami(secret):
     return {"status": 200, "id": client.user.id, "username": client.user.username, "bot": client.user.attributes.get("bot")}
 
 
-def status_of(fn):
-    try:
-        fn()
-    except gitlab.exceptions.GitlabError as e:
-        return {"status": e.response_code, "message": str(e.error_message)}
-    return {"status": None}
-
-
-def attrs(objs):
-    return [o.attributes for o in objs]
 
 
 alice = gl.users.create({"username": "alice", "name": "Alice", "email": "alice@example.com"})

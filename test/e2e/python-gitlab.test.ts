@@ -11,29 +11,8 @@ import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const available = pythonGitlabAvailable();
 
+// After test/support/python-gitlab.ts's prelude (gl, out, attrs, status_of).
 const SCRIPT = String.raw`
-import json
-import sys
-
-import gitlab
-
-url, token = sys.argv[1], sys.argv[2]
-gl = gitlab.Gitlab(url, private_token=token, timeout=20)
-out = {"version": gitlab.__version__}
-
-
-def attrs(objs):
-    return [o.attributes for o in objs]
-
-
-def status_of(fn):
-    try:
-        fn()
-    except gitlab.exceptions.GitlabError as e:
-        return {"status": e.response_code, "message": str(e.error_message)}
-    return {"status": None}
-
-
 top = gl.groups.create({"name": "Acme", "path": "acme"})
 sub = gl.groups.create({"name": "Platform", "path": "platform", "parent_id": top.id})
 created_project = gl.projects.create({"name": "Web", "path": "web", "namespace_id": sub.id})

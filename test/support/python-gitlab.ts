@@ -13,15 +13,44 @@ import type { ServerProcess } from './server-process.js';
 
 const PYTHON = '/usr/bin/python3';
 
+/**
+ * What every script starts with (prepended by runPythonGitlab): the client `gl` for the server's URL
+ * and admin token, `out` (printed as JSON at the end by the script), `attrs` and `status_of`.
+ */
+const PRELUDE = String.raw`
+import datetime
+import json
+import sys
+
+import gitlab
+
+url, token = sys.argv[1], sys.argv[2]
+gl = gitlab.Gitlab(url, private_token=token, timeout=20)
+out = {"version": gitlab.__version__}
+
+
+def attrs(objs):
+    return [o.attributes for o in objs]
+
+
+def status_of(fn):
+    """The status and message python-gitlab raised for a refused call; None when it succeeded."""
+    try:
+        fn()
+    except gitlab.exceptions.GitlabError as e:
+        return {"status": e.response_code, "message": str(e.error_message)}
+    return {"status": None}
+`;
+
 /** Whether python-gitlab can run here (prints SKIP, or fails under CI=true, when not). */
 export const pythonGitlabAvailable = (): boolean => requireProgram('python-gitlab', { command: PYTHON, args: ['-c', 'import gitlab'], hint: 'apt-get install python3-gitlab' });
 
-/** Runs `source` (saved as `name`) against `server` and returns the JSON it printed; the server's output is in the error when it fails. */
+/** Runs PRELUDE + `source` (saved as `name`) against `server` and returns the JSON it printed; the server's output is in the error when it fails. */
 export async function runPythonGitlab<T>(server: ServerProcess, name: string, source: string, timeoutMs: number): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'latchkey-python-gitlab-'));
   try {
     const script = join(dir, name);
-    await writeFile(script, source);
+    await writeFile(script, PRELUDE + source);
     const { stdout } = await promisify(execFile)(PYTHON, [script, server.url, server.adminToken], { timeout: timeoutMs, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
     return JSON.parse(stdout) as T;
   } catch (e) {
