@@ -12,6 +12,7 @@ import { locateDatabase, openStore, type Store } from './store/open-store.js';
 import { createAdminTokenService } from './tokens/admin-token-service.js';
 import { createDeployTokenService } from './tokens/deploy-token-service.js';
 import { createPersonalTokenService } from './tokens/personal-token-service.js';
+import { createImpersonationTokenService } from './tokens/impersonation-token-service.js';
 import { createResourceTokenService } from './tokens/resource-token-service.js';
 import { createServiceAccountService } from './tokens/service-account-service.js';
 import { createTokenDigester } from './tokens/token-digest.js';
@@ -86,6 +87,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
   const protocols = createProtocolServices({ store, clock, random, namespaces, serverSecret: secret, packagesDir: config.packagesDir, packageMaxBytes: config.packageMaxBytes });
   const deployTokens = createDeployTokenService({ store, clock, issuer, namespaces, onRevoked: (id) => verifier.invalidate(id), events: tokenEvents, ciSecretBox: protocols.ciSecretBox });
   const personalTokens = createPersonalTokenService({ store, clock, issuer, lifecycle, expiryPolicy, events: tokenEvents });
+  const impersonationTokens = createImpersonationTokenService({ store, clock, issuer, lifecycle, expiryPolicy, events: tokenEvents });
   const adminTokens = createAdminTokenService({ store, digester, lifecycle });
   // Bot and service-account e-mail addresses, as GitLab's `noreply.<host>`.
   const noreplyDomain = `noreply.${config.publicUrl ? new URL(config.publicUrl).hostname : 'localhost'}`;
@@ -145,6 +147,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
       namespaces,
       deployTokens,
       personalTokens,
+      impersonationTokens,
       adminTokens,
       lifecycle,
       expiryPolicy,

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { Services } from '../app.js';
 import type { User } from '../namespaces/namespace.js';
+import { kindLabelOf } from '../tokens/token.js';
 import { emit, formatTable, type Row } from './output.js';
 import { allPages, type TokenCommandDeps } from './token-commands.js';
 import { tokenView, type TokenKindLabel } from './token-format.js';
@@ -40,7 +41,7 @@ export function registerReusedCommand(program: Command, deps: Pick<TokenCommandD
         const rows: Row[] = [];
         for (const { token: t, evidence } of flagged) {
           const owner = await ownerOf(t.userId);
-          const kind: TokenKindLabel = t.kind === 'personal' && owner?.botKind === 'service_account' ? 'service_account' : t.kind;
+          const kind: TokenKindLabel = kindLabelOf(t, owner?.botKind ?? null);
           rows.push({
             ...tokenView(t, kind, owner?.username ?? t.username ?? '-', now),
             project_id: t.projectId,

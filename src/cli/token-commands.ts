@@ -9,7 +9,7 @@ import type { Services } from '../app.js';
 import type { Clock } from '../kernel/clock.js';
 import { DomainError, invalidRecord, notFound } from '../kernel/errors.js';
 import type { Group, Resource, User } from '../namespaces/namespace.js';
-import { isRevokedAt, type Token } from '../tokens/token.js';
+import { isRevokedAt, kindLabelOf, type Token } from '../tokens/token.js';
 import { emit, formatTable, type Output } from './output.js';
 import {
   CliInputError,
@@ -192,7 +192,8 @@ export function registerTokenCommands(program: Command, deps: TokenCommandDeps):
         const names = new Map<number, string>();
         const now = clock.now();
         const views: TokenView[] = [];
-        for (const tok of tokens) views.push(tokenView(tok, targetLabel(t), await ownerName(services, actor, tok, names), now));
+        // A user's list holds the impersonation tokens admins have for them too, labelled as such.
+        for (const tok of tokens) views.push(tokenView(tok, tok.impersonation ? 'impersonation' : targetLabel(t), await ownerName(services, actor, tok, names), now));
         emit(deps.out(opts), views, () => table(views));
       });
     });
@@ -284,7 +285,7 @@ export function registerTokenCommands(program: Command, deps: TokenCommandDeps):
           found = await services.adminTokens.identify(actor, secret);
         }
         const { token: t, owner } = found;
-        const kind: TokenKindLabel = t.kind === 'personal' && owner?.botKind === 'service_account' ? 'service_account' : t.kind;
+        const kind: TokenKindLabel = kindLabelOf(t, owner?.botKind ?? null);
         const ownerLabel = owner?.username ?? t.username ?? '-';
         const resource =
           t.projectId !== null

@@ -4,7 +4,9 @@
  */
 import { isExpiredAt } from '../kernel/dates.js';
 import { parseDurationSeconds } from '../kernel/duration.js';
-import type { Token } from '../tokens/token.js';
+import type { Token, TokenKindLabel } from '../tokens/token.js';
+
+export type { TokenKindLabel };
 
 /** An input mistake on the command line: exit 2 with the message. */
 export class CliInputError extends Error {}
@@ -49,9 +51,6 @@ export function tokenState(t: Token, now: Date): string {
   if (isExpiredAt(t.expiresAt, now)) return 'expired';
   return 'active';
 }
-
-/** The kind as a person reads it: a personal token of a service account is a service-account token. */
-export type TokenKindLabel = 'personal' | 'project' | 'group' | 'deploy' | 'service_account';
 
 export interface TokenView {
   id: number;

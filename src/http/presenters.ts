@@ -6,7 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { presentExpiryDate, isExpiredAt } from '../kernel/dates.js';
 import type { Group, Member, Project, User } from '../namespaces/namespace.js';
-import { isActiveAt, isRevokedAt, type Token } from '../tokens/token.js';
+import { isActiveAt, isRevokedAt, kindLabelOf, type Token } from '../tokens/token.js';
 import { DeployTokenUsageFields, presentDeployTokenUsage, presentTokenUsage, TokenUsageFields } from './token-usage-fields.js';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
@@ -225,6 +225,15 @@ export function presentPersonalAccessToken(t: Token, now: Date): Static<typeof P
   };
 }
 
+/** GitLab's ImpersonationToken entity: the PersonalAccessToken entity and `impersonation: true`. */
+export const ImpersonationTokenEntity = Type.Composite([PersonalAccessTokenEntity, Type.Object({ impersonation: Type.Boolean() })]);
+
+export const ImpersonationTokenWithTokenEntity = Type.Composite([ImpersonationTokenEntity, Type.Object({ token: Type.String() })]);
+
+export function presentImpersonationToken(t: Token, now: Date): Static<typeof ImpersonationTokenEntity> {
+  return { ...presentPersonalAccessToken(t, now), impersonation: t.impersonation };
+}
+
 /**
  * POST /admin/token: what a token is, from its value (GitLab's doc/api/admin/token.md answers with
  * the token record; Latchkey names the kind and owner explicitly). Never the secret or its digest.
@@ -256,7 +265,7 @@ export const AdminTokenEntity = Type.Object({
 export function presentAdminToken(t: Token, owner: User | null, now: Date): Static<typeof AdminTokenEntity> {
   return {
     id: t.id,
-    kind: owner?.botKind === 'service_account' && t.kind === 'personal' ? 'service_account' : t.kind,
+    kind: kindLabelOf(t, owner?.botKind ?? null),
     name: t.name,
     description: t.description === '' ? null : t.description,
     user_id: t.userId,

@@ -25,6 +25,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerMemberRoutes } from './routes/members.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { registerPersonalAccessTokenRoutes } from './routes/personal-access-tokens.js';
+import { registerImpersonationTokenRoutes } from './routes/impersonation-tokens.js';
 import { registerProjectRoutes } from './routes/projects.js';
 import { registerRegistryAuthRoutes } from './routes/registry-auth.js';
 import { registerServiceAccountRoutes } from './routes/service-accounts.js';
@@ -137,6 +138,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerMemberRoutes(api, ctx, 'projects');
       registerDeployTokenRoutes(api, ctx);
       registerPersonalAccessTokenRoutes(api, ctx);
+      registerImpersonationTokenRoutes(api, ctx);
       registerAdminTokenRoutes(api, ctx);
       registerAccessTokenRoutes(api, ctx);
       registerServiceAccountRoutes(api, ctx);

@@ -2,7 +2,8 @@
  * The expiring report (`latchkey expiring`, `GET /api/v4/latchkey/expiring`): active tokens of every
  * kind that expire within a window, grouped by the project, group or user they belong to, soonest first.
  * Who sees what: an admin everything; anyone else the tokens of projects and groups where they are
- * Maintainer or above (inherited levels count) and their own personal tokens.
+ * Maintainer or above (inherited levels count) and their own personal tokens — not the impersonation
+ * tokens an admin holds for them, which GitLab shows to admins only.
  */
 import { AccessLevel } from '../namespaces/access-levels.js';
 import type { Group, Project, Resource, User } from '../namespaces/namespace.js';
@@ -98,6 +99,7 @@ export function createExpiringReport(deps: ExpiringReportDeps) {
       const visible = visibility(actor);
       const sections = new Map<string, { namespace: TokenNamespace; tokens: ExpiringToken[] }>();
       for (const t of tokens) {
+        if (t.kind === 'impersonation' && !actor.isAdmin) continue;
         if (!(await visible(t.namespace))) continue;
         const key = `${t.namespace.type}:${t.namespace.id}`;
         let section = sections.get(key);

@@ -4,9 +4,14 @@
  */
 import type { UtcDate } from '../kernel/dates.js';
 
-/** Token kinds as reports show them; a service account's personal tokens are `service_account`. */
-export type ReportTokenKind = 'deploy' | 'personal' | 'project' | 'group' | 'service_account';
-export const REPORT_TOKEN_KINDS: readonly ReportTokenKind[] = ['deploy', 'personal', 'project', 'group', 'service_account'];
+import type { TokenKindLabel } from '../tokens/token.js';
+
+/**
+ * Token kinds as reports show them (tokens/token.ts kindLabelOf): a service account's personal tokens
+ * are `service_account`, an admin's tokens acting as a user `impersonation`.
+ */
+export type ReportTokenKind = TokenKindLabel;
+export const REPORT_TOKEN_KINDS: readonly ReportTokenKind[] = ['deploy', 'personal', 'project', 'group', 'service_account', 'impersonation'];
 
 export type TokenState = 'active' | 'expired' | 'revoked';
 export const TOKEN_STATES: readonly TokenState[] = ['active', 'expired', 'revoked'];

@@ -101,6 +101,8 @@ export interface TokensTable {
   /** When the token was flagged as used by several automations; its evidence as JSON. */
   reuse_flagged_at: Generated<string | null>;
   reuse_flag_evidence: Generated<string | null>;
+  /** 1: an impersonation token (kind `personal`) an admin issued to act as its user. */
+  impersonation: Generated<number>;
 }
 
 /** One expiry notice per token and interval ('60', '30', '7', 'expired'), unique: never decided twice. */

@@ -2,10 +2,10 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './database.js';
 import type { OverviewToken, ReportTokenKind, TokenOverviewStore, TokenState } from '../reports/token-overview-store.js';
+import { kindLabelOf, type TokenKind } from '../tokens/token.js';
 
-function reportKind(kind: string, ownerBotKind: string | null): ReportTokenKind {
-  if (kind === 'personal' && ownerBotKind === 'service_account') return 'service_account';
-  return kind as ReportTokenKind;
+function reportKind(kind: string, impersonation: number, ownerBotKind: string | null): ReportTokenKind {
+  return kindLabelOf({ kind: kind as TokenKind, impersonation: Number(impersonation) === 1 }, ownerBotKind);
 }
 
 export function createTokenOverviewStore(db: Kysely<Database>): TokenOverviewStore {
@@ -27,6 +27,7 @@ export function createTokenOverviewStore(db: Kysely<Database>): TokenOverviewSto
           't.user_id',
           't.project_id',
           't.group_id',
+          't.impersonation',
           'u.username',
           'u.bot_kind',
           'u.provisioned_by_group_id',
@@ -43,7 +44,7 @@ export function createTokenOverviewStore(db: Kysely<Database>): TokenOverviewSto
       if (until !== null) q = q.where('t.expires_at', '<=', until);
       const rows = await q.orderBy('t.expires_at').orderBy('t.id').execute();
       return rows.map((r): OverviewToken => {
-        const kind = reportKind(r.kind, r.bot_kind);
+        const kind = reportKind(r.kind, r.impersonation, r.bot_kind);
         const namespace =
           r.project_id !== null
             ? { type: 'project' as const, id: r.project_id, fullPath: r.path_with_namespace ?? `project ${r.project_id}` }
@@ -65,10 +66,19 @@ export function createTokenOverviewStore(db: Kysely<Database>): TokenOverviewSto
       const rows = await db
         .selectFrom('tokens as t')
         .leftJoin('users as u', 'u.id', 't.user_id')
-        .select([sql<string>`t.kind`.as('kind'), serviceAccount.as('sa'), state.as('state'), (eb) => eb.fn.countAll<string | number>().as('n')])
-        .groupBy([sql`t.kind`, sql`2`, sql`3`])
+        .select([sql<string>`t.kind`.as('kind'), serviceAccount.as('sa'), sql<number>`t.impersonation`.as('imp'), state.as('state'), (eb) => eb.fn.countAll<string | number>().as('n')])
+        .groupBy([sql`t.kind`, sql`2`, sql`3`, sql`4`])
         .execute();
-      return rows.map((r) => ({ kind: reportKind(r.kind, Number(r.sa) === 1 ? 'service_account' : null), state: r.state, count: Number(r.n) }));
+      // Two groups (a service account's impersonation tokens, and the rest) can share one label: add them up.
+      const counts = new Map<string, { kind: ReportTokenKind; state: TokenState; count: number }>();
+      for (const r of rows) {
+        const kind = reportKind(r.kind, r.imp, Number(r.sa) === 1 ? 'service_account' : null);
+        const key = `${kind}/${r.state}`;
+        const held = counts.get(key);
+        if (held) held.count += Number(r.n);
+        else counts.set(key, { kind, state: r.state, count: Number(r.n) });
+      }
+      return [...counts.values()];
     },
   };
 }

@@ -31,6 +31,7 @@ export function toToken(r: Selectable<TokensTable>): Token {
     reuseDetectedAt: r.reuse_detected_at,
     lastUsedIps: parseStringArray(r.last_used_ips),
     reuseFlaggedAt: r.reuse_flagged_at,
+    impersonation: r.impersonation === 1,
   };
 }
 
@@ -54,6 +55,7 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
           created_by: t.createdBy,
           created_at: t.createdAt,
           rotated_from_id: t.rotatedFromId ?? null,
+          impersonation: t.impersonation ? 1 : 0,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -115,6 +117,7 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
       const today = now.slice(0, 10);
       let q = db.selectFrom('tokens').where('kind', '=', 'personal').where('deleted_at', 'is', null);
       if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
+      if (f.impersonation !== undefined) q = q.where('impersonation', '=', f.impersonation ? 1 : 0);
       const revoked = (eb: any) => eb.or([eb('revoked_at', 'is not', null), eb('grace_until', '<=', now)]);
       const notRevoked = (eb: any) => eb.and([eb('revoked_at', 'is', null), eb.or([eb('grace_until', 'is', null), eb('grace_until', '>', now)])]);
       if (f.revoked === true) q = q.where(revoked);

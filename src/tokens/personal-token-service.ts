@@ -62,7 +62,7 @@ export type PersonalTokenService = ReturnType<typeof createPersonalTokenService>
  */
 export async function issuePersonalToken(
   { store, issuer, events }: { store: Store; issuer: TokenIssuer; events: TokenEventSink },
-  t: { user: User; name: string; description: string; scopes: string[]; expiresAt: UtcDate | null; now: Date; createdBy: number | null; by: string | null },
+  t: { user: User; name: string; description: string; scopes: string[]; expiresAt: UtcDate | null; now: Date; createdBy: number | null; by: string | null; impersonation?: boolean },
 ): Promise<{ token: Token; secret: string }> {
   const { secret, digest } = issuer.issue('personal');
   const token = await store.transaction((ports) =>
@@ -80,9 +80,12 @@ export async function issuePersonalToken(
       expiresAt: t.expiresAt,
       createdBy: t.createdBy,
       createdAt: t.now.toISOString(),
+      impersonation: t.impersonation === true,
     }),
   );
-  await events.publish({ name: 'token.created', tokenId: token.id, at: token.createdAt, data: { by: t.by } });
+  // An impersonation token names whom it acts as, so the audit log shows who may act as whom.
+  const data = t.impersonation ? { by: t.by, impersonation: true, user: t.user.username } : { by: t.by };
+  await events.publish({ name: 'token.created', tokenId: token.id, at: token.createdAt, data });
   return { token, secret };
 }
 
@@ -153,13 +156,14 @@ export function createPersonalTokenService({ store, clock, issuer, lifecycle, ex
     },
 
     /**
-     * GET /personal_access_tokens. A non-admin sees their own tokens only, and naming another user in
-     * `user_id` is GitLab's 401.
+     * GET /personal_access_tokens. A non-admin sees their own tokens only, without the impersonation
+     * tokens an admin holds for them, and naming another user in `user_id` is GitLab's 401.
      */
     async list(actor: User, filter: TokenSearch, page: PageRequest): Promise<Page<Token>> {
       if (!actor.isAdmin) {
         if (filter.userId !== undefined && filter.userId !== actor.id) throw unauthenticated('OTHER_USER_FILTER');
-        filter = { ...filter, userId: actor.id };
+        // GitLab's finder for a non-admin: `{ user: current_user, impersonation: false }`.
+        filter = { ...filter, userId: actor.id, impersonation: false };
       }
       return store.tokens.searchPersonal(filter, clock.now().toISOString(), page);
     },

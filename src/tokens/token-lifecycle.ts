@@ -152,6 +152,8 @@ export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent 
           createdBy: by?.id ?? null,
           createdAt: at,
           rotatedFromId: token.id,
+          // A rotated impersonation token stays one (GitLab's RotateService keeps `impersonation`).
+          impersonation: token.impersonation,
         });
         const previous = await ports.tokens.findById(token.id);
         return { token: created, previous: previous ?? token };

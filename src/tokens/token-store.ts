@@ -19,6 +19,8 @@ export interface NewToken {
   createdAt: string;
   /** Set by rotation: the token this one replaces. */
   rotatedFromId?: number | null;
+  /** An impersonation token (personal kind only); false when absent. */
+  impersonation?: boolean;
 }
 
 /** Personal-token listing filters (GitLab's GET /personal_access_tokens). Instants are ISO strings. */
@@ -38,6 +40,8 @@ export interface TokenSearch {
   /** Dates (YYYY-MM-DD): tokens whose expiry date is before / after this. */
   expiresBefore?: string;
   expiresAfter?: string;
+  /** false: leave impersonation tokens out (what a user sees of their own tokens, as GitLab); undefined: all. */
+  impersonation?: boolean;
 }
 
 export interface Supersede {

@@ -35,6 +35,20 @@ export interface Token {
   readonly lastUsedIps: readonly string[];
   /** When it was seen from more distinct user agents or IPs than the reuse policy allows (token-usage.ts). */
   readonly reuseFlaggedAt: string | null;
+  /** A personal token an admin issued to act as its user (GitLab's impersonation token). */
+  readonly impersonation: boolean;
+}
+
+/**
+ * The kind as people and reports name it: a personal token of a service account is a
+ * `service_account` token, one an admin issued to act as its user an `impersonation` token.
+ */
+export type TokenKindLabel = TokenKind | 'service_account' | 'impersonation';
+
+export function kindLabelOf(token: Pick<Token, 'kind' | 'impersonation'>, ownerBotKind: string | null): TokenKindLabel {
+  if (token.kind !== 'personal') return token.kind;
+  if (token.impersonation) return 'impersonation';
+  return ownerBotKind === 'service_account' ? 'service_account' : 'personal';
 }
 
 /** Revoked by an explicit revoke, or rotated away and past its grace period. */

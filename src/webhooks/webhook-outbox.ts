@@ -18,7 +18,7 @@ export interface WebhookOutboxDeps {
 }
 
 /** Where a token lives: its kind as receivers know it, its project/group path, and the group chain hooks match on. */
-async function locate(store: Store, hooks: WebhookStore, token: { kind: string; userId: number | null; projectId: number | null; groupId: number | null }) {
+async function locate(store: Store, hooks: WebhookStore, token: { kind: string; impersonation: boolean; userId: number | null; projectId: number | null; groupId: number | null }) {
   if (token.projectId !== null) {
     const project = await store.namespaces.findProjectById(token.projectId);
     return { kind: token.kind, project: project?.pathWithNamespace ?? null, group: null, chain: project ? await hooks.groupChain(project.groupId) : [] };
@@ -27,6 +27,7 @@ async function locate(store: Store, hooks: WebhookStore, token: { kind: string; 
     const group = await store.namespaces.findGroupById(token.groupId);
     return { kind: token.kind, project: null, group: group?.fullPath ?? null, chain: group ? [...group.ancestorIds] : [] };
   }
+  if (token.impersonation) return { kind: 'impersonation', project: null, group: null, chain: [] as number[] };
   const ownerGroupId = token.userId === null ? null : await hooks.serviceAccountGroup(token.userId);
   if (ownerGroupId !== null) {
     const group = await store.namespaces.findGroupById(ownerGroupId);

@@ -176,9 +176,9 @@ export function createWebhookStore(db: Kysely<Database>) {
 
     /** What an event says about a token — deleted deploy tokens included (their deletion is an event too). */
     async tokenForEvent(id: number) {
-      const r = await db.selectFrom('tokens').select(['id', 'kind', 'name', 'scopes', 'expires_at', 'user_id', 'project_id', 'group_id', 'username']).where('id', '=', id).executeTakeFirst();
+      const r = await db.selectFrom('tokens').select(['id', 'kind', 'name', 'scopes', 'expires_at', 'user_id', 'project_id', 'group_id', 'username', 'impersonation']).where('id', '=', id).executeTakeFirst();
       if (!r) return null;
-      return { id: r.id, kind: r.kind, name: r.name, scopes: JSON.parse(r.scopes) as string[], expiresAt: r.expires_at, userId: r.user_id, projectId: r.project_id, groupId: r.group_id, username: r.username };
+      return { id: r.id, kind: r.kind, name: r.name, scopes: JSON.parse(r.scopes) as string[], expiresAt: r.expires_at, userId: r.user_id, projectId: r.project_id, groupId: r.group_id, username: r.username, impersonation: r.impersonation === 1 };
     },
 
     /** Ancestor ids of a group (root first), from its traversal path; [] when unknown. */

@@ -235,6 +235,16 @@ describe.each(DIALECTS)('latchkey token CLI on %s', (dialect) => {
       h.stdin = '';
     });
 
+    it('identifies an impersonation token as one, and the user’s list labels it', async () => {
+      const created = (await api('POST', `/api/v4/users/${alice.id}/impersonation_tokens`, { name: 'support', scopes: ['read_user'], expires_at: inDays(10) })).body;
+      const json = await cliJson('token', 'inspect', created.token);
+      expect(json).toMatchObject({ id: created.id, kind: 'impersonation', owner: 'alice', owner_id: alice.id, scopes: ['read_user'], state: 'active' });
+      expect((await cli('token', 'inspect', created.token)).out).toMatch(/^kind\s+impersonation$/m);
+      const listed = await cliJson<any[]>('token', 'list', '--user', 'alice');
+      expect(listed.find((t) => t.id === created.id)).toMatchObject({ kind: 'impersonation', owner: 'alice', name: 'support' });
+      expect(listed.filter((t) => t.id !== created.id).every((t) => t.kind === 'personal')).toBe(true);
+    });
+
     it('identifies a deploy token too', async () => {
       const created = await cliJson('deploy-token', 'create', '--project', 'acme/web', '--name', 'pull', '--scopes', 'read_registry');
       const json = await cliJson('token', 'inspect', created.token);

@@ -29,6 +29,7 @@ function token(overrides: Partial<Token> = {}): Token {
     reuseDetectedAt: null,
     lastUsedIps: [],
     reuseFlaggedAt: null,
+    impersonation: false,
     ...overrides,
   };
 }

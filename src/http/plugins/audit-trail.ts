@@ -49,6 +49,8 @@ export function registerAuditTrail(app: FastifyInstance, { writer, clock }: { wr
       // A protocol endpoint behind a trusted proxy (git auth_request) puts the client's address in
       // request.clientIp (rate-limit branch); otherwise the socket's.
       ip: (request as { clientIp?: string | null }).clientIp ?? request.ip,
+      // A request with an impersonation token acts as its user; the entry says which admin issued it.
+      ...(token?.impersonation ? { data: { impersonation: true, impersonated_by_id: token.createdBy } } : {}),
     });
     if (pending) pending.then(() => done(), () => done());
     else done();

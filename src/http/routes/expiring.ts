@@ -14,7 +14,7 @@ const Query = Type.Object({
 
 const TokenEntity = Type.Object({
   id: Type.Integer(),
-  kind: Type.String({ enum: ['deploy', 'personal', 'project', 'group', 'service_account'] }),
+  kind: Type.String({ enum: ['deploy', 'personal', 'project', 'group', 'service_account', 'impersonation'] }),
   name: Type.String(),
   scopes: Type.Array(Type.String()),
   expires_at: Type.String({ description: 'Expiry date (YYYY-MM-DD); the token stops working at 00:00 UTC of it' }),

@@ -10,6 +10,7 @@ import { createAuditLog } from './2026-11-23T0006-audit-log.js';
 import { createTokenUsage } from './2026-11-23T0007-token-usage.js';
 import { createRegistryKey } from './2026-11-23T0008-registry-key.js';
 import { createPackagesAndCiDeployToken } from './2026-11-23T0009-packages-and-ci-deploy-token.js';
+import { createImpersonationTokens } from './2026-12-02T1150-impersonation-tokens.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -22,6 +23,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-11-23T0007-token-usage': createTokenUsage(traits),
     '2026-11-23T0008-registry-key': createRegistryKey(traits),
     '2026-11-23T0009-packages-and-ci-deploy-token': createPackagesAndCiDeployToken(traits),
+    '2026-12-02T1150-impersonation-tokens': createImpersonationTokens(traits),
   };
   return { getMigrations: async () => migrations };
 }

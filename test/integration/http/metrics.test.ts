@@ -109,7 +109,9 @@ describe.each(DIALECTS)('GET /metrics on %s', (dialect) => {
     expect([count(m, 'deploy', 'active'), count(m, 'deploy', 'expired'), count(m, 'deploy', 'revoked')]).toEqual([4, 0, 1]);
     expect([count(m, 'personal', 'active'), count(m, 'personal', 'expired'), count(m, 'personal', 'revoked')]).toEqual([11, 0, 0]);
     expect([count(m, 'project', 'active'), count(m, 'group', 'active'), count(m, 'service_account', 'active')]).toEqual([1, 1, 1]);
-    expect(m.get('latchkey_tokens')!.samples).toHaveLength(15);
+    // Every kind × state, zeros included: six kinds (impersonation tokens too, none here) × three states.
+    expect([count(m, 'impersonation', 'active'), count(m, 'impersonation', 'expired'), count(m, 'impersonation', 'revoked')]).toEqual([0, 0, 0]);
+    expect(m.get('latchkey_tokens')!.samples).toHaveLength(18);
 
     // Expiry: at 2026-11-25 the laptop token (personal) is expired.
     t.clock.set('2026-11-25T00:00:00.000Z');
