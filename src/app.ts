@@ -80,7 +80,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
   const usageStore = createTokenUsageStore(store.db);
   const tokenUsage = createTokenUsageTracker({ store: usageStore, clock, events: tokenEvents, policy: config.reuse, onError: (e) => process.stderr.write(`latchkey: token usage: ${(e as Error).message}\n`) });
   const flaggedTokens = createFlaggedTokens({ usage: usageStore, clock });
-  const verifier = createTokenVerifier({ store, digester, clock, cacheMs: config.verifyCacheMs, onRotatedSecretReused: (token) => lifecycle!.detectReuse(token), usage: tokenUsage });
+  const verifier = createTokenVerifier({ store, digester, clock, cacheMs: config.verifyCacheMs, onRotatedSecretPresented: (token, context) => lifecycle!.rotatedSecretPresented(token, context), usage: tokenUsage });
   lifecycle = createTokenLifecycle({ store, clock, issuer, onRevoked: (id) => verifier.invalidate(id), events: tokenEvents });
   const expiryPolicy = createExpiryPolicy({ requireExpiry: config.requireTokenExpiry, maxLifetimeDays: config.maxTokenLifetimeDays }, store);
   // Generic packages and the CI variables of gitlab-deploy-token (issue 6).

@@ -10,8 +10,12 @@ export function createAuditSink(writer: Pick<AuditWriter, 'record'>, onError: (e
   return {
     async publish(event) {
       try {
-        const by = event.data.by;
-        await writer.record({ at: event.at, event: event.name, tokenId: event.tokenId, actorUsername: typeof by === 'string' ? by : null, data: event.data });
+        const { by, ip, user_agent: userAgent } = event.data;
+        // Events about a presentation (token.reuse_attempt, token.reuse_detected) carry where it came from.
+        await writer.record({
+          at: event.at, event: event.name, tokenId: event.tokenId, actorUsername: typeof by === 'string' ? by : null, data: event.data,
+          ip: typeof ip === 'string' ? ip : null, userAgent: typeof userAgent === 'string' ? userAgent : null,
+        });
       } catch (e) {
         onError(e);
       }

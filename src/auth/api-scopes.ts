@@ -14,6 +14,15 @@ const USER_READ_ROUTES = new Set(['/api/v4/user', '/api/v4/users/:id']);
 /** GitLab's self-rotation endpoints, which `self_rotate` (or `api`) may call. */
 const SELF_ROTATE_ROUTES = new Set(['/api/v4/personal_access_tokens/self/rotate', '/api/v4/projects/:id/access_tokens/self/rotate', '/api/v4/groups/:id/access_tokens/self/rotate']);
 
+/**
+ * GitLab's token-rotation requests (`access_tokens/(\d+|self)/rotate$` in Gitlab::Auth::AuthFinders):
+ * personal, project, group and service-account tokens, by id or `self`. Only there does presenting a
+ * rotated-away secret revoke its family.
+ */
+export function isTokenRotationRoute(routeUrl: string): boolean {
+  return /access_tokens\/(:[a-z_]+|self)\/rotate$/.test(routeUrl);
+}
+
 /** The generic package file route (GET downloads, PUT uploads): deploy tokens are allowed here. */
 export const GENERIC_PACKAGE_FILE_ROUTE = '/api/v4/projects/:id/packages/generic/:package_name/:package_version/:file_name';
 

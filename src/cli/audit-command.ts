@@ -72,7 +72,7 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps):
     .option('--token <value|sha256:hash>', 'entries of one token: its secret (hashed here, never shown) or its sha256: hash')
     .option('--token-id <id>', 'entries of one token id')
     .option('--actor <username>', 'entries of one user, bot or deploy token username')
-    .option('--event <name>', 'http.request, token.created, token.rotated, token.revoked, token.expiring, token.expired, token.reuse_detected…')
+    .option('--event <name>', 'http.request, token.created, token.rotated, token.revoked, token.expiring, token.expired, token.reuse_detected, token.reuse_attempt…')
     .option('--status <code>', 'HTTP status')
     .option('--project <path>', 'project full path or id')
     .option('--group <path>', 'group full path or id (subgroups and projects included)')

@@ -9,8 +9,10 @@ export type TokenEventName =
   | 'token.revoked'
   | 'token.expiring'
   | 'token.expired'
-  /** A rotated-away secret presented after its grace: the chain was revoked (token-lifecycle detectReuse). */
+  /** A rotated-away secret presented to a rotate endpoint after its grace: the chain was revoked (token-lifecycle detectReuse). */
   | 'token.reuse_detected'
+  /** A rotated-away secret presented anywhere else: refused, nothing revoked; data names ip, user_agent, endpoint. */
+  | 'token.reuse_attempt'
   /** A token seen from more distinct user agents or IPs than allowed within the window (issue 5). */
   | 'token.reuse_flagged';
 

@@ -6,9 +6,16 @@
  *
  * Rotation (GitLab's RotateService) issues a new token with the same name, description, scopes,
  * owner, kind and access level, linked by `rotatedFromId`, and supersedes the old one: revoked at once
- * by default, or — Latchkey's `grace_period` — still working until `graceUntil`. A rotated-away secret
- * presented when it no longer works (or rotated again) is reuse: every token that descends from it is
- * revoked with reason `reuse_detected` (GitLab's token-family revocation), and the event is reported.
+ * by default, or — Latchkey's `grace_period` — still working until `graceUntil`.
+ *
+ * Reuse detection is limited as GitLab limits it (MR 126806, issue 418769: revoking on any use took
+ * production down when one stale consumer still held the old secret). A rotated-away secret presented,
+ * when it no longer works, to a rotate endpoint (`…/access_tokens/:id/rotate`, `…/self/rotate`) is
+ * reuse: every token that descends from it is revoked with reason `reuse_detected` (GitLab's
+ * RevokeTokenFamilyService). Presented anywhere else — API, git, registry, packages — it is only
+ * refused, and a `token.reuse_attempt` event names where it came from (IP, user agent, endpoint) so the
+ * stale consumer can be found. Rotating a rotated-away token by id, with another valid credential, is
+ * "token already revoked" and nothing more: the old secret was not presented.
  */
 import { discardEvents, type TokenEventSink } from '../events/token-events.js';
 import type { Clock } from '../kernel/clock.js';
@@ -16,8 +23,9 @@ import type { UtcDate } from '../kernel/dates.js';
 import { invalidRecord } from '../kernel/errors.js';
 import type { User } from '../namespaces/namespace.js';
 import type { Store } from '../store/open-store.js';
-import { isRevokedAt, type Token } from './token.js';
+import { isRevokedAt, isReuseOfRotatedSecret, type Token } from './token.js';
 import type { TokenIssuer } from './token-issuer.js';
+import type { VerifyContext } from './verify-token.js';
 
 export type RevokeReason = 'revoked' | 'rotated' | 'reuse_detected' | 'admin';
 
@@ -25,7 +33,8 @@ export type RevokeReason = 'revoked' | 'rotated' | 'reuse_detected' | 'admin';
 export type TokenLifecycleEvent =
   | { type: 'revoked'; tokenId: number; by: number | null; reason: RevokeReason; at: string }
   | { type: 'rotated'; tokenId: number; newTokenId: number; by: number | null; graceUntil: string | null; at: string }
-  | { type: 'reuse_detected'; tokenId: number; revokedIds: number[]; at: string };
+  | { type: 'reuse_detected'; tokenId: number; revokedIds: number[]; at: string }
+  | { type: 'reuse_attempt'; tokenId: number; at: string };
 
 export interface TokenLifecycleDeps {
   store: Store;
@@ -87,25 +96,49 @@ export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent 
     return revoked;
   }
 
+  /** Where a presentation came from, for the events (never a secret). */
+  const origin = (context: VerifyContext) => ({ ip: context.ip ?? null, user_agent: context.userAgent ?? null, endpoint: context.endpoint ?? null });
+
   /**
-   * Reuse detection, called by the verifier when a rotated-away secret is presented after its grace
-   * (or after an immediate rotation). Revokes every descendant once; later presentations find
-   * `reuseDetectedAt` set and write nothing.
+   * Reuse detection: a rotated-away secret presented to a rotate endpoint after its grace (or after an
+   * immediate rotation). Revokes every descendant once; later presentations find `reuseDetectedAt`
+   * set and revoke nothing new.
    */
-  async function detectReuse(token: Token): Promise<number[]> {
+  async function detectReuse(token: Token, context: VerifyContext = {}): Promise<number[]> {
     const now = clock.now();
     // Within its grace a rotated-away secret is expected to be used; that is not reuse.
-    if (token.supersededAt === null || token.reuseDetectedAt !== null || !isRevokedAt(token, now)) return [];
+    if (!isReuseOfRotatedSecret(token, now) || token.reuseDetectedAt !== null) return [];
     const at = now.toISOString();
     const revokedIds = await revokeChainFrom(token, at);
     onEvent({ type: 'reuse_detected', tokenId: token.id, revokedIds, at });
-    await events.publish({ name: 'token.reuse_detected', tokenId: token.id, at, data: { revoked_ids: revokedIds } });
+    await events.publish({ name: 'token.reuse_detected', tokenId: token.id, at, data: { revoked_ids: revokedIds, ...origin(context) } });
     for (const id of revokedIds) await events.publish({ name: 'token.revoked', tokenId: id, at, data: { reason: id === token.id ? 'rotated' : 'reuse_detected', by: null } });
     return revokedIds;
   }
 
+  /**
+   * A rotated-away secret presented anywhere but a rotate endpoint: a stale consumer (or a thief).
+   * Nothing is revoked; the event carries the IP, user agent and endpoint so it can be found.
+   */
+  async function reportReuseAttempt(token: Token, context: VerifyContext): Promise<void> {
+    const at = clock.now().toISOString();
+    onEvent({ type: 'reuse_attempt', tokenId: token.id, at });
+    await events.publish({ name: 'token.reuse_attempt', tokenId: token.id, at, data: { ...origin(context), rotated_at: token.supersededAt } });
+  }
+
   return {
     detectReuse,
+    reportReuseAttempt,
+
+    /**
+     * The verifier's hook for a rotated-away secret that no longer works: on a rotate endpoint it is
+     * reuse (the family is revoked, once); anywhere else — or again, once the family is revoked — an
+     * attempt, reported.
+     */
+    async rotatedSecretPresented(token: Token, context: VerifyContext): Promise<void> {
+      if (context.rotation === true && token.reuseDetectedAt === null) await detectReuse(token, context);
+      else await reportReuseAttempt(token, context);
+    },
 
     /** Revokes one token (ends a rotation grace early too). False when it was already revoked. */
     async revoke(token: Token, { by, reason = 'revoked' }: { by: User | null; reason?: RevokeReason }): Promise<boolean> {
@@ -118,17 +151,14 @@ export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent 
     },
 
     /**
-     * Rotates a token. A token that no longer works (revoked, or rotated away) is not rotated: that
-     * is reuse, and revokes the chain that came from it, as GitLab does (it then answers
-     * "token already revoked").
+     * Rotates a token. A token that no longer works (revoked, or rotated away) is not rotated:
+     * "token already revoked", as GitLab's RotateService answers. That alone is not reuse — the old
+     * secret was not presented (the verifier reports that, on the rotate endpoints).
      */
     async rotate(token: Token, { by, expiresAt, gracePeriodSeconds = 0 }: RotateOptions): Promise<RotateResult> {
       const now = clock.now();
       const at = now.toISOString();
-      if (token.supersededAt !== null || isRevokedAt(token, now)) {
-        if (token.supersededAt !== null) await detectReuse(token);
-        throw tokenAlreadyRevoked();
-      }
+      if (token.supersededAt !== null || isRevokedAt(token, now)) throw tokenAlreadyRevoked();
       if (!Number.isInteger(gracePeriodSeconds) || gracePeriodSeconds < 0 || gracePeriodSeconds > MAX_GRACE_PERIOD_SECONDS) {
         throw invalidRecord(`400 Bad request - grace_period must be from 0 to ${MAX_GRACE_PERIOD_SECONDS} seconds`, 'INVALID_GRACE_PERIOD');
       }

@@ -8,10 +8,11 @@
  * once through `invalidate`, and other nodes see a revocation within `cacheMs`.
  *
  * Rotation: a rotated-away token works until its grace ends (judged against the clock on every call,
- * cached or not). Presented after that — or after an immediate rotation — it is reuse: the verifier
- * answers `revoked` and first awaits `onRotatedSecretReused`, which revokes the chain that came from
- * it. Only that rare path awaits a write; usage (last_used_at, last_used_ips, reuse flagging) is
- * noted synchronously and written by the usage tracker in the background.
+ * cached or not). Presented after that — or after an immediate rotation — the verifier answers
+ * `revoked` and first awaits `onRotatedSecretPresented` (token-lifecycle.ts): on a rotate endpoint
+ * (`context.rotation`) that revokes the chain that came from it, anywhere else it only reports a
+ * reuse attempt. Only that rare path awaits a write; usage (last_used_at, last_used_ips, reuse
+ * flagging) is noted synchronously and written by the usage tracker in the background.
  */
 import type { Clock } from '../kernel/clock.js';
 import { isExpiredAt } from '../kernel/dates.js';
@@ -26,6 +27,13 @@ export type VerifyFailure = 'unknown' | 'expired' | 'revoked' | 'user_blocked';
 export interface VerifyContext {
   readonly ip?: string | null;
   readonly userAgent?: string | null;
+  /** What was asked for, `METHOD /path` without the query string: names a stale consumer in the audit log. */
+  readonly endpoint?: string | null;
+  /**
+   * The request rotates a token (GitLab's `access_tokens/(id|self)/rotate`): the only place where
+   * presenting a rotated-away secret revokes its family.
+   */
+  readonly rotation?: boolean;
 }
 
 export type VerifyResult = { ok: true; token: Token; user: User | null } | { ok: false; reason: VerifyFailure; token?: Token };
@@ -43,8 +51,8 @@ export interface TokenVerifierDeps {
   cacheMs: number;
   /** Bound on cached entries; the oldest go first. */
   maxEntries?: number;
-  /** Reuse detection (token-lifecycle.ts detectReuse): returns the ids it revoked. */
-  onRotatedSecretReused?: (token: Token) => Promise<unknown>;
+  /** Reuse detection or a reuse attempt (token-lifecycle.ts rotatedSecretPresented); must not throw. */
+  onRotatedSecretPresented?: (token: Token, context: VerifyContext) => Promise<unknown>;
   /**
    * Usage tracking (token-usage-tracker.ts): last_used_at/last_used_ips and the reuse flag. Called
    * synchronously on every success; it writes at most once a minute per token and never makes the
@@ -58,7 +66,7 @@ const MAX_SECRET_LENGTH = 256;
 
 export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
 
-export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntries = 100_000, onRotatedSecretReused, usage }: TokenVerifierDeps) {
+export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntries = 100_000, onRotatedSecretPresented, usage }: TokenVerifierDeps) {
   const cache = new Map<string, CacheEntry>();
   const digestById = new Map<number, string>();
 
@@ -84,12 +92,12 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
       usage?.note(result.token, context, now);
       return result;
     }
-    if (result.reason !== 'revoked' || !onRotatedSecretReused) return result;
+    if (result.reason !== 'revoked' || !onRotatedSecretPresented) return result;
     const token = result.token!;
-    if (token.reuseDetectedAt !== null || !isReuseOfRotatedSecret(token, now)) return result;
-    // The cached copy does not know the chain was revoked; the next look-up reads it afresh.
-    forget(token.id);
-    return onRotatedSecretReused(token).then(() => result);
+    if (!isReuseOfRotatedSecret(token, now)) return result;
+    // The cached copy will not know the chain was revoked; the next look-up reads it afresh.
+    if (context.rotation === true && token.reuseDetectedAt === null) forget(token.id);
+    return onRotatedSecretPresented(token, context).then(() => result);
   }
 
   return {

@@ -96,8 +96,12 @@ describe.each(DIALECTS)('gitbeaker access tokens against `latchkey serve` on %s'
       await expectRefused(created.token);
       const old = await api.PersonalAccessTokens.show({ tokenId: created.id });
       expect(old).toMatchObject({ id: created.id, revoked: true, active: false });
-      // Latchkey's reuse detection (product.md): the rotated-away secret was presented again, so the
-      // token that replaced it is revoked too.
+      // Presented on a plain request the rotated-away secret is only refused (a stale consumer must
+      // not take the new token down) ...
+      expect(await whoami(rotated.token)).toMatchObject({ status: 200, body: { id: alice.id } });
+      // ... but presented to a rotate endpoint it is reuse, as GitLab limits it: the family is revoked.
+      const asOld = new Gitlab({ host: server.url, token: created.token });
+      expect((await refusal(asOld.PersonalAccessTokens.rotate('self'))).status).toBe(401);
       await expectRefused(rotated.token);
       expect(await api.PersonalAccessTokens.show({ tokenId: rotated.id })).toMatchObject({ id: rotated.id, revoked: true, active: false });
     });

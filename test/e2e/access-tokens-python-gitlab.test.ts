@@ -58,7 +58,11 @@ out["pat_rotated_token_prefix"] = rotated["token"][:6]
 out["pat_rotated_differs"] = rotated["token"] != pat2.token
 out["pat_new_whoami"] = whoami(rotated["token"])
 out["pat_old_whoami"] = whoami(pat2.token)
-# Latchkey's reuse detection (product.md): a rotated-away secret presented again revokes its family.
+# Reuse detection as GitLab limits it: a plain request with the rotated-away secret (whoami above) is
+# only refused; presented to a rotate endpoint it revokes its family.
+out["pat_new_whoami_after_stale_use"] = whoami(rotated["token"])
+stale = gitlab.Gitlab(url, private_token=pat2.token, timeout=20)
+out["pat_stale_self_rotate"] = status_of(lambda: stale.http_post("/personal_access_tokens/self/rotate"))
 out["pat_new_whoami_after_reuse"] = whoami(rotated["token"])
 
 for kind, owner in (("project", gl.projects.get("acme/platform/web")), ("group", gl.groups.get("acme/platform"))):
@@ -134,7 +138,9 @@ describe.skipIf(!available).each(DIALECTS)('python-gitlab access tokens against 
     refused(seen.pat_old_whoami);
   });
 
-  it('reuse detection: presenting the rotated-away secret revokes the token that replaced it (Latchkey)', () => {
+  it('reuse detection: the rotated-away secret on a plain request is only refused; on a rotate endpoint it revokes its family (GitLab)', () => {
+    expect(seen.pat_new_whoami_after_stale_use).toMatchObject({ status: 200, id: seen.alice.id });
+    expect(seen.pat_stale_self_rotate.status).toBe(401);
     refused(seen.pat_new_whoami_after_reuse);
   });
 

@@ -3,7 +3,7 @@
  * token's scopes, and puts the acting user on the request. GitLab's 401/403 bodies.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { decideApiScope, isPackageRegistryRoute, requiredScopeFor } from '../../auth/api-scopes.js';
+import { decideApiScope, isPackageRegistryRoute, isTokenRotationRoute, requiredScopeFor } from '../../auth/api-scopes.js';
 import { readApiCredential } from '../../auth/credentials.js';
 import type { User } from '../../namespaces/namespace.js';
 import type { Token } from '../../tokens/token.js';
@@ -44,7 +44,13 @@ export function registerAuthentication(app: FastifyInstance, verifier: TokenVeri
     if (request.routeOptions.config.public) return;
     const credential = readApiCredential(request.headers, (request.query ?? {}) as Record<string, unknown>);
     if (!credential) return reply.status(401).send(UNAUTHORIZED);
-    const result = await verifier.verify(credential.secret, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
+    const route = request.routeOptions.url ?? '';
+    const result = await verifier.verify(credential.secret, {
+      ip: request.ip,
+      userAgent: request.headers['user-agent'] ?? null,
+      endpoint: `${request.method} ${request.url.split('?', 1)[0]}`,
+      rotation: request.method === 'POST' && isTokenRotationRoute(route),
+    });
     // For the audit log (plugins/audit-trail.ts): a known token is attributed even when refused below.
     if (result.token) request.presentedToken = result.token;
     if (!result.ok) {
@@ -54,7 +60,6 @@ export function registerAuthentication(app: FastifyInstance, verifier: TokenVeri
       if (result.reason === 'user_blocked') return reply.status(403).send({ message: '403 Forbidden - Your account has been blocked.' });
       return reply.status(401).send(UNAUTHORIZED);
     }
-    const route = request.routeOptions.url ?? '';
     // Basic credentials must name the token's user (or the deploy token's username) — except on the
     // package registry, where GitLab does not check the user name.
     if (credential.kind === 'basic' && !isPackageRegistryRoute(route) && credential.username !== (result.user?.username ?? result.token.username)) {

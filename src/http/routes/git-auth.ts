@@ -51,7 +51,7 @@ export function registerGitAuthRoute(app: FastifyInstance, gitAccess: GitAccess)
       authorization: header(request, 'authorization'),
       originalUri,
       originalMethod,
-      context: { ip: request.clientIp, userAgent: header(request, 'user-agent') ?? null },
+      context: { ip: request.clientIp, userAgent: header(request, 'user-agent') ?? null, endpoint: `${originalMethod} ${originalUri.split('?', 1)[0]}` },
     });
     // Whoever authenticated, allowed or not, is on the request for the audit log.
     if (result.outcome === 'unauthenticated') {

@@ -37,7 +37,7 @@ export function registerRegistryAuthRoutes(app: FastifyInstance, tokens: Registr
     shape: (issued: Extract<IssueResult, { ok: true }>['issued']) => Record<string, unknown>,
   ) {
     noStore(reply);
-    const auth = await tokens.authenticate(basic, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
+    const auth = await tokens.authenticate(basic, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null, endpoint: `${request.method} /jwt/auth` });
     if (!auth.ok) {
       if (auth.token) request.presentedToken = auth.token; // known but not working: the audit log names it
       return reply.status(401).send(unauthorized);

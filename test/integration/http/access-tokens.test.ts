@@ -277,8 +277,11 @@ describe.each(DIALECTS)('project and group access tokens on %s', (dialect) => {
       expect(res.body.token).not.toBe(old.token);
       expect((await t.request('GET', '/api/v4/user', { token: res.body.token })).body.id).toBe(old.user_id);
       expect((await asOwner('GET', `${projectBase()}/${old.id}`)).body).toMatchObject({ revoked: true, active: false });
-      // Presenting the rotated-away secret is reuse: the whole family is revoked.
+      // The rotated-away secret on a plain request: refused, the new one unharmed.
       expect((await t.request('GET', '/api/v4/user', { token: old.token })).status).toBe(401);
+      expect((await t.request('GET', '/api/v4/user', { token: res.body.token })).status).toBe(200);
+      // Presented to a rotate endpoint it is reuse: the whole family is revoked.
+      expect((await t.request('POST', `${projectBase()}/self/rotate`, { token: old.token })).status).toBe(401);
       expect((await t.request('GET', '/api/v4/user', { token: res.body.token })).status).toBe(401);
       expect((await asOwner('GET', `${projectBase()}/${res.body.id}`)).body).toMatchObject({ revoked: true, active: false });
     });
@@ -302,8 +305,10 @@ describe.each(DIALECTS)('project and group access tokens on %s', (dialect) => {
       try {
         expect((await t.request('GET', '/api/v4/user', { token: res.body.token })).status).toBe(200);
         expect((await asOwner('GET', `${projectBase()}/${old.id}`)).body).toMatchObject({ active: false, revoked: true });
-        // The old secret after its grace: refused, and reuse revokes the new token too.
+        // The old secret after its grace: refused; only on a rotate endpoint is it reuse.
         expect((await t.request('GET', '/api/v4/user', { token: old.token })).status).toBe(401);
+        expect((await t.request('GET', '/api/v4/user', { token: res.body.token })).status).toBe(200);
+        expect((await t.request('POST', `${projectBase()}/self/rotate`, { token: old.token })).status).toBe(401);
         expect((await t.request('GET', '/api/v4/user', { token: res.body.token })).status).toBe(401);
       } finally {
         t.clock.set('2026-11-23T10:00:00.000Z');
@@ -318,13 +323,13 @@ describe.each(DIALECTS)('project and group access tokens on %s', (dialect) => {
       expect((await t.request('GET', '/api/v4/user', { token: res.body.token })).status).toBe(401);
     });
 
-    it('rotating a revoked token is refused (and is reuse: it revokes what came from it)', async () => {
+    it('rotating a revoked token by id is refused, and revokes nothing (its secret was not presented)', async () => {
       const old = await create('rotate-twice');
       const first = await asOwner('POST', `${projectBase()}/${old.id}/rotate`);
       const again = await asOwner('POST', `${projectBase()}/${old.id}/rotate`);
       expect(again.status).toBe(400);
       expect(again.body.message).toMatch(/^400 Bad request - token already revoked$/i);
-      expect((await t.request('GET', '/api/v4/user', { token: first.body.token })).status).toBe(401);
+      expect((await t.request('GET', '/api/v4/user', { token: first.body.token })).status).toBe(200);
     });
 
     it('refuses a bad grace_period or expires_at and writes nothing', async () => {

@@ -1,7 +1,7 @@
 /**
  * The audit trail of a scripted session on both stores: a project access token and a deploy token are
  * created, used (once with the secret in the query string), rotated, used with the rotated-away
- * secret (reuse detected), revoked, notified and expired — every request and token event is recorded
+ * secret (a reuse attempt), revoked, notified and expired — every request and token event is recorded
  * with actor, token id and `sha256:` hash, method, route, path, status, user agent and IP, and the
  * secret appears nowhere: not in any table, not in any captured log line. Then who may read the log
  * (admin, group Owner scoped to its tree, 403 for others), the filters, keyset pagination and bad input.
@@ -83,8 +83,8 @@ describe.each(DIALECTS)('audit trail on %s', (dialect) => {
       'GET /api/v4/projects/:id 200',
       // (the rotate request itself is the admin's: it carries the admin's token id)
       'token.rotated',
-      // The rotated-away secret presented again: refused, and the chain it started is revoked.
-      'token.reuse_detected',
+      // The rotated-away secret presented again: refused, and recorded as a reuse attempt.
+      'token.reuse_attempt',
       'GET /api/v4/projects/:id 401',
     ]);
     expect(ofToken(rotated.id)).toEqual([
@@ -95,6 +95,11 @@ describe.each(DIALECTS)('audit trail on %s', (dialect) => {
     ]);
     expect(ofToken(deployToken.id)).toEqual(['token.created', 'GET /api/v4/projects/:id 401', 'token.expiring', 'token.expired']);
     expect(events.find((e) => e.event === 'token.rotated' && e.token_id === projectToken.id).details).toMatchObject({ new_token_id: rotated.id, by: 'root' });
+    expect(events.find((e) => e.event === 'token.reuse_attempt' && e.token_id === projectToken.id)).toMatchObject({
+      ip: '127.0.0.1',
+      user_agent: UA,
+      details: { endpoint: `GET /api/v4/projects/${w.project.id}`, rotated_at: '2026-11-23T10:01:00.000Z' },
+    });
     expect(events.find((e) => e.event === 'token.revoked' && e.token_id === rotated.id)).toMatchObject({ actor_type: 'user', actor_username: 'root', actor_id: w.admin.id, details: { by: 'root' } });
     // ids are dense and ascending: the chain's order
     expect(events.map((e) => e.id)).toEqual(events.map((_, i) => i + 1));

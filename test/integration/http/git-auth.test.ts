@@ -239,7 +239,7 @@ describe.each(DIALECTS)('git auth_request endpoint on %s', (dialect) => {
     });
   });
 
-  it('passes the client address from X-Real-IP (when it is an IP) and the user agent to the verifier', async () => {
+  it('passes the client address from X-Real-IP (when it is an IP), the user agent and the git endpoint to the verifier', async () => {
     const seen: VerifyContext[] = [];
     const { verifier } = t.app.services;
     const original = verifier.verify;
@@ -254,8 +254,8 @@ describe.each(DIALECTS)('git auth_request endpoint on %s', (dialect) => {
       verifier.verify = original;
     }
     expect(seen).toEqual([
-      { ip: '203.0.113.9', userAgent: 'git/2.39.5' },
-      { ip: '127.0.0.1', userAgent: 'curl/7.88.1' },
+      { ip: '203.0.113.9', userAgent: 'git/2.39.5', endpoint: 'GET /acme/platform/web.git/info/refs' },
+      { ip: '127.0.0.1', userAgent: 'curl/7.88.1', endpoint: 'GET /acme/platform/web.git/info/refs' },
     ]);
   });
 });

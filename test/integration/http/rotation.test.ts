@@ -1,7 +1,8 @@
 /**
  * Rotation of personal access tokens with an injected clock: GitLab's default (old secret revoked at
  * once, new one expiring in a week), Latchkey's grace_period, reuse detection revoking the chain that
- * came from a rotated-away secret, self-rotation with the self_rotate scope, and the cache staying
+ * came from a rotated-away secret presented to a rotate endpoint (and only there: reuse-detection.test.ts
+ * covers the other endpoints), self-rotation with the self_rotate scope, and the cache staying
  * coherent (a 60 s verification cache would hide any missed invalidation).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -69,13 +70,19 @@ describe.each(DIALECTS)('token rotation on %s', (dialect) => {
     expect(await show(old.id)).toMatchObject({ revoked: true, active: false });
   });
 
-  it('reuse: a rotated-away secret presented after its grace revokes the whole chain, and it is recorded', async () => {
+  it('reuse: a rotated-away secret presented to a rotate endpoint after its grace revokes the whole chain, and it is recorded', async () => {
     const first = await newToken();
     const second = (await rotate(first.id, w.adminToken, { grace_period: 60 })).body;
     const third = (await rotate(second.id, w.adminToken)).body;
     expect(await works(third.token)).toBe(true); // cached
     t.clock.advance(61_000);
-    const reused = await t.request('GET', '/api/v4/user', { token: first.token });
+    // A plain request with it: refused, nothing revoked (GitLab limits reuse detection to rotation).
+    const stale = await t.request('GET', '/api/v4/user', { token: first.token });
+    expect(stale.status).toBe(401);
+    expect(stale.body).toEqual({ error: 'invalid_token', error_description: 'Token was revoked. You have to re-authorize from the user.' });
+    expect(await works(third.token)).toBe(true);
+    // Presented to a rotate endpoint: reuse.
+    const reused = await rotate('self', first.token);
     expect(reused.status).toBe(401);
     expect(reused.body).toEqual({ error: 'invalid_token', error_description: 'Token was revoked. You have to re-authorize from the user.' });
     expect(await works(third.token)).toBe(false);
@@ -85,17 +92,19 @@ describe.each(DIALECTS)('token rotation on %s', (dialect) => {
       { id: second.id, revoke_reason: 'rotated', reuse_detected_at: null, rotated_from_id: first.id },
       { id: third.id, revoke_reason: 'reuse_detected', reuse_detected_at: null, rotated_from_id: second.id },
     ]);
-    // Presenting it again writes nothing new.
+    // Presenting it again writes nothing new to the tokens.
     const before = await tableCounts(t);
-    expect((await t.request('GET', '/api/v4/user', { token: first.token })).status).toBe(401);
+    expect((await rotate('self', first.token)).status).toBe(401);
     expect(await tableCounts(t)).toEqual(before);
   });
 
-  it('reuse after an immediate rotation revokes the new token too (GitLab)', async () => {
+  it('reuse after an immediate rotation revokes the new token too (GitLab), on a rotate endpoint only', async () => {
     const old = await newToken();
     const next = (await rotate(old.id, w.adminToken)).body;
     expect(await works(next.token)).toBe(true);
     expect(await works(old.token)).toBe(false);
+    expect(await works(next.token)).toBe(true);
+    expect((await rotate('self', old.token)).status).toBe(401);
     expect(await works(next.token)).toBe(false);
     expect((await show(next.id)).revoked).toBe(true);
   });
@@ -107,13 +116,13 @@ describe.each(DIALECTS)('token rotation on %s', (dialect) => {
     expect(await works(next.token)).toBe(true);
   });
 
-  it('rotating a rotated-away token again is refused and revokes its chain (GitLab)', async () => {
+  it('rotating a rotated-away token again by id is refused and revokes nothing (GitLab: the old secret was not presented)', async () => {
     const old = await newToken();
     const next = (await rotate(old.id, w.adminToken)).body;
     const again = await rotate(old.id, w.adminToken);
     expect(again.status).toBe(400);
     expect(again.body).toEqual({ message: '400 Bad request - token already revoked' });
-    expect(await works(next.token)).toBe(false);
+    expect(await works(next.token)).toBe(true);
   });
 
   it('self rotation: api or self_rotate; read_api is refused', async () => {

@@ -69,8 +69,8 @@ describe.each(DIALECTS)('token events reach the webhook outbox on %s', (dialect)
     const since = await lastId();
     const rotated = await t.request('POST', `/api/v4/personal_access_tokens/${created.body.id}/rotate`, { token: w.adminToken });
     expect(rotated.status).toBe(200);
-    // The rotated-away secret presented again: reuse, which revokes the new token too.
-    expect((await t.request('GET', '/api/v4/user', { token: created.body.token })).status).toBe(401);
+    // The rotated-away secret presented to a rotate endpoint: reuse, which revokes the new token too.
+    expect((await t.request('POST', '/api/v4/personal_access_tokens/self/rotate', { token: created.body.token })).status).toBe(401);
     let events = await recorded(since);
     for (let i = 0; i < 50 && events.length < 2; i++) {
       await new Promise((r) => setTimeout(r, 20));
