@@ -18,7 +18,8 @@ import { createServiceAccountService } from './tokens/service-account-service.js
 import { createTokenDigester } from './tokens/token-digest.js';
 import { createTokenIssuer } from './tokens/token-issuer.js';
 import { createExpiryPolicy } from './tokens/expiry-policy.js';
-import { createTokenLifecycle, type TokenLifecycle } from './tokens/token-lifecycle.js';
+import { createTokenLifecycle } from './tokens/token-lifecycle.js';
+import { createLocalRevocationFeed } from './tokens/revocation-feed.js';
 import { createTokenPolicyService } from './tokens/token-policy-service.js';
 import { createTokenVerifier } from './tokens/verify-token.js';
 import { createTokenUsageTracker } from './tokens/token-usage-tracker.js';
@@ -39,6 +40,7 @@ import { createRateLimiter } from './rate-limit/index.js';
 import { createRegistryModule } from './protocols/registry/index.js';
 import { createProtocolServices } from './protocols/protocol-services.js';
 import { createAuditModule } from './audit/index.js';
+import type { BuiltServices, Services } from './services.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -48,7 +50,15 @@ export interface Overrides {
   logStream?: { write(line: string): void };
 }
 
-export async function buildServices(config: Config, overrides: Overrides = {}) {
+/** Background failures of one area go to stderr; the area reports them itself when it must (metrics, readiness). */
+const reportTo = (area: string) => (e: unknown) => process.stderr.write(`latchkey: ${area}: ${(e as Error).message}\n`);
+
+/**
+ * Builds every service in one order: each line uses only what the lines above it built. Two pairs
+ * that need each other talk through an intermediary built first: token services publish revoked ids
+ * on the revocation feed the verifier subscribes to, and producers publish token events to sinks.
+ */
+export async function buildServices(config: Config, overrides: Overrides = {}): Promise<BuiltServices> {
   const clock = overrides.clock ?? systemClock;
   const random = overrides.random ?? cryptoTokenGenerator;
   const store = overrides.store ?? (await openStore(locateDatabase(config.databaseUrl, config.dataDir)));
@@ -56,48 +66,51 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
   const { secret, generated: secretGenerated } = resolveServerSecret(config.secret, config.dataDir, random);
   const digester = createTokenDigester(secret);
   const issuer = createTokenIssuer(random, digester, config.prefixes);
+  // Counters the services below increment (notifications, webhook deliveries, audit, HTTP); /metrics renders them.
+  const metrics = createMetricsRegistry();
   const namespaces = createNamespaceService({ store, clock });
-  // Webhooks: registrations, the outbox every token event is recorded in (publishing is an insert),
-  // and the dispatcher `serve` runs to send them.
+
+  // Where token events go. Webhooks: registrations, the outbox every token event is recorded in
+  // (publishing is an insert), and the dispatcher `serve` runs to send them.
   const webhooks = createWebhookModule({
     store, clock, random, namespaces, serverSecret: secret, timeoutMs: config.webhookTimeoutMs, allowLocalNetwork: config.webhookAllowLocalNetwork, retentionDays: config.webhookRetentionDays,
     onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
-    onError: (e) => process.stderr.write(`latchkey: webhooks: ${(e as Error).message}\n`),
+    onError: reportTo('webhooks'),
   });
   // The audit log: requests and token events queued and written in chained batches off the request path.
   const audit = createAuditModule({
     store, clock, namespaces, digester, maxQueue: config.auditQueueMax, flushMs: config.auditFlushMs,
     onWritten: (n) => metrics.auditEvents.inc({ outcome: 'written' }, n),
     onDropped: (n) => metrics.auditEvents.inc({ outcome: 'dropped' }, n),
-    onError: (e) => process.stderr.write(`latchkey: audit: ${(e as Error).message}\n`),
+    onError: reportTo('audit'),
   });
-  // Where token events go (webhooks, the audit log). Producers publish here; a sink never throws.
+  // Producers publish here; a sink never throws.
   const tokenEvents: TokenEventSink = fanOut(webhooks.outbox, audit.sink);
-  // The verifier reports reuse of rotated-away secrets to the lifecycle, which reports every revoked
-  // id back to the verifier's cache: bound late, as each needs the other.
-  let lifecycle: TokenLifecycle | null = null;
+  // Every token id that stops working is published here once committed; verification caches drop it.
+  const revocations = createLocalRevocationFeed();
+
+  // Tokens: rules, life after issue (revoke, rotate, reuse), verification and usage.
+  const expiryPolicy = createExpiryPolicy({ requireExpiry: config.requireTokenExpiry, maxLifetimeDays: config.maxTokenLifetimeDays }, store);
+  const lifecycle = createTokenLifecycle({ store, clock, issuer, onRevoked: revocations.publish, events: tokenEvents });
   // last_used_at / last_used_ips and the reuse flag: noted by the verifier, written at most once a minute per token.
   const usageStore = createTokenUsageStore(store.db);
-  const tokenUsage = createTokenUsageTracker({ store: usageStore, clock, events: tokenEvents, policy: config.reuse, onError: (e) => process.stderr.write(`latchkey: token usage: ${(e as Error).message}\n`) });
+  const tokenUsage = createTokenUsageTracker({ store: usageStore, clock, events: tokenEvents, policy: config.reuse, onError: reportTo('token usage') });
   const flaggedTokens = createFlaggedTokens({ usage: usageStore, clock });
-  const verifier = createTokenVerifier({ store, digester, clock, cacheMs: config.verifyCacheMs, onRotatedSecretPresented: (token, context) => lifecycle!.rotatedSecretPresented(token, context), usage: tokenUsage });
-  lifecycle = createTokenLifecycle({ store, clock, issuer, onRevoked: (id) => verifier.invalidate(id), events: tokenEvents });
-  const expiryPolicy = createExpiryPolicy({ requireExpiry: config.requireTokenExpiry, maxLifetimeDays: config.maxTokenLifetimeDays }, store);
+  const verifier = createTokenVerifier({ store, digester, clock, cacheMs: config.verifyCacheMs, revocations, onRotatedSecretPresented: lifecycle.rotatedSecretPresented, usage: tokenUsage });
   // Generic packages and the CI variables of gitlab-deploy-token (issue 6).
   const protocols = createProtocolServices({ store, clock, random, namespaces, serverSecret: secret, packagesDir: config.packagesDir, packageMaxBytes: config.packageMaxBytes });
-  const deployTokens = createDeployTokenService({ store, clock, issuer, namespaces, onRevoked: (id) => verifier.invalidate(id), events: tokenEvents, ciSecretBox: protocols.ciSecretBox });
+  const deployTokens = createDeployTokenService({ store, clock, issuer, namespaces, onRevoked: revocations.publish, events: tokenEvents, ciSecretBox: protocols.ciSecretBox });
   const personalTokens = createPersonalTokenService({ store, clock, issuer, lifecycle, expiryPolicy, events: tokenEvents });
   const impersonationTokens = createImpersonationTokenService({ store, clock, issuer, lifecycle, expiryPolicy, events: tokenEvents });
   const adminTokens = createAdminTokenService({ store, digester, lifecycle });
   // Bot and service-account e-mail addresses, as GitLab's `noreply.<host>`.
   const noreplyDomain = `noreply.${config.publicUrl ? new URL(config.publicUrl).hostname : 'localhost'}`;
-  const botDeps = { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked: (id: number) => verifier.invalidate(id), events: tokenEvents };
+  const botDeps = { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked: revocations.publish, events: tokenEvents };
   const resourceTokens = createResourceTokenService(botDeps);
   const serviceAccounts = createServiceAccountService(botDeps);
   const tokenPolicies = createTokenPolicyService({ store, namespaces, expiryPolicy });
-  // Counters other services increment (notifications, webhook deliveries, HTTP requests); /metrics renders them.
-  const metrics = createMetricsRegistry();
-  // Read-only token queries shared by the expiring report and the /metrics token gauges.
+
+  // Reports and notifications. Read-only token queries shared by the expiring report and the /metrics gauges.
   const tokenOverview = createTokenOverviewStore(store.db);
   const expiringReport = createExpiringReport({ overview: tokenOverview, namespaces: store.namespaces, accessLevel: namespaces.accessLevel, clock });
   const metricsScraper = createMetricsScraper({ overview: tokenOverview, registry: metrics, clock });
@@ -111,63 +124,60 @@ export async function buildServices(config: Config, overrides: Overrides = {}) {
     publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
     onEmail: (outcome) => metrics.notifications.inc({ channel: 'email', outcome }),
   });
-  // Git over HTTP: the decision behind nginx's auth_request (http/routes/git-auth.ts).
+
+  // Protocols and the request path. Git over HTTP: the decision behind nginx's auth_request (http/routes/git-auth.ts).
   const gitAccess = createGitAccess({ verifier, namespaces, store });
   // Request counters for the HTTP rate limits: Redis when REDIS_URL is set, in-process otherwise. Its
   // connection errors are reported by the HTTP plugin when a request cannot be counted.
   const rateLimiter = createRateLimiter({ redisUrl: config.rateLimit.redisUrl, keyPrefix: config.rateLimit.redisKeyPrefix, clock, onError: () => {} });
   // Docker registry token service (/jwt/auth) and its signing key, shared by every node through the store.
   const registry = createRegistryModule({ store, clock, random, verifier, namespaces, serverSecret: secret, settings: config.registry });
+
+  const services: Services = {
+    random,
+    metrics,
+    metricsScraper,
+    rateLimiter,
+    namespaces,
+    audit: audit.service,
+    auditWriter: audit.writer,
+    webhooks: webhooks.service,
+    webhookDispatcher: webhooks.dispatcher,
+    tokenEvents,
+    revocations,
+    verifier,
+    tokenUsage,
+    flaggedTokens,
+    lifecycle,
+    expiryPolicy,
+    deployTokens,
+    personalTokens,
+    impersonationTokens,
+    adminTokens,
+    resourceTokens,
+    serviceAccounts,
+    tokenPolicies,
+    expiringReport,
+    expiryNotifier,
+    gitAccess,
+    registry,
+    genericPackages: protocols.genericPackages,
+    ciVariables: protocols.ciVariables,
+  };
   return {
     clock,
     random,
     store,
     secretGenerated,
-    /**
-     * Writes what is still queued (token usage, then audit entries, which record the usage events) and
-     * releases connections: the rate-limit counter
-     * store, and the database unless the caller passed its own. Every user of buildServices calls it.
-     */
-    async close(): Promise<void> {
+    services,
+    async close() {
       await tokenUsage.flushAll().catch(() => {}); // a failed write was reported through onError
       await audit.writer.close();
       await rateLimiter.close();
       if (!overrides.store) await store.close();
     },
-    services: {
-      rateLimiter,
-      random,
-      audit: audit.service,
-      auditWriter: audit.writer,
-      webhooks: webhooks.service,
-      webhookDispatcher: webhooks.dispatcher,
-      verifier,
-      tokenUsage,
-      flaggedTokens,
-      namespaces,
-      deployTokens,
-      personalTokens,
-      impersonationTokens,
-      adminTokens,
-      lifecycle,
-      expiryPolicy,
-      resourceTokens,
-      serviceAccounts,
-      tokenPolicies,
-      tokenEvents,
-      metrics,
-      expiringReport,
-      metricsScraper,
-      expiryNotifier,
-      gitAccess,
-      registry,
-      genericPackages: protocols.genericPackages,
-      ciVariables: protocols.ciVariables,
-    },
   };
 }
-
-export type Services = Awaited<ReturnType<typeof buildServices>>['services'];
 
 export interface App {
   readonly services: Services;

@@ -5,7 +5,7 @@
  * and exits 1 when an entry was altered or deleted.
  */
 import type { Command } from 'commander';
-import type { Services } from '../app.js';
+import type { Services } from '../services.js';
 import { presentAuditEvent, type AuditQuery } from '../audit/audit-service.js';
 import type { ChainReport } from '../audit/audit-chain.js';
 import type { AuditRow } from '../audit/audit-entry.js';

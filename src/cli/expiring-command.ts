@@ -3,7 +3,7 @@
  * soonest first. The CLI acts as the instance admin, so it lists every active token in the window.
  */
 import type { Command } from 'commander';
-import type { Services } from '../app.js';
+import type { Services } from '../services.js';
 import type { User } from '../namespaces/namespace.js';
 import { DEFAULT_WITHIN_DAYS, MAX_WITHIN_DAYS, parseWithin, presentExpiringReport, type ExpiringReport } from '../reports/expiring-report.js';
 import { formatTable, type Output } from './output.js';

@@ -8,7 +8,7 @@
  *     then the only place its secret ever appears.
  */
 import type { Command } from 'commander';
-import type { Services } from '../app.js';
+import type { Services } from '../services.js';
 import type { Clock } from '../kernel/clock.js';
 import type { Resource, User } from '../namespaces/namespace.js';
 import { checkRegistry, dockerAuthConfig, k8sPullSecret, netrcLine, pullSecretYaml, type RegistryCredential } from './export-formats.js';

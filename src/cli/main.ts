@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { buildApp, buildServices } from '../app.js';
+import type { BuiltServices, Services } from '../services.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { DomainError } from '../kernel/errors.js';
 import { addDays, utcDateOf } from '../kernel/dates.js';
@@ -67,7 +68,7 @@ function deployTokenRow(t: Token, now: Date) {
   };
 }
 
-async function withServices<T>(config: Config, fn: (s: Awaited<ReturnType<typeof buildServices>>) => Promise<T>): Promise<T> {
+async function withServices<T>(config: Config, fn: (s: BuiltServices) => Promise<T>): Promise<T> {
   const built = await buildServices(config);
   try {
     return await fn(built);
@@ -161,11 +162,11 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
 
   const dt = program.command('deploy-token').description('Deploy tokens of a project or group');
   const target = (c: Command) => c.option('--project <path>', 'project full path or id').option('--group <path>', 'group full path or id');
-  const resolveTarget = async (services: Awaited<ReturnType<typeof buildServices>>['services'], opts: { project?: string; group?: string }): Promise<Resource> => {
+  const resolveTarget = async (services: Services, opts: { project?: string; group?: string }): Promise<Resource> => {
     if ((opts.project === undefined) === (opts.group === undefined)) throw new CliInputError('give exactly one of --project <path> or --group <path>');
     return services.namespaces.resolveResourceAsAdmin(opts.project !== undefined ? 'project' : 'group', (opts.project ?? opts.group)!);
   };
-  const actorOf = async (services: Awaited<ReturnType<typeof buildServices>>['services']) =>
+  const actorOf = async (services: Services) =>
     (await services.namespaces.ensureFirstAdmin(FIRST_ADMIN.username, FIRST_ADMIN.email)).admin;
 
   target(dt.command('create').description('Create a deploy token; the secret is printed once'))

@@ -1,10 +1,10 @@
 /** `latchkey notify run`: the expiry check once, now, with a summary (tables or `--json`). */
 import type { Command } from 'commander';
-import type { buildServices } from '../app.js';
+import type { BuiltServices } from '../services.js';
 import type { ExpiryRunSummary } from '../notifications/expiry-notifier.js';
 import { emit, type Output } from './output.js';
 
-type Built = Awaited<ReturnType<typeof buildServices>>;
+type Built = BuiltServices;
 
 export interface NotifyCommandDeps {
   withServices<T>(fn: (built: Built) => Promise<T>): Promise<T>;

@@ -3,7 +3,7 @@
  * the key on first use), for the registry's `auth.token.rootcertbundle`. `--json` adds kid and issuer.
  */
 import type { Command } from 'commander';
-import type { Services } from '../app.js';
+import type { Services } from '../services.js';
 import type { Config } from '../config.js';
 import { emit, type Output } from './output.js';
 

@@ -4,7 +4,7 @@
  * they were flagged. The remedy is one token per automation: rotate the shared one, give each its own.
  */
 import type { Command } from 'commander';
-import type { Services } from '../app.js';
+import type { Services } from '../services.js';
 import type { User } from '../namespaces/namespace.js';
 import { kindLabelOf } from '../tokens/token.js';
 import { emit, formatTable, type Row } from './output.js';

@@ -5,7 +5,7 @@
  * its value (the leak case) and prints what it is, never the secret; `--revoke` revokes it.
  */
 import type { Command } from 'commander';
-import type { Services } from '../app.js';
+import type { Services } from '../services.js';
 import type { Clock } from '../kernel/clock.js';
 import { DomainError, invalidRecord, notFound } from '../kernel/errors.js';
 import type { Group, Resource, User } from '../namespaces/namespace.js';

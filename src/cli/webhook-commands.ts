@@ -4,7 +4,7 @@
  * `deliveries` prints one row per attempt (status code, latency, error, next retry).
  */
 import type { Command } from 'commander';
-import type { Services } from '../app.js';
+import type { Services } from '../services.js';
 import type { Clock } from '../kernel/clock.js';
 import type { User } from '../namespaces/namespace.js';
 import type { DeliveryHistory, Webhook } from '../webhooks/webhook.js';

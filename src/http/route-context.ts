@@ -1,6 +1,6 @@
 /** What every route module receives: the services, the clock and how to build absolute URLs. */
 import type { FastifyRequest } from 'fastify';
-import type { Services } from '../app.js';
+import type { Services } from '../services.js';
 import type { Clock } from '../kernel/clock.js';
 import type { Resource } from '../namespaces/namespace.js';
 

@@ -6,7 +6,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { Services } from '../app.js';
+import type { Services } from '../services.js';
 import type { Clock } from '../kernel/clock.js';
 import type { Store } from '../store/open-store.js';
 import { registerBodyParsers } from './body-parsers.js';

@@ -4,8 +4,8 @@
  * on a miss. It returns a closed set of outcomes instead of throwing; each adapter maps the reason
  * to its own wire answer.
  *
- * The cache keeps a verified token for `cacheMs` (default 1 s): a revoke on this node drops it at
- * once through `invalidate`, and other nodes see a revocation within `cacheMs`.
+ * The cache keeps a verified token for `cacheMs` (default 1 s): a revocation published on the
+ * revocation feed drops it at once, and `cacheMs` bounds how stale an entry can be if a message is lost.
  *
  * Rotation: a rotated-away token works until its grace ends (judged against the clock on every call,
  * cached or not). Presented after that — or after an immediate rotation — the verifier answers
@@ -19,6 +19,7 @@ import { isExpiredAt } from '../kernel/dates.js';
 import type { User } from '../namespaces/namespace.js';
 import type { Store } from '../store/open-store.js';
 import { isReuseOfRotatedSecret, type Token } from './token.js';
+import type { RevocationFeed } from './revocation-feed.js';
 import type { TokenDigester } from './token-digest.js';
 import type { TokenUsageTracker } from './token-usage-tracker.js';
 
@@ -51,6 +52,8 @@ export interface TokenVerifierDeps {
   cacheMs: number;
   /** Bound on cached entries; the oldest go first. */
   maxEntries?: number;
+  /** Revoked ids to drop from the cache (revocation-feed.ts). */
+  revocations?: Pick<RevocationFeed, 'subscribe'>;
   /** Reuse detection or a reuse attempt (token-lifecycle.ts rotatedSecretPresented); must not throw. */
   onRotatedSecretPresented?: (token: Token, context: VerifyContext) => Promise<unknown>;
   /**
@@ -66,7 +69,7 @@ const MAX_SECRET_LENGTH = 256;
 
 export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
 
-export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntries = 100_000, onRotatedSecretPresented, usage }: TokenVerifierDeps) {
+export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntries = 100_000, revocations, onRotatedSecretPresented, usage }: TokenVerifierDeps) {
   const cache = new Map<string, CacheEntry>();
   const digestById = new Map<number, string>();
 
@@ -85,6 +88,7 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
     if (digest !== undefined) cache.delete(digest);
     digestById.delete(tokenId);
   }
+  revocations?.subscribe(forget);
 
   /** The one non-hot branch: a rotated-away secret presented when it no longer works. */
   function afterJudging(result: VerifyResult, now: Date, context: VerifyContext): VerifyResult | Promise<VerifyResult> {

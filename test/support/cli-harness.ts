@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { buildApp, buildServices, type App } from '../../src/app.js';
+import type { BuiltServices } from '../../src/services.js';
 import { runCli } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config.js';
 import { createTestDatabase, type DialectName } from './dialects.js';
@@ -22,7 +23,7 @@ export interface CliRun {
   err: string;
 }
 
-export type BuiltServices = Awaited<ReturnType<typeof buildServices>>;
+export type { BuiltServices };
 
 export interface CliHarnessOptions {
   /** Prefix of the temp dir's name, e.g. `latchkey-token-cli-`. */

@@ -1,0 +1,88 @@
+/**
+ * The shape of the built system: what `buildServices` (app.ts) hands to the HTTP layer, the CLI and
+ * tests. It lives apart from the composition root so that route and command modules can name the
+ * services without importing app.ts, which imports them (no import circle). Types only.
+ */
+import type { AuditService } from './audit/audit-service.js';
+import type { AuditWriter } from './audit/audit-writer.js';
+import type { TokenEventSink } from './events/token-events.js';
+import type { Clock } from './kernel/clock.js';
+import type { TokenGenerator } from './kernel/random.js';
+import type { MetricsRegistry } from './metrics/registry.js';
+import type { createMetricsScraper } from './metrics/token-metrics.js';
+import type { NamespaceService } from './namespaces/namespace-service.js';
+import type { ExpiryNotifier } from './notifications/expiry-notifier.js';
+import type { CiVariablesService } from './protocols/ci-variables.js';
+import type { GenericPackageService } from './protocols/generic-packages/package-service.js';
+import type { GitAccess } from './protocols/git/git-access.js';
+import type { RegistryModule } from './protocols/registry/index.js';
+import type { RateLimiter } from './rate-limit/rate-limiter.js';
+import type { ExpiringReportService } from './reports/expiring-report.js';
+import type { Store } from './store/open-store.js';
+import type { AdminTokenService } from './tokens/admin-token-service.js';
+import type { DeployTokenService } from './tokens/deploy-token-service.js';
+import type { ExpiryPolicy } from './tokens/expiry-policy.js';
+import type { FlaggedTokens } from './tokens/flagged-tokens.js';
+import type { ImpersonationTokenService } from './tokens/impersonation-token-service.js';
+import type { PersonalTokenService } from './tokens/personal-token-service.js';
+import type { ResourceTokenService } from './tokens/resource-token-service.js';
+import type { RevocationFeed } from './tokens/revocation-feed.js';
+import type { ServiceAccountService } from './tokens/service-account-service.js';
+import type { TokenLifecycle } from './tokens/token-lifecycle.js';
+import type { TokenPolicyService } from './tokens/token-policy-service.js';
+import type { TokenUsageTracker } from './tokens/token-usage-tracker.js';
+import type { TokenVerifier } from './tokens/verify-token.js';
+import type { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
+import type { WebhookService } from './webhooks/webhook-service.js';
+
+/** Every service the adapters (HTTP routes, CLI commands) may call. */
+export interface Services {
+  readonly random: TokenGenerator;
+  /** Counters and gauges other services feed; /metrics renders them. */
+  readonly metrics: MetricsRegistry;
+  readonly metricsScraper: ReturnType<typeof createMetricsScraper>;
+  readonly rateLimiter: RateLimiter;
+  readonly namespaces: NamespaceService;
+  readonly audit: AuditService;
+  readonly auditWriter: AuditWriter;
+  readonly webhooks: WebhookService;
+  readonly webhookDispatcher: WebhookDispatcher;
+  /** Where token events go (webhook outbox, audit log). */
+  readonly tokenEvents: TokenEventSink;
+  /** Token ids that stopped working; verification caches listen. */
+  readonly revocations: RevocationFeed;
+  readonly verifier: TokenVerifier;
+  readonly tokenUsage: TokenUsageTracker;
+  readonly flaggedTokens: FlaggedTokens;
+  readonly lifecycle: TokenLifecycle;
+  readonly expiryPolicy: ExpiryPolicy;
+  readonly deployTokens: DeployTokenService;
+  readonly personalTokens: PersonalTokenService;
+  readonly impersonationTokens: ImpersonationTokenService;
+  readonly adminTokens: AdminTokenService;
+  readonly resourceTokens: ResourceTokenService;
+  readonly serviceAccounts: ServiceAccountService;
+  readonly tokenPolicies: TokenPolicyService;
+  readonly expiringReport: ExpiringReportService;
+  readonly expiryNotifier: ExpiryNotifier;
+  readonly gitAccess: GitAccess;
+  readonly registry: RegistryModule;
+  readonly genericPackages: GenericPackageService;
+  readonly ciVariables: CiVariablesService;
+}
+
+/** What `buildServices` returns: the services plus the pieces they were built from. */
+export interface BuiltServices {
+  readonly clock: Clock;
+  readonly random: TokenGenerator;
+  readonly store: Store;
+  /** The server secret was generated into the data directory by this start. */
+  readonly secretGenerated: boolean;
+  readonly services: Services;
+  /**
+   * Writes what is still queued (token usage, then audit entries, which record the usage events) and
+   * releases connections: the rate-limit counter store, and the database unless the caller passed
+   * its own. Every user of buildServices calls it.
+   */
+  close(): Promise<void>;
+}
