@@ -116,7 +116,6 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   const metricsScraper = createMetricsScraper({ overview: tokenOverview, registry: metrics, clock });
   // The daily expiry job (notices, e-mails, token.expiring/expired events); `serve` schedules it.
   const expiryNotifier = createExpiryNotifier({
-    store,
     notices: createExpiryNoticeStore(store.db),
     clock,
     mailer: createMailer(config.smtpUrl, config.mailFrom),

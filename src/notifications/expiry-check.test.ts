@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { addDays, daysUntil, utcDateOf } from '../kernel/dates.js';
-import { currentInterval, dueNotice, EXPIRED_LOOKBACK_DAYS, type NoticeInterval } from './expiry-check.js';
+import { currentInterval, dueNotice, EXPIRED_LOOKBACK_DAYS, noticeBands, type NoticeInterval } from './expiry-check.js';
 
 const DAY = 86_400_000;
 const RANK: Record<NoticeInterval, number> = { '60': 0, '30': 1, '7': 2, expired: 3 };
@@ -103,6 +103,30 @@ describe('expiry notice intervals', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  it('property: the bands the scan queries select exactly the tokens dueNotice says are due', () => {
+    const all: NoticeInterval[] = ['60', '30', '7', 'expired'];
+    fc.assert(
+      fc.property(
+        fc.integer({ min: Date.parse('2026-01-01T00:00:00Z'), max: Date.parse('2030-01-01T00:00:00Z') }),
+        fc.integer({ min: -40, max: 70 }),
+        fc.subarray(all),
+        (t, expiresInDays, noticed) => {
+          const now = new Date(t);
+          const expiresAt = addDays(utcDateOf(now), expiresInDays);
+          const bands = noticeBands(now).filter((b) => b.from <= expiresAt && expiresAt <= b.to);
+          // The bands never overlap; a date is in one band at most.
+          expect(bands.length).toBeLessThanOrEqual(1);
+          const band = bands[0];
+          const selected = band !== undefined && !noticed.some((n) => band.settledBy.includes(n));
+          const due = dueNotice({ expiresAt, revoked: false }, noticed, now);
+          expect(selected).toBe(due !== null);
+          if (due) expect(due.interval).toBe(band!.interval);
+        },
+      ),
+      { numRuns: 1000 },
     );
   });
 });

@@ -3,7 +3,7 @@
  * before its expiry date, once per interval, and only in the interval it is in now: a token first seen
  * 25 days out gets the 30-day notice, later the 7-day one, and never the 60-day one afterwards.
  */
-import { daysUntil, isExpiredAt, type UtcDate } from '../kernel/dates.js';
+import { addDays, daysUntil, isExpiredAt, utcDateOf, type UtcDate } from '../kernel/dates.js';
 
 export type NoticeInterval = '60' | '30' | '7' | 'expired';
 
@@ -51,4 +51,32 @@ export function dueNotice(token: ExpiryFacts, alreadyNoticed: Iterable<NoticeInt
   if (interval === null) return null;
   for (const given of alreadyNoticed) if (RANK[given] >= RANK[interval]) return null;
   return { interval, daysLeft: daysUntil(token.expiresAt, now) };
+}
+
+/**
+ * The expiry dates each interval covers at `now` (inclusive), and the notices that settle it: a token
+ * whose expiry date is in a band has a notice due unless it was already noticed for that interval or a
+ * more urgent one. This is `currentInterval` and `dueNotice` turned into ranges, so the scan can ask the
+ * store for exactly the due tokens (an index range per band) instead of reading every candidate.
+ */
+export interface NoticeBand {
+  readonly interval: NoticeInterval;
+  readonly from: UtcDate;
+  readonly to: UtcDate;
+  /** A notice for any of these intervals means nothing is due for the token in this band. */
+  readonly settledBy: readonly NoticeInterval[];
+}
+
+export function noticeBands(now: Date): NoticeBand[] {
+  const today = utcDateOf(now);
+  const settledBy = (interval: NoticeInterval) => (Object.keys(RANK) as NoticeInterval[]).filter((i) => RANK[i] >= RANK[interval]);
+  // Most urgent first, as the mails list them.
+  const bands: NoticeBand[] = [{ interval: 'expired', from: addDays(today, -EXPIRED_LOOKBACK_DAYS), to: today, settledBy: settledBy('expired') }];
+  let after = 0;
+  for (const days of WARNING_DAYS) {
+    const interval = String(days) as NoticeInterval;
+    bands.push({ interval, from: addDays(today, after + 1), to: addDays(today, days), settledBy: settledBy(interval) });
+    after = days;
+  }
+  return bands;
 }

@@ -3,6 +3,11 @@
  * publishes token.expiring / token.expired events, and mails each recipient one message listing their
  * tokens. Runs under a database lock with a lease so one node at a time does it.
  *
+ * Built for a million tokens: every step works in pages (due tokens by an index on the expiry date,
+ * unpublished notices, claimed deliveries) with batched look-ups per page, so a day with nothing due
+ * reads no token rows, a day with notices costs a few queries per page of them, and memory holds one
+ * page (plus the recipient being mailed) whatever the number of tokens.
+ *
  * Delivery is at-least-once: a delivery row is claimed (pending → sending) before the SMTP send and
  * marked sent after it. A node that dies between the server's acceptance and that mark leaves the row
  * 'sending'; once its lease has passed, the next run sends it again (a possible duplicate, never a lost
@@ -11,21 +16,18 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../kernel/clock.js';
-import { addDays, utcDateOf } from '../kernel/dates.js';
-import { AccessLevel } from '../namespaces/access-levels.js';
-import type { MemberSource } from '../namespaces/namespace.js';
-import type { Store } from '../store/open-store.js';
+import { utcDateOf } from '../kernel/dates.js';
 import type { TokenEventSink } from '../events/token-events.js';
-import { isRevokedAt, type Token } from '../tokens/token.js';
-import { dueNotice, EXPIRED_LOOKBACK_DAYS, WARNING_DAYS, type NoticeInterval } from './expiry-check.js';
+import { isRevokedAt } from '../tokens/token.js';
+import { dueNotice, noticeBands, type NoticeInterval } from './expiry-check.js';
+import { loadExpiryContext } from './expiry-context.js';
 import { composeExpiryEmail, type ExpiringTokenItem } from './expiry-email.js';
-import type { ClaimedDelivery, ExpiryNoticeStore, Recipient } from './expiry-notice-store.js';
+import type { DeliveryCursor, DueCursor, ExpiryNoticeStore } from './expiry-notice-store.js';
 import type { Mailer } from './mailer.js';
 
 export const EXPIRY_JOB_LOCK = 'expiry-notifications';
 
 export interface ExpiryNotifierDeps {
-  store: Store;
   notices: ExpiryNoticeStore;
   clock: Clock;
   mailer: Mailer;
@@ -40,6 +42,8 @@ export interface ExpiryNotifierDeps {
   holder?: string;
   /** Called once per e-mail attempted (metrics: latchkey_notifications_total{channel="email"}). */
   onEmail?: (outcome: 'sent' | 'failed') => void;
+  /** Rows per page: due tokens decided, notices published and deliveries claimed at a time (500). */
+  pageSize?: number;
 }
 
 export interface ExpiryRunSummary {
@@ -57,185 +61,157 @@ export interface ExpiryRunSummary {
   deliveriesSkipped: number;
 }
 
-const KIND_LABEL: Record<string, string> = {
-  deploy: 'deploy token',
-  personal: 'personal access token',
-  project: 'project access token',
-  group: 'group access token',
-};
-
-interface Described {
-  token: Token;
-  kindLabel: string;
-  where: string;
-  projectPath: string | null;
-  groupPath: string | null;
-  rotateUrl: string;
-}
-
 export type ExpiryNotifier = ReturnType<typeof createExpiryNotifier>;
 
 export function createExpiryNotifier(deps: ExpiryNotifierDeps) {
-  const { store, notices, clock, mailer, events } = deps;
+  const { notices, clock, mailer, events } = deps;
   const leaseMs = deps.leaseMs ?? 10 * 60_000;
   const maxAttempts = deps.maxAttempts ?? 5;
   const holder = deps.holder ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const base = deps.publicUrl.replace(/\/+$/, '');
-
-  async function sourcesOfProject(projectId: number): Promise<MemberSource[]> {
-    const project = await store.namespaces.findProjectById(projectId);
-    if (!project) return [];
-    const group = await store.namespaces.findGroupById(project.groupId);
-    return [{ type: 'project', id: project.id }, ...(group?.ancestorIds ?? []).map((id) => ({ type: 'group' as const, id }))];
-  }
-  async function sourcesOfGroup(groupId: number): Promise<MemberSource[]> {
-    const group = await store.namespaces.findGroupById(groupId);
-    return (group?.ancestorIds ?? []).map((id) => ({ type: 'group' as const, id }));
-  }
+  const pageSize = deps.pageSize ?? 500;
 
   /**
-   * Who is told about a token: a human's personal token → that user; a service account's token → the
-   * Owners of the group that owns the account (they manage it); deploy, project and group tokens → the
-   * Maintainers and Owners (inherited memberships included) of the project or group. Bots, blocked users
-   * and users without an e-mail are never recipients.
+   * Decides and records the notices due at `now`; returns how many per interval (and the deliveries recorded skipped). Per band, the store
+   * returns only tokens with a notice due, a page at a time: a day with nothing due reads no token rows,
+   * and a day with notices costs a few batched queries per page of them.
    */
-  async function recipientsOf(token: Token, today: string): Promise<Recipient[]> {
-    if (token.kind === 'personal') {
-      if (token.userId === null) return [];
-      const user = await store.namespaces.findUserById(token.userId);
-      if (!user) return [];
-      if (user.botKind === 'service_account') {
-        const groupId = await notices.provisioningGroupOf(user.id);
-        return groupId === null ? [] : notices.managersOf(await sourcesOfGroup(groupId), AccessLevel.OWNER, today);
-      }
-      if (user.botKind !== null || user.state !== 'active' || !user.email) return [];
-      return [{ userId: user.id, email: user.email }];
-    }
-    const sources = token.projectId !== null ? await sourcesOfProject(token.projectId) : token.groupId !== null ? await sourcesOfGroup(token.groupId) : [];
-    return notices.managersOf(sources, AccessLevel.MAINTAINER, today);
-  }
-
-  async function describe(token: Token): Promise<Described> {
-    let kindLabel = KIND_LABEL[token.kind] ?? token.kind;
-    let projectPath: string | null = null;
-    let groupPath: string | null = null;
-    let where = '';
-    let rotateUrl = base;
-    if (token.projectId !== null) {
-      projectPath = (await store.namespaces.findProjectById(token.projectId))?.pathWithNamespace ?? `project ${token.projectId}`;
-      where = `project ${projectPath}`;
-      rotateUrl = `${base}/${projectPath}/-/settings/${token.kind === 'deploy' ? 'repository#js-deploy-tokens' : 'access_tokens'}`;
-    } else if (token.groupId !== null) {
-      groupPath = (await store.namespaces.findGroupById(token.groupId))?.fullPath ?? `group ${token.groupId}`;
-      where = `group ${groupPath}`;
-      rotateUrl = `${base}/groups/${groupPath}/-/settings/${token.kind === 'deploy' ? 'repository#js-deploy-tokens' : 'access_tokens'}`;
-    } else if (token.userId !== null) {
-      const user = await store.namespaces.findUserById(token.userId);
-      const groupId = user?.botKind === 'service_account' ? await notices.provisioningGroupOf(user.id) : null;
-      if (groupId !== null) {
-        groupPath = (await store.namespaces.findGroupById(groupId))?.fullPath ?? `group ${groupId}`;
-        kindLabel = 'service account token';
-        where = `service account ${user!.username} of group ${groupPath}`;
-        rotateUrl = `${base}/groups/${groupPath}/-/settings/service_accounts`;
-      } else {
-        where = `user ${user?.username ?? token.userId}`;
-        rotateUrl = `${base}/-/user_settings/personal_access_tokens`;
-      }
-    }
-    return { token, kindLabel, where, projectPath, groupPath, rotateUrl };
-  }
-
-  /** Decides and records the notices due at `now`; returns how many per interval. */
-  async function decide(now: Date): Promise<Record<NoticeInterval, number>> {
+  async function decide(now: Date): Promise<{ notices: Record<NoticeInterval, number>; deliveriesSkipped: number }> {
     const counts: Record<NoticeInterval, number> = { '60': 0, '30': 0, '7': 0, expired: 0 };
+    let deliveriesSkipped = 0;
+    // With mail disabled the deliveries are recorded as skipped at once: nothing would ever send them.
+    const skipReason = mailer.enabled ? null : 'mail disabled';
     const today = utcDateOf(now);
-    const horizon = Math.max(...WARNING_DAYS);
-    const candidates = await notices.listCandidates({ from: addDays(today, -EXPIRED_LOOKBACK_DAYS), to: addDays(today, horizon) });
-    for (const { token, noticed } of candidates) {
-      const due = dueNotice({ expiresAt: token.expiresAt, revoked: isRevokedAt(token, now) }, noticed, now);
-      if (!due) continue;
-      const recipients = await recipientsOf(token, today);
-      const recorded = await notices.recordNotice({ tokenId: token.id, interval: due.interval, expiresAt: token.expiresAt!, daysLeft: due.daysLeft, decidedAt: now.toISOString() }, recipients);
-      if (recorded) counts[due.interval]++;
+    for (const band of noticeBands(now)) {
+      let after: DueCursor | null = null;
+      for (;;) {
+        const tokens = await notices.listDue(band, after, pageSize);
+        if (tokens.length === 0) break;
+        const last = tokens[tokens.length - 1]!;
+        after = { expiresAt: last.expiresAt!, id: last.id };
+        const context = await loadExpiryContext(notices, tokens, { base, today });
+        const batch = [];
+        for (const token of tokens) {
+          // The store's band already says due; the rule itself still decides (and gives daysLeft).
+          const due = dueNotice({ expiresAt: token.expiresAt, revoked: isRevokedAt(token, now) }, [], now);
+          if (!due || due.interval !== band.interval) continue;
+          batch.push({ notice: { tokenId: token.id, interval: due.interval, expiresAt: token.expiresAt!, daysLeft: due.daysLeft, decidedAt: now.toISOString() }, recipients: context.recipientsOf(token) });
+        }
+        const recorded = await notices.recordNotices(batch, skipReason);
+        for (const n of recorded.notices) counts[n.interval]++;
+        if (skipReason !== null) deliveriesSkipped += recorded.deliveries;
+        if (tokens.length < pageSize) break;
+      }
     }
-    return counts;
+    return { notices: counts, deliveriesSkipped };
   }
 
   /** Publishes the events of notices not published yet (this run's, and any a crashed run left). */
   async function publishEvents(): Promise<number> {
     let published = 0;
-    for (const n of await notices.listUnpublished()) {
-      const token = await store.tokens.findById(n.tokenId);
-      const d = token ? await describe(token) : null;
-      const data: Record<string, unknown> = {
-        kind: token?.kind ?? null,
-        name: token?.name ?? null,
-        scopes: token?.scopes ?? [],
-        project: d?.projectPath ?? null,
-        group: d?.groupPath ?? null,
-        expires_at: n.expiresAt,
-        days_left: n.daysLeft,
-        interval: n.interval,
-      };
-      try {
-        await events.publish({ name: n.interval === 'expired' ? 'token.expired' : 'token.expiring', tokenId: n.tokenId, at: n.decidedAt, data });
-      } catch {
-        continue; // a sink should not throw; if one does, the next run publishes again
+    let afterId = 0;
+    for (;;) {
+      const page = await notices.listUnpublished(afterId, pageSize);
+      if (page.length === 0) break;
+      afterId = page[page.length - 1]!.noticeId;
+      const tokens = await notices.findTokens(page.map((n) => n.tokenId));
+      const context = await loadExpiryContext(notices, [...tokens.values()], { base });
+      const done: number[] = [];
+      for (const n of page) {
+        const token = tokens.get(n.tokenId);
+        const d = token ? context.describe(token) : null;
+        const data: Record<string, unknown> = {
+          kind: token?.kind ?? null,
+          name: token?.name ?? null,
+          scopes: token?.scopes ?? [],
+          project: d?.projectPath ?? null,
+          group: d?.groupPath ?? null,
+          expires_at: n.expiresAt,
+          days_left: n.daysLeft,
+          interval: n.interval,
+        };
+        try {
+          await events.publish({ name: n.interval === 'expired' ? 'token.expired' : 'token.expiring', tokenId: n.tokenId, at: n.decidedAt, data });
+        } catch {
+          continue; // a sink should not throw; if one does, the next run publishes again
+        }
+        done.push(n.noticeId);
       }
-      await notices.markPublished(n.noticeId, clock.now().toISOString());
-      published++;
+      await notices.markPublished(done, clock.now().toISOString());
+      published += done.length;
+      if (page.length < pageSize) break;
     }
     return published;
   }
 
+  /**
+   * Sends one e-mail per recipient listing all their due deliveries. Deliveries are claimed a page at a
+   * time in recipient order, so only one page and the current recipient's list are in memory.
+   * Stops when the lease was lost (another node took over).
+   */
   async function deliver(summary: ExpiryRunSummary): Promise<void> {
     const now = clock.now();
-    const claimed = await notices.claimDeliveries(now.toISOString(), new Date(now.getTime() - leaseMs).toISOString());
-    const byRecipient = new Map<string, ClaimedDelivery[]>();
-    for (const d of claimed) byRecipient.set(d.email.toLowerCase(), [...(byRecipient.get(d.email.toLowerCase()) ?? []), d]);
-    const described = new Map<number, Described | null>();
-    for (const deliveries of byRecipient.values()) {
-      const items: ExpiringTokenItem[] = [];
-      const included: number[] = [];
-      const skipped: number[] = [];
-      for (const d of deliveries) {
-        if (!described.has(d.tokenId)) {
-          const token = await store.tokens.findById(d.tokenId);
-          described.set(d.tokenId, token ? await describe(token) : null);
-        }
-        const info = described.get(d.tokenId);
-        // Revoked or rotated since the notice was decided (crash recovery, or a change in between): nothing to rotate.
-        if (!info || isRevokedAt(info.token, clock.now()) || info.token.supersededAt !== null) {
-          skipped.push(d.deliveryId);
-          continue;
-        }
-        included.push(d.deliveryId);
-        items.push({ tokenId: d.tokenId, name: info.token.name, kindLabel: info.kindLabel, where: info.where, scopes: info.token.scopes, expiresAt: d.expiresAt, daysLeft: d.daysLeft, interval: d.interval, rotateUrl: info.rotateUrl });
-      }
-      if (skipped.length > 0) await notices.markSkipped(skipped, 'token revoked');
-      summary.deliveriesSkipped += skipped.length;
-      if (included.length === 0) continue;
+    const staleBefore = new Date(now.getTime() - leaseMs).toISOString();
+    let after: DeliveryCursor | null = null;
+    // One recipient's message being built; assigned in flush() too, hence the widened type.
+    let current = null as { key: string; email: string; items: ExpiringTokenItem[]; included: number[] } | null;
+
+    /** Mails the current recipient; false when this node lost the lease and must stop. */
+    async function flush(): Promise<boolean> {
+      const group = current;
+      current = null;
+      if (!group || group.included.length === 0) return true;
       if (!mailer.enabled) {
-        await notices.markSkipped(included, 'mail disabled');
-        summary.deliveriesSkipped += included.length;
-        continue;
+        await notices.markSkipped(group.included, 'mail disabled');
+        summary.deliveriesSkipped += group.included.length;
+        return true;
       }
       // Keep the lease while sending; a node that lost it stops here and leaves the rest to the holder.
       const t = clock.now();
-      if (!(await notices.tryLock(EXPIRY_JOB_LOCK, holder, t.toISOString(), new Date(t.getTime() + leaseMs).toISOString()))) break;
+      if (!(await notices.tryLock(EXPIRY_JOB_LOCK, holder, t.toISOString(), new Date(t.getTime() + leaseMs).toISOString()))) return false;
       try {
-        await mailer.send({ to: deliveries[0]!.email, ...composeExpiryEmail(items) });
+        await mailer.send({ to: group.email, ...composeExpiryEmail(group.items) });
       } catch (e) {
-        await notices.markFailed(included, (e as Error).message, maxAttempts);
+        await notices.markFailed(group.included, (e as Error).message, maxAttempts);
         summary.emailsFailed++;
         deps.onEmail?.('failed');
-        continue;
+        return true;
       }
-      await notices.markSent(included, clock.now().toISOString());
+      await notices.markSent(group.included, clock.now().toISOString());
       summary.emailsSent++;
       deps.onEmail?.('sent');
-      summary.recipients.push(deliveries[0]!.email);
+      summary.recipients.push(group.email);
+      return true;
     }
+
+    for (;;) {
+      const page = await notices.claimDeliveries({ now: now.toISOString(), staleBefore, after, limit: pageSize });
+      if (page.length === 0) break;
+      const last = page[page.length - 1]!;
+      after = { recipientKey: last.recipientKey, id: last.deliveryId };
+      const tokens = await notices.findTokens(page.map((d) => d.tokenId));
+      const context = await loadExpiryContext(notices, [...tokens.values()], { base });
+      const skipped: number[] = [];
+      for (const d of page) {
+        if (current?.key !== d.recipientKey) {
+          if (!(await flush())) return;
+          current = { key: d.recipientKey, email: d.email, items: [], included: [] };
+        }
+        const token = tokens.get(d.tokenId);
+        // Revoked or rotated since the notice was decided (crash recovery, or a change in between): nothing to rotate.
+        if (!token || isRevokedAt(token, clock.now()) || token.supersededAt !== null) {
+          skipped.push(d.deliveryId);
+          continue;
+        }
+        const info = context.describe(token);
+        current!.included.push(d.deliveryId);
+        current!.items.push({ tokenId: d.tokenId, name: token.name, kindLabel: info.kindLabel, where: info.where, scopes: token.scopes, expiresAt: d.expiresAt, daysLeft: d.daysLeft, interval: d.interval, rotateUrl: info.rotateUrl });
+      }
+      if (skipped.length > 0) await notices.markSkipped(skipped, 'token revoked');
+      summary.deliveriesSkipped += skipped.length;
+      if (page.length < pageSize) break;
+    }
+    await flush();
   }
 
   return {
@@ -257,7 +233,9 @@ export function createExpiryNotifier(deps: ExpiryNotifierDeps) {
       if (!(await notices.tryLock(EXPIRY_JOB_LOCK, holder, now.toISOString(), new Date(now.getTime() + leaseMs).toISOString()))) return summary;
       summary.ran = true;
       try {
-        summary.notices = await decide(now);
+        const decided = await decide(now);
+        summary.notices = decided.notices;
+        summary.deliveriesSkipped += decided.deliveriesSkipped;
         summary.eventsPublished = await publishEvents();
         await deliver(summary);
       } finally {

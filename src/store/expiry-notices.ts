@@ -1,112 +1,202 @@
-/** ExpiryNoticeStore over Kysely (both dialects): notice candidates, notices, deliveries, the job lock. */
-import type { Kysely } from 'kysely';
+/**
+ * ExpiryNoticeStore over Kysely (both dialects): due tokens, the namespace facts recipients need,
+ * notices, deliveries and the job lock. Pages and batches only; the partial indexes of migration
+ * 2026-12-02T1300 serve the job's three scans (due tokens, unpublished notices, open deliveries).
+ */
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { Database } from './database.js';
 import { toToken } from './tokens.js';
-import type { ExpiryNoticeStore, Recipient } from '../notifications/expiry-notice-store.js';
-import type { NoticeInterval } from '../notifications/expiry-check.js';
+import type { BotKind } from '../namespaces/namespace.js';
+import type { ExpiryNoticeStore, NoticeGroup, NoticeProject, NoticeUser, RecordedNotice, SourceMember } from '../notifications/expiry-notice-store.js';
+import type { NoticeBand, NoticeInterval } from '../notifications/expiry-check.js';
+import type { DeliveryCursor, DueCursor } from '../notifications/expiry-notice-store.js';
 
+// Bounded IN lists and multi-row inserts: PostgreSQL and SQLite both cap bound parameters.
 const chunks = <T>(items: readonly T[], size: number): T[][] => {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 };
 
+/**
+ * The due-token query of one band (exported for the test that EXPLAINs it): the active-token
+ * conditions are written as the partial index `tokens_notice_candidates` states them, so both
+ * planners range-scan it by expiry date; the settled check is an anti-join on the notices' unique key.
+ */
+export function dueTokensQuery(db: Kysely<Database>, band: NoticeBand, after: DueCursor | null, limit: number) {
+  let q = db
+    .selectFrom('tokens as t')
+    .selectAll('t')
+    .where('t.revoked_at', 'is', null)
+    .where('t.deleted_at', 'is', null)
+    // Rotated away (in its grace or past it): the successor is the token to warn about.
+    .where('t.superseded_at', 'is', null)
+    .where('t.expires_at', 'is not', null)
+    .where('t.expires_at', '>=', band.from)
+    .where('t.expires_at', '<=', band.to)
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('expiry_notices as n').select(sql<number>`1`.as('one')).whereRef('n.token_id', '=', 't.id').where('n.interval', 'in', [...band.settledBy]))),
+    );
+  // (expires_at, id) > cursor, spelled so SQLite also starts its index range at the cursor's date.
+  if (after) q = q.where((eb) => eb.and([eb('t.expires_at', '>=', after.expiresAt), eb.or([eb('t.expires_at', '>', after.expiresAt), eb('t.id', '>', after.id)])]));
+  return q.orderBy('t.expires_at').orderBy('t.id').limit(limit);
+}
+
+/** Claimable: pending, or claimed by a node that died (its claim older than `staleBefore`). */
+const claimable = (staleBefore: string) => (eb: ExpressionBuilder<Database, 'expiry_notice_deliveries'>) =>
+  eb.or([eb('status', '=', 'pending'), eb.and([eb('status', '=', 'sending'), eb('claimed_at', '<', staleBefore)])]);
+
+const recipientKey = sql<string>`lower(email)`;
+
+/**
+ * One page of claimable deliveries in (recipient key, id) order (exported for the EXPLAIN test).
+ * `status in ('pending', 'sending')` is a literal, as the partial index `expiry_notice_deliveries_open`
+ * states it, so both planners walk that index in order.
+ */
+export function openDeliveriesQuery(db: Kysely<Database>, staleBefore: string, after: DeliveryCursor | null, limit: number) {
+  let q = db
+    .selectFrom('expiry_notice_deliveries')
+    .select(['id', recipientKey.as('recipientKey')])
+    .where(sql<boolean>`status in ('pending', 'sending')`)
+    .where(claimable(staleBefore));
+  // (key, id) > cursor, spelled so SQLite also starts its index range at the cursor's key.
+  if (after) q = q.where((eb) => eb.and([eb(recipientKey, '>=', after.recipientKey), eb.or([eb(recipientKey, '>', after.recipientKey), eb('id', '>', after.id)])]));
+  return q.orderBy(recipientKey).orderBy('id').limit(limit);
+}
+
+/** One page of notices whose event is not published yet, by id (the partial index expiry_notices_unpublished). */
+export function unpublishedNoticesQuery(db: Kysely<Database>, afterId: number, limit: number) {
+  return db
+    .selectFrom('expiry_notices')
+    .select(['id as noticeId', 'token_id as tokenId', 'interval', 'days_left as daysLeft', 'expires_at as expiresAt', 'decided_at as decidedAt'])
+    .where('event_published_at', 'is', null)
+    .where('id', '>', afterId)
+    .orderBy('id')
+    .limit(limit);
+}
+
 export function createExpiryNoticeStore(db: Kysely<Database>): ExpiryNoticeStore {
   return {
-    async listCandidates({ from, to }) {
-      const rows = await db
-        .selectFrom('tokens')
-        .selectAll()
-        .where('expires_at', 'is not', null)
-        .where('expires_at', '>=', from)
-        .where('expires_at', '<=', to)
-        .where('revoked_at', 'is', null)
-        .where('deleted_at', 'is', null)
-        // Rotated away (in its grace or past it): the successor is the token to warn about.
-        .where('superseded_at', 'is', null)
-        .orderBy('id')
-        .execute();
-      const noticed = new Map<number, NoticeInterval[]>();
-      // Bounded IN lists: PostgreSQL and SQLite both cap bound parameters.
-      for (const ids of chunks(rows.map((r) => r.id), 500)) {
-        const notices = await db.selectFrom('expiry_notices').select(['token_id', 'interval']).where('token_id', 'in', ids).execute();
-        for (const n of notices) noticed.set(n.token_id, [...(noticed.get(n.token_id) ?? []), n.interval as NoticeInterval]);
+    async listDue(band, after, limit) {
+      return (await dueTokensQuery(db, band, after, limit).execute()).map(toToken);
+    },
+
+    async findTokens(ids) {
+      const out = new Map();
+      for (const part of chunks([...new Set(ids)], 500)) {
+        for (const r of await db.selectFrom('tokens').selectAll().where('id', 'in', part).execute()) out.set(r.id, toToken(r));
       }
-      return rows.map((r) => ({ token: toToken(r), noticed: noticed.get(r.id) ?? [] }));
+      return out;
     },
 
-    async provisioningGroupOf(userId) {
-      const r = await db.selectFrom('users').select(['provisioned_by_group_id', 'bot_kind']).where('id', '=', userId).executeTakeFirst();
-      return r?.bot_kind === 'service_account' ? (r.provisioned_by_group_id ?? null) : null;
-    },
-
-    async managersOf(sources, minLevel, today) {
-      if (sources.length === 0) return [];
-      const rows = await db
-        .selectFrom('members')
-        .innerJoin('users', 'users.id', 'members.user_id')
-        .select(['users.id as id', 'users.email as email', 'members.access_level as level'])
-        .where((eb) => eb.or(sources.map((s) => eb.and([eb('members.source_type', '=', s.type), eb('members.source_id', '=', s.id)]))))
-        .where((eb) => eb.or([eb('members.expires_at', 'is', null), eb('members.expires_at', '>', today)]))
-        .where('users.bot_kind', 'is', null)
-        .where('users.state', '=', 'active')
-        .where('users.email', 'is not', null)
-        .execute();
-      const best = new Map<number, { email: string; level: number }>();
-      for (const r of rows) {
-        const seen = best.get(r.id);
-        if (!seen || r.level > seen.level) best.set(r.id, { email: r.email!, level: r.level });
-      }
-      return [...best.entries()].filter(([, v]) => v.level >= minLevel).map(([userId, v]): Recipient => ({ userId, email: v.email })).sort((a, b) => a.userId - b.userId);
-    },
-
-    async recordNotice(notice, recipients) {
-      return db.transaction().execute(async (trx) => {
-        const inserted = await trx
-          .insertInto('expiry_notices')
-          .values({ token_id: notice.tokenId, interval: notice.interval, expires_at: notice.expiresAt, days_left: notice.daysLeft, decided_at: notice.decidedAt, event_published_at: null })
-          .onConflict((oc) => oc.columns(['token_id', 'interval']).doNothing())
-          .returning('id')
-          .executeTakeFirst();
-        if (!inserted) return false;
-        const seen = new Set<string>();
-        for (const r of recipients) {
-          const key = r.email.toLowerCase();
-          if (seen.has(key)) continue;
-          seen.add(key);
-          await trx.insertInto('expiry_notice_deliveries').values({ notice_id: inserted.id, user_id: r.userId, email: r.email, status: 'pending', attempts: 0, claimed_at: null, sent_at: null, last_error: null }).execute();
+    async findUsers(ids) {
+      const out = new Map<number, NoticeUser>();
+      for (const part of chunks(ids, 500)) {
+        const rows = await db.selectFrom('users').select(['id', 'username', 'email', 'state', 'bot_kind', 'provisioned_by_group_id']).where('id', 'in', part).execute();
+        for (const r of rows) {
+          const botKind = r.bot_kind as BotKind | null;
+          out.set(r.id, { id: r.id, username: r.username, email: r.email, state: r.state, botKind, provisioningGroupId: botKind === 'service_account' ? r.provisioned_by_group_id : null });
         }
-        return true;
+      }
+      return out;
+    },
+
+    async findProjects(ids) {
+      const out = new Map<number, NoticeProject>();
+      for (const part of chunks(ids, 500)) {
+        const rows = await db.selectFrom('projects').select(['id', 'group_id', 'path_with_namespace']).where('id', 'in', part).execute();
+        for (const r of rows) out.set(r.id, { id: r.id, groupId: r.group_id, pathWithNamespace: r.path_with_namespace });
+      }
+      return out;
+    },
+
+    async findGroups(ids) {
+      const out = new Map<number, NoticeGroup>();
+      for (const part of chunks(ids, 500)) {
+        const rows = await db.selectFrom('groups').select(['id', 'full_path', 'traversal_path']).where('id', 'in', part).execute();
+        for (const r of rows) out.set(r.id, { id: r.id, fullPath: r.full_path, ancestorIds: r.traversal_path.split('/').filter(Boolean).map(Number) });
+      }
+      return out;
+    },
+
+    async listMembersOf(sources, today) {
+      const out: SourceMember[] = [];
+      for (const part of chunks(sources, 500)) {
+        const ofType = (type: 'group' | 'project') => part.filter((s) => s.type === type).map((s) => s.id);
+        const rows = await db
+          .selectFrom('members')
+          .innerJoin('users', 'users.id', 'members.user_id')
+          .select(['members.source_type as sourceType', 'members.source_id as sourceId', 'users.id as userId', 'users.email as email', 'members.access_level as accessLevel'])
+          .where((eb) =>
+            eb.or(
+              (['group', 'project'] as const)
+                .filter((type) => ofType(type).length > 0)
+                .map((type) => eb.and([eb('members.source_type', '=', type), eb('members.source_id', 'in', ofType(type))])),
+            ),
+          )
+          .where((eb) => eb.or([eb('members.expires_at', 'is', null), eb('members.expires_at', '>', today)]))
+          .where('users.bot_kind', 'is', null)
+          .where('users.state', '=', 'active')
+          .where('users.email', 'is not', null)
+          .execute();
+        for (const r of rows) out.push({ source: { type: r.sourceType, id: r.sourceId }, userId: r.userId, email: r.email!, accessLevel: r.accessLevel });
+      }
+      return out;
+    },
+
+    async recordNotices(items, skipReason) {
+      if (items.length === 0) return { notices: [], deliveries: 0 };
+      return db.transaction().execute(async (trx) => {
+        const recorded: RecordedNotice[] = [];
+        let written = 0;
+        const recipientsOf = new Map(items.map((i) => [`${i.notice.tokenId}:${i.notice.interval}`, i.recipients]));
+        for (const part of chunks(items, 500)) {
+          const inserted = await trx
+            .insertInto('expiry_notices')
+            .values(part.map(({ notice }) => ({ token_id: notice.tokenId, interval: notice.interval, expires_at: notice.expiresAt, days_left: notice.daysLeft, decided_at: notice.decidedAt, event_published_at: null })))
+            .onConflict((oc) => oc.columns(['token_id', 'interval']).doNothing())
+            .returning(['id', 'token_id', 'interval'])
+            .execute();
+          const deliveries = [];
+          for (const n of inserted) {
+            recorded.push({ tokenId: n.token_id, interval: n.interval as NoticeInterval });
+            const seen = new Set<string>();
+            for (const r of recipientsOf.get(`${n.token_id}:${n.interval}`) ?? []) {
+              const key = r.email.toLowerCase();
+              if (seen.has(key)) continue;
+              seen.add(key);
+              deliveries.push({ notice_id: n.id, user_id: r.userId, email: r.email, status: skipReason === null ? 'pending' : 'skipped', attempts: 0, claimed_at: null, sent_at: null, last_error: skipReason });
+            }
+          }
+          for (const rows of chunks(deliveries, 500)) await trx.insertInto('expiry_notice_deliveries').values(rows).execute();
+          written += deliveries.length;
+        }
+        return { notices: recorded, deliveries: written };
       });
     },
 
-    async claimDeliveries(now, staleBefore) {
-      const claimable = (eb: any) => eb.or([eb('status', '=', 'pending'), eb.and([eb('status', '=', 'sending'), eb('claimed_at', '<', staleBefore)])]);
-      const candidates = await db.selectFrom('expiry_notice_deliveries').select('id').where(claimable).orderBy('id').execute();
-      const claimed: number[] = [];
-      for (const ids of chunks(candidates.map((c) => c.id), 500)) {
-        const rows = await db
-          .updateTable('expiry_notice_deliveries')
-          .set((eb) => ({ status: 'sending', claimed_at: now, attempts: eb('attempts', '+', 1) }))
-          .where('id', 'in', ids)
-          .where(claimable)
-          .returning('id')
-          .execute();
-        claimed.push(...rows.map((r) => r.id));
-      }
-      if (claimed.length === 0) return [];
-      const out = [];
-      for (const ids of chunks(claimed, 500)) {
-        const rows = await db
-          .selectFrom('expiry_notice_deliveries as d')
-          .innerJoin('expiry_notices as n', 'n.id', 'd.notice_id')
-          .select(['d.id as deliveryId', 'd.notice_id as noticeId', 'd.email', 'd.user_id as userId', 'd.attempts', 'n.token_id as tokenId', 'n.interval', 'n.days_left as daysLeft', 'n.expires_at as expiresAt'])
-          .where('d.id', 'in', ids)
-          .orderBy('d.id')
-          .execute();
-        out.push(...rows.map((r) => ({ ...r, interval: r.interval as NoticeInterval, attempt: r.attempts })));
-      }
-      return out;
+    async claimDeliveries({ now, staleBefore, after, limit }) {
+      const page = await openDeliveriesQuery(db, staleBefore, after, limit).execute();
+      if (page.length === 0) return [];
+      const claimed = await db
+        .updateTable('expiry_notice_deliveries')
+        .set((eb) => ({ status: 'sending', claimed_at: now, attempts: eb('attempts', '+', 1) }))
+        .where('id', 'in', page.map((c) => c.id))
+        .where(claimable(staleBefore))
+        .returning('id')
+        .execute();
+      const rows = claimed.length === 0 ? [] : await db
+        .selectFrom('expiry_notice_deliveries as d')
+        .innerJoin('expiry_notices as n', 'n.id', 'd.notice_id')
+        .select(['d.id as deliveryId', 'd.notice_id as noticeId', 'd.email', 'd.user_id as userId', 'd.attempts', 'n.token_id as tokenId', 'n.interval', 'n.days_left as daysLeft', 'n.expires_at as expiresAt'])
+        .where('d.id', 'in', claimed.map((r) => r.id))
+        .execute();
+      const byId = new Map(rows.map((r) => [r.deliveryId, r]));
+      // In page order (recipient key, id), keys as the store computed them: one message per key.
+      return page.flatMap((c) => {
+        const r = byId.get(c.id);
+        return r ? [{ ...r, recipientKey: c.recipientKey, interval: r.interval as NoticeInterval, attempt: r.attempts }] : [];
+      });
     },
 
     async markSent(ids, at) {
@@ -131,18 +221,13 @@ export function createExpiryNoticeStore(db: Kysely<Database>): ExpiryNoticeStore
       }
     },
 
-    async listUnpublished() {
-      const rows = await db
-        .selectFrom('expiry_notices')
-        .select(['id as noticeId', 'token_id as tokenId', 'interval', 'days_left as daysLeft', 'expires_at as expiresAt', 'decided_at as decidedAt'])
-        .where('event_published_at', 'is', null)
-        .orderBy('id')
-        .execute();
+    async listUnpublished(afterId, limit) {
+      const rows = await unpublishedNoticesQuery(db, afterId, limit).execute();
       return rows.map((r) => ({ ...r, interval: r.interval as NoticeInterval }));
     },
 
-    async markPublished(noticeId, at) {
-      await db.updateTable('expiry_notices').set({ event_published_at: at }).where('id', '=', noticeId).execute();
+    async markPublished(noticeIds, at) {
+      for (const part of chunks(noticeIds, 500)) await db.updateTable('expiry_notices').set({ event_published_at: at }).where('id', 'in', part).execute();
     },
 
     async tryLock(name, holder, now, until) {

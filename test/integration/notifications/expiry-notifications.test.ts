@@ -153,7 +153,7 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
     let current = app;
     for (let day = 0; day < 70; day++) {
       if (day % 9 === 0) current = await node();
-      const notifier = createExpiryNotifier({ store, notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async (e) => void events.push(e) }, publicUrl: PUBLIC_URL });
+      const notifier = createExpiryNotifier({ notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async (e) => void events.push(e) }, publicUrl: PUBLIC_URL });
       const summary = day % 2 === 0 ? await current.services.expiryNotifier.run() : await notifier.run();
       expect(summary.ran).toBe(true);
       clock.advance(DAY);
@@ -193,7 +193,7 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
   it('publishes token.expiring and token.expired through the event sink, once each', async () => {
     await setUp();
     const events: TokenEvent[] = [];
-    const notifier = createExpiryNotifier({ store, notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(null, 'x'), events: { publish: async (e) => void events.push(e) }, publicUrl: PUBLIC_URL });
+    const notifier = createExpiryNotifier({ notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(null, 'x'), events: { publish: async (e) => void events.push(e) }, publicUrl: PUBLIC_URL });
     await notifier.run();
     expect(events.map((e) => [e.name, e.tokenId, e.data.interval, e.data.days_left]).sort()).toEqual(
       [
@@ -213,7 +213,7 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
   it('with mail disabled, still records notices and publishes events, and does not mail them later', async () => {
     await setUp();
     const events: TokenEvent[] = [];
-    const notifier = createExpiryNotifier({ store, notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(null, 'x'), events: { publish: async (e) => void events.push(e) }, publicUrl: PUBLIC_URL });
+    const notifier = createExpiryNotifier({ notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(null, 'x'), events: { publish: async (e) => void events.push(e) }, publicUrl: PUBLIC_URL });
     const summary = await notifier.run();
     expect(summary).toMatchObject({ ran: true, mail: 'disabled', emailsSent: 0, eventsPublished: 4 });
     expect(summary.deliveriesSkipped).toBeGreaterThan(0);
@@ -225,12 +225,13 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
   it('a run that died after deciding (or mid-send) is finished by the next run: nothing lost, nothing twice', async () => {
     await setUp();
     const notices = createExpiryNoticeStore(store.db);
-    const dying = createExpiryNotifier({ store, notices, clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async () => {} }, publicUrl: PUBLIC_URL, leaseMs: 60_000 });
+    const dying = createExpiryNotifier({ notices, clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async () => {} }, publicUrl: PUBLIC_URL, leaseMs: 60_000 });
     // The dying node: takes the lock, decides, and is gone before sending (lock and rows stay).
     expect(await notices.tryLock('expiry-notifications', dying.holder, clock.now().toISOString(), new Date(clock.now().getTime() + 60_000).toISOString())).toBe(true);
     await dying.decide(clock.now());
-    // One delivery was claimed (sending) when it died.
-    const claimed = await notices.claimDeliveries(clock.now().toISOString(), new Date(clock.now().getTime() - 60_000).toISOString());
+    // Some deliveries were claimed (sending) when it died: a first page of them.
+    const claimed = await notices.claimDeliveries({ now: clock.now().toISOString(), staleBefore: new Date(clock.now().getTime() - 60_000).toISOString(), after: null, limit: 3 });
+    expect(claimed).toHaveLength(3);
     expect(claimed.length).toBeGreaterThan(0);
     // While its lease runs, another node does nothing.
     const other = await node();
@@ -249,7 +250,7 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
     await setUp();
     sink.failNext(100);
     const outcomes: string[] = [];
-    const notifier = createExpiryNotifier({ store, notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async () => {} }, publicUrl: PUBLIC_URL, onEmail: (o) => outcomes.push(o) });
+    const notifier = createExpiryNotifier({ notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async () => {} }, publicUrl: PUBLIC_URL, onEmail: (o) => outcomes.push(o) });
     const first = await notifier.run();
     expect(first).toMatchObject({ emailsSent: 0, emailsFailed: 6 });
     sink.failNext(0);
@@ -276,11 +277,48 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
   it('a token revoked after its notice was decided but before it was sent is not mailed', async () => {
     await setUp();
     const notices = createExpiryNoticeStore(store.db);
-    const n = createExpiryNotifier({ store, notices, clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async () => {} }, publicUrl: PUBLIC_URL });
+    const n = createExpiryNotifier({ notices, clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async () => {} }, publicUrl: PUBLIC_URL });
     await n.decide(clock.now());
     await app.services.personalTokens.revoke(world.users.developer.user, ids.personal);
     await app.services.expiryNotifier.run();
     expect(mailTo('developer@example.com')).toHaveLength(0);
     expect(sink.mails.length).toBe(5);
+  });
+
+  it('in pages of two rows, decides, publishes and mails exactly as in one page: a recipient spanning pages gets one message', async () => {
+    await setUp();
+    const events: TokenEvent[] = [];
+    const notifier = createExpiryNotifier({ notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async (e) => void events.push(e) }, publicUrl: PUBLIC_URL, pageSize: 2 });
+    const summary = await notifier.run();
+    expect(summary).toMatchObject({ ran: true, notices: { '60': 1, '30': 2, '7': 1, expired: 0 }, eventsPublished: 4, emailsSent: 6, emailsFailed: 0, deliveriesSkipped: 0 });
+    expect(events.map((e) => e.tokenId).sort()).toEqual([ids.deploy, ids.personal, ids.projectToken, ids.serviceAccount].sort());
+    expect(sink.mails.flatMap((m) => m.rcptTo).sort()).toEqual(['acme-maint@example.com', 'acme-owner@example.com', 'developer@example.com', 'maintainer@example.com', 'owner@example.com', 'root@example.com'].sort());
+    // 13 deliveries in pages of two: root and acme's owner have three tokens each, the maintainers two.
+    expect(mailTo('root@example.com')[0]!.subject).toBe('[Latchkey] 3 tokens expire soon');
+    expect(mailTo('acme-owner@example.com')[0]!.subject).toBe('[Latchkey] 3 tokens expire soon');
+    expect(mailTo('maintainer@example.com')[0]!.subject).toBe('[Latchkey] 2 tokens expire soon');
+    expect(await notifier.run()).toMatchObject({ notices: { '60': 0, '30': 0, '7': 0, expired: 0 }, eventsPublished: 0, emailsSent: 0 });
+  });
+
+  it('makes no round trip per token: 60 more due tokens cost no more queries than the first four', async () => {
+    await setUp();
+    let queries = 0;
+    const counted = store.db.withPlugin({ transformQuery: (args) => (queries++, args.node), transformResult: async (args) => args.result });
+    const notifier = createExpiryNotifier({ notices: createExpiryNoticeStore(counted), clock, mailer: createMailer(null, 'x'), events: { publish: async () => {} }, publicUrl: PUBLIC_URL });
+    await notifier.run();
+    const forFour = queries;
+    // The next day: 60 new deploy tokens of the project in the 30-day window (five recipients each).
+    clock.advance(DAY);
+    for (let i = 0; i < 60; i++) await app.services.deployTokens.create(world.admin, { type: 'project', project: world.project }, { name: `bulk-${i}`, scopes: ['read_registry'], expiresAt: '2026-12-20' });
+    queries = 0;
+    const summary = await notifier.run();
+    expect(summary.notices['30']).toBe(60);
+    expect(summary.deliveriesSkipped).toBe(300);
+    expect(queries).toBeLessThanOrEqual(forFour);
+    // And a run with nothing due is a handful of queries (today 9: the lock, one per band, one empty page each
+    // of notices and deliveries, the unlock), however many tokens there are.
+    queries = 0;
+    expect(await notifier.run()).toMatchObject({ notices: { '60': 0, '30': 0, '7': 0, expired: 0 }, eventsPublished: 0 });
+    expect(queries).toBeLessThanOrEqual(12);
   });
 });
