@@ -10,7 +10,7 @@ import type { BotKind, MemberSource } from '../namespaces/namespace.js';
 import type { Token } from '../tokens/token.js';
 import type { NoticeBand, NoticeInterval } from './expiry-check.js';
 
-/** Where a page of due tokens ends; the next page starts after it. */
+/** A due token's key, which is also where a page of them ends (the next page starts after it). */
 export interface DueCursor {
   readonly expiresAt: UtcDate;
   readonly id: number;
@@ -98,12 +98,13 @@ export interface UnpublishedNotice {
 
 export interface ExpiryNoticeStore {
   /**
-   * One page of the tokens with a notice due in `band`: expiry date in [band.from, band.to], not revoked,
-   * not deleted, not rotated away (a token in its rotation grace is left out: its successor is the one to
-   * warn about), and without a notice for any of `band.settledBy`. Ordered by (expiry date, id), after
-   * `after`. An index range over active tokens by expiry date: a scan with nothing due reads no rows.
+   * One page of the tokens with a notice due in `band` (their id and expiry date): expiry date in
+   * [band.from, band.to], not revoked, not deleted, not rotated away (a token in its rotation grace is
+   * left out: its successor is the one to warn about), and without a notice for any of
+   * `band.settledBy`. Ordered by (expiry date, id), after `after`. An index-only range over active tokens
+   * by expiry date, probing the notices' unique key: a scan with nothing due reads no table rows.
    */
-  listDue(band: NoticeBand, after: DueCursor | null, limit: number): Promise<Token[]>;
+  listDue(band: NoticeBand, after: DueCursor | null, limit: number): Promise<DueCursor[]>;
   findTokens(ids: readonly number[]): Promise<Map<number, Token>>;
   findUsers(ids: readonly number[]): Promise<Map<number, NoticeUser>>;
   findProjects(ids: readonly number[]): Promise<Map<number, NoticeProject>>;

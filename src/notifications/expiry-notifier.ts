@@ -72,9 +72,9 @@ export function createExpiryNotifier(deps: ExpiryNotifierDeps) {
   const pageSize = deps.pageSize ?? 500;
 
   /**
-   * Decides and records the notices due at `now`; returns how many per interval (and the deliveries recorded skipped). Per band, the store
-   * returns only tokens with a notice due, a page at a time: a day with nothing due reads no token rows,
-   * and a day with notices costs a few batched queries per page of them.
+   * Decides and records the notices due at `now`; returns how many per interval (and the deliveries
+   * recorded skipped). Per band, the store returns only tokens with a notice due, a page at a time: a day
+   * with nothing due reads no token rows, and a day with notices costs a few batched queries per page.
    */
   async function decide(now: Date): Promise<{ notices: Record<NoticeInterval, number>; deliveriesSkipped: number }> {
     const counts: Record<NoticeInterval, number> = { '60': 0, '30': 0, '7': 0, expired: 0 };
@@ -85,22 +85,23 @@ export function createExpiryNotifier(deps: ExpiryNotifierDeps) {
     for (const band of noticeBands(now)) {
       let after: DueCursor | null = null;
       for (;;) {
-        const tokens = await notices.listDue(band, after, pageSize);
-        if (tokens.length === 0) break;
-        const last = tokens[tokens.length - 1]!;
-        after = { expiresAt: last.expiresAt!, id: last.id };
+        const due = await notices.listDue(band, after, pageSize);
+        if (due.length === 0) break;
+        after = due[due.length - 1]!;
+        const found = await notices.findTokens(due.map((d) => d.id));
+        const tokens = due.flatMap((d) => found.get(d.id) ?? []);
         const context = await loadExpiryContext(notices, tokens, { base, today });
         const batch = [];
         for (const token of tokens) {
           // The store's band already says due; the rule itself still decides (and gives daysLeft).
-          const due = dueNotice({ expiresAt: token.expiresAt, revoked: isRevokedAt(token, now) }, [], now);
-          if (!due || due.interval !== band.interval) continue;
-          batch.push({ notice: { tokenId: token.id, interval: due.interval, expiresAt: token.expiresAt!, daysLeft: due.daysLeft, decidedAt: now.toISOString() }, recipients: context.recipientsOf(token) });
+          const notice = dueNotice({ expiresAt: token.expiresAt, revoked: isRevokedAt(token, now) }, [], now);
+          if (!notice || notice.interval !== band.interval) continue;
+          batch.push({ notice: { tokenId: token.id, interval: notice.interval, expiresAt: token.expiresAt!, daysLeft: notice.daysLeft, decidedAt: now.toISOString() }, recipients: context.recipientsOf(token) });
         }
         const recorded = await notices.recordNotices(batch, skipReason);
         for (const n of recorded.notices) counts[n.interval]++;
         if (skipReason !== null) deliveriesSkipped += recorded.deliveries;
-        if (tokens.length < pageSize) break;
+        if (due.length < pageSize) break;
       }
     }
     return { notices: counts, deliveriesSkipped };
