@@ -41,6 +41,9 @@ import { createRegistryModule } from './protocols/registry/index.js';
 import { createProtocolServices } from './protocols/protocol-services.js';
 import { createAuditModule } from './audit/index.js';
 import type { BuiltServices, Services } from './services.js';
+import { createCiVariableService } from './ci-variables/ci-variable-service.js';
+import { createCiVariableStore } from './store/ci-variables.js';
+import { createSecretBox } from './kernel/secret-box.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -49,6 +52,9 @@ export interface Overrides {
   /** Log destination (stdout when absent). */
   logStream?: { write(line: string): void };
 }
+
+/** HKDF purpose of the CI/CD variable values. Frozen: stored values were sealed under it. */
+const CI_VARIABLE_VALUE_PURPOSE = 'ci-variable-value v1';
 
 /** Background failures of one area go to stderr; the area reports them itself when it must (metrics, readiness). */
 const reportTo = (area: string) => (e: unknown) => process.stderr.write(`latchkey: ${area}: ${(e as Error).message}\n`);
@@ -131,6 +137,10 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   const rateLimiter = createRateLimiter({ redisUrl: config.rateLimit.redisUrl, keyPrefix: config.rateLimit.redisKeyPrefix, clock, onError: () => {} });
   // Docker registry token service (/jwt/auth) and its signing key, shared by every node through the store.
   const registry = createRegistryModule({ store, clock, random, verifier, namespaces, serverSecret: secret, settings: config.registry });
+  // GitLab's CI/CD variables API of projects and groups (issue 15); values sealed under the server secret.
+  const cicdVariables = createCiVariableService({
+    store: createCiVariableStore(store.db, store.traits), box: createSecretBox(secret, CI_VARIABLE_VALUE_PURPOSE), accessLevel: namespaces.accessLevel, clock, audit: audit.writer.record,
+  });
 
   const services: Services = {
     random,
@@ -162,6 +172,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     registry,
     genericPackages: protocols.genericPackages,
     ciVariables: protocols.ciVariables,
+    cicdVariables,
   };
   return {
     clock,

@@ -13,6 +13,7 @@ import type { createMetricsScraper } from './metrics/token-metrics.js';
 import type { NamespaceService } from './namespaces/namespace-service.js';
 import type { ExpiryNotifier } from './notifications/expiry-notifier.js';
 import type { CiVariablesService } from './protocols/ci-variables.js';
+import type { CiVariableService } from './ci-variables/ci-variable-service.js';
 import type { GenericPackageService } from './protocols/generic-packages/package-service.js';
 import type { GitAccess } from './protocols/git/git-access.js';
 import type { RegistryModule } from './protocols/registry/index.js';
@@ -69,6 +70,8 @@ export interface Services {
   readonly registry: RegistryModule;
   readonly genericPackages: GenericPackageService;
   readonly ciVariables: CiVariablesService;
+  /** GitLab's CI/CD variables API of projects and groups (values sealed at rest). */
+  readonly cicdVariables: CiVariableService;
 }
 
 /** What `buildServices` returns: the services plus the pieces they were built from. */

@@ -34,6 +34,7 @@ import { registerUserRoutes } from './routes/users.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerGenericPackageRoutes } from './routes/generic-packages.js';
 import { registerCiVariablesRoutes } from './routes/ci-variables.js';
+import { registerVariableRoutes } from './routes/variables.js';
 import { registerAuditEventRoutes } from './routes/audit-events.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
 
@@ -148,6 +149,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerGitAuthRoute(api, options.services.gitAccess);
       registerGenericPackageRoutes(api, ctx);
       registerCiVariablesRoutes(api, ctx);
+      registerVariableRoutes(api, ctx);
       registerAuditEventRoutes(api, ctx);
     },
     { prefix: '/api/v4' },

@@ -12,6 +12,7 @@ import { createRegistryKey } from './2026-11-23T0008-registry-key.js';
 import { createPackagesAndCiDeployToken } from './2026-11-23T0009-packages-and-ci-deploy-token.js';
 import { createImpersonationTokens } from './2026-12-02T1150-impersonation-tokens.js';
 import { createExpiryScanIndexes } from './2026-12-02T1300-expiry-scan-indexes.js';
+import { createCiVariables } from './2026-12-02T1500-ci-variables.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -26,6 +27,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-11-23T0009-packages-and-ci-deploy-token': createPackagesAndCiDeployToken(traits),
     '2026-12-02T1150-impersonation-tokens': createImpersonationTokens(traits),
     '2026-12-02T1300-expiry-scan-indexes': createExpiryScanIndexes(traits),
+    '2026-12-02T1500-ci-variables': createCiVariables(traits),
   };
   return { getMigrations: async () => migrations };
 }
