@@ -1,17 +1,20 @@
 /**
- * Users, groups, projects and members: creation, look-up by id or path, and the effective access
- * level (the highest along the group chain). Authorisation rules for namespaces live here; the
+ * Users, groups, projects and members: creation, look-up by id or path, the effective access level
+ * (the highest along the group chain) and visibility (visibility.ts): a project or group is seen by its
+ * members, by admins, and — when internal — by anyone signed in or — when public — by anyone at all,
+ * `null` standing for a request without a token. Authorisation rules for namespaces live here; the
  * HTTP layer only maps the errors.
  */
 import type { Clock } from '../kernel/clock.js';
 import { utcDateOf, type UtcDate } from '../kernel/dates.js';
-import { conflict, forbidden, invalidField, invalidParam, notFound } from '../kernel/errors.js';
+import { conflict, DomainError, forbidden, invalidField, invalidParam, notFound } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
 import type { Store } from '../store/open-store.js';
-import type { ProjectQuery } from './namespace-store.js';
+import type { ListingScope, NamespaceChanges, NamespaceStore, ProjectQuery } from './namespace-store.js';
 import { AccessLevel, isValidAccessLevel } from './access-levels.js';
 import type { Group, Member, MemberSource, Project, Resource, User } from './namespace.js';
 import { checkName, checkPath, checkText, hasLoneSurrogate, pathFromName } from './validation.js';
+import { isMoreVisible, isVisibility, isVisibleWithoutMembership, mostVisible, visibilityOf, type Viewer, type Visibility } from './visibility.js';
 
 export interface NamespaceServiceDeps {
   store: Store;
@@ -67,8 +70,9 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
     return [{ type: 'project', id: resource.project.id }];
   }
 
-  /** The user's effective level on a resource: the highest along project → group chain. Admins count as Owner. */
-  async function accessLevel(user: User, resource: Resource): Promise<number> {
+  /** The user's effective level on a resource: the highest along project → group chain. Admins count as Owner; nobody (null) as nothing. */
+  async function accessLevel(user: User | null, resource: Resource): Promise<number> {
+    if (user === null) return 0;
     if (user.isAdmin) return AccessLevel.OWNER;
     let sources = sourcesOf(resource);
     if (resource.type === 'project') {
@@ -78,8 +82,16 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
     return store.namespaces.maxAccessLevel(user.id, sources, today());
   }
 
-  /** Resolves `:id` (number or full path) to a project the user may see; 404 otherwise (no existence leak). */
-  async function findProject(user: User, idOrPath: string): Promise<{ project: Project; level: number }> {
+  const viewerOf = (user: User | null): Viewer => (user === null ? 'anonymous' : 'signed_in');
+
+  /** Members (Guest+), admins, and whoever the visibility lets in without membership. */
+  const sees = (user: User | null, visibility: string, level: number) => level >= AccessLevel.GUEST || isVisibleWithoutMembership(visibility, viewerOf(user));
+
+  /**
+   * Resolves `:id` (number or full path) to a project the user (null: nobody signed in) may see; 404
+   * otherwise (no existence leak). `level` is the user's membership level, 0 for a visible non-member.
+   */
+  async function findProject(user: User | null, idOrPath: string): Promise<{ project: Project; level: number }> {
     let project: Project | null = null;
     if (NUMERIC_ID_RE.test(idOrPath)) {
       const id = idFrom(idOrPath);
@@ -88,11 +100,11 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
     else if (isSafeFullPath(idOrPath)) project = await store.namespaces.findProjectByPath(idOrPath);
     if (!project) throw notFound('Project Not Found', 'PROJECT_NOT_FOUND');
     const level = await accessLevel(user, { type: 'project', project });
-    if (level < AccessLevel.GUEST) throw notFound('Project Not Found', 'PROJECT_NOT_FOUND');
+    if (!sees(user, project.visibility, level)) throw notFound('Project Not Found', 'PROJECT_NOT_FOUND');
     return { project, level };
   }
 
-  async function findGroup(user: User, idOrPath: string): Promise<{ group: Group; level: number }> {
+  async function findGroup(user: User | null, idOrPath: string): Promise<{ group: Group; level: number }> {
     let group: Group | null = null;
     if (NUMERIC_ID_RE.test(idOrPath)) {
       const id = idFrom(idOrPath);
@@ -101,8 +113,48 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
     else if (isSafeFullPath(idOrPath)) group = await store.namespaces.findGroupByPath(idOrPath);
     if (!group) throw notFound('Group Not Found', 'GROUP_NOT_FOUND');
     const level = await accessLevel(user, { type: 'group', group });
-    if (level < AccessLevel.GUEST) throw notFound('Group Not Found', 'GROUP_NOT_FOUND');
+    if (!sees(user, group.visibility, level)) throw notFound('Group Not Found', 'GROUP_NOT_FOUND');
     return { group, level };
+  }
+
+  /** `visibility` of a create or update: one of GitLab's three; `fallback` when absent. */
+  function readVisibility(input: unknown, fallback: Visibility): Visibility {
+    if (input === undefined || input === null) return fallback;
+    if (!isVisibility(input)) throw invalidParam('visibility does not have a valid value');
+    return input;
+  }
+
+  /** GitLab's model errors, all of them, as `{"message": {"visibility_level": [...]}}`. */
+  function visibilityErrors(reasons: string[]): void {
+    if (reasons.length > 0) throw new DomainError('invalid', 'VISIBILITY_NOT_ALLOWED', `visibility_level ${reasons[0]}`, { visibility_level: reasons });
+  }
+
+  /**
+   * A group's visibility may not exceed its parent's nor fall below its projects' and sub-groups'.
+   * `namespaces` is the store port to read children with (a transaction's, when inside one).
+   */
+  async function checkGroupVisibility(visibility: Visibility, parent: Group | null, self: Group | null, namespaces: Pick<NamespaceStore, 'childVisibilities'> = store.namespaces): Promise<void> {
+    const reasons: string[] = [];
+    if (parent && isMoreVisible(visibility, visibilityOf(parent.visibility))) reasons.push(`${visibility} is not allowed since the parent group has a ${visibilityOf(parent.visibility)} visibility.`);
+    if (self) {
+      const children = await namespaces.childVisibilities(self.id);
+      if (isMoreVisible(mostVisible(children.projects), visibility)) reasons.push(`${visibility} is not allowed since this group contains projects with higher visibility.`);
+      if (isMoreVisible(mostVisible(children.subgroups), visibility)) reasons.push(`${visibility} is not allowed since there are sub-groups with higher visibility.`);
+    }
+    visibilityErrors(reasons);
+  }
+
+  /** A project is never more visible than its group (GitLab's visibility_level_allowed_by_group). */
+  function checkProjectVisibility(visibility: Visibility, group: Group): void {
+    const groupVisibility = visibilityOf(group.visibility);
+    visibilityErrors(isMoreVisible(visibility, groupVisibility) ? [`${visibility} is not allowed in a ${groupVisibility} group.`] : []);
+  }
+
+  function checkChanges(input: { name?: string; description?: string }): NamespaceChanges {
+    const changes: NamespaceChanges = {};
+    if (input.name !== undefined) changes.name = checkName('name', input.name);
+    if (input.description !== undefined) changes.description = checkText('description', input.description);
+    return changes;
   }
 
   function checkUsername(input: string): string {
@@ -151,6 +203,15 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
     accessLevel,
     findProject,
     findGroup,
+
+    /**
+     * Whether `user` (null: nobody signed in) may read a project's content — git fetch, package
+     * download, registry pull — by membership (Reporter+) or, without it, by the project's visibility.
+     */
+    async canReadContent(user: User | null, project: Project): Promise<boolean> {
+      if (isVisibleWithoutMembership(project.visibility, viewerOf(user))) return true;
+      return (await accessLevel(user, { type: 'project', project })) >= AccessLevel.REPORTER;
+    },
 
     async findUser(actor: User, id: number): Promise<User> {
       const user = await store.namespaces.findUserById(id);
@@ -205,6 +266,7 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
       const name = checkName('name', input.name);
       const path = checkPath('path', input.path ?? pathFromName(name));
       const description = checkText('description', input.description ?? '');
+      const visibility = readVisibility(input.visibility, 'private');
       let parent: Group | null = null;
       if (input.parentId !== undefined) {
         parent = (await findGroup(actor, String(input.parentId))).group;
@@ -213,13 +275,14 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
       } else if (actor.botKind !== null) {
         throw forbidden();
       }
+      await checkGroupVisibility(visibility, parent, null);
       const fullPath = parent ? `${parent.fullPath}/${path}` : path;
       const pathTaken = () => invalidField('path', 'has already been taken', 'PATH_TAKEN');
       if (await store.namespaces.findGroupByPath(fullPath)) throw pathTaken();
       return insertUnique(
         () =>
           store.transaction(async (ports) => {
-            const group = await ports.namespaces.insertGroup({ name, path, parent, description, visibility: input.visibility ?? 'private', createdAt: now() });
+            const group = await ports.namespaces.insertGroup({ name, path, parent, description, visibility, createdAt: now() });
             // The creator owns the new group, top-level or sub-group, as GitLab's Groups::CreateService
             // does (admins too, so the group has an owner to notify).
             await ports.namespaces.insertMember({ type: 'group', id: group.id }, actor.id, AccessLevel.OWNER, null, actor.id, now());
@@ -235,18 +298,58 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
       const name = checkName('name', input.name ?? input.path!);
       const path = checkPath('path', input.path ?? pathFromName(name));
       const description = checkText('description', input.description ?? '');
+      const visibility = readVisibility(input.visibility, 'private');
       const { group } = await findGroup(actor, String(input.namespaceId)).catch(() => {
         throw notFound('Namespace Not Found', 'NAMESPACE_NOT_FOUND');
       });
       // GitLab's default project creation level: Developers, Maintainers and Owners.
       if ((await accessLevel(actor, { type: 'group', group })) < AccessLevel.DEVELOPER) throw forbidden();
+      checkProjectVisibility(visibility, group);
       const full = `${group.fullPath}/${path}`;
       const pathTaken = () => invalidField('path', 'has already been taken', 'PATH_TAKEN');
       if (await store.namespaces.findProjectByPath(full)) throw pathTaken();
       return insertUnique(
-        () => store.transaction((ports) => ports.namespaces.insertProject({ name, path, group, description, visibility: input.visibility ?? 'private', createdAt: now() })),
+        () => store.transaction((ports) => ports.namespaces.insertProject({ name, path, group, description, visibility, createdAt: now() })),
         pathTaken,
       );
+    },
+
+    /**
+     * PUT /projects/:id (GitLab's rules): Maintainer+ may change the description; renaming and a new
+     * visibility take an Owner (`rename_project`, `change_visibility_level`); the visibility never
+     * exceeds the group's.
+     */
+    async updateProject(actor: User, project: Project, input: { name?: string; description?: string; visibility?: string }): Promise<Project> {
+      const level = await accessLevel(actor, { type: 'project', project });
+      if (level < AccessLevel.MAINTAINER) throw forbidden();
+      if ((input.name !== undefined || input.visibility !== undefined) && level < AccessLevel.OWNER) throw forbidden();
+      const changes = checkChanges(input);
+      if (input.visibility !== undefined) {
+        changes.visibility = readVisibility(input.visibility, 'private');
+        const group = await store.namespaces.findGroupById(project.groupId);
+        if (group) checkProjectVisibility(changes.visibility as Visibility, group);
+      }
+      if (Object.keys(changes).length === 0) return project;
+      return store.transaction((ports) => ports.namespaces.updateProject(project.id, changes));
+    },
+
+    /**
+     * PUT /groups/:id: Owners only (`admin_group`). The visibility stays between the parent's (at most)
+     * and the most visible project or sub-group's (at least), as GitLab validates it; checked and
+     * written in one transaction.
+     */
+    async updateGroup(actor: User, group: Group, input: { name?: string; description?: string; visibility?: string }): Promise<Group> {
+      if ((await accessLevel(actor, { type: 'group', group })) < AccessLevel.OWNER) throw forbidden();
+      const changes = checkChanges(input);
+      if (input.visibility !== undefined) changes.visibility = readVisibility(input.visibility, 'private');
+      if (Object.keys(changes).length === 0) return group;
+      return store.transaction(async (ports) => {
+        if (changes.visibility !== undefined) {
+          const parent = group.parentId === null ? null : await ports.namespaces.findGroupById(group.parentId);
+          await checkGroupVisibility(changes.visibility as Visibility, parent, group, ports.namespaces);
+        }
+        return ports.namespaces.updateGroup(group.id, changes);
+      });
     },
 
     async addMember(actor: User, resource: Resource, input: { userId: number; accessLevel: number; expiresAt: UtcDate | null }): Promise<Member> {
@@ -280,15 +383,26 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
       return store.namespaces.listEffectiveMembers(sources, today(), page);
     },
 
-    /** GET /projects: what the actor is a member of (admins: everything, unless `membership`). */
-    async listProjects(actor: User, query: ProjectQuery & { membership: boolean }, page: PageRequest): Promise<Page<Project>> {
+    /**
+     * GET /projects as GitLab answers it: without a token the public projects; a signed-in user every
+     * project they can see (their memberships, internal and public ones), or only their memberships
+     * with `membership`; admins everything, unless `membership`.
+     */
+    async listProjects(actor: User | null, query: ProjectQuery & { membership: boolean }, page: PageRequest): Promise<Page<Project>> {
       if (query.search !== null && (query.search.includes('\u0000') || hasLoneSurrogate(query.search))) throw invalidParam('search is invalid');
       const search = query.search === '' ? null : query.search;
-      return store.namespaces.listProjectsVisibleTo(actor.isAdmin && !query.membership ? null : actor.id, { ...query, search }, today(), page);
+      const scope: ListingScope =
+        actor === null ? { kind: 'public' } : actor.isAdmin && !query.membership ? { kind: 'all' } : { kind: 'user', userId: actor.id, withInternalAndPublic: !query.membership };
+      return store.namespaces.listProjectsVisibleTo(scope, { ...query, search }, today(), page);
     },
 
-    async listGroups(actor: User, page: PageRequest): Promise<Page<Group>> {
-      return store.namespaces.listGroupsVisibleTo(actor.isAdmin ? null : actor.id, page);
+    /**
+     * GET /groups as GitLab answers it: without a token the public groups; a signed-in user the groups
+     * they are a member of, or every group they can see with `all_available`; admins every group.
+     */
+    async listGroups(actor: User | null, query: { allAvailable: boolean }, page: PageRequest): Promise<Page<Group>> {
+      const scope: ListingScope = actor === null ? { kind: 'public' } : actor.isAdmin ? { kind: 'all' } : { kind: 'user', userId: actor.id, withInternalAndPublic: query.allAvailable };
+      return store.namespaces.listGroupsVisibleTo(scope, page);
     },
 
     /** For the CLI: resolve a path with the rights of an admin. */

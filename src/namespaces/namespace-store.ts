@@ -33,6 +33,20 @@ export interface NewProject {
   createdAt: string;
 }
 
+/**
+ * Which projects or groups a listing covers: every one (admins), the public ones (no one signed in), or
+ * those a signed-in user is a member of (directly or through an ancestor group), with or without the
+ * internal and public ones everybody signed in sees.
+ */
+export type ListingScope = { kind: 'all' } | { kind: 'public' } | { kind: 'user'; userId: number; withInternalAndPublic: boolean };
+
+/** The fields GitLab's PUT /projects/:id and PUT /groups/:id may change here (undefined: unchanged). */
+export interface NamespaceChanges {
+  name?: string;
+  description?: string;
+  visibility?: string;
+}
+
 /** GET /projects filters (GitLab's `search`, `order_by`, `sort`). */
 export interface ProjectQuery {
   /** Case-insensitive substring of the name or path with namespace. */
@@ -60,14 +74,19 @@ export interface NamespaceStore {
   insertGroup(group: NewGroup): Promise<Group>;
   findGroupById(id: number): Promise<Group | null>;
   findGroupByPath(fullPath: string): Promise<Group | null>;
-  /** Groups the user is a member of (directly or via an ancestor); every group for `null` (admin). */
-  listGroupsVisibleTo(userId: number | null, page: PageRequest): Promise<Page<Group>>;
+  /** Groups in the scope; a user is a member of a group when they are one of it or of any ancestor. */
+  listGroupsVisibleTo(scope: ListingScope, page: PageRequest): Promise<Page<Group>>;
 
   /**
-   * Projects the user is a member of (directly, or through the project's group or an ancestor of it,
-   * memberships ending on or before `today` not counted); every project for `null` (admin).
+   * Projects in the scope; a user is a member of a project directly, or through its group or an
+   * ancestor of it (memberships ending on or before `today` not counted).
    */
-  listProjectsVisibleTo(userId: number | null, query: ProjectQuery, today: UtcDate, page: PageRequest): Promise<Page<Project>>;
+  listProjectsVisibleTo(scope: ListingScope, query: ProjectQuery, today: UtcDate, page: PageRequest): Promise<Page<Project>>;
+
+  updateGroup(id: number, changes: NamespaceChanges): Promise<Group>;
+  updateProject(id: number, changes: NamespaceChanges): Promise<Project>;
+  /** The distinct visibilities of a group's direct projects and direct sub-groups. */
+  childVisibilities(groupId: number): Promise<{ projects: string[]; subgroups: string[] }>;
 
   insertProject(project: NewProject): Promise<Project>;
   findProjectById(id: number): Promise<Project | null>;

@@ -1,7 +1,7 @@
 /** NamespaceStore over Kysely (both dialects). */
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, GroupsTable, ProjectsTable, UsersTable } from './database.js';
-import type { NamespaceStore } from '../namespaces/namespace-store.js';
+import type { NamespaceChanges, NamespaceStore } from '../namespaces/namespace-store.js';
 import type { UtcDate } from '../kernel/dates.js';
 import type { BotKind, Group, Member, MemberSource, Project, User } from '../namespaces/namespace.js';
 import { offsetOf } from '../kernel/page.js';
@@ -45,6 +45,15 @@ function toProject(r: Selectable<ProjectsTable>): Project {
     visibility: r.visibility,
     createdAt: r.created_at,
   };
+}
+
+/** Only the fields given; callers never update with none. */
+function definedOf(changes: NamespaceChanges): NamespaceChanges {
+  const set: NamespaceChanges = {};
+  if (changes.name !== undefined) set.name = changes.name;
+  if (changes.description !== undefined) set.description = changes.description;
+  if (changes.visibility !== undefined) set.visibility = changes.visibility;
+  return set;
 }
 
 export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
@@ -148,11 +157,13 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
       const r = await db.selectFrom('groups').selectAll().where('full_path_key', '=', fullPath.toLowerCase()).executeTakeFirst();
       return r ? toGroup(r) : null;
     },
-    async listGroupsVisibleTo(userId, page) {
+    async listGroupsVisibleTo(scope, page) {
       let q = db.selectFrom('groups');
-      if (userId !== null) {
+      if (scope.kind === 'public') q = q.where('groups.visibility', '=', 'public');
+      if (scope.kind === 'user') {
+        const userId = scope.userId;
         // A group is visible when the user is a member of it or of any ancestor.
-        q = q.where((eb) =>
+        const member = (eb: any) =>
           eb.exists(
             eb
               .selectFrom('members as m')
@@ -160,8 +171,8 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
               .where('m.source_type', '=', 'group')
               .where('m.user_id', '=', userId)
               .where(sql<boolean>`groups.traversal_path like '%/' || ${sql.ref('m.source_id')} || '/%'`),
-          ),
-        );
+          );
+        q = scope.withInternalAndPublic ? q.where((eb) => eb.or([member(eb), eb('groups.visibility', 'in', ['internal', 'public'])])) : q.where(member);
       }
       const [rows, count] = await Promise.all([
         q.selectAll('groups').orderBy('groups.id').limit(page.perPage).offset(offsetOf(page)).execute(),
@@ -170,9 +181,11 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
       return { items: rows.map(toGroup), total: Number(count.n) };
     },
 
-    async listProjectsVisibleTo(userId, query, today, page) {
+    async listProjectsVisibleTo(scope, query, today, page) {
       let q = db.selectFrom('projects').innerJoin('groups', 'groups.id', 'projects.group_id');
-      if (userId !== null) {
+      if (scope.kind === 'public') q = q.where('projects.visibility', '=', 'public');
+      if (scope.kind === 'user') {
+        const userId = scope.userId;
         const current = (eb: any) => eb.or([eb('m.expires_at', 'is', null), eb('m.expires_at', '>', today)]);
         q = q.where((eb) =>
           eb.or([
@@ -186,6 +199,7 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
                 .where(current)
                 .where(sql<boolean>`groups.traversal_path like '%/' || ${sql.ref('m.source_id')} || '/%'`),
             ),
+            ...(scope.withInternalAndPublic ? [eb('projects.visibility', 'in', ['internal', 'public'])] : []),
           ]),
         );
       }
@@ -199,6 +213,22 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
         q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
       ]);
       return { items: rows.map(toProject), total: Number(count.n) };
+    },
+
+    async updateGroup(id, changes) {
+      const r = await db.updateTable('groups').set(definedOf(changes)).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      return toGroup(r);
+    },
+    async updateProject(id, changes) {
+      const r = await db.updateTable('projects').set(definedOf(changes)).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      return toProject(r);
+    },
+    async childVisibilities(groupId) {
+      const [projects, subgroups] = await Promise.all([
+        db.selectFrom('projects').select('visibility').distinct().where('group_id', '=', groupId).execute(),
+        db.selectFrom('groups').select('visibility').distinct().where('parent_id', '=', groupId).execute(),
+      ]);
+      return { projects: projects.map((r) => r.visibility), subgroups: subgroups.map((r) => r.visibility) };
     },
 
     async insertProject(p) {

@@ -132,6 +132,28 @@ describe.skipIf(!available).each(DIALECTS)('docker-registry + skopeo against /jw
     expect(guest.output).toMatch(/denied: requested access to the resource is denied/);
   });
 
+  it('pulls a public project’s image without credentials (GitLab’s anonymous pull); a private one stays closed', async () => {
+    const { namespaces, personalTokens } = t.app.services;
+    const open = await namespaces.createGroup(w.admin, { name: 'Open', path: 'open', visibility: 'public' });
+    await namespaces.createProject(w.admin, { name: 'Pub', path: 'pub', namespaceId: open.id, visibility: 'public' });
+    const admin = `${w.admin.username}:${(await personalTokens.createFor(w.admin, { name: 'registry', scopes: ['read_registry', 'write_registry'], expiresAt: '2027-06-01' }, null)).secret}`;
+    const built = await buildOciImage(join(work, 'pub'), 'v1', `public image ${dialect}\n`);
+    const pushed = await skopeo('copy', '--dest-tls-verify=false', '--dest-creds', admin, `oci:${built.dir}:v1`, `docker://${registry.host}/open/pub:v1`);
+    expect(pushed.ok, pushed.output).toBe(true);
+
+    const out = await mkdtemp(join(work, 'anonymous-'));
+    const anonymous = await skopeo('copy', '--src-tls-verify=false', '--src-no-creds', `docker://${registry.host}/open/pub:v1`, `dir:${out}`);
+    expect(anonymous.ok, `${anonymous.output}\n${registry.output()}`).toBe(true);
+    const manifest = JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8')) as { layers: { digest: string }[] };
+    expect(manifest.layers[0]!.digest).toBe(built.layerDigest);
+
+    const closed = await skopeo('copy', '--src-tls-verify=false', '--src-no-creds', image('v1'), `dir:${await mkdtemp(join(work, 'closed-'))}`);
+    expect(closed.ok).toBe(false);
+    expect(closed.output).toMatch(/denied: requested access to the resource is denied/);
+    const anonymousPush = await skopeo('copy', '--dest-tls-verify=false', '--dest-no-creds', `oci:${built.dir}:v1`, `docker://${registry.host}/open/pub:v2`);
+    expect(anonymousPush.ok).toBe(false);
+  });
+
   it('refuses a pull with a revoked token', async () => {
     const reader = await deployToken({ type: 'project', project: w.project }, 'to-revoke', ['read_registry']);
     expect((await pull('v1', reader.creds)).ok).toBe(true);

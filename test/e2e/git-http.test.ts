@@ -116,12 +116,17 @@ describe.skipIf(!PROGRAMS_OK).each(DIALECTS)('git over HTTP through nginx on %s'
     // Any username goes with a project access token, as in GitLab.
     secrets.projectBot = { username: 'oauth2', secret: bot.secret };
 
+    // A public project (issue 11 item 5): fetched without credentials, as in GitLab.
+    const open = await t.app.services.namespaces.createGroup(w.admin, { name: 'Open', path: 'open', visibility: 'public' });
+    await t.app.services.namespaces.createProject(w.admin, { name: 'Pub', path: 'pub', namespaceId: open.id, visibility: 'public' });
+    await t.app.services.namespaces.createProject(w.admin, { name: 'Int', path: 'int', namespaceId: open.id, visibility: 'internal' });
+
     await t.app.http.listen({ host: '127.0.0.1', port: 0 });
     const { port } = t.app.http.server.address() as { port: number };
     dir = await mkdtemp(join(tmpdir(), 'latchkey-git-'));
     projectRoot = join(dir, 'repos');
     bareRepo = join(projectRoot, 'acme', 'platform', 'web.git');
-    for (const path of ['acme/platform/web', 'acme/other/site']) {
+    for (const path of ['acme/platform/web', 'acme/other/site', 'open/pub', 'open/int']) {
       const repo = join(projectRoot, `${path}.git`);
       await mkdir(repo, { recursive: true });
       await ok(['init', '--quiet', '--bare', '-b', 'main', repo]);
@@ -214,5 +219,29 @@ describe.skipIf(!PROGRAMS_OK).each(DIALECTS)('git over HTTP through nginx on %s'
     const { code, output } = await clone(null);
     expect(code).not.toBe(0);
     expect(output).toContain('could not read Username');
+  });
+
+  it('clones a public project without credentials; an internal one still asks for them', async () => {
+    const { code, output, target } = await clone(null, 'open/pub');
+    expect(code, output).toBe(0);
+    expect((await ok(['log', '--format=%s', '-1'], target)).trim()).toBe('initial');
+    const internal = await clone(null, 'open/int');
+    expect(internal.code).not.toBe(0);
+    expect(internal.output).toContain('could not read Username');
+    // …and any signed-in user's token with a fetch scope clones the internal one.
+    expect((await clone('developerWriter', 'open/int')).code).toBe(0);
+  });
+
+  it('refuses an anonymous push to a public project, and one by a signed-in non-member (403)', async () => {
+    const { target } = await clone(null, 'open/pub');
+    await writeFile(join(target, 'anon.txt'), 'anon\n');
+    await ok(['add', 'anon.txt'], target);
+    await ok(['commit', '-m', 'anon'], target);
+    const anonymous = await git(['push', urlFor(null, 'open/pub'), 'HEAD:main'], target);
+    expect(anonymous.code).not.toBe(0);
+    expect(anonymous.output).toContain('could not read Username');
+    const member = await git(['push', urlFor('developerWriter', 'open/pub'), 'HEAD:main'], target);
+    expect(member.code).not.toBe(0);
+    expect(member.output).toContain('The requested URL returned error: 403');
   });
 });

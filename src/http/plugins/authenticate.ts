@@ -24,10 +24,21 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Routes that answer without a credential (health, OpenAPI). */
     public?: boolean;
+    /**
+     * Routes that also answer a request without any credential, as GitLab's do for public resources
+     * (GET /projects, a public project's package download): `request.actor` stays null and the service
+     * decides by visibility. A credential that is there but does not verify is still a 401.
+     */
+    anonymous?: boolean;
   }
 }
 
 const UNAUTHORIZED = { message: '401 Unauthorized' };
+
+/** The user a request acts as; null on an `anonymous` route called without a credential (or with a deploy token). */
+export function viewerOf(request: FastifyRequest): User | null {
+  return (request.actor as User | null) ?? null;
+}
 
 /** Declares `request.actor` / `request.authToken` once, at the root, for the API and protocol routes. */
 export function decorateCredentials(app: FastifyInstance): void {
@@ -43,7 +54,7 @@ export function registerAuthentication(app: FastifyInstance, verifier: TokenVeri
   app.addHook('preValidation', async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.routeOptions.config.public) return;
     const credential = readApiCredential(request.headers, (request.query ?? {}) as Record<string, unknown>);
-    if (!credential) return reply.status(401).send(UNAUTHORIZED);
+    if (!credential) return request.routeOptions.config.anonymous ? undefined : reply.status(401).send(UNAUTHORIZED);
     const route = request.routeOptions.url ?? '';
     const result = await verifier.verify(credential.secret, {
       ip: request.ip,

@@ -8,6 +8,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import type { User } from '../../namespaces/namespace.js';
+import type { Token } from '../../tokens/token.js';
 import { readCoordinates, readSelect, readStatus } from '../../protocols/generic-packages/package-names.js';
 import type { PackageCaller } from '../../protocols/generic-packages/package-service.js';
 import type { PackageFile } from '../../protocols/generic-packages/package-store.js';
@@ -52,7 +53,7 @@ function presentPackageFile(f: PackageFile) {
   };
 }
 
-const callerOf = (request: FastifyRequest): PackageCaller => ({ token: request.authToken, user: (request.actor as User | null) ?? null });
+const callerOf = (request: FastifyRequest): PackageCaller => ({ token: (request.authToken as Token | null) ?? null, user: (request.actor as User | null) ?? null });
 
 export function registerGenericPackageRoutes(api: FastifyInstance, ctx: RouteContext): void {
   const { genericPackages } = ctx.services;
@@ -92,7 +93,11 @@ export function registerGenericPackageRoutes(api: FastifyInstance, ctx: RouteCon
 
     scope.get<{ Params: Params }>(
       url,
-      { schema: { tags, summary: 'Download a generic package file, the newest upload of that name (read_package_registry, or Reporter+)', params: PackageFileParams } },
+      {
+        // A public project's files download without a token (GitLab's behaviour); anything else still needs one.
+        config: { anonymous: true },
+        schema: { tags, summary: 'Download a generic package file, the newest upload of that name (read_package_registry, or Reporter+; a public project’s without a token)', params: PackageFileParams },
+      },
       async (request, reply) => {
         const coordinates = readCoordinates(request.params);
         const { file, content } = await genericPackages.download(callerOf(request), request.params.id, coordinates);

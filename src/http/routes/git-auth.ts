@@ -4,7 +4,8 @@
  * `X-Original-Method` ($request_method) and `X-Real-IP` ($remote_addr). Public to the API's token
  * plugin: the credential is judged here, by protocols/git/git-access.ts.
  *
- * Answers, for nginx: 200 allows (the user git should see as REMOTE_USER is in `X-Latchkey-User`);
+ * Answers, for nginx: 200 allows (the user git should see as REMOTE_USER is in `X-Latchkey-User`,
+ * empty for an anonymous fetch of a public project);
  * 401 carries `WWW-Authenticate: Basic` (nginx copies it, so git retries with its credentials);
  * 403 refuses an authenticated request; 404 is an unknown project or one the token may not see
  * (nginx turns every other status into a 500 unless told otherwise; the snippet passes 404 on).
@@ -57,7 +58,7 @@ export function registerGitAuthRoute(app: FastifyInstance, gitAccess: GitAccess)
     if (result.outcome === 'unauthenticated') {
       // Known but not working (expired, revoked, wrong username): the audit log names it.
       if (result.token) request.presentedToken = result.token;
-    } else if ('token' in result) {
+    } else if ('token' in result && result.token) {
       request.authToken = result.token;
       if (result.user) request.actor = result.user;
     }

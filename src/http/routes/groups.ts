@@ -1,12 +1,18 @@
-/** POST /groups, GET /groups, GET /groups/:id. */
+/**
+ * POST /groups, GET /groups, GET|PUT /groups/:id. The reads also answer without a token, as GitLab's
+ * do: the public groups, or a public group (visibility: namespaces/visibility.ts).
+ */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.js';
+import { viewerOf } from '../plugins/authenticate.js';
 import { GroupEntity, presentGroup } from '../presenters.js';
 import type { RouteContext } from '../route-context.js';
 import { ResourceParams } from './resource-params.js';
 
-const Visibility = Type.Union([Type.Literal('private'), Type.Literal('internal'), Type.Literal('public')], { description: 'private (default), internal or public' });
+const Visibility = Type.Union([Type.Literal('private'), Type.Literal('internal'), Type.Literal('public')], {
+  description: 'private (default: members only), internal (any signed-in user) or public (anyone); never more visible than the parent group, never less than its projects and sub-groups',
+});
 
 const CreateGroupBody = Type.Object({
   name: Type.String({ description: 'Group name' }),
@@ -14,6 +20,17 @@ const CreateGroupBody = Type.Object({
   parent_id: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'Parent group, for a sub-group' })),
   description: Type.Optional(Type.String({ maxLength: 2000 })),
   visibility: Type.Optional(Visibility),
+});
+
+const UpdateGroupBody = Type.Object({
+  name: Type.Optional(Type.String({ description: 'New name' })),
+  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  visibility: Type.Optional(Visibility),
+});
+
+const ListGroupsQuery = Type.Object({
+  ...PaginationQuery,
+  all_available: Type.Optional(Type.Boolean({ description: 'Every group the user can see (internal and public ones too), not only their memberships' })),
 });
 
 export function registerGroupRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -29,12 +46,20 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: RouteContext): vo
     },
   );
 
-  app.get<{ Querystring: { page?: number; per_page?: number } }>(
+  app.get<{ Querystring: { page?: number; per_page?: number; all_available?: boolean } }>(
     '/groups',
-    { schema: { tags: ['groups'], summary: 'Groups visible to the current user', querystring: Type.Object(PaginationQuery), response: { 200: Type.Array(GroupEntity) } } },
+    {
+      config: { anonymous: true },
+      schema: {
+        tags: ['groups'],
+        summary: "The caller's groups (all_available: every group they can see; admins: all; without a token: the public ones)",
+        querystring: ListGroupsQuery,
+        response: { 200: Type.Array(GroupEntity) },
+      },
+    },
     async (request, reply) => {
       const page = readPage(request.query);
-      const result = await namespaces.listGroups(request.actor, page);
+      const result = await namespaces.listGroups(viewerOf(request), { allAvailable: request.query.all_available ?? false }, page);
       setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
       return result.items.map((g) => presentGroup(g, ctx.baseUrl(request)));
     },
@@ -42,7 +67,16 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: RouteContext): vo
 
   app.get<{ Params: { id: string } }>(
     '/groups/:id',
-    { schema: { tags: ['groups'], summary: 'Show a group', params: ResourceParams, response: { 200: GroupEntity } } },
-    async (request) => presentGroup((await namespaces.findGroup(request.actor, request.params.id)).group, ctx.baseUrl(request)),
+    { config: { anonymous: true }, schema: { tags: ['groups'], summary: 'Show a group (a public one also without a token)', params: ResourceParams, response: { 200: GroupEntity } } },
+    async (request) => presentGroup((await namespaces.findGroup(viewerOf(request), request.params.id)).group, ctx.baseUrl(request)),
+  );
+
+  app.put<{ Params: { id: string }; Body: { name?: string; description?: string; visibility?: string } }>(
+    '/groups/:id',
+    { schema: { tags: ['groups'], summary: 'Update a group: name, description, visibility (Owner)', params: ResourceParams, body: UpdateGroupBody, response: { 200: GroupEntity } } },
+    async (request) => {
+      const { group } = await namespaces.findGroup(request.actor, request.params.id);
+      return presentGroup(await namespaces.updateGroup(request.actor, group, request.body ?? {}), ctx.baseUrl(request));
+    },
   );
 }

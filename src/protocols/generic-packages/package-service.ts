@@ -3,23 +3,27 @@
  * package files. Owns who may: a deploy token of the project or of one of its ancestor groups (its
  * scopes were checked by the API auth: read/write_package_registry); a user token by the user's
  * membership — Reporter+ downloads, Developer+ uploads. Projects the caller cannot see are 404.
+ * Visibility (namespaces/visibility.ts): anyone downloads from a public project, without a token (a
+ * request without one is refused with 401 elsewhere, so it learns nothing about other projects), and
+ * any signed-in user from an internal one. Uploading always takes membership or a deploy token.
  * Bytes go to PackageBlobs (streamed, size-capped), metadata to PackageStore.
  */
 import type { Readable } from 'node:stream';
 import type { Clock } from '../../kernel/clock.js';
-import { forbidden, invalidParam, invalidRecord, notFound } from '../../kernel/errors.js';
+import { forbidden, invalidParam, invalidRecord, notFound, unauthenticated } from '../../kernel/errors.js';
 import { AccessLevel } from '../../namespaces/access-levels.js';
 import type { Project, User } from '../../namespaces/namespace.js';
 import type { NamespaceService } from '../../namespaces/namespace-service.js';
 import type { NamespaceStore } from '../../namespaces/namespace-store.js';
+import { isVisibleWithoutMembership } from '../../namespaces/visibility.js';
 import type { Token } from '../../tokens/token.js';
 import { PackageTooLarge, type PackageBlobs } from './package-blobs.js';
 import type { PackageCoordinates, PackageStatus } from './package-names.js';
 import type { PackageFile, PackageStore } from './package-store.js';
 
-/** Who calls: a verified token, and its user (null for a deploy token). */
+/** Who calls: a verified token and its user (null for a deploy token), or nobody (`token` null). */
 export interface PackageCaller {
-  readonly token: Token;
+  readonly token: Token | null;
   readonly user: User | null;
 }
 
@@ -42,11 +46,21 @@ const fileNotFound = () => notFound('Not found', 'PACKAGE_FILE_NOT_FOUND');
 export type GenericPackageService = ReturnType<typeof createGenericPackageService>;
 
 export function createGenericPackageService({ namespaces, namespaceStore, packages, blobs, clock, maxBytes }: GenericPackageServiceDeps) {
-  /** The project, and whether the caller reaches `needed` on it (deploy tokens: always, their scopes decide). */
-  async function authorize(caller: PackageCaller, idOrPath: string, needed: number): Promise<Project> {
+  /**
+   * The project, if the caller may read (download) or write (upload) there; deploy tokens reach their
+   * projects and their scopes decide.
+   */
+  async function authorize(caller: PackageCaller, idOrPath: string, action: 'read' | 'write'): Promise<Project> {
+    if (caller.token === null) {
+      // Only a public project's files are there for nobody; otherwise the client must authenticate.
+      const project = action === 'read' ? await namespaces.findProject(null, idOrPath).then((f) => f.project, () => null) : null;
+      if (!project) throw unauthenticated('PACKAGE_NEEDS_CREDENTIALS');
+      return project;
+    }
     if (caller.user) {
       const { project, level } = await namespaces.findProject(caller.user, idOrPath);
-      if (level < needed) throw forbidden();
+      const allowed = action === 'read' ? await namespaces.canReadContent(caller.user, project) : level >= AccessLevel.DEVELOPER;
+      if (!allowed) throw forbidden();
       return project;
     }
     if (caller.token.kind !== 'deploy') throw forbidden();
@@ -57,13 +71,14 @@ export function createGenericPackageService({ namespaces, namespaceStore, packag
       const group = await namespaceStore.findGroupById(project.groupId);
       if (group?.ancestorIds.includes(caller.token.groupId)) return project;
     }
-    // Another project's deploy token learns nothing about this one.
+    // Any credential reads what nobody may (a public project); otherwise another project's deploy token learns nothing about this one.
+    if (action === 'read' && isVisibleWithoutMembership(project.visibility, 'anonymous')) return project;
     throw projectNotFound();
   }
 
   return {
     async upload(caller: PackageCaller, idOrPath: string, coordinates: PackageCoordinates, input: { status: PackageStatus | null; contentLength: number | null; body: Readable }): Promise<PackageFile> {
-      const project = await authorize(caller, idOrPath, AccessLevel.DEVELOPER);
+      const project = await authorize(caller, idOrPath, 'write');
       if (input.contentLength !== null && input.contentLength > maxBytes) throw tooLarge();
       let blob;
       try {
@@ -81,13 +96,13 @@ export function createGenericPackageService({ namespaces, namespaceStore, packag
         size: blob.size,
         sha256: blob.sha256,
         at: clock.now().toISOString(),
-        createdByTokenId: caller.token.id,
+        createdByTokenId: caller.token!.id,
         createdByUserId: caller.user?.id ?? null,
       });
     },
 
     async download(caller: PackageCaller, idOrPath: string, c: PackageCoordinates): Promise<{ file: PackageFile; content: Readable }> {
-      const project = await authorize(caller, idOrPath, AccessLevel.REPORTER);
+      const project = await authorize(caller, idOrPath, 'read');
       const file = await packages.findLatestFile(project.id, c.packageName, c.version, c.fileName);
       if (!file) throw fileNotFound();
       const content = await blobs.open(file.sha256);

@@ -9,6 +9,9 @@
  *   push needs write_repository or api. Deploy tokens can hold only read_repository of these.
  * - Project: deploy tokens act on their project, or on every project under their group; users (and
  *   the bots behind project/group tokens) by membership: Reporter+ fetches, Developer+ pushes.
+ * - Visibility (namespaces/visibility.ts): a public project is fetched by anyone — without credentials,
+ *   or with any credential that verifies, whatever its scopes (GitLab's guest download) — and an
+ *   internal one by any signed-in user whose token may fetch. Pushing always takes membership.
  * - A project that does not exist and one the token may not see give the same `not_found`, so a token
  *   learns nothing about projects outside its reach (GitLab answers 401 for a deploy or bot token on a
  *   foreign project; 404 also keeps git from discarding a stored, valid credential).
@@ -18,6 +21,7 @@ import { deployTokenReaches } from '../deploy-token-reach.js';
 import { AccessLevel } from '../../namespaces/access-levels.js';
 import type { NamespaceService } from '../../namespaces/namespace-service.js';
 import type { Project, User } from '../../namespaces/namespace.js';
+import { isVisibleWithoutMembership } from '../../namespaces/visibility.js';
 import type { Store } from '../../store/open-store.js';
 import type { Token } from '../../tokens/token.js';
 import type { TokenVerifier, VerifyContext } from '../../tokens/verify-token.js';
@@ -27,7 +31,8 @@ import { parseGitRequest, type GitOperation } from './git-request.js';
 export type GitRefusal = 'auth_download' | 'auth_upload' | 'download' | 'push';
 
 export type GitAccessOutcome =
-  | { readonly outcome: 'allowed'; readonly token: Token; readonly user: User | null; readonly project: Project; readonly operation: GitOperation; readonly remoteUser: string }
+  /** `token` null: an anonymous fetch of a public project (`remoteUser` is then empty). */
+  | { readonly outcome: 'allowed'; readonly token: Token | null; readonly user: User | null; readonly project: Project; readonly operation: GitOperation; readonly remoteUser: string }
   /** Not one of git's smart-HTTP requests. */
   | { readonly outcome: 'not_git' }
   /** No credential, or one that does not verify: the client must (re)authenticate. */
@@ -65,26 +70,39 @@ export function createGitAccess({ verifier, namespaces, store }: GitAccessDeps) 
       const git = parseGitRequest(request.originalUri, request.originalMethod);
       if (!git) return { outcome: 'not_git' };
       const basic = readBasic(request.authorization);
-      if (!basic || basic.secret.length === 0) return { outcome: 'unauthenticated' };
+      if (!basic || basic.secret.length === 0) {
+        // git asks without credentials first: a public project's fetch needs none; anything else gets the challenge.
+        if (git.operation !== 'read') return { outcome: 'unauthenticated' };
+        const project = await store.namespaces.findProjectByPath(git.projectPath);
+        if (!project || !isVisibleWithoutMembership(project.visibility, 'anonymous')) return { outcome: 'unauthenticated' };
+        return { outcome: 'allowed', token: null, user: null, project, operation: 'read', remoteUser: '' };
+      }
       const verified = await verifier.verify(basic.secret, request.context);
       if (!verified.ok) return verified.token ? { outcome: 'unauthenticated', token: verified.token } : { outcome: 'unauthenticated' };
       const { token, user } = verified;
       if (token.kind === 'deploy' ? basic.username !== token.username : user === null) return { outcome: 'unauthenticated', token };
+      const remoteUser = token.kind === 'deploy' ? token.username! : user!.username;
 
+      const project = await store.namespaces.findProjectByPath(git.projectPath);
+      // A credential never fetches less than nobody would: a public project, whatever the token's scopes.
+      if (project && git.operation === 'read' && isVisibleWithoutMembership(project.visibility, 'anonymous')) {
+        return { outcome: 'allowed', token, user, project, operation: 'read', remoteUser };
+      }
       if (!token.scopes.some((s) => SCOPES_FOR[git.operation].includes(s))) {
         return { outcome: 'forbidden', reason: git.operation === 'read' ? 'auth_download' : 'auth_upload', token, user };
       }
-      const project = await store.namespaces.findProjectByPath(git.projectPath);
       if (!project) return { outcome: 'not_found', token, user };
 
       if (token.kind === 'deploy') {
         if (!(await deployTokenReaches(store.namespaces, token, project))) return { outcome: 'not_found', token, user };
-        return { outcome: 'allowed', token, user, project, operation: git.operation, remoteUser: token.username! };
+        return { outcome: 'allowed', token, user, project, operation: git.operation, remoteUser };
       }
       const level = await namespaces.accessLevel(user!, { type: 'project', project });
-      if (level < AccessLevel.GUEST) return { outcome: 'not_found', token, user };
-      if (level < LEVEL_FOR[git.operation]) return { outcome: 'forbidden', reason: git.operation === 'read' ? 'download' : 'push', token, user };
-      return { outcome: 'allowed', token, user, project, operation: git.operation, remoteUser: user!.username };
+      const visible = level >= AccessLevel.GUEST || isVisibleWithoutMembership(project.visibility, 'signed_in');
+      if (!visible) return { outcome: 'not_found', token, user };
+      const allowed = git.operation === 'read' ? await namespaces.canReadContent(user, project) : level >= LEVEL_FOR.write;
+      if (!allowed) return { outcome: 'forbidden', reason: git.operation === 'read' ? 'download' : 'push', token, user };
+      return { outcome: 'allowed', token, user, project, operation: git.operation, remoteUser };
     },
   };
 }

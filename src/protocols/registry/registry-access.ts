@@ -5,9 +5,13 @@
  * personal, project, group and service-account tokens need the user's access level (Reporter+ to pull,
  * Developer+ to push) and a scope that allows it (`api`, `read_api`, `read_registry` → pull;
  * `api`, `write_registry` → push). Nothing else (`delete`, `*`, the catalog) is ever granted.
+ * Visibility (namespaces/visibility.ts): anyone may pull a public project's images — anonymously, or with
+ * any credential that verifies (GitLab lets a guest read them) — and any signed-in user with a pull
+ * scope an internal project's. Pushing always takes membership (or a deploy token's reach).
  */
 import { AccessLevel } from '../../namespaces/access-levels.js';
 import type { User, Project } from '../../namespaces/namespace.js';
+import { isVisibleWithoutMembership } from '../../namespaces/visibility.js';
 import type { NamespaceService } from '../../namespaces/namespace-service.js';
 import type { Store } from '../../store/open-store.js';
 import type { Token } from '../../tokens/token.js';
@@ -52,19 +56,24 @@ export function createRegistryAccess({ store, namespaces }: RegistryAccessDeps) 
 
   /** The actions of `requested` the principal may perform on the project: a subset, never an error. */
   async function allowedOn(principal: Principal, project: Project, requested: readonly string[]): Promise<string[]> {
-    if (principal.kind === 'anonymous') return [];
-    const { token, user } = principal;
     const candidates = requested.filter((a) => RULES[a] !== undefined);
     if (candidates.length === 0) return [];
+    // A credential never pulls less than nobody would.
+    const publicPull = isVisibleWithoutMembership(project.visibility, 'anonymous') && candidates.includes('pull') ? ['pull'] : [];
+    if (principal.kind === 'anonymous') return publicPull;
+    const { token, user } = principal;
+    let granted: string[];
     if (token.kind === 'deploy') {
-      if (!(await deployTokenReaches(store.namespaces, token, project))) return [];
-      return candidates.filter((a) => RULES[a]!.deployScopes.some((s) => token.scopes.includes(s)));
+      const reaches = await deployTokenReaches(store.namespaces, token, project);
+      granted = reaches ? candidates.filter((a) => RULES[a]!.deployScopes.some((s) => token.scopes.includes(s))) : [];
+    } else if (!user) {
+      granted = [];
+    } else {
+      const byScope = candidates.filter((a) => RULES[a]!.userScopes.some((s) => token.scopes.includes(s)));
+      const level = byScope.length === 0 ? 0 : await namespaces.accessLevel(user, { type: 'project', project });
+      granted = byScope.filter((a) => level >= RULES[a]!.minLevel || (a === 'pull' && isVisibleWithoutMembership(project.visibility, 'signed_in')));
     }
-    if (!user) return [];
-    const byScope = candidates.filter((a) => RULES[a]!.userScopes.some((s) => token.scopes.includes(s)));
-    if (byScope.length === 0) return [];
-    const level = await namespaces.accessLevel(user, { type: 'project', project });
-    return byScope.filter((a) => level >= RULES[a]!.minLevel);
+    return candidates.filter((a) => granted.includes(a) || publicPull.includes(a));
   }
 
   return {

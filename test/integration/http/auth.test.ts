@@ -56,8 +56,7 @@ describe.each(DIALECTS)('API authentication on %s', (dialect) => {
       const before = await groupCount();
       for (const [method, url] of [
         ['GET', '/api/v4/user'],
-        ['GET', '/api/v4/groups'],
-        ['GET', `/api/v4/projects/${w.project.id}`],
+        ['GET', `/api/v4/projects/${w.project.id}/members`],
         ['POST', '/api/v4/groups'],
         ['POST', '/api/v4/users'],
       ] as const) {
@@ -66,6 +65,14 @@ describe.each(DIALECTS)('API authentication on %s', (dialect) => {
         expect(res.body).toEqual(UNAUTHORIZED);
       }
       expect(await groupCount()).toBe(before);
+    });
+
+    it('the project and group reads GitLab answers without a token show only public ones: a private project is 404, lists are empty', async () => {
+      // test/integration/http/visibility.test.ts covers public and internal resources.
+      expect(await t.request('GET', `/api/v4/projects/${w.project.id}`)).toMatchObject({ status: 404, body: { message: '404 Project Not Found' } });
+      expect(await t.request('GET', `/api/v4/groups/${w.top.id}`)).toMatchObject({ status: 404, body: { message: '404 Group Not Found' } });
+      expect(await t.request('GET', '/api/v4/groups')).toMatchObject({ status: 200, body: [] });
+      expect(await t.request('GET', '/api/v4/projects')).toMatchObject({ status: 200, body: [] });
     });
 
     it('treats an empty PRIVATE-TOKEN header or query parameter as no credentials', async () => {
