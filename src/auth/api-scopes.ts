@@ -1,7 +1,8 @@
 /**
  * Which token scopes may call which REST API request, as GitLab decides: `api` everything,
  * `read_api` only reads, `read_user` only reads of the current user, `self_rotate` only rotates the
- * token it is presented with. Deploy tokens never use the general API — only the generic package
+ * token it is presented with; any scope may read or revoke the token it is presented with (GitLab's
+ * PersonalAccessTokens::SelfInformation allows every scope, since 15.4). Deploy tokens never use the general API — only the generic package
  * registry routes, where `read_package_registry` (or `write_package_registry`) downloads and
  * `write_package_registry` uploads, as GitLab's generic packages API allows.
  */
@@ -11,6 +12,13 @@ export type ApiScopeDecision = 'allowed' | 'insufficient_scope' | 'not_for_api';
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
 const USER_READ_ROUTES = new Set(['/api/v4/user', '/api/v4/users/:id']);
+/** The token's own details and revocation: any scope may call them (`allow_access_with_scope(all_available_scopes)`). */
+const SELF_INFORMATION_ROUTES = new Set([
+  'GET /api/v4/personal_access_tokens/self',
+  'DELETE /api/v4/personal_access_tokens/self',
+  'GET /api/v4/projects/:id/access_tokens/self',
+  'GET /api/v4/groups/:id/access_tokens/self',
+]);
 /** GitLab's self-rotation endpoints, which `self_rotate` (or `api`) may call. */
 const SELF_ROTATE_ROUTES = new Set(['/api/v4/personal_access_tokens/self/rotate', '/api/v4/projects/:id/access_tokens/self/rotate', '/api/v4/groups/:id/access_tokens/self/rotate']);
 
@@ -40,6 +48,7 @@ export function decideApiScope(token: Token, method: string, routeUrl: string): 
   if (token.kind === 'deploy') return isPackageRegistryRoute(routeUrl) ? decidePackageRegistryScope(token.scopes, method) : 'not_for_api';
   const scopes = token.scopes;
   if (scopes.includes('api')) return 'allowed';
+  if (SELF_INFORMATION_ROUTES.has(`${method === 'HEAD' ? 'GET' : method} ${routeUrl}`)) return 'allowed';
   if (READ_METHODS.has(method) && scopes.includes('read_api')) return 'allowed';
   if (READ_METHODS.has(method) && scopes.includes('read_user') && USER_READ_ROUTES.has(routeUrl)) return 'allowed';
   if (method === 'POST' && scopes.includes('self_rotate') && SELF_ROTATE_ROUTES.has(routeUrl)) return 'allowed';

@@ -1,7 +1,7 @@
 /** TokenStore over Kysely (both dialects). */
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Selectable, type SelectQueryBuilder } from 'kysely';
 import type { Database, TokensTable } from './database.js';
-import type { TokenStore } from '../tokens/token-store.js';
+import type { TokenSort, TokenStore } from '../tokens/token-store.js';
 import type { Token, TokenKind } from '../tokens/token.js';
 import { offsetOf } from '../kernel/page.js';
 import { containsPattern } from './like.js';
@@ -33,6 +33,37 @@ export function toToken(r: Selectable<TokensTable>): Token {
     reuseFlaggedAt: r.reuse_flagged_at,
     impersonation: r.impersonation === 1,
   };
+}
+
+/**
+ * GitLab's token orders (PersonalAccessToken.simple_sorts) on both stores: names case-insensitively;
+ * tokens without an expiry or never used sort last ascending and first descending, as PostgreSQL (and
+ * so GitLab) orders NULLs; the id breaks ties (descending for expiry and last use, as GitLab does).
+ */
+function orderTokens<Q extends SelectQueryBuilder<Database, 'tokens', any>>(q: Q, sort: TokenSort): Q {
+  const by = (expression: RawBuilder<unknown>, id: 'asc' | 'desc') => q.orderBy(expression).orderBy('id', id) as Q;
+  switch (sort) {
+    case 'id_asc':
+      return q.orderBy('id', 'asc') as Q;
+    case 'id_desc':
+      return q.orderBy('id', 'desc') as Q;
+    case 'created_asc':
+      return by(sql`created_at asc`, 'asc');
+    case 'created_desc':
+      return by(sql`created_at desc`, 'desc');
+    case 'name_asc':
+      return by(sql`lower(name) asc`, 'asc');
+    case 'name_desc':
+      return by(sql`lower(name) desc`, 'desc');
+    case 'expires_asc':
+      return by(sql`expires_at asc nulls last`, 'desc');
+    case 'expires_desc':
+      return by(sql`expires_at desc nulls first`, 'desc');
+    case 'last_used_asc':
+      return by(sql`last_used_at asc nulls last`, 'desc');
+    case 'last_used_desc':
+      return by(sql`last_used_at desc nulls first`, 'desc');
+  }
 }
 
 export function createTokenStore(db: Kysely<Database>): TokenStore {
@@ -115,7 +146,11 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
     },
     async searchPersonal(f, now, page) {
       const today = now.slice(0, 10);
-      let q = db.selectFrom('tokens').where('kind', '=', 'personal').where('deleted_at', 'is', null);
+      let q = db.selectFrom('tokens').where('deleted_at', 'is', null);
+      // A project's or group's access tokens, or GitLab's PersonalAccessToken: every kind but deploy.
+      if (f.projectId !== undefined) q = q.where('kind', '=', 'project').where('project_id', '=', f.projectId);
+      else if (f.groupId !== undefined) q = q.where('kind', '=', 'group').where('group_id', '=', f.groupId);
+      else q = q.where('kind', '<>', 'deploy');
       if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
       if (f.impersonation !== undefined) q = q.where('impersonation', '=', f.impersonation ? 1 : 0);
       const revoked = (eb: any) => eb.or([eb('revoked_at', 'is not', null), eb('grace_until', '<=', now)]);
@@ -128,14 +163,16 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
         const pattern = containsPattern(f.search);
         q = q.where(sql`lower(name) like ${pattern} escape '\\'` as any);
       }
-      if (f.createdBefore !== undefined) q = q.where('created_at', '<', f.createdBefore);
-      if (f.createdAfter !== undefined) q = q.where('created_at', '>', f.createdAfter);
-      if (f.lastUsedBefore !== undefined) q = q.where('last_used_at', '<', f.lastUsedBefore);
-      if (f.lastUsedAfter !== undefined) q = q.where('last_used_at', '>', f.lastUsedAfter);
+      // GitLab's scopes: created_before/after and last_used_before/after include the bound
+      // (CreatedAtFilterable, `last_used_at <= ?`), expires_before excludes it, expires_after includes it.
+      if (f.createdBefore !== undefined) q = q.where('created_at', '<=', f.createdBefore);
+      if (f.createdAfter !== undefined) q = q.where('created_at', '>=', f.createdAfter);
+      if (f.lastUsedBefore !== undefined) q = q.where('last_used_at', '<=', f.lastUsedBefore);
+      if (f.lastUsedAfter !== undefined) q = q.where('last_used_at', '>=', f.lastUsedAfter);
       if (f.expiresBefore !== undefined) q = q.where('expires_at', '<', f.expiresBefore);
-      if (f.expiresAfter !== undefined) q = q.where('expires_at', '>', f.expiresAfter);
+      if (f.expiresAfter !== undefined) q = q.where('expires_at', '>=', f.expiresAfter);
       const [rows, count] = await Promise.all([
-        q.selectAll().orderBy('id').limit(page.perPage).offset(offsetOf(page)).execute(),
+        orderTokens(q.selectAll(), f.sort ?? 'id_asc').limit(page.perPage).offset(offsetOf(page)).execute(),
         q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
       ]);
       return { items: rows.map(toToken), total: Number(count.n) };

@@ -1,9 +1,12 @@
 /**
  * Personal access tokens (GitLab's doc/api/personal_access_tokens.md and the users API's token
- * creation): create, list with GitLab's filters, show, revoke and rotate. Rules as GitLab's:
- * a user manages their own tokens, an admin everyone's; another user's token is not found (404),
- * except revoke, which GitLab answers `400 Bad request`. Revoke and rotate go through the shared
- * token lifecycle; expiry dates through the expiry policy.
+ * creation): create, list with GitLab's filters, show, revoke and rotate. Rules as GitLab's
+ * (lib/api/personal_access_tokens.rb): a user manages their own tokens, an admin everyone's. In
+ * GitLab every token tied to a user is a PersonalAccessToken, so project and group bots' tokens are
+ * found here too (by an admin, or by the bot itself). Show and rotate of a token one may not see — or
+ * that does not exist — are `401` (only an admin learns it does not exist: `404`); revoke of an
+ * unknown id is `404 Not found`, of another user's token `400 Bad request`. Revoke and rotate go
+ * through the shared token lifecycle; expiry dates through the expiry policy.
  */
 import { discardEvents, type TokenEventSink } from '../events/token-events.js';
 import type { Clock } from '../kernel/clock.js';
@@ -41,8 +44,9 @@ export interface CreatePersonalTokenInput {
 /** Scopes a user may give a token created for themselves by POST /user/personal_access_tokens (GitLab: k8s_proxy, self_rotate; we have no k8s_proxy). */
 export const SELF_SERVICE_SCOPES = ['self_rotate'] as const;
 
-/** Token kinds whose secrets the /personal_access_tokens/self endpoints accept: every kind tied to a user. */
-const USER_TOKEN_KINDS = new Set(['personal', 'project', 'group', 'service_account']);
+/** GitLab's PersonalAccessToken: every kind tied to a user (a human's, a service account's, a bot's). */
+const USER_TOKEN_KINDS = new Set(['personal', 'project', 'group']);
+const isUserToken = (token: Token | null): token is Token => token !== null && USER_TOKEN_KINDS.has(token.kind);
 
 const tokenNotFound = () => notFound('Not Found', 'TOKEN_NOT_FOUND');
 
@@ -107,10 +111,13 @@ export function createPersonalTokenService({ store, clock, issuer, lifecycle, ex
     return issuePersonalToken({ store, issuer, events }, { user, name, description, scopes, expiresAt, now, createdBy: createdBy?.id ?? null, by: createdBy?.username ?? null });
   }
 
-  /** The token with this id if `actor` may manage it; 404 otherwise (no existence leak). */
+  /**
+   * The token with this id if `actor` may manage it. GitLab: "Only admins should be informed if the
+   * token doesn't exist" — 404 for them, 401 for anyone else, whether it is missing or another's.
+   */
   async function findManaged(actor: User, id: number): Promise<Token> {
     const token = await store.tokens.findById(id);
-    if (!token || token.kind !== 'personal' || !canManage(actor, token)) throw tokenNotFound();
+    if (!isUserToken(token) || !canManage(actor, token)) throw actor.isAdmin ? tokenNotFound() : unauthenticated('TOKEN_NOT_ACCESSIBLE');
     return token;
   }
 
@@ -160,6 +167,8 @@ export function createPersonalTokenService({ store, clock, issuer, lifecycle, ex
      * tokens an admin holds for them, and naming another user in `user_id` is GitLab's 401.
      */
     async list(actor: User, filter: TokenSearch, page: PageRequest): Promise<Page<Token>> {
+      // An admin naming a user that does not exist: GitLab's `not_found!`.
+      if (actor.isAdmin && filter.userId !== undefined && !(await store.namespaces.findUserById(filter.userId))) throw notFound('Not Found', 'USER_NOT_FOUND');
       if (!actor.isAdmin) {
         if (filter.userId !== undefined && filter.userId !== actor.id) throw unauthenticated('OTHER_USER_FILTER');
         // GitLab's finder for a non-admin: `{ user: current_user, impersonation: false }`.
@@ -172,10 +181,13 @@ export function createPersonalTokenService({ store, clock, issuer, lifecycle, ex
 
     showSelf: (authToken: Token): Token => selfToken(authToken),
 
-    /** DELETE /personal_access_tokens/:id. GitLab: unknown → 404, another user's → 400. */
+    /**
+     * DELETE /personal_access_tokens/:id. GitLab: an unknown id is ActiveRecord's `404 Not found`,
+     * another user's token `400 Bad request` (RevokeService: not permitted).
+     */
     async revoke(actor: User, id: number): Promise<void> {
       const token = await store.tokens.findById(id);
-      if (!token || token.kind !== 'personal') throw tokenNotFound();
+      if (!isUserToken(token)) throw notFound('Not found', 'TOKEN_NOT_FOUND');
       if (!canManage(actor, token)) throw invalidRecord('400 Bad request', 'NOT_PERMITTED_TO_REVOKE');
       await lifecycle.revoke(token, { by: actor });
     },

@@ -5,10 +5,11 @@
  * token may do.
  *
  * Who may (GitLab's ProjectPolicy/GroupPolicy): project tokens need Maintainer+, group tokens Owner
- * (admins count as Owner); bots never create resource tokens; nobody creates or rotates a token above
- * their own level. GitLab's answers are kept: list/show by a member without the right → 401, create
- * and delete refusals → 400 with the reason, rotate of an unknown or inaccessible token → 401 (404 for
- * admins).
+ * (admins count as Owner); bots never create resource tokens, and rotate only themselves (through
+ * `self/rotate`); nobody creates, rotates or revokes a token above their own level (a Maintainer
+ * cannot touch an Owner-level token, as GitLab refuses acting above one's own level). GitLab's answers
+ * are kept: list/show by a member without the right → 401, create and delete refusals → 400 with the
+ * reason, rotate of an unknown or inaccessible token, or by another token's bot → 401 (404 for admins).
  */
 import { asBadRequest, badRequest } from './bad-request.js';
 import { discardEvents, type TokenEventSink } from '../events/token-events.js';
@@ -27,6 +28,7 @@ import { PERSONAL_TOKEN_SCOPES } from './scopes.js';
 import type { Token } from './token.js';
 import type { TokenIssuer } from './token-issuer.js';
 import type { TokenLifecycle } from './token-lifecycle.js';
+import type { TokenSearch } from './token-store.js';
 
 /** GitLab's `resource_bot_scopes`: every personal scope but read_user (a bot has no profile to read). */
 export const RESOURCE_TOKEN_SCOPES = PERSONAL_TOKEN_SCOPES.filter((s) => s !== 'read_user');
@@ -175,11 +177,21 @@ export function createResourceTokenService(deps: ResourceTokenServiceDeps) {
       return { token, secret, bot };
     },
 
-    async list(actor: User, resource: Resource, options: { state?: 'active' | 'inactive' }, page: PageRequest): Promise<Page<Token>> {
+    /** GitLab's list with its PersonalAccessTokensFinder filters and sorts, over the resource's bots' tokens. */
+    async list(actor: User, resource: Resource, filter: TokenSearch, page: PageRequest): Promise<Page<Token>> {
       await authorizeRead(actor, resource);
-      const now = clock.now();
-      const active = options.state === undefined ? undefined : options.state === 'active';
-      return store.tokens.list({ kind: resource.type, ...ownerFilter(resource), active, today: utcDateOf(now), now: now.toISOString() }, page);
+      return store.tokens.searchPersonal({ ...filter, ...ownerFilter(resource), userId: undefined, impersonation: undefined }, clock.now().toISOString(), page);
+    },
+
+    /**
+     * `GET /:kind/:id/access_tokens/self`: the resource access token the request authenticates with
+     * (any scope, like /personal_access_tokens/self). Any other credential, or a token of another
+     * resource, is 404.
+     */
+    async showSelf(actor: User, resource: Resource, authToken: Token | null): Promise<Token> {
+      const token = authToken && authToken.userId === actor.id ? await findInResource(resource, authToken.id) : null;
+      if (!token) throw tokenNotFound(resource);
+      return token;
     },
 
     async show(actor: User, resource: Resource, tokenId: number): Promise<Token> {
@@ -198,7 +210,8 @@ export function createResourceTokenService(deps: ResourceTokenServiceDeps) {
       const token = await findInResource(resource, tokenId);
       if (!token) throw tokenNotFound(resource);
       const bot = token.userId === null ? null : await store.namespaces.findUserById(token.userId);
-      if ((await levelOf(actor, resource)) < neededLevel(resource)) throw badRequest(`${actor.name} cannot delete ${bot?.name ?? 'the bot user'}`, 'FORBIDDEN');
+      const level = await levelOf(actor, resource);
+      if (level < neededLevel(resource)) throw badRequest(`${actor.name} cannot delete ${bot?.name ?? 'the bot user'}`, 'FORBIDDEN');
       const at = clock.now().toISOString();
       const family = bot === null ? [token] : (await store.tokens.list({ kind: resource.type, userId: bot.id, today: utcDateOf(clock.now()) }, { page: 1, perPage: 10_000 })).items;
       const revokedIds = await store.transaction(async (ports) => {
@@ -213,7 +226,9 @@ export function createResourceTokenService(deps: ResourceTokenServiceDeps) {
 
     async rotate(actor: User, resource: Resource, tokenId: number, input: RotateResourceTokenInput): Promise<{ token: Token; secret: string; previous: Token }> {
       const level = await levelOf(actor, resource);
-      const token = level >= neededLevel(resource) ? await findInResource(resource, tokenId) : null;
+      // A bot rotates only itself, through self/rotate: "You're using a project access token to rotate
+      // another project access token" is GitLab's 401.
+      const token = level >= neededLevel(resource) && !isResourceBot(actor) ? await findInResource(resource, tokenId) : null;
       // Only admins learn whether the token exists.
       if (!token) throw actor.isAdmin ? notFound('Not Found') : unauthenticated('RESOURCE_TOKENS_FORBIDDEN');
       if (!actor.isAdmin && (token.accessLevel ?? 0) > level) throw badRequest('Not eligible to rotate tokens with permissions not held by the user', 'ACCESS_LEVEL_ABOVE_OWN');

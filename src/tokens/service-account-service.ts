@@ -18,6 +18,7 @@ import { readDescription, readScopes, readTokenName, type ResourceTokenServiceDe
 import { issuePersonalToken } from './personal-token-service.js';
 import { PERSONAL_TOKEN_SCOPES } from './scopes.js';
 import type { Token } from './token.js';
+import type { TokenSearch } from './token-store.js';
 
 /** The same collaborators as project and group bots. */
 export type ServiceAccountServiceDeps = ResourceTokenServiceDeps;
@@ -111,12 +112,11 @@ export function createServiceAccountService(deps: ServiceAccountServiceDeps) {
       return issuePersonalToken({ store, issuer, events }, { user: account, name, description, scopes, expiresAt, now, createdBy: actor.id === 0 ? null : actor.id, by: actor.username });
     },
 
-    async listTokens(actor: User, group: Group, userId: number, options: { state?: 'active' | 'inactive' }, page: PageRequest): Promise<Page<Token>> {
+    /** The account's tokens with GitLab's PersonalAccessTokensFinder filters and sorts. */
+    async listTokens(actor: User, group: Group, userId: number, filter: TokenSearch, page: PageRequest): Promise<Page<Token>> {
       await authorize(actor, group);
       const account = await findAccount(group, userId);
-      const now = clock.now();
-      const active = options.state === undefined ? undefined : options.state === 'active';
-      return store.tokens.list({ kind: 'personal', userId: account.id, active, today: utcDateOf(now), now: now.toISOString() }, page);
+      return store.tokens.searchPersonal({ ...filter, userId: account.id, projectId: undefined, groupId: undefined }, clock.now().toISOString(), page);
     },
 
     async revokeToken(actor: User, group: Group, userId: number, tokenId: number): Promise<void> {

@@ -23,10 +23,27 @@ export interface NewToken {
   impersonation?: boolean;
 }
 
-/** Personal-token listing filters (GitLab's GET /personal_access_tokens). Instants are ISO strings. */
+/**
+ * GitLab's `sort` values for token lists (PersonalAccessToken.simple_sorts). Ties are broken by id, as
+ * GitLab does for the expiry and last-use orders, so pages never overlap.
+ */
+export const TOKEN_SORTS = ['id_asc', 'id_desc', 'created_asc', 'created_desc', 'name_asc', 'name_desc', 'expires_asc', 'expires_desc', 'last_used_asc', 'last_used_desc'] as const;
+export type TokenSort = (typeof TOKEN_SORTS)[number];
+
+/**
+ * Filters of GitLab's token lists (PersonalAccessTokensFinder: GET /personal_access_tokens, the project
+ * and group access token lists, a service account's tokens). In GitLab every token tied to a user is a
+ * PersonalAccessToken — a human's, a service account's, a project or group bot's — so the scope is
+ * every kind but deploy tokens, narrowed by owner or resource. Instants are ISO strings; bounds are
+ * inclusive as GitLab's scopes are, except `expiresBefore` (strictly before).
+ */
 export interface TokenSearch {
-  /** Only these token ids' owner; undefined = every user (admin). */
+  /** Only this user's tokens (a human's, a service account's or a bot's); undefined = every user (admin). */
   userId?: number;
+  /** Only this project's access tokens (its bots'). */
+  projectId?: number;
+  /** Only this group's access tokens (its bots'). */
+  groupId?: number;
   /** true: revoked (or past a rotation grace); false: not. */
   revoked?: boolean;
   /** active: not revoked and not expired; inactive: the others. */
@@ -42,6 +59,8 @@ export interface TokenSearch {
   expiresAfter?: string;
   /** false: leave impersonation tokens out (what a user sees of their own tokens, as GitLab); undefined: all. */
   impersonation?: boolean;
+  /** Order of the results; id ascending when absent. */
+  sort?: TokenSort;
 }
 
 export interface Supersede {
@@ -77,7 +96,7 @@ export interface TokenStore {
   /** The token that replaced `id` by rotation, if any (deleted ones included). */
   findSuccessor(id: number): Promise<Token | null>;
   markReuseDetected(id: number, at: string): Promise<void>;
-  /** Personal tokens matching GitLab's filters, newest id last. */
+  /** Tokens matching GitLab's PersonalAccessToken filters (every kind but deploy), in `filter.sort` order. */
   searchPersonal(filter: TokenSearch, now: string, page: PageRequest): Promise<Page<Token>>;
   /** The strictest `max_token_lifetime_days` among these groups; null when none sets one. */
   groupLifetimeLimit(groupIds: readonly number[]): Promise<number | null>;

@@ -143,6 +143,34 @@ describe.each(DIALECTS)('gitbeaker access tokens against `latchkey serve` on %s'
       await expectRefused(created.token);
     });
 
+    it('PersonalAccessTokens.remove() (self) works with a token of any scope, e.g. read_user (GitLab 15.4+)', async () => {
+      const created = await api.Users.createPersonalAccessToken(alice.id, 'narrow-self-revoke', ['read_user'], { expiresAt });
+      await new Gitlab({ host: server.url, token: created.token }).PersonalAccessTokens.remove();
+      await expectRefused(created.token);
+    });
+
+    it("PersonalAccessTokens.show/rotate of another user's token: 401 for a user; an unknown id is 404 only to an admin", async () => {
+      const bobUser = await api.Users.create({ username: 'bob-gb', name: 'Bob', email: 'bob-gb@example.com' });
+      const bob = new Gitlab({ host: server.url, token: (await api.Users.createPersonalAccessToken(bobUser.id, 'bob', ['api'], { expiresAt })).token });
+      const alices = await api.Users.createPersonalAccessToken(alice.id, 'not-bobs', ['api'], { expiresAt });
+      expect((await refusal(bob.PersonalAccessTokens.show({ tokenId: alices.id }))).status).toBe(401);
+      expect((await refusal(bob.PersonalAccessTokens.rotate(alices.id))).status).toBe(401);
+      expect((await refusal(bob.PersonalAccessTokens.show({ tokenId: 987_654 }))).status).toBe(401);
+      expect((await refusal(api.PersonalAccessTokens.show({ tokenId: 987_654 }))).status).toBe(404);
+      expect((await refusal(bob.PersonalAccessTokens.remove({ tokenId: alices.id }))).status).toBe(400);
+      expect(await whoami(alices.token)).toMatchObject({ status: 200 });
+    });
+
+    it('PersonalAccessTokens.all: every documented filter and sort reaches the server', async () => {
+      for (const name of ['gb-sort-b', 'gb-sort-a', 'gb-sort-c']) await api.Users.createPersonalAccessToken(alice.id, name, ['read_user'], { expiresAt });
+      const names = async (options: Record<string, unknown>) => (await api.PersonalAccessTokens.all({ userId: alice.id, search: 'gb-sort', ...options })).map((t) => t.name);
+      expect(await names({ sort: 'name_asc' })).toEqual(['gb-sort-a', 'gb-sort-b', 'gb-sort-c']);
+      expect(await names({ sort: 'name_desc' })).toEqual(['gb-sort-c', 'gb-sort-b', 'gb-sort-a']);
+      expect(await names({ sort: 'created_desc', state: 'active', revoked: false })).toHaveLength(3);
+      expect(await names({ createdAfter: inDays(1) })).toEqual([]);
+      expect(await names({ expiresBefore: inDays(1) } as Record<string, unknown>)).toEqual([]);
+    });
+
     it('refuses a scope personal tokens do not have with 400, and an unknown user with 404', async () => {
       expect((await refusal(api.Users.createPersonalAccessToken(alice.id, 'bad', ['not_a_scope'], { expiresAt }))).status).toBe(400);
       expect((await refusal(api.Users.createPersonalAccessToken(999_999, 'ghost', ['read_user'], { expiresAt }))).status).toBe(404);
@@ -207,6 +235,21 @@ describe.each(DIALECTS)('gitbeaker access tokens against `latchkey serve` on %s'
       // GitLab lists (and shows) inactive tokens too in current versions; if it is there, it is inactive.
       const entry = (await client(api).all(resource())).find((t) => t.id === created.id);
       if (entry) expect(entry).toMatchObject({ active: false, revoked: true });
+    });
+
+    it('all: filters and sort (search, state, sort=name_desc)', async () => {
+      for (const name of [`${kind}-flt-b`, `${kind}-flt-a`]) await client(api).create(resource(), name, ['read_api'], expiresAt);
+      const listed = await client(api).all(resource(), { search: `${kind}-flt`, state: 'active', sort: 'name_desc' } as Record<string, unknown>);
+      expect(listed.map((t) => t.name)).toEqual([`${kind}-flt-b`, `${kind}-flt-a`]);
+    });
+
+    it('show(self): the token reads itself; rotate of a sibling by id with a bot token is 401', async () => {
+      const bot = await client(api).create(resource(), `${kind}-self-reader`, ['api'], expiresAt);
+      const sibling = await client(api).create(resource(), `${kind}-sibling`, ['api'], expiresAt);
+      const asBot = new Gitlab({ host: server.url, token: bot.token });
+      expect(await client(asBot).show(resource(), 'self')).toMatchObject({ id: bot.id, name: `${kind}-self-reader`, resource_type: kind });
+      expect((await refusal(client(asBot).rotate(resource(), sibling.id))).status).toBe(401);
+      expect(await whoami(sibling.token)).toMatchObject({ status: 200 });
     });
 
     it('refuses a bad scope with 400 and an unknown resource with 404', async () => {

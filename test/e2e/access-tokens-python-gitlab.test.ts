@@ -65,6 +65,22 @@ stale = gitlab.Gitlab(url, private_token=pat2.token, timeout=20)
 out["pat_stale_self_rotate"] = status_of(lambda: stale.http_post("/personal_access_tokens/self/rotate"))
 out["pat_new_whoami_after_reuse"] = whoami(rotated["token"])
 
+# GitLab's list filters and sorts, passed as python-gitlab passes any keyword: as query parameters.
+for name in ("py-sort-b", "py-sort-a", "py-sort-c"):
+    user.personal_access_tokens.create({"name": name, "scopes": ["read_user"], "expires_at": expires})
+out["pat_sorted_desc"] = [t.name for t in gl.personal_access_tokens.list(user_id=alice.id, search="py-sort", sort="name_desc", get_all=True)]
+out["pat_sorted_asc"] = [t.name for t in gl.personal_access_tokens.list(user_id=alice.id, search="py-sort", sort="name_asc", state="active", get_all=True)]
+# DELETE /personal_access_tokens/self with a read_user token (any scope may revoke itself).
+narrow = user.personal_access_tokens.create({"name": "py-narrow", "scopes": ["read_user"], "expires_at": expires})
+gitlab.Gitlab(url, private_token=narrow.token, timeout=20).personal_access_tokens.delete("self")
+out["pat_narrow_after_self_delete"] = whoami(narrow.token)
+# Another user's token: python-gitlab raises GitLab's 401.
+bob = gl.users.create({"username": "bob", "name": "Bob", "email": "bob@example.com"})
+bob_pat = gl.users.get(bob.id, lazy=True).personal_access_tokens.create({"name": "bob", "scopes": ["api"], "expires_at": expires})
+as_bob = gitlab.Gitlab(url, private_token=bob_pat.token, timeout=20)
+out["bob_deletes_alices"] = status_of(lambda: as_bob.personal_access_tokens.delete(pat2.id + 0))
+out["bob_rotates_alices"] = status_of(lambda: as_bob.http_post("/personal_access_tokens/%d/rotate" % narrow.id))
+
 for kind, owner in (("project", gl.projects.get("acme/platform/web")), ("group", gl.groups.get("acme/platform"))):
     t = owner.access_tokens.create({"name": kind + "-bot", "scopes": ["read_api"], "access_level": 30, "expires_at": expires})
     out[kind + "_created"] = t.attributes
@@ -86,6 +102,9 @@ for kind, owner in (("project", gl.projects.get("acme/platform/web")), ("group",
     out[kind + "_rotated_old_whoami"] = whoami(r.token)
     out[kind + "_listed_after_delete"] = attrs(owner.access_tokens.list(get_all=True))
     out[kind + "_bad_scope"] = status_of(lambda: owner.access_tokens.create({"name": "bad", "scopes": ["not_a_scope"], "expires_at": expires}))
+    for name in ("flt-b", "flt-a"):
+        owner.access_tokens.create({"name": kind + "-" + name, "scopes": ["read_api"], "expires_at": expires})
+    out[kind + "_filtered"] = [x.name for x in owner.access_tokens.list(search=kind + "-flt", state="active", sort="name_asc", get_all=True)]
 
 print(json.dumps(out))
 `;
@@ -120,6 +139,18 @@ describe.skipIf(!available).each(DIALECTS)('python-gitlab access tokens against 
     expect(entry).toMatchObject({ name: 'laptop', user_id: seen.alice.id, active: true });
     expect(entry).not.toHaveProperty('token');
     for (const t of seen.pat_listed) expect(t.user_id).toBe(seen.alice.id);
+  });
+
+  it('passes GitLab\'s list filters and sorts (search, state, sort) through to the server', () => {
+    expect(seen.pat_sorted_desc).toEqual(['py-sort-c', 'py-sort-b', 'py-sort-a']);
+    expect(seen.pat_sorted_asc).toEqual(['py-sort-a', 'py-sort-b', 'py-sort-c']);
+    for (const kind of ['project', 'group']) expect(seen[`${kind}_filtered`]).toEqual([`${kind}-flt-a`, `${kind}-flt-b`]);
+  });
+
+  it('revokes itself through /personal_access_tokens/self with a read_user token; another user\'s token is 400 to delete, 401 to rotate', () => {
+    refused(seen.pat_narrow_after_self_delete);
+    expect(seen.bob_deletes_alices).toMatchObject({ status: 400 });
+    expect(seen.bob_rotates_alices).toMatchObject({ status: 401 });
   });
 
   it('deletes (revokes) a personal token: its secret gets 401', () => {

@@ -12,10 +12,9 @@ import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.j
 import { presentResourceAccessToken, ResourceAccessTokenEntity, ResourceAccessTokenWithTokenEntity } from '../presenters.js';
 import type { RouteContext } from '../route-context.js';
 import { ResourceParams, TokenParams } from './resource-params.js';
+import { readTokenSearch, TokenListQuery, type TokenListQueryT } from './token-list-query.js';
 
-export const TokenStateQuery = Type.Optional(Type.String({ enum: ['active', 'inactive'], description: 'Only active or only inactive (revoked or expired) tokens' }));
-
-const ListQuery = Type.Object({ state: TokenStateQuery, ...PaginationQuery });
+const ListQuery = Type.Object({ ...TokenListQuery, ...PaginationQuery });
 
 const CreateBody = Type.Object({
   name: Type.String({ description: 'Name of the token (also the bot user’s name)' }),
@@ -70,13 +69,21 @@ export function registerAccessTokenRoutes(app: FastifyInstance, ctx: RouteContex
     const what = kind.slice(0, -1);
     const tags = ['access_tokens'];
 
-    app.get<{ Params: { id: string }; Querystring: { state?: 'active' | 'inactive'; page?: number; per_page?: number } }>(
+    app.get<{ Params: { id: string }; Querystring: TokenListQueryT & { page?: number; per_page?: number } }>(
       `/${kind}/:id/access_tokens`,
-      { schema: { tags, summary: `List a ${what}'s access tokens`, params: ResourceParams, querystring: ListQuery, response: { 200: Type.Array(ResourceAccessTokenEntity) } } },
+      {
+        schema: {
+          tags,
+          summary: `List a ${what}'s access tokens (GitLab's filters: state, revoked, search, created/last_used/expires before and after; sort)`,
+          params: ResourceParams,
+          querystring: ListQuery,
+          response: { 200: Type.Array(ResourceAccessTokenEntity) },
+        },
+      },
       async (request, reply) => {
         const resource = await ctx.resolve(request, kind, request.params.id);
         const page = readPage(request.query);
-        const result = await resourceTokens.list(request.actor, resource, { state: request.query.state }, page);
+        const result = await resourceTokens.list(request.actor, resource, readTokenSearch(request.query), page);
         setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
         return result.items.map((t) => presentResourceAccessToken(t, now()));
       },
@@ -99,6 +106,15 @@ export function registerAccessTokenRoutes(app: FastifyInstance, ctx: RouteContex
           expiresAt: b.expires_at,
         });
         return reply.status(201).send({ ...presentResourceAccessToken(token, now()), token: secret });
+      },
+    );
+
+    app.get<{ Params: { id: string } }>(
+      `/${kind}/:id/access_tokens/self`,
+      { schema: { tags, summary: `The ${what} access token this request authenticates with (any scope)`, params: ResourceParams, response: { 200: ResourceAccessTokenEntity } } },
+      async (request) => {
+        const resource = await ctx.resolve(request, kind, request.params.id);
+        return presentResourceAccessToken(await resourceTokens.showSelf(request.actor, resource, request.authToken), now());
       },
     );
 

@@ -6,32 +6,22 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { parseExpiryDate } from '../../kernel/dates.js';
 import { invalidParam } from '../../kernel/errors.js';
 import type { TokenSearch } from '../../tokens/token-store.js';
 import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.js';
 import { PersonalAccessTokenEntity, PersonalAccessTokenWithTokenEntity, presentPersonalAccessToken } from '../presenters.js';
 import type { RouteContext } from '../route-context.js';
+import { readTokenSearch, TokenListQuery, type TokenListQueryT } from './token-list-query.js';
 
 const Id = Type.Integer({ minimum: 1, maximum: 2147483647 });
 const TokenIdParams = Type.Object({ id: Id });
 const UserIdParams = Type.Object({ user_id: Id });
-const DateTime = (description: string) => Type.Optional(Type.String({ maxLength: 64, description }));
-
 const ListQuery = Type.Object({
   user_id: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'Owner (admins: anyone; others: themselves only)' })),
-  state: Type.Optional(Type.String({ enum: ['active', 'inactive'], description: 'active or inactive' })),
-  revoked: Type.Optional(Type.Boolean({ description: 'Limit by revoked state' })),
-  search: Type.Optional(Type.String({ maxLength: 255, description: 'Part of the name' })),
-  created_before: DateTime('ISO 8601 date-time'),
-  created_after: DateTime('ISO 8601 date-time'),
-  last_used_before: DateTime('ISO 8601 date-time'),
-  last_used_after: DateTime('ISO 8601 date-time'),
-  expires_before: DateTime('ISO 8601 date'),
-  expires_after: DateTime('ISO 8601 date'),
+  ...TokenListQuery,
   ...PaginationQuery,
 });
-type ListQueryT = { user_id?: number; state?: 'active' | 'inactive'; revoked?: boolean; search?: string; page?: number; per_page?: number } & Record<string, string | undefined>;
+type ListQueryT = { user_id?: number; page?: number; per_page?: number } & TokenListQueryT;
 
 const CreateBody = Type.Object({
   name: Type.String({ description: 'Token name' }),
@@ -50,25 +40,6 @@ const RotateBody = Type.Object({
   ),
 });
 type RotateBodyT = { expires_at?: string | null; grace_period?: number | string };
-
-/** A datetime filter as an ISO instant; Grape's answer for a bad one. */
-function instant(query: Record<string, unknown>, field: string): string | undefined {
-  const raw = query[field];
-  if (raw === undefined || raw === '') return undefined;
-  const text = String(raw).trim();
-  // Date-only values mean 00:00 UTC; anything Date cannot read is refused.
-  const ms = /^\d{4}-\d{2}-\d{2}$/.test(text) ? Date.parse(`${text}T00:00:00Z`) : /^\d{4}-\d{2}-\d{2}[T ]/.test(text) ? Date.parse(/[zZ]|[+-]\d{2}:?\d{2}$/.test(text) ? text : `${text}Z`) : NaN;
-  if (Number.isNaN(ms)) throw invalidParam(`${field} is invalid`);
-  return new Date(ms).toISOString();
-}
-
-function date(query: Record<string, unknown>, field: string): string | undefined {
-  const raw = query[field];
-  if (raw === undefined || raw === '') return undefined;
-  const d = parseExpiryDate(String(raw));
-  if (d === null) throw invalidParam(`${field} is invalid`);
-  return d;
-}
 
 /** `grace_period`: whole seconds, or a number with s, m, h or d. */
 export function readGracePeriod(input: unknown): number | undefined {
@@ -104,18 +75,7 @@ export function registerPersonalAccessTokenRoutes(app: FastifyInstance, ctx: Rou
     { schema: { tags, summary: 'List personal access tokens (own; admins: all)', querystring: ListQuery, response: { 200: Type.Array(PersonalAccessTokenEntity) } } },
     async (request, reply) => {
       const q = request.query;
-      const filter: TokenSearch = {
-        userId: q.user_id,
-        state: q.state,
-        revoked: q.revoked,
-        search: q.search,
-        createdBefore: instant(q, 'created_before'),
-        createdAfter: instant(q, 'created_after'),
-        lastUsedBefore: instant(q, 'last_used_before'),
-        lastUsedAfter: instant(q, 'last_used_after'),
-        expiresBefore: date(q, 'expires_before'),
-        expiresAfter: date(q, 'expires_after'),
-      };
+      const filter: TokenSearch = { ...readTokenSearch(q), userId: q.user_id };
       const page = readPage(q);
       const result = await personalTokens.list(request.actor, filter, page);
       setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));

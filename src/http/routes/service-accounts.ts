@@ -16,7 +16,8 @@ import {
   PersonalAccessTokenWithTokenEntity,
 } from '../presenters.js';
 import type { RouteContext } from '../route-context.js';
-import { coerceTokenBody, readGracePeriod, RotateBody, TokenStateQuery } from './access-tokens.js';
+import { coerceTokenBody, readGracePeriod, RotateBody } from './access-tokens.js';
+import { readTokenSearch, TokenListQuery, type TokenListQueryT } from './token-list-query.js';
 import { ResourceParams } from './resource-params.js';
 
 const Id = (description: string) => Type.Integer({ minimum: 1, maximum: 2147483647, description });
@@ -107,15 +108,21 @@ export function registerServiceAccountRoutes(app: FastifyInstance, ctx: RouteCon
     },
   );
 
-  app.get<{ Params: AccountParamsT; Querystring: { state?: 'active' | 'inactive'; page?: number; per_page?: number } }>(
+  app.get<{ Params: AccountParamsT; Querystring: TokenListQueryT & { page?: number; per_page?: number } }>(
     '/groups/:id/service_accounts/:user_id/personal_access_tokens',
     {
-      schema: { tags, summary: "List a service account's personal access tokens", params: AccountParams, querystring: Type.Object({ state: TokenStateQuery, ...PaginationQuery }), response: { 200: Type.Array(PersonalAccessTokenEntity) } },
+      schema: {
+        tags,
+        summary: "List a service account's personal access tokens (GitLab's filters and sort)",
+        params: AccountParams,
+        querystring: Type.Object({ ...TokenListQuery, ...PaginationQuery }),
+        response: { 200: Type.Array(PersonalAccessTokenEntity) },
+      },
     },
     async (request, reply) => {
       const group = await groupOf(request, request.params.id);
       const page = readPage(request.query);
-      const result = await serviceAccounts.listTokens(request.actor, group, request.params.user_id, { state: request.query.state }, page);
+      const result = await serviceAccounts.listTokens(request.actor, group, request.params.user_id, readTokenSearch(request.query), page);
       setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
       return result.items.map((t) => presentPersonalAccessToken(t, now()));
     },

@@ -171,14 +171,20 @@ describe.each(DIALECTS)('personal access tokens on %s', (dialect) => {
   });
 
   describe('show, self and revoke', () => {
-    it('own or admin; another user gets 404', async () => {
+    it("own or admin; another user's or an unknown id is 401, and only an admin learns it does not exist (404), as GitLab", async () => {
       const created = await createFor(w.users.maintainer.user.id, { name: 's', scopes: ['api'], expires_at: '2027-01-01' });
       const url = `/api/v4/personal_access_tokens/${created.body.id}`;
       expect((await t.request('GET', url, { token: created.body.token })).status).toBe(200);
+      expect((await t.request('GET', url, { token: w.adminToken })).status).toBe(200);
       const other = await t.request('GET', url, { token: w.users.owner.token });
-      expect(other.status).toBe(404);
-      expect(other.body).toEqual({ message: '404 Not Found' });
-      expect((await t.request('GET', '/api/v4/personal_access_tokens/999999', { token: w.adminToken })).status).toBe(404);
+      expect(other.status).toBe(401);
+      expect(other.body).toEqual({ message: '401 Unauthorized' });
+      const unknown = await t.request('GET', '/api/v4/personal_access_tokens/999999', { token: w.users.owner.token });
+      expect(unknown.status).toBe(401);
+      expect(unknown.body).toEqual({ message: '401 Unauthorized' });
+      const unknownToAdmin = await t.request('GET', '/api/v4/personal_access_tokens/999999', { token: w.adminToken });
+      expect(unknownToAdmin.status).toBe(404);
+      expect(unknownToAdmin.body).toEqual({ message: '404 Not Found' });
       expect((await t.request('GET', '/api/v4/personal_access_tokens/abc', { token: w.adminToken })).status).toBe(400);
     });
 
@@ -202,17 +208,35 @@ describe.each(DIALECTS)('personal access tokens on %s', (dialect) => {
       expect(after.body.error).toBe('invalid_token');
       const shown = await t.request('GET', url, { token: w.adminToken });
       expect(shown.body).toMatchObject({ revoked: true, active: false });
-      expect((await t.request('DELETE', '/api/v4/personal_access_tokens/999999', { token: w.adminToken })).status).toBe(404);
+      const unknown = await t.request('DELETE', '/api/v4/personal_access_tokens/999999', { token: w.adminToken });
+      expect(unknown.status).toBe(404);
+      // ActiveRecord::RecordNotFound, as GitLab's API renders it.
+      expect(unknown.body).toEqual({ message: '404 Not found' });
+      expect((await t.request('DELETE', '/api/v4/personal_access_tokens/999999', { token: w.users.owner.token })).status).toBe(404);
     });
 
-    it('DELETE /self revokes the token in use; read_api cannot', async () => {
-      const ro = await createFor(w.users.maintainer.user.id, { name: 'ro', scopes: ['read_api'], expires_at: '2027-01-01' });
-      const refused = await t.request('DELETE', '/api/v4/personal_access_tokens/self', { token: ro.body.token });
+    it.each([['api'], ['read_api'], ['read_user'], ['read_repository'], ['read_registry'], ['self_rotate']])(
+      'GET and DELETE /self work with a token of any scope (GitLab since 15.4): %s',
+      async (scope) => {
+        const a = await createFor(w.users.maintainer.user.id, { name: `self-${scope}`, scopes: [scope], expires_at: '2027-01-01' });
+        const shown = await t.request('GET', '/api/v4/personal_access_tokens/self', { token: a.body.token });
+        expect(shown.status).toBe(200);
+        expect(shown.body).toMatchObject({ id: a.body.id, scopes: [scope], active: true });
+        expect((await t.request('DELETE', '/api/v4/personal_access_tokens/self', { token: a.body.token })).status).toBe(204);
+        expect((await t.request('GET', '/api/v4/personal_access_tokens/self', { token: a.body.token })).status).toBe(401);
+        expect((await t.request('GET', `/api/v4/personal_access_tokens/${a.body.id}`, { token: w.adminToken })).body).toMatchObject({ revoked: true, active: false });
+      },
+    );
+
+    it('a narrow scope still reaches nothing else: read_user cannot DELETE another token, read_repository cannot GET /user', async () => {
+      const ru = await createFor(w.users.maintainer.user.id, { name: 'ru', scopes: ['read_user'], expires_at: '2027-01-01' });
+      const victim = await createFor(w.users.maintainer.user.id, { name: 'victim', scopes: ['api'], expires_at: '2027-01-01' });
+      const refused = await t.request('DELETE', `/api/v4/personal_access_tokens/${victim.body.id}`, { token: ru.body.token });
       expect(refused.status).toBe(403);
       expect(refused.body.error).toBe('insufficient_scope');
-      const a = await createFor(w.users.maintainer.user.id, { name: 'self', scopes: ['api'], expires_at: '2027-01-01' });
-      expect((await t.request('DELETE', '/api/v4/personal_access_tokens/self', { token: a.body.token })).status).toBe(204);
-      expect((await t.request('GET', '/api/v4/personal_access_tokens/self', { token: a.body.token })).status).toBe(401);
+      const rr = await createFor(w.users.maintainer.user.id, { name: 'rr', scopes: ['read_repository'], expires_at: '2027-01-01' });
+      expect((await t.request('GET', '/api/v4/user', { token: rr.body.token })).status).toBe(403);
+      expect((await t.request('GET', '/api/v4/personal_access_tokens', { token: rr.body.token })).status).toBe(403);
     });
   });
 });

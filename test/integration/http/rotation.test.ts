@@ -138,12 +138,16 @@ describe.each(DIALECTS)('token rotation on %s', (dialect) => {
     expect((await show(sr.id)).grace_until).toBe('2026-11-23T10:10:00.000Z');
   });
 
-  it('permissions: another user gets 404; unknown 404', async () => {
+  it('permissions (GitLab): another user or an unknown id is 401; only an admin learns it does not exist (404)', async () => {
     const old = await newToken();
     const other = await rotate(old.id, w.users.owner.token);
-    expect(other.status).toBe(404);
-    expect(other.body).toEqual({ message: '404 Not Found' });
-    expect((await rotate(999999, w.adminToken)).status).toBe(404);
+    expect(other.status).toBe(401);
+    expect(other.body).toEqual({ message: '401 Unauthorized' });
+    expect((await rotate(999999, w.users.owner.token)).status).toBe(401);
+    const unknown = await rotate(999999, w.adminToken);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toEqual({ message: '404 Not Found' });
+    expect(await works(old.token)).toBe(true);
   });
 
   it.each([[{ grace_period: -1 }], [{ grace_period: '3 weeks' }], [{ grace_period: 31 * 86400 }], [{ expires_at: 'soon' }], [{ grace_period: { a: 1 } }]])('400 and nothing written for %j', async (body) => {
