@@ -212,6 +212,8 @@ export function createResourceTokenService(deps: ResourceTokenServiceDeps) {
       const bot = token.userId === null ? null : await store.namespaces.findUserById(token.userId);
       const level = await levelOf(actor, resource);
       if (level < neededLevel(resource)) throw badRequest(`${actor.name} cannot delete ${bot?.name ?? 'the bot user'}`, 'FORBIDDEN');
+      // Never above one's own level: a Maintainer cannot remove an Owner-level bot (GitLab's members rule).
+      if (!actor.isAdmin && (token.accessLevel ?? 0) > level) throw badRequest(`${actor.name} cannot delete ${bot?.name ?? 'the bot user'}`, 'ACCESS_LEVEL_ABOVE_OWN');
       const at = clock.now().toISOString();
       const family = bot === null ? [token] : (await store.tokens.list({ kind: resource.type, userId: bot.id, today: utcDateOf(clock.now()) }, { page: 1, perPage: 10_000 })).items;
       const revokedIds = await store.transaction(async (ports) => {

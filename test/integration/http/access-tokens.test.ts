@@ -183,6 +183,22 @@ describe.each(DIALECTS)('project and group access tokens on %s', (dialect) => {
       expect(res.status).toBe(400);
       expect(res.body).toEqual({ message: '400 Bad request - Not eligible to rotate tokens with permissions not held by the user' });
     });
+
+    it('a Maintainer cannot revoke an Owner-level token either; nothing changes; an Owner can (@see issue 12 item 9)', async () => {
+      const owners = await asOwner('POST', projectBase(), { name: 'owner-level-keep', scopes: ['api'], access_level: 50 });
+      const before = await tableCounts(t);
+      const res = await t.request('DELETE', `${projectBase()}/${owners.body.id}`, { token: w.users.maintainer.token });
+      expect(res.status).toBe(400);
+      expect(res.body.message).toMatch(/^400 Bad request - maintainer user cannot delete /);
+      expect(await tableCounts(t)).toEqual(before);
+      expect((await t.request('GET', '/api/v4/user', { token: owners.body.token })).status).toBe(200);
+      expect((await asOwner('GET', `${projectBase()}/${owners.body.id}`)).body).toMatchObject({ revoked: false, active: true });
+      // At or below their own level a Maintainer still may.
+      const maintainers = await asOwner('POST', projectBase(), { name: 'maintainer-level', scopes: ['api'], access_level: 40 });
+      expect((await t.request('DELETE', `${projectBase()}/${maintainers.body.id}`, { token: w.users.maintainer.token })).status).toBe(204);
+      expect((await asOwner('DELETE', `${projectBase()}/${owners.body.id}`)).status).toBe(204);
+      expect((await t.request('GET', '/api/v4/user', { token: owners.body.token })).status).toBe(401);
+    });
   });
 
   describe('the bot authenticates as itself, limited by its membership and scopes', () => {
