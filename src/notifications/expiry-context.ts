@@ -3,9 +3,10 @@
  * handful of batched look-ups (users, projects, groups, memberships) per batch, never per token.
  *
  * The rules: a human's personal token → that user; a service account's token → the Owners of the group
- * that owns the account (they manage it); deploy, project and group tokens → the Maintainers and Owners
- * (inherited memberships included) of the project or group. Bots, blocked users and users without an
- * e-mail are never recipients.
+ * that owns the account (they manage it); an impersonation token → the admin who issued it (the user it
+ * acts as does not see it, as in GitLab, which mails nobody about it); deploy, project and group tokens
+ * → the Maintainers and Owners (inherited memberships included) of the project or group. Bots, blocked
+ * users and users without an e-mail are never recipients.
  */
 import type { UtcDate } from '../kernel/dates.js';
 import { AccessLevel } from '../namespaces/access-levels.js';
@@ -18,6 +19,7 @@ const KIND_LABEL: Record<string, string> = {
   personal: 'personal access token',
   project: 'project access token',
   group: 'group access token',
+  impersonation: 'impersonation token',
 };
 
 export interface DescribedToken {
@@ -45,7 +47,9 @@ const distinct = (ids: Iterable<number | null | undefined>) => [...new Set([...i
 export async function loadExpiryContext(notices: ExpiryNoticeStore, tokens: readonly Token[], options: { base: string; today?: UtcDate }): Promise<ExpiryContext> {
   const { base } = options;
   // A token's user matters only when it belongs to no project or group (personal and service-account tokens).
-  const users = await notices.findUsers(distinct(tokens.filter((t) => t.projectId === null && t.groupId === null).map((t) => t.userId)));
+  const users = await notices.findUsers(
+    distinct([...tokens.filter((t) => t.projectId === null && t.groupId === null).map((t) => t.userId), ...tokens.filter((t) => t.impersonation).map((t) => t.createdBy)]),
+  );
   const projects = await notices.findProjects(distinct(tokens.map((t) => t.projectId)));
   const groups = await notices.findGroups(distinct([...tokens.map((t) => t.groupId), ...[...projects.values()].map((p) => p.groupId), ...[...users.values()].map((u) => u.provisioningGroupId)]));
 
@@ -58,6 +62,7 @@ export async function loadExpiryContext(notices: ExpiryNoticeStore, tokens: read
     if (token.projectId !== null) return { sources: projectSources(projects.get(token.projectId)), minLevel: AccessLevel.MAINTAINER };
     if (token.groupId !== null) return { sources: groupSources(token.groupId), minLevel: AccessLevel.MAINTAINER };
     if (token.kind === 'personal' && token.userId !== null) {
+      if (token.impersonation) return null;
       const user = users.get(token.userId);
       if (user?.botKind !== 'service_account') return null;
       const groupId = serviceAccountGroup(user);
@@ -81,7 +86,9 @@ export async function loadExpiryContext(notices: ExpiryNoticeStore, tokens: read
       if (options.today === undefined) return [];
       const audience = audienceOf(token);
       if (audience === null) {
-        const user = token.userId === null ? undefined : users.get(token.userId);
+        // The admin who issued an impersonation token answers for it; the user it acts as never sees it.
+        const recipientId = token.impersonation ? token.createdBy : token.userId;
+        const user = recipientId === null ? undefined : users.get(recipientId);
         if (!user || user.botKind !== null || user.state !== 'active' || !user.email) return [];
         return [{ userId: user.id, email: user.email }];
       }
@@ -115,6 +122,10 @@ export async function loadExpiryContext(notices: ExpiryNoticeStore, tokens: read
         if (groupId !== null) {
           const groupPath = pathOf(groups.get(groupId), groupId);
           return { token, kindLabel: 'service account token', where: `service account ${user!.username} of group ${groupPath}`, projectPath: null, groupPath, rotateUrl: `${base}/groups/${groupPath}/-/settings/service_accounts` };
+        }
+        if (token.impersonation) {
+          const username = user?.username ?? String(token.userId);
+          return { token, kindLabel: KIND_LABEL.impersonation!, where: `acting as user ${username}`, projectPath: null, groupPath: null, rotateUrl: `${base}/admin/users/${username}/impersonation_tokens` };
         }
         return { token, kindLabel: KIND_LABEL[token.kind] ?? token.kind, where: `user ${user?.username ?? token.userId}`, projectPath: null, groupPath: null, rotateUrl: `${base}/-/user_settings/personal_access_tokens` };
       }

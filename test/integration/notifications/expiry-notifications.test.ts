@@ -144,6 +144,23 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
     expect(sink.mails).toHaveLength(6);
   });
 
+  it('an impersonation token is the concern of the admin who issued it: they get its notice, the user it acts as never does', async () => {
+    await setUp();
+    const s = app.services;
+    const support = await s.namespaces.createUser(world.admin, { username: 'support-admin', name: 'Support', email: 'support@example.com', admin: true });
+    const imp = await s.impersonationTokens.create(support, world.users.developer.user.id, { name: 'ticket-42', scopes: ['read_api'], expiresAt: '2026-11-27' });
+    const summary = await s.expiryNotifier.run();
+    expect(summary.notices['7']).toBe(2);
+    expect(await noticeRows()).toContain(`${imp.token.id}:7`);
+    const [mail] = mailTo('support@example.com');
+    expect(mail!.subject).toBe('[Latchkey] impersonation token "ticket-42" expires on 2026-11-27 (in 4 days)');
+    expect(mail!.text).toContain('acting as user developer-user');
+    expect(mail!.text).toContain(`${PUBLIC_URL}/admin/users/developer-user/impersonation_tokens`);
+    // The developer hears about their own laptop token only.
+    for (const m of mailTo('developer@example.com')) expect(m.text).not.toContain('ticket-42');
+    expect(mailTo('developer@example.com')).toHaveLength(1);
+  });
+
   it('walks the calendar: 30 → 7 → expired for the token first seen 25 days out, never 60, never twice, across restarts', async () => {
     await setUp();
     const seen: string[] = [];
