@@ -59,6 +59,9 @@ export function sendError(error: FastifyError | DomainError | Error, request: Fa
       return reply.status(400).send({ error: 'The request URL is not valid' });
     case 'FST_ERR_MAX_PARAM_LENGTH':
       return reply.status(404).send({ error: '404 Not Found' });
+    // A body over the parsers' limits (http/form-body.ts, http/json-body.ts): GitLab's bad_request! shape.
+    case 'LK_BODY_REFUSED':
+      return reply.status(400).send({ message: `400 Bad request - ${fe.message}` });
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return reply.status(400).send({ error: 'The request body is invalid' });

@@ -49,9 +49,10 @@ export function decorateCredentials(app: FastifyInstance): void {
 
 export function registerAuthentication(app: FastifyInstance, verifier: TokenVerifier): void {
 
-  // Before schema validation, as GitLab authenticates before Grape validates params: a caller without
-  // a valid credential learns nothing about the body rules. (Body parsing errors still come first.)
-  app.addHook('preValidation', async (request: FastifyRequest, reply: FastifyReply) => {
+  // On the request, before its body is read (and before schema validation, as GitLab authenticates
+  // before Grape validates params): a caller without a valid credential costs no body parsing and
+  // learns nothing about the body rules. The credential is in the headers or the query string.
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.routeOptions.config.public) return;
     const credential = readApiCredential(request.headers, (request.query ?? {}) as Record<string, unknown>);
     if (!credential) return request.routeOptions.config.anonymous ? undefined : reply.status(401).send(UNAUTHORIZED);

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../kernel/clock.js';
 import { createInProcessLimiter, type RateLimiter } from '../../rate-limit/index.js';
@@ -13,15 +13,24 @@ async function buildApp(limiter: RateLimiter, logLines: string[] = []) {
   decorateCredentials(app);
   registerRateLimit(app, { limiter, authenticatedPerMinute: 2, unauthenticatedPerMinute: 1, onDecision: (name, outcome) => decisions.push(`${name}:${outcome}`) });
   let handled = 0;
+  let parsed = 0;
+  // Counts the bodies actually read: a request refused before parsing never reaches this.
+  app.addContentTypeParser('application/x-test', { parseAs: 'string' }, (_request, body, done) => {
+    parsed++;
+    done(null, { body: String(body) });
+  });
   // Verifies its credential in the handler, as a token endpoint does, and has no side effects.
-  app.get('/jwt/auth', { config: { rateLimit: 'after-handler' } }, async (request) => {
+  const tokenEndpoint = async (request: FastifyRequest) => {
     handled++;
     if (request.headers['x-token']) request.authToken = { id: Number(request.headers['x-token']) } as Token;
     return { token: 'issued' };
-  });
-  // Verifies its credential in a hook, as the API does: over the limit, the handler never runs.
+  };
+  app.get('/jwt/auth', { config: { rateLimit: 'after-handler' } }, tokenEndpoint);
+  app.post('/jwt/auth', { config: { rateLimit: 'after-handler' } }, tokenEndpoint);
+  // Verifies its credential in an onRequest hook, as the API does: over the limit, neither the body
+  // parser nor the handler runs.
   app.post('/upload', {
-    preValidation: async (request) => {
+    onRequest: async (request) => {
       if (request.headers['x-token']) request.authToken = { id: Number(request.headers['x-token']) } as Token;
     },
   }, async () => {
@@ -29,7 +38,7 @@ async function buildApp(limiter: RateLimiter, logLines: string[] = []) {
     return { stored: true };
   });
   await app.ready();
-  return { app, decisions, handled: () => handled };
+  return { app, decisions, handled: () => handled, parsed: () => parsed };
 }
 
 let app: FastifyInstance | undefined;
@@ -73,6 +82,39 @@ describe('rate limit plugin', () => {
     expect(refused.statusCode).toBe(429);
     expect(refused.headers['ratelimit-observed']).toBe('3');
     expect(built.handled()).toBe(2);
+  });
+
+  it('refuses an over-limit token before its body is read', async () => {
+    const built = await buildApp(createInProcessLimiter(new FakeClock('2026-11-23T10:00:30Z')));
+    app = built.app;
+    const post = () => app!.inject({ method: 'POST', url: '/upload', headers: { 'x-token': '3', 'content-type': 'application/x-test' }, payload: 'a[]=&'.repeat(1000) });
+    expect((await post()).statusCode).toBe(200);
+    expect((await post()).statusCode).toBe(200);
+    expect(built.parsed()).toBe(2);
+    for (let i = 0; i < 3; i++) expect((await post()).statusCode).toBe(429);
+    expect(built.parsed()).toBe(2);
+    expect(built.handled()).toBe(2);
+  });
+
+  it("counts an 'after-handler' body route after its handler, but refuses an address it throttled before reading the body", async () => {
+    const built = await buildApp(createInProcessLimiter(new FakeClock('2026-11-23T10:00:30Z')));
+    app = built.app;
+    const post = (token?: string) =>
+      app!.inject({ method: 'POST', url: '/jwt/auth', headers: { 'content-type': 'application/x-test', ...(token ? { 'x-token': token } : {}) }, payload: 'grant_type=password' });
+    // A verified token in the body counts against the token, not the address.
+    for (let i = 0; i < 2; i++) expect((await post('5')).headers['ratelimit-name']).toBe('throttle_authenticated_api');
+    // Anonymous: the first is allowed (limit 1), the second is read, handled, then replaced by the 429.
+    expect((await post()).statusCode).toBe(200);
+    expect((await post()).statusCode).toBe(429);
+    expect(built.parsed()).toBe(4);
+    // From now on this address is refused before its body is read.
+    for (let i = 0; i < 5; i++) {
+      const res = await post();
+      expect(res.statusCode).toBe(429);
+      expect(res.headers['retry-after']).toBe('30');
+    }
+    expect(built.parsed()).toBe(4);
+    expect(built.handled()).toBe(4);
   });
 
   it('lets requests through without headers when the counter store fails, warning once and noting the recovery', async () => {

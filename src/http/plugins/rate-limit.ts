@@ -5,13 +5,15 @@
  * Every counted answer carries GitLab's `RateLimit-*` headers; over the limit it is a 429 with
  * `Retry-After` and `{"message": "Retry later"}`.
  *
- * Where a request is counted: in a root `preHandler` hook, after every `preValidation` hook (the API's
- * authentication sets `request.authToken` there; a credential checked in a later hook is not seen), so
- * an over-limit request never reaches its handler.
- * Requests answered before that (401/403 from authentication, 400 from validation, 404) are counted in
- * `onSend`, where their answer becomes the 429 when over the limit — nothing has run for them.
+ * Where a request is counted: in a root `preParsing` hook, after every `onRequest` hook (the API's
+ * authentication sets `request.authToken` there; a credential checked in a later hook is not seen) and
+ * before the body is read, so an over-limit request costs no parsing and never reaches its handler.
+ * Requests answered before that (401/403 from authentication, 404) are counted in `onSend`, where their
+ * answer becomes the 429 when over the limit — nothing has run for them, not even body parsing.
  * Routes opt out (`config.rateLimit: 'exempt'`: probes, metrics) or defer counting until their handler
- * has verified a credential itself (`'after-handler'`: side-effect-free protocol endpoints).
+ * has verified a credential itself (`'after-handler'`: side-effect-free protocol endpoints). Their
+ * credential may be in the body (POST /jwt/auth), so the body must be read first; but a client address
+ * this node has already throttled is counted — and refused — before its body is read.
  *
  * When the counter store (Redis) cannot answer, requests pass unlimited and without headers (fail
  * open): a warning is logged when it starts and a note when it is back; `onDecision` counts each one.
@@ -64,7 +66,13 @@ function rateLimitHeaders(d: Decision): Record<string, string> {
 export function registerRateLimit(app: FastifyInstance, options: RateLimitOptions): void {
   // undefined = not counted yet; null = counted as unlimited (disabled, or the store is down).
   const decisions = new WeakMap<FastifyRequest, Decision | null>();
+  // Anonymous keys this node saw throttled (until a later decision allows them again): the gate before
+  // body parsing on 'after-handler' routes. Bounded: the oldest entries go first.
+  const throttledKeys = new Set<string>();
+  const MAX_THROTTLED_KEYS = 100_000;
   let storeFailing = false;
+
+  const ipKey = (request: FastifyRequest) => `throttle_unauthenticated_api:ip:${request.clientIp ?? request.ip}`;
 
   async function decide(request: FastifyRequest): Promise<Decision | null> {
     const token = request.authToken;
@@ -73,7 +81,7 @@ export function registerRateLimit(app: FastifyInstance, options: RateLimitOption
     if (limit === 0) return null;
     // The token's id, never its secret; the IP as the socket reports it (trustProxy is off), or as a
     // protocol endpoint's trusted proxy reported it (request.clientIp).
-    const key = token ? `${name}:token:${token.id}` : `${name}:ip:${request.clientIp ?? request.ip}`;
+    const key = token ? `${name}:token:${token.id}` : ipKey(request);
     try {
       const count = await options.limiter.hit(key, PERIOD_SECONDS);
       if (storeFailing) {
@@ -81,6 +89,13 @@ export function registerRateLimit(app: FastifyInstance, options: RateLimitOption
         request.log.info('rate limit: the counter store answers again; limits apply');
       }
       const decision = { name, ...decideWindow(count, limit, PERIOD_SECONDS) };
+      if (!token) {
+        if (decision.allowed) throttledKeys.delete(key);
+        else if (!throttledKeys.has(key)) {
+          if (throttledKeys.size >= MAX_THROTTLED_KEYS) throttledKeys.delete(throttledKeys.values().next().value!);
+          throttledKeys.add(key);
+        }
+      }
       options.onDecision?.(name, decision.allowed ? 'allowed' : 'throttled');
       return decision;
     } catch (e) {
@@ -103,11 +118,17 @@ export function registerRateLimit(app: FastifyInstance, options: RateLimitOption
   });
   app.addHook('onClose', async () => options.limiter.close());
 
-  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.routeOptions.config?.rateLimit) return;
-    const decision = await decide(request);
-    decisions.set(request, decision);
-    if (decision && !decision.allowed) return reply.status(429).send(RETRY_LATER);
+  // Callback style: a refused request sends its 429 and never calls `done`, so the body is not read.
+  app.addHook('preParsing', (request: FastifyRequest, reply: FastifyReply, payload, done) => {
+    const mode = request.routeOptions.config?.rateLimit;
+    if (mode === 'exempt') return done(null, payload);
+    // An 'after-handler' route is counted after its handler, unless its address is known to be over.
+    if (mode === 'after-handler' && (request.authToken || !throttledKeys.has(ipKey(request)))) return done(null, payload);
+    decide(request).then((decision) => {
+      decisions.set(request, decision);
+      if (decision && !decision.allowed) reply.status(429).send(RETRY_LATER);
+      else done(null, payload);
+    }, (e: Error) => done(e));
   });
 
   app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
@@ -117,7 +138,7 @@ export function registerRateLimit(app: FastifyInstance, options: RateLimitOption
       decision = await decide(request);
       decisions.set(request, decision);
       if (decision && !decision.allowed) {
-        // Answered before the preHandler hook (nothing ran) or by an 'after-handler' route (no side
+        // Answered before the preParsing hook (nothing ran) or by an 'after-handler' route (no side
         // effects): the answer it had is replaced, so a throttled caller learns nothing from it.
         (payload as { destroy?: () => void } | null)?.destroy?.();
         reply.removeHeader('content-length');
