@@ -44,6 +44,7 @@ import type { BuiltServices, Services } from './services.js';
 import { createCiVariableService } from './ci-variables/ci-variable-service.js';
 import { createCiVariableStore } from './store/ci-variables.js';
 import { createSecretBox } from './kernel/secret-box.js';
+import { createSignInModule } from './sessions/index.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -141,6 +142,8 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   const cicdVariables = createCiVariableService({
     store: createCiVariableStore(store.db, store.traits), box: createSecretBox(secret, CI_VARIABLE_VALUE_PURPOSE), accessLevel: namespaces.accessLevel, clock, audit: audit.writer.record,
   });
+  // Web UI sign-in (issue 18): sessions, password and one-time-link sign-in, account changes.
+  const signIn = createSignInModule({ db: store.db, users: store.namespaces, namespaces, clock, random, serverSecret: secret, policy: config.session });
 
   const services: Services = {
     random,
@@ -173,6 +176,10 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     genericPackages: protocols.genericPackages,
     ciVariables: protocols.ciVariables,
     cicdVariables,
+    sessions: signIn.sessions,
+    signIn: signIn.signIn,
+    accounts: signIn.accounts,
+    webCsrfKey: signIn.csrfKey,
   };
   return {
     clock,

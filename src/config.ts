@@ -70,6 +70,11 @@ export interface Config {
   readonly registry: { readonly service: string; readonly issuer: string; readonly tokenLifetimeSeconds: number };
   /** Rate limits per minute and where their counters live (README "Rate limits"). */
   readonly rateLimit: RateLimitConfig;
+  /**
+   * Web UI sessions: a session unused for `idleTimeoutMs` (`LATCHKEY_SESSION_IDLE_TIMEOUT`, default 1h)
+   * or older than `absoluteTimeoutMs` (`LATCHKEY_SESSION_MAX_LIFETIME`, default 12h) ends.
+   */
+  readonly session: { readonly idleTimeoutMs: number; readonly absoluteTimeoutMs: number };
 }
 
 export interface RateLimitConfig {
@@ -205,6 +210,10 @@ export function loadConfig(env: Env = process.env): Config {
     packageMaxBytes: integer(env, 'LATCHKEY_PACKAGE_MAX_BYTES', 5 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
     auditQueueMax: integer(env, 'LATCHKEY_AUDIT_QUEUE_MAX', 10_000, 100, 1_000_000),
     auditFlushMs: integer(env, 'LATCHKEY_AUDIT_FLUSH_MS', 1000, 10, 60_000),
+    session: Object.freeze({
+      idleTimeoutMs: duration(env, 'LATCHKEY_SESSION_IDLE_TIMEOUT', 3600, 60, 30 * 86_400) * 1000,
+      absoluteTimeoutMs: duration(env, 'LATCHKEY_SESSION_MAX_LIFETIME', 12 * 3600, 60, 90 * 86_400) * 1000,
+    }),
     reuse: Object.freeze({
       maxUserAgents: integer(env, 'LATCHKEY_REUSE_MAX_USER_AGENTS', 3, 0, 50),
       maxIps: integer(env, 'LATCHKEY_REUSE_MAX_IPS', 3, 0, 50),

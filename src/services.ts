@@ -35,6 +35,9 @@ import type { TokenUsageTracker } from './tokens/token-usage-tracker.js';
 import type { TokenVerifier } from './tokens/verify-token.js';
 import type { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
 import type { WebhookService } from './webhooks/webhook-service.js';
+import type { AccountService } from './accounts/account-service.js';
+import type { SessionService } from './sessions/session-service.js';
+import type { SignInService } from './sessions/sign-in-service.js';
 
 /** Every service the adapters (HTTP routes, CLI commands) may call. */
 export interface Services {
@@ -72,6 +75,12 @@ export interface Services {
   readonly ciVariables: CiVariablesService;
   /** GitLab's CI/CD variables API of projects and groups (values sealed at rest). */
   readonly cicdVariables: CiVariableService;
+  /** Web UI sign-in (src/sessions): sessions, password and link sign-in, account changes that end sessions. */
+  readonly sessions: SessionService;
+  readonly signIn: SignInService;
+  readonly accounts: AccountService;
+  /** HMAC key of the web forms' CSRF tokens (derived from the server secret). */
+  readonly webCsrfKey: Buffer;
 }
 
 /** What `buildServices` returns: the services plus the pieces they were built from. */

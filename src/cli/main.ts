@@ -24,6 +24,7 @@ import { registerExportCommands } from './export-commands.js';
 import { readFile } from 'node:fs/promises';
 import { registerAuditCommands } from './audit-command.js';
 import { CliInputError } from './token-format.js';
+import { registerUserCommands, terminalSecretPrompt } from './user-commands.js';
 
 export interface CliIo {
   print(text: string): void;
@@ -31,6 +32,8 @@ export interface CliIo {
   env: Record<string, string | undefined>;
   /** The whole of standard input (`latchkey token inspect -`); process.stdin when absent. */
   readStdin?: () => Promise<string>;
+  /** Asks for a secret without echo (`latchkey user set-password`); the terminal's when absent, null without one. */
+  promptSecret?: ((question: string) => Promise<string>) | null;
 }
 
 async function readProcessStdin(): Promise<string> {
@@ -154,8 +157,20 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
         const { admin: user } = await services.namespaces.ensureFirstAdmin(FIRST_ADMIN.username, FIRST_ADMIN.email);
         const expiresAt = addDays(utcDateOf(clock.now()), days);
         const { token, secret } = await services.personalTokens.createFor(user, { name: 'bootstrap', scopes: ['api'], expiresAt }, null);
-        emit(out(opts), { user: user.username, token_id: token.id, token: secret, scopes: token.scopes, expires_at: expiresAt }, () =>
-          [`Personal access token for ${user.username} (id ${token.id}, scopes api, expires ${expiresAt}).`, 'It is shown only now; store it safely:', '', secret].join('\n'),
+        // And a one-time link into the web UI, for setting things up before anyone has a password.
+        const link = await services.signIn.createLink(user);
+        const cfg = config();
+        const signInUrl = `${cfg.publicUrl ?? `http://${cfg.host}:${cfg.port}`}/users/sign_in/link?token=${link.secret}`;
+        emit(out(opts), { user: user.username, token_id: token.id, token: secret, scopes: token.scopes, expires_at: expiresAt, sign_in_url: signInUrl, sign_in_url_expires_at: link.expiresAt }, () =>
+          [
+            `Personal access token for ${user.username} (id ${token.id}, scopes api, expires ${expiresAt}).`,
+            'It is shown only now; store it safely:',
+            '',
+            secret,
+            '',
+            `One-time sign-in link to the web UI (works once, until ${link.expiresAt}):`,
+            signInUrl,
+          ].join('\n'),
         );
       });
     });
@@ -227,6 +242,12 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
     actorOf,
     out,
     readStdin: io.readStdin ?? readProcessStdin,
+  });
+  registerUserCommands(program, {
+    withServices: (fn) => withServices(config(), fn),
+    out,
+    readStdin: io.readStdin ?? readProcessStdin,
+    promptSecret: io.promptSecret === undefined ? terminalSecretPrompt() : io.promptSecret,
   });
   registerReusedCommand(program, { withServices: (fn) => withServices(config(), fn), actorOf, out });
   registerExpiringCommand(program, { withServices: (fn) => withServices(config(), fn), actorOf, out });

@@ -37,6 +37,7 @@ import { registerCiVariablesRoutes } from './routes/ci-variables.js';
 import { registerVariableRoutes } from './routes/variables.js';
 import { registerAuditEventRoutes } from './routes/audit-events.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
+import { registerWebUi } from '../web/web-ui.js';
 
 export interface HttpOptions {
   services: Services;
@@ -94,7 +95,9 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
   // cardinality. Requests no route matched share one `route` value.
   const { httpRequests } = options.services.metrics;
   app.addHook('onResponse', (request, reply, done) => {
-    httpRequests.inc({ method: request.method, route: request.routeOptions.url ?? '(unmatched)', status: String(reply.statusCode) });
+    // surface: the web UI's pages and assets, or everything else (API and protocol endpoints).
+    const web = request.webRoute;
+    httpRequests.inc({ method: request.method, route: web?.route ?? request.routeOptions.url ?? '(unmatched)', status: String(reply.statusCode), surface: web?.surface ?? (request.routeOptions.config?.ui ? 'ui' : 'api') });
     done();
   });
 
@@ -154,5 +157,12 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
     },
     { prefix: '/api/v4' },
   );
+  // The web UI for people (src/web): pages at GitLab's URLs, calling the same services.
+  await registerWebUi(app, {
+    services: options.services,
+    clock: options.clock,
+    baseUrl: ctx.baseUrl,
+    secureCookies: (request) => (options.publicUrl ?? `${request.protocol}:`).startsWith('https:'),
+  });
   return app;
 }

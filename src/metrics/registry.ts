@@ -43,8 +43,8 @@ export interface MetricsRegistry {
   readonly notifications: Counter<'channel' | 'outcome'>;
   /** Webhook delivery attempts by outcome (`delivered`, `failed`, `timeout`, …). */
   readonly webhookDeliveries: Counter<'outcome'>;
-  /** HTTP requests by method, route pattern (never the raw URL) and status code. */
-  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  /** HTTP requests by method, route pattern (never the raw URL), status code and surface (`api`, or `ui` for the web UI). */
+  readonly httpRequests: Counter<'method' | 'route' | 'status' | 'surface'>;
   /** Rate-limited requests by throttle and outcome (`allowed`, `throttled`, `unavailable` = store down, let through). */
   readonly rateLimit: Counter<'throttle' | 'outcome'>;
   /** Audit entries by outcome (`written`, `dropped`: queue full while the database refused writes). */
@@ -56,7 +56,7 @@ export interface MetricsRegistry {
 export function createMetricsRegistry(): MetricsRegistry {
   const notifications = new Counter('latchkey_notifications_total', 'Token expiry notifications by channel and outcome.', ['channel', 'outcome'] as const);
   const webhookDeliveries = new Counter('latchkey_webhook_deliveries_total', 'Webhook delivery attempts by outcome.', ['outcome'] as const);
-  const httpRequests = new Counter('latchkey_http_requests_total', 'HTTP requests by method, route pattern and status code.', ['method', 'route', 'status'] as const);
+  const httpRequests = new Counter('latchkey_http_requests_total', 'HTTP requests by method, route pattern, status code and surface (api, ui).', ['method', 'route', 'status', 'surface'] as const);
   const rateLimit = new Counter('latchkey_rate_limit_requests_total', 'Rate-limited requests by throttle and outcome.', ['throttle', 'outcome'] as const);
   const auditEvents = new Counter('latchkey_audit_events_total', 'Audit log entries by outcome (written, dropped).', ['outcome'] as const);
   return {

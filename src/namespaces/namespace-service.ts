@@ -236,8 +236,11 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
      * Changes a user's name, username or email with the rules of creation (the caller decides who may).
      * Fields left undefined stay as they are.
      */
-    async updateUserChecked(user: User, changes: { name?: string; username?: string; email?: string }): Promise<User> {
-      const fields: { name?: string; username?: string; email?: string } = {};
+    async updateUserChecked(user: User, changes: { name?: string; username?: string; email?: string; isAdmin?: boolean; passwordHash?: string }): Promise<User> {
+      const fields: { name?: string; username?: string; email?: string; isAdmin?: boolean; passwordHash?: string } = {};
+      if (changes.isAdmin !== undefined) fields.isAdmin = changes.isAdmin;
+      // Hashed by the caller (accounts/account-service.ts), which checked the password's rules.
+      if (changes.passwordHash !== undefined) fields.passwordHash = changes.passwordHash;
       if (changes.name !== undefined) fields.name = checkName('name', changes.name);
       if (changes.username !== undefined) fields.username = checkUsername(changes.username);
       if (changes.email !== undefined) fields.email = checkEmail(changes.email);
@@ -247,6 +250,12 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
         () => store.transaction((ports) => ports.namespaces.updateUser(user.id, fields)),
         async () => (await takenConflict(fields.username ?? null, fields.email ?? null, user.id)) ?? conflict('Username has already been taken', 'USERNAME_TAKEN'),
       );
+    },
+
+    /** `active` or `blocked` (the caller decides who may); a user who is not active cannot authenticate. */
+    async setUserState(user: User, state: 'active' | 'blocked'): Promise<User> {
+      await store.transaction((ports) => ports.namespaces.setUserState(user.id, state));
+      return { ...user, state };
     },
 
     async listUsers(actor: User, page: PageRequest): Promise<Page<User>> {

@@ -63,8 +63,10 @@ export interface NamespaceStore {
   findUserByEmail(email: string): Promise<User | null>;
   findFirstAdmin(): Promise<User | null>;
   listUsers(page: PageRequest): Promise<Page<User>>;
-  /** Changes a user's name, username or email (the fields given). */
-  updateUser(id: number, changes: { name?: string; username?: string; email?: string }): Promise<User>;
+  /** Changes a user's name, username, email, admin flag or password hash (the fields given). */
+  updateUser(id: number, changes: { name?: string; username?: string; email?: string; isAdmin?: boolean; passwordHash?: string | null }): Promise<User>;
+  /** The scrypt hash of a human's web UI password; null when none is set (bots never have one). */
+  findPasswordHash(id: number): Promise<string | null>;
   /** `active`, `blocked`: a user who is not active cannot authenticate. */
   setUserState(id: number, state: string): Promise<void>;
   /** An active user provisioned (owned) by the group: its service accounts. */

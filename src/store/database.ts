@@ -256,6 +256,36 @@ export interface AuditChainHeadTable {
   last_hash: string;
 }
 
+/** A browser session (web UI): only the HMAC digest of its id is stored. */
+export interface WebSessionsTable {
+  id: Generated<number>;
+  digest: string;
+  user_id: number;
+  created_at: string;
+  last_seen_at: string;
+  revoked_at: string | null;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+/** Failed sign-ins per `user:<name>` or `ip:<address>` key, and the lock they lead to. */
+export interface SignInThrottlesTable {
+  key: string;
+  failures: number;
+  window_started_at: string;
+  locked_until: string | null;
+}
+
+/** One-time sign-in links (`latchkey admin bootstrap`): digest only, used once. */
+export interface SignInLinksTable {
+  id: Generated<number>;
+  digest: string;
+  user_id: number;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -274,4 +304,7 @@ export interface Database {
   deploy_token_secrets: DeployTokenSecretsTable;
   audit_events: AuditEventsTable;
   audit_chain_head: AuditChainHeadTable;
+  web_sessions: WebSessionsTable;
+  sign_in_throttles: SignInThrottlesTable;
+  sign_in_links: SignInLinksTable;
 }

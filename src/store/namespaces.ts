@@ -92,10 +92,17 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
       if (changes.name !== undefined) set.name = changes.name;
       if (changes.username !== undefined) Object.assign(set, { username: changes.username, username_key: changes.username.toLowerCase() });
       if (changes.email !== undefined) Object.assign(set, { email: changes.email, email_key: changes.email.toLowerCase() });
-      const r = await db.updateTable('users').set(set).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      const flags: { is_admin?: number; password_hash?: string | null } = {};
+      if (changes.isAdmin !== undefined) flags.is_admin = changes.isAdmin ? 1 : 0;
+      if (changes.passwordHash !== undefined) flags.password_hash = changes.passwordHash;
+      const r = await db.updateTable('users').set({ ...set, ...flags }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
       return toUser(r);
     },
     findUserById: userById,
+    async findPasswordHash(id) {
+      const r = await db.selectFrom('users').select('password_hash').where('id', '=', id).executeTakeFirst();
+      return r?.password_hash ?? null;
+    },
     async findUserByUsername(username) {
       const r = await db.selectFrom('users').selectAll().where('username_key', '=', username.toLowerCase()).executeTakeFirst();
       return r ? toUser(r) : null;

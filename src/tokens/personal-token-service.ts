@@ -157,6 +157,15 @@ export function createPersonalTokenService({ store, clock, issuer, lifecycle, ex
     /** The CLI's name for createForUser. */
     create: createForUser,
 
+    /**
+     * The web UI's Access tokens page: a signed-in person creates a token for themselves with any
+     * personal scope, as GitLab's UI allows (its API's POST /user/personal_access_tokens does not).
+     */
+    async createOwn(actor: User, input: CreatePersonalTokenInput): Promise<{ token: Token; secret: string }> {
+      if (actor.botKind !== null) throw forbidden();
+      return insertFor(actor, input, actor, PERSONAL_TOKEN_SCOPES);
+    },
+
     /** POST /user/personal_access_tokens: for oneself, with GitLab's limited scopes. */
     async createForSelf(actor: User, input: CreatePersonalTokenInput): Promise<{ token: Token; secret: string }> {
       return insertFor(actor, input, actor, SELF_SERVICE_SCOPES);

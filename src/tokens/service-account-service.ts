@@ -119,6 +119,20 @@ export function createServiceAccountService(deps: ServiceAccountServiceDeps) {
       return store.tokens.searchPersonal({ ...filter, userId: account.id, projectId: undefined, groupId: undefined }, clock.now().toISOString(), page);
     },
 
+    /** One token of a service account (the web UI's confirmation pages); 404 when it is not the account's. */
+    async showToken(actor: User, group: Group, userId: number, tokenId: number): Promise<Token> {
+      await authorize(actor, group);
+      const token = await findToken(await findAccount(group, userId), tokenId);
+      if (!token) throw notFound('Personal Access Token Not Found', 'TOKEN_NOT_FOUND');
+      return token;
+    },
+
+    /** One service account of the group (the web UI's account page). */
+    async show(actor: User, group: Group, userId: number): Promise<User> {
+      await authorize(actor, group);
+      return findAccount(group, userId);
+    },
+
     async revokeToken(actor: User, group: Group, userId: number, tokenId: number): Promise<void> {
       await authorize(actor, group);
       const account = await findAccount(group, userId);

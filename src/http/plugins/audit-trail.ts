@@ -28,7 +28,8 @@ export function registerAuditTrail(app: FastifyInstance, { writer, clock }: { wr
   app.decorateRequest('presentedToken', null as unknown as Token);
   app.addHook('onResponse', (request, reply, done) => {
     const path = request.url.split('?', 1)[0]!;
-    if (path.startsWith('/-/')) return done();
+    // Health probes (`/-/health`, …) and static assets are not recorded; web pages under `/-/` are.
+    if ((path.startsWith('/-/') && !request.routeOptions.config?.ui) || request.routeOptions.config?.audit === false) return done();
     const user = request.actor;
     const token = request.authToken ?? request.presentedToken;
     const actor = user
@@ -42,7 +43,7 @@ export function registerAuditTrail(app: FastifyInstance, { writer, clock }: { wr
       actor,
       tokenId: token?.id ?? null,
       method: request.method,
-      route: request.routeOptions.url ?? null,
+      route: request.webRoute?.route ?? request.routeOptions.url ?? null,
       path: clip(path),
       status: reply.statusCode,
       userAgent: clip(request.headers['user-agent']),

@@ -1,7 +1,7 @@
 /** GET /user, GET /users, GET /users/:id, POST /users (admin). */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { hashPassword } from '../../auth/password.js';
+import { hashPasswordAsync, passwordProblem } from '../../auth/password.js';
 import { invalidField } from '../../kernel/errors.js';
 import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.js';
 import { presentUser, UserEntity } from '../presenters.js';
@@ -39,18 +39,53 @@ export function registerUserRoutes(app: FastifyInstance, ctx: RouteContext): voi
     async (request) => presentUser(await namespaces.findUser(request.actor, request.params.id), ctx.baseUrl(request)),
   );
 
+  const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2147483647 }) });
+  const UpdateUserBody = Type.Object({
+    name: Type.Optional(Type.String({ description: 'Display name' })),
+    username: Type.Optional(Type.String({ description: 'Username' })),
+    email: Type.Optional(Type.String({ description: 'Email address' })),
+    password: Type.Optional(Type.String({ description: 'New web UI password (8 to 128 characters); ends the user\'s web sessions' })),
+    admin: Type.Optional(Type.Boolean({ description: 'Administrator flag' })),
+  });
+
+  app.put<{ Params: { id: number }; Body: { name?: string; username?: string; email?: string; password?: string; admin?: boolean } }>(
+    '/users/:id',
+    { schema: { tags: ['users'], summary: 'Modify a user (admin): profile, admin flag, web UI password', params: IdParams, body: UpdateUserBody, response: { 200: UserEntity } } },
+    async (request) => presentUser(await ctx.services.accounts.update(request.actor, request.params.id, request.body ?? {}), ctx.baseUrl(request)),
+  );
+
+  // GitLab answers both with 201 and a bare `true`.
+  app.post<{ Params: { id: number } }>(
+    '/users/:id/block',
+    { schema: { tags: ['users'], summary: 'Block a user (admin): their tokens and web sessions stop working', params: IdParams, response: { 201: Type.Boolean() } } },
+    async (request, reply) => {
+      await ctx.services.accounts.block(request.actor, request.params.id);
+      return reply.status(201).send(true);
+    },
+  );
+
+  app.post<{ Params: { id: number } }>(
+    '/users/:id/unblock',
+    { schema: { tags: ['users'], summary: 'Unblock a user (admin)', params: IdParams, response: { 201: Type.Boolean() } } },
+    async (request, reply) => {
+      await ctx.services.accounts.unblock(request.actor, request.params.id);
+      return reply.status(201).send(true);
+    },
+  );
+
   app.post<{ Body: { username: string; name: string; email: string; password?: string; admin?: boolean } }>(
     '/users',
     { schema: { tags: ['users'], summary: 'Create a user (admin)', body: CreateUserBody, response: { 201: UserEntity } } },
     async (request, reply) => {
       const { password } = request.body;
-      if (password !== undefined && (password.length < 8 || password.length > 128)) throw invalidField('password', 'must be 8 to 128 characters');
+      const problem = password === undefined ? null : passwordProblem(password);
+      if (problem) throw invalidField('password', problem);
       const user = await namespaces.createUser(request.actor, {
         username: request.body.username,
         name: request.body.name,
         email: request.body.email,
         admin: request.body.admin,
-        passwordHash: password === undefined ? null : hashPassword(password, ctx.services.random),
+        passwordHash: password === undefined ? null : await hashPasswordAsync(password, ctx.services.random),
       });
       return reply.status(201).send(presentUser(user, ctx.baseUrl(request)));
     },

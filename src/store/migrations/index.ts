@@ -13,6 +13,7 @@ import { createPackagesAndCiDeployToken } from './2026-11-23T0009-packages-and-c
 import { createImpersonationTokens } from './2026-12-02T1150-impersonation-tokens.js';
 import { createExpiryScanIndexes } from './2026-12-02T1300-expiry-scan-indexes.js';
 import { createCiVariables } from './2026-12-02T1500-ci-variables.js';
+import { createWebSignIn } from './2026-12-02T1800-web-sign-in.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -28,6 +29,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-02T1150-impersonation-tokens': createImpersonationTokens(traits),
     '2026-12-02T1300-expiry-scan-indexes': createExpiryScanIndexes(traits),
     '2026-12-02T1500-ci-variables': createCiVariables(traits),
+    '2026-12-02T1800-web-sign-in': createWebSignIn(traits),
   };
   return { getMigrations: async () => migrations };
 }
