@@ -58,7 +58,11 @@ export interface Overrides {
 const CI_VARIABLE_VALUE_PURPOSE = 'ci-variable-value v1';
 
 /** Background failures of one area go to stderr; the area reports them itself when it must (metrics, readiness). */
-const reportTo = (area: string) => (e: unknown) => process.stderr.write(`latchkey: ${area}: ${(e as Error).message}\n`);
+const reportTo = (area: string) => (e: unknown) => {
+  // A store outage arrives as `503 Service Unavailable`; the driver's reason is what an operator needs.
+  const cause = (e as Error).cause as Error | undefined;
+  process.stderr.write(`latchkey: ${area}: ${(e as Error).message}${cause?.message ? ` (${cause.message})` : ''}\n`);
+};
 
 /**
  * Builds every service in one order: each line uses only what the lines above it built. Two pairs

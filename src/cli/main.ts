@@ -267,6 +267,10 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       io.error(`latchkey: ${e.message}`);
       return 2;
     }
+    if (e instanceof DomainError && e.kind === 'unavailable') {
+      io.error(`latchkey: the database is unavailable: ${((e.cause as Error | undefined)?.message ?? e.message)}`);
+      return 1;
+    }
     if (e instanceof DomainError) {
       io.error(`latchkey: ${e.fields ? Object.entries(e.fields).map(([k, v]) => `${k} ${v.join(', ')}`).join('; ') : e.message}`);
       return 1;

@@ -13,6 +13,7 @@ const STATUS: Record<ErrorKind, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  unavailable: 503,
 };
 
 interface AjvErrorLike {
@@ -42,6 +43,10 @@ export function sendError(error: FastifyError | DomainError | Error, request: Fa
       return reply.status(status).send(error.fields ? { message: error.fields } : { error: error.message });
     }
     if (error.kind === 'conflict') return reply.status(status).send({ message: error.message });
+    if (error.kind === 'unavailable') {
+      // One line, no stack: during an outage every request lands here. The cause is the driver's message.
+      request.log.warn({ err: { message: (error.cause as Error | undefined)?.message, code: (error.cause as { code?: string } | undefined)?.code } }, 'database unavailable');
+    }
     return reply.status(status).send({ message: error.message });
   }
   const fe = error as FastifyError & { validation?: AjvErrorLike[]; validationContext?: string };

@@ -2,7 +2,7 @@
  * Domain errors. Services throw these with a code and a public message; they never choose an HTTP
  * status. http/error-mapping.ts turns each kind into GitLab's status and body, in one table.
  */
-export type ErrorKind = 'invalid' | 'invalid_record' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict';
+export type ErrorKind = 'invalid' | 'invalid_record' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'unavailable';
 
 export class DomainError extends Error {
   constructor(
@@ -11,8 +11,10 @@ export class DomainError extends Error {
     message: string,
     /** For `invalid`: Rails-style field errors, `{"name": ["is too long (maximum is 255 characters)"]}`. */
     readonly fields?: Record<string, string[]>,
+    /** What went wrong underneath (a driver error), for the log only: never shown to the client. */
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
     this.name = 'DomainError';
   }
 }
@@ -50,4 +52,13 @@ export function unauthenticated(code = 'UNAUTHENTICATED'): DomainError {
 
 export function conflict(message: string, code = 'CONFLICT'): DomainError {
   return new DomainError('conflict', code, message);
+}
+
+/**
+ * The store cannot serve right now (the database is unreachable, restarting, failing over or
+ * overloaded): GitLab's `service_unavailable!`, `{"message": "503 Service Unavailable"}`. Retrying
+ * later may succeed; nothing was decided.
+ */
+export function unavailable(cause?: unknown, code = 'STORE_UNAVAILABLE'): DomainError {
+  return new DomainError('unavailable', code, '503 Service Unavailable', undefined, cause);
 }

@@ -18,6 +18,10 @@ import type { DeployTokenSecretStore } from '../tokens/deploy-token-secret-store
 import type { NamespaceStore } from '../namespaces/namespace-store.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import { conflict } from '../kernel/errors.js';
+import { guardUnavailable } from './unavailable-dialect.js';
+
+/** Longest wait for a PostgreSQL connection before the work fails as unavailable. */
+const CONNECT_TIMEOUT_MS = 5_000;
 
 export interface Ports {
   readonly namespaces: NamespaceStore;
@@ -59,16 +63,29 @@ export async function openStore(location: DatabaseLocation): Promise<Store> {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<Database>({ dialect: guardUnavailable(new SqliteDialect({ database: sqlite }), sqliteTraits.isUnavailable) });
     traits = sqliteTraits;
   } else {
     // int8 (counts, sums) arrives as a string by default; ours stay far below 2^53.
     pg.types.setTypeParser(20, (v) => Number(v));
-    const pool = new pg.Pool({ connectionString: location.url, max: 10 });
-    // An idle connection the server closes (restart, failover, a dropped database) must not crash the
-    // process: pg emits it on the pool, and the pool replaces the connection on the next query.
+    const pool = new pg.Pool({
+      connectionString: location.url,
+      max: 10,
+      // Waiting for a connection (a new one, or a free one from a busy pool) fails after this, so a
+      // request never hangs on a database that does not answer: it gets a 503.
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // Detects a peer that vanished without closing (a failover behind a virtual IP, a dead host).
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
+    // A connection the server closes (restart, failover, pg_terminate_backend) must not crash the
+    // process. pg emits 'error' on the pool for idle connections, and on the client itself for one
+    // that is checked out — busy in a request or a transaction — where nothing listens by default and
+    // Node would throw. The query in flight fails on its own (503 via unavailable-dialect.ts), and the
+    // pool drops the broken client when it is released and opens a fresh one on the next query.
     pool.on('error', () => {});
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    pool.on('connect', (client) => client.on('error', () => {}));
+    db = new Kysely<Database>({ dialect: guardUnavailable(new PostgresDialect({ pool }), postgresTraits.isUnavailable) });
     traits = postgresTraits;
   }
 

@@ -72,6 +72,8 @@ export interface ServerProcess {
   readonly env: NodeJS.ProcessEnv;
   /** Everything the server printed so far (stdout and stderr, interleaved). */
   output(): string;
+  /** How the process ended, or null while it runs (a crash shows here before `stop`). */
+  exited(): { code: number | null; signal: NodeJS.Signals | null } | null;
   /**
    * SIGTERM, wait for exit (SIGKILL after `graceMs`), then remove the data dir (unless the caller gave
    * it) and drop the database. Resolves to how the process ended.
@@ -88,6 +90,8 @@ export interface StartOptions {
   /** Use this data dir (e.g. to restart on the same one); the caller removes it. A fresh temp dir otherwise. */
   dataDir?: string;
   startTimeoutMs?: number;
+  /** How the server reaches its fresh PostgreSQL database (e.g. through a proxy): the URL it is given. */
+  reachDatabaseAt?: (url: string) => string;
 }
 
 const running = new Set<ChildProcess>();
@@ -133,7 +137,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
     LATCHKEY_HOST: '127.0.0.1',
     LATCHKEY_PORT: '0',
     LATCHKEY_LOG_LEVEL: 'warn',
-    ...(db ? { DATABASE_URL: db.url } : {}),
+    ...(db ? { DATABASE_URL: options.reachDatabaseAt ? options.reachDatabaseAt(db.url) : db.url } : {}),
     ...options.env,
   });
 
@@ -188,7 +192,8 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
       if (result.code !== 0) throw new Error(`admin bootstrap failed (${result.code}): ${result.stderr}${result.stdout}`);
       adminToken = (JSON.parse(result.stdout) as { token: string }).token;
     }
-    return { url, apiUrl: `${url}/api/v4`, adminToken, dataDir, dialect, env, output: () => output, stop };
+    const exited = () => (child.exitCode === null && child.signalCode === null ? null : { code: child.exitCode, signal: child.signalCode });
+    return { url, apiUrl: `${url}/api/v4`, adminToken, dataDir, dialect, env, output: () => output, exited, stop };
   } catch (e) {
     await stop(2_000).catch(() => {});
     throw new Error(`${(e as Error).message}\n--- server output ---\n${output}`);
