@@ -38,6 +38,7 @@ import { registerVariableRoutes } from './routes/variables.js';
 import { registerAuditEventRoutes } from './routes/audit-events.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
 import { registerWebUi } from '../web/web-ui.js';
+import { redactPath, redactTokens } from '../tokens/token-redaction.js';
 
 export interface HttpOptions {
   services: Services;
@@ -57,9 +58,18 @@ export interface HttpOptions {
 // Never log credentials: these headers are dropped from request logs.
 const REDACT = ['req.headers.authorization', 'req.headers["private-token"]', 'req.headers["deploy-token"]', 'req.headers["job-token"]', 'req.headers.cookie'];
 
-/** Replaces the values of query parameters that may carry a secret. */
-export function redactQueryTokens(url: string): string {
-  return url.replace(/([?&](?:private_token|access_token|token|password)=)[^&#]*/gi, '$1[REDACTED]');
+/**
+ * How a request appears in the log: its path only. The query string is never logged — a credential may
+ * hide there under any spelling of its name (`private%5Ftoken`, `%70rivate_token` authenticate as well),
+ * so redacting by name cannot be complete. A token pasted into the path is redacted by its format.
+ */
+export function loggedPath(url: string): string {
+  return redactPath(url.split('?', 1)[0]!);
+}
+
+/** Every log line passes through this: any value with a token's format and checksum becomes [REDACTED]. */
+function redactingStream(destination: { write(line: string): void }): { write(line: string): void } {
+  return { write: (line) => destination.write(redactTokens(line)) };
 }
 
 export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> {
@@ -70,10 +80,10 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
         : {
             level: options.logLevel,
             redact: REDACT,
-            ...(options.logStream ? { stream: options.logStream } : {}),
+            stream: redactingStream(options.logStream ?? process.stdout),
             serializers: {
-              // The default serializer logs the URL with its query string, where private_token may be.
-              req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactQueryTokens(req.url), remoteAddress: req.ip }),
+              // The default serializer logs the URL with its query string, where a token may be.
+              req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: loggedPath(req.url), remoteAddress: req.ip }),
             },
           },
     bodyLimit: options.bodyLimit,

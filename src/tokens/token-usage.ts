@@ -4,6 +4,7 @@
  * — seen from more distinct user agents or IPs within the window than the policy allows (the "never
  * share a token between automations" practice made visible). No I/O, no clock: `at` is passed in.
  */
+import { redactTokens } from './token-redaction.js';
 
 /** GitLab keeps the five most recent distinct IPs per token. */
 export const LAST_USED_IPS_KEPT = 5;
@@ -11,6 +12,8 @@ export const LAST_USED_IPS_KEPT = 5;
 export const WINDOW_VALUES_KEPT = 64;
 /** Longest user agent kept: real ones are far shorter; anything longer is cut. */
 export const MAX_USER_AGENT_LENGTH = 256;
+/** The shortest token (`a-` + 34 characters): shorter text holds none and needs no scan. */
+const SHORTEST_TOKEN = 36;
 /** Longest IP text kept (an IPv6 address with a zone is under 64). */
 const MAX_IP_LENGTH = 64;
 
@@ -67,7 +70,9 @@ export function normaliseIp(ip: string | null | undefined): string | null {
 export function normaliseUserAgent(ua: string | null | undefined): string | null {
   if (typeof ua !== 'string') return null;
   const v = ua.trim();
-  return v.length === 0 ? null : v.slice(0, MAX_USER_AGENT_LENGTH);
+  if (v.length === 0) return null;
+  // Stored and shown (reuse reports, audit details): a token pasted into it is redacted first.
+  return (v.length >= SHORTEST_TOKEN ? redactTokens(v) : v).slice(0, MAX_USER_AGENT_LENGTH);
 }
 
 /** More distinct user agents or IPs than allowed (a limit of 0 never trips). */

@@ -1,7 +1,8 @@
 /**
  * Records every HTTP request in the audit log (root-level onResponse hook, so the API and every
  * protocol route are covered): time, actor, token id (the writer adds its `sha256:` hash), method,
- * route pattern, path without the query string (where a private_token may be), status, user agent and
+ * route pattern, path without the query string (where a private_token may be) and with any token value in
+ * it redacted (as in the user agent), status, user agent and
  * client IP (request.clientIp when a protocol route set it from its trusted proxy). Health probes (`/-/…`) are not recorded.
  *
  * Which token: `request.authToken` once a credential verified; otherwise `request.presentedToken`,
@@ -13,6 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AuditWriter } from '../../audit/audit-writer.js';
 import type { Clock } from '../../kernel/clock.js';
 import type { Token } from '../../tokens/token.js';
+import { redactPath, redactTokens } from '../../tokens/token-redaction.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,7 +24,15 @@ declare module 'fastify' {
 }
 
 const MAX_TEXT = 1024;
-const clip = (s: string | undefined): string | null => (s === undefined ? null : s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) : s);
+/**
+ * Any token value in it (by format and checksum) replaced — before clipping, which could cut one in half
+ * and hide it from the check — then clipped: a pasted token is never recorded.
+ */
+function clip(text: string | undefined, redact: (text: string) => string): string | null {
+  if (text === undefined) return null;
+  const redacted = redact(text);
+  return redacted.length > MAX_TEXT ? redacted.slice(0, MAX_TEXT) : redacted;
+}
 
 export function registerAuditTrail(app: FastifyInstance, { writer, clock }: { writer: Pick<AuditWriter, 'record'>; clock: Clock }): void {
   app.decorateRequest('presentedToken', null as unknown as Token);
@@ -44,9 +54,9 @@ export function registerAuditTrail(app: FastifyInstance, { writer, clock }: { wr
       tokenId: token?.id ?? null,
       method: request.method,
       route: request.webRoute?.route ?? request.routeOptions.url ?? null,
-      path: clip(path),
+      path: clip(path, redactPath),
       status: reply.statusCode,
-      userAgent: clip(request.headers['user-agent']),
+      userAgent: clip(request.headers['user-agent'], redactTokens),
       // A protocol endpoint behind a trusted proxy (git auth_request) puts the client's address in
       // request.clientIp (rate-limit branch); otherwise the socket's.
       ip: (request as { clientIp?: string | null }).clientIp ?? request.ip,

@@ -263,10 +263,9 @@ describe.each(DIALECTS)('secrets and the log on %s', (dialect) => {
     expect(results.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200, 401, 401, 404, 400, 201, 404]);
 
     const log = logged.lines.join('');
-    // The log is not empty: requests were logged, with the query value replaced.
+    // The log is not empty: requests were logged, by their path; the query string never is.
     expect(log).toContain('/api/v4/user');
-    expect(log).toContain('private_token=[REDACTED]');
-    expect(log).toContain('access_token=[REDACTED]');
+    expect(log).not.toMatch(/private_token|access_token|page=1/);
     // Neither secret, nor its random body without the prefix, appears anywhere.
     for (const s of [secret, unknown]) {
       expect(log).not.toContain(s);
