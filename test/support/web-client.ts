@@ -31,7 +31,8 @@ export function encodeForm(fields: FormFields): string {
 export function webClient(t: TestApp, options: { ip?: string } = {}) {
   const jar = new Map<string, string>();
   async function send(method: 'GET' | 'POST', url: string, form?: FormFields, extraHeaders: Record<string, string> = {}): Promise<WebResponse> {
-    const headers: Record<string, string> = { ...extraHeaders };
+    // What a browser sends on navigation: pages that fall through to the 404 answer HTML only to a client asking for it.
+    const headers: Record<string, string> = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', ...extraHeaders };
     if (jar.size > 0) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
     if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
     const res = await t.app.http.inject({ method, url, headers, payload: form ? encodeForm(form) : undefined, remoteAddress: options.ip ?? '127.0.0.1' });

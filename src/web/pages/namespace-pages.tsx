@@ -209,6 +209,8 @@ export function registerNamespacePages(app: FastifyInstance, ctx: WebContext, to
     const m = PAGE_RE.exec(path);
     if (!m) {
       request.webRoute = { route: '(unmatched)', surface: 'ui' };
+      // A browser gets the page; a script that asked for anything but HTML (a wrong base URL, a typo) gets GitLab's JSON.
+      if (!acceptsHtml(request)) return reply.status(404).send({ error: '404 Not Found' });
       return notFoundPage(reply, tools.chrome(request, reply));
     }
     // The pattern, never the path (bounded label values; no names in metrics).
@@ -256,4 +258,10 @@ export function registerNamespacePages(app: FastifyInstance, ctx: WebContext, to
   }
 
   app.route({ method: ['GET', 'POST'], url: '/*', handler: dispatch });
+}
+
+/** Whether the client names text/html in its Accept header (browsers do; curl, python-gitlab and gitbeaker do not). */
+function acceptsHtml(request: FastifyRequest): boolean {
+  const accept = request.headers.accept;
+  return typeof accept === 'string' && /(^|,)\s*text\/html\s*(;|,|$)/i.test(accept);
 }

@@ -291,6 +291,13 @@ describe.each(DIALECTS)('bad input on %s', (dialect) => {
         expect(res.body).toEqual({ error: '404 Not Found' });
       }
     });
+
+    it('GET /nope from a browser (Accept: text/html) → the 404 page, not JSON', async () => {
+      const res = await t.request('GET', '/nope', { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+      expect(res.status).toBe(404);
+      expect(res.headers['content-type']).toMatch(/^text\/html/);
+      expect(res.text).toContain('Page not found');
+    });
   });
 
   describe('random input (property)', () => {
