@@ -104,7 +104,8 @@ export async function openStore(location: DatabaseLocation): Promise<Store> {
     db,
     transaction: (fn) => wrapUnique(db.transaction().execute((trx: Transaction<Database>) => fn(portsOf(trx)))),
     async migrate() {
-      const migrator = new Migrator({ db, provider: migrationProvider(traits) });
+      // Unordered: migrations written in parallel land in any order; each is independent of its unlanded siblings.
+      const migrator = new Migrator({ db, provider: migrationProvider(traits), allowUnorderedMigrations: true });
       const { error, results } = await migrator.migrateToLatest();
       if (error) throw error;
       return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

@@ -1,4 +1,8 @@
-/** The ordered list of migrations. Names sort by their ISO-date prefix; add new ones at the end. */
+/**
+ * The migrations. Names sort by their ISO-date prefix; add new ones at the end. A new migration may sort before one a
+ * database already ran (work landed in parallel): the migrator runs it anyway, so none may depend on a sibling that is
+ * not yet on main.
+ */
 import type { Migration, MigrationProvider } from 'kysely';
 import type { DialectTraits } from '../dialects.js';
 import { createCore } from './2026-11-23T0001-create-core.js';
