@@ -45,6 +45,7 @@ import { createCiVariableService } from './ci-variables/ci-variable-service.js';
 import { createCiVariableStore } from './store/ci-variables.js';
 import { createSecretBox } from './kernel/secret-box.js';
 import { createSignInModule } from './sessions/index.js';
+import { createOAuthModule } from './oauth/index.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -148,6 +149,8 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   });
   // Web UI sign-in (issue 18): sessions, password and one-time-link sign-in, account changes.
   const signIn = createSignInModule({ db: store.db, users: store.namespaces, namespaces, clock, random, serverSecret: secret, policy: config.session });
+  // OAuth2 / OpenID Connect provider (issue 17): applications, grants, OAuth tokens.
+  const oauth = createOAuthModule({ db: store.db, clock, random, digester });
 
   const services: Services = {
     random,
@@ -184,6 +187,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     signIn: signIn.signIn,
     accounts: signIn.accounts,
     webCsrfKey: signIn.csrfKey,
+    oauthApplications: oauth.applications,
   };
   return {
     clock,

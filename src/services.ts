@@ -38,6 +38,7 @@ import type { WebhookService } from './webhooks/webhook-service.js';
 import type { AccountService } from './accounts/account-service.js';
 import type { SessionService } from './sessions/session-service.js';
 import type { SignInService } from './sessions/sign-in-service.js';
+import type { ApplicationService } from './oauth/application-service.js';
 
 /** Every service the adapters (HTTP routes, CLI commands) may call. */
 export interface Services {
@@ -81,6 +82,8 @@ export interface Services {
   readonly accounts: AccountService;
   /** HMAC key of the web forms' CSRF tokens (derived from the server secret). */
   readonly webCsrfKey: Buffer;
+  /** OAuth2 applications (src/oauth): GitLab's Applications API. */
+  readonly oauthApplications: ApplicationService;
 }
 
 /** What `buildServices` returns: the services plus the pieces they were built from. */

@@ -36,6 +36,7 @@ import { registerGenericPackageRoutes } from './routes/generic-packages.js';
 import { registerCiVariablesRoutes } from './routes/ci-variables.js';
 import { registerVariableRoutes } from './routes/variables.js';
 import { registerAuditEventRoutes } from './routes/audit-events.js';
+import { registerApplicationRoutes } from './routes/applications.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
 import { registerWebUi } from '../web/web-ui.js';
 import { redactPath, redactTokens } from '../tokens/token-redaction.js';
@@ -164,6 +165,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerCiVariablesRoutes(api, ctx);
       registerVariableRoutes(api, ctx);
       registerAuditEventRoutes(api, ctx);
+      registerApplicationRoutes(api, ctx);
     },
     { prefix: '/api/v4' },
   );

@@ -286,6 +286,20 @@ export interface SignInLinksTable {
   used_at: string | null;
 }
 
+/** OAuth2 applications (src/oauth): the client secret only as a digest. */
+export interface OauthApplicationsTable {
+  id: Generated<number>;
+  uid: string;
+  name: string;
+  redirect_uri: string;
+  /** JSON array of scope names. */
+  scopes: string;
+  confidential: number;
+  secret_digest: string;
+  owner_id: number | null;
+  created_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -307,4 +321,5 @@ export interface Database {
   web_sessions: WebSessionsTable;
   sign_in_throttles: SignInThrottlesTable;
   sign_in_links: SignInLinksTable;
+  oauth_applications: OauthApplicationsTable;
 }

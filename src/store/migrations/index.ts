@@ -18,6 +18,7 @@ import { createImpersonationTokens } from './2026-12-02T1150-impersonation-token
 import { createExpiryScanIndexes } from './2026-12-02T1300-expiry-scan-indexes.js';
 import { createCiVariables } from './2026-12-02T1500-ci-variables.js';
 import { createWebSignIn } from './2026-12-02T1800-web-sign-in.js';
+import { createOauthApplications } from './2026-12-03T0700-oauth-applications.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -34,6 +35,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-02T1300-expiry-scan-indexes': createExpiryScanIndexes(traits),
     '2026-12-02T1500-ci-variables': createCiVariables(traits),
     '2026-12-02T1800-web-sign-in': createWebSignIn(traits),
+    '2026-12-03T0700-oauth-applications': createOauthApplications(traits),
   };
   return { getMigrations: async () => migrations };
 }
