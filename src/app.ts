@@ -19,7 +19,7 @@ import { createTokenDigester } from './tokens/token-digest.js';
 import { createTokenIssuer } from './tokens/token-issuer.js';
 import { createExpiryPolicy } from './tokens/expiry-policy.js';
 import { createTokenLifecycle } from './tokens/token-lifecycle.js';
-import { createLocalRevocationFeed } from './tokens/revocation-feed.js';
+import { createBroadcastRevocationFeed, createPostgresRevocationChannel, createRedisRevocationChannel, createSingleNodeRevocationFeed } from './tokens/revocation-broadcast.js';
 import { createTokenPolicyService } from './tokens/token-policy-service.js';
 import { createTokenVerifier } from './tokens/verify-token.js';
 import { createTokenUsageTracker } from './tokens/token-usage-tracker.js';
@@ -65,6 +65,23 @@ const reportTo = (area: string) => (e: unknown) => {
   process.stderr.write(`latchkey: ${area}: ${(e as Error).message}${cause?.message ? ` (${cause.message})` : ''}\n`);
 };
 
+/** The revocation feed of this node: broadcast when other nodes can share the store, local otherwise. */
+function revocationFeedFor(config: Config, store: Store, clock: Clock) {
+  // A channel that is down reports on every reconnection attempt: one line a minute is enough.
+  const report = reportTo('revocation broadcast (verify caches fall back to their TTL)');
+  let lastReport = 0;
+  const onError = (e: unknown) => {
+    const now = clock.now().getTime();
+    if (now - lastReport < 60_000) return;
+    lastReport = now;
+    report(e);
+  };
+  if (store.location.kind === 'postgres') return createBroadcastRevocationFeed(createPostgresRevocationChannel({ url: store.location.url, db: store.db, onError }), onError);
+  const redisUrl = config.rateLimit.redisUrl;
+  if (redisUrl) return createBroadcastRevocationFeed(createRedisRevocationChannel({ url: redisUrl, channel: `${config.rateLimit.redisKeyPrefix}revocations`, onError }), onError);
+  return createSingleNodeRevocationFeed();
+}
+
 /**
  * Builds every service in one order: each line uses only what the lines above it built. Two pairs
  * that need each other talk through an intermediary built first: token services publish revoked ids
@@ -98,8 +115,9 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   });
   // Producers publish here; a sink never throws.
   const tokenEvents: TokenEventSink = fanOut(webhooks.outbox, audit.sink);
-  // Every token id that stops working is published here once committed; verification caches drop it.
-  const revocations = createLocalRevocationFeed();
+  // Every token id that stops working is published here once committed; verification caches drop it,
+  // on every node: through PostgreSQL LISTEN/NOTIFY, or Redis pub/sub for a SQLite store shared on one host.
+  const revocations = revocationFeedFor(config, store, clock);
 
   // Tokens: rules, life after issue (revoke, rotate, reuse), verification and usage.
   const expiryPolicy = createExpiryPolicy({ requireExpiry: config.requireTokenExpiry, maxLifetimeDays: config.maxTokenLifetimeDays }, store);
@@ -199,6 +217,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
       await tokenUsage.flushAll().catch(() => {}); // a failed write was reported through onError
       await audit.writer.close();
       await rateLimiter.close();
+      await revocations.close();
       if (!overrides.store) await store.close();
     },
   };

@@ -27,7 +27,7 @@ import type { FlaggedTokens } from './tokens/flagged-tokens.js';
 import type { ImpersonationTokenService } from './tokens/impersonation-token-service.js';
 import type { PersonalTokenService } from './tokens/personal-token-service.js';
 import type { ResourceTokenService } from './tokens/resource-token-service.js';
-import type { RevocationFeed } from './tokens/revocation-feed.js';
+import type { BroadcastRevocationFeed } from './tokens/revocation-broadcast.js';
 import type { ServiceAccountService } from './tokens/service-account-service.js';
 import type { TokenLifecycle } from './tokens/token-lifecycle.js';
 import type { TokenPolicyService } from './tokens/token-policy-service.js';
@@ -54,8 +54,8 @@ export interface Services {
   readonly webhookDispatcher: WebhookDispatcher;
   /** Where token events go (webhook outbox, audit log). */
   readonly tokenEvents: TokenEventSink;
-  /** Token ids that stopped working; verification caches listen. */
-  readonly revocations: RevocationFeed;
+  /** Token ids that stopped working, on this node or another; verification caches listen. */
+  readonly revocations: BroadcastRevocationFeed;
   readonly verifier: TokenVerifier;
   readonly tokenUsage: TokenUsageTracker;
   readonly flaggedTokens: FlaggedTokens;

@@ -31,6 +31,8 @@ export interface Ports {
 
 export interface Store extends Ports {
   readonly traits: DialectTraits;
+  /** Where it lives (the revocation broadcast opens its own listening connection to a PostgreSQL store). */
+  readonly location: DatabaseLocation;
   /** Runs `fn` in one transaction; a thrown error rolls every write back. Nested calls join the outer one. */
   transaction<T>(fn: (ports: Ports) => Promise<T>): Promise<T>;
   migrate(): Promise<string[]>;
@@ -101,6 +103,7 @@ export async function openStore(location: DatabaseLocation): Promise<Store> {
   const store: Store = {
     ...portsOf(db),
     traits,
+    location,
     db,
     transaction: (fn) => wrapUnique(db.transaction().execute((trx: Transaction<Database>) => fn(portsOf(trx)))),
     async migrate() {

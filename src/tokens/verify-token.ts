@@ -5,7 +5,8 @@
  * to its own wire answer.
  *
  * The cache keeps a verified token for `cacheMs` (default 1 s): a revocation published on the
- * revocation feed drops it at once, and `cacheMs` bounds how stale an entry can be if a message is lost.
+ * revocation feed drops it at once — on every node when the feed is broadcast (revocation-broadcast.ts)
+ * — and `cacheMs` bounds how stale an entry can be if a message is lost.
  *
  * Rotation: a rotated-away token works until its grace ends (judged against the clock on every call,
  * cached or not). Presented after that — or after an immediate rotation — the verifier answers
@@ -52,8 +53,8 @@ export interface TokenVerifierDeps {
   cacheMs: number;
   /** Bound on cached entries; the oldest go first. */
   maxEntries?: number;
-  /** Revoked ids to drop from the cache (revocation-feed.ts). */
-  revocations?: Pick<RevocationFeed, 'subscribe'>;
+  /** Revoked ids to drop from the cache, and resyncs that drop everything (revocation-feed.ts). */
+  revocations?: Pick<RevocationFeed, 'subscribe'> & Partial<Pick<RevocationFeed, 'onResync'>>;
   /** Reuse detection or a reuse attempt (token-lifecycle.ts rotatedSecretPresented); must not throw. */
   onRotatedSecretPresented?: (token: Token, context: VerifyContext) => Promise<unknown>;
   /**
@@ -89,6 +90,10 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
     digestById.delete(tokenId);
   }
   revocations?.subscribe(forget);
+  revocations?.onResync?.(() => {
+    cache.clear();
+    digestById.clear();
+  });
 
   /** The one non-hot branch: a rotated-away secret presented when it no longer works. */
   function afterJudging(result: VerifyResult, now: Date, context: VerifyContext): VerifyResult | Promise<VerifyResult> {
