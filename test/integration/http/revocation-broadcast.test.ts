@@ -63,7 +63,8 @@ describe.each(cases)('revocation across two nodes (%s)', (dialect: DialectName) 
       await app.http.ready();
       nodes.push({ app, store });
     }
-    [A, B] = nodes.map((n) => n.app);
+    A = nodes[0]!.app;
+    B = nodes[1]!.app;
     ({ admin } = await A.services.namespaces.ensureFirstAdmin('root', 'root@example.com'));
     adminToken = await issue('admin');
     await until(() => A.services.revocations.listening() && B.services.revocations.listening(), 'both nodes listen');
@@ -162,14 +163,14 @@ async function cutListeners(dialect: DialectName, node: App): Promise<void> {
   }
   const redis = new Redis(REDIS_TEST_URL);
   try {
-    const clients = (await redis.client('LIST', 'TYPE', 'pubsub')) as string;
+    const clients = String(await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
     const ids = clients
       .split('\n')
       .filter((line) => / name=latchkey-revocations /.test(line))
       .map((line) => /id=(\d+)/.exec(line)?.[1])
       .filter((id): id is string => id !== undefined);
     expect(ids.length).toBeGreaterThan(0);
-    for (const id of ids) await redis.client('KILL', 'ID', id);
+    for (const id of ids) await redis.call('CLIENT', 'KILL', 'ID', id);
   } finally {
     redis.disconnect();
   }
