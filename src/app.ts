@@ -168,7 +168,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   // Web UI sign-in (issue 18): sessions, password and one-time-link sign-in, account changes.
   const signIn = createSignInModule({ db: store.db, users: store.namespaces, namespaces, clock, random, serverSecret: secret, policy: config.session });
   // OAuth2 / OpenID Connect provider (issue 17): applications, grants, OAuth tokens.
-  const oauth = createOAuthModule({ db: store.db, clock, random, digester });
+  const oauth = createOAuthModule({ db: store.db, users: store.namespaces, clock, random, digester, verifier, onRevoked: revocations.publish });
 
   const services: Services = {
     random,
@@ -206,6 +206,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     accounts: signIn.accounts,
     webCsrfKey: signIn.csrfKey,
     oauthApplications: oauth.applications,
+    oauth: oauth.oauth,
   };
   return {
     clock,

@@ -39,6 +39,7 @@ import type { AccountService } from './accounts/account-service.js';
 import type { SessionService } from './sessions/session-service.js';
 import type { SignInService } from './sessions/sign-in-service.js';
 import type { ApplicationService } from './oauth/application-service.js';
+import type { OAuthService } from './oauth/oauth-service.js';
 
 /** Every service the adapters (HTTP routes, CLI commands) may call. */
 export interface Services {
@@ -84,6 +85,8 @@ export interface Services {
   readonly webCsrfKey: Buffer;
   /** OAuth2 applications (src/oauth): GitLab's Applications API. */
   readonly oauthApplications: ApplicationService;
+  /** The OAuth2 protocol (src/oauth): authorization, token, revocation, token info. */
+  readonly oauth: OAuthService;
 }
 
 /** What `buildServices` returns: the services plus the pieces they were built from. */

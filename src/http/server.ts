@@ -37,6 +37,7 @@ import { registerCiVariablesRoutes } from './routes/ci-variables.js';
 import { registerVariableRoutes } from './routes/variables.js';
 import { registerAuditEventRoutes } from './routes/audit-events.js';
 import { registerApplicationRoutes } from './routes/applications.js';
+import { registerOAuthRoutes } from './routes/oauth.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
 import { registerWebUi } from '../web/web-ui.js';
 import { redactPath, redactTokens } from '../tokens/token-redaction.js';
@@ -131,6 +132,8 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
   registerMetricsRoute(app, { scraper: options.services.metricsScraper, token: options.metricsToken ?? null });
   // Docker registry token service at the root, as GitLab serves it (its own Basic auth, not the API's).
   registerRegistryAuthRoutes(app, options.services.registry.tokens);
+  // OAuth2 client endpoints at GitLab's paths (their own client authentication, not the API's).
+  registerOAuthRoutes(app, options.services);
 
   const ctx: RouteContext = {
     services: options.services,

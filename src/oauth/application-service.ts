@@ -100,7 +100,7 @@ export function createApplicationService({ store, clock, random, digester, onApp
       const app = await store.findApplication(id);
       if (!app || app.ownerId !== null) throw notFoundApp();
       await onApplicationDeleted?.(id);
-      await store.deleteApplication(id);
+      await store.transaction((tx) => tx.deleteApplication(id));
     },
 
     async renewSecret(actor: User, id: number): Promise<{ application: OAuthApplication; secret: string }> {

@@ -1,24 +1,33 @@
 /**
- * The OAuth2 / OpenID Connect provider (issue 17), built once by the composition root: applications
- * now; grants, tokens and ID tokens as they land.
+ * The OAuth2 / OpenID Connect provider (issue 17), built once by the composition root: applications,
+ * and the protocol (grants, codes, OAuth access and refresh tokens).
  */
 import type { Kysely } from 'kysely';
 import type { Clock } from '../kernel/clock.js';
 import type { TokenGenerator } from '../kernel/random.js';
+import type { NamespaceStore } from '../namespaces/namespace-store.js';
 import type { Database } from '../store/database.js';
 import { createOAuthStore } from '../store/oauth.js';
 import type { TokenDigester } from '../tokens/token-digest.js';
+import type { TokenVerifier } from '../tokens/verify-token.js';
 import { createApplicationService } from './application-service.js';
+import { createOAuthService, DEFAULT_OAUTH_SETTINGS, type OAuthSettings } from './oauth-service.js';
 
 export interface OAuthModuleDeps {
   db: Kysely<Database>;
+  users: Pick<NamespaceStore, 'findUserById'>;
   clock: Clock;
   random: TokenGenerator;
   digester: TokenDigester;
+  verifier: Pick<TokenVerifier, 'verify'>;
+  /** Publishes token ids that stopped working (the revocation feed). */
+  onRevoked: (tokenId: number) => void;
+  settings?: OAuthSettings;
 }
 
-export function createOAuthModule({ db, clock, random, digester }: OAuthModuleDeps) {
+export function createOAuthModule({ db, users, clock, random, digester, verifier, onRevoked, settings = DEFAULT_OAUTH_SETTINGS }: OAuthModuleDeps) {
   const store = createOAuthStore(db);
-  const applications = createApplicationService({ store, clock, random, digester });
-  return { store, applications };
+  const oauth = createOAuthService({ store, users, clock, random, digester, verifier, settings, onRevoked });
+  const applications = createApplicationService({ store, clock, random, digester, onApplicationDeleted: oauth.revokeApplicationGrants });
+  return { store, applications, oauth };
 }

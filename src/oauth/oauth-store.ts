@@ -1,4 +1,5 @@
 /** The storage port of the OAuth2 provider. Implemented in store/oauth.ts. */
+import type { TokenStore } from '../tokens/token-store.js';
 import type { OAuthApplication } from './application.js';
 
 export interface NewApplication {
@@ -12,13 +13,78 @@ export interface NewApplication {
   createdAt: string;
 }
 
+/** One authorisation a user gave an application: every access and refresh token descends from one. */
+export interface OAuthGrant {
+  readonly id: number;
+  readonly applicationId: number;
+  readonly userId: number;
+  readonly scopes: readonly string[];
+  readonly flow: 'authorization_code' | 'device_code';
+  readonly nonce: string | null;
+  readonly authTime: string;
+  readonly createdAt: string;
+  readonly revokedAt: string | null;
+  readonly revokeReason: string | null;
+}
+
+export interface OAuthCode {
+  readonly id: number;
+  readonly applicationId: number;
+  readonly userId: number;
+  readonly redirectUri: string;
+  readonly scopes: readonly string[];
+  readonly codeChallenge: string | null;
+  readonly codeChallengeMethod: string | null;
+  readonly nonce: string | null;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly usedAt: string | null;
+  readonly grantId: number | null;
+}
+
+export interface OAuthRefreshToken {
+  readonly id: number;
+  readonly grantId: number;
+  readonly createdAt: string;
+  readonly usedAt: string | null;
+}
+
 export interface OAuthStore {
   insertApplication(app: NewApplication): Promise<OAuthApplication>;
   findApplication(id: number): Promise<OAuthApplication | null>;
   findApplicationByUid(uid: string): Promise<(OAuthApplication & { secretDigest: string }) | null>;
   /** Instance applications (owner null) in id order. */
   listApplications(): Promise<OAuthApplication[]>;
-  /** False when there was no such application. */
+  /** Deletes it with its codes and grants' rows; the grants must have been revoked first. False when there was none. */
   deleteApplication(id: number): Promise<boolean>;
   setSecretDigest(id: number, digest: string): Promise<boolean>;
+
+  insertCode(code: Omit<OAuthCode, 'id' | 'usedAt' | 'grantId'> & { digest: string }): Promise<OAuthCode>;
+  findCodeByDigest(digest: string): Promise<OAuthCode | null>;
+  /** Marks an unused code used by `grantId`; false when it was used already (a concurrent redemption won). */
+  markCodeUsed(id: number, at: string, grantId: number): Promise<boolean>;
+
+  insertGrant(grant: Omit<OAuthGrant, 'id' | 'revokedAt' | 'revokeReason'>): Promise<OAuthGrant>;
+  findGrant(id: number): Promise<OAuthGrant | null>;
+  /** Grant ids of an application that are not revoked. */
+  liveGrantIdsOfApplication(applicationId: number): Promise<number[]>;
+  /**
+   * Revokes a grant and every access token issued under it; returns the ids of the tokens this revoked
+   * (for the revocation feed). A grant already revoked keeps its first reason.
+   */
+  revokeGrant(id: number, at: string, reason: string): Promise<number[]>;
+  /** Revokes the grant's access tokens that still work (before a refresh issues the next one); their ids. */
+  revokeAccessTokensOfGrant(grantId: number, at: string): Promise<number[]>;
+
+  insertRefreshToken(r: { grantId: number; digest: string; createdAt: string }): Promise<void>;
+  findRefreshTokenByDigest(digest: string): Promise<OAuthRefreshToken | null>;
+  /** false when it was used already (rotation: a concurrent refresh won). */
+  markRefreshTokenUsed(id: number, at: string): Promise<boolean>;
+
+  linkAccessToken(tokenId: number, grantId: number): Promise<void>;
+  /** The grant an OAuth access token was issued under. */
+  grantOfAccessToken(tokenId: number): Promise<OAuthGrant | null>;
+
+  /** Runs `fn` in one transaction with this store and the token store bound to it. */
+  transaction<T>(fn: (tx: OAuthStore & { tokens: TokenStore }) => Promise<T>): Promise<T>;
 }

@@ -103,6 +103,8 @@ export interface TokensTable {
   reuse_flag_evidence: Generated<string | null>;
   /** 1: an impersonation token (kind `personal`) an admin issued to act as its user. */
   impersonation: Generated<number>;
+  /** OAuth access tokens: the instant they stop working (they live hours, not days). */
+  valid_until: Generated<string | null>;
 }
 
 /** One expiry notice per token and interval ('60', '30', '7', 'expired'), unique: never decided twice. */
@@ -300,6 +302,48 @@ export interface OauthApplicationsTable {
   created_at: string;
 }
 
+export interface OauthGrantsTable {
+  id: Generated<number>;
+  application_id: number;
+  user_id: number;
+  scopes: string;
+  flow: string;
+  nonce: string | null;
+  auth_time: string;
+  created_at: string;
+  revoked_at: string | null;
+  revoke_reason: string | null;
+}
+
+export interface OauthCodesTable {
+  id: Generated<number>;
+  digest: string;
+  application_id: number;
+  user_id: number;
+  redirect_uri: string;
+  scopes: string;
+  code_challenge: string | null;
+  code_challenge_method: string | null;
+  nonce: string | null;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+  grant_id: number | null;
+}
+
+export interface OauthRefreshTokensTable {
+  id: Generated<number>;
+  digest: string;
+  grant_id: number;
+  created_at: string;
+  used_at: string | null;
+}
+
+export interface OauthAccessTokensTable {
+  token_id: number;
+  grant_id: number;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -322,4 +366,8 @@ export interface Database {
   sign_in_throttles: SignInThrottlesTable;
   sign_in_links: SignInLinksTable;
   oauth_applications: OauthApplicationsTable;
+  oauth_grants: OauthGrantsTable;
+  oauth_codes: OauthCodesTable;
+  oauth_refresh_tokens: OauthRefreshTokensTable;
+  oauth_access_tokens: OauthAccessTokensTable;
 }

@@ -1,8 +1,9 @@
 /** OAuthStore over Kysely (both dialects). */
 import type { Kysely, Selectable } from 'kysely';
-import type { Database, OauthApplicationsTable } from './database.js';
-import type { OAuthStore } from '../oauth/oauth-store.js';
+import type { Database, OauthApplicationsTable, OauthCodesTable, OauthGrantsTable } from './database.js';
+import type { OAuthCode, OAuthGrant, OAuthStore } from '../oauth/oauth-store.js';
 import type { OAuthApplication } from '../oauth/application.js';
+import { createTokenStore } from './tokens.js';
 
 const toApplication = (r: Selectable<OauthApplicationsTable>): OAuthApplication => ({
   id: Number(r.id),
@@ -15,8 +16,50 @@ const toApplication = (r: Selectable<OauthApplicationsTable>): OAuthApplication 
   createdAt: r.created_at,
 });
 
+const toGrant = (r: Selectable<OauthGrantsTable>): OAuthGrant => ({
+  id: Number(r.id),
+  applicationId: Number(r.application_id),
+  userId: Number(r.user_id),
+  scopes: JSON.parse(r.scopes) as string[],
+  flow: r.flow as OAuthGrant['flow'],
+  nonce: r.nonce,
+  authTime: r.auth_time,
+  createdAt: r.created_at,
+  revokedAt: r.revoked_at,
+  revokeReason: r.revoke_reason,
+});
+
+const toCode = (r: Selectable<OauthCodesTable>): OAuthCode => ({
+  id: Number(r.id),
+  applicationId: Number(r.application_id),
+  userId: Number(r.user_id),
+  redirectUri: r.redirect_uri,
+  scopes: JSON.parse(r.scopes) as string[],
+  codeChallenge: r.code_challenge,
+  codeChallengeMethod: r.code_challenge_method,
+  nonce: r.nonce,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  usedAt: r.used_at,
+  grantId: r.grant_id === null ? null : Number(r.grant_id),
+});
+
 export function createOAuthStore(db: Kysely<Database>): OAuthStore {
-  return {
+  const revokeTokens = async (grantIds: number[], at: string): Promise<number[]> => {
+    if (grantIds.length === 0) return [];
+    const live = await db
+      .selectFrom('oauth_access_tokens as a')
+      .innerJoin('tokens as t', 't.id', 'a.token_id')
+      .select('t.id')
+      .where('a.grant_id', 'in', grantIds)
+      .where('t.revoked_at', 'is', null)
+      .execute();
+    const ids = live.map((r) => Number(r.id));
+    if (ids.length > 0) await db.updateTable('tokens').set({ revoked_at: at, revoke_reason: 'revoked' }).where('id', 'in', ids).where('revoked_at', 'is', null).execute();
+    return ids;
+  };
+
+  const store: OAuthStore = {
     async insertApplication(a) {
       const r = await db
         .insertInto('oauth_applications')
@@ -47,6 +90,12 @@ export function createOAuthStore(db: Kysely<Database>): OAuthStore {
       return rows.map(toApplication);
     },
     async deleteApplication(id) {
+      // Revoked tokens stay (audit and leak look-ups); their grant link, codes and refresh tokens go.
+      const grants = db.selectFrom('oauth_grants').select('id').where('application_id', '=', id);
+      await db.deleteFrom('oauth_access_tokens').where('grant_id', 'in', grants).execute();
+      await db.deleteFrom('oauth_refresh_tokens').where('grant_id', 'in', grants).execute();
+      await db.deleteFrom('oauth_codes').where('application_id', '=', id).execute();
+      await db.deleteFrom('oauth_grants').where('application_id', '=', id).execute();
       const r = await db.deleteFrom('oauth_applications').where('id', '=', id).executeTakeFirst();
       return Number(r.numDeletedRows) > 0;
     },
@@ -54,5 +103,80 @@ export function createOAuthStore(db: Kysely<Database>): OAuthStore {
       const r = await db.updateTable('oauth_applications').set({ secret_digest: digest }).where('id', '=', id).executeTakeFirst();
       return Number(r.numUpdatedRows) > 0;
     },
+
+    async insertCode(c) {
+      const r = await db
+        .insertInto('oauth_codes')
+        .values({
+          digest: c.digest,
+          application_id: c.applicationId,
+          user_id: c.userId,
+          redirect_uri: c.redirectUri,
+          scopes: JSON.stringify(c.scopes),
+          code_challenge: c.codeChallenge,
+          code_challenge_method: c.codeChallengeMethod,
+          nonce: c.nonce,
+          created_at: c.createdAt,
+          expires_at: c.expiresAt,
+          used_at: null,
+          grant_id: null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toCode(r);
+    },
+    async findCodeByDigest(digest) {
+      const r = await db.selectFrom('oauth_codes').selectAll().where('digest', '=', digest).executeTakeFirst();
+      return r ? toCode(r) : null;
+    },
+    async markCodeUsed(id, at, grantId) {
+      const r = await db.updateTable('oauth_codes').set({ used_at: at, grant_id: grantId }).where('id', '=', id).where('used_at', 'is', null).executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    },
+
+    async insertGrant(g) {
+      const r = await db
+        .insertInto('oauth_grants')
+        .values({ application_id: g.applicationId, user_id: g.userId, scopes: JSON.stringify(g.scopes), flow: g.flow, nonce: g.nonce, auth_time: g.authTime, created_at: g.createdAt, revoked_at: null, revoke_reason: null })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toGrant(r);
+    },
+    async findGrant(id) {
+      const r = await db.selectFrom('oauth_grants').selectAll().where('id', '=', id).executeTakeFirst();
+      return r ? toGrant(r) : null;
+    },
+    async liveGrantIdsOfApplication(applicationId) {
+      const rows = await db.selectFrom('oauth_grants').select('id').where('application_id', '=', applicationId).where('revoked_at', 'is', null).execute();
+      return rows.map((r) => Number(r.id));
+    },
+    async revokeGrant(id, at, reason) {
+      await db.updateTable('oauth_grants').set({ revoked_at: at, revoke_reason: reason }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+      return revokeTokens([id], at);
+    },
+    revokeAccessTokensOfGrant: (grantId, at) => revokeTokens([grantId], at),
+
+    async insertRefreshToken(r) {
+      await db.insertInto('oauth_refresh_tokens').values({ grant_id: r.grantId, digest: r.digest, created_at: r.createdAt, used_at: null }).execute();
+    },
+    async findRefreshTokenByDigest(digest) {
+      const r = await db.selectFrom('oauth_refresh_tokens').selectAll().where('digest', '=', digest).executeTakeFirst();
+      return r ? { id: Number(r.id), grantId: Number(r.grant_id), createdAt: r.created_at, usedAt: r.used_at } : null;
+    },
+    async markRefreshTokenUsed(id, at) {
+      const r = await db.updateTable('oauth_refresh_tokens').set({ used_at: at }).where('id', '=', id).where('used_at', 'is', null).executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    },
+
+    async linkAccessToken(tokenId, grantId) {
+      await db.insertInto('oauth_access_tokens').values({ token_id: tokenId, grant_id: grantId }).execute();
+    },
+    async grantOfAccessToken(tokenId) {
+      const r = await db.selectFrom('oauth_access_tokens as a').innerJoin('oauth_grants as g', 'g.id', 'a.grant_id').selectAll('g').where('a.token_id', '=', tokenId).executeTakeFirst();
+      return r ? toGrant(r) : null;
+    },
+
+    transaction: (fn) => db.transaction().execute((trx) => fn({ ...createOAuthStore(trx), tokens: createTokenStore(trx) })),
   };
+  return store;
 }

@@ -32,6 +32,7 @@ export function toToken(r: Selectable<TokensTable>): Token {
     lastUsedIps: parseStringArray(r.last_used_ips),
     reuseFlaggedAt: r.reuse_flagged_at,
     impersonation: r.impersonation === 1,
+    validUntil: r.valid_until,
   };
 }
 
@@ -87,6 +88,7 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
           created_at: t.createdAt,
           rotated_from_id: t.rotatedFromId ?? null,
           impersonation: t.impersonation ? 1 : 0,
+          valid_until: t.validUntil ?? null,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -150,7 +152,7 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
       // A project's or group's access tokens, or GitLab's PersonalAccessToken: every kind but deploy.
       if (f.projectId !== undefined) q = q.where('kind', '=', 'project').where('project_id', '=', f.projectId);
       else if (f.groupId !== undefined) q = q.where('kind', '=', 'group').where('group_id', '=', f.groupId);
-      else q = q.where('kind', '<>', 'deploy');
+      else q = q.where('kind', 'not in', ['deploy', 'oauth']);
       if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
       if (f.impersonation !== undefined) q = q.where('impersonation', '=', f.impersonation ? 1 : 0);
       const revoked = (eb: any) => eb.or([eb('revoked_at', 'is not', null), eb('grace_until', '<=', now)]);

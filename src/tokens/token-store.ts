@@ -21,6 +21,8 @@ export interface NewToken {
   rotatedFromId?: number | null;
   /** An impersonation token (personal kind only); false when absent. */
   impersonation?: boolean;
+  /** OAuth access tokens: the instant they stop working. */
+  validUntil?: string | null;
 }
 
 /**

@@ -1,7 +1,8 @@
 /** A stored token as the domain sees it. The secret itself is never here: only its digest is stored. */
 import { isExpiredAt, type UtcDate } from '../kernel/dates.js';
 
-export type TokenKind = 'deploy' | 'personal' | 'project' | 'group';
+/** `oauth`: an OAuth2 access token (src/oauth), issued to an application to act as its user for hours. */
+export type TokenKind = 'deploy' | 'personal' | 'project' | 'group' | 'oauth';
 
 export interface Token {
   readonly id: number;
@@ -37,6 +38,8 @@ export interface Token {
   readonly reuseFlaggedAt: string | null;
   /** A personal token an admin issued to act as its user (GitLab's impersonation token). */
   readonly impersonation: boolean;
+  /** OAuth access tokens: the instant they stop working; absent or null for the others (they expire by date). */
+  readonly validUntil?: string | null;
 }
 
 /**
@@ -57,9 +60,15 @@ export function isRevokedAt(token: Token, now: Date): boolean {
   return token.graceUntil !== null && now.getTime() >= Date.parse(token.graceUntil);
 }
 
-/** Active = neither revoked (nor past its rotation grace) nor past 00:00 UTC of its expiry date. */
+/** Past 00:00 UTC of its expiry date, or (OAuth access tokens) past its `validUntil` instant. */
+export function isTokenExpiredAt(token: Pick<Token, 'expiresAt' | 'validUntil'>, now: Date): boolean {
+  if (token.validUntil && now.getTime() >= Date.parse(token.validUntil)) return true;
+  return isExpiredAt(token.expiresAt, now);
+}
+
+/** Active = neither revoked (nor past its rotation grace) nor expired. */
 export function isActiveAt(token: Token, now: Date): boolean {
-  return !isRevokedAt(token, now) && !isExpiredAt(token.expiresAt, now);
+  return !isRevokedAt(token, now) && !isTokenExpiredAt(token, now);
 }
 
 /** A rotated-away secret presented when it no longer works: the reuse that revokes its chain. */

@@ -16,10 +16,9 @@
  * flagging) is noted synchronously and written by the usage tracker in the background.
  */
 import type { Clock } from '../kernel/clock.js';
-import { isExpiredAt } from '../kernel/dates.js';
 import type { User } from '../namespaces/namespace.js';
 import type { Store } from '../store/open-store.js';
-import { isReuseOfRotatedSecret, type Token } from './token.js';
+import { isReuseOfRotatedSecret, isTokenExpiredAt, type Token } from './token.js';
 import type { RevocationFeed } from './revocation-feed.js';
 import type { TokenDigester } from './token-digest.js';
 import type { TokenUsageTracker } from './token-usage-tracker.js';
@@ -77,7 +76,7 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
   function judge(entry: { token: Token & { deleted: boolean }; user: User | null }, now: Date): VerifyResult {
     const { token, user } = entry;
     // GitLab's AccessTokenValidationService order: expired before revoked.
-    if (isExpiredAt(token.expiresAt, now)) return { ok: false, reason: 'expired', token };
+    if (isTokenExpiredAt(token, now)) return { ok: false, reason: 'expired', token };
     if (token.revokedAt !== null || token.deleted) return { ok: false, reason: 'revoked', token };
     if (token.graceUntil !== null && now.getTime() >= Date.parse(token.graceUntil)) return { ok: false, reason: 'revoked', token };
     if (user && user.state !== 'active') return { ok: false, reason: 'user_blocked', token };

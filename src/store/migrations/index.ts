@@ -19,6 +19,7 @@ import { createExpiryScanIndexes } from './2026-12-02T1300-expiry-scan-indexes.j
 import { createCiVariables } from './2026-12-02T1500-ci-variables.js';
 import { createWebSignIn } from './2026-12-02T1800-web-sign-in.js';
 import { createOauthApplications } from './2026-12-03T0700-oauth-applications.js';
+import { createOauthGrants } from './2026-12-03T0701-oauth-grants.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -36,6 +37,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-02T1500-ci-variables': createCiVariables(traits),
     '2026-12-02T1800-web-sign-in': createWebSignIn(traits),
     '2026-12-03T0700-oauth-applications': createOauthApplications(traits),
+    '2026-12-03T0701-oauth-grants': createOauthGrants(traits),
   };
   return { getMigrations: async () => migrations };
 }

@@ -1,0 +1,63 @@
+/**
+ * The OAuth2 endpoints for clients at GitLab's paths (doc/api/oauth2.md): POST /oauth/token,
+ * POST /oauth/revoke (RFC 7009), GET /oauth/token/info. Form or JSON bodies; RFC 6749 error bodies
+ * (`{"error", "error_description"}`), rendered here and nowhere else; answers are never cached.
+ * The consent page (/oauth/authorize) is a web page: src/oauth/authorize-page.tsx.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { OAuthError } from '../../oauth/oauth-error.js';
+import type { Services } from '../../services.js';
+
+type Params = Record<string, unknown>;
+
+/** RFC 6749 5.2's body; a failed Basic client authentication also gets WWW-Authenticate (RFC 6749 5.2). */
+export function sendOAuthError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (!(error instanceof OAuthError)) throw error;
+  if (error.code === 'invalid_client' && /^basic /i.test(request.headers.authorization ?? '')) reply.header('www-authenticate', 'Basic realm="Doorkeeper"');
+  if (error.code === 'invalid_token') reply.header('www-authenticate', `Bearer realm="Doorkeeper", error="invalid_token", error_description="${error.description}"`);
+  return reply.status(error.status).header('cache-control', 'no-store').header('pragma', 'no-cache').send({ error: error.code, error_description: error.description });
+}
+
+const bodyOf = (request: FastifyRequest): Params => {
+  const body = request.body;
+  return body && typeof body === 'object' && !Array.isArray(body) ? (body as Params) : {};
+};
+
+/** The access token of a token-info request: Bearer header or `access_token` parameter. */
+function bearerOf(request: FastifyRequest): string | null {
+  const h = request.headers.authorization;
+  if (h && /^bearer /i.test(h)) return h.slice(7).trim() || null;
+  const q = (request.query as Params | undefined)?.access_token;
+  return typeof q === 'string' && q.length > 0 ? q : null;
+}
+
+export function registerOAuthRoutes(app: FastifyInstance, services: Services): void {
+  const { oauth } = services;
+  const hide = { hide: true };
+
+  app.post('/oauth/token', { schema: hide }, async (request, reply) => {
+    try {
+      const body = await oauth.token(bodyOf(request), request.headers.authorization);
+      return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(body);
+    } catch (e) {
+      return sendOAuthError(e, request, reply);
+    }
+  });
+
+  app.post('/oauth/revoke', { schema: hide }, async (request, reply) => {
+    try {
+      await oauth.revoke(bodyOf(request), request.headers.authorization);
+      return reply.header('cache-control', 'no-store').send({});
+    } catch (e) {
+      return sendOAuthError(e, request, reply);
+    }
+  });
+
+  app.get('/oauth/token/info', { schema: hide }, async (request, reply) => {
+    try {
+      return reply.header('cache-control', 'no-store').send(await oauth.tokenInfo(bearerOf(request)));
+    } catch (e) {
+      return sendOAuthError(e, request, reply);
+    }
+  });
+}
