@@ -103,6 +103,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   // (publishing is an insert), and the dispatcher `serve` runs to send them.
   const webhooks = createWebhookModule({
     store, clock, random, namespaces, serverSecret: secret, timeoutMs: config.webhookTimeoutMs, allowLocalNetwork: config.webhookAllowLocalNetwork, retentionDays: config.webhookRetentionDays,
+    publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
     onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
     onError: reportTo('webhooks'),
   });
@@ -179,6 +180,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     audit: audit.service,
     auditWriter: audit.writer,
     webhooks: webhooks.service,
+    gitlabHooks: webhooks.gitlabHooks,
     webhookDispatcher: webhooks.dispatcher,
     tokenEvents,
     revocations,

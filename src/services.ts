@@ -35,6 +35,7 @@ import type { TokenUsageTracker } from './tokens/token-usage-tracker.js';
 import type { TokenVerifier } from './tokens/verify-token.js';
 import type { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
 import type { WebhookService } from './webhooks/webhook-service.js';
+import type { GitlabHookService } from './webhooks/gitlab-hook-service.js';
 import type { AccountService } from './accounts/account-service.js';
 import type { SessionService } from './sessions/session-service.js';
 import type { SignInService } from './sessions/sign-in-service.js';
@@ -52,6 +53,8 @@ export interface Services {
   readonly audit: AuditService;
   readonly auditWriter: AuditWriter;
   readonly webhooks: WebhookService;
+  /** GitLab's project and group hooks API (GitLab-format deliveries of expiring tokens). */
+  readonly gitlabHooks: GitlabHookService;
   readonly webhookDispatcher: WebhookDispatcher;
   /** Where token events go (webhook outbox, audit log). */
   readonly tokenEvents: TokenEventSink;

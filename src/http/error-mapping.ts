@@ -9,6 +9,7 @@ import { DomainError, type ErrorKind } from '../kernel/errors.js';
 const STATUS: Record<ErrorKind, number> = {
   invalid: 400,
   invalid_record: 400,
+  unprocessable: 422,
   unauthenticated: 401,
   forbidden: 403,
   not_found: 404,
@@ -39,6 +40,7 @@ export function describeValidationError(errors: readonly AjvErrorLike[], context
 export function sendError(error: FastifyError | DomainError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error instanceof DomainError) {
     const status = STATUS[error.kind];
+    if (error.kind === 'unprocessable') return reply.status(status).send({ error: error.message });
     if (error.kind === 'invalid') {
       return reply.status(status).send(error.fields ? { message: error.fields } : { error: error.message });
     }

@@ -31,6 +31,7 @@ import { registerRegistryAuthRoutes } from './routes/registry-auth.js';
 import { registerServiceAccountRoutes } from './routes/service-accounts.js';
 import { registerTokenPolicyRoutes } from './routes/token-policy.js';
 import { registerUserRoutes } from './routes/users.js';
+import { registerHookRoutes } from './routes/hooks.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerGenericPackageRoutes } from './routes/generic-packages.js';
 import { registerCiVariablesRoutes } from './routes/ci-variables.js';
@@ -162,6 +163,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerServiceAccountRoutes(api, ctx);
       registerTokenPolicyRoutes(api, ctx);
       registerWebhookRoutes(api, ctx);
+      registerHookRoutes(api, ctx);
       registerExpiringRoutes(api, ctx);
       registerGitAuthRoute(api, options.services.gitAccess);
       registerGenericPackageRoutes(api, ctx);

@@ -32,6 +32,11 @@ export function isVisibleWithoutMembership(visibility: string, viewer: Viewer): 
   return v === 'public' || (v === 'internal' && viewer === 'signed_in');
 }
 
+/** GitLab's `visibility_level` (0, 10, 20) of a stored visibility, as webhook payloads carry it. */
+export function visibilityLevel(stored: string): number {
+  return LEVEL[visibilityOf(stored)];
+}
+
 export function isMoreVisible(a: Visibility, than: Visibility): boolean {
   return LEVEL[a] > LEVEL[than];
 }

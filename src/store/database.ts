@@ -152,6 +152,16 @@ export interface WebhooksTable {
   created_by: number | null;
   created_at: string;
   deleted_at: string | null;
+  /** `latchkey` (Latchkey's token events, signed) or `gitlab` (GitLab's project/group hooks API and payloads). */
+  format: Generated<string>;
+  /** GitLab hooks of a project; null otherwise. */
+  project_id: number | null;
+  /** GitLab hooks: their GitLab attributes (name, description, *_events, branch filter...), JSON. */
+  settings: string | null;
+  /** GitLab hooks: custom headers `{key: value}` as JSON, sealed like the secret. */
+  custom_headers_encrypted: string | null;
+  /** GitLab hooks: sent as X-Gitlab-Webhook-UUID. */
+  uuid: string | null;
 }
 
 /** The webhook outbox: one row per event and hook, sent by the dispatcher in order per hook and token. */

@@ -16,6 +16,8 @@ export interface PostOptions {
   blockLocalNetwork: boolean;
   /** How much of the answer to keep. */
   maxBody: number;
+  /** Verify the receiver's TLS certificate (default true). */
+  verifyTls?: boolean;
 }
 
 export interface PostAnswer {
@@ -28,7 +30,7 @@ export class PostTimeout extends Error {
   override readonly name = 'TimeoutError';
 }
 
-export function postJson(target: string, { headers, body, timeoutMs, blockLocalNetwork, maxBody }: PostOptions): Promise<PostAnswer> {
+export function postJson(target: string, { headers, body, timeoutMs, blockLocalNetwork, maxBody, verifyTls = true }: PostOptions): Promise<PostAnswer> {
   const url = new URL(target);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   // An address literal is connected to without a DNS look-up, so the look-up guard never sees it.
@@ -39,6 +41,7 @@ export function postJson(target: string, { headers, body, timeoutMs, blockLocalN
       method: 'POST',
       headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
       ...(blockLocalNetwork ? { lookup: lookupOutsideLocalNetwork } : {}),
+      ...(url.protocol === 'https:' && !verifyTls ? { rejectUnauthorized: false } : {}),
     });
     const timer = setTimeout(() => req.destroy(new PostTimeout(`timeout after ${timeoutMs} ms`)), timeoutMs);
     req.on('error', (e) => {

@@ -8,6 +8,10 @@ import { createWebhookDispatcher, type WebhookDispatcherDeps } from './webhook-d
 import { createWebhookOutbox } from './webhook-outbox.js';
 import { createWebhookService } from './webhook-service.js';
 import { createWebhookStore } from './webhook-store.js';
+import { fanOut } from '../events/token-events.js';
+import { createGitlabHookEvents } from './gitlab-hook-events.js';
+import { createGitlabHookService } from './gitlab-hook-service.js';
+import { createGitlabHookStore } from './gitlab-hook-store.js';
 
 export interface WebhookModuleDeps {
   store: Store;
@@ -19,18 +23,24 @@ export interface WebhookModuleDeps {
   timeoutMs: number;
   /** Group hooks may reach loopback, private and link-local addresses (default false). */
   allowLocalNetwork?: boolean;
+  /** The public URL: X-Gitlab-Instance, and the base of GitLab payloads' web_url / git_http_url. */
+  publicUrl?: string;
   /** Days finished deliveries are kept (default 30). */
   retentionDays?: number;
   onAttempt?: WebhookDispatcherDeps['onAttempt'];
   onError?: (error: unknown) => void;
 }
 
-export function createWebhookModule({ store, clock, random, namespaces, serverSecret, timeoutMs, allowLocalNetwork = false, retentionDays = 30, onAttempt, onError = () => {} }: WebhookModuleDeps) {
+export function createWebhookModule({ store, clock, random, namespaces, serverSecret, timeoutMs, allowLocalNetwork = false, publicUrl = 'http://localhost', retentionDays = 30, onAttempt, onError = () => {} }: WebhookModuleDeps) {
   const hooks = createWebhookStore(store.db);
+  const gitlabHooks = createGitlabHookStore(store.db);
   const secrets = createSecretBox(serverSecret);
   return {
     service: createWebhookService({ hooks, secrets, clock, random, namespaces, allowLocalNetwork }),
-    outbox: createWebhookOutbox({ store, hooks, clock, onError }),
-    dispatcher: createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, allowLocalNetwork, retentionDays, onAttempt, onError }),
+    /** GitLab's project and group hooks API (/projects/:id/hooks, /groups/:id/hooks). */
+    gitlabHooks: createGitlabHookService({ store: gitlabHooks, hooks, secrets, clock, random, namespaces, allowLocalNetwork }),
+    // Latchkey's signed token events, and GitLab's expiring_access_token / expiring_deploy_token bodies.
+    outbox: fanOut(createWebhookOutbox({ store, hooks, clock, onError }), createGitlabHookEvents({ store, hooks, gitlabHooks, clock, publicUrl, onError })),
+    dispatcher: createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, allowLocalNetwork, retentionDays, instanceUrl: publicUrl, onAttempt, onError }),
   };
 }

@@ -12,7 +12,9 @@ import { retryDelaySeconds } from './backoff.js';
 import { postJson } from './http-post.js';
 import type { SecretBox } from './secret-box.js';
 import { signDelivery } from './signature.js';
-import type { WebhookStore } from './webhook-store.js';
+import { isInstanceHook, type WebhookStore } from './webhook-store.js';
+import { gitlabHookHeaders } from './gitlab-hook-events.js';
+import { parseSettings } from './gitlab-hook.js';
 
 export interface WebhookDispatcherDeps {
   hooks: WebhookStore;
@@ -24,6 +26,8 @@ export interface WebhookDispatcherDeps {
   allowLocalNetwork: boolean;
   /** LATCHKEY_WEBHOOK_RETENTION_DAYS: finished deliveries (and their attempts) are kept this long. */
   retentionDays: number;
+  /** X-Gitlab-Instance of GitLab-format deliveries: LATCHKEY_PUBLIC_URL (or the listen address). */
+  instanceUrl?: string;
   /** Called once per attempt (metrics). */
   onAttempt?: (outcome: 'delivered' | 'failed' | 'timeout' | 'error' | 'given_up') => void;
   onError?: (error: unknown) => void;
@@ -39,14 +43,15 @@ const MAX_RECORDED_ERROR = 500;
 
 export type WebhookDispatcher = ReturnType<typeof createWebhookDispatcher>;
 
-export function createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, allowLocalNetwork, retentionDays, onAttempt = () => {}, onError = () => {} }: WebhookDispatcherDeps) {
+export function createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, allowLocalNetwork, retentionDays, instanceUrl = '', onAttempt = () => {}, onError = () => {} }: WebhookDispatcherDeps) {
   async function attempt(delivery: { id: number; hookId: number; event: string; attempts: number; payload: string }): Promise<void> {
     const hook = await hooks.findHook(delivery.hookId);
     if (!hook) return; // deleted meanwhile: its pending deliveries were cancelled
     const number = delivery.attempts + 1;
     const startedAt = clock.now();
     const timestamp = Math.floor(startedAt.getTime() / 1000);
-    const headers = {
+    const gitlab = hook.format === 'gitlab';
+    const headers = gitlab ? gitlabHookHeaders(hook, delivery, secrets, instanceUrl) : {
       'content-type': 'application/json',
       'user-agent': 'Latchkey-Webhook/1',
       'x-latchkey-event': delivery.event,
@@ -59,9 +64,11 @@ export function createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, allo
     let timedOut = false;
     const t0 = performance.now();
     try {
-      // Instance hooks are the admins' and may reach the local network; group hooks only when allowed.
-      const blockLocalNetwork = hook.groupId !== null && !allowLocalNetwork;
-      const answer = await postJson(hook.url, { headers, body: delivery.payload, timeoutMs, blockLocalNetwork, maxBody: MAX_RECORDED_ERROR });
+      // Instance hooks are the admins' and may reach the local network; group and project hooks only when allowed.
+      const blockLocalNetwork = !isInstanceHook(hook) && !allowLocalNetwork;
+      // A GitLab-format hook may turn certificate verification off (enable_ssl_verification: false), as in GitLab.
+      const verifyTls = !gitlab || parseSettings(hook.settings, hook.projectId !== null ? 'project' : 'group').enable_ssl_verification;
+      const answer = await postJson(hook.url, { headers, body: delivery.payload, timeoutMs, blockLocalNetwork, maxBody: MAX_RECORDED_ERROR, verifyTls });
       statusCode = answer.status;
       if (statusCode < 200 || statusCode > 299) error = `HTTP ${statusCode}${answer.text ? `: ${answer.text}` : ''}`;
     } catch (e) {

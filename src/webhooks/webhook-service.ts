@@ -63,7 +63,7 @@ export function readWebhookEvents(input: unknown): string[] {
   return WEBHOOK_EVENTS.filter((e) => input.includes(e));
 }
 
-const publicHook = ({ secretEncrypted: _sealed, ...hook }: StoredHook): Webhook => hook;
+const publicHook = (h: StoredHook): Webhook => ({ id: h.id, groupId: h.groupId, url: h.url, events: h.events, createdBy: h.createdBy, createdAt: h.createdAt });
 
 export type WebhookService = ReturnType<typeof createWebhookService>;
 
@@ -80,7 +80,7 @@ export function createWebhookService({ hooks, secrets, clock, random, namespaces
 
   async function findInScope(scope: HookScope, hookId: number): Promise<StoredHook> {
     const hook = await hooks.findHook(hookId);
-    if (!hook || hook.groupId !== groupIdOf(scope)) throw hookNotFound();
+    if (!hook || hook.format !== 'latchkey' || hook.groupId !== groupIdOf(scope)) throw hookNotFound();
     return hook;
   }
 
@@ -117,7 +117,7 @@ export function createWebhookService({ hooks, secrets, clock, random, namespaces
     async scopeOf(actor: User, hookId: number): Promise<HookScope> {
       if (!actor.isAdmin) throw forbidden();
       const hook = await hooks.findHook(hookId);
-      if (!hook) throw hookNotFound();
+      if (!hook || hook.format !== 'latchkey') throw hookNotFound();
       if (hook.groupId === null) return { type: 'instance' };
       const group = (await namespaces.findGroup(actor, String(hook.groupId))).group;
       return { type: 'group', group };

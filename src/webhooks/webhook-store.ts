@@ -9,9 +9,20 @@ import type { DeliveryHistory, DeliveryStatus, Webhook, WebhookAttempt, WebhookD
 
 export interface StoredHook extends Webhook {
   readonly secretEncrypted: string;
+  /** `latchkey` (signed token events) or `gitlab` (GitLab's hooks API and payloads: gitlab-hook-service.ts). */
+  readonly format: 'latchkey' | 'gitlab';
+  /** GitLab hooks of a project. */
+  readonly projectId: number | null;
+  /** GitLab hooks: their attributes (JSON), sealed custom headers, and X-Gitlab-Webhook-UUID. */
+  readonly settings: string | null;
+  readonly customHeadersEncrypted: string | null;
+  readonly uuid: string | null;
 }
 
-const toHook = (r: Selectable<WebhooksTable>): StoredHook => ({
+/** Instance hooks (admins') may reach the local network; project and group hooks only when allowed. */
+export const isInstanceHook = (h: Pick<StoredHook, 'groupId' | 'projectId'>) => h.groupId === null && h.projectId === null;
+
+export const toHook = (r: Selectable<WebhooksTable>): StoredHook => ({
   id: r.id,
   groupId: r.group_id,
   url: r.url,
@@ -19,6 +30,11 @@ const toHook = (r: Selectable<WebhooksTable>): StoredHook => ({
   createdBy: r.created_by,
   createdAt: r.created_at,
   secretEncrypted: r.secret_encrypted,
+  format: r.format === 'gitlab' ? 'gitlab' : 'latchkey',
+  projectId: r.project_id,
+  settings: r.settings,
+  customHeadersEncrypted: r.custom_headers_encrypted,
+  uuid: r.uuid,
 });
 
 const toDelivery = (r: Selectable<WebhookDeliveriesTable>): WebhookDelivery => ({
@@ -62,16 +78,16 @@ export function createWebhookStore(db: Kysely<Database>) {
 
     /** Hooks of one group, or the instance hooks (groupId null). */
     async listHooks(groupId: number | null, page: PageRequest): Promise<Page<StoredHook>> {
-      let q = db.selectFrom('webhooks').where('deleted_at', 'is', null);
+      let q = db.selectFrom('webhooks').where('deleted_at', 'is', null).where('format', '=', 'latchkey');
       q = groupId === null ? q.where('group_id', 'is', null) : q.where('group_id', '=', groupId);
       const { n } = await q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
       const rows = await q.selectAll().orderBy('id').limit(page.perPage).offset(offsetOf(page)).execute();
       return { items: rows.map(toHook), total: Number(n) };
     },
 
-    /** Every live hook: the outbox filters them by event and group tree (hooks are few). */
+    /** Every live Latchkey-format hook: the outbox filters them by event and group tree (hooks are few). */
     async liveHooks(): Promise<StoredHook[]> {
-      return (await db.selectFrom('webhooks').selectAll().where('deleted_at', 'is', null).orderBy('id').execute()).map(toHook);
+      return (await db.selectFrom('webhooks').selectAll().where('deleted_at', 'is', null).where('format', '=', 'latchkey').orderBy('id').execute()).map(toHook);
     },
 
     /** Deletes a hook and cancels what it had not sent yet. */

@@ -20,6 +20,7 @@ import { createCiVariables } from './2026-12-02T1500-ci-variables.js';
 import { createWebSignIn } from './2026-12-02T1800-web-sign-in.js';
 import { createOauthApplications } from './2026-12-03T0700-oauth-applications.js';
 import { createOauthGrants } from './2026-12-03T0701-oauth-grants.js';
+import { createGitlabHooks } from './2026-12-03T0600-gitlab-hooks.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -38,6 +39,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-02T1800-web-sign-in': createWebSignIn(traits),
     '2026-12-03T0700-oauth-applications': createOauthApplications(traits),
     '2026-12-03T0701-oauth-grants': createOauthGrants(traits),
+    '2026-12-03T0600-gitlab-hooks': createGitlabHooks(traits),
   };
   return { getMigrations: async () => migrations };
 }
