@@ -144,7 +144,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   // Reports and notifications. Read-only token queries shared by the expiring report and the /metrics gauges.
   const tokenOverview = createTokenOverviewStore(store.db);
   const expiringReport = createExpiringReport({ overview: tokenOverview, namespaces: store.namespaces, accessLevel: namespaces.accessLevel, clock });
-  const metricsScraper = createMetricsScraper({ overview: tokenOverview, registry: metrics, clock });
+  const metricsScraper = createMetricsScraper({ overview: tokenOverview, registry: metrics, clock, seriesPerKind: config.metricsTokenSeries });
   // The daily expiry job (notices, e-mails, token.expiring/expired events); `serve` schedules it.
   const expiryNotifier = createExpiryNotifier({
     notices: createExpiryNoticeStore(store.db),

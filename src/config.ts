@@ -30,6 +30,8 @@ export interface Config {
   readonly bodyLimit: number;
   /** `LATCHKEY_METRICS_TOKEN` (`_FILE`): when set, `/metrics` requires `Authorization: Bearer <it>`; null = open. */
   readonly metricsToken: string | null;
+  /** `LATCHKEY_METRICS_TOKEN_SERIES`: most `latchkey_token_expiry_days` series per token kind (default 100). */
+  readonly metricsTokenSeries: number;
   /** `LATCHKEY_REQUIRE_TOKEN_EXPIRY` (default true): personal and resource tokens must have an expiry date. */
   readonly requireTokenExpiry: boolean;
   /** `LATCHKEY_MAX_TOKEN_LIFETIME_DAYS` (default 365): the longest a personal or resource token may live. */
@@ -185,6 +187,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: env.LATCHKEY_LOG_LEVEL || 'info',
     bodyLimit: integer(env, 'LATCHKEY_BODY_LIMIT', 1024 * 1024, 1024, 100 * 1024 * 1024),
     metricsToken: readSecretVariable(env, 'LATCHKEY_METRICS_TOKEN'),
+    metricsTokenSeries: integer(env, 'LATCHKEY_METRICS_TOKEN_SERIES', 100, 0, 100_000),
     requireTokenExpiry: boolean(env, 'LATCHKEY_REQUIRE_TOKEN_EXPIRY', true),
     maxTokenLifetimeDays: integer(env, 'LATCHKEY_MAX_TOKEN_LIFETIME_DAYS', 365, 1, 36_500),
     webhookTimeoutMs: integer(env, 'LATCHKEY_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),

@@ -1,10 +1,16 @@
 /**
- * What a `/metrics` scrape renders: token gauges read from the store at scrape time (days to expiry per
- * active token, counts by kind and state) followed by the registry's counters. No secret, digest or
- * description is ever a label: only kind, namespace path, name and id.
+ * What a `/metrics` scrape renders: token gauges read from the store at scrape time (days to expiry of
+ * the soonest-expiring active tokens, counts by kind and state, and how many expire within 1, 7, … days)
+ * followed by the registry's counters. No secret, digest or description is ever a label: only kind,
+ * namespace path, name and id.
+ *
+ * Cardinality is bounded: `latchkey_token_expiry_days` has one series per token for at most
+ * `seriesPerKind` tokens of each kind (the soonest to expire); every other token is counted in the
+ * aggregate `latchkey_tokens_expiring` and in `latchkey_token_expiry_series_omitted`, so a million tokens
+ * make a few hundred series, not a million.
  */
 import type { Clock } from '../kernel/clock.js';
-import { daysUntil, utcDateOf } from '../kernel/dates.js';
+import { addDays, daysUntil, utcDateOf } from '../kernel/dates.js';
 import { REPORT_TOKEN_KINDS, TOKEN_STATES, type TokenOverviewStore } from '../reports/token-overview-store.js';
 import { renderExposition, type MetricFamily } from './exposition.js';
 import type { MetricsRegistry } from './registry.js';
@@ -13,7 +19,12 @@ export interface TokenMetricsDeps {
   overview: TokenOverviewStore;
   registry: MetricsRegistry;
   clock: Clock;
+  /** Most `latchkey_token_expiry_days` series per kind (LATCHKEY_METRICS_TOKEN_SERIES); default 100. */
+  seriesPerKind?: number;
 }
+
+/** Bounds (days from today) of `latchkey_tokens_expiring`; `+Inf` is every active token with an expiry date. */
+export const EXPIRING_WITHIN_DAYS = [1, 7, 14, 30, 60, 90, 180, 365] as const;
 
 export function createMetricsScraper(deps: TokenMetricsDeps) {
   return {
@@ -21,13 +32,15 @@ export function createMetricsScraper(deps: TokenMetricsDeps) {
     async render(): Promise<string> {
       const now = deps.clock.now();
       const today = utcDateOf(now);
-      const [active, counts] = await Promise.all([
-        deps.overview.activeExpiring({ today, now: now.toISOString(), until: null }),
+      const seriesPerKind = deps.seriesPerKind ?? 100;
+      const [active, counts, expiring] = await Promise.all([
+        deps.overview.activeExpiring({ today, now: now.toISOString(), until: null, limitPerKind: seriesPerKind }),
         deps.overview.countByKindAndState({ today, now: now.toISOString() }),
+        deps.overview.expiringWithin({ today, bounds: EXPIRING_WITHIN_DAYS.map((d) => addDays(today, d)) }),
       ]);
       const expiry: MetricFamily = {
         name: 'latchkey_token_expiry_days',
-        help: 'Whole days from today (UTC) until an active token stops working (00:00 UTC of its expiry date). Tokens without an expiry date are not listed.',
+        help: `Whole days from today (UTC) until an active token stops working (00:00 UTC of its expiry date). Only the ${seriesPerKind} soonest-expiring tokens of each kind; tokens without an expiry date are not listed.`,
         type: 'gauge',
         samples: active.map((t) => ({ labels: { kind: t.kind, namespace: t.namespace.fullPath, name: t.name, token_id: String(t.id) }, value: daysUntil(t.expiresAt, now) })),
       };
@@ -39,7 +52,28 @@ export function createMetricsScraper(deps: TokenMetricsDeps) {
         type: 'gauge',
         samples: REPORT_TOKEN_KINDS.flatMap((kind) => TOKEN_STATES.map((state) => ({ labels: { kind, state }, value: byKey.get(`${kind}/${state}`) ?? 0 }))),
       };
-      return renderExposition([expiry, tokens, ...deps.registry.counters()]);
+      const expiringByKind = new Map(expiring.map((e) => [e.kind, e]));
+      const within: MetricFamily = {
+        name: 'latchkey_tokens_expiring',
+        help: 'Active tokens with an expiry date that stop working within `within_days` days (cumulative; +Inf = all of them), by kind.',
+        type: 'gauge',
+        samples: REPORT_TOKEN_KINDS.flatMap((kind) => {
+          const e = expiringByKind.get(kind);
+          return [
+            ...EXPIRING_WITHIN_DAYS.map((days, i) => ({ labels: { kind, within_days: String(days) }, value: e?.counts[i] ?? 0 })),
+            { labels: { kind, within_days: '+Inf' }, value: e?.total ?? 0 },
+          ];
+        }),
+      };
+      const listed = new Map<string, number>();
+      for (const t of active) listed.set(t.kind, (listed.get(t.kind) ?? 0) + 1);
+      const omitted: MetricFamily = {
+        name: 'latchkey_token_expiry_series_omitted',
+        help: 'Active tokens with an expiry date left out of latchkey_token_expiry_days by its per-kind cap (LATCHKEY_METRICS_TOKEN_SERIES).',
+        type: 'gauge',
+        samples: REPORT_TOKEN_KINDS.map((kind) => ({ labels: { kind }, value: Math.max(0, (expiringByKind.get(kind)?.total ?? 0) - (listed.get(kind) ?? 0)) })),
+      };
+      return renderExposition([expiry, within, omitted, tokens, ...deps.registry.counters()]);
     },
   };
 }

@@ -43,8 +43,14 @@ export interface TokenOverviewStore {
    * Active tokens (not revoked, not expired on `today`, not rotated away — a token in its rotation grace
    * is left out, its successor is listed) that have an expiry date on or before `until` — every one with
    * an expiry date when `until` is null — by expiry date, then id. `now` is kept for callers' symmetry.
+   * With `limitPerKind`, only the first that many of each kind.
    */
-  activeExpiring(query: { today: UtcDate; now: string; until: UtcDate | null }): Promise<OverviewToken[]>;
+  activeExpiring(query: { today: UtcDate; now: string; until: UtcDate | null; limitPerKind?: number }): Promise<OverviewToken[]>;
+  /**
+   * Active tokens with an expiry date (as `activeExpiring` counts them) by kind, and how many of them
+   * expire on or before each of `bounds` (dates after `today`, ascending): counts[i] belongs to bounds[i].
+   */
+  expiringWithin(query: { today: UtcDate; bounds: readonly UtcDate[] }): Promise<{ kind: ReportTokenKind; total: number; counts: number[] }[]>;
   /** Every token (deleted deploy tokens count as revoked) by kind and state. Revoked wins over expired. */
   countByKindAndState(query: { today: UtcDate; now: string }): Promise<TokenStateCount[]>;
 }

@@ -8,9 +8,43 @@ function reportKind(kind: string, impersonation: number, ownerBotKind: string | 
   return kindLabelOf({ kind: kind as TokenKind, impersonation: Number(impersonation) === 1 }, ownerBotKind);
 }
 
+/** `reportKind` in SQL (tokens `t`, owners `u`): what the per-kind ranking partitions by. */
+const REPORT_KIND_SQL = sql`case when t.kind <> 'personal' then t.kind when t.impersonation = 1 then 'impersonation' when u.bot_kind = 'service_account' then 'service_account' else 'personal' end`;
+
+interface ActiveRow {
+  id: number;
+  kind: string;
+  name: string;
+  scopes: string;
+  expires_at: string | null;
+  user_id: number | null;
+  project_id: number | null;
+  group_id: number | null;
+  impersonation: number;
+  username: string | null;
+  bot_kind: string | null;
+  provisioned_by_group_id: number | null;
+  path_with_namespace: string | null;
+  full_path: string | null;
+  owner_group_path: string | null;
+}
+
+function toOverviewToken(r: ActiveRow): OverviewToken {
+  const kind = reportKind(r.kind, r.impersonation, r.bot_kind);
+  const namespace =
+    r.project_id !== null
+      ? { type: 'project' as const, id: r.project_id, fullPath: r.path_with_namespace ?? `project ${r.project_id}` }
+      : r.group_id !== null
+        ? { type: 'group' as const, id: r.group_id, fullPath: r.full_path ?? `group ${r.group_id}` }
+        : kind === 'service_account' && r.provisioned_by_group_id !== null
+          ? { type: 'group' as const, id: r.provisioned_by_group_id, fullPath: r.owner_group_path ?? `group ${r.provisioned_by_group_id}` }
+          : { type: 'user' as const, id: r.user_id ?? 0, fullPath: r.username ?? `user ${r.user_id}` };
+  return { id: r.id, kind, name: r.name, scopes: JSON.parse(r.scopes) as string[], expiresAt: r.expires_at!, namespace };
+}
+
 export function createTokenOverviewStore(db: Kysely<Database>): TokenOverviewStore {
   return {
-    async activeExpiring({ today, until }) {
+    async activeExpiring({ today, until, limitPerKind }) {
       let q = db
         .selectFrom('tokens as t')
         .leftJoin('users as u', 'u.id', 't.user_id')
@@ -42,18 +76,43 @@ export function createTokenOverviewStore(db: Kysely<Database>): TokenOverviewSto
         .where('t.expires_at', 'is not', null)
         .where('t.expires_at', '>', today);
       if (until !== null) q = q.where('t.expires_at', '<=', until);
+      if (limitPerKind !== undefined) {
+        // The soonest `limitPerKind` of each kind (a window over the kind as reports name it), in the database:
+        // a scrape at a million tokens reads only these rows.
+        const ranked = q.select(sql<number>`row_number() over (partition by ${REPORT_KIND_SQL} order by t.expires_at, t.id)`.as('rank'));
+        const rows = await db
+          .selectFrom(ranked.as('r'))
+          .selectAll()
+          .where('r.rank', '<=', limitPerKind)
+          .orderBy('r.expires_at')
+          .orderBy('r.id')
+          .execute();
+        return rows.map(toOverviewToken);
+      }
       const rows = await q.orderBy('t.expires_at').orderBy('t.id').execute();
-      return rows.map((r): OverviewToken => {
-        const kind = reportKind(r.kind, r.impersonation, r.bot_kind);
-        const namespace =
-          r.project_id !== null
-            ? { type: 'project' as const, id: r.project_id, fullPath: r.path_with_namespace ?? `project ${r.project_id}` }
-            : r.group_id !== null
-              ? { type: 'group' as const, id: r.group_id, fullPath: r.full_path ?? `group ${r.group_id}` }
-              : kind === 'service_account' && r.provisioned_by_group_id !== null
-                ? { type: 'group' as const, id: r.provisioned_by_group_id, fullPath: r.owner_group_path ?? `group ${r.provisioned_by_group_id}` }
-                : { type: 'user' as const, id: r.user_id ?? 0, fullPath: r.username ?? `user ${r.user_id}` };
-        return { id: r.id, kind, name: r.name, scopes: JSON.parse(r.scopes) as string[], expiresAt: r.expires_at!, namespace };
+      return rows.map(toOverviewToken);
+    },
+
+    async expiringWithin({ today, bounds }) {
+      const rows = await db
+        .selectFrom('tokens as t')
+        .leftJoin('users as u', 'u.id', 't.user_id')
+        .select([
+          REPORT_KIND_SQL.as('kind'),
+          (eb) => eb.fn.countAll<string | number>().as('total'),
+          // One conditional sum per bound: one pass over the active tokens, whatever their number.
+          ...bounds.map((bound, i) => sql<string | number>`sum(case when t.expires_at <= ${bound} then 1 else 0 end)`.as(`b${i}`)),
+        ])
+        .where('t.revoked_at', 'is', null)
+        .where('t.deleted_at', 'is', null)
+        .where('t.superseded_at', 'is', null)
+        .where('t.expires_at', 'is not', null)
+        .where('t.expires_at', '>', today)
+        .groupBy(sql`1`)
+        .execute();
+      return rows.map((r) => {
+        const row = r as unknown as Record<string, string | number | null>;
+        return { kind: r.kind as ReportTokenKind, total: Number(r.total), counts: bounds.map((_, i) => Number(row[`b${i}`] ?? 0)) };
       });
     },
 

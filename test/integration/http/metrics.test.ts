@@ -9,6 +9,8 @@ import { DIALECTS } from '../../support/dialects.js';
 import { seedExpiringTokens, type ExpiringFixture } from '../../support/expiring-fixture.js';
 import { parseExposition, sampleValue, type ParsedFamily } from '../../support/prometheus-exposition.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
+import { createMetricsScraper, EXPIRING_WITHIN_DAYS } from '../../../src/metrics/token-metrics.js';
+import { createTokenOverviewStore } from '../../../src/store/token-overview.js';
 
 const NASTY_NAME = 'say "hi" \\ path\\n\nsecond line';
 const QUOTED_NAME = 'C:\\keys\\"prod" \\\\ backup';
@@ -189,5 +191,48 @@ describe.each(DIALECTS)('GET /metrics with LATCHKEY_METRICS_TOKEN on %s', (diale
 
   it('the token does not open the API', async () => {
     expect((await t.request('GET', '/api/v4/user', { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(401);
+  });
+});
+
+describe.each(DIALECTS)('GET /metrics caps the per-token series (LATCHKEY_METRICS_TOKEN_SERIES) on %s', (dialect) => {
+  let t: TestApp;
+  const CAP = 2;
+  beforeAll(async () => {
+    t = await startTestApp(dialect, { env: { LATCHKEY_METRICS_TOKEN_SERIES: String(CAP) } });
+    const w = await seedWorld(t);
+    await seedExpiringTokens(t, w);
+    // More personal tokens than the cap, expiring at different dates (one later than a year is impossible).
+    for (const [i, days] of [3, 9, 15, 45, 120, 300].entries()) {
+      const expiresAt = new Date(Date.parse('2026-11-23T00:00:00Z') + days * 86_400_000).toISOString().slice(0, 10);
+      await t.app.services.personalTokens.createFor(w.users.reporter.user, { name: `many-${i}`, scopes: ['read_user'], expiresAt }, null);
+    }
+  });
+  afterAll(async () => t?.close());
+
+  it('lists only the soonest-expiring tokens of each kind, and counts every token in the aggregates', async () => {
+    // The same scrape without a cap, as the reference: every active token with an expiry date.
+    const uncapped = createMetricsScraper({ overview: createTokenOverviewStore(t.app.store.db), registry: t.app.services.metrics, clock: t.clock, seriesPerKind: 1_000_000 });
+    const full = parseExposition(await uncapped.render()).get('latchkey_token_expiry_days')!.samples;
+    const res = await t.request('GET', '/metrics');
+    expect(res.status).toBe(200);
+    const m = parseExposition(res.text);
+    const capped = m.get('latchkey_token_expiry_days')!.samples;
+    expect(capped.length).toBeLessThan(full.length);
+
+    const kinds = [...new Set(full.map((s) => s.labels.kind!))];
+    expect(kinds).toEqual(expect.arrayContaining(['personal', 'deploy', 'project', 'group', 'service_account']));
+    expect(full.filter((s) => s.labels.kind === 'personal').length).toBeGreaterThan(CAP + 5);
+    const soonestFirst = (a: { value: number; labels: Record<string, string> }, b: { value: number; labels: Record<string, string> }) => a.value - b.value || Number(a.labels.token_id) - Number(b.labels.token_id);
+    for (const kind of kinds) {
+      const all = full.filter((s) => s.labels.kind === kind).sort(soonestFirst);
+      const listed = capped.filter((s) => s.labels.kind === kind).sort(soonestFirst);
+      expect(listed.map((s) => s.labels.token_id), kind).toEqual(all.slice(0, CAP).map((s) => s.labels.token_id));
+      expect(sampleValue(m, 'latchkey_token_expiry_series_omitted', { kind })).toBe(all.length - listed.length);
+      expect(sampleValue(m, 'latchkey_tokens_expiring', { kind, within_days: '+Inf' })).toBe(all.length);
+      for (const days of EXPIRING_WITHIN_DAYS) {
+        expect(sampleValue(m, 'latchkey_tokens_expiring', { kind, within_days: String(days) }), `${kind} within ${days}`).toBe(all.filter((s) => s.value <= days).length);
+      }
+    }
+    expect(capped.length).toBe(kinds.reduce((n, kind) => n + Math.min(CAP, full.filter((s) => s.labels.kind === kind).length), 0));
   });
 });
