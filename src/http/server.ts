@@ -12,6 +12,7 @@ import type { Store } from '../store/open-store.js';
 import { registerBodyParsers } from './body-parsers.js';
 import { registerPlainJsonContentType } from './json-content-type.js';
 import { sendError } from './error-mapping.js';
+import { registerStrictInput } from './strict-input.js';
 import { decorateCredentials, registerAuthentication } from './plugins/authenticate.js';
 import { registerRateLimit } from './plugins/rate-limit.js';
 import type { RouteContext } from './route-context.js';
@@ -101,6 +102,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
   registerRateLimit(app, { limiter: options.services.rateLimiter, ...options.rateLimit, onDecision: (throttle, outcome) => options.services.metrics.rateLimit.inc({ throttle, outcome }) });
   registerAuditTrail(app, { writer: options.services.auditWriter, clock: options.clock });
   registerPlainJsonContentType(app);
+  registerStrictInput(app);
   app.setErrorHandler((error, request, reply) => sendError(error as Error, request, reply));
   // GitLab's catch-all route answers `error!('404 Not Found', 404)`, which Grape renders as {"error": …}.
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ error: '404 Not Found' }));
