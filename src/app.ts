@@ -169,7 +169,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   // Web UI sign-in (issue 18): sessions, password and one-time-link sign-in, account changes.
   const signIn = createSignInModule({ db: store.db, users: store.namespaces, namespaces, clock, random, serverSecret: secret, policy: config.session });
   // OAuth2 / OpenID Connect provider (issue 17): applications, grants, OAuth tokens.
-  const oauth = createOAuthModule({ db: store.db, users: store.namespaces, clock, random, digester, verifier, onRevoked: revocations.publish });
+  const oauth = createOAuthModule({ db: store.db, users: store.namespaces, serverSecret: secret, clock, random, digester, verifier, onRevoked: revocations.publish });
 
   const services: Services = {
     random,
@@ -209,6 +209,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     webCsrfKey: signIn.csrfKey,
     oauthApplications: oauth.applications,
     oauth: oauth.oauth,
+    oidc: oauth.oidc,
   };
   return {
     clock,

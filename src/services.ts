@@ -41,6 +41,7 @@ import type { SessionService } from './sessions/session-service.js';
 import type { SignInService } from './sessions/sign-in-service.js';
 import type { ApplicationService } from './oauth/application-service.js';
 import type { OAuthService } from './oauth/oauth-service.js';
+import type { Oidc } from './oauth/oidc.js';
 
 /** Every service the adapters (HTTP routes, CLI commands) may call. */
 export interface Services {
@@ -90,6 +91,8 @@ export interface Services {
   readonly oauthApplications: ApplicationService;
   /** The OAuth2 protocol (src/oauth): authorization, token, revocation, token info. */
   readonly oauth: OAuthService;
+  /** OpenID Connect (src/oauth/oidc.ts): ID tokens, JWKS, discovery, userinfo. */
+  readonly oidc: Oidc;
 }
 
 /** What `buildServices` returns: the services plus the pieces they were built from. */

@@ -135,8 +135,6 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
   registerMetricsRoute(app, { scraper: options.services.metricsScraper, token: options.metricsToken ?? null });
   // Docker registry token service at the root, as GitLab serves it (its own Basic auth, not the API's).
   registerRegistryAuthRoutes(app, options.services.registry.tokens);
-  // OAuth2 client endpoints at GitLab's paths (their own client authentication, not the API's).
-  registerOAuthRoutes(app, options.services);
 
   const ctx: RouteContext = {
     services: options.services,
@@ -148,6 +146,9 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       return { type: 'group', group: (await namespaces.findGroup(request.actor, id)).group };
     },
   };
+
+  // OAuth2 / OpenID Connect endpoints at GitLab's paths (their own client authentication, not the API's).
+  registerOAuthRoutes(app, options.services, ctx.baseUrl);
 
   await app.register(
     async (api) => {

@@ -10,12 +10,17 @@ import type { Database } from '../store/database.js';
 import { createOAuthStore } from '../store/oauth.js';
 import type { TokenDigester } from '../tokens/token-digest.js';
 import type { TokenVerifier } from '../tokens/verify-token.js';
+import { createSecretBox } from '../kernel/secret-box.js';
+import { createOidcKeyStore } from '../store/oidc-keys.js';
 import { createApplicationService } from './application-service.js';
+import { createOidc, OIDC_KEY_PURPOSE } from './oidc.js';
 import { createOAuthService, DEFAULT_OAUTH_SETTINGS, type OAuthSettings } from './oauth-service.js';
 
 export interface OAuthModuleDeps {
   db: Kysely<Database>;
-  users: Pick<NamespaceStore, 'findUserById'>;
+  users: Pick<NamespaceStore, 'findUserById' | 'listGroupsVisibleTo'>;
+  /** Seals the OpenID Connect signing keys. */
+  serverSecret: string;
   clock: Clock;
   random: TokenGenerator;
   digester: TokenDigester;
@@ -25,9 +30,10 @@ export interface OAuthModuleDeps {
   settings?: OAuthSettings;
 }
 
-export function createOAuthModule({ db, users, clock, random, digester, verifier, onRevoked, settings = DEFAULT_OAUTH_SETTINGS }: OAuthModuleDeps) {
+export function createOAuthModule({ db, users, serverSecret, clock, random, digester, verifier, onRevoked, settings = DEFAULT_OAUTH_SETTINGS }: OAuthModuleDeps) {
   const store = createOAuthStore(db);
-  const oauth = createOAuthService({ store, users, clock, random, digester, verifier, settings, onRevoked });
+  const oidc = createOidc({ keys: createOidcKeyStore(db), box: createSecretBox(serverSecret, OIDC_KEY_PURPOSE), clock, users });
+  const oauth = createOAuthService({ store, users, clock, random, digester, verifier, settings, onRevoked, idToken: oidc.idToken });
   const applications = createApplicationService({ store, clock, random, digester, onApplicationDeleted: oauth.revokeApplicationGrants });
-  return { store, applications, oauth };
+  return { store, applications, oauth, oidc };
 }

@@ -14,6 +14,7 @@ export type OAuthErrorCode =
   | 'unsupported_response_type'
   | 'unsupported_token_type'
   | 'invalid_token'
+  | 'insufficient_scope'
   | 'authorization_pending'
   | 'slow_down'
   | 'expired_token'

@@ -48,7 +48,7 @@ export interface OAuthServiceDeps {
   /** Token ids that stopped working (the revocation feed). */
   onRevoked: (tokenId: number) => void;
   /** The ID token of an `openid` grant (oidc.ts); absent until OpenID Connect is built. */
-  idToken?: (input: { application: OAuthApplication; user: User; grant: OAuthGrant; accessToken: string; now: Date }) => Promise<string>;
+  idToken?: (input: { application: OAuthApplication; user: User; grant: OAuthGrant; now: Date; issuer: string }) => Promise<string>;
 }
 
 /** The parameters of /oauth/authorize once checked. */
@@ -162,7 +162,7 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     return { access, refresh, token };
   }
 
-  async function respond(app: OAuthApplication, grant: OAuthGrant, issued: { access: string; refresh: string; token: Token }, now: Date): Promise<TokenResponse> {
+  async function respond(app: OAuthApplication, grant: OAuthGrant, issued: { access: string; refresh: string; token: Token }, now: Date, issuer: string): Promise<TokenResponse> {
     const body: TokenResponse = {
       access_token: issued.access,
       token_type: 'Bearer',
@@ -173,12 +173,12 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     };
     if (deps.idToken && issued.token.scopes.includes('openid')) {
       const user = await users.findUserById(grant.userId);
-      if (user) body.id_token = await deps.idToken({ application: app, user, grant, accessToken: issued.access, now });
+      if (user) body.id_token = await deps.idToken({ application: app, user, grant, now, issuer });
     }
     return body;
   }
 
-  async function exchangeCode(app: OAuthApplication, params: Params): Promise<TokenResponse> {
+  async function exchangeCode(app: OAuthApplication, params: Params, issuer: string): Promise<TokenResponse> {
     const code = text(params, 'code');
     if (!code) throw new OAuthError('invalid_request', 'Missing required parameter: code.');
     if (code.length > 256) throw new OAuthError('invalid_grant');
@@ -215,10 +215,10 @@ export function createOAuthService(deps: OAuthServiceDeps) {
       if (again?.grantId) await revokeGrant(again.grantId, 'code_reuse');
       throw new OAuthError('invalid_grant');
     }
-    return respond(app, result.grant, result.issued, now);
+    return respond(app, result.grant, result.issued, now, issuer);
   }
 
-  async function refresh(app: OAuthApplication, params: Params): Promise<TokenResponse> {
+  async function refresh(app: OAuthApplication, params: Params, issuer: string): Promise<TokenResponse> {
     const presented = text(params, 'refresh_token');
     if (!presented) throw new OAuthError('invalid_request', 'Missing required parameter: refresh_token.');
     if (presented.length > 256) throw new OAuthError('invalid_grant');
@@ -247,7 +247,7 @@ export function createOAuthService(deps: OAuthServiceDeps) {
       throw new OAuthError('invalid_grant');
     }
     publish(result.revoked);
-    return respond(app, grant, result.issued, now);
+    return respond(app, grant, result.issued, now, issuer);
   }
 
   return {
@@ -300,13 +300,13 @@ export function createOAuthService(deps: OAuthServiceDeps) {
       return withParams(request.redirectUri, { error: error.code, error_description: error.description, state: request.state });
     },
 
-    /** POST /oauth/token. */
-    async token(params: Params, authorization: string | undefined): Promise<TokenResponse> {
+    /** POST /oauth/token; `issuer` is the base URL ID tokens name. */
+    async token(params: Params, authorization: string | undefined, issuer: string): Promise<TokenResponse> {
       const grantType = text(params, 'grant_type');
       if (!grantType) throw new OAuthError('invalid_request', 'Missing required parameter: grant_type.');
       if (grantType !== 'authorization_code' && grantType !== 'refresh_token') throw new OAuthError('unsupported_grant_type');
       const app = await authenticateClient(params, authorization);
-      return grantType === 'authorization_code' ? exchangeCode(app, params) : refresh(app, params);
+      return grantType === 'authorization_code' ? exchangeCode(app, params, issuer) : refresh(app, params, issuer);
     },
 
     /**
@@ -355,6 +355,15 @@ export function createOAuthService(deps: OAuthServiceDeps) {
       const left = Math.max(0, Math.floor((Date.parse(result.token.validUntil!) - clock.now().getTime()) / 1000));
       const scopes = [...result.token.scopes];
       return { resource_owner_id: grant.userId, scope: scopes, expires_in: left, application: { uid: app.uid }, created_at: epoch(result.token.createdAt), scopes, expires_in_seconds: left };
+    },
+
+    /** The user behind an OAuth access token for /oauth/userinfo: it must carry `openid`. */
+    async userOfOpenIdToken(secret: string | null): Promise<{ user: User; scopes: readonly string[] }> {
+      if (!secret) throw new OAuthError('invalid_token', 'The access token is invalid');
+      const result = await deps.verifier.verify(secret);
+      if (!result.ok || result.token.kind !== 'oauth' || !result.user) throw new OAuthError('invalid_token', 'The access token is invalid');
+      if (!result.token.scopes.includes('openid')) throw new OAuthError('insufficient_scope', 'The request requires higher privileges than provided by the access token.', 403);
+      return { user: result.user, scopes: result.token.scopes };
     },
 
     /** Ends every grant of an application and its tokens (before the application is deleted). */

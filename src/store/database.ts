@@ -354,6 +354,15 @@ export interface OauthAccessTokensTable {
   grant_id: number;
 }
 
+export interface OidcSigningKeysTable {
+  generation: number;
+  kid: string;
+  algorithm: string;
+  private_key_sealed: string;
+  public_jwk: string;
+  created_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -380,4 +389,5 @@ export interface Database {
   oauth_codes: OauthCodesTable;
   oauth_refresh_tokens: OauthRefreshTokensTable;
   oauth_access_tokens: OauthAccessTokensTable;
+  oidc_signing_keys: OidcSigningKeysTable;
 }

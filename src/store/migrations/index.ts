@@ -21,6 +21,7 @@ import { createWebSignIn } from './2026-12-02T1800-web-sign-in.js';
 import { createOauthApplications } from './2026-12-03T0700-oauth-applications.js';
 import { createOauthGrants } from './2026-12-03T0701-oauth-grants.js';
 import { createGitlabHooks } from './2026-12-03T0600-gitlab-hooks.js';
+import { createOidcSigningKeys } from './2026-12-03T0702-oidc-signing-keys.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -40,6 +41,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-03T0700-oauth-applications': createOauthApplications(traits),
     '2026-12-03T0701-oauth-grants': createOauthGrants(traits),
     '2026-12-03T0600-gitlab-hooks': createGitlabHooks(traits),
+    '2026-12-03T0702-oidc-signing-keys': createOidcSigningKeys(traits),
   };
   return { getMigrations: async () => migrations };
 }
