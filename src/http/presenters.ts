@@ -256,6 +256,9 @@ export const AdminTokenEntity = Type.Object({
   created_at: Type.String(),
   last_used_at: Nullable(Type.String()),
   previous_token_id: Type.Union([Type.Integer(), Type.Null()]),
+  /** GitLab's record fields of a personal/impersonation/project/group token (doc/api/admin/token.md's example). */
+  previous_personal_access_token_id: Type.Union([Type.Integer(), Type.Null()]),
+  impersonation: Type.Boolean(),
   grace_until: Nullable(Type.String()),
   revoke_reason: Nullable(Type.String()),
   ...TokenUsageFields,
@@ -281,6 +284,8 @@ export function presentAdminToken(t: Token, owner: User | null, now: Date): Stat
     created_at: t.createdAt,
     last_used_at: t.lastUsedAt,
     previous_token_id: t.rotatedFromId,
+    previous_personal_access_token_id: t.kind === 'deploy' ? null : t.rotatedFromId,
+    impersonation: t.impersonation,
     grace_until: t.revokedAt === null ? t.graceUntil : null,
     revoke_reason: t.revokeReason,
     ...presentTokenUsage(t),

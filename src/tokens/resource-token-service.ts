@@ -97,6 +97,8 @@ export function createResourceTokenService(deps: ResourceTokenServiceDeps) {
   const neededLevel = (r: Resource) => (r.type === 'project' ? AccessLevel.MAINTAINER : AccessLevel.OWNER);
   const ownerFilter = (r: Resource) => (r.type === 'project' ? { projectId: r.project.id } : { groupId: r.group.id });
   const tokenNotFound = (r: Resource) => notFound(`${typeOf(r)} Access Token Not Found`, 'TOKEN_NOT_FOUND');
+  /** GitLab's GET and DELETE of an unknown id: `not_found!("Could not find project access token with token_id: 7")`. */
+  const tokenIdNotFound = (r: Resource, tokenId: number) => notFound(`Could not find ${typeOf(r)} access token with token_id: ${tokenId} Not Found`, 'TOKEN_NOT_FOUND');
   const hex = (bytes: number) => Buffer.from(random.randomBytes(bytes)).toString('hex');
 
   /** The groups whose stricter token lifetime applies: the resource's group and its ancestors. */
@@ -197,7 +199,7 @@ export function createResourceTokenService(deps: ResourceTokenServiceDeps) {
     async show(actor: User, resource: Resource, tokenId: number): Promise<Token> {
       await authorizeRead(actor, resource);
       const token = await findInResource(resource, tokenId);
-      if (!token) throw tokenNotFound(resource);
+      if (!token) throw tokenIdNotFound(resource, tokenId);
       return token;
     },
 
@@ -208,7 +210,7 @@ export function createResourceTokenService(deps: ResourceTokenServiceDeps) {
      */
     async revoke(actor: User, resource: Resource, tokenId: number): Promise<void> {
       const token = await findInResource(resource, tokenId);
-      if (!token) throw tokenNotFound(resource);
+      if (!token) throw tokenIdNotFound(resource, tokenId);
       const bot = token.userId === null ? null : await store.namespaces.findUserById(token.userId);
       const level = await levelOf(actor, resource);
       if (level < neededLevel(resource)) throw badRequest(`${actor.name} cannot delete ${bot?.name ?? 'the bot user'}`, 'FORBIDDEN');

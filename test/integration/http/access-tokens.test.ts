@@ -105,7 +105,8 @@ describe.each(DIALECTS)('project and group access tokens on %s', (dialect) => {
       for (const [method, url] of [['GET', `${base()}/${created.body.id}`], ['DELETE', `${base()}/${created.body.id}`]] as const) {
         const res = await t.request(method, url, { token: w.adminToken });
         expect(res.status).toBe(404);
-        expect(res.body).toEqual({ message: `404 ${kind} Access Token Not Found` });
+        // lib/api/resource_access_tokens.rb: not_found!("Could not find #{source_type} access token with token_id: …").
+        expect(res.body).toEqual({ message: `404 Could not find ${kind} access token with token_id: ${created.body.id} Not Found` });
       }
       const rotate = await t.request('POST', `${base()}/${created.body.id}/rotate`, { token: w.adminToken });
       expect(rotate.status).toBe(404);

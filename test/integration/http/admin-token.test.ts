@@ -19,8 +19,18 @@ describe.each(DIALECTS)('admin token look-up on %s', (dialect) => {
     const res = await identify(w.users.developer.token);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ kind: 'personal', user_id: w.users.developer.user.id, scopes: ['api'], revoked: false, active: true, expires_at: '2027-06-01', owner: { id: w.users.developer.user.id, username: 'developer-user', bot: false } });
+    // GitLab's record fields (doc/api/admin/token.md's example) are there too.
+    expect(res.body).toMatchObject({ impersonation: false, previous_personal_access_token_id: null });
     expect(JSON.stringify(res.body)).not.toContain(w.users.developer.token);
     expect(res.body.digest).toBeUndefined();
+  });
+
+  it('names an impersonation token and the token a rotation replaced as GitLab\'s record does', async () => {
+    const imp = await t.request('POST', `/api/v4/users/${w.users.guest.user.id}/impersonation_tokens`, { token: w.adminToken, body: { name: 'support', scopes: ['api'], expires_at: '2027-01-01' } });
+    expect((await identify(imp.body.token)).body).toMatchObject({ kind: 'impersonation', impersonation: true, user_id: w.users.guest.user.id });
+    const pat = await t.request('POST', `/api/v4/users/${w.users.guest.user.id}/personal_access_tokens`, { token: w.adminToken, body: { name: 'rot', scopes: ['api'], expires_at: '2027-01-01' } });
+    const rotated = await t.request('POST', `/api/v4/personal_access_tokens/${pat.body.id}/rotate`, { token: w.adminToken });
+    expect((await identify(rotated.body.token)).body).toMatchObject({ impersonation: false, previous_personal_access_token_id: pat.body.id, previous_token_id: pat.body.id });
   });
 
   it('identifies and revokes a deploy token', async () => {
