@@ -115,6 +115,19 @@ describe.skipIf(!PROGRAMS_OK).each(DIALECTS)('git over HTTP through nginx on %s'
     const bot = await resourceTokens.create(w.admin, project, { name: 'ci', scopes: ['write_repository'], accessLevel: 30, expiresAt: '2027-06-01' });
     // Any username goes with a project access token, as in GitLab.
     secrets.projectBot = { username: 'oauth2', secret: bot.secret };
+    // OAuth2 access tokens of the Developer (issue 17), as `oauth2:<token>`: one per scope.
+    const oauthToken = async (scope: string) => {
+      const { oauthApplications, oauth } = t.app.services;
+      const redirectUri = 'https://git-client.example.com/cb';
+      const { application, secret } = await oauthApplications.create(w.admin, { name: `git ${scope}`, redirectUri, scopes: scope, confidential: true });
+      const check = await oauth.checkAuthorization({ client_id: application.uid, redirect_uri: redirectUri, response_type: 'code', scope });
+      if (check.kind !== 'ok') throw new Error(`authorization refused: ${check.kind}`);
+      const code = new URL(await oauth.approve(w.users.developer.user, check.request)).searchParams.get('code')!;
+      const issued = await oauth.token({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: application.uid, client_secret: secret }, undefined, 'http://127.0.0.1');
+      return { username: 'oauth2', secret: issued.access_token };
+    };
+    secrets.oauthReader = await oauthToken('read_repository');
+    secrets.oauthWriter = await oauthToken('write_repository');
 
     // A public project (issue 11 item 5): fetched without credentials, as in GitLab.
     const open = await t.app.services.namespaces.createGroup(w.admin, { name: 'Open', path: 'open', visibility: 'public' });
@@ -168,6 +181,19 @@ describe.skipIf(!PROGRAMS_OK).each(DIALECTS)('git over HTTP through nginx on %s'
     expect(code, output).toBe(0);
     expect(output).toContain('pushed-by=developer-user');
     expect(await bareHead()).toBe(head);
+  });
+
+  it('clones and pushes with OAuth2 access tokens as oauth2:<token>, within their scopes', async () => {
+    const { code, output } = await clone('oauthReader');
+    expect(code, output).toBe(0);
+    const before = await bareHead();
+    const refused = await commitAndPush('oauthReader', 'oauth-refused.txt');
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toContain('The requested URL returned error: 403');
+    expect(await bareHead()).toBe(before);
+    const pushed = await commitAndPush('oauthWriter', 'oauth.txt');
+    expect(pushed.code, pushed.output).toBe(0);
+    expect(pushed.output).toContain('pushed-by=developer-user');
   });
 
   it('pushes with a project access token (write_repository, Developer) under any username', async () => {
