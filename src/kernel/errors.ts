@@ -2,7 +2,7 @@
  * Domain errors. Services throw these with a code and a public message; they never choose an HTTP
  * status. http/error-mapping.ts turns each kind into GitLab's status and body, in one table.
  */
-export type ErrorKind = 'invalid' | 'invalid_record' | 'unprocessable' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'unavailable';
+export type ErrorKind = 'invalid' | 'invalid_record' | 'unprocessable' | 'unauthenticated' | 'forbidden' | 'not_found' | 'not_allowed' | 'conflict' | 'unavailable';
 
 export class DomainError extends Error {
   constructor(
@@ -53,6 +53,11 @@ export function forbidden(code = 'FORBIDDEN'): DomainError {
 
 export function unauthenticated(code = 'UNAUTHENTICATED'): DomainError {
   return new DomainError('unauthenticated', code, '401 Unauthorized');
+}
+
+/** GitLab's `error!(message, 405)`: `{"message": "<message>"}` with 405 (e.g. keyset pagination a list does not offer). */
+export function notAllowed(message: string, code = 'NOT_ALLOWED'): DomainError {
+  return new DomainError('not_allowed', code, message);
 }
 
 export function conflict(message: string, code = 'CONFLICT'): DomainError {

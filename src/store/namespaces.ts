@@ -6,6 +6,7 @@ import type { UtcDate } from '../kernel/dates.js';
 import type { BotKind, Group, Member, MemberSource, Project, User } from '../namespaces/namespace.js';
 import { offsetOf } from '../kernel/page.js';
 import { containsPattern } from './like.js';
+import { pageRows } from './paging.js';
 
 export function toUser(r: Selectable<UsersTable>): User {
   return {
@@ -116,11 +117,8 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
       return r ? toUser(r) : null;
     },
     async listUsers(page) {
-      const [rows, count] = await Promise.all([
-        db.selectFrom('users').selectAll().orderBy('id').limit(page.perPage).offset(offsetOf(page)).execute(),
-        db.selectFrom('users').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
-      ]);
-      return { items: rows.map(toUser), total: Number(count.n) };
+      const result = await pageRows<Selectable<UsersTable>>(db, 'users', db.selectFrom('users'), (q) => q.orderBy('id'), page);
+      return { ...result, items: result.items.map(toUser) };
     },
     async setUserState(id, state) {
       await db.updateTable('users').set({ state }).where('id', '=', id).execute();

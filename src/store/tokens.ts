@@ -1,9 +1,9 @@
 /** TokenStore over Kysely (both dialects). */
 import { sql, type Kysely, type RawBuilder, type Selectable, type SelectQueryBuilder } from 'kysely';
 import type { Database, TokensTable } from './database.js';
-import type { TokenSort, TokenStore } from '../tokens/token-store.js';
+import type { TokenFilter, TokenSearch, TokenSort, TokenStore } from '../tokens/token-store.js';
 import type { Token, TokenKind } from '../tokens/token.js';
-import { offsetOf } from '../kernel/page.js';
+import { pageRows } from './paging.js';
 import { containsPattern } from './like.js';
 import { parseStringArray } from '../tokens/token-usage.js';
 
@@ -41,7 +41,7 @@ export function toToken(r: Selectable<TokensTable>): Token {
  * tokens without an expiry or never used sort last ascending and first descending, as PostgreSQL (and
  * so GitLab) orders NULLs; the id breaks ties (descending for expiry and last use, as GitLab does).
  */
-function orderTokens<Q extends SelectQueryBuilder<Database, 'tokens', any>>(q: Q, sort: TokenSort): Q {
+export function orderTokens<Q extends SelectQueryBuilder<Database, 'tokens', any>>(q: Q, sort: TokenSort): Q {
   const by = (expression: RawBuilder<unknown>, id: 'asc' | 'desc') => q.orderBy(expression).orderBy('id', id) as Q;
   switch (sort) {
     case 'id_asc':
@@ -65,6 +65,56 @@ function orderTokens<Q extends SelectQueryBuilder<Database, 'tokens', any>>(q: Q
     case 'last_used_desc':
       return by(sql`last_used_at desc nulls first`, 'desc');
   }
+}
+
+/**
+ * The rows of a TokenFilter (deploy token lists, a bot's or account's tokens). The kind is a literal so
+ * SQLite's planner can match the partial list indexes (deleted_at is null) to the query.
+ */
+export function tokenListFilter(db: Kysely<Database>, f: TokenFilter) {
+  let q = db.selectFrom('tokens').where(sql<boolean>`kind = ${sql.lit(f.kind)}`).where('deleted_at', 'is', null);
+  if (f.projectId !== undefined) q = q.where('project_id', '=', f.projectId);
+  if (f.groupId !== undefined) q = q.where('group_id', '=', f.groupId);
+  if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
+  const now = f.now;
+  if (f.active === true) {
+    q = q.where('revoked_at', 'is', null).where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', f.today)]));
+    if (now !== undefined) q = q.where((eb) => eb.or([eb('grace_until', 'is', null), eb('grace_until', '>', now)]));
+  } else if (f.active === false) {
+    q = q.where((eb) => eb.or([eb('revoked_at', 'is not', null), eb('expires_at', '<=', f.today), ...(now !== undefined ? [eb('grace_until', '<=', now)] : [])]));
+  }
+  return q;
+}
+
+/** The rows of a TokenSearch (GitLab's PersonalAccessTokensFinder), kinds as literals (see tokenListFilter). */
+export function personalSearchFilter(db: Kysely<Database>, f: TokenSearch, now: string) {
+  const today = now.slice(0, 10);
+  let q = db.selectFrom('tokens').where('deleted_at', 'is', null);
+  // A project's or group's access tokens, or GitLab's PersonalAccessToken: every kind but deploy (and OAuth).
+  if (f.projectId !== undefined) q = q.where(sql<boolean>`kind = 'project'`).where('project_id', '=', f.projectId);
+  else if (f.groupId !== undefined) q = q.where(sql<boolean>`kind = 'group'`).where('group_id', '=', f.groupId);
+  else q = q.where(sql<boolean>`kind not in ('deploy', 'oauth')`);
+  if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
+  if (f.impersonation !== undefined) q = q.where('impersonation', '=', f.impersonation ? 1 : 0);
+  const revoked = (eb: any) => eb.or([eb('revoked_at', 'is not', null), eb('grace_until', '<=', now)]);
+  const notRevoked = (eb: any) => eb.and([eb('revoked_at', 'is', null), eb.or([eb('grace_until', 'is', null), eb('grace_until', '>', now)])]);
+  if (f.revoked === true) q = q.where(revoked);
+  if (f.revoked === false) q = q.where(notRevoked);
+  if (f.state === 'active') q = q.where(notRevoked).where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', today)]));
+  if (f.state === 'inactive') q = q.where((eb) => eb.or([revoked(eb), eb('expires_at', '<=', today)]));
+  if (f.search !== undefined && f.search !== '') {
+    const pattern = containsPattern(f.search);
+    q = q.where(sql`lower(name) like ${pattern} escape '\\'` as any);
+  }
+  // GitLab's scopes: created_before/after and last_used_before/after include the bound
+  // (CreatedAtFilterable, `last_used_at <= ?`), expires_before excludes it, expires_after includes it.
+  if (f.createdBefore !== undefined) q = q.where('created_at', '<=', f.createdBefore);
+  if (f.createdAfter !== undefined) q = q.where('created_at', '>=', f.createdAfter);
+  if (f.lastUsedBefore !== undefined) q = q.where('last_used_at', '<=', f.lastUsedBefore);
+  if (f.lastUsedAfter !== undefined) q = q.where('last_used_at', '>=', f.lastUsedAfter);
+  if (f.expiresBefore !== undefined) q = q.where('expires_at', '<', f.expiresBefore);
+  if (f.expiresAfter !== undefined) q = q.where('expires_at', '>=', f.expiresAfter);
+  return q;
 }
 
 export function createTokenStore(db: Kysely<Database>): TokenStore {
@@ -106,24 +156,8 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
       return r ? { ...toToken(r), digest: r.digest, deleted: r.deleted_at !== null } : null;
     },
     async list(f, page) {
-      let q = db.selectFrom('tokens').where('kind', '=', f.kind).where('deleted_at', 'is', null);
-      if (f.projectId !== undefined) q = q.where('project_id', '=', f.projectId);
-      if (f.groupId !== undefined) q = q.where('group_id', '=', f.groupId);
-      if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
-      const now = f.now;
-      if (f.active === true) {
-        q = q.where('revoked_at', 'is', null).where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', f.today)]));
-        if (now !== undefined) q = q.where((eb) => eb.or([eb('grace_until', 'is', null), eb('grace_until', '>', now)]));
-      } else if (f.active === false) {
-        q = q.where((eb) =>
-          eb.or([eb('revoked_at', 'is not', null), eb('expires_at', '<=', f.today), ...(now !== undefined ? [eb('grace_until', '<=', now)] : [])]),
-        );
-      }
-      const [rows, count] = await Promise.all([
-        q.selectAll().orderBy('id').limit(page.perPage).offset(offsetOf(page)).execute(),
-        q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
-      ]);
-      return { items: rows.map(toToken), total: Number(count.n) };
+      const page_ = await pageRows<Selectable<TokensTable>>(db, 'tokens', tokenListFilter(db, f), (q) => q.orderBy('id'), page);
+      return { ...page_, items: page_.items.map(toToken) };
     },
     async markRevoked(id, at, reason = 'revoked') {
       const r = await db.updateTable('tokens').set({ revoked_at: at, revoke_reason: reason }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
@@ -147,37 +181,8 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
       await db.updateTable('tokens').set({ reuse_detected_at: at }).where('id', '=', id).where('reuse_detected_at', 'is', null).execute();
     },
     async searchPersonal(f, now, page) {
-      const today = now.slice(0, 10);
-      let q = db.selectFrom('tokens').where('deleted_at', 'is', null);
-      // A project's or group's access tokens, or GitLab's PersonalAccessToken: every kind but deploy.
-      if (f.projectId !== undefined) q = q.where('kind', '=', 'project').where('project_id', '=', f.projectId);
-      else if (f.groupId !== undefined) q = q.where('kind', '=', 'group').where('group_id', '=', f.groupId);
-      else q = q.where('kind', 'not in', ['deploy', 'oauth']);
-      if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
-      if (f.impersonation !== undefined) q = q.where('impersonation', '=', f.impersonation ? 1 : 0);
-      const revoked = (eb: any) => eb.or([eb('revoked_at', 'is not', null), eb('grace_until', '<=', now)]);
-      const notRevoked = (eb: any) => eb.and([eb('revoked_at', 'is', null), eb.or([eb('grace_until', 'is', null), eb('grace_until', '>', now)])]);
-      if (f.revoked === true) q = q.where(revoked);
-      if (f.revoked === false) q = q.where(notRevoked);
-      if (f.state === 'active') q = q.where(notRevoked).where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', today)]));
-      if (f.state === 'inactive') q = q.where((eb) => eb.or([revoked(eb), eb('expires_at', '<=', today)]));
-      if (f.search !== undefined && f.search !== '') {
-        const pattern = containsPattern(f.search);
-        q = q.where(sql`lower(name) like ${pattern} escape '\\'` as any);
-      }
-      // GitLab's scopes: created_before/after and last_used_before/after include the bound
-      // (CreatedAtFilterable, `last_used_at <= ?`), expires_before excludes it, expires_after includes it.
-      if (f.createdBefore !== undefined) q = q.where('created_at', '<=', f.createdBefore);
-      if (f.createdAfter !== undefined) q = q.where('created_at', '>=', f.createdAfter);
-      if (f.lastUsedBefore !== undefined) q = q.where('last_used_at', '<=', f.lastUsedBefore);
-      if (f.lastUsedAfter !== undefined) q = q.where('last_used_at', '>=', f.lastUsedAfter);
-      if (f.expiresBefore !== undefined) q = q.where('expires_at', '<', f.expiresBefore);
-      if (f.expiresAfter !== undefined) q = q.where('expires_at', '>=', f.expiresAfter);
-      const [rows, count] = await Promise.all([
-        orderTokens(q.selectAll(), f.sort ?? 'id_asc').limit(page.perPage).offset(offsetOf(page)).execute(),
-        q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
-      ]);
-      return { items: rows.map(toToken), total: Number(count.n) };
+      const page_ = await pageRows<Selectable<TokensTable>>(db, 'tokens', personalSearchFilter(db, f, now), (q) => orderTokens(q as any, f.sort ?? 'id_asc'), page);
+      return { ...page_, items: page_.items.map(toToken) };
     },
     async groupLifetimeLimit(groupIds) {
       if (groupIds.length === 0) return null;

@@ -8,13 +8,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalidParam } from '../../kernel/errors.js';
 import { VALID_ACCESS_LEVELS } from '../../namespaces/access-levels.js';
 import { RESOURCE_TOKEN_SCOPES } from '../../tokens/resource-token-service.js';
-import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.js';
+import { KeysetPaginationQuery, readListPage, setListHeaders, type KeysetPaginationQueryT } from '../pagination.js';
 import { presentResourceAccessToken, ResourceAccessTokenEntity, ResourceAccessTokenWithTokenEntity } from '../presenters.js';
 import type { RouteContext } from '../route-context.js';
 import { ResourceParams, TokenParams } from './resource-params.js';
-import { readTokenSearch, TokenListQuery, type TokenListQueryT } from './token-list-query.js';
+import { keysetDirectionOf, readTokenSearch, TokenListQuery, type TokenListQueryT } from './token-list-query.js';
 
-const ListQuery = Type.Object({ ...TokenListQuery, ...PaginationQuery });
+const ListQuery = Type.Object({ ...TokenListQuery, ...KeysetPaginationQuery });
 
 const CreateBody = Type.Object({
   name: Type.String({ description: 'Name of the token (also the bot user’s name)' }),
@@ -69,7 +69,7 @@ export function registerAccessTokenRoutes(app: FastifyInstance, ctx: RouteContex
     const what = kind.slice(0, -1);
     const tags = ['access_tokens'];
 
-    app.get<{ Params: { id: string }; Querystring: TokenListQueryT & { page?: number; per_page?: number } }>(
+    app.get<{ Params: { id: string }; Querystring: TokenListQueryT & KeysetPaginationQueryT }>(
       `/${kind}/:id/access_tokens`,
       {
         schema: {
@@ -82,9 +82,10 @@ export function registerAccessTokenRoutes(app: FastifyInstance, ctx: RouteContex
       },
       async (request, reply) => {
         const resource = await ctx.resolve(request, kind, request.params.id);
-        const page = readPage(request.query);
-        const result = await resourceTokens.list(request.actor, resource, readTokenSearch(request.query), page);
-        setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
+        const search = readTokenSearch(request.query);
+        const page = readListPage(request.query, keysetDirectionOf(search));
+        const result = await resourceTokens.list(request.actor, resource, search, page);
+        setListHeaders(request, reply, page, result, ctx.baseUrl(request));
         return result.items.map((t) => presentResourceAccessToken(t, now()));
       },
     );

@@ -6,12 +6,12 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalidParam } from '../../kernel/errors.js';
 import { DEPLOY_TOKEN_SCOPES } from '../../tokens/scopes.js';
-import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.js';
+import { KeysetPaginationQuery, readListPage, setListHeaders, type KeysetPaginationQueryT } from '../pagination.js';
 import { DeployTokenEntity, DeployTokenWithTokenEntity, presentDeployToken } from '../presenters.js';
 import type { RouteContext } from '../route-context.js';
 import { ResourceParams, TokenParams } from './resource-params.js';
 
-const ListQuery = Type.Object({ active: Type.Optional(Type.Boolean({ description: 'Limit by active status' })), ...PaginationQuery });
+const ListQuery = Type.Object({ active: Type.Optional(Type.Boolean({ description: 'Limit by active status' })), ...KeysetPaginationQuery });
 
 const CreateBody = Type.Object({
   name: Type.String({ description: "New deploy token's name" }),
@@ -20,7 +20,7 @@ const CreateBody = Type.Object({
   username: Type.Optional(Type.String({ description: 'Username for the token (default gitlab+deploy-token-{id})' })),
 });
 
-type ListQueryT = { active?: boolean; page?: number; per_page?: number };
+type ListQueryT = { active?: boolean } & KeysetPaginationQueryT;
 
 /**
  * GitLab's (Grape's) input coercions for the create body, applied before schema validation: no body
@@ -50,9 +50,9 @@ export function registerDeployTokenRoutes(app: FastifyInstance, ctx: RouteContex
     '/deploy_tokens',
     { schema: { tags: ['deploy_tokens'], summary: 'All deploy tokens of the instance (admin)', querystring: ListQuery, response: { 200: Type.Array(DeployTokenEntity) } } },
     async (request, reply) => {
-      const page = readPage(request.query);
+      const page = readListPage(request.query, 'asc');
       const result = await deployTokens.listAll(request.actor, { active: request.query.active }, page);
-      setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
+      setListHeaders(request, reply, page, result, ctx.baseUrl(request));
       return result.items.map((t) => presentDeployToken(t, now()));
     },
   );
@@ -66,9 +66,9 @@ export function registerDeployTokenRoutes(app: FastifyInstance, ctx: RouteContex
       { schema: { tags, summary: `List a ${what}'s deploy tokens`, params: ResourceParams, querystring: ListQuery, response: { 200: Type.Array(DeployTokenEntity) } } },
       async (request, reply) => {
         const resource = await ctx.resolve(request, kind, request.params.id);
-        const page = readPage(request.query);
+        const page = readListPage(request.query, 'asc');
         const result = await deployTokens.list(request.actor, resource, { active: request.query.active }, page);
-        setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
+        setListHeaders(request, reply, page, result, ctx.baseUrl(request));
         return result.items.map((t) => presentDeployToken(t, now()));
       },
     );

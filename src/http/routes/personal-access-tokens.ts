@@ -8,10 +8,10 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalidParam } from '../../kernel/errors.js';
 import type { TokenSearch } from '../../tokens/token-store.js';
-import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.js';
+import { KeysetPaginationQuery, readListPage, setListHeaders, type KeysetPaginationQueryT } from '../pagination.js';
 import { PersonalAccessTokenEntity, PersonalAccessTokenWithTokenEntity, presentPersonalAccessToken } from '../presenters.js';
 import type { RouteContext } from '../route-context.js';
-import { readTokenSearch, TokenListQuery, type TokenListQueryT } from './token-list-query.js';
+import { keysetDirectionOf, readTokenSearch, TokenListQuery, type TokenListQueryT } from './token-list-query.js';
 
 const Id = Type.Integer({ minimum: 1, maximum: 2147483647 });
 const TokenIdParams = Type.Object({ id: Id });
@@ -19,9 +19,9 @@ const UserIdParams = Type.Object({ user_id: Id });
 const ListQuery = Type.Object({
   user_id: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'Owner (admins: anyone; others: themselves only)' })),
   ...TokenListQuery,
-  ...PaginationQuery,
+  ...KeysetPaginationQuery,
 });
-type ListQueryT = { user_id?: number; page?: number; per_page?: number } & TokenListQueryT;
+type ListQueryT = { user_id?: number } & KeysetPaginationQueryT & TokenListQueryT;
 
 const CreateBody = Type.Object({
   name: Type.String({ description: 'Token name' }),
@@ -76,9 +76,9 @@ export function registerPersonalAccessTokenRoutes(app: FastifyInstance, ctx: Rou
     async (request, reply) => {
       const q = request.query;
       const filter: TokenSearch = { ...readTokenSearch(q), userId: q.user_id };
-      const page = readPage(q);
+      const page = readListPage(q, keysetDirectionOf(filter));
       const result = await personalTokens.list(request.actor, filter, page);
-      setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
+      setListHeaders(request, reply, page, result, ctx.baseUrl(request));
       return result.items.map((t) => presentPersonalAccessToken(t, now()));
     },
   );

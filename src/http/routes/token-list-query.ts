@@ -80,3 +80,9 @@ export function readTokenSearch(query: TokenListQueryT): TokenSearch {
     sort: readTokenSort(query.sort),
   };
 }
+
+/** The id direction of a token list's order for keyset pagination; null when it is not ordered by id (GitLab's 405). */
+export function keysetDirectionOf(search: TokenSearch): 'asc' | 'desc' | null {
+  const sort = search.sort ?? 'id_asc';
+  return sort === 'id_asc' ? 'asc' : sort === 'id_desc' ? 'desc' : null;
+}

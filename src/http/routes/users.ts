@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { hashPasswordAsync, passwordProblem } from '../../auth/password.js';
 import { invalidField } from '../../kernel/errors.js';
-import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.js';
+import { KeysetPaginationQuery, readListPage, setListHeaders, type KeysetPaginationQueryT } from '../pagination.js';
 import { presentUser, UserEntity } from '../presenters.js';
 import type { RouteContext } from '../route-context.js';
 
@@ -22,13 +22,13 @@ export function registerUserRoutes(app: FastifyInstance, ctx: RouteContext): voi
     presentUser(request.actor, ctx.baseUrl(request)),
   );
 
-  app.get<{ Querystring: { page?: number; per_page?: number } }>(
+  app.get<{ Querystring: KeysetPaginationQueryT }>(
     '/users',
-    { schema: { tags: ['users'], summary: 'List users (admin)', querystring: Type.Object(PaginationQuery), response: { 200: Type.Array(UserEntity) } } },
+    { schema: { tags: ['users'], summary: 'List users (admin)', querystring: Type.Object(KeysetPaginationQuery), response: { 200: Type.Array(UserEntity) } } },
     async (request, reply) => {
-      const page = readPage(request.query);
+      const page = readListPage(request.query, 'asc');
       const result = await namespaces.listUsers(request.actor, page);
-      setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
+      setListHeaders(request, reply, page, result, ctx.baseUrl(request));
       return result.items.map((u) => presentUser(u, ctx.baseUrl(request)));
     },
   );

@@ -22,6 +22,7 @@ import { createOauthApplications } from './2026-12-03T0700-oauth-applications.js
 import { createOauthGrants } from './2026-12-03T0701-oauth-grants.js';
 import { createGitlabHooks } from './2026-12-03T0600-gitlab-hooks.js';
 import { createOidcSigningKeys } from './2026-12-03T0702-oidc-signing-keys.js';
+import { createListIndexes } from './2026-12-03T0400-list-indexes.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -42,6 +43,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-03T0701-oauth-grants': createOauthGrants(traits),
     '2026-12-03T0600-gitlab-hooks': createGitlabHooks(traits),
     '2026-12-03T0702-oidc-signing-keys': createOidcSigningKeys(traits),
+    '2026-12-03T0400-list-indexes': createListIndexes(traits),
   };
   return { getMigrations: async () => migrations };
 }
