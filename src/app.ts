@@ -44,6 +44,10 @@ import type { BuiltServices, Services } from './services.js';
 import { createCiVariableService } from './ci-variables/ci-variable-service.js';
 import { createCiVariableStore } from './store/ci-variables.js';
 import { createSecretBox } from './kernel/secret-box.js';
+import { createSecretResealer } from './store/reseal-secrets.js';
+import { WEBHOOK_SECRET_PURPOSE } from './webhooks/secret-box.js';
+import { CI_DEPLOY_TOKEN_PURPOSE } from './protocols/protocol-services.js';
+import { REGISTRY_KEY_PURPOSE } from './protocols/registry/index.js';
 import { createSignInModule } from './sessions/index.js';
 import { createOAuthModule } from './oauth/index.js';
 
@@ -93,7 +97,9 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   const store = overrides.store ?? (await openStore(locateDatabase(config.databaseUrl, config.dataDir)));
   await store.migrate();
   const { secret, generated: secretGenerated } = resolveServerSecret(config.secret, config.dataDir, random);
-  const digester = createTokenDigester(secret);
+  // The key ring: new digests and seals use `secret`, older values still verify and open under the previous ones.
+  const secrets: readonly string[] = [secret, ...config.previousSecrets.filter((p) => p !== secret)];
+  const digester = createTokenDigester(secrets);
   const issuer = createTokenIssuer(random, digester, config.prefixes);
   // Counters the services below increment (notifications, webhook deliveries, audit, HTTP); /metrics renders them.
   const metrics = createMetricsRegistry();
@@ -102,7 +108,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   // Where token events go. Webhooks: registrations, the outbox every token event is recorded in
   // (publishing is an insert), and the dispatcher `serve` runs to send them.
   const webhooks = createWebhookModule({
-    store, clock, random, namespaces, serverSecret: secret, timeoutMs: config.webhookTimeoutMs, allowLocalNetwork: config.webhookAllowLocalNetwork, retentionDays: config.webhookRetentionDays,
+    store, clock, random, namespaces, serverSecret: secrets, timeoutMs: config.webhookTimeoutMs, allowLocalNetwork: config.webhookAllowLocalNetwork, retentionDays: config.webhookRetentionDays,
     publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
     onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
     onError: reportTo('webhooks'),
@@ -129,7 +135,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   const flaggedTokens = createFlaggedTokens({ usage: usageStore, clock });
   const verifier = createTokenVerifier({ store, digester, clock, cacheMs: config.verifyCacheMs, revocations, onRotatedSecretPresented: lifecycle.rotatedSecretPresented, usage: tokenUsage });
   // Generic packages and the CI variables of gitlab-deploy-token (issue 6).
-  const protocols = createProtocolServices({ store, clock, random, namespaces, serverSecret: secret, packagesDir: config.packagesDir, packageMaxBytes: config.packageMaxBytes });
+  const protocols = createProtocolServices({ store, clock, random, namespaces, serverSecret: secrets, packagesDir: config.packagesDir, packageMaxBytes: config.packageMaxBytes });
   const deployTokens = createDeployTokenService({ store, clock, issuer, namespaces, onRevoked: revocations.publish, events: tokenEvents, ciSecretBox: protocols.ciSecretBox });
   const personalTokens = createPersonalTokenService({ store, clock, issuer, lifecycle, expiryPolicy, events: tokenEvents });
   const impersonationTokens = createImpersonationTokenService({ store, clock, issuer, lifecycle, expiryPolicy, events: tokenEvents });
@@ -161,15 +167,23 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   // connection errors are reported by the HTTP plugin when a request cannot be counted.
   const rateLimiter = createRateLimiter({ redisUrl: config.rateLimit.redisUrl, keyPrefix: config.rateLimit.redisKeyPrefix, clock, onError: () => {} });
   // Docker registry token service (/jwt/auth) and its signing key, shared by every node through the store.
-  const registry = createRegistryModule({ store, clock, random, verifier, namespaces, serverSecret: secret, settings: config.registry });
+  const registry = createRegistryModule({ store, clock, random, verifier, namespaces, serverSecret: secrets, settings: config.registry });
   // GitLab's CI/CD variables API of projects and groups (issue 15); values sealed under the server secret.
   const cicdVariables = createCiVariableService({
-    store: createCiVariableStore(store.db, store.traits), box: createSecretBox(secret, CI_VARIABLE_VALUE_PURPOSE), accessLevel: namespaces.accessLevel, clock, audit: audit.writer.record,
+    store: createCiVariableStore(store.db, store.traits), box: createSecretBox(secrets, CI_VARIABLE_VALUE_PURPOSE), accessLevel: namespaces.accessLevel, clock, audit: audit.writer.record,
   });
   // Web UI sign-in (issue 18): sessions, password and one-time-link sign-in, account changes.
   const signIn = createSignInModule({ db: store.db, users: store.namespaces, namespaces, clock, random, serverSecret: secret, policy: config.session });
   // OAuth2 / OpenID Connect provider (issue 17): applications, grants, OAuth tokens.
   const oauth = createOAuthModule({ db: store.db, users: store.namespaces, serverSecret: secret, clock, random, digester, verifier, onRevoked: revocations.publish });
+
+  // `latchkey secret reseal`: every sealed value moved to the newest server secret.
+  const secretResealer = createSecretResealer(store.db, {
+    webhooks: createSecretBox(secrets, WEBHOOK_SECRET_PURPOSE),
+    deployTokens: createSecretBox(secrets, CI_DEPLOY_TOKEN_PURPOSE),
+    ciVariables: createSecretBox(secrets, CI_VARIABLE_VALUE_PURPOSE),
+    registryKey: createSecretBox(secrets, REGISTRY_KEY_PURPOSE),
+  });
 
   const services: Services = {
     random,
@@ -207,6 +221,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     signIn: signIn.signIn,
     accounts: signIn.accounts,
     webCsrfKey: signIn.csrfKey,
+    secretResealer,
     oauthApplications: oauth.applications,
     oauth: oauth.oauth,
     oidc: oauth.oidc,

@@ -18,6 +18,11 @@ export interface Config {
   readonly port: number;
   /** `LATCHKEY_SECRET` / `LATCHKEY_SECRET_FILE`: HMAC key for token digests; generated into the data dir when absent. */
   readonly secret: string | null;
+  /**
+   * `LATCHKEY_SECRET_PREVIOUS` / `_FILE`: earlier server secrets, newest first, separated by blanks or
+   * newlines. Tokens, sealed values and the registry key made under them keep working (key ring).
+   */
+  readonly previousSecrets: readonly string[];
   /** `LATCHKEY_PUBLIC_URL`: base URL used in `web_url` fields; default derived from each request's Host. */
   readonly publicUrl: string | null;
   /** Token prefixes by kind; `LATCHKEY_DEPLOY_TOKEN_PREFIX`, `LATCHKEY_PERSONAL_TOKEN_PREFIX`. */
@@ -170,6 +175,10 @@ function registryName(env: Env, variable: string, fallback: string): string {
 export function loadConfig(env: Env = process.env): Config {
   const secret = readSecretVariable(env, 'LATCHKEY_SECRET');
   if (secret !== null && secret.length < 32) throw new ConfigError('LATCHKEY_SECRET must be at least 32 characters');
+  const previousSecrets = (readSecretVariable(env, 'LATCHKEY_SECRET_PREVIOUS') ?? '').split(/\s+/).filter((p) => p.length > 0);
+  for (const [i, p] of previousSecrets.entries()) {
+    if (p.length < 32) throw new ConfigError(`LATCHKEY_SECRET_PREVIOUS: secret ${i + 1} must be at least 32 characters`);
+  }
   const databaseUrl = readSecretVariable(env, 'DATABASE_URL');
   const dataDir = resolve(env.LATCHKEY_DATA_DIR || 'data');
   return Object.freeze({
@@ -178,6 +187,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.LATCHKEY_HOST || '127.0.0.1',
     port: integer(env, env.LATCHKEY_PORT ? 'LATCHKEY_PORT' : 'PORT', 8080, 0, 65535),
     secret,
+    previousSecrets: Object.freeze(previousSecrets),
     publicUrl: env.LATCHKEY_PUBLIC_URL ? env.LATCHKEY_PUBLIC_URL.replace(/\/+$/, '') : null,
     prefixes: Object.freeze({
       deploy: prefix(env, 'LATCHKEY_DEPLOY_TOKEN_PREFIX', 'gldt-'),

@@ -39,6 +39,7 @@ import type { GitlabHookService } from './webhooks/gitlab-hook-service.js';
 import type { AccountService } from './accounts/account-service.js';
 import type { SessionService } from './sessions/session-service.js';
 import type { SignInService } from './sessions/sign-in-service.js';
+import type { SecretResealer } from './store/reseal-secrets.js';
 import type { ApplicationService } from './oauth/application-service.js';
 import type { OAuthService } from './oauth/oauth-service.js';
 import type { Oidc } from './oauth/oidc.js';
@@ -87,6 +88,8 @@ export interface Services {
   readonly accounts: AccountService;
   /** HMAC key of the web forms' CSRF tokens (derived from the server secret). */
   readonly webCsrfKey: Buffer;
+  /** Moves sealed values to the newest server secret (key ring; `latchkey secret reseal`). */
+  readonly secretResealer: SecretResealer;
   /** OAuth2 applications (src/oauth): GitLab's Applications API. */
   readonly oauthApplications: ApplicationService;
   /** The OAuth2 protocol (src/oauth): authorization, token, revocation, token info. */

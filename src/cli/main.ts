@@ -19,6 +19,7 @@ import { registerWebhookCommands } from './webhook-commands.js';
 import { registerNotifyCommands } from './notify-commands.js';
 import { scheduleExpiryJob } from '../notifications/expiry-schedule.js';
 import { registerExpiringCommand } from './expiring-command.js';
+import { registerSecretCommands } from './secret-commands.js';
 import { registerRegistryCommands } from './registry-commands.js';
 import { registerExportCommands } from './export-commands.js';
 import { readFile } from 'node:fs/promises';
@@ -256,6 +257,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
 
   let exitCode = 0;
   registerNotifyCommands(program, { withServices: (fn) => withServices(config(), fn), out, setExitCode: (code) => (exitCode = code) });
+  registerSecretCommands(program, { withServices: (fn) => withServices(config(), fn), out, setExitCode: (code) => (exitCode = code) });
   registerAuditCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, out, setExitCode: (code) => (exitCode = code) });
 
   try {

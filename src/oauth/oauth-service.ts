@@ -133,7 +133,8 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     const app = await store.findApplicationByUid(clientId);
     if (!app) throw new OAuthError('invalid_client');
     if (clientSecret !== null) {
-      if (clientSecret.length > 256 || !digester.matches(digester.digest(clientSecret), app.secretDigest)) throw new OAuthError('invalid_client');
+      // Any key of the server-secret ring (a secret issued before a re-key still authenticates).
+      if (clientSecret.length > 256 || !digester.verifies(clientSecret, app.secretDigest)) throw new OAuthError('invalid_client');
     } else if (app.confidential) {
       throw new OAuthError('invalid_client');
     }
@@ -223,7 +224,9 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     if (!presented) throw new OAuthError('invalid_request', 'Missing required parameter: refresh_token.');
     if (presented.length > 256) throw new OAuthError('invalid_grant');
     const now = clock.now();
-    const found = await store.findRefreshTokenByDigest(digester.digest(presented));
+    let found = await store.findRefreshTokenByDigest(digester.digest(presented));
+    // Issued before a re-key of the server secret: found by its digest under a previous key.
+    for (const older of found ? [] : digester.olderDigests(presented)) if ((found = await store.findRefreshTokenByDigest(older))) break;
     if (!found) throw new OAuthError('invalid_grant');
     const grant = await store.findGrant(found.grantId);
     if (!grant || grant.applicationId !== app.id || grant.revokedAt !== null) throw new OAuthError('invalid_grant');

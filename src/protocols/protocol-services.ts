@@ -1,7 +1,7 @@
 /** The issue-6 protocol services as app.ts wires them: generic packages and the CI deploy-token variables. */
 import type { Clock } from '../kernel/clock.js';
 import type { TokenGenerator } from '../kernel/random.js';
-import { createSecretBox } from '../kernel/secret-box.js';
+import { createSecretBox, type ServerSecrets } from '../kernel/secret-box.js';
 import type { NamespaceService } from '../namespaces/namespace-service.js';
 import type { Store } from '../store/open-store.js';
 import { createCiVariablesService } from './ci-variables.js';
@@ -15,13 +15,13 @@ export interface ProtocolServicesDeps {
   random: TokenGenerator;
   namespaces: NamespaceService;
   /** The server secret; the key sealing gitlab-deploy-token secrets is derived from it. */
-  serverSecret: string;
+  serverSecret: ServerSecrets;
   packagesDir: string;
   packageMaxBytes: number;
 }
 
 /** HKDF purpose of the gitlab-deploy-token box. Frozen: stored secrets were sealed under it. */
-const CI_DEPLOY_TOKEN_PURPOSE = 'gitlab-deploy-token v1';
+export const CI_DEPLOY_TOKEN_PURPOSE = 'gitlab-deploy-token v1';
 
 export function createProtocolServices({ store, clock, random, namespaces, serverSecret, packagesDir, packageMaxBytes }: ProtocolServicesDeps) {
   const ciSecretBox = createSecretBox(serverSecret, CI_DEPLOY_TOKEN_PURPOSE);

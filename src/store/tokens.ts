@@ -155,6 +155,9 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
       const r = await db.selectFrom('tokens').selectAll().where('digest', '=', digest).executeTakeFirst();
       return r ? { ...toToken(r), digest: r.digest, deleted: r.deleted_at !== null } : null;
     },
+    async replaceDigest(id, from, to) {
+      await db.updateTable('tokens').set({ digest: to }).where('id', '=', id).where('digest', '=', from).execute();
+    },
     async list(f, page) {
       const page_ = await pageRows<Selectable<TokensTable>>(db, 'tokens', tokenListFilter(db, f), (q) => q.orderBy('id'), page);
       return { ...page_, items: page_.items.map(toToken) };

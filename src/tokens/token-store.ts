@@ -90,6 +90,8 @@ export interface TokenStore {
   findById(id: number): Promise<Token | null>;
   /** Looks a presented secret up by its HMAC digest; deleted tokens are still found (leak look-ups). */
   findByDigest(digest: string): Promise<(Token & { digest: string; deleted: boolean }) | null>;
+  /** Moves a token to a digest under the newest server secret (key ring); only while it still has `from`. */
+  replaceDigest(id: number, from: string, to: string): Promise<void>;
   list(filter: TokenFilter, page: PageRequest): Promise<Page<Token>>;
   /** Revokes a token that is not revoked yet; false when it already was (nothing written). */
   markRevoked(id: number, at: string, reason?: string): Promise<boolean>;

@@ -94,6 +94,20 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
     digestById.clear();
   });
 
+  /**
+   * Key ring (LATCHKEY_SECRET_PREVIOUS): a token digested under a previous server secret is found by
+   * that digest and moved to the newest one, so it is found at once next time. Only a miss pays this.
+   */
+  async function underOlderKey(secret: string, digest: string) {
+    for (const older of digester.olderDigests(secret)) {
+      const token = await store.tokens.findByDigest(older);
+      if (!token || !digester.matches(token.digest, older)) continue;
+      await store.tokens.replaceDigest(token.id, older, digest);
+      return { ...token, digest };
+    }
+    return null;
+  }
+
   /** The one non-hot branch: a rotated-away secret presented when it no longer works. */
   function afterJudging(result: VerifyResult, now: Date, context: VerifyContext): VerifyResult | Promise<VerifyResult> {
     if (result.ok) {
@@ -116,7 +130,7 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
       const cached = cache.get(digest);
       if (cached && cached.until > now.getTime()) return afterJudging(judge(cached, now), now, context);
 
-      const token = await store.tokens.findByDigest(digest);
+      const token = (await store.tokens.findByDigest(digest)) ?? (await underOlderKey(secret, digest));
       // The look-up is by digest; compare again in constant time so equality never short-circuits.
       if (!token || !digester.matches(token.digest, digest)) return { ok: false, reason: 'unknown' };
       const user = token.userId === null ? null : await store.namespaces.findUserById(token.userId);

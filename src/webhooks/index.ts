@@ -4,6 +4,7 @@ import type { TokenGenerator } from '../kernel/random.js';
 import type { NamespaceService } from '../namespaces/namespace-service.js';
 import type { Store } from '../store/open-store.js';
 import { createSecretBox } from './secret-box.js';
+import type { ServerSecrets } from '../kernel/secret-box.js';
 import { createWebhookDispatcher, type WebhookDispatcherDeps } from './webhook-dispatcher.js';
 import { createWebhookOutbox } from './webhook-outbox.js';
 import { createWebhookService } from './webhook-service.js';
@@ -19,7 +20,7 @@ export interface WebhookModuleDeps {
   random: TokenGenerator;
   namespaces: NamespaceService;
   /** The server secret; the key that encrypts signing secrets is derived from it. */
-  serverSecret: string;
+  serverSecret: ServerSecrets;
   timeoutMs: number;
   /** Group hooks may reach loopback, private and link-local addresses (default false). */
   allowLocalNetwork?: boolean;

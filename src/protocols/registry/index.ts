@@ -4,7 +4,7 @@ import type { TokenGenerator } from '../../kernel/random.js';
 import type { NamespaceService } from '../../namespaces/namespace-service.js';
 import type { Store } from '../../store/open-store.js';
 import type { TokenVerifier } from '../../tokens/verify-token.js';
-import { createSecretBox } from '../../kernel/secret-box.js';
+import { createSecretBox, type ServerSecrets } from '../../kernel/secret-box.js';
 import { createRegistryAccess } from './registry-access.js';
 import { createRegistryTokenService, type RegistrySettings } from './registry-token-service.js';
 import { createSigningKeyProvider } from './signing-key.js';
@@ -17,14 +17,17 @@ export interface RegistryModuleDeps {
   verifier: TokenVerifier;
   namespaces: NamespaceService;
   /** The server secret; the key that seals the signing key is derived from it. */
-  serverSecret: string;
+  serverSecret: ServerSecrets;
   settings: RegistrySettings;
 }
+
+/** HKDF purpose of the sealed signing keys. Frozen: stored keys were sealed under it. */
+export const REGISTRY_KEY_PURPOSE = 'registry signing key v1';
 
 export function createRegistryModule({ store, clock, random, verifier, namespaces, serverSecret, settings }: RegistryModuleDeps) {
   const keys = createSigningKeyProvider({
     keys: createSigningKeyStore(store.db),
-    secrets: createSecretBox(serverSecret, 'registry signing key v1'),
+    secrets: createSecretBox(serverSecret, REGISTRY_KEY_PURPOSE),
     clock,
     random,
   });
