@@ -5,28 +5,19 @@
  * sent again with every delivery — and never returned. The URL guard of the other webhooks applies:
  * no credentials in it, and no local-network address unless LATCHKEY_WEBHOOK_ALLOW_LOCAL_NETWORK.
  */
-import type { Clock } from '../kernel/clock.js';
 import { DomainError, forbidden, invalidParam, notFound, unprocessable } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
-import type { TokenGenerator } from '../kernel/random.js';
 import { AccessLevel } from '../namespaces/access-levels.js';
 import type { Resource, User } from '../namespaces/namespace.js';
-import type { NamespaceService } from '../namespaces/namespace-service.js';
 import { LOCAL_NETWORK_BLOCKED } from './local-network.js';
 import { BRANCH_FILTER_STRATEGIES, defaultSettings, parseSettings, settableFlags, type GitlabHook, type GitlabHookSettings, type HookContainer } from './gitlab-hook.js';
 import type { GitlabHookStore } from './gitlab-hook-store.js';
-import type { SecretBox } from './secret-box.js';
-import { readWebhookUrl } from './webhook-service.js';
-import type { StoredHook, WebhookStore } from './webhook-store.js';
+import { readWebhookUrl, type WebhookServiceDeps } from './webhook-service.js';
+import type { StoredHook } from './webhook-store.js';
 
-export interface GitlabHookServiceDeps {
+/** The Latchkey-format service's dependencies, and the GitLab hooks' own store. */
+export interface GitlabHookServiceDeps extends WebhookServiceDeps {
   store: GitlabHookStore;
-  hooks: WebhookStore;
-  secrets: SecretBox;
-  clock: Clock;
-  random: TokenGenerator;
-  namespaces: NamespaceService;
-  allowLocalNetwork?: boolean;
 }
 
 /** The request's parameters after the route's schema (GitLab's names). */
