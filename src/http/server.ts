@@ -4,8 +4,6 @@
  * tests use `inject` without a socket.
  */
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { Services } from '../services.js';
 import type { Clock } from '../kernel/clock.js';
 import type { Store } from '../store/open-store.js';
@@ -13,6 +11,7 @@ import { registerBodyParsers } from './body-parsers.js';
 import { registerPlainJsonContentType } from './json-content-type.js';
 import { sendError } from './error-mapping.js';
 import { registerStrictInput } from './strict-input.js';
+import { registerOpenApi, registerRouteMethods } from './openapi.js';
 import { decorateCredentials, registerAuthentication } from './plugins/authenticate.js';
 import { registerRateLimit } from './plugins/rate-limit.js';
 import type { RouteContext } from './route-context.js';
@@ -104,8 +103,9 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
   registerPlainJsonContentType(app);
   registerStrictInput(app);
   app.setErrorHandler((error, request, reply) => sendError(error as Error, request, reply));
-  // GitLab's catch-all route answers `error!('404 Not Found', 404)`, which Grape renders as {"error": …}.
-  app.setNotFoundHandler((_request, reply) => reply.status(404).send({ error: '404 Not Found' }));
+  // GitLab's catch-all route answers `error!('404 Not Found', 404)`, which Grape renders as {"error": …};
+  // a known path with a method it does not serve answers 405 with Allow.
+  registerRouteMethods(app);
   // Requests by route pattern (`/api/v4/projects/:id/deploy_tokens`), never the raw URL: bounded label
   // cardinality. Requests no route matched share one `route` value.
   const { httpRequests } = options.services.metrics;
@@ -116,20 +116,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
     done();
   });
 
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Latchkey API', version: '4', description: 'GitLab v4-compatible token API of Latchkey' },
-      components: {
-        securitySchemes: {
-          privateToken: { type: 'apiKey', in: 'header', name: 'PRIVATE-TOKEN' },
-          bearer: { type: 'http', scheme: 'bearer' },
-        },
-      },
-      security: [{ privateToken: [] }, { bearer: [] }],
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { docExpansion: 'list' } });
-  app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  await registerOpenApi(app);
 
   registerHealthRoutes(app, options.store);
   registerMetricsRoute(app, { scraper: options.services.metricsScraper, token: options.metricsToken ?? null });

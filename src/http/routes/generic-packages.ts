@@ -73,6 +73,10 @@ export function registerGenericPackageRoutes(api: FastifyInstance, ctx: RouteCon
           summary: 'Upload a generic package file (deploy token with write_package_registry, or Developer+ with api)',
           params: PackageFileParams,
           querystring: UploadQuery,
+          response: {
+            200: { description: 'With select=package_file: the stored file', type: 'object', additionalProperties: true },
+            201: Type.Object({ message: Type.String() }, { description: 'Stored' }),
+          },
         },
       },
       async (request, reply) => {

@@ -17,6 +17,7 @@ import { requireSignIn } from '../web-session.js';
 import { errorText, type WebPageTools } from '../web-tools.js';
 import type { WebContext } from '../web-context.js';
 import { notFoundPage } from './error-pages.js';
+import { answerUnrouted } from '../../http/openapi.js';
 
 const PAGE_RE = /^\/(groups\/)?([^?]+?)\/-\/settings\/(access_tokens|repository|service_accounts)(\/[^?]*)?$/;
 
@@ -204,7 +205,7 @@ export function registerNamespacePages(app: FastifyInstance, ctx: WebContext, to
     const path = request.url.split('?', 1)[0]!;
     if (path.startsWith('/api/')) {
       request.webRoute = { route: '(unmatched)', surface: 'api' };
-      return reply.status(404).send({ error: '404 Not Found' });
+      return answerUnrouted(request.server.routeMethods, request, reply);
     }
     const m = PAGE_RE.exec(path);
     if (!m) {

@@ -287,13 +287,28 @@ describe.each(DIALECTS)('bad input on %s', (dialect) => {
       ['POST', '/api/v4/projects/1/nope'],
       ['GET', '/api/v3/user'],
       ['GET', '/nope'],
-      ['DELETE', '/api/v4/groups'],
-      ['PATCH', '/api/v4/user'],
+      ['DELETE', '/api/v4/groups/1/nope'],
     ])('%s %s → 404 {"error":"404 Not Found"}, with or without a token', async (method, url) => {
       for (const token of [w.adminToken, null]) {
         const res = await t.request(method, url, { token });
         expect(res.status).toBe(404);
         expect(res.body).toEqual({ error: '404 Not Found' });
+      }
+    });
+
+    it.each([
+      ['DELETE', '/api/v4/groups', 'GET, HEAD, POST'],
+      ['PATCH', '/api/v4/user', 'GET, HEAD'],
+      ['POST', '/api/v4/user', 'GET, HEAD'],
+      ['PUT', '/api/v4/personal_access_tokens/1', 'DELETE, GET, HEAD'],
+      ['PATCH', '/api/v4/projects/acme%2Fplatform%2Fweb/', 'GET, HEAD, PUT'],
+      ['OPTIONS', '/api/v4/users', 'GET, HEAD, POST'],
+    ])('%s %s on a known path → 405 {"error":"405 Not Allowed"} with Allow: %s, with or without a token', async (method, url, allow) => {
+      for (const token of [w.adminToken, null]) {
+        const res = await t.request(method, url, { token });
+        expect(res.status, res.text).toBe(405);
+        expect(res.body).toEqual({ error: '405 Not Allowed' });
+        expect(res.headers.allow).toBe(allow);
       }
     });
 

@@ -8,43 +8,18 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../support/dialects.js';
+import { encodeUrlValue, operationsOf, type Operation as FullOperation, type Parameter } from '../../support/openapi-operations.js';
 import { seedWorld, startTestApp, tableCounts, type TestApp, type World } from '../../support/test-app.js';
 
-interface Parameter {
-  name: string;
-  in: 'path' | 'query' | 'header';
-  required?: boolean;
-  schema: { type?: string; anyOf?: unknown[]; enum?: unknown[] };
-}
-interface Operation {
-  method: string;
-  path: string;
-  parameters: Parameter[];
-}
+type Operation = Pick<FullOperation, 'method' | 'path' | 'parameters'>;
 
 /** Forms an integer id must never be read as: beyond any column, not an integer, or not decimal. */
 const BAD_IDS = ['Infinity', '-Infinity', 'NaN', '1e400', '9999999999999999999', '2147483648', '-0', '0x10', '0X1F', '0b1', '0o7', '1e3', '1.0', '1.5', '+1', ' 1', '1 ', '01', '١', '1_000'];
 const GOOD_HOST = 'localhost';
 const BAD_HOSTS = ['a b', '[', 'x:y:z', '%', 'exa mple.com', 'host:99999', 'host:port', 'a/b', 'a@b', 'a\\b', '[::1', 'é.example'];
 
-function operations(doc: { paths: Record<string, Record<string, { parameters?: Parameter[] }>> }): Operation[] {
-  const out: Operation[] = [];
-  for (const [path, item] of Object.entries(doc.paths)) {
-    if (!path.startsWith('/api/v4/')) continue;
-    for (const [method, op] of Object.entries(item)) out.push({ method: method.toUpperCase(), path, parameters: op.parameters ?? [] });
-  }
-  return out;
-}
-
-/** Percent-encoding that also carries a lone surrogate (as the bytes WTF-8 gives it), which encodeURIComponent refuses. */
-function encode(value: string): string {
-  let out = '';
-  for (const ch of value) {
-    const code = ch.codePointAt(0)!;
-    if (code >= 0xd800 && code <= 0xdfff) out += [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)].map((b) => `%${b.toString(16).toUpperCase()}`).join('');
-    else out += encodeURIComponent(ch);
-  }
-  return out;
+function operations(doc: Parameters<typeof operationsOf>[0]): Operation[] {
+  return operationsOf(doc).filter((op) => op.path.startsWith('/api/v4/'));
 }
 
 const integerOnly = (p: Parameter) => p.schema.type === 'integer';
@@ -54,9 +29,9 @@ function urlFor(op: Operation, target: Parameter | null, bad: string): string {
   let path = op.path;
   for (const p of op.parameters.filter((x) => x.in === 'path')) {
     const value = p === target ? bad : p.schema.type === 'integer' ? '1' : p.name === 'id' ? '1' : 'x';
-    path = path.replace(`{${p.name}}`, encode(value));
+    path = path.replace(`{${p.name}}`, encodeUrlValue(value));
   }
-  if (target?.in === 'query') path += `?${encode(target.name)}=${encode(bad)}`;
+  if (target?.in === 'query') path += `?${encodeUrlValue(target.name)}=${encodeUrlValue(bad)}`;
   return path;
 }
 
