@@ -32,7 +32,8 @@ import { createMetricsRegistry } from './metrics/registry.js';
 import { createMetricsScraper } from './metrics/token-metrics.js';
 import { createExpiringReport } from './reports/expiring-report.js';
 import { createTokenOverviewStore } from './store/token-overview.js';
-import { fanOut, type TokenEventSink } from './events/token-events.js';
+import type { TokenEventSink } from './events/token-events.js';
+import { createEventRelay } from './events/event-relay.js';
 import { createExpiryNotifier } from './notifications/expiry-notifier.js';
 import { createMailer } from './notifications/mailer.js';
 import { createExpiryNoticeStore } from './store/expiry-notices.js';
@@ -113,22 +114,32 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
     onError: reportTo('webhooks'),
   });
-  // The audit log: requests and token events queued and written in chained batches off the request path.
+  // The audit log: request entries queued and written in chained batches off the request path.
   const audit = createAuditModule({
-    store, clock, namespaces, digester, maxQueue: config.auditQueueMax, flushMs: config.auditFlushMs,
+    store, clock, namespaces, digester, maxQueue: config.auditQueueMax, flushMs: config.auditFlushMs, required: config.auditRequired,
     onWritten: (n) => metrics.auditEvents.inc({ outcome: 'written' }, n),
     onDropped: (n) => metrics.auditEvents.inc({ outcome: 'dropped' }, n),
     onError: reportTo('audit'),
   });
-  // Producers publish here; a sink never throws.
-  const tokenEvents: TokenEventSink = fanOut(webhooks.outbox, audit.sink);
+  // Token events: producers publish them into the outbox in the transaction of their change
+  // (`ports.events`; `store.events` outside one). The relay moves them into the audit chain and the
+  // webhook deliveries, exactly once, right after the commit (the committer waits) and, for whatever a
+  // crash or a failure left, in the background of `serve`.
+  const eventRelay = createEventRelay({
+    db: store.db,
+    sinks: [audit.sink, webhooks.outbox, webhooks.gitlabOutbox],
+    onRelayed: (n) => metrics.auditEvents.inc({ outcome: 'written' }, n),
+    onError: reportTo('event outbox'),
+  });
+  store.afterEventsCommitted(() => eventRelay.drain().catch(eventRelay.reportFailure));
+  const tokenEvents: TokenEventSink = store.events;
   // Every token id that stops working is published here once committed; verification caches drop it,
   // on every node: through PostgreSQL LISTEN/NOTIFY, or Redis pub/sub for a SQLite store shared on one host.
   const revocations = revocationFeedFor(config, store, clock);
 
   // Tokens: rules, life after issue (revoke, rotate, reuse), verification and usage.
   const expiryPolicy = createExpiryPolicy({ requireExpiry: config.requireTokenExpiry, maxLifetimeDays: config.maxTokenLifetimeDays }, store);
-  const lifecycle = createTokenLifecycle({ store, clock, issuer, onRevoked: revocations.publish, events: tokenEvents });
+  const lifecycle = createTokenLifecycle({ store, clock, issuer, onRevoked: revocations.publish });
   // last_used_at / last_used_ips and the reuse flag: noted by the verifier, written at most once a minute per token.
   const usageStore = createTokenUsageStore(store.db);
   const tokenUsage = createTokenUsageTracker({ store: usageStore, clock, events: tokenEvents, policy: config.reuse, onError: reportTo('token usage') });
@@ -136,13 +147,13 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   const verifier = createTokenVerifier({ store, digester, clock, cacheMs: config.verifyCacheMs, revocations, onRotatedSecretPresented: lifecycle.rotatedSecretPresented, usage: tokenUsage });
   // Generic packages and the CI variables of gitlab-deploy-token (issue 6).
   const protocols = createProtocolServices({ store, clock, random, namespaces, serverSecret: secrets, packagesDir: config.packagesDir, packageMaxBytes: config.packageMaxBytes });
-  const deployTokens = createDeployTokenService({ store, clock, issuer, namespaces, onRevoked: revocations.publish, events: tokenEvents, ciSecretBox: protocols.ciSecretBox });
-  const personalTokens = createPersonalTokenService({ store, clock, issuer, lifecycle, expiryPolicy, events: tokenEvents });
-  const impersonationTokens = createImpersonationTokenService({ store, clock, issuer, lifecycle, expiryPolicy, events: tokenEvents });
+  const deployTokens = createDeployTokenService({ store, clock, issuer, namespaces, onRevoked: revocations.publish, ciSecretBox: protocols.ciSecretBox });
+  const personalTokens = createPersonalTokenService({ store, clock, issuer, lifecycle, expiryPolicy });
+  const impersonationTokens = createImpersonationTokenService({ store, clock, issuer, lifecycle, expiryPolicy });
   const adminTokens = createAdminTokenService({ store, digester, lifecycle });
   // Bot and service-account e-mail addresses, as GitLab's `noreply.<host>`.
   const noreplyDomain = `noreply.${config.publicUrl ? new URL(config.publicUrl).hostname : 'localhost'}`;
-  const botDeps = { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked: revocations.publish, events: tokenEvents };
+  const botDeps = { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked: revocations.publish };
   const resourceTokens = createResourceTokenService(botDeps);
   const serviceAccounts = createServiceAccountService(botDeps);
   const tokenPolicies = createTokenPolicyService({ store, namespaces, expiryPolicy });
@@ -197,6 +208,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     gitlabHooks: webhooks.gitlabHooks,
     webhookDispatcher: webhooks.dispatcher,
     tokenEvents,
+    eventRelay,
     revocations,
     verifier,
     tokenUsage,
@@ -234,6 +246,8 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     services,
     async close() {
       await tokenUsage.flushAll().catch(() => {}); // a failed write was reported through onError
+      // Events a failed relay left in the outbox (they stay there if it fails again: the next start relays them).
+      await eventRelay.drain().catch(eventRelay.reportFailure);
       await audit.writer.close();
       await rateLimiter.close();
       await revocations.close();

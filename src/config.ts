@@ -69,6 +69,8 @@ export interface Config {
   readonly auditQueueMax: number;
   /** `LATCHKEY_AUDIT_FLUSH_MS` (default 1000): how often queued audit entries are written. */
   readonly auditFlushMs: number;
+  /** `LATCHKEY_AUDIT_REQUIRED` (default false): refuse requests (503) while audit entries cannot be written. */
+  readonly auditRequired: boolean;
   /** `LATCHKEY_PACKAGES_DIR`: where generic package files are stored, default `<dataDir>/packages`. */
   readonly packagesDir: string;
   /** `LATCHKEY_PACKAGE_MAX_BYTES`: the largest generic package file accepted (default 5 GiB, GitLab's default). */
@@ -223,6 +225,7 @@ export function loadConfig(env: Env = process.env): Config {
     packageMaxBytes: integer(env, 'LATCHKEY_PACKAGE_MAX_BYTES', 5 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
     auditQueueMax: integer(env, 'LATCHKEY_AUDIT_QUEUE_MAX', 10_000, 100, 1_000_000),
     auditFlushMs: integer(env, 'LATCHKEY_AUDIT_FLUSH_MS', 1000, 10, 60_000),
+    auditRequired: boolean(env, 'LATCHKEY_AUDIT_REQUIRED', false),
     session: Object.freeze({
       idleTimeoutMs: duration(env, 'LATCHKEY_SESSION_IDLE_TIMEOUT', 3600, 60, 30 * 86_400) * 1000,
       absoluteTimeoutMs: duration(env, 'LATCHKEY_SESSION_MAX_LIFETIME', 12 * 3600, 60, 90 * 86_400) * 1000,

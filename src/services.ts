@@ -6,6 +6,7 @@
 import type { AuditService } from './audit/audit-service.js';
 import type { AuditWriter } from './audit/audit-writer.js';
 import type { TokenEventSink } from './events/token-events.js';
+import type { EventRelay } from './events/event-relay.js';
 import type { Clock } from './kernel/clock.js';
 import type { TokenGenerator } from './kernel/random.js';
 import type { MetricsRegistry } from './metrics/registry.js';
@@ -58,10 +59,12 @@ export interface Services {
   /** GitLab's project and group hooks API (GitLab-format deliveries of expiring tokens). */
   readonly gitlabHooks: GitlabHookService;
   readonly webhookDispatcher: WebhookDispatcher;
-  /** Where token events go (webhook outbox, audit log). */
+  /** Publishes a token event on its own commit into the outbox (in a transaction: `ports.events`). */
   readonly tokenEvents: TokenEventSink;
   /** Token ids that stopped working, on this node or another; verification caches listen. */
   readonly revocations: BroadcastRevocationFeed;
+  /** Moves committed token events into the audit chain and webhook deliveries (`serve` runs it in the background too). */
+  readonly eventRelay: EventRelay;
   readonly verifier: TokenVerifier;
   readonly tokenUsage: TokenUsageTracker;
   readonly flaggedTokens: FlaggedTokens;

@@ -16,6 +16,14 @@ import { verifyChain, type ChainReport } from './audit-chain.js';
 import type { AuditFilter, AuditStore } from './audit-store.js';
 
 export const MAX_AUDIT_PAGE = 100;
+/** Token ids named per kind of missing event in a verify report. */
+const UNRECORDED_SAMPLE = 20;
+
+/** `latchkey audit verify`: the chain's report, and token changes without their entry. */
+export interface AuditReport extends ChainReport {
+  /** Per event: how many tokens lack it, and the first of their ids. Empty when none does. */
+  readonly unrecorded: { event: string; count: number; tokenIds: number[] }[];
+}
 
 /** Query parameters as the API and CLI take them (all optional, all text or numbers). */
 export interface AuditQuery {
@@ -129,10 +137,15 @@ export function createAuditService({ store, namespaces, digester, clock }: Audit
       return { items, nextCursor: rows.length > limit ? encodeCursor(Number(items[items.length - 1]!.id)) : null };
     },
 
-    /** Walks the whole chain (admin tooling: the CLI). */
-    async verify(): Promise<ChainReport> {
+    /**
+     * Walks the whole chain (admin tooling: the CLI), then looks for token changes the log has no
+     * entry for — a created, rotated or revoked token without its event (and none waiting in the outbox).
+     */
+    async verify(): Promise<AuditReport> {
       const head = await store.head();
-      return verifyChain(store.walk(head.lastId), head);
+      const chain = await verifyChain(store.walk(head.lastId), head);
+      const unrecorded = (await store.unrecorded(UNRECORDED_SAMPLE)).filter((u) => u.count > 0);
+      return { ...chain, ok: chain.ok && unrecorded.length === 0, unrecorded };
     },
   };
 }

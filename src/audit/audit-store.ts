@@ -45,6 +45,18 @@ const under = (path: string) => `${path}%`;
 
 export type AuditStore = ReturnType<typeof createAuditStore>;
 
+/** Appends rows after the current head inside the caller's transaction `trx`; returns them as stored. */
+async function appendIn(trx: Kysely<Database>, rows: readonly UnchainedRow[]): Promise<AuditRow[]> {
+  if (rows.length === 0) return [];
+  // The lock: a no-op write of the head row, which also reads it.
+  const head = await trx.updateTable('audit_chain_head').set((eb) => ({ last_id: eb.ref('last_id') })).where('id', '=', 1).returning(['last_id', 'last_hash']).executeTakeFirstOrThrow();
+  const chained = chain(rows, { lastId: Number(head.last_id), lastHash: head.last_hash });
+  for (let i = 0; i < chained.length; i += INSERT_CHUNK) await trx.insertInto('audit_events').values(chained.slice(i, i + INSERT_CHUNK)).execute();
+  const last = chained[chained.length - 1]!;
+  await trx.updateTable('audit_chain_head').set({ last_id: last.id, last_hash: last.hash }).where('id', '=', 1).execute();
+  return chained;
+}
+
 export function createAuditStore(db: Kysely<Database>) {
   async function groupPaths(ids: readonly number[]): Promise<Map<number, string>> {
     if (ids.length === 0) return new Map();
@@ -56,16 +68,15 @@ export function createAuditStore(db: Kysely<Database>) {
     /** Appends rows after the current head, in one transaction; returns them as stored. */
     async append(rows: readonly UnchainedRow[]): Promise<AuditRow[]> {
       if (rows.length === 0) return [];
-      return db.transaction().execute(async (trx) => {
-        // The lock: a no-op write of the head row, which also reads it.
-        const head = await trx.updateTable('audit_chain_head').set((eb) => ({ last_id: eb.ref('last_id') })).where('id', '=', 1).returning(['last_id', 'last_hash']).executeTakeFirstOrThrow();
-        const chained = chain(rows, { lastId: Number(head.last_id), lastHash: head.last_hash });
-        for (let i = 0; i < chained.length; i += INSERT_CHUNK) await trx.insertInto('audit_events').values(chained.slice(i, i + INSERT_CHUNK)).execute();
-        const last = chained[chained.length - 1]!;
-        await trx.updateTable('audit_chain_head').set({ last_id: last.id, last_hash: last.hash }).where('id', '=', 1).execute();
-        return chained;
-      });
+      return db.transaction().execute((trx) => appendIn(trx, rows));
     },
+
+    /** Takes the head row's lock in `trx` (the outbox relay's first statement: relays queue here). */
+    async lockHead(trx: Kysely<Database>): Promise<void> {
+      await trx.updateTable('audit_chain_head').set((eb) => ({ last_id: eb.ref('last_id') })).where('id', '=', 1).execute();
+    },
+
+    appendIn,
 
     async head(): Promise<{ lastId: number; lastHash: string }> {
       const r = await db.selectFrom('audit_chain_head').select(['last_id', 'last_hash']).where('id', '=', 1).executeTakeFirstOrThrow();
@@ -81,6 +92,35 @@ export function createAuditStore(db: Kysely<Database>) {
         if (page.length < WALK_PAGE) return;
         after = Number(page[page.length - 1]!.id);
       }
+    },
+
+    /**
+     * Token changes the log has no entry for (and the outbox holds none waiting): each check's count and
+     * its first `sample` token ids. The entry is looked for on the token the event is about.
+     */
+    async unrecorded(sample: number): Promise<{ event: string; count: number; tokenIds: number[] }[]> {
+      const checks = [
+        // Every token was created — one made by a rotation is the token.rotated of the one it replaced.
+        { event: 'token.created', about: 'tokens.id' as const, where: sql<boolean>`tokens.rotated_from_id is null` },
+        // A token rotated from another: the other one has its token.rotated (naming it: new_token_id).
+        { event: 'token.rotated', about: 'tokens.rotated_from_id' as const, where: sql<boolean>`tokens.rotated_from_id is not null` },
+        // Revoked other than by a rotation without grace (that one is the token.rotated): a token.revoked.
+        { event: 'token.revoked', about: 'tokens.id' as const, where: sql<boolean>`tokens.revoked_at is not null and (tokens.revoke_reason is null or tokens.revoke_reason <> 'rotated')` },
+      ];
+      const out = [];
+      for (const c of checks) {
+        const about = sql.ref(c.about);
+        const missing = db
+          .selectFrom('tokens')
+          .where(c.where)
+          .where(({ not, exists, selectFrom }) => not(exists(selectFrom('audit_events').select(sql`1`.as('one')).whereRef('audit_events.token_id', '=', c.about).where('audit_events.event', '=', c.event))))
+          .where(({ not, exists, selectFrom }) => not(exists(selectFrom('event_outbox').select(sql`1`.as('one')).whereRef('event_outbox.token_id', '=', c.about).where('event_outbox.name', '=', c.event))));
+        const { n } = await missing.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+        const count = Number(n);
+        const ids = count === 0 ? [] : await missing.select(about.as('token_id')).orderBy(about).limit(sample).execute();
+        out.push({ event: c.event, count, tokenIds: ids.map((r) => Number((r as { token_id: unknown }).token_id)) });
+      }
+      return out;
     },
 
     /** Newest first; at most `limit` entries. */

@@ -1,20 +1,30 @@
 /**
- * The audit writer: requests and token events are queued in memory and written in batches off the
+ * The audit writer: request entries are queued in memory and written in chained batches off the
  * request path — every `flushMs`, as soon as a batch is full, and on close (App.close() flushes before
- * the store closes, so a clean stop loses nothing). Enrichment (token digest → `sha256:` hash, the
- * token's project/group, the actor behind a username) happens at flush time, a few queries per batch.
+ * the store closes, so a clean stop loses nothing). On the request path an entry costs an array push
+ * of what the request already has: redaction of the path and user agent, the token's `sha256:` hash,
+ * its project/group, the actor behind a username, hashing and chaining all happen here, at flush, a few
+ * queries per batch. (Token events do not come through here: they are written with their change, through
+ * the outbox, src/events/event-relay.ts.)
  *
- * The queue is bounded (`maxQueue`). When it is full, `record` returns a promise that settles once a
- * flush has made room: callers await it (the HTTP hook runs after the response is sent, so clients do
- * not wait; the request's lifecycle does). Only when the database refuses writes and the queue is
- * still full is an entry dropped: counted (`onDropped` → latchkey_audit_events_total{outcome="dropped"})
- * and reported through `onError`, never silently.
+ * Backpressure, fair and lossless while the database accepts writes: `admit()` (called before a request
+ * is handled) lets a request through at once while fewer than `maxQueue` entries wait and nobody else is
+ * waiting; otherwise the request waits in line (FIFO, so a waiting request never loses its place to
+ * new ones) until a write makes room. The queue may exceed `maxQueue` by the requests already admitted,
+ * never more, and no entry is dropped for want of room.
+ *
+ * When the database refuses writes (`failing`, from a failed write until one succeeds): requests are not
+ * held; the failed batch stays queued and is retried every `flushMs`; only once the queue is full is an
+ * entry dropped — counted (`onDropped`) and summarised in one log line per `reportMs`, never one per
+ * entry. With `required` (LATCHKEY_AUDIT_REQUIRED) requests are refused instead while failing (the HTTP
+ * hook answers 503), and entries are written as soon as they arrive, so a failure is seen at once.
  */
 import type { ActorType, UnchainedRow } from './audit-entry.js';
 import { tokenHashOfDigest } from './audit-entry.js';
 import type { AuditStore } from './audit-store.js';
+import { redactPath, redactTokens } from '../tokens/token-redaction.js';
 
-/** What the HTTP hook and the token-event sink hand over; never a secret. */
+/** What the HTTP hook (and the token-event sink of the outbox relay) hands over; never a secret. */
 export interface AuditRecord {
   readonly at: string;
   /** `http.request` or a token event name. */
@@ -25,8 +35,10 @@ export interface AuditRecord {
   readonly tokenId?: number | null;
   readonly method?: string | null;
   readonly route?: string | null;
+  /** The request's path as received (no query string): token values in it are redacted at flush. */
   readonly path?: string | null;
   readonly status?: number | null;
+  /** As received: token values in it are redacted at flush. */
   readonly userAgent?: string | null;
   readonly ip?: string | null;
   readonly data?: Readonly<Record<string, unknown>>;
@@ -34,59 +46,123 @@ export interface AuditRecord {
 
 export interface AuditWriterDeps {
   store: AuditStore;
-  /** Most entries held in memory (LATCHKEY_AUDIT_QUEUE_MAX). */
+  /** Entries held in memory before new requests wait (LATCHKEY_AUDIT_QUEUE_MAX). */
   maxQueue: number;
-  /** How often the queue is written (LATCHKEY_AUDIT_FLUSH_MS); 0 = only when full and on close. */
+  /** How often the queue is written (LATCHKEY_AUDIT_FLUSH_MS); 0 = only when a batch is full and on close. */
   flushMs: number;
+  /** LATCHKEY_AUDIT_REQUIRED: refuse requests while entries cannot be written (see `refusing`). */
+  required?: boolean;
+  /** Failures, summarised: at most one line per `reportMs` while the database refuses writes. */
   onError?: (error: unknown) => void;
   onWritten?: (count: number) => void;
   onDropped?: (count: number) => void;
+  /** Least time between two reports of a continuing failure (default 10 s). */
+  reportMs?: number;
 }
 
 /** Rows per append transaction. */
 const BATCH = 500;
+/** Longest path and user agent recorded (after redaction). */
+const MAX_TEXT = 1024;
+
+/**
+ * Any token value in it (by format and checksum) replaced — before clipping, which could cut one in half
+ * and hide it from the check — then clipped: a pasted token is never recorded.
+ */
+function clip(text: string | null | undefined, redact: (text: string) => string): string | null {
+  if (text === undefined || text === null) return null;
+  const redacted = redact(text);
+  return redacted.length > MAX_TEXT ? redacted.slice(0, MAX_TEXT) : redacted;
+}
+
+/** Turns records into rows: redaction, token hash and namespace, actor ids — a few queries for a whole batch. */
+export async function enrichRecords(store: Pick<AuditStore, 'tokenInfo' | 'projectGroups' | 'groupPaths' | 'usersByName'>, batch: readonly AuditRecord[]): Promise<UnchainedRow[]> {
+  const tokenIds = [...new Set(batch.map((r) => r.tokenId).filter((id): id is number => typeof id === 'number'))];
+  const tokens = await store.tokenInfo(tokenIds);
+  const projectGroups = await store.projectGroups([...new Set([...tokens.values()].map((t) => t.projectId).filter((id): id is number => id !== null))]);
+  const groupOf = (t: { projectId: number | null; groupId: number | null; ownerGroupId: number | null }) =>
+    t.projectId !== null ? (projectGroups.get(t.projectId) ?? null) : (t.groupId ?? t.ownerGroupId);
+  const paths = await store.groupPaths([...new Set([...tokens.values()].map(groupOf).filter((id): id is number => id !== null))]);
+  const users = await store.usersByName([...new Set(batch.map((r) => r.actorUsername).filter((n): n is string => typeof n === 'string'))]);
+  return batch.map((r) => {
+    const token = r.tokenId == null ? undefined : tokens.get(r.tokenId);
+    const groupId = token ? groupOf(token) : null;
+    const named = r.actorUsername ? users.get(r.actorUsername) : undefined;
+    const actor = r.actor ?? (r.actorUsername ? { type: (named?.botKind ? 'bot' : 'user') as ActorType, id: named?.id ?? null, name: r.actorUsername } : null);
+    return {
+      created_at: r.at,
+      event: r.event,
+      actor_type: actor?.type ?? null,
+      actor_id: actor?.id ?? null,
+      actor_name: actor?.name ?? null,
+      token_id: r.tokenId ?? null,
+      token_hash: token ? tokenHashOfDigest(token.digest) : null,
+      method: r.method ?? null,
+      route: r.route ?? null,
+      path: clip(r.path, redactPath),
+      status: r.status ?? null,
+      user_agent: clip(r.userAgent, redactTokens),
+      ip: r.ip ?? null,
+      project_id: token?.projectId ?? null,
+      group_id: token ? (token.groupId ?? token.ownerGroupId) : null,
+      group_path: groupId === null ? null : (paths.get(groupId) ?? null),
+      data: JSON.stringify(r.data ?? {}),
+    };
+  });
+}
 
 export type AuditWriter = ReturnType<typeof createAuditWriter>;
 
-export function createAuditWriter({ store, maxQueue, flushMs, onError = () => {}, onWritten = () => {}, onDropped = () => {} }: AuditWriterDeps) {
+export function createAuditWriter({ store, maxQueue, flushMs, required = false, onError = () => {}, onWritten = () => {}, onDropped = () => {}, reportMs = 10_000 }: AuditWriterDeps) {
   const queue: AuditRecord[] = [];
+  /** A write starts as soon as this many entries wait. */
+  const fullBatch = Math.min(BATCH, maxQueue);
+  /** Requests waiting for room, in arrival order. */
+  const waiters: (() => void)[] = [];
   let inFlight: Promise<void> | null = null;
-  const timer = flushMs > 0 ? setInterval(() => void flush().catch(onError), flushMs) : null;
+  let soon = false;
+  /** Since the last failed write, until one succeeds. */
+  let failing = false;
+  let lastError: Error | null = null;
+  let droppedUnreported = 0;
+  let droppedDuringOutage = 0;
+  let lastReportAt = Number.NEGATIVE_INFINITY;
+  const timer = flushMs > 0 ? setInterval(() => void flush().catch(() => {}), flushMs) : null;
   timer?.unref();
 
-  async function toRows(batch: readonly AuditRecord[]): Promise<UnchainedRow[]> {
-    const tokenIds = [...new Set(batch.map((r) => r.tokenId).filter((id): id is number => typeof id === 'number'))];
-    const tokens = await store.tokenInfo(tokenIds);
-    const projectGroups = await store.projectGroups([...new Set([...tokens.values()].map((t) => t.projectId).filter((id): id is number => id !== null))]);
-    const groupOf = (t: { projectId: number | null; groupId: number | null; ownerGroupId: number | null }) =>
-      t.projectId !== null ? (projectGroups.get(t.projectId) ?? null) : (t.groupId ?? t.ownerGroupId);
-    const paths = await store.groupPaths([...new Set([...tokens.values()].map(groupOf).filter((id): id is number => id !== null))]);
-    const users = await store.usersByName([...new Set(batch.map((r) => r.actorUsername).filter((n): n is string => typeof n === 'string'))]);
-    return batch.map((r) => {
-      const token = r.tokenId == null ? undefined : tokens.get(r.tokenId);
-      const groupId = token ? groupOf(token) : null;
-      const named = r.actorUsername ? users.get(r.actorUsername) : undefined;
-      const actor = r.actor ?? (r.actorUsername ? { type: (named?.botKind ? 'bot' : 'user') as ActorType, id: named?.id ?? null, name: r.actorUsername } : null);
-      return {
-        created_at: r.at,
-        event: r.event,
-        actor_type: actor?.type ?? null,
-        actor_id: actor?.id ?? null,
-        actor_name: actor?.name ?? null,
-        token_id: r.tokenId ?? null,
-        token_hash: token ? tokenHashOfDigest(token.digest) : null,
-        method: r.method ?? null,
-        route: r.route ?? null,
-        path: r.path ?? null,
-        status: r.status ?? null,
-        user_agent: r.userAgent ?? null,
-        ip: r.ip ?? null,
-        project_id: token?.projectId ?? null,
-        group_id: token ? (token.groupId ?? token.ownerGroupId) : null,
-        group_path: groupId === null ? null : (paths.get(groupId) ?? null),
-        data: JSON.stringify(r.data ?? {}),
-      };
-    });
+  /** Lets waiting requests in, first come first served, while there is room. */
+  function admitWaiting(): void {
+    let room = failing ? waiters.length : maxQueue - queue.length;
+    while (room-- > 0 && waiters.length > 0) waiters.shift()!();
+  }
+
+  function report(now: number, force = false): void {
+    if (!force && now - lastReportAt < reportMs) return;
+    lastReportAt = now;
+    const dropped = droppedUnreported;
+    droppedUnreported = 0;
+    const reason = lastError?.message ?? 'unknown error';
+    onError(new Error(`audit log cannot be written (${reason}): ${queue.length} entries waiting${dropped > 0 ? `, ${dropped} dropped since the last report (queue full at ${maxQueue})` : ''}`));
+  }
+
+  function writeFailed(e: unknown): void {
+    const first = !failing;
+    failing = true;
+    lastError = e as Error;
+    // Requests waiting for room are let go (required: the hook refuses them) rather than held by an outage.
+    admitWaiting();
+    report(Date.now(), first);
+  }
+
+  function writeSucceeded(): void {
+    if (failing) {
+      failing = false;
+      const dropped = droppedDuringOutage;
+      droppedDuringOutage = 0;
+      droppedUnreported = 0;
+      onError(new Error(`audit log written again${dropped > 0 ? `; ${dropped} entries were dropped while it could not be` : ''}`));
+    }
+    admitWaiting();
   }
 
   /** Writes everything queued so far (waits for a flush already running, then drains). */
@@ -96,10 +172,16 @@ export function createAuditWriter({ store, maxQueue, flushMs, onError = () => {}
     inFlight = (async () => {
       while (queue.length > 0) {
         const batch = queue.slice(0, BATCH);
-        await store.append(await toRows(batch));
-        // Only now: a failed append leaves the batch queued for the next flush.
+        try {
+          await store.append(await enrichRecords(store, batch));
+        } catch (e) {
+          // The batch stays queued for the next flush.
+          writeFailed(e);
+          throw e;
+        }
         queue.splice(0, batch.length);
         onWritten(batch.length);
+        writeSucceeded();
       }
     })();
     try {
@@ -109,23 +191,44 @@ export function createAuditWriter({ store, maxQueue, flushMs, onError = () => {}
     }
   }
 
+  /** `required`: write as soon as the event loop is free (group commit), so a failure is seen at once. */
+  function flushSoon(): void {
+    if (soon) return;
+    soon = true;
+    setImmediate(() => {
+      soon = false;
+      void flush().catch(() => {});
+    });
+  }
+
   return {
-    /** Queues one entry. Returns a promise only when the queue is full (await it: backpressure). */
-    record(entry: AuditRecord): void | Promise<void> {
-      if (queue.length < maxQueue) {
-        queue.push(entry);
-        if (queue.length >= BATCH && !inFlight) void flush().catch(onError);
+    /**
+     * Called before a request is handled: undefined when it may go on at once, else a promise that
+     * settles when it is its turn (FIFO). Never waits while the database refuses writes.
+     */
+    admit(): void | Promise<void> {
+      if (failing || (queue.length < maxQueue && waiters.length === 0)) return;
+      if (!inFlight) void flush().catch(() => {});
+      return new Promise<void>((resolve) => waiters.push(resolve));
+    },
+
+    /** LATCHKEY_AUDIT_REQUIRED and entries cannot be written now: requests must be refused. */
+    get refusing(): boolean {
+      return required && failing;
+    },
+
+    /** Queues one entry: a push. Dropped (counted) only when the queue is full while writes fail. */
+    record(entry: AuditRecord): void {
+      if (failing && queue.length >= maxQueue) {
+        droppedUnreported++;
+        droppedDuringOutage++;
+        onDropped(1);
+        report(Date.now());
         return;
       }
-      return flush()
-        .catch(onError)
-        .then(() => {
-          if (queue.length < maxQueue) queue.push(entry);
-          else {
-            onDropped(1);
-            onError(new Error(`audit queue full (${maxQueue}) and the database refuses writes: entry dropped (${entry.event})`));
-          }
-        });
+      queue.push(entry);
+      if (required) flushSoon();
+      else if (queue.length >= fullBatch && !inFlight) void flush().catch(() => {});
     },
 
     flush,
@@ -133,6 +236,11 @@ export function createAuditWriter({ store, maxQueue, flushMs, onError = () => {}
     /** Entries waiting to be written. */
     get pending(): number {
       return queue.length;
+    },
+
+    /** Requests waiting for room. */
+    get waiting(): number {
+      return waiters.length;
     },
 
     /** Stops the timer and writes what is queued (App.close() calls this before closing the store). */
@@ -144,6 +252,7 @@ export function createAuditWriter({ store, maxQueue, flushMs, onError = () => {}
         onDropped(queue.length);
         onError(new Error(`audit: ${queue.length} entries could not be written on close: ${(e as Error).message}`));
       }
+      admitWaiting();
     },
   };
 }

@@ -1,4 +1,4 @@
-/** The audit module as app.ts wires it: the batch writer, the token-event sink, the read/verify service. */
+/** The audit module as app.ts wires it: the batch writer, the outbox relay's audit sink, the read/verify service. */
 import type { Clock } from '../kernel/clock.js';
 import type { NamespaceService } from '../namespaces/namespace-service.js';
 import type { Store } from '../store/open-store.js';
@@ -15,6 +15,8 @@ export interface AuditModuleDeps {
   digester: TokenDigester;
   maxQueue: number;
   flushMs: number;
+  /** LATCHKEY_AUDIT_REQUIRED: requests are refused while the log cannot be written. */
+  required?: boolean;
   onError?: (error: unknown) => void;
   onWritten?: AuditWriterDeps['onWritten'];
   onDropped?: AuditWriterDeps['onDropped'];
@@ -22,12 +24,12 @@ export interface AuditModuleDeps {
 
 export type AuditModule = ReturnType<typeof createAuditModule>;
 
-export function createAuditModule({ store, clock, namespaces, digester, maxQueue, flushMs, onError, onWritten, onDropped }: AuditModuleDeps) {
+export function createAuditModule({ store, clock, namespaces, digester, maxQueue, flushMs, required, onError, onWritten, onDropped }: AuditModuleDeps) {
   const auditStore = createAuditStore(store.db);
-  const writer = createAuditWriter({ store: auditStore, maxQueue, flushMs, onError, onWritten, onDropped });
+  const writer = createAuditWriter({ store: auditStore, maxQueue, flushMs, required, onError, onWritten, onDropped });
   return {
     writer,
-    sink: createAuditSink(writer, onError),
+    sink: createAuditSink(auditStore, writer),
     service: createAuditService({ store: auditStore, namespaces, digester, clock }),
   };
 }

@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import type { Services } from '../services.js';
-import { presentAuditEvent, type AuditQuery } from '../audit/audit-service.js';
+import { presentAuditEvent, type AuditQuery, type AuditReport } from '../audit/audit-service.js';
 import type { ChainReport } from '../audit/audit-chain.js';
 import type { AuditRow } from '../audit/audit-entry.js';
 import type { Clock } from '../kernel/clock.js';
@@ -51,12 +51,16 @@ export function formatAuditTable(rows: readonly AuditRow[]): string {
   );
 }
 
-export function formatChainReport(r: ChainReport): string {
-  if (r.ok) return `Audit log intact: ${r.entries} entries, chain verified up to entry ${r.lastId}.`;
-  const lines = [`Audit log TAMPERED (${r.entries} entries read, up to entry ${r.lastId}):`];
+export function formatChainReport(r: ChainReport & Partial<Pick<AuditReport, 'unrecorded'>>): string {
+  if (r.ok) return `Audit log intact: ${r.entries} entries, chain verified up to entry ${r.lastId}, every token change recorded.`;
+  const lines = [`Audit log TAMPERED OR INCOMPLETE (${r.entries} entries read, up to entry ${r.lastId}):`];
   for (const id of r.altered) lines.push(`  altered: entry ${id} no longer matches its hash`);
   for (const m of r.missing) lines.push(`  missing: ${m.from === m.to ? `entry ${m.from}` : `entries ${m.from}-${m.to}`} deleted`);
   for (const id of r.brokenLinks) lines.push(`  broken link: entry ${id} does not follow the entry before it (that one was rewritten)`);
+  for (const u of r.unrecorded ?? []) {
+    const more = u.count > u.tokenIds.length ? `, … (${u.count - u.tokenIds.length} more)` : '';
+    lines.push(`  gap: ${u.count} token${u.count === 1 ? '' : 's'} without a ${u.event} entry (token ids ${u.tokenIds.join(', ')}${more})`);
+  }
   return lines.join('\n');
 }
 
@@ -117,7 +121,7 @@ export function registerAuditCommands(program: Command, deps: AuditCommandDeps):
       const json = opts.json === true || audit.opts<{ json?: boolean }>().json === true;
       await deps.withServices(async ({ services }) => {
         const report = await services.audit.verify();
-        emit(deps.out({ json }), { ok: report.ok, entries: report.entries, last_id: report.lastId, altered: report.altered, missing: report.missing, broken_links: report.brokenLinks }, () => formatChainReport(report));
+        emit(deps.out({ json }), { ok: report.ok, entries: report.entries, last_id: report.lastId, altered: report.altered, missing: report.missing, broken_links: report.brokenLinks, unrecorded: report.unrecorded.map((u) => ({ event: u.event, count: u.count, token_ids: u.tokenIds })) }, () => formatChainReport(report));
         if (!report.ok) deps.setExitCode(1);
       });
     });

@@ -113,6 +113,10 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       }
       if (app.secretGenerated) io.print(`Generated a server secret in ${cfg.dataDir}/server-secret (back it up: without it no issued token verifies).`);
       io.print(`Latchkey listening on ${address} (API: ${address}/api/v4, docs: ${address}/api/docs)`);
+      // Token events committed but not relayed — by a node killed between its commit and the relay, or a
+      // relay that failed — go into the audit log and webhook deliveries now, then every second.
+      void app.services.eventRelay.drain().catch(app.services.eventRelay.reportFailure);
+      const stopRelay = app.services.eventRelay.start(1000);
       // Webhook deliveries: sent from the durable outbox by every node (rows are claimed, never sent twice).
       const stopWebhooks = app.services.webhookDispatcher.start(cfg.webhookIntervalMs);
       // Token usage left unwritten by the per-minute throttle (new IPs, reuse) is written within ~10 s of it.
@@ -127,6 +131,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       });
       expiryJob?.stop();
       await stopWebhooks();
+      await stopRelay();
       await stopUsage();
       await app.close();
     });

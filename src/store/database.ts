@@ -363,6 +363,16 @@ export interface OidcSigningKeysTable {
   created_at: string;
 }
 
+/** Token events committed with their change, waiting for the relay (src/events/event-relay.ts). */
+export interface EventOutboxTable {
+  id: Generated<number>;
+  name: string;
+  token_id: number;
+  at: string;
+  /** JSON object; never a secret. */
+  data: string;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -381,6 +391,7 @@ export interface Database {
   deploy_token_secrets: DeployTokenSecretsTable;
   audit_events: AuditEventsTable;
   audit_chain_head: AuditChainHeadTable;
+  event_outbox: EventOutboxTable;
   web_sessions: WebSessionsTable;
   sign_in_throttles: SignInThrottlesTable;
   sign_in_links: SignInLinksTable;

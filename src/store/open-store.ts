@@ -19,6 +19,7 @@ import type { NamespaceStore } from '../namespaces/namespace-store.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import { conflict } from '../kernel/errors.js';
 import { guardUnavailable } from './unavailable-dialect.js';
+import { createEventOutboxPort, type EventOutboxPort } from '../events/event-outbox.js';
 
 /** Longest wait for a PostgreSQL connection before the work fails as unavailable. */
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -27,14 +28,27 @@ export interface Ports {
   readonly namespaces: NamespaceStore;
   readonly tokens: TokenStore;
   readonly deployTokenSecrets: DeployTokenSecretStore;
+  /**
+   * The transactional outbox of token events: published in a transaction, an event commits with the
+   * change or not at all (src/events/event-outbox.ts). Outside one, it commits on its own.
+   */
+  readonly events: EventOutboxPort;
 }
 
 export interface Store extends Ports {
   readonly traits: DialectTraits;
   /** Where it lives (the revocation broadcast opens its own listening connection to a PostgreSQL store). */
   readonly location: DatabaseLocation;
-  /** Runs `fn` in one transaction; a thrown error rolls every write back. Nested calls join the outer one. */
+  /**
+   * Runs `fn` in one transaction; a thrown error rolls every write back. Nested calls join the outer one.
+   * When `fn` published token events, the outbox relay runs after the commit and before this resolves.
+   */
   transaction<T>(fn: (ports: Ports) => Promise<T>): Promise<T>;
+  /**
+   * What runs after a commit that published token events (the outbox relay, wired by app.ts); the
+   * committer waits for it. It must not throw: events it could not deliver stay in the outbox.
+   */
+  afterEventsCommitted(listener: () => Promise<void>): void;
   migrate(): Promise<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -52,8 +66,8 @@ export function locateDatabase(databaseUrl: string | null, dataDir: string): Dat
   throw new Error(`DATABASE_URL must start with postgres:// or sqlite:, got a value starting with ${JSON.stringify(databaseUrl.slice(0, 11))}`);
 }
 
-function portsOf(db: Kysely<Database>): Ports {
-  return { namespaces: createNamespaceStore(db), tokens: createTokenStore(db), deployTokenSecrets: createDeployTokenSecretStore(db) };
+function portsOf(db: Kysely<Database>, onPublished: () => void | Promise<void>): Ports {
+  return { namespaces: createNamespaceStore(db), tokens: createTokenStore(db), deployTokenSecrets: createDeployTokenSecretStore(db), events: createEventOutboxPort(db, onPublished) };
 }
 
 export async function openStore(location: DatabaseLocation): Promise<Store> {
@@ -100,12 +114,26 @@ export async function openStore(location: DatabaseLocation): Promise<Store> {
     }
   };
 
+  const listeners: (() => Promise<void>)[] = [];
+  const eventsCommitted = async () => {
+    for (const listener of listeners) await listener();
+  };
+
   const store: Store = {
-    ...portsOf(db),
+    // Outside a transaction an event commits on its own insert: relay it at once.
+    ...portsOf(db, eventsCommitted),
     traits,
     location,
     db,
-    transaction: (fn) => wrapUnique(db.transaction().execute((trx: Transaction<Database>) => fn(portsOf(trx)))),
+    async transaction(fn) {
+      let published = false;
+      const result = await wrapUnique(db.transaction().execute((trx: Transaction<Database>) => fn(portsOf(trx, () => void (published = true)))));
+      if (published) await eventsCommitted();
+      return result;
+    },
+    afterEventsCommitted(listener) {
+      listeners.push(listener);
+    },
     async migrate() {
       // Unordered: migrations written in parallel land in any order; each is independent of its unlanded siblings.
       const migrator = new Migrator({ db, provider: migrationProvider(traits), allowUnorderedMigrations: true });

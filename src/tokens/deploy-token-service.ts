@@ -6,7 +6,6 @@
  * is returned once, from create. Delete revokes the token at once on this node (verifier cache) and
  * hides it from listings; the row stays for audit and leak look-ups.
  */
-import { discardEvents, type TokenEventSink } from '../events/token-events.js';
 import type { Clock } from '../kernel/clock.js';
 import { utcDateOf } from '../kernel/dates.js';
 import { DomainError, forbidden, invalidParam, invalidRecord, notFound } from '../kernel/errors.js';
@@ -30,8 +29,6 @@ export interface DeployTokenServiceDeps {
   namespaces: NamespaceService;
   /** Called after a token is revoked, so verification caches drop it. */
   onRevoked: (tokenId: number) => void;
-  /** Where token.created / token.revoked events go (webhooks); never throws. */
-  events?: TokenEventSink;
   /** Seals the secret of a `gitlab-deploy-token` (kept for CI_DEPLOY_PASSWORD); others stay digest-only. */
   ciSecretBox?: SecretBox;
 }
@@ -85,7 +82,7 @@ function asModelError<T>(check: () => T): T {
 
 export type DeployTokenService = ReturnType<typeof createDeployTokenService>;
 
-export function createDeployTokenService({ store, clock, issuer, namespaces, onRevoked, events = discardEvents, ciSecretBox }: DeployTokenServiceDeps) {
+export function createDeployTokenService({ store, clock, issuer, namespaces, onRevoked, ciSecretBox }: DeployTokenServiceDeps) {
   const ownerOf = (r: Resource) => (r.type === 'project' ? { projectId: r.project.id } : { groupId: r.group.id });
   const notFoundToken = () => notFound('Not found', 'TOKEN_NOT_FOUND');
 
@@ -132,12 +129,12 @@ export function createDeployTokenService({ store, clock, issuer, namespaces, onR
         });
         // In the same transaction: a CI token without its sealed secret would never reach CI.
         if (name === GITLAB_DEPLOY_TOKEN_NAME && ciSecretBox) await ports.deployTokenSecrets.insert(inserted.id, ciSecretBox.seal(secret), now.toISOString());
+        await ports.events.publish({ name: 'token.created', tokenId: inserted.id, at: inserted.createdAt, data: { by: actor.username } });
         if (username !== null) return inserted;
         const defaultName = defaultDeployTokenUsername(inserted.id);
         await ports.tokens.setUsername(inserted.id, defaultName);
         return { ...inserted, username: defaultName };
       });
-      await events.publish({ name: 'token.created', tokenId: token.id, at: token.createdAt, data: { by: actor.username } });
       return { token, secret };
     },
 
@@ -161,9 +158,11 @@ export function createDeployTokenService({ store, clock, issuer, namespaces, onR
       await authorize(actor, resource, 'write');
       const token = await findInResource(resource, tokenId);
       const at = clock.now().toISOString();
-      await store.transaction((ports) => ports.tokens.markDeleted(token.id, at));
+      await store.transaction(async (ports) => {
+        await ports.tokens.markDeleted(token.id, at);
+        if (token.revokedAt === null) await ports.events.publish({ name: 'token.revoked', tokenId: token.id, at, data: { reason: 'deleted', by: actor.username } });
+      });
       onRevoked(token.id);
-      if (token.revokedAt === null) await events.publish({ name: 'token.revoked', tokenId: token.id, at, data: { reason: 'deleted', by: actor.username } });
     },
   };
 }

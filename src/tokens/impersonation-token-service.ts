@@ -10,7 +10,6 @@
  * impersonation token of that user is `404 Impersonation Token Not Found`; a refused record is
  * `render_validation_error!`, `{"message": {"scopes": ["can't be blank"]}}`.
  */
-import { discardEvents, type TokenEventSink } from '../events/token-events.js';
 import type { Clock } from '../kernel/clock.js';
 import { DomainError, forbidden, invalidField, invalidParam, notFound } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
@@ -31,7 +30,6 @@ export interface ImpersonationTokenServiceDeps {
   lifecycle: TokenLifecycle;
   expiryPolicy: ExpiryPolicy;
   /** Where token.created goes (webhooks, the audit log); never throws. */
-  events?: TokenEventSink;
 }
 
 export interface CreateImpersonationTokenInput {
@@ -69,7 +67,7 @@ async function asFieldError<T>(run: () => Promise<T>): Promise<T> {
 
 export type ImpersonationTokenService = ReturnType<typeof createImpersonationTokenService>;
 
-export function createImpersonationTokenService({ store, clock, issuer, lifecycle, expiryPolicy, events = discardEvents }: ImpersonationTokenServiceDeps) {
+export function createImpersonationTokenService({ store, clock, issuer, lifecycle, expiryPolicy }: ImpersonationTokenServiceDeps) {
   /** Admins only, then the user (404 User Not Found), in GitLab's order. */
   async function userFor(actor: User, userId: number): Promise<User> {
     if (!actor.isAdmin) throw forbidden();
@@ -106,7 +104,7 @@ export function createImpersonationTokenService({ store, clock, issuer, lifecycl
       const now = clock.now();
       const expiresAt = await asFieldError(() => expiryPolicy.forNewToken(input.expiresAt, { now }));
       return issuePersonalToken(
-        { store, issuer, events },
+        { store, issuer },
         { user, name, description, scopes, expiresAt, now, createdBy: actor.id, by: actor.username, impersonation: true },
       );
     },

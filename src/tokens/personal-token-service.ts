@@ -8,7 +8,6 @@
  * unknown id is `404 Not found`, of another user's token `400 Bad request`. Revoke and rotate go
  * through the shared token lifecycle; expiry dates through the expiry policy.
  */
-import { discardEvents, type TokenEventSink } from '../events/token-events.js';
 import type { Clock } from '../kernel/clock.js';
 import { asModelSentence } from './bad-request.js';
 import type { UtcDate } from '../kernel/dates.js';
@@ -30,8 +29,6 @@ export interface PersonalTokenServiceDeps {
   issuer: TokenIssuer;
   lifecycle: TokenLifecycle;
   expiryPolicy: ExpiryPolicy;
-  /** Where token.created / token.revoked events go (webhooks); never throws. */
-  events?: TokenEventSink;
 }
 
 export interface CreatePersonalTokenInput {
@@ -65,12 +62,14 @@ export type PersonalTokenService = ReturnType<typeof createPersonalTokenService>
  * digest, and publishes token.created. The secret is returned only here.
  */
 export async function issuePersonalToken(
-  { store, issuer, events }: { store: Store; issuer: TokenIssuer; events: TokenEventSink },
+  { store, issuer }: { store: Store; issuer: TokenIssuer },
   t: { user: User; name: string; description: string; scopes: string[]; expiresAt: UtcDate | null; now: Date; createdBy: number | null; by: string | null; impersonation?: boolean },
 ): Promise<{ token: Token; secret: string }> {
   const { secret, digest } = issuer.issue('personal');
-  const token = await store.transaction((ports) =>
-    ports.tokens.insert({
+  // An impersonation token names whom it acts as, so the audit log shows who may act as whom.
+  const data = t.impersonation ? { by: t.by, impersonation: true, user: t.user.username } : { by: t.by };
+  const token = await store.transaction(async (ports) => {
+    const inserted = await ports.tokens.insert({
       kind: 'personal',
       name: t.name,
       description: t.description,
@@ -85,15 +84,15 @@ export async function issuePersonalToken(
       createdBy: t.createdBy,
       createdAt: t.now.toISOString(),
       impersonation: t.impersonation === true,
-    }),
-  );
-  // An impersonation token names whom it acts as, so the audit log shows who may act as whom.
-  const data = t.impersonation ? { by: t.by, impersonation: true, user: t.user.username } : { by: t.by };
-  await events.publish({ name: 'token.created', tokenId: token.id, at: token.createdAt, data });
+    });
+    // With the token, in its transaction: a crash cannot leave a token without its token.created.
+    await ports.events.publish({ name: 'token.created', tokenId: inserted.id, at: inserted.createdAt, data });
+    return inserted;
+  });
   return { token, secret };
 }
 
-export function createPersonalTokenService({ store, clock, issuer, lifecycle, expiryPolicy, events = discardEvents }: PersonalTokenServiceDeps) {
+export function createPersonalTokenService({ store, clock, issuer, lifecycle, expiryPolicy }: PersonalTokenServiceDeps) {
   const canManage = (actor: User, token: Token) => actor.isAdmin || token.userId === actor.id;
 
   async function insertFor(user: User, input: CreatePersonalTokenInput, createdBy: User | null, allowedScopes: readonly string[]) {
@@ -108,7 +107,7 @@ export function createPersonalTokenService({ store, clock, issuer, lifecycle, ex
     }
     const now = clock.now();
     const expiresAt = await expiryPolicy.forNewToken(input.expiresAt, { now });
-    return issuePersonalToken({ store, issuer, events }, { user, name, description, scopes, expiresAt, now, createdBy: createdBy?.id ?? null, by: createdBy?.username ?? null });
+    return issuePersonalToken({ store, issuer }, { user, name, description, scopes, expiresAt, now, createdBy: createdBy?.id ?? null, by: createdBy?.username ?? null });
   }
 
   /**

@@ -12,7 +12,6 @@
  * reason, rotate of an unknown or inaccessible token, or by another token's bot → 401 (404 for admins).
  */
 import { asBadRequest, badRequest } from './bad-request.js';
-import { discardEvents, type TokenEventSink } from '../events/token-events.js';
 import type { Clock } from '../kernel/clock.js';
 import { utcDateOf, type UtcDate } from '../kernel/dates.js';
 import { DomainError, invalidParam, invalidRecord, notFound, unauthenticated } from '../kernel/errors.js';
@@ -45,8 +44,6 @@ export interface ResourceTokenServiceDeps {
   noreplyDomain: string;
   /** Called after a token stops working, so verification caches drop it. */
   onRevoked: (tokenId: number) => void;
-  /** Where token.created / token.revoked events go (webhooks); never throws. */
-  events?: TokenEventSink;
 }
 
 export interface CreateResourceTokenInput {
@@ -89,7 +86,7 @@ const isResourceBot = (user: User) => user.botKind === 'project_bot' || user.bot
 export type ResourceTokenService = ReturnType<typeof createResourceTokenService>;
 
 export function createResourceTokenService(deps: ResourceTokenServiceDeps) {
-  const { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked, events = discardEvents } = deps;
+  const { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked } = deps;
 
   const typeOf = (r: Resource) => r.type;
   const idOf = (r: Resource) => (r.type === 'project' ? r.project.id : r.group.id);
@@ -173,9 +170,9 @@ export function createResourceTokenService(deps: ResourceTokenServiceDeps) {
           createdBy: actor.id === 0 ? null : actor.id,
           createdAt: at,
         });
+        await ports.events.publish({ name: 'token.created', tokenId: token.id, at, data: { by: actor.username } });
         return { token, bot };
       });
-      await events.publish({ name: 'token.created', tokenId: token.id, at, data: { by: actor.username } });
       return { token, secret, bot };
     },
 
@@ -222,10 +219,10 @@ export function createResourceTokenService(deps: ResourceTokenServiceDeps) {
         const ids: number[] = [];
         for (const t of family) if (await ports.tokens.markRevoked(t.id, at, 'revoked')) ids.push(t.id);
         if (bot !== null) await ports.namespaces.setUserState(bot.id, 'blocked');
+        for (const id of ids) await ports.events.publish({ name: 'token.revoked', tokenId: id, at, data: { reason: 'revoked', by: actor.username } });
         return ids;
       });
       for (const id of [token.id, ...revokedIds]) onRevoked(id);
-      for (const id of revokedIds) await events.publish({ name: 'token.revoked', tokenId: id, at, data: { reason: 'revoked', by: actor.username } });
     },
 
     async rotate(actor: User, resource: Resource, tokenId: number, input: RotateResourceTokenInput): Promise<{ token: Token; secret: string; previous: Token }> {

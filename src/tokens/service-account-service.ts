@@ -7,7 +7,6 @@
  * Deleting a service account blocks it and revokes its tokens (GitLab deletes the user; Latchkey keeps
  * the rows for audit and leak look-ups).
  */
-import { discardEvents } from '../events/token-events.js';
 import { utcDateOf } from '../kernel/dates.js';
 import { forbidden, notFound } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
@@ -37,7 +36,7 @@ export interface ServiceAccountOrder {
 export type ServiceAccountService = ReturnType<typeof createServiceAccountService>;
 
 export function createServiceAccountService(deps: ServiceAccountServiceDeps) {
-  const { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked, events = discardEvents } = deps;
+  const { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked } = deps;
   const hex = (bytes: number) => Buffer.from(random.randomBytes(bytes)).toString('hex');
   const userNotFound = () => notFound('User Not Found', 'USER_NOT_FOUND');
 
@@ -90,10 +89,10 @@ export function createServiceAccountService(deps: ServiceAccountServiceDeps) {
         const ids: number[] = [];
         for (const t of tokens) if (await ports.tokens.markRevoked(t.id, at, 'revoked')) ids.push(t.id);
         await ports.namespaces.setUserState(account.id, 'blocked');
+        for (const id of ids) await ports.events.publish({ name: 'token.revoked', tokenId: id, at, data: { reason: 'revoked', by: actor.username } });
         return ids;
       });
       for (const id of revoked) onRevoked(id);
-      for (const id of revoked) await events.publish({ name: 'token.revoked', tokenId: id, at, data: { reason: 'revoked', by: actor.username } });
     },
 
     async createToken(
@@ -109,7 +108,7 @@ export function createServiceAccountService(deps: ServiceAccountServiceDeps) {
       const scopes = readScopes(input.scopes, PERSONAL_TOKEN_SCOPES);
       const now = clock.now();
       const expiresAt = await expiryPolicy.forNewToken(input.expiresAt, { now, groupIds: group.ancestorIds });
-      return issuePersonalToken({ store, issuer, events }, { user: account, name, description, scopes, expiresAt, now, createdBy: actor.id === 0 ? null : actor.id, by: actor.username });
+      return issuePersonalToken({ store, issuer }, { user: account, name, description, scopes, expiresAt, now, createdBy: actor.id === 0 ? null : actor.id, by: actor.username });
     },
 
     /** The account's tokens with GitLab's PersonalAccessTokensFinder filters and sorts. */

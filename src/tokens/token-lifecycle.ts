@@ -17,7 +17,6 @@
  * stale consumer can be found. Rotating a rotated-away token by id, with another valid credential, is
  * "token already revoked" and nothing more: the old secret was not presented.
  */
-import { discardEvents, type TokenEventSink } from '../events/token-events.js';
 import type { Clock } from '../kernel/clock.js';
 import type { UtcDate } from '../kernel/dates.js';
 import { invalidRecord } from '../kernel/errors.js';
@@ -44,8 +43,6 @@ export interface TokenLifecycleDeps {
   onRevoked: (tokenId: number) => void;
   /** Audit hook; must not throw. */
   onEvent?: (event: TokenLifecycleEvent) => void;
-  /** Where token.revoked / token.rotated events go (webhooks); never throws. */
-  events?: TokenEventSink;
 }
 
 export interface RotateOptions {
@@ -73,12 +70,12 @@ export const tokenAlreadyRevoked = () => invalidRecord('400 Bad request - token 
 
 export type TokenLifecycle = ReturnType<typeof createTokenLifecycle>;
 
-export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent = () => {}, events = discardEvents }: TokenLifecycleDeps) {
+export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent = () => {} }: TokenLifecycleDeps) {
   /**
    * Revokes every token rotated from `token`, down the chain, and `token` itself if it still works.
    * Idempotent: a second call revokes nothing new. Returns the ids revoked now.
    */
-  async function revokeChainFrom(token: Token, at: string): Promise<number[]> {
+  async function revokeChainFrom(token: Token, at: string, context: VerifyContext): Promise<number[]> {
     const revoked = await store.transaction(async (ports) => {
       const ids: number[] = [];
       if (token.revokedAt === null && (await ports.tokens.markRevoked(token.id, at, 'rotated'))) ids.push(token.id);
@@ -89,6 +86,9 @@ export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent 
         current = await ports.tokens.findSuccessor(current.id);
       }
       await ports.tokens.markReuseDetected(token.id, at);
+      // The events commit with the revocations (the outbox): a crash loses neither.
+      await ports.events.publish({ name: 'token.reuse_detected', tokenId: token.id, at, data: { revoked_ids: ids, ...origin(context) } });
+      for (const id of ids) await ports.events.publish({ name: 'token.revoked', tokenId: id, at, data: { reason: id === token.id ? 'rotated' : 'reuse_detected', by: null } });
       return ids;
     });
     onRevoked(token.id);
@@ -109,10 +109,8 @@ export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent 
     // Within its grace a rotated-away secret is expected to be used; that is not reuse.
     if (!isReuseOfRotatedSecret(token, now) || token.reuseDetectedAt !== null) return [];
     const at = now.toISOString();
-    const revokedIds = await revokeChainFrom(token, at);
+    const revokedIds = await revokeChainFrom(token, at, context);
     onEvent({ type: 'reuse_detected', tokenId: token.id, revokedIds, at });
-    await events.publish({ name: 'token.reuse_detected', tokenId: token.id, at, data: { revoked_ids: revokedIds, ...origin(context) } });
-    for (const id of revokedIds) await events.publish({ name: 'token.revoked', tokenId: id, at, data: { reason: id === token.id ? 'rotated' : 'reuse_detected', by: null } });
     return revokedIds;
   }
 
@@ -123,7 +121,8 @@ export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent 
   async function reportReuseAttempt(token: Token, context: VerifyContext): Promise<void> {
     const at = clock.now().toISOString();
     onEvent({ type: 'reuse_attempt', tokenId: token.id, at });
-    await events.publish({ name: 'token.reuse_attempt', tokenId: token.id, at, data: { ...origin(context), rotated_at: token.supersededAt } });
+    // Nothing changes with it: the event commits on its own, into the outbox.
+    await store.events.publish({ name: 'token.reuse_attempt', tokenId: token.id, at, data: { ...origin(context), rotated_at: token.supersededAt } });
   }
 
   return {
@@ -143,10 +142,13 @@ export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent 
     /** Revokes one token (ends a rotation grace early too). False when it was already revoked. */
     async revoke(token: Token, { by, reason = 'revoked' }: { by: User | null; reason?: RevokeReason }): Promise<boolean> {
       const at = clock.now().toISOString();
-      const done = await store.transaction((ports) => ports.tokens.markRevoked(token.id, at, reason));
+      const done = await store.transaction(async (ports) => {
+        if (!(await ports.tokens.markRevoked(token.id, at, reason))) return false;
+        await ports.events.publish({ name: 'token.revoked', tokenId: token.id, at, data: { reason, by: by?.username ?? null } });
+        return true;
+      });
       onRevoked(token.id);
       if (done) onEvent({ type: 'revoked', tokenId: token.id, by: by?.id ?? null, reason, at });
-      if (done) await events.publish({ name: 'token.revoked', tokenId: token.id, at, data: { reason, by: by?.username ?? null } });
       return done;
     },
 
@@ -186,11 +188,11 @@ export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent 
           impersonation: token.impersonation,
         });
         const previous = await ports.tokens.findById(token.id);
+        await ports.events.publish({ name: 'token.rotated', tokenId: token.id, at, data: { new_token_id: created.id, new_expires_at: created.expiresAt, grace_until: graceUntil, by: by?.username ?? null } });
         return { token: created, previous: previous ?? token };
       });
       onRevoked(token.id);
       onEvent({ type: 'rotated', tokenId: token.id, newTokenId: result.token.id, by: by?.id ?? null, graceUntil, at });
-      await events.publish({ name: 'token.rotated', tokenId: token.id, at, data: { new_token_id: result.token.id, new_expires_at: result.token.expiresAt, grace_until: graceUntil, by: by?.username ?? null } });
       return { token: result.token, secret, previous: result.previous };
     },
   };

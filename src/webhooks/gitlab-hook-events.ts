@@ -11,14 +11,15 @@
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../kernel/clock.js';
-import type { TokenEvent, TokenEventSink } from '../events/token-events.js';
+import type { TokenEvent } from '../events/token-events.js';
+import type { RelaySink } from '../events/event-relay.js';
 import { visibilityLevel } from '../namespaces/visibility.js';
 import type { Group, Project } from '../namespaces/namespace.js';
 import type { Store } from '../store/open-store.js';
 import { parseSettings } from './gitlab-hook.js';
 import type { ExpiringTokenFacts, GitlabHookStore } from './gitlab-hook-store.js';
 import type { SecretBox } from './secret-box.js';
-import type { StoredHook, WebhookStore } from './webhook-store.js';
+import { createWebhookStore, type StoredHook, type WebhookStore } from './webhook-store.js';
 
 export const EXPIRING_ACCESS_TOKEN = 'expiring_access_token';
 export const EXPIRING_DEPLOY_TOKEN = 'expiring_deploy_token';
@@ -105,47 +106,55 @@ export interface GitlabHookEventsDeps {
   clock: Clock;
   /** LATCHKEY_PUBLIC_URL (or the listen address): the base of web_url and git_http_url. */
   publicUrl: string;
-  onError: (error: unknown, event: TokenEvent) => void;
 }
 
-/** The token event sink that records GitLab-format deliveries; never throws into the publisher. */
-export function createGitlabHookEvents({ store, hooks, gitlabHooks, clock, publicUrl, onError }: GitlabHookEventsDeps): TokenEventSink {
+type Delivery = { hookId: number; tokenId: number; event: string; payload: string; at: string };
+
+/**
+ * The outbox relay's sink that records GitLab-format deliveries, in the relay's transaction (exactly
+ * once per event). A look-up that fails fails the relay's pass: the event stays in the outbox.
+ */
+export function createGitlabHookEvents({ store, hooks, gitlabHooks, clock, publicUrl }: GitlabHookEventsDeps): RelaySink {
   const base = publicUrl.replace(/\/+$/, '');
+  async function deliveriesOf(event: TokenEvent): Promise<Delivery[]> {
+    if (event.name !== 'token.expiring') return [];
+    const interval = INTERVAL[String(event.data.interval)];
+    if (!interval) return [];
+    const token = await gitlabHooks.token(event.tokenId);
+    // Resource access tokens (project and group bots') and project/group deploy tokens; personal,
+    // service-account and impersonation tokens have no GitLab hook event.
+    if (!token || !['project', 'group', 'deploy'].includes(token.kind)) return [];
+    const flag = token.kind === 'deploy' ? 'resource_deploy_token_events' : 'resource_access_token_events';
+    let resource: Parameters<typeof expiringTokenPayload>[2];
+    let candidates: StoredHook[];
+    if (token.projectId !== null) {
+      const project = await store.namespaces.findProjectById(token.projectId);
+      if (!project) return [];
+      const group = await store.namespaces.findGroupById(project.groupId);
+      resource = { project: projectHookAttrs(project, group, base) };
+      candidates = await gitlabHooks.hooksFor(project.id, await hooks.groupChain(project.groupId));
+    } else if (token.groupId !== null) {
+      const group = await store.namespaces.findGroupById(token.groupId);
+      if (!group) return [];
+      resource = { group: groupHookAttrs(group) };
+      candidates = await gitlabHooks.hooksFor(null, group.ancestorIds);
+    } else {
+      return [];
+    }
+    const matching = candidates.filter((h) => parseSettings(h.settings, h.projectId !== null ? 'project' : 'group').flags[flag] === true);
+    if (matching.length === 0) return [];
+    const payload = JSON.stringify(expiringTokenPayload(token, interval, resource));
+    const eventName = token.kind === 'deploy' ? EXPIRING_DEPLOY_TOKEN : EXPIRING_ACCESS_TOKEN;
+    return matching.map((h) => ({ hookId: h.id, tokenId: token.id, event: eventName, payload, at: clock.now().toISOString() }));
+  }
   return {
-    async publish(event) {
-      try {
-        if (event.name !== 'token.expiring') return;
-        const interval = INTERVAL[String(event.data.interval)];
-        if (!interval) return;
-        const token = await gitlabHooks.token(event.tokenId);
-        // Resource access tokens (project and group bots') and project/group deploy tokens; personal,
-        // service-account and impersonation tokens have no GitLab hook event.
-        if (!token || !['project', 'group', 'deploy'].includes(token.kind)) return;
-        const flag = token.kind === 'deploy' ? 'resource_deploy_token_events' : 'resource_access_token_events';
-        let resource: Parameters<typeof expiringTokenPayload>[2];
-        let candidates: StoredHook[];
-        if (token.projectId !== null) {
-          const project = await store.namespaces.findProjectById(token.projectId);
-          if (!project) return;
-          const group = await store.namespaces.findGroupById(project.groupId);
-          resource = { project: projectHookAttrs(project, group, base) };
-          candidates = await gitlabHooks.hooksFor(project.id, await hooks.groupChain(project.groupId));
-        } else if (token.groupId !== null) {
-          const group = await store.namespaces.findGroupById(token.groupId);
-          if (!group) return;
-          resource = { group: groupHookAttrs(group) };
-          candidates = await gitlabHooks.hooksFor(null, group.ancestorIds);
-        } else {
-          return;
-        }
-        const matching = candidates.filter((h) => parseSettings(h.settings, h.projectId !== null ? 'project' : 'group').flags[flag] === true);
-        if (matching.length === 0) return;
-        const payload = JSON.stringify(expiringTokenPayload(token, interval, resource));
-        const eventName = token.kind === 'deploy' ? EXPIRING_DEPLOY_TOKEN : EXPIRING_ACCESS_TOKEN;
-        await hooks.insertDeliveries(matching.map((h) => ({ hookId: h.id, tokenId: token.id, event: eventName, payload, at: clock.now().toISOString() })));
-      } catch (e) {
-        onError(e, event);
-      }
+    async prepare(events) {
+      const byEvent = new Map<number, Delivery[]>();
+      for (const event of events) byEvent.set(event.id, await deliveriesOf(event));
+      return async (trx, taken) => {
+        const rows = taken.flatMap((e) => byEvent.get(e.id) ?? []);
+        if (rows.length > 0) await createWebhookStore(trx).insertDeliveries(rows);
+      };
     },
   };
 }

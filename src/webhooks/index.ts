@@ -9,7 +9,6 @@ import { createWebhookDispatcher, type WebhookDispatcherDeps } from './webhook-d
 import { createWebhookOutbox } from './webhook-outbox.js';
 import { createWebhookService } from './webhook-service.js';
 import { createWebhookStore } from './webhook-store.js';
-import { fanOut } from '../events/token-events.js';
 import { createGitlabHookEvents } from './gitlab-hook-events.js';
 import { createGitlabHookService } from './gitlab-hook-service.js';
 import { createGitlabHookStore } from './gitlab-hook-store.js';
@@ -40,8 +39,10 @@ export function createWebhookModule({ store, clock, random, namespaces, serverSe
     service: createWebhookService({ hooks, secrets, clock, random, namespaces, allowLocalNetwork }),
     /** GitLab's project and group hooks API (/projects/:id/hooks, /groups/:id/hooks). */
     gitlabHooks: createGitlabHookService({ store: gitlabHooks, hooks, secrets, clock, random, namespaces, allowLocalNetwork }),
-    // Latchkey's signed token events, and GitLab's expiring_access_token / expiring_deploy_token bodies.
-    outbox: fanOut(createWebhookOutbox({ store, hooks, clock, onError }), createGitlabHookEvents({ store, hooks, gitlabHooks, clock, publicUrl, onError })),
+    // The outbox relay's webhook sinks: Latchkey's signed token events, and GitLab's expiring_access_token /
+    // expiring_deploy_token bodies for GitLab-format hooks.
+    outbox: createWebhookOutbox({ store, hooks, clock }),
+    gitlabOutbox: createGitlabHookEvents({ store, hooks, gitlabHooks, clock, publicUrl }),
     dispatcher: createWebhookDispatcher({ hooks, secrets, clock, timeoutMs, allowLocalNetwork, retentionDays, instanceUrl: publicUrl, onAttempt, onError }),
   };
 }

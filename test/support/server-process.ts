@@ -79,6 +79,8 @@ export interface ServerProcess {
    * it) and drop the database. Resolves to how the process ended.
    */
   stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; killed: boolean }>;
+  /** SIGKILL now (a crash: nothing runs on the way out) and wait for the exit; data dir and database stay until `stop`. */
+  kill(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -193,7 +195,11 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
       adminToken = (JSON.parse(result.stdout) as { token: string }).token;
     }
     const exited = () => (child.exitCode === null && child.signalCode === null ? null : { code: child.exitCode, signal: child.signalCode });
-    return { url, apiUrl: `${url}/api/v4`, adminToken, dataDir, dialect, env, output: () => output, exited, stop };
+    const kill = async () => {
+      child.kill('SIGKILL');
+      await waitForExit(child, 5_000);
+    };
+    return { url, apiUrl: `${url}/api/v4`, adminToken, dataDir, dialect, env, output: () => output, exited, stop, kill };
   } catch (e) {
     await stop(2_000).catch(() => {});
     throw new Error(`${(e as Error).message}\n--- server output ---\n${output}`);

@@ -8,13 +8,12 @@
  * Which token: `request.authToken` once a credential verified; otherwise `request.presentedToken`,
  * which auth code sets whenever the verifier recognised the token but refused it (expired, revoked,
  * blocked user, wrong scope), so failed authentications with a known token are attributed too.
- * The entry is queued, never written on the request path (src/audit/audit-writer.ts).
+ * The entry is queued, never written on the request path (src/audit/audit-writer.ts): an array push.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditWriter } from '../../audit/audit-writer.js';
 import type { Clock } from '../../kernel/clock.js';
 import type { Token } from '../../tokens/token.js';
-import { redactPath, redactTokens } from '../../tokens/token-redaction.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,23 +22,23 @@ declare module 'fastify' {
   }
 }
 
-const MAX_TEXT = 1024;
-/**
- * Any token value in it (by format and checksum) replaced — before clipping, which could cut one in half
- * and hide it from the check — then clipped: a pasted token is never recorded.
- */
-function clip(text: string | undefined, redact: (text: string) => string): string | null {
-  if (text === undefined) return null;
-  const redacted = redact(text);
-  return redacted.length > MAX_TEXT ? redacted.slice(0, MAX_TEXT) : redacted;
-}
+/** Health probes (`/-/health`, …) and static assets are not recorded (nor held back); web pages under `/-/` are. */
+const unrecorded = (request: FastifyRequest) => (request.url.startsWith('/-/') && !request.routeOptions.config?.ui) || request.routeOptions.config?.audit === false;
 
-export function registerAuditTrail(app: FastifyInstance, { writer, clock }: { writer: Pick<AuditWriter, 'record'>; clock: Clock }): void {
+export function registerAuditTrail(app: FastifyInstance, { writer, clock }: { writer: Pick<AuditWriter, 'record' | 'admit' | 'refusing'>; clock: Clock }): void {
   app.decorateRequest('presentedToken', null as unknown as Token);
+  // Before anything else is done for a request: its turn (fair backpressure when the writer is behind),
+  // and with LATCHKEY_AUDIT_REQUIRED a refusal while the log cannot be written.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (unrecorded(request)) return done();
+    const refuse = () => reply.code(503).header('retry-after', '5').send({ message: '503 Service Unavailable' });
+    if (writer.refusing) return refuse();
+    const turn = writer.admit();
+    if (!turn) return done();
+    turn.then(() => (writer.refusing ? refuse() : done()), done);
+  });
   app.addHook('onResponse', (request, reply, done) => {
-    const path = request.url.split('?', 1)[0]!;
-    // Health probes (`/-/health`, …) and static assets are not recorded; web pages under `/-/` are.
-    if ((path.startsWith('/-/') && !request.routeOptions.config?.ui) || request.routeOptions.config?.audit === false) return done();
+    if (unrecorded(request)) return done();
     const user = request.actor;
     const token = request.authToken ?? request.presentedToken;
     const actor = user
@@ -47,23 +46,23 @@ export function registerAuditTrail(app: FastifyInstance, { writer, clock }: { wr
       : request.authToken?.kind === 'deploy'
         ? { type: 'deploy_token' as const, id: null, name: request.authToken.username ?? `deploy-token-${request.authToken.id}` }
         : null;
-    const pending = writer.record({
+    // A push: the path and user agent are redacted by the writer (src/audit/audit-writer.ts).
+    writer.record({
       at: clock.now().toISOString(),
       event: 'http.request',
       actor,
       tokenId: token?.id ?? null,
       method: request.method,
       route: request.webRoute?.route ?? request.routeOptions.url ?? null,
-      path: clip(path, redactPath),
+      path: request.url.split('?', 1)[0]!,
       status: reply.statusCode,
-      userAgent: clip(request.headers['user-agent'], redactTokens),
+      userAgent: request.headers['user-agent'] ?? null,
       // A protocol endpoint behind a trusted proxy (git auth_request) puts the client's address in
       // request.clientIp (rate-limit branch); otherwise the socket's.
       ip: (request as { clientIp?: string | null }).clientIp ?? request.ip,
       // A request with an impersonation token acts as its user; the entry says which admin issued it.
       ...(token?.impersonation ? { data: { impersonation: true, impersonated_by_id: token.createdBy } } : {}),
     });
-    if (pending) pending.then(() => done(), () => done());
-    else done();
+    done();
   });
 }

@@ -23,6 +23,7 @@ import { createOauthGrants } from './2026-12-03T0701-oauth-grants.js';
 import { createGitlabHooks } from './2026-12-03T0600-gitlab-hooks.js';
 import { createOidcSigningKeys } from './2026-12-03T0702-oidc-signing-keys.js';
 import { createListIndexes } from './2026-12-03T0400-list-indexes.js';
+import { createEventOutbox } from './2026-12-03T0100-event-outbox.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -44,6 +45,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-03T0600-gitlab-hooks': createGitlabHooks(traits),
     '2026-12-03T0702-oidc-signing-keys': createOidcSigningKeys(traits),
     '2026-12-03T0400-list-indexes': createListIndexes(traits),
+    '2026-12-03T0100-event-outbox': createEventOutbox(traits),
   };
   return { getMigrations: async () => migrations };
 }
