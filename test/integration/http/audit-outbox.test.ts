@@ -5,28 +5,13 @@
  * two relays racing never write an event twice; and `audit verify` reports a token change the log has
  * no entry for (the state a crash left before the outbox), and a deleted entry.
  */
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventRelay } from '../../../src/events/event-relay.js';
 import { createAuditSink } from '../../../src/audit/audit-sink.js';
 import { createAuditStore } from '../../../src/audit/audit-store.js';
+import { breakAuditTable } from '../../support/audit-table.js';
 import { DIALECTS } from '../../support/dialects.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
-
-/** Makes INSERTs into audit_events fail (a trigger), as a full disk or a revoked grant would. */
-export async function breakAuditTable(t: TestApp): Promise<() => Promise<void>> {
-  const { db } = t.app.store;
-  if (t.dialect === 'postgres') {
-    await sql`create function lk_refuse_audit() returns trigger language plpgsql as $$ begin raise exception 'audit table unwritable'; end $$`.execute(db);
-    await sql`create trigger lk_refuse_audit before insert on audit_events for each row execute function lk_refuse_audit()`.execute(db);
-    return async () => {
-      await sql`drop trigger lk_refuse_audit on audit_events`.execute(db);
-      await sql`drop function lk_refuse_audit()`.execute(db);
-    };
-  }
-  await sql`create trigger lk_refuse_audit before insert on audit_events begin select raise(abort, 'audit table unwritable'); end`.execute(db);
-  return async () => void (await sql`drop trigger lk_refuse_audit`.execute(db));
-}
 
 describe.each(DIALECTS)('the token event outbox on %s', (dialect) => {
   let t: TestApp;
