@@ -112,6 +112,8 @@ export function createAuditStore(db: Kysely<Database>) {
         const about = sql.ref(c.about);
         const missing = db
           .selectFrom('tokens')
+          // OAuth access tokens (src/oauth) are an OAuth grant's, short-lived, and have no token events.
+          .where('tokens.kind', '<>', 'oauth')
           .where(c.where)
           .where(({ not, exists, selectFrom }) => not(exists(selectFrom('audit_events').select(sql`1`.as('one')).whereRef('audit_events.token_id', '=', c.about).where('audit_events.event', '=', c.event))))
           .where(({ not, exists, selectFrom }) => not(exists(selectFrom('event_outbox').select(sql`1`.as('one')).whereRef('event_outbox.token_id', '=', c.about).where('event_outbox.name', '=', c.event))));

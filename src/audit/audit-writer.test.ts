@@ -165,6 +165,25 @@ describe('audit writer', () => {
     expect(lax.refusing).toBe(false);
   });
 
+  it('a flush writes what was queued when it was called and ends, whatever keeps arriving', async () => {
+    const f = fakeStore();
+    f.state.delayMs = 1;
+    const w = createAuditWriter({ store: f.store, maxQueue: 100_000, flushMs: 0 });
+    for (let i = 0; i < 600; i++) w.record(rec(i));
+    let streaming = true;
+    const stream = (async () => {
+      for (let i = 600; streaming; i++) {
+        w.record(rec(i));
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    await w.flush();
+    streaming = false;
+    await stream;
+    expect(f.rows().slice(0, 600).map((r) => r.path)).toEqual(Array.from({ length: 600 }, (_, i) => `/p/${i}`));
+    await w.close();
+  });
+
   it('close waits for a flush already running and writes what came in meanwhile', async () => {
     const f = fakeStore();
     let open!: () => void;

@@ -120,6 +120,9 @@ export function createAuditWriter({ store, maxQueue, flushMs, required = false, 
   /** Requests waiting for room, in arrival order. */
   const waiters: (() => void)[] = [];
   let inFlight: Promise<void> | null = null;
+  /** Entries ever queued and ever written (a flush writes up to what was queued when it was called). */
+  let enqueued = 0;
+  let written = 0;
   let soon = false;
   /** Since the last failed write, until one succeeds. */
   let failing = false;
@@ -165,30 +168,42 @@ export function createAuditWriter({ store, maxQueue, flushMs, required = false, 
     admitWaiting();
   }
 
-  /** Writes everything queued so far (waits for a flush already running, then drains). */
-  async function flush(): Promise<void> {
-    while (inFlight) await inFlight.catch(() => {});
-    if (queue.length === 0) return;
-    inFlight = (async () => {
-      while (queue.length > 0) {
-        const batch = queue.slice(0, BATCH);
-        try {
-          await store.append(await enrichRecords(store, batch));
-        } catch (e) {
-          // The batch stays queued for the next flush.
-          writeFailed(e);
-          throw e;
-        }
-        queue.splice(0, batch.length);
-        onWritten(batch.length);
-        writeSucceeded();
-      }
-    })();
+  /** One batch from the head of the queue (one at a time: callers go through `flush`). */
+  async function writeBatch(): Promise<void> {
+    const batch = queue.slice(0, BATCH);
     try {
-      await inFlight;
-    } finally {
-      inFlight = null;
+      await store.append(await enrichRecords(store, batch));
+    } catch (e) {
+      // The batch stays queued for the next flush.
+      writeFailed(e);
+      throw e;
     }
+    queue.splice(0, batch.length);
+    written += batch.length;
+    onWritten(batch.length);
+    writeSucceeded();
+  }
+
+  /**
+   * Writes every entry queued before the call (not those that arrive meanwhile: under a steady stream a
+   * flush still ends). Rejects when a write fails.
+   */
+  async function flush(): Promise<void> {
+    const goal = enqueued;
+    while (written < goal && queue.length > 0) {
+      if (inFlight) {
+        await inFlight;
+        continue;
+      }
+      inFlight = writeBatch();
+      try {
+        await inFlight;
+      } finally {
+        inFlight = null;
+      }
+    }
+    // Still full, or requests waiting for room: keep writing (the timer may be far off).
+    if (!failing && !inFlight && (waiters.length > 0 || queue.length >= fullBatch)) void flush().catch(() => {});
   }
 
   /** `required`: write as soon as the event loop is free (group commit), so a failure is seen at once. */
@@ -227,6 +242,7 @@ export function createAuditWriter({ store, maxQueue, flushMs, required = false, 
         return;
       }
       queue.push(entry);
+      enqueued++;
       if (required) flushSoon();
       else if (queue.length >= fullBatch && !inFlight) void flush().catch(() => {});
     },
