@@ -51,6 +51,8 @@ import { CI_DEPLOY_TOKEN_PURPOSE } from './protocols/protocol-services.js';
 import { REGISTRY_KEY_PURPOSE } from './protocols/registry/index.js';
 import { createSignInModule } from './sessions/index.js';
 import { createOAuthModule } from './oauth/index.js';
+import { createInventoryService } from './inventory/inventory-service.js';
+import { createInventoryStore } from './store/inventory.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -183,6 +185,16 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   const cicdVariables = createCiVariableService({
     store: createCiVariableStore(store.db, store.traits), box: createSecretBox(secrets, CI_VARIABLE_VALUE_PURPOSE), accessLevel: namespaces.accessLevel, clock, audit: audit.writer.record,
   });
+  // The credential inventory (issue 14): outside credentials, where each is configured, how it is renewed.
+  const inventory = createInventoryService({
+    store: createInventoryStore(store.db, store.traits),
+    findGroup: async (ref) => (/^[0-9]{1,10}$/.test(ref) ? (Number(ref) <= 2147483647 ? store.namespaces.findGroupById(Number(ref)) : null) : store.namespaces.findGroupByPath(ref)),
+    findGroupById: (id) => store.namespaces.findGroupById(id),
+    accessLevel: namespaces.accessLevel,
+    digester,
+    clock,
+    audit: audit.writer.record,
+  });
   // Web UI sign-in (issue 18): sessions, password and one-time-link sign-in, account changes.
   const signIn = createSignInModule({ db: store.db, users: store.namespaces, namespaces, clock, random, serverSecret: secret, policy: config.session });
   // OAuth2 / OpenID Connect provider (issue 17): applications, grants, OAuth tokens.
@@ -229,6 +241,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     genericPackages: protocols.genericPackages,
     ciVariables: protocols.ciVariables,
     cicdVariables,
+    inventory,
     sessions: signIn.sessions,
     signIn: signIn.signIn,
     accounts: signIn.accounts,

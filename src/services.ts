@@ -44,6 +44,7 @@ import type { SecretResealer } from './store/reseal-secrets.js';
 import type { ApplicationService } from './oauth/application-service.js';
 import type { OAuthService } from './oauth/oauth-service.js';
 import type { Oidc } from './oauth/oidc.js';
+import type { InventoryService } from './inventory/inventory-service.js';
 
 /** Every service the adapters (HTTP routes, CLI commands) may call. */
 export interface Services {
@@ -85,6 +86,8 @@ export interface Services {
   readonly ciVariables: CiVariablesService;
   /** GitLab's CI/CD variables API of projects and groups (values sealed at rest). */
   readonly cicdVariables: CiVariableService;
+  /** The credential inventory (src/inventory): entries, placements, renewals, import/export. */
+  readonly inventory: InventoryService;
   /** Web UI sign-in (src/sessions): sessions, password and link sign-in, account changes that end sessions. */
   readonly sessions: SessionService;
   readonly signIn: SignInService;

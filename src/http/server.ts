@@ -39,6 +39,7 @@ import { registerVariableRoutes } from './routes/variables.js';
 import { registerAuditEventRoutes } from './routes/audit-events.js';
 import { registerApplicationRoutes } from './routes/applications.js';
 import { registerOAuthRoutes } from './routes/oauth.js';
+import { registerCredentialRoutes } from './routes/credentials.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
 import { registerWebUi } from '../web/web-ui.js';
 import { redactPath, redactTokens } from '../tokens/token-redaction.js';
@@ -161,6 +162,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerVariableRoutes(api, ctx);
       registerAuditEventRoutes(api, ctx);
       registerApplicationRoutes(api, ctx);
+      registerCredentialRoutes(api, ctx);
     },
     { prefix: '/api/v4' },
   );

@@ -24,6 +24,7 @@ import { createGitlabHooks } from './2026-12-03T0600-gitlab-hooks.js';
 import { createOidcSigningKeys } from './2026-12-03T0702-oidc-signing-keys.js';
 import { createListIndexes } from './2026-12-03T0400-list-indexes.js';
 import { createEventOutbox } from './2026-12-03T0100-event-outbox.js';
+import { createCredentialInventory } from './2026-12-03T0500-credential-inventory.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -46,6 +47,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-03T0702-oidc-signing-keys': createOidcSigningKeys(traits),
     '2026-12-03T0400-list-indexes': createListIndexes(traits),
     '2026-12-03T0100-event-outbox': createEventOutbox(traits),
+    '2026-12-03T0500-credential-inventory': createCredentialInventory(traits),
   };
   return { getMigrations: async () => migrations };
 }

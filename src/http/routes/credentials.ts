@@ -1,0 +1,189 @@
+/**
+ * Latchkey extension — the credential inventory (issue 14) under /latchkey/credentials: CRUD of
+ * entries (`:credential` is the numeric id or the slug), their placements, paginated lists. Bodies are
+ * read by the inventory's own validator before the schema runs, so a bad field is named precisely
+ * (`{"message": {"renewal.every_days": [...]}}`); the schemas document the shapes.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { PLACEMENT_KINDS, VALUE_FORMATS, parseCredentialInput, parsePlacementInput, type CredentialInput, type PlacementFields } from '../../inventory/credential.js';
+import { presentCredential, presentPlacement } from '../../inventory/credential-json.js';
+import { parseExpiryDate } from '../../kernel/dates.js';
+import { invalidParam } from '../../kernel/errors.js';
+import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.js';
+import type { RouteContext } from '../route-context.js';
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+const Str = (description: string, maxLength = 255) => Type.String({ maxLength, description });
+
+const PlacementProps = {
+  kind: Type.String({ enum: [...PLACEMENT_KINDS], description: 'ci_variable, file, kubernetes_secret or manual' }),
+  instance: Type.Optional(Str('ci_variable: the GitLab host (gitlab.com)')),
+  project: Type.Optional(Str('ci_variable: project path (a project variable)')),
+  group: Type.Optional(Str('ci_variable: group path (a group variable); neither project nor group: an instance variable')),
+  key: Type.Optional(Str('ci_variable: variable key; file: key in the file; kubernetes_secret: data key')),
+  format: Type.Optional(Type.String({ enum: [...VALUE_FORMATS], description: 'What the place holds: raw (default), docker_auth_config, netrc, user_password' })),
+  registry: Type.Optional(Str('docker_auth_config: the registry host (gitlab.com:443)')),
+  username: Type.Optional(Str('netrc, user_password, docker_auth_config: the user name')),
+  host: Type.Optional(Str('file: the host')),
+  path: Type.Optional(Str('file: the file path')),
+  cluster: Type.Optional(Str('kubernetes_secret: the cluster')),
+  namespace: Type.Optional(Str('kubernetes_secret: the namespace')),
+  name: Type.Optional(Str('kubernetes_secret: the secret name')),
+  where: Type.Optional(Str('manual: what a person updates, free text', 2000)),
+};
+const PlacementBody = Type.Object(PlacementProps);
+const PlacementEntity = Type.Object({ id: Type.Integer(), ...PlacementProps, description: Type.String({ description: 'One line a person reads' }) });
+
+const RenewalRule = Type.Object(
+  {
+    expires_at: Type.Optional(Type.String({ maxLength: 10, description: 'A fixed expiry date (YYYY-MM-DD)' })),
+    every_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'Due this many days after the last renewal (or creation)' })),
+    event: Type.Optional(Str('Renewed during this recurring task')),
+    review_every_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'With event: reminded this many days after the last renewal' })),
+  },
+  { description: 'Exactly one of expires_at, every_days, or event with review_every_days' },
+);
+
+const CredentialBodyProps = {
+  slug: Type.Optional(Type.String({ maxLength: 100, description: 'Stable key (import/export); default: from the name' })),
+  name: Type.Optional(Str('Name')),
+  kind: Type.Optional(Str('npm_token, api_key, gitlab_group_token, …', 64)),
+  provider: Type.Optional(Nullable(Str('Who issued it: gitlab.com, npm, Tempo, …'))),
+  resource: Type.Optional(Nullable(Str('What it belongs to at the provider (group, project, account)'))),
+  owner: Type.Optional(Str('Owning Latchkey group: id or full path', 2048)),
+  scopes: Type.Optional(Type.Union([Type.Array(Type.String({ maxLength: 100 }), { maxItems: 50 }), Type.String({ maxLength: 5100 }), Type.Null()])),
+  role: Type.Optional(Nullable(Str('Role at the provider', 100))),
+  purpose: Type.Optional(Nullable(Str('What it is for', 20000))),
+  renewal: Type.Optional(RenewalRule),
+  procedure: Type.Optional(Nullable(Str('Renewal procedure, Markdown', 20000))),
+  value: Type.Optional(Nullable(Type.String({ maxLength: 10000, description: 'The secret, to fingerprint (HMAC) only: never stored, never returned; null clears the fingerprint' }))),
+  placements: Type.Optional(Type.Union([Type.Array(PlacementBody, { maxItems: 100 }), Type.Null()])),
+};
+const CreateBody = Type.Object(CredentialBodyProps);
+const UpdateBody = Type.Object(CredentialBodyProps);
+
+export const CredentialEntity = Type.Object({
+  id: Type.Integer(),
+  slug: Type.String(),
+  name: Type.String(),
+  kind: Type.String(),
+  provider: Nullable(Type.String()),
+  resource: Nullable(Type.String()),
+  owner: Type.Object({ id: Type.Integer(), full_path: Type.String() }),
+  scopes: Type.Array(Type.String()),
+  role: Nullable(Type.String()),
+  purpose: Nullable(Type.String()),
+  renewal: RenewalRule,
+  renewed_on: Nullable(Type.String({ description: 'Date of the last renewal' })),
+  due_on: Type.String({ description: 'When it expires or is next due for renewal or review (YYYY-MM-DD)' }),
+  procedure: Nullable(Type.String()),
+  fingerprint_set: Type.Boolean({ description: 'A value was fingerprinted (the fingerprint itself is never shown)' }),
+  token_id: Type.Union([Type.Integer(), Type.Null()], { description: 'The Latchkey token these inventory fields belong to' }),
+  placements: Type.Array(PlacementEntity),
+  created_at: Type.String(),
+  updated_at: Type.String(),
+});
+
+const CredentialParams = Type.Object({ credential: Type.String({ minLength: 1, maxLength: 255, description: 'Entry id or slug' }) });
+const PlacementParams = Type.Object({ credential: CredentialParams.properties.credential, placement_id: Type.Integer({ minimum: 1, maximum: 2147483647 }) });
+
+const ListQuery = Type.Object({
+  ...PaginationQuery,
+  owner: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'Owning group: id or full path' })),
+  kind: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  search: Type.Optional(Type.String({ maxLength: 255, description: 'Part of the slug, name or provider' })),
+  due_before: Type.Optional(Type.String({ maxLength: 10, description: 'Due on or before this date (YYYY-MM-DD)' })),
+});
+type ListQueryType = { page?: number; per_page?: number; owner?: string; kind?: string; search?: string; due_before?: string };
+
+/** Text a query may carry into SQL: no NUL (PostgreSQL refuses it), no half surrogate pair. */
+function checkQueryText(name: string, value: string | undefined): void {
+  if (value !== undefined && (value.includes('\u0000') || /[\ud800-\udfff]/.test(value.replace(/[\ud800-\udbff][\udc00-\udfff]/g, '')))) throw invalidParam(`${name} is invalid`);
+}
+
+export function registerCredentialRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { inventory } = ctx.services;
+  const tags = ['credential inventory'];
+  // Bodies as the inventory's validator read them, for the handlers.
+  const parsedCredentials = new WeakMap<FastifyRequest, CredentialInput>();
+  const parsedPlacements = new WeakMap<FastifyRequest, PlacementFields>();
+  const readCredential = (partial: boolean) => async (request: FastifyRequest) => {
+    parsedCredentials.set(request, parseCredentialInput(request.body ?? {}, { partial }));
+  };
+  const readPlacement = async (request: FastifyRequest) => {
+    parsedPlacements.set(request, parsePlacementInput(request.body ?? {}));
+  };
+
+  app.get<{ Querystring: ListQueryType }>(
+    '/latchkey/credentials',
+    { schema: { tags, summary: 'List inventory entries the caller may read (Latchkey extension)', querystring: ListQuery, response: { 200: Type.Array(CredentialEntity) } } },
+    async (request, reply) => {
+      const q = request.query;
+      for (const name of ['owner', 'kind', 'search'] as const) checkQueryText(name, q[name]);
+      let dueOnOrBefore: string | undefined;
+      if (q.due_before !== undefined) {
+        dueOnOrBefore = /^\d{4}-\d{2}-\d{2}$/.test(q.due_before) ? (parseExpiryDate(q.due_before) ?? undefined) : undefined;
+        if (dueOnOrBefore === undefined) throw invalidParam('due_before is invalid');
+      }
+      const page = readPage(q);
+      const result = await inventory.list(request.actor, { owner: q.owner, kind: q.kind, search: q.search, dueOnOrBefore }, page);
+      setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
+      return result.items.map(presentCredential);
+    },
+  );
+
+  app.post(
+    '/latchkey/credentials',
+    { preValidation: readCredential(false), schema: { tags, summary: 'Create an inventory entry (Maintainer+ of the owning group)', body: CreateBody, response: { 201: CredentialEntity } } },
+    async (request, reply) => reply.status(201).send(presentCredential(await inventory.create(request.actor, parsedCredentials.get(request)!))),
+  );
+
+  app.get<{ Params: { credential: string } }>(
+    '/latchkey/credentials/:credential',
+    { schema: { tags, summary: 'Show an inventory entry', params: CredentialParams, response: { 200: CredentialEntity } } },
+    async (request) => presentCredential(await inventory.get(request.actor, request.params.credential)),
+  );
+
+  app.put<{ Params: { credential: string } }>(
+    '/latchkey/credentials/:credential',
+    { preValidation: readCredential(true), schema: { tags, summary: 'Update an inventory entry (given fields only; placements, when given, replace the list)', params: CredentialParams, body: UpdateBody, response: { 200: CredentialEntity } } },
+    async (request) => presentCredential(await inventory.update(request.actor, request.params.credential, parsedCredentials.get(request)!)),
+  );
+
+  app.delete<{ Params: { credential: string } }>(
+    '/latchkey/credentials/:credential',
+    { schema: { tags, summary: 'Delete an inventory entry, its placements and renewal history', params: CredentialParams, response: { 204: Type.Null() } } },
+    async (request, reply) => {
+      await inventory.remove(request.actor, request.params.credential);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get<{ Params: { credential: string } }>(
+    '/latchkey/credentials/:credential/placements',
+    { schema: { tags, summary: "An entry's placements: where it is configured", params: CredentialParams, response: { 200: Type.Array(PlacementEntity) } } },
+    async (request) => (await inventory.get(request.actor, request.params.credential)).placements.map(presentPlacement),
+  );
+
+  app.post<{ Params: { credential: string } }>(
+    '/latchkey/credentials/:credential/placements',
+    { preValidation: readPlacement, schema: { tags, summary: 'Add a placement', params: CredentialParams, body: PlacementBody, response: { 201: PlacementEntity } } },
+    async (request, reply) => reply.status(201).send(presentPlacement(await inventory.addPlacement(request.actor, request.params.credential, parsedPlacements.get(request)!))),
+  );
+
+  app.put<{ Params: { credential: string; placement_id: number } }>(
+    '/latchkey/credentials/:credential/placements/:placement_id',
+    { preValidation: readPlacement, schema: { tags, summary: 'Replace a placement', params: PlacementParams, body: PlacementBody, response: { 200: PlacementEntity } } },
+    async (request) => presentPlacement(await inventory.updatePlacement(request.actor, request.params.credential, request.params.placement_id, parsedPlacements.get(request)!)),
+  );
+
+  app.delete<{ Params: { credential: string; placement_id: number } }>(
+    '/latchkey/credentials/:credential/placements/:placement_id',
+    { schema: { tags, summary: 'Remove a placement', params: PlacementParams, response: { 204: Type.Null() } } },
+    async (request, reply) => {
+      await inventory.removePlacement(request.actor, request.params.credential, request.params.placement_id);
+      return reply.status(204).send();
+    },
+  );
+}

@@ -1,0 +1,297 @@
+/**
+ * The credential inventory (issue 14): entries for credentials a team must renew, their placements and
+ * renewals. Who may: Maintainers and Owners of the owning group (inherited) manage its entries,
+ * Reporters and above read them, admins everything; anyone else gets 404, as if the entry did not
+ * exist. Every change is an audit entry (never a value), recorded once the change is committed.
+ *
+ * Permissions and groups are read before a transaction opens (on SQLite a transaction holds the only
+ * connection, so a read outside it would wait forever); the transaction re-reads the entry itself.
+ *
+ * An entry is named by `ref`: its numeric id or its slug. A pasted value becomes a fingerprint (the
+ * token digester's HMAC) at once and is never kept or returned.
+ */
+import type { AuditRecord } from '../audit/audit-writer.js';
+import type { Clock } from '../kernel/clock.js';
+import { utcDateOf, type UtcDate } from '../kernel/dates.js';
+import { forbidden, notFound, type DomainError } from '../kernel/errors.js';
+import type { Page, PageRequest } from '../kernel/page.js';
+import { AccessLevel } from '../namespaces/access-levels.js';
+import type { Group, User } from '../namespaces/namespace.js';
+import type { TokenDigester } from '../tokens/token-digest.js';
+import {
+  describePlacement,
+  dueDate,
+  invalidCredential,
+  slugFromName,
+  type Credential,
+  type CredentialInput,
+  type Placement,
+  type PlacementFields,
+} from './credential.js';
+import type { CredentialFilter, CredentialRecord, InventoryStore, PlacementQuery } from './inventory-store.js';
+
+export interface InventoryServiceDeps {
+  store: InventoryStore;
+  /** The group an id or full path names, whoever asks (null: none); access is checked here. */
+  findGroup(idOrPath: string): Promise<Group | null>;
+  findGroupById(id: number): Promise<Group | null>;
+  accessLevel(user: User, resource: { type: 'group'; group: Group }): Promise<number>;
+  /** HMAC of a pasted value: the same digest tokens are stored as, so a leaked value is found either way. */
+  digester: TokenDigester;
+  clock: Clock;
+  /** The audit writer's `record`; never given a value. */
+  audit?: (entry: AuditRecord) => Promise<void> | void;
+}
+
+/** List filters: `owner` is a group id or full path. */
+export interface CredentialListQuery {
+  readonly owner?: string;
+  readonly kind?: string;
+  readonly search?: string;
+  readonly dueOnOrBefore?: UtcDate;
+}
+
+/** What one committed change records in the audit log. */
+type PendingAudit = { event: string; credential: Pick<Credential, 'id' | 'slug' | 'owner'>; data?: Record<string, unknown> };
+
+const NUMERIC = /^[0-9]{1,10}$/;
+const SLUG_LIKE = /^[a-z0-9][a-z0-9._-]{0,99}$/;
+const NOT_FOUND = () => notFound('Credential Not Found', 'CREDENTIAL_NOT_FOUND');
+
+export type InventoryService = ReturnType<typeof createInventoryService>;
+
+export function createInventoryService({ store, findGroup, findGroupById, accessLevel, digester, clock, audit }: InventoryServiceDeps) {
+  const now = () => clock.now().toISOString();
+  const today = () => utcDateOf(clock.now());
+
+  const levelOn = async (actor: User, groupId: number): Promise<number> => {
+    if (actor.isAdmin) return AccessLevel.OWNER;
+    const group = await findGroupById(groupId);
+    return group === null ? 0 : accessLevel(actor, { type: 'group', group });
+  };
+
+  const findRef = async (s: InventoryStore, ref: string): Promise<Credential | null> => {
+    if (NUMERIC.test(ref)) return Number(ref) <= 2147483647 ? s.findById(Number(ref)) : null;
+    // Only what a slug can be reaches the database (no NUL, no stray surrogate for PostgreSQL to refuse).
+    return SLUG_LIKE.test(ref) ? s.findBySlug(ref) : null;
+  };
+
+  /** The entry if `actor` may read it (Reporter+), else 404; `manage` also needs Maintainer+ (else 403). */
+  const authorise = async (actor: User, ref: string, need: 'read' | 'manage'): Promise<Credential> => {
+    const credential = await findRef(store, ref);
+    if (credential === null) throw NOT_FOUND();
+    const level = await levelOn(actor, credential.owner.id);
+    if (level < AccessLevel.REPORTER) throw NOT_FOUND();
+    if (need === 'manage' && level < AccessLevel.MAINTAINER) throw forbidden('CREDENTIAL_NEEDS_MAINTAINER');
+    return credential;
+  };
+
+  /** The group `owner` names, which `actor` must manage: an unknown or unseen group is a field error, a seen one below Maintainer a 403. */
+  const ownerGroup = async (actor: User, owner: string): Promise<Group> => {
+    const group = await findGroup(owner);
+    const level = group === null ? 0 : await levelOn(actor, group.id);
+    if (group === null || (level < AccessLevel.GUEST && !actor.isAdmin)) throw invalidCredential({ owner: [`(${owner}) is not a group you are a member of`] });
+    if (level < AccessLevel.MAINTAINER) throw forbidden('CREDENTIAL_NEEDS_MAINTAINER');
+    return group;
+  };
+
+  const slugTaken = (slug: string): DomainError => invalidCredential({ slug: [`(${slug}) has already been taken`] });
+
+  /** Runs `fn` in one transaction; its audit entries are recorded only once it has committed. */
+  const atomically = async <T>(fn: (s: InventoryStore, pending: PendingAudit[]) => Promise<T>, actor: User): Promise<T> => {
+    const pending: PendingAudit[] = [];
+    let result: T;
+    try {
+      result = await store.transaction((s) => fn(s, pending));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ALREADY_EXISTS') throw slugTaken(/\((.*)\)/.exec((e as Error).message)?.[1] ?? '');
+      throw e;
+    }
+    const at = now();
+    for (const p of pending) {
+      await audit?.({
+        at,
+        event: p.event,
+        actorUsername: actor.username,
+        data: { by: actor.username, credential_id: p.credential.id, slug: p.credential.slug, owner: p.credential.owner.fullPath, ...p.data },
+      });
+    }
+    return result;
+  };
+
+  /** The columns of an entry after `input` is applied to `current` (null: a new entry). */
+  const recordOf = (input: CredentialInput, current: Credential | null, owner: Group, createdOn: UtcDate): CredentialRecord => {
+    const name = input.name ?? current!.name;
+    const slug = input.slug ?? current?.slug ?? slugFromName(name);
+    if (slug.length === 0) throw invalidCredential({ slug: ["can't be derived from the name; give one"] });
+    const renewal = input.renewal ?? current!.renewal;
+    const renewedOn = current?.renewedOn ?? null;
+    return {
+      slug,
+      name,
+      kind: input.kind ?? current!.kind,
+      provider: input.provider !== undefined ? input.provider : (current?.provider ?? null),
+      resource: input.resource !== undefined ? input.resource : (current?.resource ?? null),
+      ownerGroupId: owner.id,
+      scopes: input.scopes ?? current?.scopes ?? [],
+      role: input.role !== undefined ? input.role : (current?.role ?? null),
+      purpose: input.purpose !== undefined ? input.purpose : (current?.purpose ?? null),
+      renewal,
+      procedure: input.procedure !== undefined ? input.procedure : (current?.procedure ?? null),
+      renewedOn,
+      dueOn: dueDate(renewal, renewedOn ?? createdOn),
+    };
+  };
+
+  /** Which of the user-set fields a change touches (for the audit entry; never the value). */
+  const changedFields = (input: CredentialInput, current: Credential, next: CredentialRecord): string[] => {
+    const out: string[] = [];
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    for (const f of ['slug', 'name', 'kind', 'provider', 'resource', 'scopes', 'role', 'purpose', 'renewal', 'procedure'] as const) {
+      if (input[f] !== undefined && !same(current[f], next[f])) out.push(f);
+    }
+    if (next.ownerGroupId !== current.owner.id) out.push('owner');
+    if (input.placements !== undefined && !same(current.placements.map(({ id: _i, credentialId: _c, ...p }) => p), input.placements)) out.push('placements');
+    if (input.value !== undefined) out.push('fingerprint');
+    return out;
+  };
+
+  const fingerprintOf = (value: string | null): string | null => (value === null ? null : digester.digest(value));
+
+  /**
+   * Everything a create needs that is not the inventory's own tables (the owning group, the actor's
+   * level on it), read before the transaction: on SQLite a transaction holds the only connection.
+   */
+  async function prepareCreate(actor: User, input: CredentialInput): Promise<CredentialRecord> {
+    const owner = await ownerGroup(actor, input.owner!);
+    return recordOf(input, null, owner, today());
+  }
+
+  /** Creates an entry inside a transaction (the API's create, and the import's). */
+  async function createIn(s: InventoryStore, pending: PendingAudit[], actor: User, record: CredentialRecord, input: CredentialInput): Promise<Credential> {
+    if ((await s.findBySlug(record.slug)) !== null) throw slugTaken(record.slug);
+    const id = await s.insert(record, actor.id > 0 ? actor.id : null, now());
+    if (input.placements && input.placements.length > 0) await s.replacePlacements(id, input.placements);
+    if (input.value) await s.setFingerprint(id, fingerprintOf(input.value));
+    const created = (await s.findById(id))!;
+    pending.push({ event: 'credential.created', credential: created, data: { kind: created.kind, placements: created.placements.length, fingerprint: created.hasFingerprint } });
+    return created;
+  }
+
+  /** The new owning group of an update (Maintainer+ needed there too), or the current one; read before the transaction. */
+  async function prepareUpdate(actor: User, current: Credential, input: CredentialInput): Promise<Group> {
+    if (input.owner !== undefined) return ownerGroup(actor, input.owner);
+    return (await findGroupById(current.owner.id))!;
+  }
+
+  /** Applies an update inside a transaction; returns the entry and what changed (empty: nothing). */
+  async function updateIn(s: InventoryStore, pending: PendingAudit[], currentId: number, input: CredentialInput, owner: Group): Promise<{ credential: Credential; changed: string[] }> {
+    // Read again inside the transaction: it may have changed or gone since it was authorised.
+    const current = await s.findById(currentId);
+    if (current === null) throw NOT_FOUND();
+    const record = recordOf(input, current, owner, current.createdAt.slice(0, 10));
+    if (record.slug !== current.slug && (await s.findBySlug(record.slug)) !== null) throw slugTaken(record.slug);
+    const changed = changedFields(input, current, record);
+    if (changed.length === 0) return { credential: current, changed };
+    await s.update(current.id, record, now());
+    if (changed.includes('placements')) await s.replacePlacements(current.id, input.placements!);
+    if (input.value !== undefined) await s.setFingerprint(current.id, fingerprintOf(input.value));
+    const updated = (await s.findById(current.id))!;
+    pending.push({ event: 'credential.updated', credential: updated, data: { changed, ...(input.value !== undefined ? { fingerprint: input.value !== null } : {}) } });
+    return { credential: updated, changed };
+  }
+
+  const placementOf = (credential: Credential, placementId: number): Placement => {
+    const p = credential.placements.find((x) => x.id === placementId);
+    if (!p) throw notFound('Placement Not Found', 'PLACEMENT_NOT_FOUND');
+    return p;
+  };
+
+  /** The list scope of `actor`: everything for admins, else entries of groups where they are Reporter+. */
+  const scopeOf = (actor: User): CredentialFilter => (actor.isAdmin ? {} : { readableBy: { userId: actor.id, today: today() } });
+
+  return {
+    /** Entries `actor` may read, oldest first; `owner` narrows to one group (404 when the actor cannot see it). */
+    async list(actor: User, query: CredentialListQuery, page: PageRequest): Promise<Page<Credential>> {
+      const filter: { -readonly [K in keyof CredentialFilter]: CredentialFilter[K] } = { ...scopeOf(actor) };
+      if (query.owner !== undefined) {
+        const group = await findGroup(query.owner);
+        if (group === null || (await levelOn(actor, group.id)) < AccessLevel.REPORTER) throw notFound('Group Not Found', 'GROUP_NOT_FOUND');
+        filter.ownerGroupId = group.id;
+      }
+      if (query.kind !== undefined) filter.kind = query.kind;
+      if (query.search !== undefined && query.search !== '') filter.search = query.search;
+      if (query.dueOnOrBefore !== undefined) filter.dueOnOrBefore = query.dueOnOrBefore;
+      return store.list(filter, page);
+    },
+
+    async get(actor: User, ref: string): Promise<Credential> {
+      return authorise(actor, ref, 'read');
+    },
+
+    /** A new entry; `input` comes from parseCredentialInput (name, kind, owner and renewal present). */
+    async create(actor: User, input: CredentialInput): Promise<Credential> {
+      const record = await prepareCreate(actor, input);
+      return atomically((s, pending) => createIn(s, pending, actor, record, input), actor);
+    },
+
+    /** Changes the given fields; `placements`, when given, replaces the list. */
+    async update(actor: User, ref: string, input: CredentialInput): Promise<Credential> {
+      const current = await authorise(actor, ref, 'manage');
+      const owner = await prepareUpdate(actor, current, input);
+      return atomically(async (s, pending) => (await updateIn(s, pending, current.id, input, owner)).credential, actor);
+    },
+
+    async remove(actor: User, ref: string): Promise<void> {
+      const current = await authorise(actor, ref, 'manage');
+      await atomically(async (s, pending) => {
+        await s.delete(current.id);
+        pending.push({ event: 'credential.deleted', credential: current, data: { kind: current.kind } });
+      }, actor);
+    },
+
+    async addPlacement(actor: User, ref: string, fields: PlacementFields): Promise<Placement> {
+      const current = await authorise(actor, ref, 'manage');
+      return atomically(async (s, pending) => {
+        const placement = await s.addPlacement(current.id, fields);
+        pending.push({ event: 'credential.placement_added', credential: current, data: { placement_id: placement.id, placement: describePlacement(placement) } });
+        return placement;
+      }, actor);
+    },
+
+    async updatePlacement(actor: User, ref: string, placementId: number, fields: PlacementFields): Promise<Placement> {
+      const current = await authorise(actor, ref, 'manage');
+      const before = placementOf(current, placementId);
+      return atomically(async (s, pending) => {
+        const placement = await s.updatePlacement(before.id, fields);
+        pending.push({ event: 'credential.placement_updated', credential: current, data: { placement_id: placement.id, from: describePlacement(before), placement: describePlacement(placement) } });
+        return placement;
+      }, actor);
+    },
+
+    async removePlacement(actor: User, ref: string, placementId: number): Promise<void> {
+      const current = await authorise(actor, ref, 'manage');
+      const before = placementOf(current, placementId);
+      await atomically(async (s, pending) => {
+        await s.deletePlacement(before.id);
+        pending.push({ event: 'credential.placement_removed', credential: current, data: { placement_id: before.id, placement: describePlacement(before) } });
+      }, actor);
+    },
+
+    /** Placements matching `query` (the reverse look-up) among the entries `actor` may read. */
+    async findPlacements(actor: User, query: PlacementQuery, page: PageRequest) {
+      return store.findPlacements(query, scopeOf(actor), page);
+    },
+
+    /**
+     * The system's own look-up of a leaked value (admin leak response): the entries whose fingerprint
+     * is this value's. No user, no permission check; the caller is an admin route.
+     */
+    async recogniseValue(value: string): Promise<Credential[]> {
+      return store.findByFingerprint(digester.digest(value));
+    },
+
+    /** For the importer and other multi-entry changes in one transaction (internal to src/inventory). */
+    internals: { atomically, prepareCreate, createIn, prepareUpdate, updateIn, findRef, authorise },
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * The storage port of the credential inventory. Implemented in store/inventory.ts (both dialects).
+ * The fingerprint goes in (a digest, never a value) and is only ever compared in a query: it never
+ * comes back out.
+ */
+import type { UtcDate } from '../kernel/dates.js';
+import type { Page, PageRequest } from '../kernel/page.js';
+import type { Credential, CredentialAttributes, Placement, PlacementFields } from './credential.js';
+
+/** The columns of an entry a write sets. */
+export interface CredentialRecord extends CredentialAttributes {
+  readonly ownerGroupId: number;
+  readonly renewedOn: UtcDate | null;
+  readonly dueOn: UtcDate;
+}
+
+/** Which entries a list returns. */
+export interface CredentialFilter {
+  /** Only entries whose owning group (or an ancestor of it) has this user as Reporter or above; absent: all. */
+  readonly readableBy?: { readonly userId: number; readonly today: UtcDate };
+  readonly ownerGroupId?: number;
+  readonly kind?: string;
+  /** Case-insensitive substring of the slug, name or provider. */
+  readonly search?: string;
+  /** Due on or before this date. */
+  readonly dueOnOrBefore?: UtcDate;
+}
+
+/** One renewal as kept in the history. */
+export interface RenewalEntry {
+  readonly id: number;
+  readonly credentialId: number;
+  readonly renewedAt: string;
+  readonly renewedOn: UtcDate;
+  readonly renewedBy: { readonly id: number | null; readonly username: string | null };
+  readonly previousDueOn: UtcDate;
+  readonly dueOn: UtcDate;
+  readonly placementsUpdated: readonly { readonly id: number; readonly description: string }[];
+  readonly note: string | null;
+}
+
+export type NewRenewalEntry = Omit<RenewalEntry, 'id'>;
+
+/** Where a placement matches a reverse look-up: every given field must be equal. */
+export interface PlacementQuery {
+  readonly kind?: string;
+  readonly instance?: string;
+  readonly project?: string;
+  readonly group?: string;
+  readonly key?: string;
+  readonly host?: string;
+  readonly path?: string;
+  readonly namespace?: string;
+  readonly name?: string;
+}
+
+export interface InventoryStore {
+  list(filter: CredentialFilter, page: PageRequest): Promise<Page<Credential>>;
+  findById(id: number): Promise<Credential | null>;
+  findBySlug(slug: string): Promise<Credential | null>;
+  /** Entries whose fingerprint equals this digest. */
+  findByFingerprint(fingerprint: string): Promise<Credential[]>;
+  /** Throws the store's ALREADY_EXISTS conflict when the slug is taken. Returns the new id. */
+  insert(record: CredentialRecord, createdBy: number | null, at: string): Promise<number>;
+  update(id: number, record: CredentialRecord, at: string): Promise<void>;
+  /** Sets (a digest) or clears (null) the fingerprint. */
+  setFingerprint(id: number, fingerprint: string | null): Promise<void>;
+  delete(id: number): Promise<void>;
+
+  /** Replaces every placement of the entry, in this order. */
+  replacePlacements(credentialId: number, placements: readonly PlacementFields[]): Promise<void>;
+  addPlacement(credentialId: number, placement: PlacementFields): Promise<Placement>;
+  updatePlacement(id: number, placement: PlacementFields): Promise<Placement>;
+  deletePlacement(id: number): Promise<void>;
+  /** Placements matching the query with the entry each belongs to, for entries the filter allows. */
+  findPlacements(query: PlacementQuery, filter: CredentialFilter, page: PageRequest): Promise<Page<{ placement: Placement; credential: Credential }>>;
+
+  addRenewal(renewal: NewRenewalEntry): Promise<RenewalEntry>;
+  /** Newest first. */
+  listRenewals(credentialId: number, page: PageRequest): Promise<Page<RenewalEntry>>;
+
+  /** Runs `fn` with a store bound to one transaction; nested calls join it. */
+  transaction<T>(fn: (store: InventoryStore) => Promise<T>): Promise<T>;
+}
