@@ -49,6 +49,7 @@ import { createSecretResealer } from './store/reseal-secrets.js';
 import { WEBHOOK_SECRET_PURPOSE } from './webhooks/secret-box.js';
 import { CI_DEPLOY_TOKEN_PURPOSE } from './protocols/protocol-services.js';
 import { REGISTRY_KEY_PURPOSE } from './protocols/registry/index.js';
+import { OIDC_KEY_PURPOSE } from './oauth/oidc.js';
 import { createSignInModule } from './sessions/index.js';
 import { createOAuthModule } from './oauth/index.js';
 import { createInventoryService } from './inventory/inventory-service.js';
@@ -198,7 +199,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   // Web UI sign-in (issue 18): sessions, password and one-time-link sign-in, account changes.
   const signIn = createSignInModule({ db: store.db, users: store.namespaces, namespaces, clock, random, serverSecret: secret, policy: config.session });
   // OAuth2 / OpenID Connect provider (issue 17): applications, grants, OAuth tokens.
-  const oauth = createOAuthModule({ db: store.db, users: store.namespaces, serverSecret: secret, clock, random, digester, verifier, onRevoked: revocations.publish });
+  const oauth = createOAuthModule({ db: store.db, users: store.namespaces, serverSecret: secrets, clock, random, digester, verifier, onRevoked: revocations.publish });
 
   // `latchkey secret reseal`: every sealed value moved to the newest server secret.
   const secretResealer = createSecretResealer(store.db, {
@@ -206,6 +207,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     deployTokens: createSecretBox(secrets, CI_DEPLOY_TOKEN_PURPOSE),
     ciVariables: createSecretBox(secrets, CI_VARIABLE_VALUE_PURPOSE),
     registryKey: createSecretBox(secrets, REGISTRY_KEY_PURPOSE),
+    oidcKey: createSecretBox(secrets, OIDC_KEY_PURPOSE),
   });
 
   const services: Services = {

@@ -10,7 +10,7 @@ import type { Database } from '../store/database.js';
 import { createOAuthStore } from '../store/oauth.js';
 import type { TokenDigester } from '../tokens/token-digest.js';
 import type { TokenVerifier } from '../tokens/verify-token.js';
-import { createSecretBox } from '../kernel/secret-box.js';
+import { createSecretBox, type ServerSecrets } from '../kernel/secret-box.js';
 import { createOidcKeyStore } from '../store/oidc-keys.js';
 import { createApplicationService } from './application-service.js';
 import { createOidc, OIDC_KEY_PURPOSE } from './oidc.js';
@@ -20,7 +20,7 @@ export interface OAuthModuleDeps {
   db: Kysely<Database>;
   users: Pick<NamespaceStore, 'findUserById' | 'listGroupsVisibleTo'>;
   /** Seals the OpenID Connect signing keys. */
-  serverSecret: string;
+  serverSecret: ServerSecrets;
   clock: Clock;
   random: TokenGenerator;
   digester: TokenDigester;

@@ -193,7 +193,7 @@ export interface WebhookAttemptsTable {
   next_retry_at: string | null;
 }
 
-/** The registry token signing key (one row, `current`), shared by every node. */
+/** The registry token signing keys, shared by every node: `current`, a staged `next`, and `retired-<kid>` ones. */
 export interface RegistrySigningKeysTable {
   name: string;
   algorithm: string;
@@ -203,6 +203,8 @@ export interface RegistrySigningKeysTable {
   private_key_encrypted: string;
   certificate_pem: string;
   created_at: string;
+  /** When a rotated-out key stopped signing (rows `retired-<kid>`); null for `current` and `next`. */
+  retired_at: string | null;
 }
 
 /** A generic package (issue 6): one per project, type, name and version. */

@@ -1,7 +1,7 @@
 /**
  * `latchkey secret reseal`: after a re-key (a new LATCHKEY_SECRET, the old one in
  * LATCHKEY_SECRET_PREVIOUS), moves every sealed value in the database to the newest key — webhook
- * secrets and custom headers, `gitlab-deploy-token` secrets, CI/CD variable values, registry signing
+ * secrets and custom headers, `gitlab-deploy-token` secrets, CI/CD variable values, registry and OIDC signing
  * keys — so the previous secret is no longer needed for them. Each value is replaced only while it is
  * still the one read (a concurrent change wins); running it twice changes nothing the second time.
  * Token digests cannot be re-keyed without the tokens: each moves when it is next used (verify-token.ts).
@@ -15,6 +15,7 @@ export interface ResealBoxes {
   deployTokens: SecretBox;
   ciVariables: SecretBox;
   registryKey: SecretBox;
+  oidcKey: SecretBox;
 }
 
 export interface ResealCount {
@@ -26,9 +27,9 @@ export interface ResealCount {
   unreadable: number;
 }
 
-export type ResealReport = Record<'webhook_secrets' | 'webhook_headers' | 'deploy_token_secrets' | 'ci_variables' | 'registry_keys', ResealCount>;
+export type ResealReport = Record<'webhook_secrets' | 'webhook_headers' | 'deploy_token_secrets' | 'ci_variables' | 'registry_keys' | 'oidc_keys', ResealCount>;
 
-type Column = { table: 'webhooks'; key: 'id'; column: 'secret_encrypted' | 'custom_headers_encrypted' } | { table: 'deploy_token_secrets'; key: 'token_id'; column: 'secret_encrypted' } | { table: 'ci_variables'; key: 'id'; column: 'value_encrypted' } | { table: 'registry_signing_keys'; key: 'name'; column: 'private_key_encrypted' };
+type Column = { table: 'webhooks'; key: 'id'; column: 'secret_encrypted' | 'custom_headers_encrypted' } | { table: 'deploy_token_secrets'; key: 'token_id'; column: 'secret_encrypted' } | { table: 'ci_variables'; key: 'id'; column: 'value_encrypted' } | { table: 'registry_signing_keys'; key: 'name'; column: 'private_key_encrypted' } | { table: 'oidc_signing_keys'; key: 'generation'; column: 'private_key_sealed' };
 
 export function createSecretResealer(db: Kysely<Database>, boxes: ResealBoxes) {
   async function reseal(target: Column, box: SecretBox): Promise<ResealCount> {
@@ -60,6 +61,7 @@ export function createSecretResealer(db: Kysely<Database>, boxes: ResealBoxes) {
         deploy_token_secrets: await reseal({ table: 'deploy_token_secrets', key: 'token_id', column: 'secret_encrypted' }, boxes.deployTokens),
         ci_variables: await reseal({ table: 'ci_variables', key: 'id', column: 'value_encrypted' }, boxes.ciVariables),
         registry_keys: await reseal({ table: 'registry_signing_keys', key: 'name', column: 'private_key_encrypted' }, boxes.registryKey),
+        oidc_keys: await reseal({ table: 'oidc_signing_keys', key: 'generation', column: 'private_key_sealed' }, boxes.oidcKey),
       };
     },
   };

@@ -27,7 +27,8 @@ describe.each(DIALECTS)('latchkey registry cert on %s', (dialect) => {
 
     const json = await cli('registry', 'cert', '--json');
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.out)).toEqual({ certificate: `${first.out}\n`, kid: libtrustKeyId(cert.publicKey), algorithm: 'ES256', service: 'container_registry', issuer: 'acme-latchkey' });
+    expect(JSON.parse(json.out)).toMatchObject({ certificate: `${first.out}\n`, kid: libtrustKeyId(cert.publicKey), algorithm: 'ES256', service: 'container_registry', issuer: 'acme-latchkey', bundle: `${first.out}\n` });
+    expect(JSON.parse(json.out).keys).toEqual([expect.objectContaining({ role: 'current', kid: libtrustKeyId(cert.publicKey), retired_at: null })]);
 
     // The service on the same store signs with that certificate's key.
     await h.withApp(async (app) => {
@@ -35,6 +36,40 @@ describe.each(DIALECTS)('latchkey registry cert on %s', (dialect) => {
       expect(res.statusCode).toBe(200);
       expect(decodeProtectedHeader(JSON.parse(res.body).token)).toMatchObject({ kid: libtrustKeyId(cert.publicKey), x5c: [cert.raw.toString('base64')] });
     });
+  });
+
+  it('rotates the key without downtime: rotate-key stages one in the bundle, activate-key switches signing and keeps the old certificate', async () => {
+    const kidOf = (pem: string) => libtrustKeyId(new X509Certificate(pem).publicKey);
+    const certsOf = (bundle: string) => bundle.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+    const jwtKid = () => h.withApp(async (app) => decodeProtectedHeader(JSON.parse((await app.http.inject({ method: 'GET', url: '/jwt/auth?service=container_registry&scope=repository:a/b:pull' })).body).token).kid);
+    const old = kidOf((await cli('registry', 'cert')).out);
+
+    const staged = await cli('registry', 'rotate-key', '--json');
+    expect(staged, staged.err).toMatchObject({ code: 0 });
+    const next = JSON.parse(staged.out).staged as string;
+    expect(next).not.toBe(old);
+    // Both certificates are published; the old key still signs until activation.
+    const during = certsOf((await cli('registry', 'cert')).out);
+    expect(during.map(kidOf)).toEqual([old, next]);
+    expect(await jwtKid()).toBe(old);
+    // Staging again keeps the staged key.
+    expect(JSON.parse((await cli('registry', 'rotate-key', '--json')).out).staged).toBe(next);
+
+    const activated = await cli('registry', 'activate-key');
+    expect(activated, activated.err).toMatchObject({ code: 0 });
+    expect(activated.out).toContain(`Signing with ${next}`);
+    expect(await jwtKid()).toBe(next);
+    // The retired key stays in the bundle (its JWTs may still be valid), after the current one.
+    const after = JSON.parse((await cli('registry', 'cert', '--json')).out);
+    expect(after.kid).toBe(next);
+    expect(certsOf(after.bundle).map(kidOf)).toEqual([next, old]);
+    expect(after.keys.map((k: { role: string }) => k.role)).toEqual(['current', 'retired']);
+
+    // Nothing staged now: activate-key refuses and changes nothing.
+    const again = await cli('registry', 'activate-key');
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(/no registry signing key is staged/);
+    expect(await jwtKid()).toBe(next);
   });
 
   it('fails with one line when the server secret cannot open the stored key', async () => {

@@ -30,6 +30,7 @@ export function createRegistryModule({ store, clock, random, verifier, namespace
     secrets: createSecretBox(serverSecret, REGISTRY_KEY_PURPOSE),
     clock,
     random,
+    tokenLifetimeSeconds: settings.tokenLifetimeSeconds,
   });
   const access = createRegistryAccess({ store, namespaces });
   return { keys, tokens: createRegistryTokenService({ verifier, access, keys, clock, random, settings }) };

@@ -25,6 +25,7 @@ import { createOidcSigningKeys } from './2026-12-03T0702-oidc-signing-keys.js';
 import { createListIndexes } from './2026-12-03T0400-list-indexes.js';
 import { createEventOutbox } from './2026-12-03T0100-event-outbox.js';
 import { createCredentialInventory } from './2026-12-03T0500-credential-inventory.js';
+import { createRegistryKeyRotation } from './2026-12-03T0300-registry-key-rotation.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -48,6 +49,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-03T0400-list-indexes': createListIndexes(traits),
     '2026-12-03T0100-event-outbox': createEventOutbox(traits),
     '2026-12-03T0500-credential-inventory': createCredentialInventory(traits),
+    '2026-12-03T0300-registry-key-rotation': createRegistryKeyRotation(traits),
   };
   return { getMigrations: async () => migrations };
 }
