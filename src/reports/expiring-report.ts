@@ -35,6 +35,8 @@ export interface ExpiringToken {
   readonly scopes: readonly string[];
   readonly expiresAt: UtcDate;
   readonly daysLeft: number;
+  /** The user a personal, service-account or impersonation token belongs to. */
+  readonly userId: number | null;
 }
 
 export interface ExpiringSection {
@@ -116,7 +118,7 @@ export function createExpiringReport(deps: ExpiringReportDeps) {
 }
 
 function present(t: OverviewToken, now: Date): ExpiringToken {
-  return { id: t.id, kind: t.kind, name: t.name, scopes: t.scopes, expiresAt: t.expiresAt, daysLeft: daysUntil(t.expiresAt, now) };
+  return { id: t.id, kind: t.kind, name: t.name, scopes: t.scopes, expiresAt: t.expiresAt, daysLeft: daysUntil(t.expiresAt, now), userId: t.userId ?? null };
 }
 
 /** The report's JSON shape, shared by the API and `latchkey expiring --json` (snake_case, as GitLab's). */

@@ -30,6 +30,8 @@ export interface OverviewToken {
   readonly scopes: readonly string[];
   readonly expiresAt: UtcDate;
   readonly namespace: TokenNamespace;
+  /** The user a personal, service-account or impersonation token belongs to (the web UI links to its page). */
+  readonly userId?: number | null;
 }
 
 export interface TokenStateCount {

@@ -39,7 +39,7 @@ function toOverviewToken(r: ActiveRow): OverviewToken {
         : kind === 'service_account' && r.provisioned_by_group_id !== null
           ? { type: 'group' as const, id: r.provisioned_by_group_id, fullPath: r.owner_group_path ?? `group ${r.provisioned_by_group_id}` }
           : { type: 'user' as const, id: r.user_id ?? 0, fullPath: r.username ?? `user ${r.user_id}` };
-  return { id: r.id, kind, name: r.name, scopes: JSON.parse(r.scopes) as string[], expiresAt: r.expires_at!, namespace };
+  return { id: r.id, kind, name: r.name, scopes: JSON.parse(r.scopes) as string[], expiresAt: r.expires_at!, namespace, userId: r.user_id };
 }
 
 export function createTokenOverviewStore(db: Kysely<Database>): TokenOverviewStore {

@@ -24,6 +24,8 @@ import { registerSignInPages } from './pages/sign-in.js';
 import { registerPersonalTokenPages } from './pages/personal-tokens.js';
 import { registerNamespacePages } from './pages/namespace-pages.js';
 import { registerHomePage } from './pages/home.js';
+import { registerExpiringPage } from './pages/expiring.js';
+import { registerAuditPage } from './pages/audit.js';
 import { registerAuthorizePages } from '../oauth/authorize-page.js';
 
 declare module 'fastify' {
@@ -107,6 +109,8 @@ export async function registerWebUi(app: FastifyInstance, ctx: WebContext): Prom
     registerSignInPages(web, ctx, tools);
     registerHomePage(web, ctx, tools);
     registerPersonalTokenPages(web, ctx, tools);
+    registerExpiringPage(web, ctx, tools);
+    registerAuditPage(web, ctx, tools);
     // The OAuth2 consent page (src/oauth), behind the same sign-in and CSRF.
     registerAuthorizePages(web, ctx, tools);
     // Last: the catch-all for /<project path>/-/… and /groups/<group path>/-/… pages.

@@ -77,6 +77,10 @@ describe.skipIf(!available)('axe scan of every page', { timeout: BROWSER_TEST_TI
     ['/groups/acme/platform/-/settings/repository'],
     ['/groups/acme/-/settings/service_accounts', 'service-accounts'],
     ['/groups/acme/-/settings/service_accounts/:account'],
+    ['/-/expiring', 'what-expires-when'],
+    ['/-/expiring?within=365'],
+    ['/-/audit_events', 'audit-log'],
+    ['/-/audit_events?status=abc'],
     ['/no/such/page'],
   ];
   for (const [path, shot] of PAGES) {
@@ -108,12 +112,12 @@ describe.skipIf(!available)('axe scan of every page', { timeout: BROWSER_TEST_TI
   it('at 375 px wide: nothing overflows the page sideways, and axe finds nothing serious', async () => {
     const narrow = await signedIn(browser, base, 'maintainer-user', PASSWORD, { width: 375, height: 812 });
     try {
-      for (const path of ['/', '/-/user_settings/personal_access_tokens', `${PROJECT}/-/settings/repository`]) {
+      for (const path of ['/', '/-/user_settings/personal_access_tokens', `${PROJECT}/-/settings/repository`, '/-/expiring']) {
         await scan(narrow.page, path);
         const overflow = await narrow.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
         expect(overflow, path).toBeLessThanOrEqual(0);
       }
-      await screenshot(narrow.page, 'deploy-tokens-375px');
+      await screenshot(narrow.page, 'what-expires-when-375px');
     } finally {
       await narrow.context.close();
     }
