@@ -1,7 +1,8 @@
 /**
  * GitLab's /oauth/authorize for people: after sign-in (the web UI's session), a consent page naming the
  * application and every scope it asks for; Authorize sends a single-use code to the registered redirect
- * URI, Deny sends access_denied. Registered in the web UI's scope (cookies, CSRF, security headers).
+ * URI, Deny sends access_denied. And /oauth/device, where a person enters the user code a device shows
+ * (RFC 8628) and authorizes it the same way. Registered in the web UI's scope (cookies, CSRF, security headers).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CsrfField, Layout, Notice, sendHtml, type PageChrome } from '../web/html.js';
@@ -54,6 +55,56 @@ function ConsentPage({ chrome, request }: { chrome: PageChrome; request: Authori
   );
 }
 
+function ScopeList({ scopes }: { scopes: readonly string[] }) {
+  return (
+    <ul class="scopes">
+      {scopes.map((s) => (
+        <li>
+          <code>{s}</code> — {isOAuthScope(s) ? OAUTH_SCOPE_DESCRIPTIONS[s] : s}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function DeviceCodePage({ chrome, error }: { chrome: PageChrome; error?: string }) {
+  return (
+    <Layout title="Connect a device" chrome={chrome}>
+      {error && <Notice kind="error">{error}</Notice>}
+      <form method="post" action="/oauth/device" class="card narrow">
+        <CsrfField token={chrome.csrf} />
+        <div class="field">
+          <label for="user-code">Code shown on your device</label>
+          <input id="user-code" name="user_code" required autoComplete="off" autoFocus />
+        </div>
+        <button type="submit" class="primary">Continue</button>
+      </form>
+    </Layout>
+  );
+}
+
+function DeviceConsentPage({ chrome, name, scopes, userCode }: { chrome: PageChrome; name: string; scopes: readonly string[]; userCode: string }) {
+  return (
+    <Layout title="Authorize device" chrome={chrome}>
+      <form method="post" action="/oauth/device" class="card narrow">
+        <CsrfField token={chrome.csrf} />
+        <input type="hidden" name="user_code" value={userCode} />
+        <p>
+          A device running <strong>{name}</strong> wants to use your account <strong>{chrome.user?.username}</strong>. It asks for these scopes:
+        </p>
+        <ScopeList scopes={scopes} />
+        <p class="help">Authorize only if you started this on your own device and it shows the same code.</p>
+        <button type="submit" class="primary" name="decision" value="approve">
+          Authorize
+        </button>{' '}
+        <button type="submit" name="decision" value="deny">
+          Deny
+        </button>
+      </form>
+    </Layout>
+  );
+}
+
 /** The web UI's policy, with the client's redirect origin allowed as a form target (browsers apply form-action to the redirect too). */
 function consentCsp(redirectUri: string): string {
   const origin = new URL(redirectUri).origin;
@@ -93,5 +144,29 @@ export function registerAuthorizePages(app: FastifyInstance, ctx: WebContext, to
       return sendHtml(reply, <Layout title="Authorize application" chrome={tools.chrome(request, reply)}><Notice kind="error">Choose Authorize or Deny.</Notice></Layout>, 400);
     }
     return reply.redirect(await oauth.approve(request.webSession!.user, authorization), 302);
+  });
+
+  const INVALID_CODE = 'That code is not valid, or it has expired or been used. Start again on your device.';
+
+  app.get('/oauth/device', { preHandler: [requireSignIn] }, async (request, reply) => {
+    const typed = typeof (request.query as Record<string, unknown>)?.user_code === 'string' ? String((request.query as Record<string, unknown>).user_code) : '';
+    if (typed === '') return sendHtml(reply, <DeviceCodePage chrome={tools.chrome(request, reply)} />);
+    const pending = await oauth.pendingDevice(typed);
+    if (!pending) return sendHtml(reply, <DeviceCodePage chrome={tools.chrome(request, reply)} error={INVALID_CODE} />, 400);
+    return sendHtml(reply, <DeviceConsentPage chrome={tools.chrome(request, reply)} name={pending.application.name} scopes={pending.device.scopes} userCode={pending.userCode} />);
+  });
+
+  app.post('/oauth/device', { preHandler: [requireSignIn, tools.csrf] }, async (request, reply) => {
+    const typed = formText(request, 'user_code');
+    const decision = formText(request, 'decision');
+    const chrome = tools.chrome(request, reply);
+    if (decision !== 'approve' && decision !== 'deny') {
+      const pending = await oauth.pendingDevice(typed);
+      if (!pending) return sendHtml(reply, <DeviceCodePage chrome={chrome} error={INVALID_CODE} />, 400);
+      return sendHtml(reply, <DeviceConsentPage chrome={chrome} name={pending.application.name} scopes={pending.device.scopes} userCode={pending.userCode} />);
+    }
+    if (!(await oauth.decideDevice(request.webSession!.user, typed, decision === 'approve'))) return sendHtml(reply, <DeviceCodePage chrome={chrome} error={INVALID_CODE} />, 400);
+    const text = decision === 'approve' ? 'The device is authorized. You can return to it now.' : 'The device was denied access.';
+    return sendHtml(reply, <Layout title="Connect a device" chrome={chrome}><Notice kind="success">{text}</Notice></Layout>);
   });
 }

@@ -27,15 +27,27 @@ import type { OAuthGrant, OAuthStore } from './oauth-store.js';
 export const OAUTH_ACCESS_TOKEN_PREFIX = 'lkoat-';
 export const OAUTH_REFRESH_TOKEN_PREFIX = 'lkort-';
 const CODE_PREFIX = 'lkoac-';
+const DEVICE_CODE_PREFIX = 'lkodc-';
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+/** RFC 8628 6.1: no vowels (no words), no look-alikes; 8 characters of 20 ≈ 34.6 bits, and the code lives minutes. */
+const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
+
+/** A user code as typed: case, spaces and dashes do not matter. */
+export function normalizeUserCode(typed: string): string {
+  return typed.toUpperCase().replace(/[^A-Z]/g, '');
+}
 
 export interface OAuthSettings {
   /** Access token lifetime (GitLab's default: 2 hours). */
   readonly accessTokenTtlSeconds: number;
   /** Authorization code lifetime (Doorkeeper's default: 10 minutes). */
   readonly codeTtlSeconds: number;
+  /** Device code lifetime (RFC 8628) and the polling interval devices are told. */
+  readonly deviceCodeTtlSeconds: number;
+  readonly devicePollIntervalSeconds: number;
 }
 
-export const DEFAULT_OAUTH_SETTINGS: OAuthSettings = { accessTokenTtlSeconds: 7200, codeTtlSeconds: 600 };
+export const DEFAULT_OAUTH_SETTINGS: OAuthSettings = { accessTokenTtlSeconds: 7200, codeTtlSeconds: 600, deviceCodeTtlSeconds: 600, devicePollIntervalSeconds: 5 };
 
 export interface OAuthServiceDeps {
   store: OAuthStore;
@@ -253,8 +265,81 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     return respond(app, grant, result.issued, now, issuer);
   }
 
+  async function exchangeDeviceCode(app: OAuthApplication, params: Params, issuer: string): Promise<TokenResponse> {
+    const deviceCode = text(params, 'device_code');
+    if (!deviceCode) throw new OAuthError('invalid_request', 'Missing required parameter: device_code.');
+    if (deviceCode.length > 256) throw new OAuthError('invalid_grant');
+    const now = clock.now();
+    const found = await store.findDeviceCodeByDeviceDigest(digester.digest(deviceCode));
+    if (!found || found.applicationId !== app.id || found.usedAt !== null) throw new OAuthError('invalid_grant');
+    if (now.getTime() >= Date.parse(found.expiresAt)) throw new OAuthError('expired_token');
+    if (found.deniedAt !== null) throw new OAuthError('access_denied');
+    if (found.approvedAt === null) {
+      const tooSoon = found.lastPolledAt !== null && now.getTime() - Date.parse(found.lastPolledAt) < settings.devicePollIntervalSeconds * 1000;
+      await store.markDeviceCodePolled(found.id, now.toISOString());
+      throw new OAuthError(tooSoon ? 'slow_down' : 'authorization_pending');
+    }
+    const user = found.userId === null ? null : await users.findUserById(found.userId);
+    if (!user || user.state !== 'active') throw new OAuthError('invalid_grant');
+    const result = await store
+      .transaction(async (tx) => {
+        if (!(await tx.markDeviceCodeUsed(found.id, now.toISOString()))) throw new RaceLost();
+        const grant = await tx.insertGrant({ applicationId: app.id, userId: user.id, scopes: found.scopes, flow: 'device_code', nonce: null, authTime: found.approvedAt!, createdAt: now.toISOString() });
+        return { grant, issued: await issue(tx, app, grant, found.scopes, now) };
+      })
+      .catch((e: unknown) => {
+        if (e instanceof RaceLost) return null;
+        throw e;
+      });
+    if (!result) throw new OAuthError('invalid_grant');
+    return respond(app, result.grant, result.issued, now, issuer);
+  }
+
+  /** A device request the user may still decide on, with its application; null when unknown, expired or decided. */
+  async function pendingDevice(typedUserCode: string) {
+    const normalized = normalizeUserCode(typedUserCode);
+    if (normalized.length !== 8) return null;
+    const found = await store.findDeviceCodeByUserCodeDigest(digester.digest(normalized));
+    if (!found || found.approvedAt !== null || found.deniedAt !== null || clock.now().getTime() >= Date.parse(found.expiresAt)) return null;
+    const application = await store.findApplication(found.applicationId);
+    return application ? { device: found, application, userCode: normalized } : null;
+  }
+
   return {
     authenticateClient,
+
+    /** POST /oauth/authorize_device (RFC 8628 3.1–3.2): a device code for the client, a user code for the person. */
+    async authorizeDevice(params: Params, authorization: string | undefined, base: string) {
+      const app = await authenticateClient(params, authorization);
+      const scopes = params.scope === undefined ? [...app.scopes] : parseScopeParam(params.scope);
+      if (scopes.length === 0 || !scopes.every((s) => isOAuthScope(s) && app.scopes.includes(s))) throw new OAuthError('invalid_scope');
+      const deviceCode = generateToken(DEVICE_CODE_PREFIX, random);
+      let userCode = '';
+      for (const b of random.randomBytes(8)) userCode += USER_CODE_ALPHABET[b % USER_CODE_ALPHABET.length];
+      const now = clock.now();
+      await store.insertDeviceCode({
+        deviceDigest: digester.digest(deviceCode), userCodeDigest: digester.digest(userCode), applicationId: app.id, scopes,
+        createdAt: now.toISOString(), expiresAt: new Date(now.getTime() + settings.deviceCodeTtlSeconds * 1000).toISOString(),
+      });
+      const shown = `${userCode.slice(0, 4)}-${userCode.slice(4)}`;
+      return {
+        device_code: deviceCode,
+        user_code: shown,
+        verification_uri: `${base}/oauth/device`,
+        verification_uri_complete: `${base}/oauth/device?user_code=${shown}`,
+        expires_in: settings.deviceCodeTtlSeconds,
+        interval: settings.devicePollIntervalSeconds,
+      };
+    },
+
+    pendingDevice,
+
+    /** The signed-in user approves or denies a pending device request; false when it is no longer pending. */
+    async decideDevice(user: User, typedUserCode: string, approve: boolean): Promise<boolean> {
+      const pending = await pendingDevice(typedUserCode);
+      if (!pending) return false;
+      return store.decideDeviceCode(pending.device.id, user.id, approve ? 'approved' : 'denied', clock.now().toISOString());
+    },
 
     /** Checks /oauth/authorize's parameters (GET for the consent page, POST when the user decides). */
     async checkAuthorization(params: Params): Promise<AuthorizationCheck> {
@@ -307,8 +392,9 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     async token(params: Params, authorization: string | undefined, issuer: string): Promise<TokenResponse> {
       const grantType = text(params, 'grant_type');
       if (!grantType) throw new OAuthError('invalid_request', 'Missing required parameter: grant_type.');
-      if (grantType !== 'authorization_code' && grantType !== 'refresh_token') throw new OAuthError('unsupported_grant_type');
+      if (grantType !== 'authorization_code' && grantType !== 'refresh_token' && grantType !== DEVICE_CODE_GRANT) throw new OAuthError('unsupported_grant_type');
       const app = await authenticateClient(params, authorization);
+      if (grantType === DEVICE_CODE_GRANT) return exchangeDeviceCode(app, params, issuer);
       return grantType === 'authorization_code' ? exchangeCode(app, params, issuer) : refresh(app, params, issuer);
     },
 

@@ -49,6 +49,20 @@ export interface OAuthRefreshToken {
   readonly usedAt: string | null;
 }
 
+/** A device authorization request (RFC 8628). */
+export interface OAuthDeviceCode {
+  readonly id: number;
+  readonly applicationId: number;
+  readonly scopes: readonly string[];
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly lastPolledAt: string | null;
+  readonly userId: number | null;
+  readonly approvedAt: string | null;
+  readonly deniedAt: string | null;
+  readonly usedAt: string | null;
+}
+
 export interface OAuthStore {
   insertApplication(app: NewApplication): Promise<OAuthApplication>;
   findApplication(id: number): Promise<OAuthApplication | null>;
@@ -84,6 +98,15 @@ export interface OAuthStore {
   linkAccessToken(tokenId: number, grantId: number): Promise<void>;
   /** The grant an OAuth access token was issued under. */
   grantOfAccessToken(tokenId: number): Promise<OAuthGrant | null>;
+
+  insertDeviceCode(d: { deviceDigest: string; userCodeDigest: string; applicationId: number; scopes: readonly string[]; createdAt: string; expiresAt: string }): Promise<void>;
+  findDeviceCodeByDeviceDigest(digest: string): Promise<OAuthDeviceCode | null>;
+  findDeviceCodeByUserCodeDigest(digest: string): Promise<OAuthDeviceCode | null>;
+  /** Records the user's decision on a pending request; false when it was decided already. */
+  decideDeviceCode(id: number, userId: number, decision: 'approved' | 'denied', at: string): Promise<boolean>;
+  markDeviceCodePolled(id: number, at: string): Promise<void>;
+  /** false when it was exchanged already (a concurrent poll won). */
+  markDeviceCodeUsed(id: number, at: string): Promise<boolean>;
 
   /** Runs `fn` in one transaction with this store and the token store bound to it. */
   transaction<T>(fn: (tx: OAuthStore & { tokens: TokenStore }) => Promise<T>): Promise<T>;

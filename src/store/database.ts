@@ -375,6 +375,21 @@ export interface EventOutboxTable {
   data: string;
 }
 
+export interface OauthDeviceCodesTable {
+  id: Generated<number>;
+  device_digest: string;
+  user_code_digest: string;
+  application_id: number;
+  scopes: string;
+  created_at: string;
+  expires_at: string;
+  last_polled_at: string | null;
+  user_id: number | null;
+  approved_at: string | null;
+  denied_at: string | null;
+  used_at: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -403,4 +418,5 @@ export interface Database {
   oauth_refresh_tokens: OauthRefreshTokensTable;
   oauth_access_tokens: OauthAccessTokensTable;
   oidc_signing_keys: OidcSigningKeysTable;
+  oauth_device_codes: OauthDeviceCodesTable;
 }

@@ -1,7 +1,7 @@
 /** OAuthStore over Kysely (both dialects). */
 import type { Kysely, Selectable } from 'kysely';
-import type { Database, OauthApplicationsTable, OauthCodesTable, OauthGrantsTable } from './database.js';
-import type { OAuthCode, OAuthGrant, OAuthStore } from '../oauth/oauth-store.js';
+import type { Database, OauthApplicationsTable, OauthCodesTable, OauthDeviceCodesTable, OauthGrantsTable } from './database.js';
+import type { OAuthCode, OAuthDeviceCode, OAuthGrant, OAuthStore } from '../oauth/oauth-store.js';
 import type { OAuthApplication } from '../oauth/application.js';
 import { createTokenStore } from './tokens.js';
 
@@ -42,6 +42,19 @@ const toCode = (r: Selectable<OauthCodesTable>): OAuthCode => ({
   expiresAt: r.expires_at,
   usedAt: r.used_at,
   grantId: r.grant_id === null ? null : Number(r.grant_id),
+});
+
+const toDeviceCode = (r: Selectable<OauthDeviceCodesTable>): OAuthDeviceCode => ({
+  id: Number(r.id),
+  applicationId: Number(r.application_id),
+  scopes: JSON.parse(r.scopes) as string[],
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  lastPolledAt: r.last_polled_at,
+  userId: r.user_id === null ? null : Number(r.user_id),
+  approvedAt: r.approved_at,
+  deniedAt: r.denied_at,
+  usedAt: r.used_at,
 });
 
 export function createOAuthStore(db: Kysely<Database>): OAuthStore {
@@ -95,6 +108,7 @@ export function createOAuthStore(db: Kysely<Database>): OAuthStore {
       await db.deleteFrom('oauth_access_tokens').where('grant_id', 'in', grants).execute();
       await db.deleteFrom('oauth_refresh_tokens').where('grant_id', 'in', grants).execute();
       await db.deleteFrom('oauth_codes').where('application_id', '=', id).execute();
+      await db.deleteFrom('oauth_device_codes').where('application_id', '=', id).execute();
       await db.deleteFrom('oauth_grants').where('application_id', '=', id).execute();
       const r = await db.deleteFrom('oauth_applications').where('id', '=', id).executeTakeFirst();
       return Number(r.numDeletedRows) > 0;
@@ -174,6 +188,38 @@ export function createOAuthStore(db: Kysely<Database>): OAuthStore {
     async grantOfAccessToken(tokenId) {
       const r = await db.selectFrom('oauth_access_tokens as a').innerJoin('oauth_grants as g', 'g.id', 'a.grant_id').selectAll('g').where('a.token_id', '=', tokenId).executeTakeFirst();
       return r ? toGrant(r) : null;
+    },
+
+    async insertDeviceCode(d) {
+      await db
+        .insertInto('oauth_device_codes')
+        .values({ device_digest: d.deviceDigest, user_code_digest: d.userCodeDigest, application_id: d.applicationId, scopes: JSON.stringify(d.scopes), created_at: d.createdAt, expires_at: d.expiresAt, last_polled_at: null, user_id: null, approved_at: null, denied_at: null, used_at: null })
+        .execute();
+    },
+    async findDeviceCodeByDeviceDigest(digest) {
+      const r = await db.selectFrom('oauth_device_codes').selectAll().where('device_digest', '=', digest).executeTakeFirst();
+      return r ? toDeviceCode(r) : null;
+    },
+    async findDeviceCodeByUserCodeDigest(digest) {
+      const r = await db.selectFrom('oauth_device_codes').selectAll().where('user_code_digest', '=', digest).executeTakeFirst();
+      return r ? toDeviceCode(r) : null;
+    },
+    async decideDeviceCode(id, userId, decision, at) {
+      const r = await db
+        .updateTable('oauth_device_codes')
+        .set(decision === 'approved' ? { user_id: userId, approved_at: at } : { user_id: userId, denied_at: at })
+        .where('id', '=', id)
+        .where('approved_at', 'is', null)
+        .where('denied_at', 'is', null)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    },
+    async markDeviceCodePolled(id, at) {
+      await db.updateTable('oauth_device_codes').set({ last_polled_at: at }).where('id', '=', id).execute();
+    },
+    async markDeviceCodeUsed(id, at) {
+      const r = await db.updateTable('oauth_device_codes').set({ used_at: at }).where('id', '=', id).where('used_at', 'is', null).executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
     },
 
     transaction: (fn) => db.transaction().execute((trx) => fn({ ...createOAuthStore(trx), tokens: createTokenStore(trx) })),

@@ -45,6 +45,16 @@ export function registerOAuthRoutes(app: FastifyInstance, services: Services, ba
     }
   });
 
+  // RFC 8628's device authorization endpoint, at GitLab's path.
+  app.post('/oauth/authorize_device', { schema: hide }, async (request, reply) => {
+    try {
+      const body = await oauth.authorizeDevice(bodyOf(request), request.headers.authorization, baseUrl(request));
+      return reply.header('cache-control', 'no-store').send(body);
+    } catch (e) {
+      return sendOAuthError(e, request, reply);
+    }
+  });
+
   app.post('/oauth/revoke', { schema: hide }, async (request, reply) => {
     try {
       await oauth.revoke(bodyOf(request), request.headers.authorization);
@@ -64,7 +74,7 @@ export function registerOAuthRoutes(app: FastifyInstance, services: Services, ba
 
   // Public metadata: any client may read it, and browsers' JavaScript clients too.
   app.get('/.well-known/openid-configuration', { schema: hide }, async (request, reply) =>
-    reply.header('access-control-allow-origin', '*').send(oidc.discovery(baseUrl(request))),
+    reply.header('access-control-allow-origin', '*').send(oidc.discovery(baseUrl(request), { deviceFlow: true })),
   );
   app.get('/oauth/discovery/keys', { schema: hide }, async (_request, reply) => reply.header('access-control-allow-origin', '*').header('cache-control', 'max-age=300').send(await oidc.jwks()));
 

@@ -26,6 +26,7 @@ import { createListIndexes } from './2026-12-03T0400-list-indexes.js';
 import { createEventOutbox } from './2026-12-03T0100-event-outbox.js';
 import { createCredentialInventory } from './2026-12-03T0500-credential-inventory.js';
 import { createRegistryKeyRotation } from './2026-12-03T0300-registry-key-rotation.js';
+import { createOauthDeviceCodes } from './2026-12-03T0703-oauth-device-codes.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -50,6 +51,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-03T0100-event-outbox': createEventOutbox(traits),
     '2026-12-03T0500-credential-inventory': createCredentialInventory(traits),
     '2026-12-03T0300-registry-key-rotation': createRegistryKeyRotation(traits),
+    '2026-12-03T0703-oauth-device-codes': createOauthDeviceCodes(traits),
   };
   return { getMigrations: async () => migrations };
 }
