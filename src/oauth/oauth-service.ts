@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../kernel/clock.js';
+import { notFound } from '../kernel/errors.js';
 import type { TokenGenerator } from '../kernel/random.js';
 import type { NamespaceStore } from '../namespaces/namespace-store.js';
 import type { User } from '../namespaces/namespace.js';
@@ -453,6 +454,18 @@ export function createOAuthService(deps: OAuthServiceDeps) {
       if (!result.ok || result.token.kind !== 'oauth' || !result.user) throw new OAuthError('invalid_token', 'The access token is invalid');
       if (!result.token.scopes.includes('openid')) throw new OAuthError('insufficient_scope', 'The request requires higher privileges than provided by the access token.', 403);
       return { user: result.user, scopes: result.token.scopes };
+    },
+
+    /** "Authorized applications": what the user authorised that still works. */
+    async authorizedApplications(user: User) {
+      return store.liveGrantsOfUser(user.id);
+    },
+
+    /** The user takes back one authorisation: its grant and every token of it stop working. */
+    async revokeAuthorization(user: User, grantId: number): Promise<void> {
+      const grant = await store.findGrant(grantId);
+      if (!grant || grant.userId !== user.id || grant.revokedAt !== null) throw notFound('Authorization Not Found', 'AUTHORIZATION_NOT_FOUND');
+      await revokeGrant(grant.id, 'revoked');
     },
 
     /** Ends every grant of an application and its tokens (before the application is deleted). */

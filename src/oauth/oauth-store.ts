@@ -108,6 +108,9 @@ export interface OAuthStore {
   /** false when it was exchanged already (a concurrent poll won). */
   markDeviceCodeUsed(id: number, at: string): Promise<boolean>;
 
+  /** The grants of a user that still work, with their application, oldest first. */
+  liveGrantsOfUser(userId: number): Promise<{ grant: OAuthGrant; applicationName: string; applicationUid: string }[]>;
+
   /** Runs `fn` in one transaction with this store and the token store bound to it. */
   transaction<T>(fn: (tx: OAuthStore & { tokens: TokenStore }) => Promise<T>): Promise<T>;
 }

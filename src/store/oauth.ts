@@ -222,6 +222,19 @@ export function createOAuthStore(db: Kysely<Database>): OAuthStore {
       return Number(r.numUpdatedRows) > 0;
     },
 
+    async liveGrantsOfUser(userId) {
+      const rows = await db
+        .selectFrom('oauth_grants as g')
+        .innerJoin('oauth_applications as a', 'a.id', 'g.application_id')
+        .selectAll('g')
+        .select(['a.name as application_name', 'a.uid as application_uid'])
+        .where('g.user_id', '=', userId)
+        .where('g.revoked_at', 'is', null)
+        .orderBy('g.id')
+        .execute();
+      return rows.map((r) => ({ grant: toGrant(r), applicationName: r.application_name, applicationUid: r.application_uid }));
+    },
+
     transaction: (fn) => db.transaction().execute((trx) => fn({ ...createOAuthStore(trx), tokens: createTokenStore(trx) })),
   };
   return store;
