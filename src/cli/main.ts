@@ -24,6 +24,8 @@ import { registerRegistryCommands } from './registry-commands.js';
 import { registerExportCommands } from './export-commands.js';
 import { readFile } from 'node:fs/promises';
 import { registerAuditCommands } from './audit-command.js';
+import { registerCredentialCommands } from './credential-commands.js';
+import { registerInventoryCommands } from './inventory-commands.js';
 import { CliInputError } from './token-format.js';
 import { registerUserCommands, terminalSecretPrompt } from './user-commands.js';
 
@@ -260,6 +262,8 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
   registerRegistryCommands(program, { withServices: (fn) => withServices(config(), fn), config, out });
   registerExportCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, readStdin: io.readStdin ?? readProcessStdin, readFile: (p) => readFile(p, 'utf8'), env: io.env, print: io.print, error: io.error });
 
+  registerCredentialCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, out });
+  registerInventoryCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, out, readFile: (p) => readFile(p, 'utf8'), readStdin: io.readStdin ?? readProcessStdin });
   let exitCode = 0;
   registerNotifyCommands(program, { withServices: (fn) => withServices(config(), fn), out, setExitCode: (code) => (exitCode = code) });
   registerSecretCommands(program, { withServices: (fn) => withServices(config(), fn), out, setExitCode: (code) => (exitCode = code) });

@@ -13,7 +13,7 @@
 import type { AuditRecord } from '../audit/audit-writer.js';
 import type { Clock } from '../kernel/clock.js';
 import { utcDateOf, type UtcDate } from '../kernel/dates.js';
-import { forbidden, notFound, type DomainError } from '../kernel/errors.js';
+import { DomainError, forbidden, notFound } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
 import { AccessLevel } from '../namespaces/access-levels.js';
 import type { Group, User } from '../namespaces/namespace.js';
@@ -28,7 +28,9 @@ import {
   type Placement,
   type PlacementFields,
 } from './credential.js';
-import type { CredentialFilter, CredentialRecord, InventoryStore, PlacementQuery } from './inventory-store.js';
+import type { CredentialFilter, CredentialRecord, InventoryStore, PlacementQuery, RenewalEntry } from './inventory-store.js';
+import { parseInventoryFile } from './inventory-file.js';
+import { planRenewal, type RenewalInput } from './renewal.js';
 
 export interface InventoryServiceDeps {
   store: InventoryStore;
@@ -50,6 +52,17 @@ export interface CredentialListQuery {
   readonly search?: string;
   readonly dueOnOrBefore?: UtcDate;
 }
+
+/** What an import did (or, dry, would do): slugs created, changed (with the fields), left as they were. */
+export interface ImportResult {
+  readonly dryRun: boolean;
+  readonly created: string[];
+  readonly changed: { slug: string; fields: string[] }[];
+  readonly left: string[];
+}
+
+/** Thrown inside a dry run's transaction so that it rolls back. */
+class DryRunRollback extends Error {}
 
 /** What one committed change records in the audit log. */
 type PendingAudit = { event: string; credential: Pick<Credential, 'id' | 'slug' | 'owner'>; data?: Record<string, unknown> };
@@ -289,6 +302,87 @@ export function createInventoryService({ store, findGroup, findGroupById, access
      */
     async recogniseValue(value: string): Promise<Credential[]> {
       return store.findByFingerprint(digester.digest(value));
+    },
+
+    /**
+     * Marks an entry renewed (Maintainer+): the renewal day, the new expiry (fixed-date rules) and so
+     * the next due date, and the placements updated; the history keeps every renewal.
+     */
+    async renew(actor: User, ref: string, input: RenewalInput): Promise<{ credential: Credential; renewal: RenewalEntry }> {
+      const current = await authorise(actor, ref, 'manage');
+      const plan = planRenewal(current, input, today(), (id) => {
+        const p = current.placements.find((x) => x.id === id);
+        return p ? describePlacement(p) : null;
+      });
+      return atomically(async (s, pending) => {
+        const fresh = await s.findById(current.id);
+        if (fresh === null) throw NOT_FOUND();
+        const { id: _id, owner, placements: _p, hasFingerprint: _h, tokenId: _t, createdAt: _c, updatedAt: _u, ...fields } = fresh;
+        await s.update(fresh.id, { ...fields, ownerGroupId: owner.id, renewal: plan.renewal, renewedOn: plan.renewedOn, dueOn: plan.dueOn }, now());
+        if (input.value !== undefined) await s.setFingerprint(fresh.id, fingerprintOf(input.value));
+        const renewal = await s.addRenewal({
+          credentialId: fresh.id,
+          renewedAt: now(),
+          renewedOn: plan.renewedOn,
+          renewedBy: { id: actor.id > 0 ? actor.id : null, username: actor.username },
+          previousDueOn: fresh.dueOn,
+          dueOn: plan.dueOn,
+          placementsUpdated: plan.placements,
+          note: plan.note,
+        });
+        const credential = (await s.findById(fresh.id))!;
+        pending.push({ event: 'credential.renewed', credential, data: { renewed_on: plan.renewedOn, previous_due_on: fresh.dueOn, due_on: plan.dueOn, placements_updated: plan.placements.map((p) => p.id) } });
+        return { credential, renewal };
+      }, actor);
+    },
+
+    /** The renewal history of an entry (Reporter+), newest first. */
+    async renewals(actor: User, ref: string, page: PageRequest): Promise<Page<RenewalEntry>> {
+      const current = await authorise(actor, ref, 'read');
+      return store.listRenewals(current.id, page);
+    },
+
+    /**
+     * Applies an inventory file (inventory-file.ts): entries matched by slug are created or changed,
+     * entries not in the file are left alone. Everything is checked first (fields with their lines,
+     * owners, permissions) and then written in one transaction; a dry run rolls it back and reports.
+     */
+    async importFile(actor: User, text: string, options: { dryRun: boolean }): Promise<ImportResult> {
+      const entries = parseInventoryFile(text);
+      const plans: { slug: string; existing: Credential | null; owner: Group | null; record: CredentialRecord | null; input: CredentialInput }[] = [];
+      const errors: Record<string, string[]> = {};
+      for (const e of entries) {
+        const existing = await store.findBySlug(e.slug);
+        try {
+          if (existing !== null) {
+            await authorise(actor, String(existing.id), 'manage');
+            plans.push({ slug: e.slug, existing, owner: await prepareUpdate(actor, existing, e.input), record: null, input: e.input });
+          } else plans.push({ slug: e.slug, existing: null, owner: null, record: await prepareCreate(actor, e.input), input: e.input });
+        } catch (err) {
+          if (!(err instanceof DomainError)) throw err;
+          for (const [field, reasons] of Object.entries(err.fields ?? { base: [err.message] })) (errors[`credentials[${e.index}].${field}`] ??= []).push(...reasons.map((r) => `${r} (line ${e.line})`));
+        }
+      }
+      if (Object.keys(errors).length > 0) throw invalidCredential(errors, 'INVALID_INVENTORY_FILE');
+      const result: ImportResult = { dryRun: options.dryRun, created: [], changed: [], left: [] };
+      try {
+        await atomically(async (s, pending) => {
+          for (const p of plans) {
+            if (p.existing === null) {
+              await createIn(s, pending, actor, p.record!, p.input);
+              result.created.push(p.slug);
+            } else {
+              const { changed } = await updateIn(s, pending, p.existing.id, p.input, p.owner!);
+              if (changed.length === 0) result.left.push(p.slug);
+              else result.changed.push({ slug: p.slug, fields: changed });
+            }
+          }
+          if (options.dryRun) throw new DryRunRollback();
+        }, actor);
+      } catch (e) {
+        if (!(e instanceof DryRunRollback)) throw e;
+      }
+      return result;
     },
 
     /** For the importer and other multi-entry changes in one transaction (internal to src/inventory). */

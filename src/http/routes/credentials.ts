@@ -7,9 +7,10 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PLACEMENT_KINDS, VALUE_FORMATS, parseCredentialInput, parsePlacementInput, type CredentialInput, type PlacementFields } from '../../inventory/credential.js';
-import { presentCredential, presentPlacement } from '../../inventory/credential-json.js';
+import { presentCredential, presentPlacement, presentRenewalEntry } from '../../inventory/credential-json.js';
 import { parseExpiryDate } from '../../kernel/dates.js';
 import { invalidParam } from '../../kernel/errors.js';
+import { invalidCredential } from '../../inventory/credential.js';
 import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.js';
 import type { RouteContext } from '../route-context.js';
 
@@ -184,6 +185,94 @@ export function registerCredentialRoutes(app: FastifyInstance, ctx: RouteContext
     async (request, reply) => {
       await inventory.removePlacement(request.actor, request.params.credential, request.params.placement_id);
       return reply.status(204).send();
+    },
+  );
+
+  const RenewalEntity = Type.Object({
+    id: Type.Integer(),
+    renewed_at: Type.String(),
+    renewed_on: Type.String(),
+    renewed_by: Nullable(Type.String()),
+    previous_due_on: Type.String(),
+    due_on: Type.String(),
+    placements_updated: Type.Array(Type.Object({ id: Type.Integer(), description: Type.String() })),
+    note: Nullable(Type.String()),
+  });
+  const RenewBody = Type.Object({
+    renewed_on: Type.Optional(Type.String({ maxLength: 10, description: 'The day it was renewed (YYYY-MM-DD, default today, not in the future)' })),
+    expires_at: Type.Optional(Type.String({ maxLength: 10, description: 'The new expiry date: required when the rule is a fixed date, refused otherwise' })),
+    placements_updated: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 2147483647 }), { maxItems: 100, description: 'Ids of the placements updated with the new value (default: all)' })),
+    note: Type.Optional(Nullable(Type.String({ maxLength: 2000 }))),
+    value: Type.Optional(Nullable(Type.String({ maxLength: 10000, description: 'The new value, to fingerprint only (never stored or returned)' }))),
+  });
+  type RenewBodyType = { renewed_on?: string; expires_at?: string; placements_updated?: number[]; note?: string | null; value?: string | null };
+
+  app.post<{ Params: { credential: string }; Body: RenewBodyType }>(
+    '/latchkey/credentials/:credential/renewals',
+    {
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {};
+        const body = request.body as Record<string, unknown>;
+        if (typeof body !== 'object' || Array.isArray(body)) throw invalidCredential({ base: ['must be an object'] });
+        if (body.value !== undefined && body.value !== null && (typeof body.value !== 'string' || body.value.length === 0)) throw invalidCredential({ value: ['must be a non-empty string'] });
+      },
+      schema: { tags, summary: 'Mark renewed: who, when, the new expiry or next due date, the placements updated (kept in the history)', params: CredentialParams, body: RenewBody, response: { 201: Type.Intersect([RenewalEntity, Type.Object({ credential: CredentialEntity })]) } },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const { credential, renewal } = await inventory.renew(request.actor, request.params.credential, { renewedOn: b.renewed_on, expiresAt: b.expires_at, placementIds: b.placements_updated, note: b.note, value: b.value });
+      return reply.status(201).send({ ...presentRenewalEntry(renewal), credential: presentCredential(credential) });
+    },
+  );
+
+  app.get<{ Params: { credential: string }; Querystring: { page?: number; per_page?: number } }>(
+    '/latchkey/credentials/:credential/renewals',
+    { schema: { tags, summary: "An entry's renewal history, newest first", params: CredentialParams, querystring: Type.Object(PaginationQuery), response: { 200: Type.Array(RenewalEntity) } } },
+    async (request, reply) => {
+      const page = readPage(request.query);
+      const result = await inventory.renewals(request.actor, request.params.credential, page);
+      setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
+      return result.items.map(presentRenewalEntry);
+    },
+  );
+
+  const LookupQuery = Type.Object({
+    ...PaginationQuery,
+    kind: Type.Optional(Type.String({ enum: [...PLACEMENT_KINDS] })),
+    instance: Type.Optional(Str('GitLab host of a CI variable')),
+    project: Type.Optional(Str('Project path of a CI variable')),
+    group: Type.Optional(Str('Group path of a CI variable')),
+    key: Type.Optional(Str('Variable key, file key or secret data key')),
+    host: Type.Optional(Str('Host of a file')),
+    path: Type.Optional(Str('Path of a file')),
+    namespace: Type.Optional(Str('Kubernetes namespace')),
+    name: Type.Optional(Str('Kubernetes secret name')),
+  });
+  const LOOKUP_FIELDS = ['kind', 'instance', 'project', 'group', 'key', 'host', 'path', 'namespace', 'name'] as const;
+  app.get<{ Querystring: Record<string, string | number | undefined> }>(
+    '/latchkey/placements',
+    {
+      schema: {
+        tags,
+        summary: 'Reverse look-up: which credentials are configured in this place (e.g. CI variable X of project Y)',
+        querystring: LookupQuery,
+        response: { 200: Type.Array(Type.Intersect([PlacementEntity, Type.Object({ credential: Type.Object({ id: Type.Integer(), slug: Type.String(), name: Type.String(), kind: Type.String(), owner: Type.Object({ id: Type.Integer(), full_path: Type.String() }), due_on: Type.String() }) })])) },
+      },
+    },
+    async (request, reply) => {
+      const query: Record<string, string> = {};
+      for (const f of LOOKUP_FIELDS) {
+        const v = request.query[f];
+        if (typeof v === 'string') {
+          checkQueryText(f, v);
+          query[f] = v;
+        }
+      }
+      if (Object.keys(query).length === 0) throw invalidParam('kind, instance, project, group, key, host, path, namespace, name are missing, at least one parameter must be provided');
+      const page = readPage(request.query as { page?: number; per_page?: number });
+      const result = await inventory.findPlacements(request.actor, query, page);
+      setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
+      return result.items.map(({ placement, credential: c }) => ({ ...presentPlacement(placement), credential: { id: c.id, slug: c.slug, name: c.name, kind: c.kind, owner: { id: c.owner.id, full_path: c.owner.fullPath }, due_on: c.dueOn } }));
     },
   );
 }

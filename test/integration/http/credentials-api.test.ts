@@ -306,6 +306,48 @@ describe.each(DIALECTS)('credential inventory API on %s', (dialect) => {
     });
   });
 
+  describe('renewal and reverse look-up', () => {
+    it('marks renewed: who, when, the new expiry, the placements updated; the history is kept', async () => {
+      const proxy = (await t.request('GET', `${URL}/tocco-client-dependency-proxy`, { token: maintainer })).body;
+      const missing = await t.request('POST', `${URL}/tocco-client-dependency-proxy/renewals`, { token: maintainer, body: {} });
+      expect(missing.status).toBe(400);
+      expect(missing.body).toEqual({ message: { expires_at: ['is missing (the rule is a fixed expiry date: give the new one)'] } });
+      const bad = await t.request('POST', `${URL}/tocco-client-dependency-proxy/renewals`, { token: maintainer, body: { expires_at: '2026-12-01', renewed_on: '2027-01-01', placements_updated: [999999] } });
+      expect(bad.body).toEqual({ message: { renewed_on: ['cannot be in the future'], expires_at: ['must be after the renewal date'], placements_updated: ['(999999) is not a placement of this credential'] } });
+      expect((await t.request('POST', `${URL}/tocco-client-dependency-proxy/renewals`, { token: w.users.reporter.token, body: { expires_at: '2027-09-30' } })).status).toBe(403);
+      const first = await t.request('POST', `${URL}/tocco-client-dependency-proxy/renewals`, { token: maintainer, body: { expires_at: '2027-09-30', placements_updated: [proxy.placements[0].id], note: 'new group token' } });
+      expect(first.status).toBe(201);
+      expect(first.body).toMatchObject({ renewed_on: '2026-12-03', renewed_by: 'maintainer-user', previous_due_on: '2027-03-31', due_on: '2027-09-30', note: 'new group token', placements_updated: [{ id: proxy.placements[0].id, description: proxy.placements[0].description }] });
+      expect(first.body.credential).toMatchObject({ renewal: { expires_at: '2027-09-30' }, due_on: '2027-09-30', renewed_on: '2026-12-03' });
+      t.clock.set('2027-01-10T09:00:00.000Z');
+      const second = await t.request('POST', `${URL}/tocco-client-dependency-proxy/renewals`, { token: w.users.owner.token, body: { expires_at: '2028-01-10' } });
+      expect(second.body.placements_updated).toHaveLength(4);
+      const history = await t.request('GET', `${URL}/tocco-client-dependency-proxy/renewals`, { token: w.users.reporter.token });
+      expect(history.status).toBe(200);
+      expect(history.headers['x-total']).toBe('2');
+      expect(history.body.map((r: { renewed_by: string; due_on: string }) => `${r.renewed_by} ${r.due_on}`)).toEqual(['owner-user 2028-01-10', 'maintainer-user 2027-09-30']);
+      // A rule of days counts from the renewal; an expiry date is refused there.
+      const npmRenewed = await t.request('POST', `${URL}/npm-publish/renewals`, { token: maintainer, body: { renewed_on: '2027-01-05' } });
+      expect(npmRenewed.body).toMatchObject({ renewed_on: '2027-01-05', due_on: '2027-02-04' });
+      expect((await t.request('POST', `${URL}/npm-publish/renewals`, { token: maintainer, body: { expires_at: '2027-06-01' } })).body).toEqual({ message: { expires_at: ['is only used when the renewal rule is a fixed date (this one is every_days)'] } });
+      const events = (await auditEvents(t, w.adminToken, 'credential.renewed')).filter((e) => e.details.slug === 'tocco-client-dependency-proxy');
+      expect(events).toHaveLength(2);
+      expect(events.find((e) => e.actor_username === 'maintainer-user')!.details).toMatchObject({ previous_due_on: '2027-03-31', due_on: '2027-09-30', placements_updated: [proxy.placements[0].id] });
+      t.clock.set('2026-12-03T10:00:00.000Z');
+    });
+
+    it('answers "what is configured in CI variable X of project Y?" only with entries the caller may read', async () => {
+      const res = await t.request('GET', '/api/v4/latchkey/placements?kind=ci_variable&project=tocco-client&key=DOCKER_AUTH_CONFIG', { token: w.users.reporter.token });
+      expect(res.status).toBe(200);
+      expect(res.headers['x-total']).toBe('1');
+      expect(res.body).toEqual([expect.objectContaining({ kind: 'ci_variable', project: 'tocco-client', key: 'DOCKER_AUTH_CONFIG', credential: expect.objectContaining({ slug: 'tocco-client-dependency-proxy', owner: { id: w.sub.id, full_path: 'acme/platform' } }) })]);
+      expect((await t.request('GET', '/api/v4/latchkey/placements?kind=ci_variable&project=tocco-client&key=OTHER', { token: maintainer })).body).toEqual([]);
+      expect((await t.request('GET', '/api/v4/latchkey/placements?key=DOCKER_AUTH_CONFIG', { token: w.users.outsider.token })).body).toEqual([]);
+      expect((await t.request('GET', '/api/v4/latchkey/placements', { token: maintainer })).status).toBe(400);
+      expect((await t.request('GET', '/api/v4/latchkey/placements?kind=vault', { token: maintainer })).status).toBe(400);
+    });
+  });
+
   describe('audit', () => {
     it('every change is an audit entry naming the actor, the entry and what changed, never a value', async () => {
       const created = await t.request('POST', URL, { token: maintainer, body: { ...npm, slug: 'audited', value: 'audited-secret-value-123' } });

@@ -1,0 +1,105 @@
+/**
+ * `latchkey credential list|show|renew`: the credential inventory from the command line. The CLI acts as
+ * the instance admin (whoever runs it holds the database), so it sees every entry.
+ */
+import type { Command } from 'commander';
+import { describePlacement, type Credential } from '../inventory/credential.js';
+import { presentCredential, presentRenewalEntry, presentRenewalRule } from '../inventory/credential-json.js';
+import { daysUntil } from '../kernel/dates.js';
+import type { User } from '../namespaces/namespace.js';
+import type { Services } from '../services.js';
+import { emit, formatTable, type Output } from './output.js';
+import { CliInputError } from './token-format.js';
+
+export interface CredentialCommandDeps {
+  withServices<T>(fn: (built: { services: Services; clock: { now(): Date } }) => Promise<T>): Promise<T>;
+  actorOf(services: Services): Promise<User>;
+  out(opts: { json?: boolean }): Output;
+}
+
+const ruleText = (c: Credential): string =>
+  c.renewal.type === 'expires_at' ? `expires ${c.renewal.expiresAt}` : c.renewal.type === 'every_days' ? `every ${c.renewal.everyDays} days` : `${c.renewal.event} (review every ${c.renewal.reviewEveryDays} days)`;
+
+export function formatCredential(c: Credential): string {
+  const lines = [
+    `${c.name} (${c.slug}, id ${c.id})`,
+    `  kind:      ${c.kind}${c.provider ? ` on ${c.provider}` : ''}${c.resource ? `, ${c.resource}` : ''}`,
+    `  owner:     ${c.owner.fullPath}`,
+    `  scopes:    ${c.scopes.length > 0 ? c.scopes.join(', ') : '-'}${c.role ? `  role: ${c.role}` : ''}`,
+    `  renewal:   ${ruleText(c)}; due ${c.dueOn}${c.renewedOn ? `; last renewed ${c.renewedOn}` : ''}`,
+  ];
+  if (c.purpose) lines.push(`  purpose:   ${c.purpose}`);
+  lines.push(`  placements:${c.placements.length === 0 ? ' none' : ''}`);
+  for (const p of c.placements) lines.push(`    [${p.id}] ${describePlacement(p)}`);
+  if (c.procedure) lines.push('  procedure:', ...c.procedure.split('\n').map((l) => `    ${l}`));
+  return lines.join('\n');
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+export function registerCredentialCommands(program: Command, deps: CredentialCommandDeps): void {
+  const credential = program.command('credential').description('The credential inventory: outside credentials, where they are configured, how they are renewed');
+
+  credential
+    .command('list')
+    .description('List inventory entries, soonest due first within each page order (id)')
+    .option('--owner <group>', 'only entries of this group (id or full path)')
+    .option('--kind <kind>', 'only entries of this kind')
+    .option('--due-before <date>', 'only entries due on or before this date (YYYY-MM-DD)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { owner?: string; kind?: string; dueBefore?: string; json?: boolean }) => {
+      if (opts.dueBefore !== undefined && !DATE.test(opts.dueBefore)) throw new CliInputError('--due-before must be a date (YYYY-MM-DD)');
+      await deps.withServices(async ({ services, clock }) => {
+        const actor = await deps.actorOf(services);
+        const all: Credential[] = [];
+        for (let page = 1; ; page++) {
+          const result = await services.inventory.list(actor, { owner: opts.owner, kind: opts.kind, dueOnOrBefore: opts.dueBefore }, { page, perPage: 100 });
+          all.push(...result.items);
+          if (all.length >= result.total || result.items.length === 0) break;
+        }
+        const now = clock.now();
+        emit(deps.out(opts), all.map(presentCredential), () =>
+          formatTable(
+            all.map((c) => ({ slug: c.slug, name: c.name, kind: c.kind, owner: c.owner.fullPath, renewal: ruleText(c), due_on: c.dueOn, days_left: daysUntil(c.dueOn, now), placements: c.placements.length })),
+            ['slug', 'name', 'kind', 'owner', 'renewal', 'due_on', 'days_left', 'placements'],
+          ),
+        );
+      });
+    });
+
+  credential
+    .command('show <credential>')
+    .description('Show one entry (id or slug): fields, placements, procedure')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, opts: { json?: boolean }) => {
+      await deps.withServices(async ({ services }) => {
+        const c = await services.inventory.get(await deps.actorOf(services), ref);
+        emit(deps.out(opts), presentCredential(c), () => formatCredential(c));
+      });
+    });
+
+  credential
+    .command('renew <credential>')
+    .description('Mark an entry renewed: records who and when, the new expiry or next due date, and the placements updated')
+    .option('--expires-at <date>', 'the new expiry date (required when the rule is a fixed date)')
+    .option('--on <date>', 'the day it was renewed (default today)')
+    .option('--placements <ids>', "placements updated with the new value: 'all' (default), 'none', or ids (1,2)", 'all')
+    .option('--note <text>', 'a note for the history')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, opts: { expiresAt?: string; on?: string; placements: string; note?: string; json?: boolean }) => {
+      let placementIds: number[] | 'all';
+      if (opts.placements === 'all') placementIds = 'all';
+      else if (opts.placements === 'none') placementIds = [];
+      else if (/^\d+(,\d+)*$/.test(opts.placements)) placementIds = opts.placements.split(',').map(Number);
+      else throw new CliInputError("--placements must be 'all', 'none' or placement ids separated by commas");
+      await deps.withServices(async ({ services }) => {
+        const { credential: c, renewal } = await services.inventory.renew(await deps.actorOf(services), ref, { renewedOn: opts.on, expiresAt: opts.expiresAt, placementIds, note: opts.note });
+        emit(deps.out(opts), { ...presentRenewalEntry(renewal), credential: presentCredential(c) }, () =>
+          [
+            `Renewed ${c.name} (${c.slug}) on ${renewal.renewedOn}: due ${renewal.dueOn} (was ${renewal.previousDueOn}; ${JSON.stringify(presentRenewalRule(c.renewal))}).`,
+            renewal.placementsUpdated.length === 0 ? 'No placements recorded as updated.' : `Placements updated:\n${renewal.placementsUpdated.map((p) => `  [${p.id}] ${p.description}`).join('\n')}`,
+          ].join('\n'),
+        );
+      });
+    });
+}

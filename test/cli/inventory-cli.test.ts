@@ -1,0 +1,145 @@
+/**
+ * The credential inventory from the command line, in-process through runCli on both stores:
+ * `inventory import` of docs/inventory-example.yaml (creates, then leaves everything on a second run;
+ * `--dry-run` changes nothing; a bad file names field and line and changes nothing), `inventory export`
+ * as YAML that gives back the same data and as CSV, and `credential list/show/renew` with `--json`.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCliHarness } from '../support/cli-harness.js';
+import { DIALECTS } from '../support/dialects.js';
+
+const EXAMPLE = join(import.meta.dirname, '../../docs/inventory-example.yaml');
+
+describe.each(DIALECTS)('latchkey inventory and credential on %s', (dialect) => {
+  const h = createCliHarness(dialect, { prefix: 'latchkey-inventory-cli-' });
+  const { cli, cliJson } = h;
+
+  beforeAll(async () => {
+    await h.setUp();
+    const adminToken = (await cliJson('admin', 'bootstrap', '--expires-in-days', '200')).token;
+    await h.withApp(async (app) => {
+      for (const path of ['dev-team', 'ops-team']) {
+        const res = await app.http.inject({ method: 'POST', url: '/api/v4/groups', headers: { 'private-token': adminToken, 'content-type': 'application/json' }, payload: JSON.stringify({ name: path, path }) });
+        expect(res.statusCode, res.body).toBe(201);
+      }
+    });
+  });
+  afterAll(() => h.tearDown());
+
+  const counts = async () =>
+    h.withServices(async ({ store }) => {
+      const out: Record<string, number> = {};
+      for (const table of ['inventory_credentials', 'inventory_placements']) {
+        const r = await (store.db as any).selectFrom(table).select((eb: any) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+        out[table] = Number(r.n);
+      }
+      return out;
+    });
+
+  it('--dry-run lists what it would create and changes nothing', async () => {
+    const run = await cli('inventory', 'import', EXAMPLE, '--dry-run');
+    expect(run.code, run.err).toBe(0);
+    expect(run.out.split('\n')).toContain('would create npm-publish');
+    expect(run.out).toContain('Dry run, nothing changed: 9 to create, 0 to change, 0 unchanged.');
+    expect(await counts()).toEqual({ inventory_credentials: 0, inventory_placements: 0 });
+  });
+
+  it('imports the example file, then a second import leaves every entry', async () => {
+    const first = await cliJson('inventory', 'import', EXAMPLE);
+    expect(first.created).toHaveLength(9);
+    expect(first.created).toContain('tocco-client-dependency-proxy');
+    expect(await counts()).toEqual({ inventory_credentials: 9, inventory_placements: 7 });
+    const again = await cli('inventory', 'import', EXAMPLE);
+    expect(again.code, again.err).toBe(0);
+    expect(again.out).toContain('Imported: 0 created, 0 changed, 9 unchanged.');
+    expect(again.out.split('\n')).toContain('leave tempo');
+  });
+
+  it('exporting gives back the same data as the example file', async () => {
+    const run = await cli('inventory', 'export');
+    expect(run.code, run.err).toBe(0);
+    expect(parse(run.out)).toEqual(parse(await readFile(EXAMPLE, 'utf8')));
+    // …and the export imports as "leave everything".
+    const file = join(h.dir, 'exported.yaml');
+    await writeFile(file, run.out);
+    expect((await cliJson('inventory', 'import', file)).left).toHaveLength(9);
+  });
+
+  it('a changed file changes only what differs, and says which fields', async () => {
+    const text = (await readFile(EXAMPLE, 'utf8')).replace('      every_days: 90\n', '      every_days: 60\n').replace('purpose: Used to pull git commits.', 'purpose: Pulls git commits.');
+    const file = join(h.dir, 'changed.yaml');
+    await writeFile(file, text);
+    const dry = await cliJson('inventory', 'import', file, '--dry-run');
+    expect(dry.changed).toEqual([{ slug: 'backend-commit-info-service', fields: ['purpose'] }, { slug: 'npm-publish', fields: ['renewal'] }]);
+    expect((await cliJson('credential', 'show', 'npm-publish')).renewal).toEqual({ every_days: 90 });
+    const run = await cli('inventory', 'import', file);
+    expect(run.out).toContain('change npm-publish: renewal');
+    expect((await cliJson('credential', 'show', 'npm-publish')).renewal).toEqual({ every_days: 60 });
+    await cli('inventory', 'import', EXAMPLE);
+  });
+
+  it('a bad file names the field and the line, and changes nothing (one transaction)', async () => {
+    const text = (await readFile(EXAMPLE, 'utf8'))
+      .replace('slug: tempo\n', 'slug: tempo-new\n')
+      .replace('review_every_days: 180\n\n  - slug: npm-publish', 'review_every_days: 0\n\n  - slug: npm-publish');
+    const file = join(h.dir, 'bad.yaml');
+    await writeFile(file, text);
+    const line = text.split('\n').findIndex((l) => l.includes('review_every_days: 0')) + 1;
+    const before = await counts();
+    const run = await cli('inventory', 'import', file);
+    expect(run.code).toBe(1);
+    expect(run.err).toContain(`credentials[7].renewal.review_every_days must be a whole number of days from 1 to 3650 (line ${line})`);
+    expect(await counts()).toEqual(before);
+    // An unknown owner fails the whole import, even after valid new entries.
+    const unknownOwner = (await readFile(EXAMPLE, 'utf8')).replace('slug: tempo\n', 'slug: tempo-2\n').replace('owner: ops-team', 'owner: nobody');
+    await writeFile(file, unknownOwner);
+    const run2 = await cli('inventory', 'import', file);
+    expect(run2.code).toBe(1);
+    expect(run2.err).toMatch(/credentials\[6\]\.owner \(nobody\) is not a group you are a member of \(line \d+\)/);
+    expect(await counts()).toEqual(before);
+    await writeFile(file, 'version: 1\ncredentials:\n  - slug: x\n    name: [unclosed\n');
+    const broken = await cli('inventory', 'import', file);
+    expect(broken.code).toBe(1);
+    expect(broken.err).toMatch(/file is not valid YAML/);
+  });
+
+  it('exports CSV for spreadsheets', async () => {
+    const run = await cli('inventory', 'export', '--format', 'csv');
+    expect(run.code, run.err).toBe(0);
+    const lines = run.out.split('\r\n');
+    expect(lines[0]).toBe('slug,name,kind,provider,resource,owner,scopes,role,purpose,expires_at,every_days,event,review_every_days,due_on,renewed_on,placements,procedure');
+    expect(lines.find((l) => l.startsWith('client-ci,'))).toContain('CI variable GITLAB_ACCESS_TOKEN of project tocco-client on gitlab.com');
+    expect(lines.find((l) => l.startsWith('npm-publish,'))).toMatch(/^npm-publish,NPM,npm_token,npm,,dev-team,publish,,Publishes npm packages\.,,90,,,/);
+  });
+
+  it('credential list and show, as tables and --json', async () => {
+    const list = await cli('credential', 'list', '--owner', 'ops-team');
+    expect(list.code, list.err).toBe(0);
+    expect(list.out).toContain('find-failed-gitlab-schedules');
+    expect(list.out).not.toContain('npm-publish');
+    const json = await cliJson('credential', 'list');
+    expect(json).toHaveLength(9);
+    const show = await cli('credential', 'show', 'tocco-client-dependency-proxy');
+    expect(show.out).toContain('CI variable DOCKER_AUTH_CONFIG of project tocco-client on gitlab.com (docker_auth_config)');
+    expect(show.out).toContain("auth = base64.b64encode(('any:' + sys.argv[1]).encode()).decode()");
+    expect((await cli('credential', 'show', 'nope')).err).toBe('latchkey: 404 Credential Not Found');
+  });
+
+  it('credential renew records the renewal and the new expiry; the history is kept', async () => {
+    const proxy = await cliJson('credential', 'show', 'tocco-client-dependency-proxy');
+    const missing = await cli('credential', 'renew', 'tocco-client-dependency-proxy');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('expires_at is missing');
+    const renewed = await cliJson('credential', 'renew', 'tocco-client-dependency-proxy', '--expires-at', '2027-09-30', '--note', 'rotated by hand');
+    expect(renewed).toMatchObject({ previous_due_on: '2027-03-31', due_on: '2027-09-30', renewed_by: 'root', note: 'rotated by hand', credential: { renewal: { expires_at: '2027-09-30' }, due_on: '2027-09-30' } });
+    expect(renewed.placements_updated).toEqual([{ id: proxy.placements[0].id, description: proxy.placements[0].description }]);
+    const npm = await cliJson('credential', 'renew', 'npm-publish', '--placements', 'none');
+    const today = new Date().toISOString().slice(0, 10);
+    expect(npm).toMatchObject({ renewed_on: today, placements_updated: [], credential: { renewed_on: today } });
+    expect(npm.due_on).toBe(new Date(Date.parse(`${today}T00:00:00Z`) + 90 * 86_400_000).toISOString().slice(0, 10));
+    expect((await cli('credential', 'renew', 'npm-publish', '--placements', 'x')).code).toBe(2);
+  });
+});
