@@ -147,7 +147,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   const usageStore = createTokenUsageStore(store.db);
   const tokenUsage = createTokenUsageTracker({ store: usageStore, clock, events: tokenEvents, policy: config.reuse, onError: reportTo('token usage') });
   const flaggedTokens = createFlaggedTokens({ usage: usageStore, clock });
-  const verifier = createTokenVerifier({ store, digester, clock, cacheMs: config.verifyCacheMs, revocations, onRotatedSecretPresented: lifecycle.rotatedSecretPresented, usage: tokenUsage });
+  const verifier = createTokenVerifier({ store, digester, clock, cacheMs: config.verifyCacheMs, maxBytes: config.verifyCacheBytes, revocations, onRotatedSecretPresented: lifecycle.rotatedSecretPresented, usage: tokenUsage });
   // Generic packages and the CI variables of gitlab-deploy-token (issue 6).
   const protocols = createProtocolServices({ store, clock, random, namespaces, serverSecret: secrets, packagesDir: config.packagesDir, packageMaxBytes: config.packageMaxBytes });
   const deployTokens = createDeployTokenService({ store, clock, issuer, namespaces, onRevoked: revocations.publish, ciSecretBox: protocols.ciSecretBox });

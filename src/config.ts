@@ -29,6 +29,8 @@ export interface Config {
   readonly prefixes: { readonly deploy: string; readonly personal: string };
   /** `LATCHKEY_VERIFY_CACHE_MS`: how long a verified token stays in the in-process cache (default 1000). */
   readonly verifyCacheMs: number;
+  /** `LATCHKEY_VERIFY_CACHE_BYTES`: the verify cache's bound in (estimated heap) bytes (default 32 MiB). */
+  readonly verifyCacheBytes: number;
   /** `LATCHKEY_LOG_LEVEL`: pino level, default `info`; `silent` turns logs off. */
   readonly logLevel: string;
   /** `LATCHKEY_BODY_LIMIT`: maximum request body in bytes (default 1 MiB). */
@@ -196,6 +198,7 @@ export function loadConfig(env: Env = process.env): Config {
       personal: prefix(env, 'LATCHKEY_PERSONAL_TOKEN_PREFIX', 'glpat-'),
     }),
     verifyCacheMs: integer(env, 'LATCHKEY_VERIFY_CACHE_MS', 1000, 0, 60_000),
+    verifyCacheBytes: integer(env, 'LATCHKEY_VERIFY_CACHE_BYTES', 32 * 1024 * 1024, 0, 1024 * 1024 * 1024),
     logLevel: env.LATCHKEY_LOG_LEVEL || 'info',
     bodyLimit: integer(env, 'LATCHKEY_BODY_LIMIT', 1024 * 1024, 1024, 100 * 1024 * 1024),
     metricsToken: readSecretVariable(env, 'LATCHKEY_METRICS_TOKEN'),

@@ -4,6 +4,7 @@ import type { Database, TokensTable } from './database.js';
 import type { TokenFilter, TokenSearch, TokenSort, TokenStore } from '../tokens/token-store.js';
 import type { Token, TokenKind } from '../tokens/token.js';
 import { pageRows } from './paging.js';
+import { toUser } from './namespaces.js';
 import { containsPattern } from './like.js';
 import { parseStringArray } from '../tokens/token-usage.js';
 
@@ -157,6 +158,22 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
     },
     async replaceDigest(id, from, to) {
       await db.updateTable('tokens').set({ digest: to }).where('id', '=', id).where('digest', '=', from).execute();
+    },
+    async findByDigestWithUser(digest) {
+      const r = await db
+        .selectFrom('tokens')
+        .leftJoin('users', 'users.id', 'tokens.user_id')
+        .selectAll('tokens')
+        .select(['users.id as u_id', 'users.username as u_username', 'users.username_key as u_username_key', 'users.name as u_name', 'users.email as u_email', 'users.is_admin as u_is_admin', 'users.bot_kind as u_bot_kind', 'users.state as u_state', 'users.created_at as u_created_at'])
+        .where('tokens.digest', '=', digest)
+        .executeTakeFirst();
+      if (!r) return null;
+      const token = { ...toToken(r), digest: r.digest, deleted: r.deleted_at !== null };
+      const user =
+        r.u_id === null || r.u_id === undefined
+          ? null
+          : toUser({ id: r.u_id, username: r.u_username!, username_key: r.u_username_key!, name: r.u_name!, email: r.u_email ?? null, email_key: null, is_admin: r.u_is_admin!, bot_kind: r.u_bot_kind ?? null, state: r.u_state!, password_hash: null, created_at: r.u_created_at!, provisioned_by_group_id: null });
+      return { token, user };
     },
     async list(f, page) {
       const page_ = await pageRows<Selectable<TokensTable>>(db, 'tokens', tokenListFilter(db, f), (q) => q.orderBy('id'), page);

@@ -2,6 +2,7 @@
 import type { Page, PageRequest } from '../kernel/page.js';
 import type { UtcDate } from '../kernel/dates.js';
 import type { Token, TokenKind } from './token.js';
+import type { User } from '../namespaces/namespace.js';
 
 export interface NewToken {
   kind: TokenKind;
@@ -92,6 +93,8 @@ export interface TokenStore {
   findByDigest(digest: string): Promise<(Token & { digest: string; deleted: boolean }) | null>;
   /** Moves a token to a digest under the newest server secret (key ring); only while it still has `from`. */
   replaceDigest(id: number, from: string, to: string): Promise<void>;
+  /** findByDigest and the token's user (null for deploy tokens) in one query: the verifier's cache miss. */
+  findByDigestWithUser(digest: string): Promise<{ token: Token & { digest: string; deleted: boolean }; user: User | null } | null>;
   list(filter: TokenFilter, page: PageRequest): Promise<Page<Token>>;
   /** Revokes a token that is not revoked yet; false when it already was (nothing written). */
   markRevoked(id: number, at: string, reason?: string): Promise<boolean>;

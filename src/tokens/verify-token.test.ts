@@ -84,6 +84,92 @@ describe('the token verifier', () => {
   });
 });
 
+describe('the verify cache (issue 13: one query a miss, a bound in bytes)', () => {
+  let store: Store;
+  let clock: FakeClock;
+  beforeEach(async () => {
+    store = await openStore({ kind: 'sqlite', file: ':memory:' });
+    await store.migrate();
+    clock = new FakeClock('2026-11-23T10:00:00Z');
+  });
+  afterEach(() => store.close());
+
+  /** Counts the store reads the verifier makes. */
+  function counting() {
+    const calls = { withUser: 0, byDigest: 0, user: 0 };
+    const tokens = store.tokens;
+    const namespaces = store.namespaces;
+    const spied = {
+      ...store,
+      tokens: { ...tokens, findByDigestWithUser: (d: string) => (calls.withUser++, tokens.findByDigestWithUser(d)), findByDigest: (d: string) => (calls.byDigest++, tokens.findByDigest(d)) },
+      namespaces: { ...namespaces, findUserById: (id: number) => (calls.user++, namespaces.findUserById(id)) },
+    } as Store;
+    return { spied, calls };
+  }
+
+  async function personal(secret: string, username: string) {
+    const user = await store.namespaces.insertUser({ username, name: username, email: `${username}@example.com`, isAdmin: false, botKind: null, passwordHash: null, createdAt: clock.now().toISOString() });
+    await store.tokens.insert({
+      kind: 'personal', name: 'pat', description: '', digest: digester.digest(secret), userId: user.id, projectId: null, groupId: null,
+      username: null, scopes: ['api'], accessLevel: null, expiresAt: null, createdBy: null, createdAt: clock.now().toISOString(),
+    });
+    return user;
+  }
+
+  it('a miss reads the token and its user in one query; a hit reads nothing', async () => {
+    const { spied, calls } = counting();
+    const verifier = createTokenVerifier({ store: spied, digester, clock, cacheMs: 1000 });
+    const user = await personal('glpat-one-query', 'alice');
+    const r = await verifier.verify('glpat-one-query');
+    expect(r.ok && r.user).toMatchObject({ id: user.id, username: 'alice', state: 'active', isAdmin: false, email: 'alice@example.com' });
+    expect(calls).toEqual({ withUser: 1, byDigest: 0, user: 0 });
+    await verifier.verify('glpat-one-query');
+    expect(calls.withUser).toBe(1);
+    // A blocked user is seen through the joined row too.
+    await store.namespaces.setUserState(user.id, 'blocked');
+    clock.advance(1001);
+    const blocked = await verifier.verify('glpat-one-query');
+    expect(!blocked.ok && blocked.reason).toBe('user_blocked');
+  });
+
+  it('holds the cache under maxBytes, dropping the oldest entries first', async () => {
+    const { spied, calls } = counting();
+    const probe = createTokenVerifier({ store, digester, clock, cacheMs: 60_000 });
+    for (let i = 0; i < 10; i++) await personal(`glpat-bytes-${i}`, `user${i}`);
+    await probe.verify('glpat-bytes-0');
+    const one = probe.cacheSize().bytes;
+    expect(one).toBeGreaterThan(300);
+    const verifier = createTokenVerifier({ store: spied, digester, clock, cacheMs: 60_000, maxBytes: one * 3 + one / 2 });
+    for (let i = 0; i < 10; i++) expect((await verifier.verify(`glpat-bytes-${i}`)).ok).toBe(true);
+    const size = verifier.cacheSize();
+    expect(size.entries).toBe(3);
+    expect(size.bytes).toBeLessThanOrEqual(one * 3 + one / 2);
+    // The newest three are hits, the oldest went first and is read again.
+    const before = calls.withUser;
+    for (const i of [7, 8, 9]) await verifier.verify(`glpat-bytes-${i}`);
+    expect(calls.withUser).toBe(before);
+    await verifier.verify('glpat-bytes-0');
+    expect(calls.withUser).toBe(before + 1);
+    expect(verifier.cacheSize().bytes).toBeLessThanOrEqual(one * 3 + one / 2);
+  });
+
+  it('maxBytes 0 caches nothing; a revoke drops the entry and its bytes', async () => {
+    const { spied, calls } = counting();
+    await personal('glpat-zero', 'zed');
+    const none = createTokenVerifier({ store: spied, digester, clock, cacheMs: 60_000, maxBytes: 0 });
+    await none.verify('glpat-zero');
+    await none.verify('glpat-zero');
+    expect(calls.withUser).toBe(2);
+    expect(none.cacheSize()).toEqual({ entries: 0, bytes: 0 });
+
+    const verifier = createTokenVerifier({ store, digester, clock, cacheMs: 60_000 });
+    const r = await verifier.verify('glpat-zero');
+    expect(verifier.cacheSize().entries).toBe(1);
+    verifier.invalidate(r.ok ? r.token.id : -1);
+    expect(verifier.cacheSize()).toEqual({ entries: 0, bytes: 0 });
+  });
+});
+
 describe('the token digester', () => {
   it('is an HMAC under the server secret: same secret same digest, other server secret other digest', () => {
     const other = createTokenDigester('w'.repeat(40));

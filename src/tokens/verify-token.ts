@@ -4,7 +4,10 @@
  * on a miss. It returns a closed set of outcomes instead of throwing; each adapter maps the reason
  * to its own wire answer.
  *
- * The cache keeps a verified token for `cacheMs` (default 1 s): a revocation published on the
+ * The cache keeps a verified token for `cacheMs` (default 1 s), bounded by `maxBytes` (an estimate of each
+ * entry's heap size: LATCHKEY_VERIFY_CACHE_BYTES, default 32 MiB) and `maxEntries`; the oldest entries go
+ * first. A miss costs one query that returns the token and its user together (one round trip on
+ * PostgreSQL). A revocation published on the
  * revocation feed drops it at once — on every node when the feed is broadcast (revocation-broadcast.ts)
  * — and `cacheMs` bounds how stale an entry can be if a message is lost.
  *
@@ -43,6 +46,27 @@ interface CacheEntry {
   readonly token: Token & { digest: string; deleted: boolean };
   readonly user: User | null;
   readonly until: number;
+  /** Estimated heap bytes of the entry and its key. */
+  readonly bytes: number;
+}
+
+/** Default byte budget of the verify cache (LATCHKEY_VERIFY_CACHE_BYTES). */
+export const DEFAULT_VERIFY_CACHE_BYTES = 32 * 1024 * 1024;
+
+/** Heap bytes of a string, estimated (V8 keeps one-byte strings at a byte a character, others at two). */
+const stringBytes = (s: string | null | undefined): number => (s == null ? 0 : 16 + s.length * (/^[\x00-\xff]*$/.test(s) ? 1 : 2));
+
+/**
+ * An entry's estimated heap size: the key, the strings it holds and a fixed cost per object and field
+ * (V8: about 8 bytes a field plus headers), on the high side so the bound holds.
+ */
+export function estimateEntryBytes(digest: string, token: Token & { digest: string }, user: User | null): number {
+  let bytes = 160 + stringBytes(digest) * 2; // Map slot, the entry object, the key (twice: the digest map too)
+  bytes += 40 + 8 * 24; // the token object and its fields
+  for (const v of [token.name, token.description, token.username, token.expiresAt, token.createdAt, token.revokedAt, token.lastUsedAt, token.supersededAt, token.graceUntil, token.revokeReason, token.reuseDetectedAt, token.reuseFlaggedAt, token.digest]) bytes += stringBytes(v);
+  bytes += 32 + token.scopes.reduce((n, s) => n + 8 + stringBytes(s), 0) + token.lastUsedIps.reduce((n, s) => n + 8 + stringBytes(s), 0);
+  if (user) bytes += 40 + 8 * 8 + stringBytes(user.username) + stringBytes(user.name) + stringBytes(user.email) + stringBytes(user.botKind) + stringBytes(user.state) + stringBytes(user.createdAt);
+  return bytes;
 }
 
 export interface TokenVerifierDeps {
@@ -52,6 +76,8 @@ export interface TokenVerifierDeps {
   cacheMs: number;
   /** Bound on cached entries; the oldest go first. */
   maxEntries?: number;
+  /** Bound on the cache's estimated heap bytes (estimateEntryBytes); the oldest go first. */
+  maxBytes?: number;
   /** Revoked ids to drop from the cache, and resyncs that drop everything (revocation-feed.ts). */
   revocations?: Pick<RevocationFeed, 'subscribe'> & Partial<Pick<RevocationFeed, 'onResync'>>;
   /** Reuse detection or a reuse attempt (token-lifecycle.ts rotatedSecretPresented); must not throw. */
@@ -69,9 +95,31 @@ const MAX_SECRET_LENGTH = 256;
 
 export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
 
-export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntries = 100_000, revocations, onRotatedSecretPresented, usage }: TokenVerifierDeps) {
+export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntries = 100_000, maxBytes = DEFAULT_VERIFY_CACHE_BYTES, revocations, onRotatedSecretPresented, usage }: TokenVerifierDeps) {
   const cache = new Map<string, CacheEntry>();
   const digestById = new Map<number, string>();
+  let cachedBytes = 0;
+
+  function drop(digest: string): void {
+    const entry = cache.get(digest);
+    if (entry === undefined) return;
+    cache.delete(digest);
+    cachedBytes -= entry.bytes;
+    if (digestById.get(entry.token.id) === digest) digestById.delete(entry.token.id);
+  }
+
+  function remember(digest: string, entry: CacheEntry): void {
+    drop(digest);
+    if (entry.bytes > maxBytes) return;
+    // Oldest first (a Map iterates in insertion order) until the new entry fits both bounds.
+    for (const oldest of cache.keys()) {
+      if (cache.size < maxEntries && cachedBytes + entry.bytes <= maxBytes) break;
+      drop(oldest);
+    }
+    cache.set(digest, entry);
+    cachedBytes += entry.bytes;
+    digestById.set(entry.token.id, digest);
+  }
 
   function judge(entry: { token: Token & { deleted: boolean }; user: User | null }, now: Date): VerifyResult {
     const { token, user } = entry;
@@ -85,13 +133,14 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
 
   function forget(tokenId: number): void {
     const digest = digestById.get(tokenId);
-    if (digest !== undefined) cache.delete(digest);
+    if (digest !== undefined) drop(digest);
     digestById.delete(tokenId);
   }
   revocations?.subscribe(forget);
   revocations?.onResync?.(() => {
     cache.clear();
     digestById.clear();
+    cachedBytes = 0;
   });
 
   /**
@@ -130,20 +179,24 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
       const cached = cache.get(digest);
       if (cached && cached.until > now.getTime()) return afterJudging(judge(cached, now), now, context);
 
-      const token = (await store.tokens.findByDigest(digest)) ?? (await underOlderKey(secret, digest));
-      // The look-up is by digest; compare again in constant time so equality never short-circuits.
-      if (!token || !digester.matches(token.digest, digest)) return { ok: false, reason: 'unknown' };
-      const user = token.userId === null ? null : await store.namespaces.findUserById(token.userId);
-      const entry: CacheEntry = { token, user, until: now.getTime() + cacheMs };
-      if (cacheMs > 0) {
-        if (cache.size >= maxEntries) {
-          const oldest = cache.keys().next().value;
-          if (oldest !== undefined) cache.delete(oldest);
-        }
-        cache.set(digest, entry);
-        digestById.set(token.id, digest);
+      // One query for the token and its user (one round trip on PostgreSQL); a token digested under a
+      // previous server secret (the rare path) reads its user afterwards.
+      let found = await store.tokens.findByDigestWithUser(digest);
+      if (!found) {
+        const moved = await underOlderKey(secret, digest);
+        if (moved) found = { token: moved, user: moved.userId === null ? null : await store.namespaces.findUserById(moved.userId) };
       }
+      // The look-up is by digest; compare again in constant time so equality never short-circuits.
+      if (!found || !digester.matches(found.token.digest, digest)) return { ok: false, reason: 'unknown' };
+      const { token, user } = found;
+      const entry: CacheEntry = { token, user, until: now.getTime() + cacheMs, bytes: estimateEntryBytes(digest, token, user) };
+      if (cacheMs > 0) remember(digest, entry);
       return afterJudging(judge(entry, now), now, context);
+    },
+
+    /** What the cache holds now: entries and their estimated bytes (tests, metrics). */
+    cacheSize(): { entries: number; bytes: number } {
+      return { entries: cache.size, bytes: cachedBytes };
     },
 
     /** Drops a token from the cache (after revoke, delete or rotate). */
