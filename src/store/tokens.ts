@@ -94,7 +94,7 @@ export function personalSearchFilter(db: Kysely<Database>, f: TokenSearch, now: 
   // A project's or group's access tokens, or GitLab's PersonalAccessToken: every kind but deploy (and OAuth).
   if (f.projectId !== undefined) q = q.where(sql<boolean>`kind = 'project'`).where('project_id', '=', f.projectId);
   else if (f.groupId !== undefined) q = q.where(sql<boolean>`kind = 'group'`).where('group_id', '=', f.groupId);
-  else q = q.where(sql<boolean>`kind not in ('deploy', 'oauth')`);
+  else q = q.where(sql<boolean>`kind <> 'deploy'`).where(sql<boolean>`kind <> 'oauth'`); // two terms: see the migration 0401
   if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
   if (f.impersonation !== undefined) q = q.where('impersonation', '=', f.impersonation ? 1 : 0);
   const revoked = (eb: any) => eb.or([eb('revoked_at', 'is not', null), eb('grace_until', '<=', now)]);

@@ -23,6 +23,7 @@ import { createOauthGrants } from './2026-12-03T0701-oauth-grants.js';
 import { createGitlabHooks } from './2026-12-03T0600-gitlab-hooks.js';
 import { createOidcSigningKeys } from './2026-12-03T0702-oidc-signing-keys.js';
 import { createListIndexes } from './2026-12-03T0400-list-indexes.js';
+import { createListIndexPersonal } from './2026-12-03T0401-list-index-personal.js';
 import { createEventOutbox } from './2026-12-03T0100-event-outbox.js';
 import { createCredentialInventory } from './2026-12-03T0500-credential-inventory.js';
 import { createRegistryKeyRotation } from './2026-12-03T0300-registry-key-rotation.js';
@@ -48,6 +49,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-03T0600-gitlab-hooks': createGitlabHooks(traits),
     '2026-12-03T0702-oidc-signing-keys': createOidcSigningKeys(traits),
     '2026-12-03T0400-list-indexes': createListIndexes(traits),
+    '2026-12-03T0401-list-index-personal': createListIndexPersonal(traits),
     '2026-12-03T0100-event-outbox': createEventOutbox(traits),
     '2026-12-03T0500-credential-inventory': createCredentialInventory(traits),
     '2026-12-03T0300-registry-key-rotation': createRegistryKeyRotation(traits),

@@ -124,9 +124,9 @@ describe.each(DIALECTS)('list query plans on %s', (dialect) => {
     await expectPlans(tokenListFilter(store.db, { kind: 'deploy', groupId: owners.groups[0], today }), byId, 'tokens_listed_group', 'group_id=?');
   });
 
-  it('admin list of personal access tokens (every kind but deploy): tokens_listed_personal, ascending and descending', async () => {
-    await expectPlans(personalSearchFilter(store.db, {}, now), (q) => orderTokens(q, 'id_asc'), 'tokens_listed_personal', null);
-    await expectPlans(personalSearchFilter(store.db, {}, now), (q) => orderTokens(q, 'id_desc'), 'tokens_listed_personal', null);
+  it('admin list of personal access tokens (every kind but deploy): tokens_listed_personal_kinds, ascending and descending', async () => {
+    await expectPlans(personalSearchFilter(store.db, {}, now), (q) => orderTokens(q, 'id_asc'), 'tokens_listed_personal_kinds', null);
+    await expectPlans(personalSearchFilter(store.db, {}, now), (q) => orderTokens(q, 'id_desc'), 'tokens_listed_personal_kinds', null);
   });
 
   it("a project's and a group's access tokens: tokens_listed_project, tokens_listed_group", async () => {
