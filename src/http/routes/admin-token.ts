@@ -1,9 +1,14 @@
 /** POST /admin/token (identify a token by its value) and DELETE /admin/token (revoke it): admins only. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { invalidParam } from '../../kernel/errors.js';
+import { DomainError, invalidParam } from '../../kernel/errors.js';
+import { presentCredential } from '../../inventory/credential-json.js';
+import { CredentialEntity } from './credentials.js';
 import { AdminTokenEntity, presentAdminToken } from '../presenters.js';
 import type { RouteContext } from '../route-context.js';
+
+/** An outside credential recognised by its fingerprint (issue 14): its inventory entries, with placements to rotate. */
+const InventoryMatchEntity = Type.Object({ credential_inventory: Type.Array(CredentialEntity) });
 
 const Body = Type.Object({ token: Type.String({ description: 'The token value to look up' }) });
 
@@ -15,15 +20,23 @@ async function coerceBody(request: FastifyRequest): Promise<void> {
 }
 
 export function registerAdminTokenRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  const { adminTokens } = ctx.services;
+  const { adminTokens, inventory } = ctx.services;
   const tags = ['admin'];
 
   app.post<{ Body: { token: string } }>(
     '/admin/token',
-    { preValidation: coerceBody, schema: { tags, summary: 'Identify a token by its value (admin)', body: Body, response: { 200: AdminTokenEntity } } },
+    { preValidation: coerceBody, schema: { tags, summary: 'Identify a token by its value (admin)', body: Body, response: { 200: Type.Union([AdminTokenEntity, InventoryMatchEntity]) } } },
     async (request, reply) => {
-      const { token, owner } = await adminTokens.identify(request.actor, request.body.token);
-      return reply.status(200).send(presentAdminToken(token, owner, ctx.clock.now()));
+      try {
+        const { token, owner } = await adminTokens.identify(request.actor, request.body.token);
+        return reply.status(200).send(presentAdminToken(token, owner, ctx.clock.now()));
+      } catch (e) {
+        // Not a Latchkey token: maybe an outside credential whose value was fingerprinted in the inventory.
+        if (!(e instanceof DomainError) || e.code !== 'TOKEN_NOT_FOUND' || request.body.token.length > 10_000) throw e;
+        const matches = await inventory.recogniseValue(request.body.token);
+        if (matches.length === 0) throw e;
+        return reply.status(200).send({ credential_inventory: matches.map(presentCredential) });
+      }
     },
   );
 

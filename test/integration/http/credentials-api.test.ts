@@ -188,6 +188,14 @@ describe.each(DIALECTS)('credential inventory API on %s', (dialect) => {
       expect(shown.text).not.toContain(digest);
       expect((await t.app.services.inventory.recogniseValue(value)).map((c) => c.slug)).toEqual(['npm-fingerprinted']);
       expect(await t.app.services.inventory.recogniseValue('something else')).toEqual([]);
+      // Leak response: the admin token look-up recognises the value and answers the entry with its placements.
+      await t.request('POST', `${URL}/npm-fingerprinted/placements`, { token: maintainer, body: { kind: 'ci_variable', instance: 'gitlab.com', project: 'web', key: 'NPM_TOKEN' } });
+      const leak = await t.request('POST', '/api/v4/admin/token', { token: w.adminToken, body: { token: value } });
+      expect(leak.status).toBe(200);
+      expect(leak.body.credential_inventory.map((c: { slug: string }) => c.slug)).toEqual(['npm-fingerprinted']);
+      expect(leak.body.credential_inventory[0].placements[0]).toMatchObject({ key: 'NPM_TOKEN', project: 'web' });
+      expect((await t.request('POST', '/api/v4/admin/token', { token: maintainer, body: { token: value } })).status).toBe(403);
+      expect((await t.request('POST', '/api/v4/admin/token', { token: w.adminToken, body: { token: 'unknown-value' } })).status).toBe(404);
       const cleared = await t.request('PUT', `${URL}/npm-fingerprinted`, { token: maintainer, body: { value: null } });
       expect(cleared.body.fingerprint_set).toBe(false);
       expect(await t.app.services.inventory.recogniseValue(value)).toEqual([]);
