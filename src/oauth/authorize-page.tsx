@@ -44,12 +44,7 @@ function ConsentPage({ chrome, request }: { chrome: PageChrome; request: Authori
         <p class="help">
           You will be sent back to <code>{request.redirectUri}</code>. Authorized applications act as you until you revoke them.
         </p>
-        <button type="submit" class="primary" name="decision" value="approve">
-          Authorize
-        </button>{' '}
-        <button type="submit" name="decision" value="deny">
-          Deny
-        </button>
+        <DecisionButtons />
       </form>
     </Layout>
   );
@@ -94,12 +89,7 @@ function DeviceConsentPage({ chrome, name, scopes, userCode }: { chrome: PageChr
         </p>
         <ScopeList scopes={scopes} />
         <p class="help">Authorize only if you started this on your own device and it shows the same code.</p>
-        <button type="submit" class="primary" name="decision" value="approve">
-          Authorize
-        </button>{' '}
-        <button type="submit" name="decision" value="deny">
-          Deny
-        </button>
+        <DecisionButtons />
       </form>
     </Layout>
   );
@@ -169,4 +159,18 @@ export function registerAuthorizePages(app: FastifyInstance, ctx: WebContext, to
     const text = decision === 'approve' ? 'The device is authorized. You can return to it now.' : 'The device was denied access.';
     return sendHtml(reply, <Layout title="Connect a device" chrome={chrome}><Notice kind="success">{text}</Notice></Layout>);
   });
+}
+
+/** The consent forms' two answers, posted as `decision`. */
+function DecisionButtons() {
+  return (
+    <>
+      <button type="submit" class="primary" name="decision" value="approve">
+        Authorize
+      </button>{' '}
+      <button type="submit" name="decision" value="deny">
+        Deny
+      </button>
+    </>
+  );
 }
