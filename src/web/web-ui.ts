@@ -9,6 +9,7 @@
  * the web session (web-session.ts). Every route is marked `config.ui`, which the request counter uses
  * to tell UI from API requests. Errors become HTML pages here; the API's JSON errors are untouched.
  */
+import { validHost } from '../http/strict-input.js';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
@@ -91,6 +92,10 @@ export async function registerWebUi(app: FastifyInstance, ctx: WebContext): Prom
     };
 
     web.setErrorHandler((error, request, reply) => {
+      // An API path that fell through to the pages, or a Host no link can be built from (a page's chrome needs one):
+      // the root handler answers with GitLab's JSON instead.
+      const host = request.headers.host;
+      if (request.url.startsWith('/api/') || (host !== undefined && !validHost(host))) throw error;
       const code = (error as { code?: string }).code ?? '';
       if (code.startsWith('FST_CSRF_')) {
         return errorPage(reply, tools.chrome(request, reply), 403, 'This form was refused', 'It expired, or it was sent from another site. Go back, reload the page and try again.');

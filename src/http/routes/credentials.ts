@@ -12,6 +12,7 @@ import { parseExpiryDate } from '../../kernel/dates.js';
 import { invalidParam } from '../../kernel/errors.js';
 import { invalidCredential } from '../../inventory/credential.js';
 import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.js';
+import { MAX_ID } from '../strict-input.js';
 import type { RouteContext } from '../route-context.js';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
@@ -113,6 +114,9 @@ export function registerCredentialRoutes(app: FastifyInstance, ctx: RouteContext
     parsedCredentials.set(request, parseCredentialInput(request.body ?? {}, { partial }));
   };
   const readPlacement = async (request: FastifyRequest) => {
+    // This runs before the schema's own check of the path: an id no column holds is refused first, as on every route.
+    const placementId = (request.params as { placement_id?: string }).placement_id;
+    if (placementId !== undefined && !(/^[1-9][0-9]{0,9}$/.test(placementId) && Number(placementId) <= MAX_ID)) throw invalidParam('placement_id is invalid');
     parsedPlacements.set(request, parsePlacementInput(request.body ?? {}));
   };
 

@@ -24,6 +24,7 @@ import { createGitlabHooks } from './2026-12-03T0600-gitlab-hooks.js';
 import { createOidcSigningKeys } from './2026-12-03T0702-oidc-signing-keys.js';
 import { createListIndexes } from './2026-12-03T0400-list-indexes.js';
 import { createListIndexPersonal } from './2026-12-03T0401-list-index-personal.js';
+import { createAnalyzeTokens } from './2026-12-03T0402-analyze-tokens.js';
 import { createEventOutbox } from './2026-12-03T0100-event-outbox.js';
 import { createCredentialInventory } from './2026-12-03T0500-credential-inventory.js';
 import { createRegistryKeyRotation } from './2026-12-03T0300-registry-key-rotation.js';
@@ -54,6 +55,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-03T0500-credential-inventory': createCredentialInventory(traits),
     '2026-12-03T0300-registry-key-rotation': createRegistryKeyRotation(traits),
     '2026-12-03T0703-oauth-device-codes': createOauthDeviceCodes(traits),
+    '2026-12-03T0402-analyze-tokens': createAnalyzeTokens(traits),
   };
   return { getMigrations: async () => migrations };
 }
