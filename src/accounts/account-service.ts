@@ -54,6 +54,15 @@ export function createAccountService({ namespaces, users, sessions, random }: Ac
   };
 
   return {
+    /** POST /users (admin): a person, with a web UI password when one is given (checked, then hashed). */
+    async create(actor: User, input: { username: string; name: string; email: string; password?: string; admin?: boolean }): Promise<User> {
+      if (!actor.isAdmin) throw forbidden();
+      const problem = input.password === undefined ? null : passwordProblem(input.password);
+      if (problem) throw invalidField('password', problem);
+      const passwordHash = input.password === undefined ? null : await hashPasswordAsync(input.password, random);
+      return namespaces.createUser(actor, { username: input.username, name: input.name, email: input.email, admin: input.admin, passwordHash });
+    },
+
     /** PUT /users/:id (admin): the fields given change; a password or a lost admin flag ends the user's sessions. */
     async update(actor: User, id: number, input: UpdateAccountInput): Promise<User> {
       const user = await findAsAdmin(actor, id);

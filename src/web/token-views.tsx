@@ -166,7 +166,7 @@ export function urgencyOf(daysLeft: number): 'expired' | 'critical' | 'warning' 
   return 'ok';
 }
 
-function Expires({ date, now }: { date: UtcDate | null; now: Date }) {
+export function Expires({ date, now }: { date: UtcDate | null; now: Date }) {
   if (date === null) return <span>Never</span>;
   const days = daysUntil(date, now);
   return (

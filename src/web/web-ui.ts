@@ -27,6 +27,8 @@ import { registerNamespacePages } from './pages/namespace-pages.js';
 import { registerHomePage } from './pages/home.js';
 import { registerExpiringPage } from './pages/expiring.js';
 import { registerAuditPage } from './pages/audit.js';
+import { registerAdminPages } from './pages/admin.js';
+import { registerInventoryPages } from './pages/inventory.js';
 import { registerAuthorizePages } from '../oauth/authorize-page.js';
 
 declare module 'fastify' {
@@ -116,6 +118,8 @@ export async function registerWebUi(app: FastifyInstance, ctx: WebContext): Prom
     registerPersonalTokenPages(web, ctx, tools);
     registerExpiringPage(web, ctx, tools);
     registerAuditPage(web, ctx, tools);
+    registerInventoryPages(web, ctx, tools);
+    registerAdminPages(web, ctx, tools);
     // The OAuth2 consent page (src/oauth), behind the same sign-in and CSRF.
     registerAuthorizePages(web, ctx, tools);
     // Last: the catch-all for /<project path>/-/… and /groups/<group path>/-/… pages.

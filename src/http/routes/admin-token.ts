@@ -1,7 +1,8 @@
 /** POST /admin/token (identify a token by its value) and DELETE /admin/token (revoke it): admins only. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { DomainError, invalidParam } from '../../kernel/errors.js';
+import { invalidParam } from '../../kernel/errors.js';
+import { lookUpValue } from '../../tokens/value-lookup.js';
 import { presentCredential } from '../../inventory/credential-json.js';
 import { CredentialEntity } from './credentials.js';
 import { AdminTokenEntity, presentAdminToken } from '../presenters.js';
@@ -27,16 +28,9 @@ export function registerAdminTokenRoutes(app: FastifyInstance, ctx: RouteContext
     '/admin/token',
     { preValidation: coerceBody, schema: { tags, summary: 'Identify a token by its value (admin)', body: Body, response: { 200: Type.Union([AdminTokenEntity, InventoryMatchEntity]) } } },
     async (request, reply) => {
-      try {
-        const { token, owner } = await adminTokens.identify(request.actor, request.body.token);
-        return reply.status(200).send(presentAdminToken(token, owner, ctx.clock.now()));
-      } catch (e) {
-        // Not a Latchkey token: maybe an outside credential whose value was fingerprinted in the inventory.
-        if (!(e instanceof DomainError) || e.code !== 'TOKEN_NOT_FOUND' || request.body.token.length > 10_000) throw e;
-        const matches = await inventory.recogniseValue(request.body.token);
-        if (matches.length === 0) throw e;
-        return reply.status(200).send({ credential_inventory: matches.map(presentCredential) });
-      }
+      const match = await lookUpValue({ adminTokens, inventory }, request.actor, request.body.token);
+      if (match.type === 'token') return reply.status(200).send(presentAdminToken(match.token, match.owner, ctx.clock.now()));
+      return reply.status(200).send({ credential_inventory: match.credentials.map(presentCredential) });
     },
   );
 

@@ -1,8 +1,6 @@
 /** GET /user, GET /users, GET /users/:id, POST /users (admin). */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { hashPasswordAsync, passwordProblem } from '../../auth/password.js';
-import { invalidField } from '../../kernel/errors.js';
 import { KeysetPaginationQuery, readListPage, setListHeaders, type KeysetPaginationQueryT } from '../pagination.js';
 import { presentUser, UserEntity } from '../presenters.js';
 import type { RouteContext } from '../route-context.js';
@@ -77,16 +75,7 @@ export function registerUserRoutes(app: FastifyInstance, ctx: RouteContext): voi
     '/users',
     { schema: { tags: ['users'], summary: 'Create a user (admin)', body: CreateUserBody, response: { 201: UserEntity } } },
     async (request, reply) => {
-      const { password } = request.body;
-      const problem = password === undefined ? null : passwordProblem(password);
-      if (problem) throw invalidField('password', problem);
-      const user = await namespaces.createUser(request.actor, {
-        username: request.body.username,
-        name: request.body.name,
-        email: request.body.email,
-        admin: request.body.admin,
-        passwordHash: password === undefined ? null : await hashPasswordAsync(password, ctx.services.random),
-      });
+      const user = await ctx.services.accounts.create(request.actor, request.body);
       return reply.status(201).send(presentUser(user, ctx.baseUrl(request)));
     },
   );
