@@ -225,10 +225,10 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
     },
 
     /**
-     * A bot user owned by a group (a service account), with the same username/email rules as any user.
-     * The caller decides who may; this only validates and inserts.
+     * A service account — owned by a group, or (null) an instance one — with the same username/email
+     * rules as any user. The caller decides who may; this only validates and inserts.
      */
-    async createProvisionedUser(input: NewUserInput, botKind: 'service_account', groupId: number): Promise<User> {
+    async createProvisionedUser(input: NewUserInput, botKind: 'service_account', groupId: number | null): Promise<User> {
       return insertUserChecked({ ...input, admin: false, passwordHash: null }, botKind, groupId);
     },
 

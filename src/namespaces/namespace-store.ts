@@ -71,7 +71,8 @@ export interface NamespaceStore {
   setUserState(id: number, state: string): Promise<void>;
   /** An active user provisioned (owned) by the group: its service accounts. */
   findProvisionedUser(groupId: number, userId: number): Promise<User | null>;
-  listProvisionedUsers(groupId: number, order: { by: 'id' | 'username'; direction: 'asc' | 'desc' }, page: PageRequest): Promise<Page<User>>;
+  /** Active service accounts: those the group provisioned, or (null) every one of the instance — GitLab's `User.service_account`. */
+  listServiceAccounts(groupId: number | null, order: { by: 'id' | 'username'; direction: 'asc' | 'desc' }, page: PageRequest): Promise<Page<User>>;
 
   insertGroup(group: NewGroup): Promise<Group>;
   findGroupById(id: number): Promise<Group | null>;

@@ -127,8 +127,9 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
       const r = await db.selectFrom('users').selectAll().where('id', '=', userId).where('provisioned_by_group_id', '=', groupId).where('state', '=', 'active').executeTakeFirst();
       return r ? toUser(r) : null;
     },
-    async listProvisionedUsers(groupId, order, page) {
-      const q = db.selectFrom('users').where('provisioned_by_group_id', '=', groupId).where('state', '=', 'active');
+    async listServiceAccounts(groupId, order, page) {
+      const accounts = db.selectFrom('users').where('bot_kind', '=', 'service_account').where('state', '=', 'active');
+      const q = groupId === null ? accounts : accounts.where('provisioned_by_group_id', '=', groupId);
       const [rows, count] = await Promise.all([
         q.selectAll().orderBy(order.by === 'username' ? 'username_key' : 'id', order.direction).orderBy('id', order.direction).limit(page.perPage).offset(offsetOf(page)).execute(),
         q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),

@@ -6,9 +6,12 @@
  *
  * Deleting a service account blocks it and revokes its tokens (GitLab deletes the user; Latchkey keeps
  * the rows for audit and leak look-ups).
+ *
+ * Instance service accounts (the same document, "Instance service accounts"): owned by no group, managed
+ * by admins only — created, listed and changed here, their tokens through the personal access tokens API.
  */
 import { utcDateOf } from '../kernel/dates.js';
-import { forbidden, notFound } from '../kernel/errors.js';
+import { forbidden, invalidRecord, notFound } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
 import { AccessLevel } from '../namespaces/access-levels.js';
 import type { Group, User } from '../namespaces/namespace.js';
@@ -45,6 +48,23 @@ export function createServiceAccountService(deps: ServiceAccountServiceDeps) {
     if ((await namespaces.accessLevel(actor, { type: 'group', group })) < AccessLevel.OWNER) throw forbidden();
   }
 
+  /** GitLab's `authenticated_as_admin!`: the instance service accounts API is for admins only. */
+  function authorizeAdmin(actor: User): void {
+    if (!actor.isAdmin) throw forbidden();
+  }
+
+  /** Creation's defaults (GitLab's Users::ServiceAccounts::CreateService), under `prefix`. */
+  function withDefaults(input: CreateServiceAccountInput, prefix: string) {
+    const username = input.username ?? `${prefix}${hex(16)}`;
+    return { username, name: input.name ?? 'Service account user', email: input.email ?? `${username}@${noreplyDomain}` };
+  }
+
+  /** PATCH: a new name, username or email with the rules of creation; none given changes nothing (GitLab answers the account). */
+  async function updateAccount(account: User, input: CreateServiceAccountInput): Promise<User> {
+    if (input.name === undefined && input.username === undefined && input.email === undefined) return account;
+    return asBadRequest(() => namespaces.updateUserChecked(account, input));
+  }
+
   async function findAccount(group: Group, userId: number): Promise<User> {
     const user = await store.namespaces.findProvisionedUser(group.id, userId);
     if (!user) throw userNotFound();
@@ -61,23 +81,44 @@ export function createServiceAccountService(deps: ServiceAccountServiceDeps) {
       await authorize(actor, group);
       // "This endpoint only works on top-level groups."
       if (group.parentId !== null) throw badRequest('User does not have permission to create a service account in this namespace.', 'NOT_TOP_LEVEL');
-      const username = input.username ?? `service_account_group_${group.id}_${hex(16)}`;
-      return asBadRequest(() =>
-        namespaces.createProvisionedUser({ username, name: input.name ?? 'Service account user', email: input.email ?? `${username}@${noreplyDomain}` }, 'service_account', group.id),
-      );
+      return asBadRequest(() => namespaces.createProvisionedUser(withDefaults(input, `service_account_group_${group.id}_`), 'service_account', group.id));
     },
 
-    /** PATCH: a new name, username or email (at least one); the rules of creation apply. */
-    async update(actor: User, group: Group, userId: number, input: { name?: string; username?: string; email?: string }): Promise<User> {
+    async update(actor: User, group: Group, userId: number, input: CreateServiceAccountInput): Promise<User> {
       await authorize(actor, group);
-      const account = await findAccount(group, userId);
-      if (input.name === undefined && input.username === undefined && input.email === undefined) throw badRequest('name, username, email are missing, at least one parameter must be provided', 'NOTHING_TO_UPDATE');
-      return asBadRequest(() => namespaces.updateUserChecked(account, input));
+      return updateAccount(await findAccount(group, userId), input);
     },
 
     async list(actor: User, group: Group, order: ServiceAccountOrder, page: PageRequest): Promise<Page<User>> {
       await authorize(actor, group);
-      return store.namespaces.listProvisionedUsers(group.id, order, page);
+      return store.namespaces.listServiceAccounts(group.id, order, page);
+    },
+
+    /** Admins: the caller's first check, before any input is read (403 for everyone else). */
+    authorizeAdmin,
+
+    /** POST /service_accounts: an instance service account, `service_account_<hex>` unless named. */
+    async createInstance(actor: User, input: CreateServiceAccountInput): Promise<User> {
+      authorizeAdmin(actor);
+      return asBadRequest(() => namespaces.createProvisionedUser(withDefaults(input, 'service_account_'), 'service_account', null));
+    },
+
+    /** GET /service_accounts: every active service account of the instance, group ones included (GitLab's `User.service_account`). */
+    async listInstance(actor: User, order: ServiceAccountOrder, page: PageRequest): Promise<Page<User>> {
+      authorizeAdmin(actor);
+      return store.namespaces.listServiceAccounts(null, order, page);
+    },
+
+    /**
+     * PATCH /service_accounts/:user_id: any service account (GitLab's `User.find`, then the update
+     * service's check): no such user `404 Not found`, a user of another kind `400 User is not a service account`.
+     */
+    async updateInstance(actor: User, userId: number, input: CreateServiceAccountInput): Promise<User> {
+      authorizeAdmin(actor);
+      const user = await store.namespaces.findUserById(userId);
+      if (!user || (user.botKind === 'service_account' && user.state !== 'active')) throw notFound('Not found', 'USER_NOT_FOUND');
+      if (user.botKind !== 'service_account') throw invalidRecord('User is not a service account', 'NOT_A_SERVICE_ACCOUNT');
+      return updateAccount(user, input);
     },
 
     async remove(actor: User, group: Group, userId: number): Promise<void> {

@@ -1,7 +1,9 @@
 /**
- * GitLab's group service accounts API (doc/api/service_accounts.md): GET|POST /groups/:id/service_accounts,
- * DELETE /groups/:id/service_accounts/:user_id, and the accounts' personal access tokens: GET|POST
- * …/:user_id/personal_access_tokens, DELETE …/:token_id, POST …/:token_id/rotate (+ Latchkey's grace_period).
+ * GitLab's service accounts API (doc/api/service_accounts.md). Instance: GET|POST /service_accounts,
+ * PATCH /service_accounts/:user_id (admins only, refused before the input is read). Group: GET|POST
+ * /groups/:id/service_accounts, PATCH|DELETE /groups/:id/service_accounts/:user_id, and the accounts'
+ * personal access tokens: GET|POST …/:user_id/personal_access_tokens, DELETE …/:token_id, POST
+ * …/:token_id/rotate (+ Latchkey's grace_period).
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -21,7 +23,8 @@ import { readTokenSearch, TokenListQuery, type TokenListQueryT } from './token-l
 import { ResourceParams } from './resource-params.js';
 
 const Id = (description: string) => Type.Integer({ minimum: 1, maximum: 2147483647, description });
-const AccountParams = Type.Object({ ...ResourceParams.properties, user_id: Id('ID of the service account') });
+const UserIdParams = Type.Object({ user_id: Id('ID of the service account') });
+const AccountParams = Type.Object({ ...ResourceParams.properties, ...UserIdParams.properties });
 const AccountTokenParams = Type.Object({ ...AccountParams.properties, token_id: Id('ID of the token') });
 
 const CreateAccountBody = Type.Object({
@@ -43,6 +46,8 @@ const CreateTokenBody = Type.Object({
   expires_at: Type.Optional(Type.String({ description: 'YYYY-MM-DD; default the maximum lifetime' })),
 });
 
+type AccountInput = { name?: string; username?: string; email?: string };
+type ListAccountsQueryT = { order_by?: 'id' | 'username'; sort?: 'asc' | 'desc'; page?: number; per_page?: number };
 type AccountParamsT = { id: string; user_id: number };
 type TokenParamsT = AccountParamsT & { token_id: number };
 
@@ -60,8 +65,45 @@ export function registerServiceAccountRoutes(app: FastifyInstance, ctx: RouteCon
   const tags = ['service_accounts'];
   const now = () => ctx.clock.now();
   const groupOf = async (request: FastifyRequest, id: string) => (await ctx.services.namespaces.findGroup(request.actor, id)).group;
+  const orderOf = (query: ListAccountsQueryT) => ({ by: query.order_by ?? 'id', direction: query.sort ?? 'desc' }) as const;
+  // The instance API: admins only, before params, query and body are validated (GitLab's `before { authenticated_as_admin! }`).
+  const adminFirst = async (request: FastifyRequest) => serviceAccounts.authorizeAdmin(request.actor);
 
-  app.post<{ Params: { id: string }; Body: { name?: string; username?: string; email?: string } }>(
+  app.post<{ Body: AccountInput }>(
+    '/service_accounts',
+    {
+      preValidation: async (request) => {
+        await adminFirst(request);
+        await rejectObjectFields(request);
+      },
+      schema: { tags, summary: 'Create an instance service account (admin)', body: CreateAccountBody, response: { 201: ServiceAccountEntity } },
+    },
+    async (request, reply) => reply.status(201).send(presentServiceAccount(await serviceAccounts.createInstance(request.actor, request.body))),
+  );
+
+  app.get<{ Querystring: ListAccountsQueryT }>(
+    '/service_accounts',
+    { preValidation: adminFirst, schema: { tags, summary: 'List every service account of the instance, group ones included (admin)', querystring: ListAccountsQuery, response: { 200: Type.Array(ServiceAccountEntity) } } },
+    async (request, reply) => {
+      const page = readPage(request.query);
+      const result = await serviceAccounts.listInstance(request.actor, orderOf(request.query), page);
+      setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
+      return result.items.map(presentServiceAccount);
+    },
+  );
+
+  app.patch<{ Params: { user_id: number }; Body: AccountInput }>(
+    '/service_accounts/:user_id',
+    {
+      preValidation: async (request) => {
+        await adminFirst(request);
+        await rejectObjectFields(request);
+      },
+      schema: { tags, summary: "Change a service account's name, username or email (admin)", params: UserIdParams, body: CreateAccountBody, response: { 200: ServiceAccountEntity } } },
+    async (request) => presentServiceAccount(await serviceAccounts.updateInstance(request.actor, request.params.user_id, request.body)),
+  );
+
+  app.post<{ Params: { id: string }; Body: AccountInput }>(
     '/groups/:id/service_accounts',
     {
       preValidation: rejectObjectFields,
@@ -74,19 +116,19 @@ export function registerServiceAccountRoutes(app: FastifyInstance, ctx: RouteCon
     },
   );
 
-  app.get<{ Params: { id: string }; Querystring: { order_by?: 'id' | 'username'; sort?: 'asc' | 'desc'; page?: number; per_page?: number } }>(
+  app.get<{ Params: { id: string }; Querystring: ListAccountsQueryT }>(
     '/groups/:id/service_accounts',
     { schema: { tags, summary: "List a group's service accounts", params: ResourceParams, querystring: ListAccountsQuery, response: { 200: Type.Array(ServiceAccountEntity) } } },
     async (request, reply) => {
       const group = await groupOf(request, request.params.id);
       const page = readPage(request.query);
-      const result = await serviceAccounts.list(request.actor, group, { by: request.query.order_by ?? 'id', direction: request.query.sort ?? 'desc' }, page);
+      const result = await serviceAccounts.list(request.actor, group, orderOf(request.query), page);
       setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
       return result.items.map(presentServiceAccount);
     },
   );
 
-  app.patch<{ Params: AccountParamsT; Body: { name?: string; username?: string; email?: string } }>(
+  app.patch<{ Params: AccountParamsT; Body: AccountInput }>(
     '/groups/:id/service_accounts/:user_id',
     {
       preValidation: rejectObjectFields,

@@ -70,10 +70,11 @@ describe.each(DIALECTS)('group service accounts on %s', (dialect) => {
     expect((await asOwner('PATCH', url, { username: 'RELEASE-BOT', email: 'builder@example.com' })).body).toMatchObject({ username: 'RELEASE-BOT' });
     expect((await t.request('GET', '/api/v4/user', { token: token.body.token })).body).toMatchObject({ id: account.id, username: 'RELEASE-BOT', name: 'Release bot' });
     expect((await asOwner('PATCH', url, { email: 'release@example.com' })).body.email).toBe('release@example.com');
+    // Nothing to change is no error: GitLab answers the account as it is.
+    expect([(await asOwner('PATCH', url, {})).body, (await asOwner('PATCH', url)).status]).toEqual([{ id: account.id, name: 'Release bot', username: 'RELEASE-BOT', email: 'release@example.com' }, 200]);
 
     const before = await tableCounts(t);
     const cases: [unknown, number, unknown][] = [
-      [{}, 400, { message: '400 Bad request - name, username, email are missing, at least one parameter must be provided' }],
       [{ username: 'deployer-sa' }, 400, { message: '400 Bad request - Username has already been taken' }],
       [{ email: 'owner@example.com' }, 400, { message: '400 Bad request - Email has already been taken' }],
       [{ username: 'no spaces' }, 400, { message: expect.stringMatching(/^400 Bad request - Username can contain only/) }],
@@ -236,5 +237,119 @@ describe.each(DIALECTS)('group service accounts on %s', (dialect) => {
     expect((await asOwner('DELETE', `${base()}/${account.id}`)).body).toEqual({ message: '404 User Not Found' });
     // Human users are not service accounts of the group.
     expect((await asOwner('DELETE', `${base()}/${w.users.guest.user.id}`)).status).toBe(404);
+  });
+
+  describe('instance service accounts (admin only)', () => {
+    const asAdmin = (method: string, url: string, body?: unknown) => t.request(method, url, { token: w.adminToken, body });
+
+    it('POST /service_accounts: GitLab’s defaults, owned by no group; name, username and email with the rules of users', async () => {
+      const res = await asAdmin('POST', '/api/v4/service_accounts');
+      expect(res.status).toBe(201);
+      expect(res.body).toEqual({ id: expect.any(Number), username: expect.stringMatching(/^service_account_[0-9a-f]{32}$/), name: 'Service account user', email: `${res.body.username}@noreply.localhost` });
+      const row = await t.app.store.db.selectFrom('users').select(['bot_kind', 'provisioned_by_group_id', 'is_admin', 'state']).where('id', '=', res.body.id).executeTakeFirstOrThrow();
+      expect({ ...row, is_admin: Boolean(row.is_admin) }).toEqual({ bot_kind: 'service_account', provisioned_by_group_id: null, is_admin: false, state: 'active' });
+
+      const named = await asAdmin('POST', '/api/v4/service_accounts', { name: 'Backup robot', username: 'backup-robot', email: 'backup@example.com' });
+      expect([named.status, named.body]).toEqual([201, { id: expect.any(Number), name: 'Backup robot', username: 'backup-robot', email: 'backup@example.com' }]);
+      const before = await tableCounts(t);
+      expect((await asAdmin('POST', '/api/v4/service_accounts', { username: 'backup-robot' })).body).toEqual({ message: '400 Bad request - Username has already been taken' });
+      expect((await asAdmin('POST', '/api/v4/service_accounts', { email: 'BACKUP@example.com' })).body).toEqual({ message: '400 Bad request - Email has already been taken' });
+      expect((await asAdmin('POST', '/api/v4/service_accounts', { email: 'nope' })).body).toEqual({ message: '400 Bad request - Email is invalid' });
+      expect((await asAdmin('POST', '/api/v4/service_accounts', { username: ['x'] })).body).toEqual({ error: 'username is invalid' });
+      expect(await tableCounts(t)).toEqual(before);
+    });
+
+    it('everyone but admins: 403 before the input is read; no credential 401; nothing written', async () => {
+      const account = (await asAdmin('POST', '/api/v4/service_accounts')).body;
+      const before = await tableCounts(t);
+      for (const [method, url, body] of [
+        ['GET', '/api/v4/service_accounts?order_by=nope', undefined],
+        ['POST', '/api/v4/service_accounts', { username: ['not', 'valid'] }],
+        ['PATCH', `/api/v4/service_accounts/${account.id}`, { name: 'x' }],
+      ] as const) {
+        for (const token of [topOwner, w.users.owner.token]) {
+          const res = await t.request(method, url, { token, body });
+          expect({ method, url, status: res.status, body: res.body }).toEqual({ method, url, status: 403, body: { message: '403 Forbidden' } });
+        }
+        const anonymous = await t.request(method, url, { body });
+        expect({ method, url, status: anonymous.status, body: anonymous.body }).toEqual({ method, url, status: 401, body: { message: '401 Unauthorized' } });
+      }
+      expect(await tableCounts(t)).toEqual(before);
+    });
+
+    it('GET /service_accounts: every active service account, group ones too, newest first; order_by, sort, pagination', async () => {
+      const a = (await asAdmin('POST', '/api/v4/service_accounts', { username: 'aaa-instance-sa' })).body;
+      const groupOne = await newAccount({ username: 'mmm-group-sa' });
+      const gone = await newAccount({ username: 'deleted-group-sa' });
+      expect((await asOwner('DELETE', `${base()}/${gone.id}`)).status).toBe(204);
+      const all = await asAdmin('GET', '/api/v4/service_accounts?per_page=100');
+      expect(all.status).toBe(200);
+      const ids: number[] = all.body.map((x: { id: number }) => x.id);
+      expect(ids).toEqual([...ids].sort((p, q) => q - p));
+      expect(ids).toEqual(expect.arrayContaining([a.id, groupOne.id]));
+      expect(ids).not.toContain(gone.id);
+      expect(ids).not.toContain(w.users.guest.user.id);
+      const serviceAccounts = await t.app.store.db.selectFrom('users').select((eb) => eb.fn.countAll().as('n')).where('bot_kind', '=', 'service_account').where('state', '=', 'active').executeTakeFirstOrThrow();
+      expect(all.headers['x-total']).toBe(String(serviceAccounts.n));
+      expect(all.body.find((x: { id: number }) => x.id === groupOne.id)).toEqual(groupOne);
+
+      const byName = (await asAdmin('GET', '/api/v4/service_accounts?order_by=username&sort=asc&per_page=100')).body.map((x: { username: string }) => x.username);
+      expect(byName).toEqual([...byName].sort((p: string, q: string) => p.toLowerCase().localeCompare(q.toLowerCase())));
+      expect(byName.indexOf('aaa-instance-sa')).toBeLessThan(byName.indexOf('mmm-group-sa'));
+      const second = await asAdmin('GET', '/api/v4/service_accounts?order_by=id&sort=asc&per_page=1&page=2');
+      expect([second.body.map((x: { id: number }) => x.id), second.headers['x-page']]).toEqual([[[...ids].reverse()[1]], '2']);
+      expect((await asAdmin('GET', '/api/v4/service_accounts?order_by=email')).body).toEqual({ error: 'order_by does not have a valid value' });
+      expect((await asAdmin('GET', '/api/v4/service_accounts?sort=up')).body).toEqual({ error: 'sort does not have a valid value' });
+    });
+
+    it('PATCH /service_accounts/:user_id: any service account; a human is 400, an unknown id 404', async () => {
+      const account = (await asAdmin('POST', '/api/v4/service_accounts', { username: 'patch-me' })).body;
+      const url = `/api/v4/service_accounts/${account.id}`;
+      expect((await asAdmin('PATCH', url, { name: 'Patched', email: 'patched@example.com' })).body).toEqual({ id: account.id, username: 'patch-me', name: 'Patched', email: 'patched@example.com' });
+      expect((await asAdmin('PATCH', url, {})).body).toEqual({ id: account.id, username: 'patch-me', name: 'Patched', email: 'patched@example.com' });
+      const groupOne = await newAccount();
+      expect((await asAdmin('PATCH', `/api/v4/service_accounts/${groupOne.id}`, { username: 'renamed-by-admin' })).body).toMatchObject({ id: groupOne.id, username: 'renamed-by-admin' });
+      const before = await tableCounts(t);
+      const cases: [string, unknown, number, unknown][] = [
+        [url, { username: 'renamed-by-admin' }, 400, { message: '400 Bad request - Username has already been taken' }],
+        [url, { email: 'bad' }, 400, { message: '400 Bad request - Email is invalid' }],
+        [url, { name: { x: 1 } }, 400, { error: 'name is invalid' }],
+        [`/api/v4/service_accounts/${w.users.guest.user.id}`, { name: 'x' }, 400, { message: 'User is not a service account' }],
+        ['/api/v4/service_accounts/999999', { name: 'x' }, 404, { message: '404 Not found' }],
+        ['/api/v4/service_accounts/0', { name: 'x' }, 400, { error: 'user_id does not have a valid value' }],
+      ];
+      for (const [target, body, status, expected] of cases) {
+        const res = await asAdmin('PATCH', target, body);
+        expect([target, res.status, res.body]).toEqual([target, status, expected]);
+      }
+      expect(await tableCounts(t)).toEqual(before);
+      expect(await t.app.store.namespaces.findUserById(w.users.guest.user.id)).toMatchObject({ name: 'guest user' });
+    });
+
+    it('its tokens are personal access tokens the admin manages; the account acts with its memberships; blocking it stops them', async () => {
+      const account = (await asAdmin('POST', '/api/v4/service_accounts', { username: 'instance-deployer' })).body;
+      const created = await asAdmin('POST', `/api/v4/users/${account.id}/personal_access_tokens`, { name: 'deploy', scopes: ['api'], expires_at: '2027-01-01' });
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({ user_id: account.id, name: 'deploy', scopes: ['api'], active: true, token: expect.stringMatching(/^glpat-/) });
+      const secret = created.body.token;
+      expect((await t.request('GET', '/api/v4/user', { token: secret })).body).toMatchObject({ id: account.id, username: 'instance-deployer', bot: true });
+      expect((await t.request('GET', `/api/v4/projects/${w.project.id}`, { token: secret })).status).toBe(404);
+      expect((await asAdmin('POST', `/api/v4/projects/${w.project.id}/members`, { user_id: account.id, access_level: 30 })).status).toBe(201);
+      expect((await t.request('GET', `/api/v4/projects/${w.project.id}`, { token: secret })).status).toBe(200);
+      expect((await asAdmin('GET', `/api/v4/personal_access_tokens?user_id=${account.id}`)).body.map((x: { id: number }) => x.id)).toEqual([created.body.id]);
+      expect((await asAdmin('POST', '/api/v4/admin/token', { token: secret })).body).toMatchObject({ kind: 'service_account', user_id: account.id });
+
+      const rotated = await asAdmin('POST', `/api/v4/personal_access_tokens/${created.body.id}/rotate`);
+      expect(rotated.status).toBe(200);
+      expect((await t.request('GET', '/api/v4/user', { token: rotated.body.token })).status).toBe(200);
+      expect((await asAdmin('POST', `/api/v4/users/${account.id}/block`)).status).toBe(201);
+      t.clock.advance(2000); // past the verifier's cache
+      try {
+        expect((await t.request('GET', '/api/v4/user', { token: rotated.body.token })).status).toBe(403);
+      } finally {
+        t.clock.set('2026-11-23T10:00:00.000Z');
+      }
+      expect((await asAdmin('GET', '/api/v4/service_accounts?per_page=100')).body.map((x: { id: number }) => x.id)).not.toContain(account.id);
+    });
   });
 });
