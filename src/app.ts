@@ -156,7 +156,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   const adminTokens = createAdminTokenService({ store, digester, lifecycle });
   // Bot and service-account e-mail addresses, as GitLab's `noreply.<host>`.
   const noreplyDomain = `noreply.${config.publicUrl ? new URL(config.publicUrl).hostname : 'localhost'}`;
-  const botDeps = { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked: revocations.publish };
+  const botDeps = { store, clock, issuer, random, namespaces, lifecycle, expiryPolicy, noreplyDomain, onRevoked: revocations.publish, onUserChanged: revocations.publishUser };
   const resourceTokens = createResourceTokenService(botDeps);
   const serviceAccounts = createServiceAccountService(botDeps);
   const tokenPolicies = createTokenPolicyService({ store, namespaces, expiryPolicy });
@@ -197,7 +197,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     audit: audit.writer.record,
   });
   // Web UI sign-in (issue 18): sessions, password and one-time-link sign-in, account changes.
-  const signIn = createSignInModule({ db: store.db, users: store.namespaces, namespaces, clock, random, serverSecret: secret, policy: config.session });
+  const signIn = createSignInModule({ db: store.db, users: store.namespaces, namespaces, clock, random, serverSecret: secret, policy: config.session, onUserChanged: revocations.publishUser });
   // OAuth2 / OpenID Connect provider (issue 17): applications, grants, OAuth tokens.
   const oauth = createOAuthModule({ db: store.db, users: store.namespaces, serverSecret: secrets, clock, random, digester, verifier, onRevoked: revocations.publish });
 

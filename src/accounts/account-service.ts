@@ -3,6 +3,10 @@
  * password, blocking. GitLab's `PUT /users/:id`, `POST /users/:id/block|unblock`, and
  * `latchkey user set-password`. Any change that should end what a person is signed in with ends their
  * web sessions: a new password, being blocked, losing admin. Bots never get a password.
+ *
+ * Every committed change to a user is published (`onUserChanged`: the revocation feed), so each node's
+ * verify cache reads that user's tokens afresh at once: a blocked user's token is refused, an unblocked
+ * one's accepted, a lost admin flag lost, on every node within milliseconds rather than the cache's TTL.
  */
 import { hashPasswordAsync, passwordProblem } from '../auth/password.js';
 import { forbidden, invalidField, invalidParam, notFound } from '../kernel/errors.js';
@@ -17,6 +21,8 @@ export interface AccountServiceDeps {
   users: Pick<NamespaceStore, 'findUserById' | 'findUserByUsername'>;
   sessions: Pick<SessionService, 'endAllOf'>;
   random: TokenGenerator;
+  /** After a user's change committed: verification caches drop the user's tokens, on every node. */
+  onUserChanged?: (userId: number) => void;
 }
 
 export interface UpdateAccountInput {
@@ -29,7 +35,7 @@ export interface UpdateAccountInput {
 
 export type AccountService = ReturnType<typeof createAccountService>;
 
-export function createAccountService({ namespaces, users, sessions, random }: AccountServiceDeps) {
+export function createAccountService({ namespaces, users, sessions, random, onUserChanged = () => {} }: AccountServiceDeps) {
   const userNotFound = () => notFound('User Not Found', 'USER_NOT_FOUND');
 
   async function findAsAdmin(actor: User, id: number): Promise<User> {
@@ -78,6 +84,7 @@ export function createAccountService({ namespaces, users, sessions, random }: Ac
         isAdmin: admin,
         passwordHash,
       });
+      onUserChanged(user.id);
       if (passwordHash !== undefined || (admin === false && user.isAdmin)) await sessions.endAllOf(user.id);
       return updated;
     },
@@ -97,6 +104,7 @@ export function createAccountService({ namespaces, users, sessions, random }: Ac
       const user = await findAsAdmin(actor, id);
       if (user.id === actor.id) throw forbidden('SELF_BLOCK');
       const blocked = await namespaces.setUserState(user, 'blocked');
+      onUserChanged(user.id);
       await sessions.endAllOf(user.id);
       return blocked;
     },
@@ -104,7 +112,9 @@ export function createAccountService({ namespaces, users, sessions, random }: Ac
     /** POST /users/:id/unblock (admin). */
     async unblock(actor: User, id: number): Promise<User> {
       const user = await findAsAdmin(actor, id);
-      return namespaces.setUserState(user, 'active');
+      const unblocked = await namespaces.setUserState(user, 'active');
+      onUserChanged(user.id);
+      return unblocked;
     },
   };
 }

@@ -24,13 +24,15 @@ export interface SignInModuleDeps {
   serverSecret: string;
   policy: SessionPolicy;
   signInPolicy?: SignInPolicy;
+  /** A user's account changed so that cached credentials must see it (the revocation feed's `publishUser`). */
+  onUserChanged?: (userId: number) => void;
 }
 
-export function createSignInModule({ db, users, namespaces, clock, random, serverSecret, policy, signInPolicy }: SignInModuleDeps) {
+export function createSignInModule({ db, users, namespaces, clock, random, serverSecret, policy, signInPolicy, onUserChanged }: SignInModuleDeps) {
   const store = createSessionStore(db);
   const sessions = createSessionService({ sessions: store, users, clock, random, digester: createSecretDigester(serverSecret, 'web-session'), policy });
   const signIn = createSignInService({ store, users, sessions, clock, random, digester: createSecretDigester(serverSecret, 'sign-in-link'), policy: signInPolicy });
-  const accounts = createAccountService({ namespaces, users, sessions, random });
+  const accounts = createAccountService({ namespaces, users, sessions, random, onUserChanged });
   // The web forms' CSRF tokens are HMACs under a key of their own, derived from the server secret.
   const csrfKey = createHmac('sha256', serverSecret).update('latchkey:csrf').digest();
   return { sessions, signIn, accounts, csrfKey };

@@ -44,6 +44,8 @@ export interface ResourceTokenServiceDeps {
   noreplyDomain: string;
   /** Called after a token stops working, so verification caches drop it. */
   onRevoked: (tokenId: number) => void;
+  /** Called after a bot user was blocked (removed), so verification caches drop all of its tokens. */
+  onUserChanged?: (userId: number) => void;
 }
 
 export interface CreateResourceTokenInput {
@@ -223,6 +225,7 @@ export function createResourceTokenService(deps: ResourceTokenServiceDeps) {
         return ids;
       });
       for (const id of [token.id, ...revokedIds]) onRevoked(id);
+      if (bot !== null) deps.onUserChanged?.(bot.id);
     },
 
     async rotate(actor: User, resource: Resource, tokenId: number, input: RotateResourceTokenInput): Promise<{ token: Token; secret: string; previous: Token }> {

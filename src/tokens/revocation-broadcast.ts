@@ -2,7 +2,7 @@
  * Revocation across nodes: the revocation feed of each node also sends every id it publishes to a
  * broadcast channel, and delivers every id the channel brings (from any node, itself included) to its
  * own subscribers, so a token revoked on node A drops out of node B's verify cache within milliseconds
- * instead of after the cache's TTL.
+ * instead of after the cache's TTL — and so do the tokens of a user blocked, unblocked or changed on A.
  *
  * Channels: PostgreSQL LISTEN/NOTIFY when the store is PostgreSQL (every node already shares it);
  * Redis pub/sub when the store is SQLite and REDIS_URL is set (several processes on one SQLite file on
@@ -13,14 +13,20 @@
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { sql, type Kysely } from 'kysely';
-import { createLocalRevocationFeed, createRevocationListeners, type RevocationFeed } from './revocation-feed.js';
+import { createLocalRevocationFeed, createRevocationListeners, type Revocation, type RevocationFeed } from './revocation-feed.js';
+
+/** What a channel's listener is told. */
+export interface RevocationHandlers {
+  onRevocation(revocation: Revocation): void;
+  onResync(): void;
+}
 
 /** How ids travel between nodes. */
 export interface RevocationChannel {
   /** Tells every node, this one included. */
-  send(tokenId: number): Promise<void>;
-  /** Starts listening: `onId` for every id received, `onResync` after every (re)subscription. */
-  start(handlers: { onId(tokenId: number): void; onResync(): void }): void;
+  send(revocation: Revocation): Promise<void>;
+  /** Starts listening: `onRevocation` for every message received, `onResync` after every (re)subscription. */
+  start(handlers: RevocationHandlers): void;
   /** Subscribed now: ids other nodes send arrive. */
   listening(): boolean;
   close(): Promise<void>;
@@ -48,11 +54,20 @@ export function createSingleNodeRevocationFeed(): BroadcastRevocationFeed {
 /** The PostgreSQL NOTIFY channel; a database is one namespace, so instances on other databases never hear it. */
 export const POSTGRES_REVOCATION_CHANNEL = 'latchkey_revocations';
 
-/** An id as a payload: a positive integer, nothing else is acted upon. */
-function parseId(payload: string | undefined): number | null {
-  if (payload === undefined || !/^[1-9][0-9]{0,15}$/.test(payload)) return null;
-  const id = Number(payload);
-  return Number.isSafeInteger(id) ? id : null;
+/**
+ * A message as a payload: a token id alone (the format nodes of every version understand), a user id
+ * after `user:` (a node that predates it ignores the message and relies on its TTL).
+ */
+export function encodeRevocation({ kind, id }: Revocation): string {
+  return kind === 'token' ? String(id) : `user:${id}`;
+}
+
+/** The message a payload carries: a positive integer, optionally after `user:`; nothing else is acted upon. */
+export function decodeRevocation(payload: string | undefined): Revocation | null {
+  const m = payload === undefined ? null : /^(user:)?([1-9][0-9]{0,15})$/.exec(payload);
+  if (!m) return null;
+  const id = Number(m[2]);
+  return Number.isSafeInteger(id) ? { kind: m[1] ? 'user' : 'token', id } : null;
 }
 
 /**
@@ -62,17 +77,20 @@ function parseId(payload: string | undefined): number | null {
 export function createBroadcastRevocationFeed(channel: RevocationChannel, onError: (e: unknown) => void): BroadcastRevocationFeed {
   const listeners = createRevocationListeners();
   const sending = new Set<Promise<void>>();
-  channel.start({ onId: listeners.deliver, onResync: listeners.resync });
+  channel.start({ onRevocation: listeners.deliver, onResync: listeners.resync });
+  function publish(revocation: Revocation): void {
+    listeners.deliver(revocation);
+    const p: Promise<void> = channel
+      .send(revocation)
+      .catch(onError)
+      .finally(() => sending.delete(p));
+    sending.add(p);
+  }
   return {
-    publish(tokenId) {
-      listeners.deliver(tokenId);
-      const p: Promise<void> = channel
-        .send(tokenId)
-        .catch(onError)
-        .finally(() => sending.delete(p));
-      sending.add(p);
-    },
+    publish: (id) => publish({ kind: 'token', id }),
+    publishUser: (id) => publish({ kind: 'user', id }),
     subscribe: listeners.subscribe,
+    subscribeUsers: listeners.subscribeUsers,
     onResync: listeners.onResync,
     listening: () => channel.listening(),
     async close() {
@@ -99,7 +117,7 @@ export function createPostgresRevocationChannel({ url, db, onError, backoff = DE
   let timer: NodeJS.Timeout | null = null;
   let subscribed = false;
 
-  function listen(handlers: { onId(tokenId: number): void; onResync(): void }): void {
+  function listen(handlers: RevocationHandlers): void {
     if (closed) return;
     const client = new pg.Client({ connectionString: url, application_name: 'latchkey-revocations', keepAlive: true, keepAliveInitialDelayMillis: 10_000, connectionTimeoutMillis: 5_000 });
     current = client;
@@ -118,8 +136,8 @@ export function createPostgresRevocationChannel({ url, db, onError, backoff = DE
     };
     client.on('notification', (message) => {
       if (message.channel !== POSTGRES_REVOCATION_CHANNEL) return;
-      const id = parseId(message.payload);
-      if (id !== null) handlers.onId(id);
+      const revocation = decodeRevocation(message.payload);
+      if (revocation !== null) handlers.onRevocation(revocation);
     });
     client.on('error', reconnect);
     client.on('end', () => reconnect());
@@ -136,8 +154,8 @@ export function createPostgresRevocationChannel({ url, db, onError, backoff = DE
   }
 
   return {
-    async send(tokenId) {
-      await sql`select pg_notify(${POSTGRES_REVOCATION_CHANNEL}, ${String(tokenId)})`.execute(db);
+    async send(revocation) {
+      await sql`select pg_notify(${POSTGRES_REVOCATION_CHANNEL}, ${encodeRevocation(revocation)})`.execute(db);
     },
     start: listen,
     listening: () => subscribed,
@@ -173,15 +191,15 @@ export function createRedisRevocationChannel({ url, channel, onError }: RedisCha
     subscribed = false;
   });
   return {
-    async send(tokenId) {
+    async send(revocation) {
       if (publisher.status === 'wait') await publisher.connect();
-      await publisher.publish(channel, String(tokenId));
+      await publisher.publish(channel, encodeRevocation(revocation));
     },
     start(handlers) {
       subscriber.on('message', (from: string, payload: string) => {
         if (from !== channel) return;
-        const id = parseId(payload);
-        if (id !== null) handlers.onId(id);
+        const revocation = decodeRevocation(payload);
+        if (revocation !== null) handlers.onRevocation(revocation);
       });
       // Every connection (the first and each reconnection) subscribes afresh, then resyncs: ids
       // published while it was down were not heard.

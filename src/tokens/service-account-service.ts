@@ -134,6 +134,8 @@ export function createServiceAccountService(deps: ServiceAccountServiceDeps) {
         return ids;
       });
       for (const id of revoked) onRevoked(id);
+      // A token issued meanwhile (not in the list above) is refused too: its user is blocked, on every node.
+      deps.onUserChanged?.(account.id);
     },
 
     async createToken(

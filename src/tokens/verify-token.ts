@@ -9,7 +9,8 @@
  * first. A miss costs one query that returns the token and its user together (one round trip on
  * PostgreSQL). A revocation published on the
  * revocation feed drops it at once — on every node when the feed is broadcast (revocation-broadcast.ts)
- * — and `cacheMs` bounds how stale an entry can be if a message is lost.
+ * — and so does a change to its user (blocked, unblocked, admin flag); `cacheMs` bounds how stale an
+ * entry can be if a message is lost.
  *
  * Rotation: a rotated-away token works until its grace ends (judged against the clock on every call,
  * cached or not). Presented after that — or after an immediate rotation — the verifier answers
@@ -79,7 +80,7 @@ export interface TokenVerifierDeps {
   /** Bound on the cache's estimated heap bytes (estimateEntryBytes); the oldest go first. */
   maxBytes?: number;
   /** Revoked ids to drop from the cache, and resyncs that drop everything (revocation-feed.ts). */
-  revocations?: Pick<RevocationFeed, 'subscribe'> & Partial<Pick<RevocationFeed, 'onResync'>>;
+  revocations?: Pick<RevocationFeed, 'subscribe'> & Partial<Pick<RevocationFeed, 'subscribeUsers' | 'onResync'>>;
   /** Reuse detection or a reuse attempt (token-lifecycle.ts rotatedSecretPresented); must not throw. */
   onRotatedSecretPresented?: (token: Token, context: VerifyContext) => Promise<unknown>;
   /**
@@ -136,7 +137,12 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
     if (digest !== undefined) drop(digest);
     digestById.delete(tokenId);
   }
+  /** Every entry of a user's tokens (a scan: users change rarely, and the hot path keeps no second index). */
+  function forgetUser(userId: number): void {
+    for (const [digest, entry] of cache) if (entry.user?.id === userId || entry.token.userId === userId) drop(digest);
+  }
   revocations?.subscribe(forget);
+  revocations?.subscribeUsers?.(forgetUser);
   revocations?.onResync?.(() => {
     cache.clear();
     digestById.clear();

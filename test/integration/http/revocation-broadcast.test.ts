@@ -2,6 +2,8 @@
  * Two nodes on one store: a token revoked on node A is refused by node B within 100 ms, although B
  * holds it in a verify cache that never expires here (frozen clock, 60 s cache) — only the broadcast
  * (PostgreSQL LISTEN/NOTIFY; Redis pub/sub for two processes on one SQLite file) can make B drop it.
+ * The same holds for a user's change on A: blocked (B refuses their token), unblocked (B accepts it),
+ * admin flag removed (B no longer treats them as admin).
  * A dropped listening connection is re-established, and B then drops everything cached, because an
  * id sent meanwhile was missed.
  */
@@ -31,6 +33,16 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** Milliseconds until `condition` holds, polled as fast as the event loop allows; Infinity after 1 s. */
+async function millisUntil(condition: () => Promise<boolean>): Promise<number> {
+  const start = performance.now();
+  while (performance.now() - start < 1000) {
+    if (await condition()) return performance.now() - start;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  return Infinity;
 }
 
 describe.each(cases)('revocation across two nodes (%s)', (dialect: DialectName) => {
@@ -105,20 +117,59 @@ describe.each(cases)('revocation across two nodes (%s)', (dialect: DialectName) 
 
       const revoke = await A.http.inject({ method: 'DELETE', url: `/api/v4/personal_access_tokens/${id}`, headers: { 'private-token': adminToken } });
       expect(revoke.statusCode).toBe(204);
-      const revokedAt = performance.now();
-      let refusedAfter = Infinity;
-      while (performance.now() - revokedAt < 1000) {
-        const r = await B.services.verifier.verify(secret);
-        if (!r.ok) {
-          refusedAfter = performance.now() - revokedAt;
-          expect(r.reason).toBe('revoked');
-          break;
-        }
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
-      expect(refusedAfter).toBeLessThan(100);
+      expect(await millisUntil(async () => !(await B.services.verifier.verify(secret)).ok)).toBeLessThan(100);
+      expect(await B.services.verifier.verify(secret)).toMatchObject({ ok: false, reason: 'revoked' });
       expect((await userOn(B, secret)).statusCode).toBe(401);
     }
+  });
+
+  describe('a user changed through node A', () => {
+    let user: User;
+    let secret: string;
+    const asAdmin = (node: App, method: 'POST' | 'PUT', url: string, payload?: object) => node.http.inject({ method, url: `/api/v4${url}`, headers: { 'private-token': adminToken }, ...(payload ? { payload } : {}) });
+    const verifiedOnB = () => B.services.verifier.verify(secret);
+
+    beforeAll(async () => {
+      user = await A.services.namespaces.createUser(admin, { username: `person-${Math.random().toString(36).slice(2, 8)}`, name: 'Person', email: `person-${Math.random().toString(36).slice(2, 8)}@example.com` });
+      secret = (await A.services.personalTokens.createFor(user, { name: 'laptop', scopes: ['api'], expiresAt: '2027-06-01' }, null)).secret;
+    });
+
+    it('B caches the user with the token: a change B is not told about stays unseen', async () => {
+      expect((await userOn(B, secret)).statusCode).toBe(200);
+      await B.store.namespaces.setUserState(user.id, 'blocked');
+      expect((await userOn(B, secret)).statusCode).toBe(200);
+      await B.store.namespaces.setUserState(user.id, 'active');
+    });
+
+    it('blocked: B refuses their token within 100 ms; unblocked: B accepts it again within 100 ms', async () => {
+      for (let round = 0; round < 2; round++) {
+        expect((await userOn(B, secret)).statusCode).toBe(200);
+        expect((await asAdmin(A, 'POST', `/users/${user.id}/block`)).statusCode).toBe(201);
+        expect(await millisUntil(async () => !(await verifiedOnB()).ok)).toBeLessThan(100);
+        expect(await verifiedOnB()).toMatchObject({ ok: false, reason: 'user_blocked' });
+        expect((await userOn(B, secret)).statusCode).toBe(403);
+
+        expect((await asAdmin(A, 'POST', `/users/${user.id}/unblock`)).statusCode).toBe(201);
+        expect(await millisUntil(async () => (await verifiedOnB()).ok)).toBeLessThan(100);
+        expect((await userOn(B, secret)).statusCode).toBe(200);
+      }
+    });
+
+    it('made admin and then not: B sees each change of the admin flag within 100 ms', async () => {
+      const adminOnB = async () => {
+        const r = await verifiedOnB();
+        return r.ok && r.user?.isAdmin === true;
+      };
+      const listUsersOnB = () => B.http.inject({ method: 'GET', url: '/api/v4/users', headers: { 'private-token': secret } });
+      expect((await listUsersOnB()).statusCode).toBe(403);
+      expect((await asAdmin(A, 'PUT', `/users/${user.id}`, { admin: true })).statusCode).toBe(200);
+      expect(await millisUntil(adminOnB)).toBeLessThan(100);
+      expect((await listUsersOnB()).statusCode).toBe(200);
+
+      expect((await asAdmin(A, 'PUT', `/users/${user.id}`, { admin: false })).statusCode).toBe(200);
+      expect(await millisUntil(async () => !(await adminOnB()))).toBeLessThan(100);
+      expect((await listUsersOnB()).statusCode).toBe(403);
+    });
   });
 
   it('after its listening connection drops, B listens again and drops what it cached (ids sent meanwhile were missed)', async () => {
