@@ -25,6 +25,7 @@ import { load, median, type LoadResult, type RequestShape } from './load.js';
 import { memoryOf, runLatchkeyTimed, startBare, startLatchkey, type Child } from './processes.js';
 import { API_TOKENS, BENCH_SECRET, DATA_DIR, deployUsernameOf, ensureSeeded, GROUPS, PROJECTS_PER_GROUP, PROTOCOL_TOKENS, secretOf, type SeedInfo, type StoreKind } from './seed.js';
 import { countDue, settleExpiryNotices } from './expiry-state.js';
+import { prepareWebRender, WEB_RENDER_TOKENS } from './web-render.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -170,8 +171,9 @@ async function benchStore(store: StoreKind, bare: Child): Promise<void> {
     ['project list (100k tokens), page 1000', `/api/v4/projects/${info.bigProjectId}/deploy_tokens?per_page=20&page=1000`],
   ];
   const createsName = `${CREATES.toLocaleString('en-US')} deploy-token creates, 16 parallel`;
+  const webRenderName = `web UI: a project's deploy-token page (${WEB_RENDER_TOKENS.toLocaleString('en-US')} tokens), rendered`;
 
-  const needsServer = cases.some((c) => wanted(c.name)) || pages.some(([name]) => wanted(name)) || wanted(createsName);
+  const needsServer = cases.some((c) => wanted(c.name)) || pages.some(([name]) => wanted(name)) || wanted(createsName) || wanted(webRenderName);
   if (needsServer) {
     const anyProfile = cases.find((c) => PROFILE && c.name.includes(PROFILE));
     const latchkey = await startLatchkey(env, anyProfile ? profileFlags(anyProfile.name) : []);
@@ -184,6 +186,8 @@ async function benchStore(store: StoreKind, bare: Child): Promise<void> {
       for (const c of cases) if (wanted(c.name)) await measureThroughput(store, c, bare, latchkey);
 
       for (const [name, path] of pages) if (wanted(name)) await measureLatency(store, name, latchkey, { path, headers: asRoot }, 10);
+
+      if (wanted(webRenderName)) await measureLatency(store, webRenderName, latchkey, await prepareWebRender(latchkey.url, info, asRoot), 50);
 
       if (wanted(createsName)) await measureCreates(store, createsName, info, latchkey, asRoot);
 

@@ -10,7 +10,7 @@ import { parseDurationSeconds } from '../kernel/duration.js';
 import type { Page, PageRequest } from '../kernel/page.js';
 import type { Token } from '../tokens/token.js';
 import { Layout, Notice, sendHtml, type PageChrome } from './html.js';
-import { formList, formText, queryPage, queryText } from './form.js';
+import { formList, formText, queryText } from './form.js';
 import type { ScopeOption } from './scope-help.js';
 import { snippetsFor } from './snippets.js';
 import {
@@ -86,15 +86,20 @@ export function createTokenPages(ctx: WebContext, tools: WebPageTools) {
   const now = () => ctx.clock.now();
 
   async function render(a: TokenPageAdapter, request: FastifyRequest, reply: FastifyReply, extra: { created?: NewSecret; values?: CreateFormModel['values']; error?: string; status?: number } = {}) {
-    const activePage = queryPage(request, 'page');
-    const inactivePage = queryPage(request, 'inactive_page');
-    const [active, inactive, expiry] = await Promise.all([
-      a.list('active', { page: activePage, perPage: TABLE_PAGE_SIZE }),
-      a.list('inactive', { page: inactivePage, perPage: TABLE_PAGE_SIZE }),
-      a.expiry(),
-    ]);
+    const after = (param: string) => {
+      const v = queryText(request, param);
+      return v !== undefined && /^[0-9]{1,10}$/.test(v) ? Number(v) : null;
+    };
+    const activeAfter = after('after');
+    const inactiveAfter = after('inactive_after');
+    // Keyset pages in id order, as the API's `pagination=keyset`: no page counts every token.
+    const keyset = (afterId: number | null): PageRequest => ({ page: 1, perPage: TABLE_PAGE_SIZE, keyset: { afterId, direction: 'asc' } });
+    const [active, inactive, expiry] = await Promise.all([a.list('active', keyset(activeAfter)), a.list('inactive', keyset(inactiveAfter)), a.expiry()]);
     const notice = NOTICES[queryText(request, 'notice') ?? ''];
-    const pageUrl = (param: string) => (n: number) => `${a.path}?${param}=${n}`;
+    const paging = (page: Page<Token>, param: string, current: number | null) => ({
+      nextHref: page.hasNext && page.items.length > 0 ? `${a.path}?${param}=${page.items.at(-1)!.id}` : null,
+      firstHref: current === null ? null : a.path,
+    });
     const at = now();
     const chrome = tools.chrome(request, reply, a.nav);
     const form: CreateFormModel = {
@@ -118,11 +123,11 @@ export function createTokenPages(ctx: WebContext, tools: WebPageTools) {
         <CreateTokenForm model={form} csrf={chrome.csrf} />
         <ActiveTokensTable
           title={`Active ${a.kindLabel}s`}
-          model={{ tokens: active.items, total: active.total, now: at, actionBase: a.actionBase, canRotate: a.canRotate, withRole: a.roles !== undefined, withUsername: a.withUsername, page: activePage, perPage: TABLE_PAGE_SIZE, pageUrl: pageUrl('page') }}
+          model={{ tokens: active.items, now: at, actionBase: a.actionBase, canRotate: a.canRotate, withRole: a.roles !== undefined, withUsername: a.withUsername, ...paging(active, 'after', activeAfter) }}
         />
         <InactiveTokensTable
           title={`Inactive ${a.kindLabel}s`}
-          model={{ tokens: inactive.items, total: inactive.total, now: at, actionBase: a.actionBase, canRotate: false, page: inactivePage, perPage: TABLE_PAGE_SIZE, pageUrl: pageUrl('inactive_page') }}
+          model={{ tokens: inactive.items, now: at, actionBase: a.actionBase, canRotate: false, ...paging(inactive, 'inactive_after', inactiveAfter) }}
         />
       </Layout>,
       extra.status ?? 200,

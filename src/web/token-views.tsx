@@ -178,29 +178,32 @@ export function Expires({ date, now }: { date: UtcDate | null; now: Date }) {
 
 export interface TokenTableModel {
   readonly tokens: readonly Token[];
-  readonly total: number;
   readonly now: Date;
   /** `${base}/${id}/revoke`, `${base}/${id}/rotate` */
   readonly actionBase: string;
   readonly canRotate: boolean;
   readonly withRole?: boolean;
   readonly withUsername?: boolean;
-  readonly page: number;
-  readonly perPage: number;
-  /** The page URL with `<param>=N` for paging. */
-  readonly pageUrl: (page: number) => string;
+  /**
+   * Keyset paging (nothing is counted, so a page costs the same at any depth): the next page's URL when
+   * rows follow, the first page's when this is not it.
+   */
+  readonly nextHref: string | null;
+  readonly firstHref: string | null;
   /** Owner/user shown beside a personal token of a service account etc. */
   readonly auditLinks?: boolean;
 }
 
 function Pager({ model, label }: { model: TokenTableModel; label: string }) {
-  const pages = Math.max(1, Math.ceil(model.total / model.perPage));
-  if (pages <= 1) return null;
+  if (model.nextHref === null && model.firstHref === null) return null;
   return (
     <nav class="pager" aria-label={`${label} pages`}>
-      {model.page > 1 && <a href={model.pageUrl(model.page - 1)}>Previous</a>}
-      <span>{`Page ${model.page} of ${pages}`}</span>
-      {model.page < pages && <a href={model.pageUrl(model.page + 1)}>Next</a>}
+      {model.firstHref !== null && <a href={model.firstHref}>First page</a>}
+      {model.nextHref !== null && (
+        <a href={model.nextHref} rel="next">
+          Next
+        </a>
+      )}
     </nav>
   );
 }
@@ -209,9 +212,9 @@ export function ActiveTokensTable({ model, title }: { model: TokenTableModel; ti
   return (
     <section aria-labelledby="active-heading">
       <h2 id="active-heading">
-        {title} <span class="count">{model.total}</span>
+        {title}
       </h2>
-      {model.total === 0 ? (
+      {model.tokens.length === 0 ? (
         <p>This has no active tokens.</p>
       ) : (
         <>
@@ -283,11 +286,11 @@ function stateOf(t: Token, now: Date): string {
 }
 
 export function InactiveTokensTable({ model, title }: { model: TokenTableModel; title: string }) {
-  if (model.total === 0) return null;
+  if (model.tokens.length === 0) return null;
   return (
     <section aria-labelledby="inactive-heading">
       <h2 id="inactive-heading">
-        {title} <span class="count">{model.total}</span>
+        {title}
       </h2>
       <TableWrap label={title}>
         <table class="tokens">

@@ -168,7 +168,7 @@ export function registerNamespacePages(app: FastifyInstance, ctx: WebContext, to
           </form>
         </section>
         <h2 id="accounts-heading">Service accounts</h2>
-        {accounts.total === 0 ? (
+        {accounts.items.length === 0 ? (
           <p>This group has no service accounts.</p>
         ) : (
           <TableWrap label="Service accounts">

@@ -147,6 +147,26 @@ describe.each(DIALECTS)('web token pages on %s', (dialect) => {
     expect((await maintainer.get('/groups/acme/-/settings/service_accounts')).status).toBe(404);
   });
 
+  it('pages the token tables by id without counting: 50 rows, then the rows after the last one shown', async () => {
+    const { deployTokens } = t.app.services;
+    const other = { type: 'project' as const, project: w.otherProject };
+    const ids: number[] = [];
+    for (let i = 0; i < 53; i++) ids.push((await deployTokens.create(w.admin, other, { name: `paged-${i}`, scopes: ['read_registry'] })).token.id);
+    const admin = webClient(t);
+    await t.app.services.accounts.setPasswordByUsername('root', PASSWORD);
+    await admin.signIn('root', PASSWORD);
+    const rows = (html: string) => [...html.matchAll(/<th scope="row">paged-(\d+)/g)].map((m) => Number(m[1]));
+    const first = await admin.get('/acme/other/site/-/settings/repository');
+    expect(rows(first.html)).toEqual([...Array(50).keys()]);
+    expect(first.html).not.toContain('First page');
+    const next = /<a href="([^"]+)" rel="next">Next<\/a>/.exec(first.html)![1]!;
+    expect(next).toBe(`/acme/other/site/-/settings/repository?after=${ids[49]}`);
+    const second = await admin.get(next);
+    expect(rows(second.html)).toEqual([50, 51, 52]);
+    expect(second.html).toContain('First page');
+    expect(second.html).not.toContain('rel="next"');
+  });
+
   it('serves its assets locally and counts UI and API requests apart', async () => {
     const css = await maintainer.get('/assets/latchkey.css');
     expect(css.status).toBe(200);
