@@ -40,6 +40,7 @@ import { createExpiryNoticeStore } from './store/expiry-notices.js';
 import { createRateLimiter } from './rate-limit/index.js';
 import { createRegistryModule } from './protocols/registry/index.js';
 import { createProtocolServices } from './protocols/protocol-services.js';
+import { createDecisionCache } from './protocols/decision-cache.js';
 import { createAuditModule } from './audit/index.js';
 import type { BuiltServices, Services } from './services.js';
 import { createCiVariableService } from './ci-variables/ci-variable-service.js';
@@ -176,12 +177,14 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   });
 
   // Protocols and the request path. Git over HTTP: the decision behind nginx's auth_request (http/routes/git-auth.ts).
-  const gitAccess = createGitAccess({ verifier, namespaces, store });
+  // Protocol decisions per (token, request) for as long as a verification is cached; a revocation drops them.
+  const decisionCache = <V>() => createDecisionCache<V>({ clock, ttlMs: config.verifyCacheMs, revocations });
+  const gitAccess = createGitAccess({ verifier, namespaces, store, decisions: decisionCache() });
   // Request counters for the HTTP rate limits: Redis when REDIS_URL is set, in-process otherwise. Its
   // connection errors are reported by the HTTP plugin when a request cannot be counted.
   const rateLimiter = createRateLimiter({ redisUrl: config.rateLimit.redisUrl, keyPrefix: config.rateLimit.redisKeyPrefix, clock, onError: () => {} });
   // Docker registry token service (/jwt/auth) and its signing key, shared by every node through the store.
-  const registry = createRegistryModule({ store, clock, random, verifier, namespaces, serverSecret: secrets, settings: config.registry });
+  const registry = createRegistryModule({ store, clock, random, verifier, namespaces, serverSecret: secrets, settings: config.registry, issued: decisionCache() });
   // GitLab's CI/CD variables API of projects and groups (issue 15); values sealed under the server secret.
   const cicdVariables = createCiVariableService({
     store: createCiVariableStore(store.db, store.traits), box: createSecretBox(secrets, CI_VARIABLE_VALUE_PURPOSE), accessLevel: namespaces.accessLevel, clock, audit: audit.writer.record,

@@ -25,7 +25,8 @@ import { isVisibleWithoutMembership } from '../../namespaces/visibility.js';
 import type { Store } from '../../store/open-store.js';
 import type { Token } from '../../tokens/token.js';
 import type { TokenVerifier, VerifyContext } from '../../tokens/verify-token.js';
-import { parseGitRequest, type GitOperation } from './git-request.js';
+import type { DecisionCache } from '../decision-cache.js';
+import { parseGitRequest, type GitOperation, type GitRequest } from './git-request.js';
 
 /** Why an authenticated request is refused: GitLab's GitAccess error keys. */
 export type GitRefusal = 'auth_download' | 'auth_upload' | 'download' | 'push';
@@ -54,7 +55,15 @@ export interface GitAccessDeps {
   verifier: TokenVerifier;
   namespaces: NamespaceService;
   store: Store;
+  /** Decisions per (token, operation, project) for a short time (protocols/decision-cache.ts). */
+  decisions?: DecisionCache<GitVerdict>;
 }
+
+/** The decision for a verified token, without the token and user it is reattached to. */
+export type GitVerdict =
+  | { readonly outcome: 'allowed'; readonly project: Project }
+  | { readonly outcome: 'forbidden'; readonly reason: GitRefusal }
+  | { readonly outcome: 'not_found' };
 
 const SCOPES_FOR: Record<GitOperation, readonly string[]> = {
   read: ['api', 'read_api', 'read_repository', 'write_repository'],
@@ -64,7 +73,25 @@ const LEVEL_FOR: Record<GitOperation, number> = { read: AccessLevel.REPORTER, wr
 
 export type GitAccess = ReturnType<typeof createGitAccess>;
 
-export function createGitAccess({ verifier, namespaces, store }: GitAccessDeps) {
+export function createGitAccess({ verifier, namespaces, store, decisions }: GitAccessDeps) {
+  /** What a verified credential may do on the repository: everything after verification, cacheable per token. */
+  async function decide(token: Token, user: User | null, git: GitRequest): Promise<GitVerdict> {
+    const project = await store.namespaces.findProjectByPath(git.projectPath);
+    // A credential never fetches less than nobody would: a public project, whatever the token's scopes.
+    if (project && git.operation === 'read' && isVisibleWithoutMembership(project.visibility, 'anonymous')) return { outcome: 'allowed', project };
+    if (!token.scopes.some((s) => SCOPES_FOR[git.operation].includes(s))) {
+      return { outcome: 'forbidden', reason: git.operation === 'read' ? 'auth_download' : 'auth_upload' };
+    }
+    if (!project) return { outcome: 'not_found' };
+    if (token.kind === 'deploy') return (await deployTokenReaches(store.namespaces, token, project)) ? { outcome: 'allowed', project } : { outcome: 'not_found' };
+    const level = await namespaces.accessLevel(user!, { type: 'project', project });
+    const visible = level >= AccessLevel.GUEST || isVisibleWithoutMembership(project.visibility, 'signed_in');
+    if (!visible) return { outcome: 'not_found' };
+    const allowed = git.operation === 'read' ? await namespaces.canReadContent(user, project) : level >= LEVEL_FOR.write;
+    if (!allowed) return { outcome: 'forbidden', reason: git.operation === 'read' ? 'download' : 'push' };
+    return { outcome: 'allowed', project };
+  }
+
   return {
     async check(request: GitAccessRequest): Promise<GitAccessOutcome> {
       const git = parseGitRequest(request.originalUri, request.originalMethod);
@@ -82,27 +109,16 @@ export function createGitAccess({ verifier, namespaces, store }: GitAccessDeps) 
       const { token, user } = verified;
       if (token.kind === 'deploy' ? basic.username !== token.username : user === null) return { outcome: 'unauthenticated', token };
       const remoteUser = token.kind === 'deploy' ? token.username! : user!.username;
-
-      const project = await store.namespaces.findProjectByPath(git.projectPath);
-      // A credential never fetches less than nobody would: a public project, whatever the token's scopes.
-      if (project && git.operation === 'read' && isVisibleWithoutMembership(project.visibility, 'anonymous')) {
-        return { outcome: 'allowed', token, user, project, operation: 'read', remoteUser };
+      // The same token on the same repository and operation within the TTL: the decision in hand.
+      const key = `${git.operation}\n${git.projectPath}`;
+      let verdict = decisions?.get(token.id, key);
+      if (verdict === undefined) {
+        verdict = await decide(token, user, git);
+        decisions?.set(token.id, key, verdict);
       }
-      if (!token.scopes.some((s) => SCOPES_FOR[git.operation].includes(s))) {
-        return { outcome: 'forbidden', reason: git.operation === 'read' ? 'auth_download' : 'auth_upload', token, user };
-      }
-      if (!project) return { outcome: 'not_found', token, user };
-
-      if (token.kind === 'deploy') {
-        if (!(await deployTokenReaches(store.namespaces, token, project))) return { outcome: 'not_found', token, user };
-        return { outcome: 'allowed', token, user, project, operation: git.operation, remoteUser };
-      }
-      const level = await namespaces.accessLevel(user!, { type: 'project', project });
-      const visible = level >= AccessLevel.GUEST || isVisibleWithoutMembership(project.visibility, 'signed_in');
-      if (!visible) return { outcome: 'not_found', token, user };
-      const allowed = git.operation === 'read' ? await namespaces.canReadContent(user, project) : level >= LEVEL_FOR.write;
-      if (!allowed) return { outcome: 'forbidden', reason: git.operation === 'read' ? 'download' : 'push', token, user };
-      return { outcome: 'allowed', token, user, project, operation: git.operation, remoteUser };
+      if (verdict.outcome === 'allowed') return { outcome: 'allowed', token, user, project: verdict.project, operation: git.operation, remoteUser };
+      if (verdict.outcome === 'forbidden') return { outcome: 'forbidden', reason: verdict.reason, token, user };
+      return { outcome: 'not_found', token, user };
     },
   };
 }

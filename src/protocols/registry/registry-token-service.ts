@@ -11,6 +11,7 @@ import type { TokenVerifier, VerifyContext } from '../../tokens/verify-token.js'
 import type { Principal, RegistryAccess } from './registry-access.js';
 import { parseScopes, ScopeError, type ResourceAccess } from './registry-scope.js';
 import type { SigningKeyProvider } from './signing-key.js';
+import type { DecisionCache } from '../decision-cache.js';
 
 export interface RegistrySettings {
   /** The registry's `auth.token.service`: the `service` clients send and the JWT audience. */
@@ -28,6 +29,12 @@ export interface RegistryTokenServiceDeps {
   clock: Clock;
   random: TokenGenerator;
   settings: RegistrySettings;
+  /**
+   * JWTs issued per (token, subject, service, scopes) for a short time (protocols/decision-cache.ts): the
+   * same request within it gets the same still-valid JWT, with the `issued_at` and `expires_in` it was
+   * signed with (the client's cache of it would hold the same), instead of a new grant and signature.
+   */
+  issued?: DecisionCache<IssuedToken>;
 }
 
 /** On failure, `token` is the presented token when it is known but does not work (for the audit log). */
@@ -50,7 +57,7 @@ export type RegistryTokenService = ReturnType<typeof createRegistryTokenService>
 /** GitLab's not-before slack: a registry whose clock is a little behind still accepts a fresh token. */
 const NOT_BEFORE_SLACK_SECONDS = 5;
 
-export function createRegistryTokenService({ verifier, access, keys, clock, random, settings }: RegistryTokenServiceDeps) {
+export function createRegistryTokenService({ verifier, access, keys, clock, random, settings, issued }: RegistryTokenServiceDeps) {
   return {
     settings,
 
@@ -81,10 +88,14 @@ export function createRegistryTokenService({ verifier, access, keys, clock, rand
       }
       // GitLab: an anonymous request must at least ask for something.
       if (principal.kind === 'anonymous' && requested.length === 0) return { ok: false, error: 'denied', message: 'access forbidden' };
+      const subject = principal.kind === 'anonymous' ? '' : principal.token.kind === 'deploy' ? principal.token.username! : principal.user!.username;
+      const tokenId = principal.kind === 'anonymous' ? null : principal.token.id;
+      const cacheKey = `${subject}\n${request.scopes.join('\n')}`;
+      const reused = tokenId === null ? undefined : issued?.get(tokenId, cacheKey);
+      if (reused !== undefined) return { ok: true, issued: reused };
       const granted = await access.grant(principal, requested);
       const key = await keys.current();
       const now = Math.floor(clock.now().getTime() / 1000);
-      const subject = principal.kind === 'anonymous' ? '' : principal.token.kind === 'deploy' ? principal.token.username! : principal.user!.username;
       // `aud` a single string and the times whole seconds: registry 2.x refuses an array or a fraction.
       const token = key.signer.sign({
         iss: settings.issuer,
@@ -96,7 +107,9 @@ export function createRegistryTokenService({ verifier, access, keys, clock, rand
         jti: Buffer.from(random.randomBytes(16)).toString('base64url'),
         access: granted,
       });
-      return { ok: true, issued: { token, access: granted, expiresIn: settings.tokenLifetimeSeconds, issuedAt: new Date(now * 1000).toISOString().replace('.000Z', 'Z') } };
+      const result: IssuedToken = { token, access: granted, expiresIn: settings.tokenLifetimeSeconds, issuedAt: new Date(now * 1000).toISOString().replace('.000Z', 'Z') };
+      if (tokenId !== null) issued?.set(tokenId, cacheKey, result);
+      return { ok: true, issued: result };
     },
   };
 }

@@ -3,7 +3,7 @@
  * the client's Authorization header plus X-Original-URI / X-Original-Method / X-Real-IP): who may fetch
  * and push which project, by token kind, scope and member level, and how each refusal is answered.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Resource } from '../../../src/namespaces/namespace.js';
 import type { VerifyContext } from '../../../src/tokens/verify-token.js';
 import { DIALECTS } from '../../support/dialects.js';
@@ -113,6 +113,49 @@ describe.each(DIALECTS)('git auth_request endpoint on %s', (dialect) => {
       await t.app.services.auditWriter.flush();
       const audit = await t.request('GET', `/api/v4/latchkey/audit_events?token_id=${token.id}`, { token: w.adminToken });
       expect(audit.body.filter((e: any) => e.path !== null).map((e: any) => [e.path, e.status])).toEqual([401, 200, 401, 200].map((status) => ['/api/v4/latchkey/git/auth', status]));
+    });
+  });
+
+  describe('the decision cache', () => {
+    it('answers a repeated request without reading the project again, for as long as a verification is cached', async () => {
+      const { secret, token } = await t.app.services.deployTokens.create(w.admin, { type: 'project', project: w.project }, { name: 'cached', scopes: ['read_repository'] });
+      const auth = basic(token.username!, secret);
+      expect((await ask(FETCH, auth)).status).toBe(200);
+      const reads = vi.spyOn(t.app.store.namespaces, 'findProjectByPath');
+      try {
+        const again = await ask(FETCH, auth);
+        expect(again.status).toBe(200);
+        expect(again.body).toEqual({ username: token.username, project: 'acme/platform/web', operation: 'fetch' });
+        expect(reads).not.toHaveBeenCalled();
+        // Another operation is another decision; so is the same one once the time to live has passed.
+        expect((await ask(PUSH, auth)).status).toBe(403);
+        expect(reads).toHaveBeenCalledTimes(1);
+        const before = t.clock.now();
+        t.clock.advance(5_000);
+        try {
+          expect((await ask(FETCH, auth)).status).toBe(200);
+          expect(reads).toHaveBeenCalledTimes(2);
+        } finally {
+          t.clock.set(before);
+        }
+      } finally {
+        reads.mockRestore();
+      }
+    });
+
+    it('refuses a revoked token at once, warm decision cache or not (deploy token deleted, personal token revoked)', async () => {
+      const { secret, token } = await t.app.services.deployTokens.create(w.admin, { type: 'project', project: w.project }, { name: 'revoked-warm', scopes: ['read_repository'] });
+      const auth = basic(token.username!, secret);
+      for (let i = 0; i < 2; i++) expect((await ask(FETCH, auth)).status).toBe(200);
+      await t.app.services.deployTokens.remove(w.admin, { type: 'project', project: w.project }, token.id);
+      expect((await ask(FETCH, auth)).status).toBe(401);
+
+      const user = w.users.developer.user;
+      const pat = await t.app.services.personalTokens.createFor(user, { name: 'revoked-warm', scopes: ['write_repository'], expiresAt: '2027-06-01' }, null);
+      const patAuth = basic(user.username, pat.secret);
+      for (let i = 0; i < 2; i++) expect((await ask(PUSH, patAuth)).status).toBe(200);
+      await t.app.services.personalTokens.revoke(w.admin, pat.token.id);
+      expect((await ask(PUSH, patAuth)).status).toBe(401);
     });
   });
 

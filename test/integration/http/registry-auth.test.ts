@@ -172,6 +172,45 @@ describe.each(DIALECTS)('registry token service /jwt/auth on %s', (dialect) => {
     }
   });
 
+  it('hands the same still-valid JWT to a repeated request while its decision is cached, and a new one after', async () => {
+    const d = await deploy({ type: 'project', project: w.project }, ['read_registry']);
+    const params = { service: SERVICE, scope: `repository:${REPO}:pull` };
+    const first = await auth(d.authorization, params);
+    expect(first.status).toBe(200);
+    const again = await auth(d.authorization, params);
+    // The same token with the times it was signed with: issued_at + expires_in is still its exp.
+    expect(again.body).toEqual(first.body);
+    expect(Date.parse(again.body.issued_at) / 1000 + again.body.expires_in).toBe((decodeJwt(again.body.token) as { exp: number }).exp);
+    const other = await auth(d.authorization, { service: SERVICE, scope: `repository:${REPO}:pull,push` });
+    expect(other.body.token).not.toBe(first.body.token);
+    const before = t.clock.now();
+    t.clock.advance(5_000);
+    try {
+      const later = await auth(d.authorization, params);
+      expect(later.status).toBe(200);
+      expect(later.body.token).not.toBe(first.body.token);
+    } finally {
+      t.clock.set(before);
+    }
+  });
+
+  it('refuses a revoked token at once even with a warm decision cache (deploy token deleted, personal token revoked)', async () => {
+    const params = { service: SERVICE, scope: `repository:${REPO}:pull` };
+    const d = await deploy({ type: 'project', project: w.project }, ['read_registry']);
+    for (let i = 0; i < 2; i++) expect((await auth(d.authorization, params)).status).toBe(200);
+    await t.app.services.deployTokens.remove(w.admin, { type: 'project', project: w.project }, d.token.id);
+    expect((await auth(d.authorization, params)).status).toBe(401);
+
+    const user = w.users.developer.user;
+    const pat = await t.app.services.personalTokens.createFor(user, { name: 'revoked-warm', scopes: ['read_registry'], expiresAt: '2027-06-01' }, null);
+    const patAuth = basic(user.username, pat.secret);
+    for (let i = 0; i < 2; i++) expect((await auth(patAuth, params)).status).toBe(200);
+    await t.app.services.personalTokens.revoke(w.admin, pat.token.id);
+    const res = await auth(patAuth, params);
+    expect(res.status).toBe(401);
+    expect(res.body.errors[0].code).toBe('UNAUTHORIZED');
+  });
+
   it('answers an unknown or missing service 404, an anonymous request without scope 403, with scope an empty grant', async () => {
     const unknownServices: Record<string, string>[] = [{ service: 'other_registry', scope: `repository:${REPO}:pull` }, { scope: `repository:${REPO}:pull` }];
     for (const params of unknownServices) {
