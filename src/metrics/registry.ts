@@ -19,17 +19,23 @@ export class Counter<L extends string> {
   /** Adds `by` (default 1, never negative) to the series with these labels. */
   inc(labels: Record<L, string>, by = 1): void {
     if (!(by >= 0)) throw new RangeError(`counter ${this.name} can only increase`);
-    const ordered = Object.fromEntries(this.labelNames.map((n) => [n, String(labels[n] ?? '')])) as Record<L, string>;
-    const key = JSON.stringify(this.labelNames.map((n) => ordered[n]));
+    // On every HTTP request: the series key without building the label object again once it exists.
+    const key = this.#keyOf(labels);
     const entry = this.#values.get(key);
     if (entry) entry.value += by;
-    else this.#values.set(key, { labels: ordered, value: by });
+    else this.#values.set(key, { labels: Object.fromEntries(this.labelNames.map((n) => [n, String(labels[n] ?? '')])) as Record<L, string>, value: by });
   }
 
   /** The current value of one series (0 when never incremented). */
   get(labels: Record<L, string>): number {
-    const key = JSON.stringify(this.labelNames.map((n) => String(labels[n] ?? '')));
-    return this.#values.get(key)?.value ?? 0;
+    return this.#values.get(this.#keyOf(labels))?.value ?? 0;
+  }
+
+  /** The label values in label-name order, joined by NUL (which no label value holds: methods, route patterns, statuses). */
+  #keyOf(labels: Record<L, string>): string {
+    let key = '';
+    for (const n of this.labelNames) key += `${String(labels[n] ?? '')}\u0000`;
+    return key;
   }
 
   family(): MetricFamily {

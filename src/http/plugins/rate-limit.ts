@@ -117,6 +117,8 @@ export function registerRateLimit(app: FastifyInstance, options: RateLimitOption
     }
   });
   app.addHook('onClose', async () => options.limiter.close());
+  // Both limits off: nothing is counted and no answer carries headers, so no request pays for the hooks.
+  if (options.authenticatedPerMinute === 0 && options.unauthenticatedPerMinute === 0) return;
 
   // Callback style: a refused request sends its 429 and never calls `done`, so the body is not read.
   app.addHook('preParsing', (request: FastifyRequest, reply: FastifyReply, payload, done) => {
