@@ -5,7 +5,7 @@
  *   npm run bench                      both stores, 3 interleaved rounds of 10 s per case
  *   npm run bench -- --short           the same cases, 3 rounds of 2 s, 2,000 creates, the nothing-due scan only
  *   npm run bench -- --strict          exit 1 when a bar is missed
- *   npm run bench -- --stores sqlite   one store; --only <text> runs the cases whose name contains it
+ *   npm run bench -- --stores sqlite   one store; --only <text>[|<text>…] runs the cases whose name contains one
  *   npm run bench -- --profile <text>  `latchkey serve` under --cpu-prof for the cases named (bench/.data/profiles)
  *
  * Baseline: a bare node:http server answering 204 (bench/bare-server.mjs), in its own process. Against it,
@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { openStore } from '../src/store/open-store.js';
 import { addDays, utcDateOf } from '../src/kernel/dates.js';
 import { load, median, type LoadResult, type RequestShape } from './load.js';
-import { memoryOf, runLatchkeyTimed, startBare, startLatchkey, type Child } from './processes.js';
+import { cpuMsOf, memoryOf, runLatchkeyTimed, startBare, startLatchkey, type Child } from './processes.js';
 import { API_TOKENS, BENCH_SECRET, DATA_DIR, deployUsernameOf, ensureSeeded, GROUPS, PROJECTS_PER_GROUP, PROTOCOL_TOKENS, secretOf, type SeedInfo, type StoreKind } from './seed.js';
 import { countDue, settleExpiryNotices } from './expiry-state.js';
 import { prepareWebRender, WEB_RENDER_TOKENS } from './web-render.js';
@@ -55,12 +55,14 @@ interface Row {
   p99: number | null;
   bar: string;
   ok: boolean | null;
+  /** Server CPU time per request in µs, Latchkey and bare (load-independent, unlike the rates). */
+  cpu?: { latchkey: number; bare: number };
   note?: string;
 }
 
 const rows: Row[] = [];
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
-const wanted = (name: string) => !ONLY || name.includes(ONLY);
+const wanted = (name: string) => !ONLY || ONLY.split('|').some((part) => name.includes(part));
 const basic = (user: string, secret: string) => `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -80,20 +82,34 @@ async function measureThroughput(store: StoreKind, c: ThroughputCase, bare: Chil
   if (warm.non2xx > 0 || warm.errors > 0) throw new Error(`${c.name}: ${warm.non2xx} non-2xx answers and ${warm.errors} errors in ${warm.total} requests during the warm-up (${JSON.stringify(warm.statuses)})`);
   const b: LoadResult[] = [];
   const l: LoadResult[] = [];
+  // Server CPU per request: what a request costs whatever the neighbours take (the rates move with them).
+  const cpu = { bare: { ms: 0, requests: 0 }, latchkey: { ms: 0, requests: 0 } };
+  const timed = async (side: 'bare' | 'latchkey', child: Child) => {
+    const before = cpuMsOf(child.pid);
+    const r = await load(child.url, { connections: CONNECTIONS, seconds: SECONDS, next: c.next });
+    const after = cpuMsOf(child.pid);
+    if (before !== null && after !== null) {
+      cpu[side].ms += after - before;
+      cpu[side].requests += r.total;
+    }
+    return r;
+  };
   for (let round = 0; round < ROUNDS; round++) {
-    b.push(await load(bare.url, { connections: CONNECTIONS, seconds: SECONDS, next: c.next }));
-    const r = await load(latchkey.url, { connections: CONNECTIONS, seconds: SECONDS, next: c.next });
+    b.push(await timed('bare', bare));
+    const r = await timed('latchkey', latchkey);
     if (r.non2xx > 0 || r.errors > 0) throw new Error(`${c.name}: ${r.non2xx} non-2xx answers and ${r.errors} errors in ${r.total} requests (${JSON.stringify(r.statuses)})`);
     l.push(r);
   }
+  const perRequest = (x: { ms: number; requests: number }) => Math.round((x.ms * 1000) / Math.max(x.requests, 1));
   const bareRps = median(b.map((x) => x.rps));
   const rps = median(l.map((x) => x.rps));
   const p99 = median(l.map((x) => x.p99));
   const ratio = rps / bareRps;
   const bar = [c.minRatio !== null ? `≥ ${c.minRatio}×` : null, c.maxP99 !== null ? `p99 < ${c.maxP99} ms` : null].filter(Boolean).join(', ') || '—';
   const ok = c.minRatio === null && c.maxP99 === null ? null : (c.minRatio === null || ratio >= c.minRatio) && (c.maxP99 === null || p99 < c.maxP99);
-  rows.push({ store, name: c.name, result: `${fmt(rps)} req/s`, bare: `${fmt(bareRps)} req/s`, ratio, p99, bar, ok });
-  log(`${store} ${c.name}: ${fmt(rps)} req/s vs bare ${fmt(bareRps)} (${ratio.toFixed(2)}×), p99 ${p99} ms`);
+  const cpuUs = cpu.latchkey.requests > 0 ? { latchkey: perRequest(cpu.latchkey), bare: perRequest(cpu.bare) } : undefined;
+  rows.push({ store, name: c.name, result: `${fmt(rps)} req/s`, bare: `${fmt(bareRps)} req/s`, ratio, p99, bar, ok, cpu: cpuUs });
+  log(`${store} ${c.name}: ${fmt(rps)} req/s vs bare ${fmt(bareRps)} (${ratio.toFixed(2)}×), p99 ${p99} ms${cpuUs ? `; server CPU ${cpuUs.latchkey} µs/request vs bare ${cpuUs.bare} µs` : ''}`);
 }
 
 /** One request at a time, `count` of them: a page's own time, without queueing. */
@@ -274,9 +290,9 @@ async function measureExpiryScan(store: StoreKind, info: SeedInfo, env: Record<s
 
 function printTable(): void {
   const lines = [
-    '| store | case | Latchkey | bare node:http | ratio | p99 | bar | |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.store} | ${r.name} | ${r.result} | ${r.bare} | ${r.ratio === null ? '' : `${r.ratio.toFixed(2)}×`} | ${r.p99 === null ? '' : `${r.p99} ms`} | ${r.bar} | ${r.ok === null ? '' : r.ok ? 'met' : '**missed**'}${r.note ? ` (${r.note})` : ''} |`),
+    '| store | case | Latchkey | bare node:http | ratio | p99 | server CPU µs/request (bare) | bar | |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.store} | ${r.name} | ${r.result} | ${r.bare} | ${r.ratio === null ? '' : `${r.ratio.toFixed(2)}×`} | ${r.p99 === null ? '' : `${r.p99} ms`} | ${r.cpu ? `${r.cpu.latchkey} (${r.cpu.bare})` : ''} | ${r.bar} | ${r.ok === null ? '' : r.ok ? 'met' : '**missed**'}${r.note ? ` (${r.note})` : ''} |`),
   ];
   console.log(lines.join('\n'));
 }
