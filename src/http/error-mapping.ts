@@ -10,6 +10,7 @@ const STATUS: Record<ErrorKind, number> = {
   invalid: 400,
   invalid_record: 400,
   unprocessable: 422,
+  unprocessable_record: 422,
   unauthenticated: 401,
   forbidden: 403,
   not_found: 404,

@@ -2,7 +2,7 @@
  * Domain errors. Services throw these with a code and a public message; they never choose an HTTP
  * status. http/error-mapping.ts turns each kind into GitLab's status and body, in one table.
  */
-export type ErrorKind = 'invalid' | 'invalid_record' | 'unprocessable' | 'unauthenticated' | 'forbidden' | 'not_found' | 'not_allowed' | 'conflict' | 'unavailable';
+export type ErrorKind = 'invalid' | 'invalid_record' | 'unprocessable' | 'unprocessable_record' | 'unauthenticated' | 'forbidden' | 'not_found' | 'not_allowed' | 'conflict' | 'unavailable';
 
 export class DomainError extends Error {
   constructor(
@@ -35,6 +35,14 @@ export function invalidParam(message: string, code = 'INVALID_PARAM'): DomainErr
  */
 export function invalidRecord(message: string, code = 'INVALID_RECORD'): DomainError {
   return new DomainError('invalid_record', code, message);
+}
+
+/**
+ * A service's refusal through `render_api_error!(message, :unprocessable_entity)` (e.g. the personal
+ * access token create endpoints): `422 {"message": "Scopes can't be blank"}`.
+ */
+export function unprocessableRecord(message: string, code = 'UNPROCESSABLE_RECORD'): DomainError {
+  return new DomainError('unprocessable_record', code, message);
 }
 
 /** Grape's `error!(message, 422)`: `422 {"error": "<message>"}` (e.g. hooks' "Invalid url given"). */

@@ -2,7 +2,7 @@
  * GitLab's answer when a service or model refuses input: `render_api_error!` / `bad_request!` with the
  * model's sentence, `{"message": "400 Bad request - <reason>"}`. Shared by the token services.
  */
-import { DomainError, invalidRecord } from '../kernel/errors.js';
+import { DomainError, invalidRecord, unprocessableRecord } from '../kernel/errors.js';
 
 export const badRequest = (reason: string, code = 'BAD_REQUEST') => invalidRecord(`400 Bad request - ${reason}`, code);
 
@@ -32,6 +32,20 @@ function translating<T>(run: () => T, as: Sentence): T {
 
 /** Runs a check or a write (sync or async) and turns field errors and conflicts into GitLab's 400. */
 export const asBadRequest = <T>(run: () => T): T => translating(run, badRequest);
+
+/**
+ * A personal access token create endpoint's answer to a refused record: GitLab's
+ * `render_api_error!(response.message, response.http_status || :unprocessable_entity)`, the bare
+ * sentence with 422 (`{"message": "Scopes can't be blank"}`). Parameter errors (`{"error": …}`) stay 400.
+ */
+export async function asUnprocessable<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    if (e instanceof DomainError && e.kind === 'invalid_record') throw unprocessableRecord(e.message.replace(/^400 Bad request - /, ''), e.code);
+    throw e;
+  }
+}
 
 /** The same as the bare model sentence, `{"message": "Name can't be blank"}` (the personal token API). */
 export const asModelSentence = <T>(run: () => T): T => translating(run, (reason, code) => invalidRecord(reason, code));

@@ -9,7 +9,7 @@
  * through the shared token lifecycle; expiry dates through the expiry policy.
  */
 import type { Clock } from '../kernel/clock.js';
-import { asModelSentence } from './bad-request.js';
+import { asModelSentence, asUnprocessable } from './bad-request.js';
 import type { UtcDate } from '../kernel/dates.js';
 import { forbidden, invalidParam, invalidRecord, notFound, unauthenticated } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
@@ -135,7 +135,7 @@ export function createPersonalTokenService({ store, clock, issuer, lifecycle, ex
     if (!actor.isAdmin) throw forbidden();
     const user = await store.namespaces.findUserById(userId);
     if (!user) throw notFound('User Not Found', 'USER_NOT_FOUND');
-    return insertFor(user, input, actor, PERSONAL_TOKEN_SCOPES);
+    return asUnprocessable(() => insertFor(user, input, actor, PERSONAL_TOKEN_SCOPES));
   }
 
   /** A token of `userId` that `actor` may manage (the CLI names the user); 404 otherwise. */
@@ -167,7 +167,7 @@ export function createPersonalTokenService({ store, clock, issuer, lifecycle, ex
 
     /** POST /user/personal_access_tokens: for oneself, with GitLab's limited scopes. */
     async createForSelf(actor: User, input: CreatePersonalTokenInput): Promise<{ token: Token; secret: string }> {
-      return insertFor(actor, input, actor, SELF_SERVICE_SCOPES);
+      return asUnprocessable(() => insertFor(actor, input, actor, SELF_SERVICE_SCOPES));
     },
 
     /**

@@ -15,7 +15,7 @@ import { forbidden, invalidRecord, notFound } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
 import { AccessLevel } from '../namespaces/access-levels.js';
 import type { Group, User } from '../namespaces/namespace.js';
-import { asBadRequest, badRequest } from './bad-request.js';
+import { asBadRequest, asUnprocessable, badRequest } from './bad-request.js';
 import { readDescription, readScopes, readTokenName, type ResourceTokenServiceDeps } from './resource-token-service.js';
 import { issuePersonalToken } from './personal-token-service.js';
 import { PERSONAL_TOKEN_SCOPES } from './scopes.js';
@@ -146,12 +146,15 @@ export function createServiceAccountService(deps: ServiceAccountServiceDeps) {
     ): Promise<{ token: Token; secret: string }> {
       await authorize(actor, group);
       const account = await findAccount(group, userId);
-      const name = readTokenName(input.name);
-      const description = readDescription(input.description);
-      const scopes = readScopes(input.scopes, PERSONAL_TOKEN_SCOPES);
-      const now = clock.now();
-      const expiresAt = await expiryPolicy.forNewToken(input.expiresAt, { now, groupIds: group.ancestorIds });
-      return issuePersonalToken({ store, issuer }, { user: account, name, description, scopes, expiresAt, now, createdBy: actor.id === 0 ? null : actor.id, by: actor.username });
+      // GitLab's PersonalAccessTokens::CreateService, answered with `render_api_error!(…, 422)`.
+      return asUnprocessable(async () => {
+        const name = readTokenName(input.name);
+        const description = readDescription(input.description);
+        const scopes = readScopes(input.scopes, PERSONAL_TOKEN_SCOPES);
+        const now = clock.now();
+        const expiresAt = await expiryPolicy.forNewToken(input.expiresAt, { now, groupIds: group.ancestorIds });
+        return issuePersonalToken({ store, issuer }, { user: account, name, description, scopes, expiresAt, now, createdBy: actor.id === 0 ? null : actor.id, by: actor.username });
+      });
     },
 
     /** The account's tokens with GitLab's PersonalAccessTokensFinder filters and sorts. */

@@ -44,7 +44,7 @@ describe.each(DIALECTS)('personal access tokens on %s', (dialect) => {
     it('refuses an expiry beyond the maximum lifetime with the reason, writing nothing', async () => {
       const before = await tableCounts(t);
       const res = await createFor(w.users.developer.user.id, { name: 'long', scopes: ['api'], expires_at: '2027-11-24' });
-      expect(res.status).toBe(400);
+      expect(res.status).toBe(422);
       expect(res.body.message).toMatch(/^Expires at must be before 2027-11-24 \(maximum lifetime 365 days\)$/);
       expect(await tableCounts(t)).toEqual(before);
       expect((await createFor(w.users.developer.user.id, { name: 'edge', scopes: ['api'], expires_at: '2027-11-23' })).status).toBe(201);
@@ -60,10 +60,10 @@ describe.each(DIALECTS)('personal access tokens on %s', (dialect) => {
       [{ name: 'x', scopes: ['api'], expires_at: '2026-11-23' }, { message: 'Expires at must be a date in the future' }],
       [{ name: { a: 1 }, scopes: ['api'] }, { error: 'name is invalid' }],
       [{ name: 'x', scopes: 'api,read_user', expires_at: [1] }, { error: 'expires_at is invalid' }],
-    ])('400 for %j', async (body, expected) => {
+    ])('refuses %j: a parameter error 400, a refused record GitLab\'s render_api_error! 422', async (body, expected) => {
       const before = await tableCounts(t);
       const res = await createFor(w.users.developer.user.id, body);
-      expect(res.status).toBe(400);
+      expect(res.status).toBe('message' in expected ? 422 : 400);
       expect(res.body).toEqual(expected);
       expect(await tableCounts(t)).toEqual(before);
     });
@@ -97,6 +97,17 @@ describe.each(DIALECTS)('personal access tokens on %s', (dialect) => {
       const res = await t.request('POST', '/api/v4/user/personal_access_tokens', { token: w.users.reporter.token, body: { name: 'x', scopes: ['api'] } });
       expect(res.status).toBe(400);
       expect(res.body).toEqual({ error: 'scopes does not have a valid value' });
+    });
+    it('answers a refused record with GitLab\'s 422 and the sentence, writing nothing', async () => {
+      const before = await tableCounts(t);
+      for (const [body, message] of [
+        [{ name: 'x', scopes: [] }, "Scopes can't be blank"],
+        [{ name: 'x', scopes: ['self_rotate'], expires_at: '2026-11-23' }, 'Expires at must be a date in the future'],
+      ] as const) {
+        const res = await t.request('POST', '/api/v4/user/personal_access_tokens', { token: w.users.reporter.token, body });
+        expect([res.status, res.body]).toEqual([422, { message }]);
+      }
+      expect(await tableCounts(t)).toEqual(before);
     });
   });
 
@@ -254,7 +265,7 @@ describe.each(DIALECTS)('expiry policy configuration on %s', (dialect) => {
       expect(none.status).toBe(201);
       expect(none.body.expires_at).toBeNull();
       const long = await t.request('POST', `/api/v4/users/${admin.id}/personal_access_tokens`, { token: secret, body: { name: 'long', scopes: ['read_api'], expires_at: '2026-12-24' } });
-      expect(long.status).toBe(400);
+      expect(long.status).toBe(422);
       expect(long.body.message).toBe('Expires at must be before 2026-12-24 (maximum lifetime 30 days)');
     } finally {
       await t.close();
