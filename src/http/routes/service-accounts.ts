@@ -140,9 +140,11 @@ export function registerServiceAccountRoutes(app: FastifyInstance, ctx: RouteCon
     },
   );
 
-  app.delete<{ Params: AccountParamsT }>(
+  // GitLab's `hard_delete` also deletes the account's contributions; Latchkey has none, and blocks the account either way.
+  const DeleteAccountQuery = Type.Object({ hard_delete: Type.Optional(Type.Boolean({ description: 'Accepted as GitLab has it; the account is blocked and its tokens revoked either way' })) });
+  app.delete<{ Params: AccountParamsT; Querystring: { hard_delete?: boolean } }>(
     '/groups/:id/service_accounts/:user_id',
-    { schema: { tags, summary: 'Delete a service account (blocked, its tokens revoked)', params: AccountParams, response: { 204: Type.Null() } } },
+    { schema: { tags, summary: 'Delete a service account (blocked, its tokens revoked)', params: AccountParams, querystring: DeleteAccountQuery, response: { 204: Type.Null() } } },
     async (request, reply) => {
       const group = await groupOf(request, request.params.id);
       await serviceAccounts.remove(request.actor, group, request.params.user_id);

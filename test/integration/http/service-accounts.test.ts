@@ -239,7 +239,9 @@ describe.each(DIALECTS)('group service accounts on %s', (dialect) => {
     const account = await newAccount();
     const secret = (await asOwner('POST', `${base()}/${account.id}/personal_access_tokens`, { name: 'x', scopes: ['api'], expires_at: '2027-01-01' })).body.token;
     expect((await t.request('GET', '/api/v4/user', { token: secret })).status).toBe(200);
-    expect((await asOwner('DELETE', `${base()}/${account.id}`)).status).toBe(204);
+    expect((await asOwner('DELETE', `${base()}/${account.id}?hard_delete=maybe`)).body).toEqual({ error: 'hard_delete is invalid' });
+    expect((await t.request('GET', '/api/v4/user', { token: secret })).status).toBe(200);
+    expect((await asOwner('DELETE', `${base()}/${account.id}?hard_delete=true`)).status).toBe(204);
     expect((await t.request('GET', '/api/v4/user', { token: secret })).status).toBe(401);
     expect((await asOwner('GET', `${base()}?per_page=100`)).body.map((x: any) => x.id)).not.toContain(account.id);
     expect((await asOwner('DELETE', `${base()}/${account.id}`)).body).toEqual({ message: '404 User Not Found' });
