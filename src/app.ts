@@ -53,6 +53,7 @@ import { REGISTRY_KEY_PURPOSE } from './protocols/registry/index.js';
 import { OIDC_KEY_PURPOSE } from './oauth/oidc.js';
 import { createSignInModule } from './sessions/index.js';
 import { createOAuthModule } from './oauth/index.js';
+import { auditRecordOfOAuthEvent } from './oauth/oauth-events.js';
 import { createInventoryService } from './inventory/inventory-service.js';
 import { createInventoryStore } from './store/inventory.js';
 
@@ -202,7 +203,13 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   // Web UI sign-in (issue 18): sessions, password and one-time-link sign-in, account changes.
   const signIn = createSignInModule({ db: store.db, users: store.namespaces, namespaces, clock, random, serverSecret: secret, policy: config.session, onUserChanged: revocations.publishUser });
   // OAuth2 / OpenID Connect provider (issue 17): applications, grants, OAuth tokens.
-  const oauth = createOAuthModule({ db: store.db, users: store.namespaces, serverSecret: secrets, clock, random, digester, verifier, onRevoked: revocations.publish });
+  const oauth = createOAuthModule({
+    db: store.db, users: store.namespaces, serverSecret: secrets, clock, random, digester, verifier, onRevoked: revocations.publish,
+    onEvent: (e) => {
+      audit.writer.record(auditRecordOfOAuthEvent(e));
+      metrics.oauthEvents.inc({ event: e.name.slice('oauth.'.length), flow: e.grant.flow, reason: e.reason ?? '' });
+    },
+  });
 
   // `latchkey secret reseal`: every sealed value moved to the newest server secret.
   const secretResealer = createSecretResealer(store.db, {

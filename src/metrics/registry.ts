@@ -55,6 +55,8 @@ export interface MetricsRegistry {
   readonly rateLimit: Counter<'throttle' | 'outcome'>;
   /** Audit entries by outcome (`written`, `dropped`: queue full while the database refused writes). */
   readonly auditEvents: Counter<'outcome'>;
+  /** OAuth2 grant events (`grant_issued`, `token_refreshed`, `grant_revoked`, `token_revoked`, `code_reuse`) by flow and revoke reason. */
+  readonly oauthEvents: Counter<'event' | 'flow' | 'reason'>;
   /** Every counter, in exposition order. */
   counters(): MetricFamily[];
 }
@@ -65,12 +67,14 @@ export function createMetricsRegistry(): MetricsRegistry {
   const httpRequests = new Counter('latchkey_http_requests_total', 'HTTP requests by method, route pattern, status code and surface (api, ui).', ['method', 'route', 'status', 'surface'] as const);
   const rateLimit = new Counter('latchkey_rate_limit_requests_total', 'Rate-limited requests by throttle and outcome.', ['throttle', 'outcome'] as const);
   const auditEvents = new Counter('latchkey_audit_events_total', 'Audit log entries by outcome (written, dropped).', ['outcome'] as const);
+  const oauthEvents = new Counter('latchkey_oauth_events_total', 'OAuth2 grant events (grant_issued, token_refreshed, grant_revoked, token_revoked, code_reuse) by flow and revoke reason.', ['event', 'flow', 'reason'] as const);
   return {
     auditEvents,
+    oauthEvents,
     notifications,
     webhookDeliveries,
     httpRequests,
     rateLimit,
-    counters: () => [httpRequests.family(), notifications.family(), webhookDeliveries.family(), rateLimit.family(), auditEvents.family()],
+    counters: () => [httpRequests.family(), notifications.family(), webhookDeliveries.family(), rateLimit.family(), auditEvents.family(), oauthEvents.family()],
   };
 }

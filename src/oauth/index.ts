@@ -15,6 +15,7 @@ import { createOidcKeyStore } from '../store/oidc-keys.js';
 import { createApplicationService } from './application-service.js';
 import { createOidc, OIDC_KEY_PURPOSE } from './oidc.js';
 import { createOAuthService, DEFAULT_OAUTH_SETTINGS, type OAuthSettings } from './oauth-service.js';
+import type { OAuthEventSink } from './oauth-events.js';
 
 export interface OAuthModuleDeps {
   db: Kysely<Database>;
@@ -27,13 +28,15 @@ export interface OAuthModuleDeps {
   verifier: Pick<TokenVerifier, 'verify'>;
   /** Publishes token ids that stopped working (the revocation feed). */
   onRevoked: (tokenId: number) => void;
+  /** Grants issued, refreshed, revoked, codes replayed: the audit log and metrics. */
+  onEvent?: OAuthEventSink;
   settings?: OAuthSettings;
 }
 
-export function createOAuthModule({ db, users, serverSecret, clock, random, digester, verifier, onRevoked, settings = DEFAULT_OAUTH_SETTINGS }: OAuthModuleDeps) {
+export function createOAuthModule({ db, users, serverSecret, clock, random, digester, verifier, onRevoked, onEvent, settings = DEFAULT_OAUTH_SETTINGS }: OAuthModuleDeps) {
   const store = createOAuthStore(db);
   const oidc = createOidc({ keys: createOidcKeyStore(db), box: createSecretBox(serverSecret, OIDC_KEY_PURPOSE), clock, users });
-  const oauth = createOAuthService({ store, users, clock, random, digester, verifier, settings, onRevoked, idToken: oidc.idToken });
+  const oauth = createOAuthService({ store, users, clock, random, digester, verifier, settings, onRevoked, onEvent, idToken: oidc.idToken });
   const applications = createApplicationService({ store, clock, random, digester, onApplicationDeleted: oauth.revokeApplicationGrants });
   return { store, applications, oauth, oidc };
 }

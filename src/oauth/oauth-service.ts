@@ -20,6 +20,7 @@ import { generateToken } from '../tokens/token-format.js';
 import type { Token } from '../tokens/token.js';
 import type { TokenVerifier } from '../tokens/verify-token.js';
 import type { OAuthApplication } from './application.js';
+import type { OAuthEvent, OAuthEventSink, OAuthRevokeReason } from './oauth-events.js';
 import { OAuthError } from './oauth-error.js';
 import { isOAuthScope, parseScopeParam } from './oauth-scopes.js';
 import type { OAuthGrant, OAuthStore } from './oauth-store.js';
@@ -60,6 +61,8 @@ export interface OAuthServiceDeps {
   settings: OAuthSettings;
   /** Token ids that stopped working (the revocation feed). */
   onRevoked: (tokenId: number) => void;
+  /** Grants issued, refreshed and revoked, codes replayed: the audit log and metrics. */
+  onEvent?: OAuthEventSink;
   /** The ID token of an `openid` grant (oidc.ts); absent until OpenID Connect is built. */
   idToken?: (input: { application: OAuthApplication; user: User; grant: OAuthGrant; now: Date; issuer: string }) => Promise<string>;
 }
@@ -158,8 +161,25 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     for (const id of ids) onRevoked(id);
   }
 
-  async function revokeGrant(grantId: number, reason: string): Promise<void> {
-    publish(await store.transaction((tx) => tx.revokeGrant(grantId, clock.now().toISOString(), reason)));
+  type AppRef = OAuthEvent['application'];
+  const report = (name: OAuthEvent['name'], grant: OAuthGrant, application: AppRef, more: Partial<Pick<OAuthEvent, 'tokenId' | 'by' | 'reason'>> = {}) =>
+    deps.onEvent?.({ name, at: clock.now().toISOString(), grant, application, tokenId: null, by: null, ...more });
+
+  /** Ends a grant and every token of it; reported once, by whichever call ended it. `by`: who, null for the client. */
+  async function revokeGrant(grantId: number, reason: OAuthRevokeReason, by: string | null, app?: AppRef): Promise<void> {
+    const { ended, tokenIds } = await store.transaction((tx) => tx.revokeGrant(grantId, clock.now().toISOString(), reason));
+    publish(tokenIds);
+    if (!ended || !deps.onEvent) return;
+    const grant = await store.findGrant(grantId);
+    const application = app ?? (grant ? await store.findApplication(grant.applicationId) : null);
+    if (grant && application) report('oauth.grant_revoked', grant, application, { reason, by });
+  }
+
+  /** A code presented again: reported, and the grant its first redemption created ends. */
+  async function codeReplayed(grantId: number, app: OAuthApplication): Promise<void> {
+    const grant = await store.findGrant(grantId);
+    if (grant) report('oauth.code_reuse', grant, app);
+    await revokeGrant(grantId, 'code_reuse', null, app);
   }
 
   /** A new access token (a `tokens` row of kind oauth) and refresh token under `grant`, in `tx`. */
@@ -201,7 +221,7 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     if (!found || found.applicationId !== app.id) throw new OAuthError('invalid_grant');
     if (found.usedAt !== null) {
       // A code presented twice: whoever holds it may be an attacker, so what it gave is taken back.
-      if (found.grantId !== null) await revokeGrant(found.grantId, 'code_reuse');
+      if (found.grantId !== null) await codeReplayed(found.grantId, app);
       throw new OAuthError('invalid_grant');
     }
     if (now.getTime() >= Date.parse(found.expiresAt)) throw new OAuthError('invalid_grant');
@@ -226,10 +246,25 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     });
     if (!result) {
       const again = await store.findCodeByDigest(digester.digest(code));
-      if (again?.grantId) await revokeGrant(again.grantId, 'code_reuse');
+      if (again?.grantId) await codeReplayed(again.grantId, app);
       throw new OAuthError('invalid_grant');
     }
+    report('oauth.grant_issued', result.grant, app, { tokenId: result.issued.token.id, by: user.username });
     return respond(app, result.grant, result.issued, now, issuer);
+  }
+
+  /** A refresh token by value, used or not; one issued before a re-key of the server secret is found by its digest under a previous key. */
+  async function findRefreshToken(presented: string) {
+    let found = await store.findRefreshTokenByDigest(digester.digest(presented));
+    for (const older of found ? [] : digester.olderDigests(presented)) if ((found = await store.findRefreshTokenByDigest(older))) break;
+    return found;
+  }
+
+  /** A grant with its application and user (the leak response shows all three). */
+  async function describeGrant(grant: OAuthGrant | null) {
+    if (!grant) return null;
+    const [application, user] = await Promise.all([store.findApplication(grant.applicationId), users.findUserById(grant.userId)]);
+    return application ? { grant, application, user } : null;
   }
 
   async function refresh(app: OAuthApplication, params: Params, issuer: string): Promise<TokenResponse> {
@@ -237,15 +272,13 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     if (!presented) throw new OAuthError('invalid_request', 'Missing required parameter: refresh_token.');
     if (presented.length > 256) throw new OAuthError('invalid_grant');
     const now = clock.now();
-    let found = await store.findRefreshTokenByDigest(digester.digest(presented));
-    // Issued before a re-key of the server secret: found by its digest under a previous key.
-    for (const older of found ? [] : digester.olderDigests(presented)) if ((found = await store.findRefreshTokenByDigest(older))) break;
+    const found = await findRefreshToken(presented);
     if (!found) throw new OAuthError('invalid_grant');
     const grant = await store.findGrant(found.grantId);
     if (!grant || grant.applicationId !== app.id || grant.revokedAt !== null) throw new OAuthError('invalid_grant');
     if (found.usedAt !== null) {
       // Rotation: a refresh token works once. Seeing it again means two parties hold it; end the grant.
-      await revokeGrant(grant.id, 'refresh_reuse');
+      await revokeGrant(grant.id, 'refresh_reuse', null, app);
       throw new OAuthError('invalid_grant');
     }
     const asked = params.scope === undefined ? [...grant.scopes] : parseScopeParam(params.scope);
@@ -259,10 +292,11 @@ export function createOAuthService(deps: OAuthServiceDeps) {
       return { revoked, issued: await issue(tx, app, grant, asked, now) };
     });
     if (!result) {
-      await revokeGrant(grant.id, 'refresh_reuse');
+      await revokeGrant(grant.id, 'refresh_reuse', null, app);
       throw new OAuthError('invalid_grant');
     }
     publish(result.revoked);
+    report('oauth.token_refreshed', grant, app, { tokenId: result.issued.token.id, by: user.username });
     return respond(app, grant, result.issued, now, issuer);
   }
 
@@ -293,6 +327,7 @@ export function createOAuthService(deps: OAuthServiceDeps) {
         throw e;
       });
     if (!result) throw new OAuthError('invalid_grant');
+    report('oauth.grant_issued', result.grant, app, { tokenId: result.issued.token.id, by: user.username });
     return respond(app, result.grant, result.issued, now, issuer);
   }
 
@@ -415,14 +450,17 @@ export function createOAuthService(deps: OAuthServiceDeps) {
         if (!token || token.kind !== 'oauth') return false;
         const grant = await store.grantOfAccessToken(token.id);
         if (!grant || grant.applicationId !== app.id) return true;
-        if (await store.transaction((tx) => tx.tokens.markRevoked(token.id, clock.now().toISOString()))) publish([token.id]);
+        if (await store.transaction((tx) => tx.tokens.markRevoked(token.id, clock.now().toISOString()))) {
+          publish([token.id]);
+          report('oauth.token_revoked', grant, app, { tokenId: token.id, reason: 'revoked' });
+        }
         return true;
       };
       const tryRefresh = async () => {
         const found = await store.findRefreshTokenByDigest(digest);
         if (!found) return false;
         const grant = await store.findGrant(found.grantId);
-        if (grant && grant.applicationId === app.id) await revokeGrant(grant.id, 'revoked');
+        if (grant && grant.applicationId === app.id) await revokeGrant(grant.id, 'revoked', null, app);
         return true;
       };
       if (hint === 'refresh_token') {
@@ -465,12 +503,27 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     async revokeAuthorization(user: User, grantId: number): Promise<void> {
       const grant = await store.findGrant(grantId);
       if (!grant || grant.userId !== user.id || grant.revokedAt !== null) throw notFound('Authorization Not Found', 'AUTHORIZATION_NOT_FOUND');
-      await revokeGrant(grant.id, 'revoked');
+      await revokeGrant(grant.id, 'revoked', user.username);
+    },
+
+    /** POST|DELETE /admin/token: the grant an OAuth access token (a `tokens` row of kind oauth) was issued under. */
+    grantOfAccessToken: async (tokenId: number) => describeGrant(await store.grantOfAccessToken(tokenId)),
+
+    /** POST|DELETE /admin/token: the grant of an OAuth refresh token, by its value (a used one too: it still names its grant). */
+    async grantOfRefreshToken(secret: string) {
+      if (secret.length > 256 || !secret.startsWith(OAUTH_REFRESH_TOKEN_PREFIX)) return null;
+      const found = await findRefreshToken(secret);
+      return found ? describeGrant(await store.findGrant(found.grantId)) : null;
+    },
+
+    /** The leak response: an admin ends a grant, so neither its access nor its refresh token works. */
+    async revokeGrantAsAdmin(admin: User, grantId: number): Promise<void> {
+      await revokeGrant(grantId, 'admin', admin.username);
     },
 
     /** Ends every grant of an application and its tokens (before the application is deleted). */
     async revokeApplicationGrants(applicationId: number): Promise<void> {
-      for (const id of await store.liveGrantIdsOfApplication(applicationId)) await revokeGrant(id, 'application_deleted');
+      for (const id of await store.liveGrantIdsOfApplication(applicationId)) await revokeGrant(id, 'application_deleted', null);
     },
   };
 }

@@ -83,10 +83,10 @@ export interface OAuthStore {
   /** Grant ids of an application that are not revoked. */
   liveGrantIdsOfApplication(applicationId: number): Promise<number[]>;
   /**
-   * Revokes a grant and every access token issued under it; returns the ids of the tokens this revoked
-   * (for the revocation feed). A grant already revoked keeps its first reason.
+   * Revokes a grant and every access token issued under it: whether this call ended the grant (a grant
+   * already revoked keeps its first reason) and the ids of the tokens it revoked (for the revocation feed).
    */
-  revokeGrant(id: number, at: string, reason: string): Promise<number[]>;
+  revokeGrant(id: number, at: string, reason: string): Promise<{ ended: boolean; tokenIds: number[] }>;
   /** Revokes the grant's access tokens that still work (before a refresh issues the next one); their ids. */
   revokeAccessTokensOfGrant(grantId: number, at: string): Promise<number[]>;
 

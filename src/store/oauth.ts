@@ -165,8 +165,8 @@ export function createOAuthStore(db: Kysely<Database>): OAuthStore {
       return rows.map((r) => Number(r.id));
     },
     async revokeGrant(id, at, reason) {
-      await db.updateTable('oauth_grants').set({ revoked_at: at, revoke_reason: reason }).where('id', '=', id).where('revoked_at', 'is', null).execute();
-      return revokeTokens([id], at);
+      const r = await db.updateTable('oauth_grants').set({ revoked_at: at, revoke_reason: reason }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+      return { ended: Number(r.numUpdatedRows) > 0, tokenIds: await revokeTokens([id], at) };
     },
     revokeAccessTokensOfGrant: (grantId, at) => revokeTokens([grantId], at),
 
