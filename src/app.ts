@@ -56,11 +56,15 @@ import { createOAuthModule } from './oauth/index.js';
 import { auditRecordOfOAuthEvent } from './oauth/oauth-events.js';
 import { createInventoryService } from './inventory/inventory-service.js';
 import { createInventoryStore } from './store/inventory.js';
+import { createUpstreamService, UPSTREAM_TOKEN_PURPOSE } from './upstreams/upstream-service.js';
+import { createUpstreamStore } from './store/upstreams.js';
 
 export interface Overrides {
   clock?: Clock;
   random?: TokenGenerator;
   store?: Store;
+  /** How upstream syncs wait for a rate limit (a real timer when absent). */
+  sleep?: (ms: number) => Promise<void>;
   /** Log destination (stdout when absent). */
   logStream?: { write(line: string): void };
 }
@@ -190,14 +194,30 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   const cicdVariables = createCiVariableService({
     store: createCiVariableStore(store.db, store.traits), box: createSecretBox(secrets, CI_VARIABLE_VALUE_PURPOSE), accessLevel: namespaces.accessLevel, clock, audit: audit.writer.record,
   });
+  // A group named by its id or full path, whoever asks (the services check access themselves).
+  const findGroupByRef = async (ref: string) => (/^[0-9]{1,10}$/.test(ref) ? (Number(ref) <= 2147483647 ? store.namespaces.findGroupById(Number(ref)) : null) : store.namespaces.findGroupByPath(ref));
   // The credential inventory (issue 14): outside credentials, where each is configured, how it is renewed.
   const inventory = createInventoryService({
     store: createInventoryStore(store.db, store.traits),
-    findGroup: async (ref) => (/^[0-9]{1,10}$/.test(ref) ? (Number(ref) <= 2147483647 ? store.namespaces.findGroupById(Number(ref)) : null) : store.namespaces.findGroupByPath(ref)),
+    findGroup: findGroupByRef,
     findGroupById: (id) => store.namespaces.findGroupById(id),
     accessLevel: namespaces.accessLevel,
     digester,
     clock,
+    audit: audit.writer.record,
+  });
+  // Upstream GitLab instances (issue 15): their tokens' metadata synced into the inventory.
+  const upstreams = createUpstreamService({
+    store: createUpstreamStore(store.db, store.traits),
+    box: createSecretBox(secrets, UPSTREAM_TOKEN_PURPOSE),
+    findGroup: findGroupByRef,
+    clock,
+    sleep: overrides.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+    timeoutMs: config.upstreams.timeoutMs,
+    maxRetryWaitMs: config.upstreams.maxRetryWaitMs,
+    lock: createExpiryNoticeStore(store.db),
+    holder: Buffer.from(random.randomBytes(8)).toString('hex'),
+    configured: config.upstreams.configured,
     audit: audit.writer.record,
   });
   // Web UI sign-in (issue 18): sessions, password and one-time-link sign-in, account changes.
@@ -218,6 +238,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     ciVariables: createSecretBox(secrets, CI_VARIABLE_VALUE_PURPOSE),
     registryKey: createSecretBox(secrets, REGISTRY_KEY_PURPOSE),
     oidcKey: createSecretBox(secrets, OIDC_KEY_PURPOSE),
+    upstreamTokens: createSecretBox(secrets, UPSTREAM_TOKEN_PURPOSE),
   });
 
   const services: Services = {
@@ -254,6 +275,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     ciVariables: protocols.ciVariables,
     cicdVariables,
     inventory,
+    upstreams,
     sessions: signIn.sessions,
     signIn: signIn.signIn,
     accounts: signIn.accounts,

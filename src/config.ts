@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Cron } from 'croner';
 import { parseDurationSeconds } from './kernel/duration.js';
+import { parseUpstreamInput } from './upstreams/upstream.js';
 
 export interface Config {
   /** Directory for the SQLite file and the generated server secret. `LATCHKEY_DATA_DIR`, default `./data`. */
@@ -86,6 +87,19 @@ export interface Config {
    * or older than `absoluteTimeoutMs` (`LATCHKEY_SESSION_MAX_LIFETIME`, default 12h) ends.
    */
   readonly session: { readonly idleTimeoutMs: number; readonly absoluteTimeoutMs: number };
+  /** Upstream GitLab instances whose token metadata is synced into the inventory (README "Upstreams"). */
+  readonly upstreams: UpstreamsConfig;
+}
+
+export interface UpstreamsConfig {
+  /** `LATCHKEY_UPSTREAMS` (`_FILE`): a JSON list of `{"name", "url", "token", "owner"}`, applied at start. */
+  readonly configured: readonly { readonly name: string; readonly url: string; readonly token: string; readonly owner: string }[];
+  /** `LATCHKEY_UPSTREAM_SYNC_CRON` (UTC, default hourly `0 * * * *`); null (`off`) = only on demand. */
+  readonly syncCron: string | null;
+  /** `LATCHKEY_UPSTREAM_TIMEOUT_MS` (default 30000): how long one request to an upstream may take. */
+  readonly timeoutMs: number;
+  /** `LATCHKEY_UPSTREAM_MAX_RETRY_WAIT` (seconds or 5m; default 5m): the longest 429 Retry-After a sync waits for. */
+  readonly maxRetryWaitMs: number;
 }
 
 export interface RateLimitConfig {
@@ -156,6 +170,33 @@ function duration(env: Env, name: string, fallbackSeconds: number, minSeconds: n
     throw new ConfigError(`${name} must be a duration from ${minSeconds}s to ${maxSeconds / 86_400}d (seconds, or a number with s, m, h or d such as 1h), got ${JSON.stringify(raw)}`);
   }
   return seconds;
+}
+
+/** LATCHKEY_UPSTREAMS(_FILE): every entry checked as an API registration would be. */
+function upstreamList(env: Env): UpstreamsConfig['configured'] {
+  const raw = readSecretVariable(env, 'LATCHKEY_UPSTREAMS');
+  if (raw === null || raw.trim() === '') return [];
+  let list: unknown;
+  try {
+    list = JSON.parse(raw);
+  } catch {
+    // Not the parser's message: it quotes the input, and the input holds tokens.
+    throw new ConfigError('LATCHKEY_UPSTREAMS must be a JSON list of {"name", "url", "token", "owner"} (it is not valid JSON)');
+  }
+  if (!Array.isArray(list)) throw new ConfigError('LATCHKEY_UPSTREAMS must be a JSON list of {"name", "url", "token", "owner"}');
+  const names = new Set<string>();
+  return list.map((item, i) => {
+    try {
+      const u = parseUpstreamInput(item, { partial: false });
+      if (names.has(u.name!)) throw new ConfigError(`LATCHKEY_UPSTREAMS[${i}]: name ${u.name} appears twice`);
+      names.add(u.name!);
+      return Object.freeze({ name: u.name!, url: u.url!, token: u.token!, owner: u.owner! });
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      const fields = (e as { fields?: Record<string, string[]> }).fields;
+      throw new ConfigError(`LATCHKEY_UPSTREAMS[${i}]: ${fields ? Object.entries(fields).map(([k, v]) => `${k} ${v.join(', ')}`).join('; ') : (e as Error).message}`);
+    }
+  });
 }
 
 function cronPattern(env: Env, name: string, fallback: string): string | null {
@@ -232,6 +273,12 @@ export function loadConfig(env: Env = process.env): Config {
     session: Object.freeze({
       idleTimeoutMs: duration(env, 'LATCHKEY_SESSION_IDLE_TIMEOUT', 3600, 60, 30 * 86_400) * 1000,
       absoluteTimeoutMs: duration(env, 'LATCHKEY_SESSION_MAX_LIFETIME', 12 * 3600, 60, 90 * 86_400) * 1000,
+    }),
+    upstreams: Object.freeze({
+      configured: Object.freeze(upstreamList(env)),
+      syncCron: cronPattern(env, 'LATCHKEY_UPSTREAM_SYNC_CRON', '0 * * * *'),
+      timeoutMs: integer(env, 'LATCHKEY_UPSTREAM_TIMEOUT_MS', 30_000, 100, 600_000),
+      maxRetryWaitMs: duration(env, 'LATCHKEY_UPSTREAM_MAX_RETRY_WAIT', 300, 0, 3600) * 1000,
     }),
     reuse: Object.freeze({
       maxUserAgents: integer(env, 'LATCHKEY_REUSE_MAX_USER_AGENTS', 3, 0, 50),

@@ -45,6 +45,7 @@ import type { ApplicationService } from './oauth/application-service.js';
 import type { OAuthService } from './oauth/oauth-service.js';
 import type { Oidc } from './oauth/oidc.js';
 import type { InventoryService } from './inventory/inventory-service.js';
+import type { UpstreamService } from './upstreams/upstream-service.js';
 
 /** Every service the adapters (HTTP routes, CLI commands) may call. */
 export interface Services {
@@ -88,6 +89,8 @@ export interface Services {
   readonly cicdVariables: CiVariableService;
   /** The credential inventory (src/inventory): entries, placements, renewals, import/export. */
   readonly inventory: InventoryService;
+  /** Upstream GitLab instances (src/upstreams): registration, check, sync into the inventory. */
+  readonly upstreams: UpstreamService;
   /** Web UI sign-in (src/sessions): sessions, password and link sign-in, account changes that end sessions. */
   readonly sessions: SessionService;
   readonly signIn: SignInService;

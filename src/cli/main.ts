@@ -26,6 +26,8 @@ import { readFile } from 'node:fs/promises';
 import { registerAuditCommands } from './audit-command.js';
 import { registerCredentialCommands } from './credential-commands.js';
 import { registerInventoryCommands } from './inventory-commands.js';
+import { registerUpstreamCommands } from './upstream-commands.js';
+import { scheduleUpstreamSync } from '../upstreams/sync-schedule.js';
 import { CliInputError } from './token-format.js';
 import { registerUserCommands, terminalSecretPrompt } from './user-commands.js';
 
@@ -125,6 +127,9 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       const stopUsage = app.services.tokenUsage.start(10_000);
       // Every node schedules the expiry check; its database lock lets one node at a time run it.
       const expiryJob = cfg.expiryCron === null ? null : scheduleExpiryJob(cfg.expiryCron, () => app.services.expiryNotifier.run(), app.http.log);
+      // Upstream syncs (hourly by default); a lock per upstream lets one node at a time sync it.
+      void app.services.upstreams.ensureConfigured().catch((e: Error) => io.error(`latchkey: LATCHKEY_UPSTREAMS: ${e.message}`));
+      const upstreamSync = cfg.upstreams.syncCron === null ? null : scheduleUpstreamSync(cfg.upstreams.syncCron, () => app.services.upstreams.syncAll(), app.http.log);
       if (cfg.smtpUrl === null) app.http.log.info('mail is disabled (LATCHKEY_SMTP_URL is not set): expiry notices are recorded and published as events, not e-mailed');
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
@@ -132,6 +137,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
         process.once('SIGTERM', stop);
       });
       expiryJob?.stop();
+      upstreamSync?.stop();
       await stopWebhooks();
       await stopRelay();
       await stopUsage();
@@ -266,6 +272,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
   registerInventoryCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, out, readFile: (p) => readFile(p, 'utf8'), readStdin: io.readStdin ?? readProcessStdin });
   let exitCode = 0;
   registerNotifyCommands(program, { withServices: (fn) => withServices(config(), fn), out, setExitCode: (code) => (exitCode = code) });
+  registerUpstreamCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, out, readFile: (p) => readFile(p, 'utf8'), readStdin: io.readStdin ?? readProcessStdin, setExitCode: (code) => (exitCode = code) });
   registerSecretCommands(program, { withServices: (fn) => withServices(config(), fn), out, setExitCode: (code) => (exitCode = code) });
   registerAuditCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, out, setExitCode: (code) => (exitCode = code) });
 

@@ -40,6 +40,7 @@ import { registerAuditEventRoutes } from './routes/audit-events.js';
 import { registerApplicationRoutes } from './routes/applications.js';
 import { registerOAuthRoutes } from './routes/oauth.js';
 import { registerCredentialRoutes } from './routes/credentials.js';
+import { registerUpstreamRoutes } from './routes/upstreams.js';
 import { registerAuthorizedApplicationRoutes } from './routes/authorized-applications.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
 import { registerWebUi } from '../web/web-ui.js';
@@ -164,6 +165,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerAuditEventRoutes(api, ctx);
       registerApplicationRoutes(api, ctx);
       registerCredentialRoutes(api, ctx);
+      registerUpstreamRoutes(api, ctx);
       registerAuthorizedApplicationRoutes(api, ctx);
     },
     { prefix: '/api/v4' },

@@ -28,6 +28,7 @@ import { createAnalyzeTokens } from './2026-12-03T0402-analyze-tokens.js';
 import { createEventOutbox } from './2026-12-03T0100-event-outbox.js';
 import { createCredentialInventory } from './2026-12-03T0500-credential-inventory.js';
 import { createRegistryKeyRotation } from './2026-12-03T0300-registry-key-rotation.js';
+import { createUpstreams } from './2026-12-03T1300-upstreams.js';
 import { createOauthDeviceCodes } from './2026-12-03T0703-oauth-device-codes.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
@@ -56,6 +57,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-03T0300-registry-key-rotation': createRegistryKeyRotation(traits),
     '2026-12-03T0703-oauth-device-codes': createOauthDeviceCodes(traits),
     '2026-12-03T0402-analyze-tokens': createAnalyzeTokens(traits),
+    '2026-12-03T1300-upstreams': createUpstreams(traits),
   };
   return { getMigrations: async () => migrations };
 }
