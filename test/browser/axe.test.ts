@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import { parseCredentialInput } from '../../src/inventory/credential.js';
 import { DIALECTS } from '../support/dialects.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../support/test-app.js';
 import { BROWSER_TEST_TIMEOUT, chromiumAvailable, launchBrowser, listen, screenshot, seriousAxeViolations, signedIn, type BrowserUser } from '../support/browser.js';
@@ -37,6 +38,32 @@ describe.skipIf(!available)('axe scan of every page', { timeout: BROWSER_TEST_TI
     await deployTokens.remove(w.admin, project, old.token.id);
     ids.personal = (await personalTokens.createFor(w.users.maintainer.user, { name: 'laptop', scopes: ['read_user'], expiresAt: '2026-12-10' }, null)).token.id;
     ids.account = (await serviceAccounts.create(w.admin, w.top, { name: 'robot', username: 'acme-robot' })).id;
+    // An inventory entry with placements, a Markdown procedure and one renewal.
+    const { inventory } = t.app.services;
+    await inventory.create(
+      w.admin,
+      parseCredentialInput(
+        {
+          slug: 'dependency-proxy',
+          name: 'Dependency proxy token',
+          kind: 'gitlab_group_token',
+          provider: 'gitlab.com',
+          owner: 'acme/platform',
+          scopes: ['read_virtual_registry'],
+          purpose: 'Pulling images through the dependency proxy bypasses rate limits.',
+          renewal: { expires_at: '2026-12-01' },
+          procedure: 'Create a **new** group token (Guest), then encode it:\n\n    python3 encode.py <API_KEY>\n\nSee [the docs](https://docs.gitlab.com/user/packages/dependency_proxy/).',
+          value: 'glpat-outside-fingerprinted-value',
+          placements: [
+            { kind: 'ci_variable', instance: 'gitlab.com', project: 'tocco-client', key: 'DOCKER_AUTH_CONFIG', format: 'docker_auth_config', registry: 'gitlab.com:443' },
+            { kind: 'manual', where: 'Renovate dashboard settings' },
+          ],
+        },
+        { partial: false },
+      ),
+    );
+    await inventory.create(w.admin, parseCredentialInput({ slug: 'npm-publish', name: 'NPM publish', kind: 'npm_token', owner: 'acme/platform', renewal: { every_days: 90 } }, { partial: false }));
+    await inventory.renew(w.admin, 'npm-publish', { note: 'first renewal' });
     base = await listen(t);
     admin = await signedIn(browser, base, 'root', PASSWORD);
   });
@@ -81,6 +108,12 @@ describe.skipIf(!available)('axe scan of every page', { timeout: BROWSER_TEST_TI
     ['/-/expiring?within=365'],
     ['/-/audit_events', 'audit-log'],
     ['/-/audit_events?status=abc'],
+    ['/-/inventory', 'inventory'],
+    ['/-/inventory?due_within=30&status=overdue'],
+    ['/-/inventory/dependency-proxy', 'inventory-entry'],
+    ['/-/inventory/npm-publish'],
+    ['/admin/token'],
+    ['/admin/users', 'admin-users'],
     ['/no/such/page'],
   ];
   for (const [path, shot] of PAGES) {
@@ -109,14 +142,36 @@ describe.skipIf(!available)('axe scan of every page', { timeout: BROWSER_TEST_TI
     expect(await seriousAxeViolations(page)).toEqual([]);
   });
 
+  it('"Is this value one of ours?" with the keyboard alone: the answer for a Latchkey token and for an inventory fingerprint', async () => {
+    const { page } = admin;
+    const leaked = await t.app.services.deployTokens.create(w.admin, { type: 'project', project: w.project }, { name: 'leaked-pull', scopes: ['read_registry'], expiresAt: '2027-01-15' });
+    for (const [value, answer, shot] of [
+      [leaked.secret, 'Yes: Latchkey deploy token', 'admin-token-lookup'],
+      ['glpat-outside-fingerprinted-value', 'Yes: an outside credential in the inventory', undefined],
+    ] as const) {
+      await page.goto('/admin/token');
+      // Tab from the top of the page until the value field has focus, type, Enter.
+      await page.locator('body').focus();
+      for (let i = 0; i < 30 && !(await page.evaluate(() => document.activeElement?.id === 'lookup-value')); i++) await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('lookup-value');
+      await page.keyboard.type(value);
+      await Promise.all([page.waitForURL('**/admin/token'), page.keyboard.press('Enter')]);
+      await page.getByRole('heading', { name: answer }).waitFor();
+      expect(await seriousAxeViolations(page)).toEqual([]);
+      if (shot) await screenshot(page, shot);
+    }
+  });
+
   it('at 375 px wide: nothing overflows the page sideways, and axe finds nothing serious', async () => {
     const narrow = await signedIn(browser, base, 'maintainer-user', PASSWORD, { width: 375, height: 812 });
     try {
-      for (const path of ['/', '/-/user_settings/personal_access_tokens', `${PROJECT}/-/settings/repository`, '/-/expiring']) {
+      for (const path of ['/', '/-/user_settings/personal_access_tokens', `${PROJECT}/-/settings/repository`, '/-/expiring', '/-/inventory', '/-/inventory/dependency-proxy']) {
         await scan(narrow.page, path);
         const overflow = await narrow.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
         expect(overflow, path).toBeLessThanOrEqual(0);
       }
+      await screenshot(narrow.page, 'inventory-entry-375px');
+      await narrow.page.goto('/-/expiring');
       await screenshot(narrow.page, 'what-expires-when-375px');
     } finally {
       await narrow.context.close();
