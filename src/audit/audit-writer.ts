@@ -33,6 +33,8 @@ export interface AuditRecord {
   /** Token events name their actor by username (`data.by`); resolved to an id at flush. */
   readonly actorUsername?: string | null;
   readonly tokenId?: number | null;
+  /** The group an entry without a token belongs to (a credential inventory change): filed under it as a token's entry is under its group. */
+  readonly groupId?: number | null;
   readonly method?: string | null;
   readonly route?: string | null;
   /** The request's path as received (no query string): token values in it are redacted at flush. */
@@ -82,11 +84,12 @@ export async function enrichRecords(store: Pick<AuditStore, 'tokenInfo' | 'proje
   const projectGroups = await store.projectGroups([...new Set([...tokens.values()].map((t) => t.projectId).filter((id): id is number => id !== null))]);
   const groupOf = (t: { projectId: number | null; groupId: number | null; ownerGroupId: number | null }) =>
     t.projectId !== null ? (projectGroups.get(t.projectId) ?? null) : (t.groupId ?? t.ownerGroupId);
-  const paths = await store.groupPaths([...new Set([...tokens.values()].map(groupOf).filter((id): id is number => id !== null))]);
+  const groupIds = [...[...tokens.values()].map(groupOf), ...batch.map((r) => r.groupId ?? null)];
+  const paths = await store.groupPaths([...new Set(groupIds.filter((id): id is number => id !== null))]);
   const users = await store.usersByName([...new Set(batch.map((r) => r.actorUsername).filter((n): n is string => typeof n === 'string'))]);
   return batch.map((r) => {
     const token = r.tokenId == null ? undefined : tokens.get(r.tokenId);
-    const groupId = token ? groupOf(token) : null;
+    const groupId = token ? groupOf(token) : (r.groupId ?? null);
     const named = r.actorUsername ? users.get(r.actorUsername) : undefined;
     const actor = r.actor ?? (r.actorUsername ? { type: (named?.botKind ? 'bot' : 'user') as ActorType, id: named?.id ?? null, name: r.actorUsername } : null);
     return {
@@ -104,7 +107,7 @@ export async function enrichRecords(store: Pick<AuditStore, 'tokenInfo' | 'proje
       user_agent: clip(r.userAgent, redactTokens),
       ip: r.ip ?? null,
       project_id: token?.projectId ?? null,
-      group_id: token ? (token.groupId ?? token.ownerGroupId) : null,
+      group_id: token ? (token.groupId ?? token.ownerGroupId) : (r.groupId ?? null),
       group_path: groupId === null ? null : (paths.get(groupId) ?? null),
       data: JSON.stringify(r.data ?? {}),
     };

@@ -3,7 +3,7 @@
  * the instance admin (whoever runs it holds the database), so it sees every entry.
  */
 import type { Command } from 'commander';
-import { describePlacement, type Credential } from '../inventory/credential.js';
+import { describePlacement, type InventoryEntry } from '../inventory/credential.js';
 import { presentCredential, presentRenewalEntry, presentRenewalRule } from '../inventory/credential-json.js';
 import { daysUntil } from '../kernel/dates.js';
 import type { User } from '../namespaces/namespace.js';
@@ -17,14 +17,14 @@ export interface CredentialCommandDeps {
   out(opts: { json?: boolean }): Output;
 }
 
-const ruleText = (c: Credential): string =>
+const ruleText = (c: InventoryEntry): string =>
   c.renewal.type === 'expires_at' ? `expires ${c.renewal.expiresAt}` : c.renewal.type === 'every_days' ? `every ${c.renewal.everyDays} days` : `${c.renewal.event} (review every ${c.renewal.reviewEveryDays} days)`;
 
-export function formatCredential(c: Credential): string {
+export function formatCredential(c: InventoryEntry): string {
   const lines = [
-    `${c.name} (${c.slug}, id ${c.id})`,
+    `${c.name} (${c.slug}${c.tokenId !== null ? `, token ${c.tokenId}` : ''}${c.id !== null ? `, id ${c.id}` : ''})`,
     `  kind:      ${c.kind}${c.provider ? ` on ${c.provider}` : ''}${c.resource ? `, ${c.resource}` : ''}`,
-    `  owner:     ${c.owner.fullPath}`,
+    `  owner:     ${c.owner?.fullPath ?? '-'}`,
     `  scopes:    ${c.scopes.length > 0 ? c.scopes.join(', ') : '-'}${c.role ? `  role: ${c.role}` : ''}`,
     `  renewal:   ${ruleText(c)}; due ${c.dueOn}${c.renewedOn ? `; last renewed ${c.renewedOn}` : ''}`,
   ];
@@ -43,24 +43,27 @@ export function registerCredentialCommands(program: Command, deps: CredentialCom
   credential
     .command('list')
     .description('List inventory entries, soonest due first within each page order (id)')
+    .option('--source <source>', "all (default): outside credentials and Latchkey's own tokens; outside; tokens", 'all')
     .option('--owner <group>', 'only entries of this group (id or full path)')
     .option('--kind <kind>', 'only entries of this kind')
     .option('--due-before <date>', 'only entries due on or before this date (YYYY-MM-DD)')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { owner?: string; kind?: string; dueBefore?: string; json?: boolean }) => {
+    .action(async (opts: { source: string; owner?: string; kind?: string; dueBefore?: string; json?: boolean }) => {
+      if (opts.source !== 'all' && opts.source !== 'outside' && opts.source !== 'tokens') throw new CliInputError('--source must be all, outside or tokens');
+      const source = opts.source;
       if (opts.dueBefore !== undefined && !DATE.test(opts.dueBefore)) throw new CliInputError('--due-before must be a date (YYYY-MM-DD)');
       await deps.withServices(async ({ services, clock }) => {
         const actor = await deps.actorOf(services);
-        const all: Credential[] = [];
+        const all: InventoryEntry[] = [];
         for (let page = 1; ; page++) {
-          const result = await services.inventory.list(actor, { owner: opts.owner, kind: opts.kind, dueOnOrBefore: opts.dueBefore }, { page, perPage: 100 });
+          const result = await services.inventory.list(actor, { source, owner: opts.owner, kind: opts.kind, dueOnOrBefore: opts.dueBefore }, { page, perPage: 100 });
           all.push(...result.items);
           if (all.length >= result.total || result.items.length === 0) break;
         }
         const now = clock.now();
         emit(deps.out(opts), all.map(presentCredential), () =>
           formatTable(
-            all.map((c) => ({ slug: c.slug, name: c.name, kind: c.kind, owner: c.owner.fullPath, renewal: ruleText(c), due_on: c.dueOn, days_left: daysUntil(c.dueOn, now), placements: c.placements.length })),
+            all.map((c) => ({ slug: c.slug, name: c.name, kind: c.kind, owner: c.owner?.fullPath ?? '-', renewal: ruleText(c), due_on: c.dueOn, days_left: daysUntil(c.dueOn, now), placements: c.placements.length })),
             ['slug', 'name', 'kind', 'owner', 'renewal', 'due_on', 'days_left', 'placements'],
           ),
         );

@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
-import { describePlacement, type Credential } from '../inventory/credential.js';
+import { describePlacement } from '../inventory/credential.js';
 import { toInventoryCsv, toInventoryYaml } from '../inventory/inventory-file.js';
 import type { User } from '../namespaces/namespace.js';
 import type { Services } from '../services.js';
@@ -61,12 +61,7 @@ export function registerInventoryCommands(program: Command, deps: InventoryComma
       if (opts.format !== 'yaml' && opts.format !== 'csv') throw new CliInputError('--format must be yaml or csv');
       await deps.withServices(async ({ services }) => {
         const actor = await deps.actorOf(services);
-        const all: Credential[] = [];
-        for (let page = 1; ; page++) {
-          const result = await services.inventory.list(actor, {}, { page, perPage: 100 });
-          all.push(...result.items);
-          if (all.length >= result.total || result.items.length === 0) break;
-        }
+        const all = await services.inventory.exportable(actor);
         const text = opts.format === 'yaml' ? toInventoryYaml(all) : toInventoryCsv(all, describePlacement);
         if (opts.output !== undefined) await writeFile(opts.output, text, 'utf8');
         else deps.out({}).print(text.replace(/\r?\n$/, ''));

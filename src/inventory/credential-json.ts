@@ -3,7 +3,7 @@
  * a renewal object with only its rule's fields, placements with only their kind's fields. Never a
  * fingerprint: only whether one is set.
  */
-import type { Credential, Placement, Renewal } from './credential.js';
+import type { InventoryEntry, Placement, Renewal } from './credential.js';
 import { describePlacement, placementFieldsOf } from './credential.js';
 import type { RenewalEntry } from './inventory-store.js';
 
@@ -22,7 +22,7 @@ export function presentPlacement(p: Placement) {
   return { id: p.id, ...placementFieldsOf(p), description: describePlacement(p) };
 }
 
-export function presentCredential(c: Credential) {
+export function presentCredential(c: InventoryEntry) {
   return {
     id: c.id,
     slug: c.slug,
@@ -30,7 +30,7 @@ export function presentCredential(c: Credential) {
     kind: c.kind,
     provider: c.provider,
     resource: c.resource,
-    owner: { id: c.owner.id, full_path: c.owner.fullPath },
+    owner: c.owner === null ? null : { id: c.owner.id, full_path: c.owner.fullPath },
     scopes: [...c.scopes],
     role: c.role,
     purpose: c.purpose,

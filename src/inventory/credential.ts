@@ -104,6 +104,16 @@ export interface Credential extends CredentialAttributes {
 }
 
 /**
+ * An entry as lists and look-ups answer it: a stored entry, or a Latchkey token's (token-entry.ts),
+ * which has no id until inventory fields are added to it and no owner while it is a person's token
+ * without one.
+ */
+export type InventoryEntry = Omit<Credential, 'id' | 'owner'> & {
+  readonly id: number | null;
+  readonly owner: { readonly id: number; readonly fullPath: string } | null;
+};
+
+/**
  * A create or update as parsed: absent fields are undefined (an update keeps them). `owner` is the
  * group's id or full path, resolved by the service. `value` is the secret to fingerprint (null clears
  * the fingerprint); it is hashed at once and never kept.

@@ -6,8 +6,9 @@
  */
 import { LineCounter, parseDocument, stringify, type Node } from 'yaml';
 import { DomainError } from '../kernel/errors.js';
-import { parseCredentialInput, PLACEMENT_FIELDS, type Credential, type CredentialInput, type FieldErrors } from './credential.js';
+import { parseCredentialInput, PLACEMENT_FIELDS, type CredentialInput, type FieldErrors, type InventoryEntry } from './credential.js';
 import { presentRenewalRule } from './credential-json.js';
+import { tokenIdOfRef } from './token-entry.js';
 
 export const INVENTORY_FILE_VERSION = 1;
 
@@ -90,8 +91,11 @@ export function parseInventoryFile(text: string): FileEntry[] {
       return;
     }
     try {
-      // The file is the whole truth of an entry: what it leaves out is cleared.
-      const input = parseCredentialInput({ provider: null, resource: null, role: null, purpose: null, procedure: null, scopes: [], placements: [], ...obj }, { partial: false });
+      // The file is the whole truth of an entry: what it leaves out is cleared. A Latchkey token's entry
+      // (`slug: token-<id>`) needs only the fields it sets; the token's own are read from the token.
+      const isToken = typeof obj.slug === 'string' && tokenIdOfRef(obj.slug) !== null;
+      const cleared = isToken ? { purpose: null, procedure: null, placements: [] } : { provider: null, resource: null, role: null, purpose: null, procedure: null, scopes: [], placements: [] };
+      const input = parseCredentialInput({ ...cleared, ...obj }, { partial: isToken });
       const slug = input.slug!;
       if (seen.has(slug)) add(`credentials[${index}].slug`, `(${slug}) is also the slug of credentials[${seen.get(slug)}]`, at(['slug']));
       else seen.set(slug, index);
@@ -106,11 +110,11 @@ export function parseInventoryFile(text: string): FileEntry[] {
 }
 
 /** One entry as the file writes it: the import's fields, in the example's order, empty ones left out. */
-export function fileEntryOf(c: Credential): Record<string, unknown> {
+export function fileEntryOf(c: InventoryEntry): Record<string, unknown> {
   const out: Record<string, unknown> = { slug: c.slug, name: c.name, kind: c.kind };
   if (c.provider !== null) out.provider = c.provider;
   if (c.resource !== null) out.resource = c.resource;
-  out.owner = c.owner.fullPath;
+  if (c.owner !== null) out.owner = c.owner.fullPath;
   if (c.scopes.length > 0) out.scopes = [...c.scopes];
   if (c.role !== null) out.role = c.role;
   if (c.purpose !== null) out.purpose = c.purpose;
@@ -126,7 +130,7 @@ export function fileEntryOf(c: Credential): Record<string, unknown> {
   return out;
 }
 
-export function toInventoryYaml(credentials: readonly Credential[]): string {
+export function toInventoryYaml(credentials: readonly InventoryEntry[]): string {
   const body = stringify({ version: INVENTORY_FILE_VERSION, credentials: credentials.map(fileEntryOf) }, { lineWidth: 0, indentSeq: true });
   return `# Latchkey credential inventory (latchkey inventory export). Import with: latchkey inventory import <file>\n${body}`;
 }
@@ -140,11 +144,11 @@ function csvField(v: string | number | null): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-export function toInventoryCsv(credentials: readonly Credential[], describe: (p: Credential['placements'][number]) => string): string {
+export function toInventoryCsv(credentials: readonly InventoryEntry[], describe: (p: InventoryEntry['placements'][number]) => string): string {
   const rows = credentials.map((c) => {
     const r = c.renewal;
     const row: Record<(typeof CSV_COLUMNS)[number], string | number | null> = {
-      slug: c.slug, name: c.name, kind: c.kind, provider: c.provider, resource: c.resource, owner: c.owner.fullPath, scopes: c.scopes.join(' '), role: c.role, purpose: c.purpose,
+      slug: c.slug, name: c.name, kind: c.kind, provider: c.provider, resource: c.resource, owner: c.owner?.fullPath ?? null, scopes: c.scopes.join(' '), role: c.role, purpose: c.purpose,
       expires_at: r.type === 'expires_at' ? r.expiresAt : null, every_days: r.type === 'every_days' ? r.everyDays : null,
       event: r.type === 'event' ? r.event : null, review_every_days: r.type === 'event' ? r.reviewEveryDays : null,
       due_on: c.dueOn, renewed_on: c.renewedOn, placements: c.placements.map(describe).join('; '), procedure: c.procedure,

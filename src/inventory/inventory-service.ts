@@ -14,7 +14,8 @@ import type { AuditRecord } from '../audit/audit-writer.js';
 import type { Clock } from '../kernel/clock.js';
 import { utcDateOf, type UtcDate } from '../kernel/dates.js';
 import { DomainError, forbidden, notFound } from '../kernel/errors.js';
-import type { Page, PageRequest } from '../kernel/page.js';
+import { offsetOf, type Page, type PageRequest } from '../kernel/page.js';
+import { TOKEN_ENTRY_FIELDS, TOKEN_ENTRY_KINDS, tokenIdOfRef, tokenSlug, type TokenEntryKind } from './token-entry.js';
 import { AccessLevel } from '../namespaces/access-levels.js';
 import type { Group, User } from '../namespaces/namespace.js';
 import type { TokenDigester } from '../tokens/token-digest.js';
@@ -25,10 +26,12 @@ import {
   slugFromName,
   type Credential,
   type CredentialInput,
+  type FieldErrors,
+  type InventoryEntry,
   type Placement,
   type PlacementFields,
 } from './credential.js';
-import type { CredentialFilter, CredentialRecord, InventoryStore, PlacementQuery, RenewalEntry } from './inventory-store.js';
+import type { CredentialFilter, CredentialRecord, InventoryStore, PlacementQuery, RenewalEntry, TokenEntryFilter, TokenEntryRead } from './inventory-store.js';
 import { parseInventoryFile } from './inventory-file.js';
 import { planRenewal, type RenewalInput } from './renewal.js';
 
@@ -45,8 +48,9 @@ export interface InventoryServiceDeps {
   audit?: (entry: AuditRecord) => Promise<void> | void;
 }
 
-/** List filters: `owner` is a group id or full path. */
+/** List filters: `owner` is a group id or full path; `source` narrows to outside credentials or Latchkey's tokens. */
 export interface CredentialListQuery {
+  readonly source?: 'all' | 'outside' | 'tokens';
   readonly owner?: string;
   readonly kind?: string;
   readonly search?: string;
@@ -61,11 +65,28 @@ export interface ImportResult {
   readonly left: string[];
 }
 
+/**
+ * Where a keyset page starts: after an outside entry's id (outside entries come first), or after a
+ * token's id; `afterId` null: at the start of that part.
+ */
+export interface ListCursor {
+  readonly source: 'outside' | 'tokens';
+  readonly afterId: number | null;
+}
+
+/** A list page, and for keyset pages where the next one starts (null: none follows). */
+export type EntryPage = Page<InventoryEntry> & { readonly next?: ListCursor | null };
+
 /** Thrown inside a dry run's transaction so that it rolls back. */
 class DryRunRollback extends Error {}
 
-/** What one committed change records in the audit log. */
-type PendingAudit = { event: string; credential: Pick<Credential, 'id' | 'slug' | 'owner'>; data?: Record<string, unknown> };
+/** What one committed change records in the audit log (under the owning group, for group-filtered audit queries). */
+type PendingAudit = { event: string; credential: Pick<Credential, 'id' | 'slug' | 'owner' | 'tokenId'>; data?: Record<string, unknown> };
+
+/** An entry as a look-up finds it: a stored outside entry, or a Latchkey token's. */
+type Found = { readonly credential: Credential; readonly token: null } | { readonly credential: null; readonly token: TokenEntryRead };
+
+const isTokenKind = (kind: string): kind is TokenEntryKind => (TOKEN_ENTRY_KINDS as readonly string[]).includes(kind);
 
 const NUMERIC = /^[0-9]{1,10}$/;
 const SLUG_LIKE = /^[a-z0-9][a-z0-9._-]{0,99}$/;
@@ -89,14 +110,40 @@ export function createInventoryService({ store, findGroup, findGroupById, access
     return SLUG_LIKE.test(ref) ? s.findBySlug(ref) : null;
   };
 
+  /**
+   * The entry `ref` names: an outside entry (id or slug), or a token's (`token-<id>` of any token of its
+   * rotation chain, or the id of the row holding its inventory fields).
+   */
+  const find = async (s: InventoryStore, ref: string): Promise<Found | null> => {
+    const tokenId = tokenIdOfRef(ref);
+    const credential = tokenId === null ? await findRef(s, ref) : null;
+    if (credential !== null && credential.tokenId === null) return { credential, token: null };
+    const chainTokenId = tokenId ?? credential?.tokenId;
+    const token = chainTokenId === undefined || chainTokenId === null ? null : await s.findTokenEntry(chainTokenId);
+    return token === null ? null : { credential: null, token };
+  };
+
+  /** The actor's level on a token's entry: on its owning group; a person manages their own personal access tokens. */
+  const levelOnToken = async (actor: User, read: TokenEntryRead): Promise<number> => {
+    if (actor.isAdmin || (read.token.kind === 'personal_access_token' && read.token.userId === actor.id)) return AccessLevel.OWNER;
+    return read.entry.owner === null ? 0 : levelOn(actor, read.entry.owner.id);
+  };
+
   /** The entry if `actor` may read it (Reporter+), else 404; `manage` also needs Maintainer+ (else 403). */
-  const authorise = async (actor: User, ref: string, need: 'read' | 'manage'): Promise<Credential> => {
-    const credential = await findRef(store, ref);
-    if (credential === null) throw NOT_FOUND();
-    const level = await levelOn(actor, credential.owner.id);
+  const authoriseEntry = async (actor: User, ref: string, need: 'read' | 'manage'): Promise<Found> => {
+    const found = await find(store, ref);
+    if (found === null) throw NOT_FOUND();
+    const level = found.token !== null ? await levelOnToken(actor, found.token) : await levelOn(actor, found.credential.owner.id);
     if (level < AccessLevel.REPORTER) throw NOT_FOUND();
     if (need === 'manage' && level < AccessLevel.MAINTAINER) throw forbidden('CREDENTIAL_NEEDS_MAINTAINER');
-    return credential;
+    return found;
+  };
+
+  /** An outside entry `actor` may read or manage; a token's entry is refused with `tokenRefusal`. */
+  const authorise = async (actor: User, ref: string, need: 'read' | 'manage', tokenRefusal?: FieldErrors): Promise<Credential> => {
+    const found = await authoriseEntry(actor, ref, need);
+    if (found.token !== null) throw invalidCredential(tokenRefusal ?? { base: ["is a Latchkey token's entry"] });
+    return found.credential;
   };
 
   /** The group `owner` names, which `actor` must manage: an unknown or unseen group is a field error, a seen one below Maintainer a 403. */
@@ -126,7 +173,11 @@ export function createInventoryService({ store, findGroup, findGroupById, access
         at,
         event: p.event,
         actorUsername: actor.username,
-        data: { by: actor.username, credential_id: p.credential.id, slug: p.credential.slug, owner: p.credential.owner.fullPath, ...p.data },
+        groupId: p.credential.owner.id,
+        data: {
+          by: actor.username, credential_id: p.credential.id, slug: p.credential.slug, owner: p.credential.owner.fullPath,
+          ...(p.credential.tokenId !== null ? { token_id: p.credential.tokenId } : {}), ...p.data,
+        },
       });
     }
     return result;
@@ -137,6 +188,7 @@ export function createInventoryService({ store, findGroup, findGroupById, access
     const name = input.name ?? current!.name;
     const slug = input.slug ?? current?.slug ?? slugFromName(name);
     if (slug.length === 0) throw invalidCredential({ slug: ["can't be derived from the name; give one"] });
+    if (tokenIdOfRef(slug) !== null) throw invalidCredential({ slug: [`(${slug}) names a Latchkey token's entry; give another`] });
     const renewal = input.renewal ?? current!.renewal;
     const renewedOn = current?.renewedOn ?? null;
     return {
@@ -214,7 +266,7 @@ export function createInventoryService({ store, findGroup, findGroupById, access
     return { credential: updated, changed };
   }
 
-  const placementOf = (credential: Credential, placementId: number): Placement => {
+  const placementOf = (credential: { placements: readonly Placement[] }, placementId: number): Placement => {
     const p = credential.placements.find((x) => x.id === placementId);
     if (!p) throw notFound('Placement Not Found', 'PLACEMENT_NOT_FOUND');
     return p;
@@ -223,9 +275,109 @@ export function createInventoryService({ store, findGroup, findGroupById, access
   /** The list scope of `actor`: everything for admins, else entries of groups where they are Reporter+. */
   const scopeOf = (actor: User): CredentialFilter => (actor.isAdmin ? {} : { readableBy: { userId: actor.id, today: today() } });
 
+  /**
+   * The owning group a write to a token's inventory fields gives (read before the transaction): a token
+   * with a group is owned by it (naming another is refused); a person's token takes the group `owner`
+   * names, which the actor must manage. Fields a token's entry reads from the token are refused.
+   */
+  async function prepareTokenUpdate(actor: User, read: TokenEntryRead, input: CredentialInput): Promise<Group | null> {
+    const readOnly = Object.keys(input).filter((f) => !(TOKEN_ENTRY_FIELDS as readonly string[]).includes(f));
+    if (readOnly.length > 0) throw invalidCredential(Object.fromEntries(readOnly.map((f) => [f, ['is read from the Latchkey token (only owner, purpose, procedure and placements are set on its entry)']])));
+    if (input.owner === undefined) return null;
+    const own = read.token.group;
+    if (own === null) return ownerGroup(actor, input.owner);
+    const named = await findGroup(input.owner);
+    if (named?.id !== own.id) throw invalidCredential({ owner: [`is the token's group (${own.fullPath}) and cannot be changed`] });
+    return null;
+  }
+
+  /** The row of a token's inventory fields after `input`: the token's core fields copied, the inventory fields set. */
+  const tokenFieldsRecord = (read: TokenEntryRead, input: CredentialInput, ownerGroupId: number): CredentialRecord => {
+    const { entry, fields } = read;
+    return {
+      slug: tokenSlug(read.token.rootId),
+      name: entry.name,
+      kind: entry.kind,
+      provider: entry.provider,
+      resource: entry.resource,
+      ownerGroupId,
+      scopes: entry.scopes,
+      role: entry.role,
+      purpose: input.purpose !== undefined ? input.purpose : (fields?.purpose ?? null),
+      renewal: entry.renewal,
+      procedure: input.procedure !== undefined ? input.procedure : (fields?.procedure ?? null),
+      renewedOn: entry.renewedOn,
+      dueOn: entry.dueOn,
+    };
+  };
+
+  const ownerMissing = () => invalidCredential({ owner: ["is missing: a person's token needs an owning group before inventory fields are added to it"] });
+
+  /**
+   * Writes a token's inventory fields inside a transaction (the row is created on the first write);
+   * returns the entry and what changed (empty: nothing, and no row is created for nothing).
+   */
+  async function updateTokenIn(s: InventoryStore, pending: PendingAudit[], actor: User, tokenId: number, input: CredentialInput, owner: Group | null): Promise<{ entry: InventoryEntry; changed: string[] }> {
+    const read = await s.findTokenEntry(tokenId);
+    if (read === null) throw NOT_FOUND();
+    const current = read.fields;
+    const ownerGroupId = read.token.group?.id ?? owner?.id ?? current?.owner.id;
+    const changed: string[] = [];
+    for (const f of ['purpose', 'procedure'] as const) if (input[f] !== undefined && input[f] !== (current?.[f] ?? null)) changed.push(f);
+    if (owner !== null && owner.id !== current?.owner.id) changed.push('owner');
+    const placementsNow = (current?.placements ?? []).map(({ id: _i, credentialId: _c, ...p }) => p);
+    if (input.placements !== undefined && JSON.stringify(placementsNow) !== JSON.stringify(input.placements)) changed.push('placements');
+    if (changed.length === 0) return { entry: read.entry, changed };
+    if (ownerGroupId === undefined) throw ownerMissing();
+    const record = tokenFieldsRecord(read, input, ownerGroupId);
+    const id = current !== null ? current.id : await s.insert(record, actor.id > 0 ? actor.id : null, now(), read.token.rootId);
+    if (current !== null) await s.update(id, record, now());
+    if (changed.includes('placements')) await s.replacePlacements(id, input.placements!);
+    const fresh = (await s.findTokenEntry(read.token.id))!;
+    pending.push({ event: current === null ? 'credential.created' : 'credential.updated', credential: fresh.fields!, data: { changed, live_token_id: read.token.id } });
+    return { entry: fresh.entry, changed };
+  }
+
+  /** The stored row of a token's inventory fields, created (empty) on first use, inside a transaction. */
+  async function tokenRowIn(s: InventoryStore, pending: PendingAudit[], actor: User, tokenId: number, owner: Group | null): Promise<Credential> {
+    const read = await s.findTokenEntry(tokenId);
+    if (read === null) throw NOT_FOUND();
+    if (read.fields !== null) return read.fields;
+    const ownerGroupId = read.token.group?.id ?? owner?.id;
+    if (ownerGroupId === undefined) throw ownerMissing();
+    await s.insert(tokenFieldsRecord(read, {}, ownerGroupId), actor.id > 0 ? actor.id : null, now(), read.token.rootId);
+    const created = (await s.findTokenEntry(tokenId))!.fields!;
+    pending.push({ event: 'credential.created', credential: created, data: { kind: created.kind, live_token_id: read.token.id } });
+    return created;
+  }
+
+  /** The entry whose placements `actor` changes, and (inside the transaction) the stored row they hang on. */
+  const placementTarget = async (actor: User, ref: string) => {
+    const found = await authoriseEntry(actor, ref, 'manage');
+    if (found.token === null) {
+      const c = found.credential;
+      return { placements: c.placements, rowIn: async (_s: InventoryStore, _p: PendingAudit[]) => c };
+    }
+    const read = found.token;
+    return { placements: read.entry.placements, rowIn: (s: InventoryStore, p: PendingAudit[]) => tokenRowIn(s, p, actor, read.token.id, null) };
+  };
+
+  /** A page of token entries for a list. */
+  const tokenFilterOf = (actor: User, query: CredentialListQuery, ownerGroupId: number | undefined): Omit<TokenEntryFilter, 'limit'> => ({
+    ...(actor.isAdmin ? {} : { readableBy: { userId: actor.id, today: today() } }),
+    ...(ownerGroupId !== undefined ? { ownerGroupId } : {}),
+    ...(query.kind !== undefined && isTokenKind(query.kind) ? { kind: query.kind } : {}),
+    ...(query.search !== undefined && query.search !== '' ? { search: query.search } : {}),
+    ...(query.dueOnOrBefore !== undefined ? { dueOnOrBefore: query.dueOnOrBefore } : {}),
+  });
+
   return {
-    /** Entries `actor` may read, oldest first; `owner` narrows to one group (404 when the actor cannot see it). */
-    async list(actor: User, query: CredentialListQuery, page: PageRequest): Promise<Page<Credential>> {
+    /**
+     * Entries `actor` may read: outside entries (id order), then Latchkey's tokens (token id order).
+     * Offset pages count tokens up to `page.countLimit`; keyset pages (`cursor`) count nothing, so a
+     * page costs the same at any depth. `owner` narrows to one group (404 when the actor cannot see it).
+     */
+    async list(actor: User, query: CredentialListQuery, page: PageRequest, cursor?: ListCursor): Promise<EntryPage> {
       const filter: { -readonly [K in keyof CredentialFilter]: CredentialFilter[K] } = { ...scopeOf(actor) };
       if (query.owner !== undefined) {
         const group = await findGroup(query.owner);
@@ -235,11 +387,58 @@ export function createInventoryService({ store, findGroup, findGroupById, access
       if (query.kind !== undefined) filter.kind = query.kind;
       if (query.search !== undefined && query.search !== '') filter.search = query.search;
       if (query.dueOnOrBefore !== undefined) filter.dueOnOrBefore = query.dueOnOrBefore;
-      return store.list(filter, page);
+      const source = query.source ?? 'all';
+      const withTokens = source !== 'outside' && (query.kind === undefined || isTokenKind(query.kind));
+      const withOutside = source !== 'tokens' && !(query.kind !== undefined && isTokenKind(query.kind));
+      const tokens = tokenFilterOf(actor, query, filter.ownerGroupId);
+      if (cursor !== undefined) {
+        const items: InventoryEntry[] = [];
+        if (withOutside && cursor.source === 'outside') {
+          const outside = await store.list(filter, { page: 1, perPage: page.perPage, keyset: { afterId: cursor.afterId, direction: 'asc' } });
+          items.push(...outside.items);
+          if (outside.hasNext) return { items, total: 0, exact: false, hasNext: true, next: { source: 'outside', afterId: outside.items.at(-1)!.id } };
+        }
+        if (!withTokens || items.length === page.perPage) {
+          const more = withTokens;
+          return { items, total: 0, exact: false, hasNext: more, next: more ? { source: 'tokens', afterId: null } : null };
+        }
+        const afterId = cursor.source === 'tokens' ? (cursor.afterId ?? undefined) : undefined;
+        const t = await store.listTokenEntries({ ...tokens, limit: page.perPage - items.length, ...(afterId !== undefined ? { afterId } : {}) });
+        items.push(...t.items);
+        return { items, total: 0, exact: false, hasNext: t.hasNext, next: t.hasNext ? { source: 'tokens', afterId: items.at(-1)!.tokenId } : null };
+      }
+      const outside = withOutside ? await store.list(filter, page) : { items: [], total: 0 };
+      if (!withTokens) return outside;
+      const offset = offsetOf(page);
+      const t = await store.listTokenEntries({ ...tokens, limit: page.perPage - outside.items.length, offset: Math.max(0, offset - outside.total), countLimit: page.countLimit ?? null });
+      const total = outside.total + t.total;
+      return { items: [...outside.items, ...t.items], total, exact: t.exact, hasNext: t.hasNext || offset + page.perPage < total };
     },
 
-    async get(actor: User, ref: string): Promise<Credential> {
-      return authorise(actor, ref, 'read');
+    /**
+     * What `inventory export` writes: every outside entry `actor` may read, and the tokens' entries that
+     * have inventory fields (a token without any has nothing an import could set).
+     */
+    async exportable(actor: User): Promise<InventoryEntry[]> {
+      const all: InventoryEntry[] = [];
+      for (const tokenFields of [false, true]) {
+        for (let afterId: number | null = null; ; ) {
+          const page = await store.list({ ...scopeOf(actor), tokenFields }, { page: 1, perPage: 100, keyset: { afterId, direction: 'asc' } });
+          for (const c of page.items) {
+            const token = c.tokenId === null ? null : await store.findTokenEntry(c.tokenId);
+            if (c.tokenId === null) all.push(c);
+            else if (token !== null) all.push(token.entry);
+          }
+          if (!page.hasNext) break;
+          afterId = page.items.at(-1)!.id;
+        }
+      }
+      return all;
+    },
+
+    async get(actor: User, ref: string): Promise<InventoryEntry> {
+      const found = await authoriseEntry(actor, ref, 'read');
+      return found.token !== null ? found.token.entry : found.credential;
     },
 
     /** A new entry; `input` comes from parseCredentialInput (name, kind, owner and renewal present). */
@@ -248,15 +447,27 @@ export function createInventoryService({ store, findGroup, findGroupById, access
       return atomically((s, pending) => createIn(s, pending, actor, record, input), actor);
     },
 
-    /** Changes the given fields; `placements`, when given, replaces the list. */
-    async update(actor: User, ref: string, input: CredentialInput): Promise<Credential> {
-      const current = await authorise(actor, ref, 'manage');
+    /**
+     * Changes the given fields; `placements`, when given, replaces the list. A token's entry takes only
+     * its inventory fields (owner where the token has no group, purpose, procedure, placements).
+     */
+    async update(actor: User, ref: string, input: CredentialInput): Promise<InventoryEntry> {
+      const found = await authoriseEntry(actor, ref, 'manage');
+      if (found.token !== null) {
+        const read = found.token;
+        const owner = await prepareTokenUpdate(actor, read, input);
+        return atomically(async (s, pending) => (await updateTokenIn(s, pending, actor, read.token.id, input, owner)).entry, actor);
+      }
+      const current = found.credential;
       const owner = await prepareUpdate(actor, current, input);
       return atomically(async (s, pending) => (await updateIn(s, pending, current.id, input, owner)).credential, actor);
     },
 
+    /** Deletes an outside entry with its placements and history; for a token's entry, its inventory fields (the token stays). */
     async remove(actor: User, ref: string): Promise<void> {
-      const current = await authorise(actor, ref, 'manage');
+      const found = await authoriseEntry(actor, ref, 'manage');
+      const current = found.token !== null ? found.token.fields : found.credential;
+      if (current === null) return;
       await atomically(async (s, pending) => {
         await s.delete(current.id);
         pending.push({ event: 'credential.deleted', credential: current, data: { kind: current.kind } });
@@ -264,8 +475,9 @@ export function createInventoryService({ store, findGroup, findGroupById, access
     },
 
     async addPlacement(actor: User, ref: string, fields: PlacementFields): Promise<Placement> {
-      const current = await authorise(actor, ref, 'manage');
+      const target = await placementTarget(actor, ref);
       return atomically(async (s, pending) => {
+        const current = await target.rowIn(s, pending);
         const placement = await s.addPlacement(current.id, fields);
         pending.push({ event: 'credential.placement_added', credential: current, data: { placement_id: placement.id, placement: describePlacement(placement) } });
         return placement;
@@ -273,9 +485,10 @@ export function createInventoryService({ store, findGroup, findGroupById, access
     },
 
     async updatePlacement(actor: User, ref: string, placementId: number, fields: PlacementFields): Promise<Placement> {
-      const current = await authorise(actor, ref, 'manage');
-      const before = placementOf(current, placementId);
+      const target = await placementTarget(actor, ref);
+      const before = placementOf(target, placementId);
       return atomically(async (s, pending) => {
+        const current = await target.rowIn(s, pending);
         const placement = await s.updatePlacement(before.id, fields);
         pending.push({ event: 'credential.placement_updated', credential: current, data: { placement_id: placement.id, from: describePlacement(before), placement: describePlacement(placement) } });
         return placement;
@@ -283,17 +496,26 @@ export function createInventoryService({ store, findGroup, findGroupById, access
     },
 
     async removePlacement(actor: User, ref: string, placementId: number): Promise<void> {
-      const current = await authorise(actor, ref, 'manage');
-      const before = placementOf(current, placementId);
+      const target = await placementTarget(actor, ref);
+      const before = placementOf(target, placementId);
       await atomically(async (s, pending) => {
+        const current = await target.rowIn(s, pending);
         await s.deletePlacement(before.id);
         pending.push({ event: 'credential.placement_removed', credential: current, data: { placement_id: before.id, placement: describePlacement(before) } });
       }, actor);
     },
 
     /** Placements matching `query` (the reverse look-up) among the entries `actor` may read. */
-    async findPlacements(actor: User, query: PlacementQuery, page: PageRequest) {
-      return store.findPlacements(query, scopeOf(actor), page);
+    async findPlacements(actor: User, query: PlacementQuery, page: PageRequest): Promise<Page<{ placement: Placement; credential: InventoryEntry }>> {
+      const found = await store.findPlacements(query, scopeOf(actor), page);
+      // A token's inventory row answers as the token's entry (its live token, its current expiry).
+      const items = await Promise.all(
+        found.items.map(async (item) => {
+          const token = item.credential.tokenId === null ? null : await store.findTokenEntry(item.credential.tokenId);
+          return { placement: item.placement, credential: token?.entry ?? item.credential };
+        }),
+      );
+      return { ...found, items };
     },
 
     /**
@@ -309,7 +531,7 @@ export function createInventoryService({ store, findGroup, findGroupById, access
      * the next due date, and the placements updated; the history keeps every renewal.
      */
     async renew(actor: User, ref: string, input: RenewalInput): Promise<{ credential: Credential; renewal: RenewalEntry }> {
-      const current = await authorise(actor, ref, 'manage');
+      const current = await authorise(actor, ref, 'manage', { base: ['is a Latchkey token: rotate it (POST …/rotate) and its entry follows the new token'] });
       const plan = planRenewal(current, input, today(), (id) => {
         const p = current.placements.find((x) => x.id === id);
         return p ? describePlacement(p) : null;
@@ -338,8 +560,9 @@ export function createInventoryService({ store, findGroup, findGroupById, access
 
     /** The renewal history of an entry (Reporter+), newest first. */
     async renewals(actor: User, ref: string, page: PageRequest): Promise<Page<RenewalEntry>> {
-      const current = await authorise(actor, ref, 'read');
-      return store.listRenewals(current.id, page);
+      const found = await authoriseEntry(actor, ref, 'read');
+      const current = found.token !== null ? found.token.fields : found.credential;
+      return current === null ? { items: [], total: 0 } : store.listRenewals(current.id, page);
     },
 
     /**
@@ -349,12 +572,19 @@ export function createInventoryService({ store, findGroup, findGroupById, access
      */
     async importFile(actor: User, text: string, options: { dryRun: boolean }): Promise<ImportResult> {
       const entries = parseInventoryFile(text);
-      const plans: { slug: string; existing: Credential | null; owner: Group | null; record: CredentialRecord | null; input: CredentialInput }[] = [];
+      type Plan = { slug: string; existing: Credential | null; owner: Group | null; record: CredentialRecord | null; input: CredentialInput; tokenId?: number };
+      const plans: Plan[] = [];
       const errors: Record<string, string[]> = {};
       for (const e of entries) {
-        const existing = await store.findBySlug(e.slug);
+        const existing = tokenIdOfRef(e.slug) === null ? await store.findBySlug(e.slug) : null;
         try {
-          if (existing !== null) {
+          if (tokenIdOfRef(e.slug) !== null) {
+            // A Latchkey token's entry: only its inventory fields are applied; the rest is the token's.
+            const found = await authoriseEntry(actor, e.slug, 'manage');
+            const read = found.token!;
+            const input = Object.fromEntries(Object.entries(e.input).filter(([f]) => (TOKEN_ENTRY_FIELDS as readonly string[]).includes(f))) as CredentialInput;
+            plans.push({ slug: e.slug, existing: null, owner: await prepareTokenUpdate(actor, read, input), record: null, input, tokenId: read.token.id });
+          } else if (existing !== null) {
             await authorise(actor, String(existing.id), 'manage');
             plans.push({ slug: e.slug, existing, owner: await prepareUpdate(actor, existing, e.input), record: null, input: e.input });
           } else plans.push({ slug: e.slug, existing: null, owner: null, record: await prepareCreate(actor, e.input), input: e.input });
@@ -368,7 +598,11 @@ export function createInventoryService({ store, findGroup, findGroupById, access
       try {
         await atomically(async (s, pending) => {
           for (const p of plans) {
-            if (p.existing === null) {
+            if (p.tokenId !== undefined) {
+              const { changed } = await updateTokenIn(s, pending, actor, p.tokenId, p.input, p.owner);
+              if (changed.length === 0) result.left.push(p.slug);
+              else result.changed.push({ slug: p.slug, fields: changed });
+            } else if (p.existing === null) {
               await createIn(s, pending, actor, p.record!, p.input);
               result.created.push(p.slug);
             } else {

@@ -5,7 +5,8 @@
  */
 import type { UtcDate } from '../kernel/dates.js';
 import type { Page, PageRequest } from '../kernel/page.js';
-import type { Credential, CredentialAttributes, Placement, PlacementFields } from './credential.js';
+import type { Credential, CredentialAttributes, InventoryEntry, Placement, PlacementFields } from './credential.js';
+import type { TokenCore, TokenEntryKind } from './token-entry.js';
 
 /** The columns of an entry a write sets. */
 export interface CredentialRecord extends CredentialAttributes {
@@ -24,6 +25,40 @@ export interface CredentialFilter {
   readonly search?: string;
   /** Due on or before this date. */
   readonly dueOnOrBefore?: UtcDate;
+  /** list(): the rows of tokens' inventory fields instead of outside entries. */
+  readonly tokenFields?: boolean;
+}
+
+/** Which of Latchkey's tokens a list returns, and which page of them (token id order). */
+export interface TokenEntryFilter {
+  /** Tokens of groups where this user is Reporter or above (or whose inventory row such a group owns), and the user's own personal tokens; absent: all. */
+  readonly readableBy?: { readonly userId: number; readonly today: UtcDate };
+  readonly ownerGroupId?: number;
+  readonly kind?: TokenEntryKind;
+  /** Case-insensitive substring of the token's name. */
+  readonly search?: string;
+  /** Expiring on or before this date. */
+  readonly dueOnOrBefore?: UtcDate;
+  readonly limit: number;
+  readonly offset?: number;
+  /** Keyset: the tokens after this id. */
+  readonly afterId?: number;
+  /** Count the matching tokens up to this many (null: all of them); absent: no count. */
+  readonly countLimit?: number | null;
+}
+
+export interface TokenEntryPage {
+  readonly items: InventoryEntry[];
+  readonly total: number;
+  readonly exact: boolean;
+  readonly hasNext: boolean;
+}
+
+/** A token's entry with what it is made of: the token, and its inventory row (null: none yet). */
+export interface TokenEntryRead {
+  readonly entry: InventoryEntry;
+  readonly token: TokenCore;
+  readonly fields: Credential | null;
 }
 
 /** One renewal as kept in the history. */
@@ -55,13 +90,18 @@ export interface PlacementQuery {
 }
 
 export interface InventoryStore {
+  /** Stored entries of outside credentials (not the rows of tokens' inventory fields); `page.keyset` pages after an id. */
   list(filter: CredentialFilter, page: PageRequest): Promise<Page<Credential>>;
+  /** A page of Latchkey's own tokens as entries. */
+  listTokenEntries(filter: TokenEntryFilter): Promise<TokenEntryPage>;
+  /** The entry of the rotation chain `tokenId` belongs to, at its live token; null when none is listed. */
+  findTokenEntry(tokenId: number): Promise<TokenEntryRead | null>;
   findById(id: number): Promise<Credential | null>;
   findBySlug(slug: string): Promise<Credential | null>;
   /** Entries whose fingerprint equals this digest. */
   findByFingerprint(fingerprint: string): Promise<Credential[]>;
-  /** Throws the store's ALREADY_EXISTS conflict when the slug is taken. Returns the new id. */
-  insert(record: CredentialRecord, createdBy: number | null, at: string): Promise<number>;
+  /** Throws the store's ALREADY_EXISTS conflict when the slug is taken. Returns the new id. `tokenId`: the inventory row of a token chain (its first token). */
+  insert(record: CredentialRecord, createdBy: number | null, at: string, tokenId?: number): Promise<number>;
   update(id: number, record: CredentialRecord, at: string): Promise<void>;
   /** Sets (a digest) or clears (null) the fingerprint. */
   setFingerprint(id: number, fingerprint: string | null): Promise<void>;

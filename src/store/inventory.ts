@@ -10,6 +10,7 @@ import { offsetOf } from '../kernel/page.js';
 import type { Database } from './database.js';
 import type { DialectTraits } from './dialects.js';
 import { containsPattern } from './like.js';
+import { createTokenEntryReader } from './inventory-tokens.js';
 
 export interface InventoryCredentialsTable {
   id: Generated<number>;
@@ -248,14 +249,34 @@ function bind(db: Kysely<Tables>, traits: DialectTraits, inTransaction: boolean)
     return r?.p === null || r?.p === undefined ? 0 : Number(r.p) + 1;
   };
 
+  const tokenEntries = createTokenEntryReader(db as unknown as Kysely<Database>, {
+    fieldsOf: async (rootIds) => (rootIds.length === 0 ? [] : withPlacements(await selectCredentials().where('c.token_id', 'in', rootIds).execute())),
+    annotatedRoots: async (owners, userId, today) => {
+      const q = filtered(countCredentials(), owners === 'readable' ? { readableBy: { userId: userId!, today: today! } } : {}).select('c.token_id').where('c.token_id', 'is not', null);
+      const rows = await (owners === 'readable' ? q : q.where('c.owner_group_id', 'in', owners)).execute();
+      return rows.map((r) => Number(r.token_id));
+    },
+  });
+
   const store: InventoryStore = {
     async list(filter, page) {
+      // Rows of tokens' inventory fields are listed as their tokens (listTokenEntries), or alone when asked for.
+      const outside = <Q extends ReturnType<typeof selectCredentials> | ReturnType<typeof countCredentials>>(q: Q): Q => (filtered(q, filter) as ReturnType<typeof selectCredentials>).where('c.token_id', filter.tokenFields ? 'is not' : 'is', null) as unknown as Q;
+      if (page.keyset) {
+        let q = outside(selectCredentials()).orderBy('c.id').limit(page.perPage + 1);
+        if (page.keyset.afterId !== null) q = q.where('c.id', '>', page.keyset.afterId);
+        const rows = await q.execute();
+        return { items: await withPlacements(rows.slice(0, page.perPage)), total: 0, exact: false, hasNext: rows.length > page.perPage };
+      }
       const [rows, count] = await Promise.all([
-        filtered(selectCredentials(), filter).orderBy('c.id').limit(page.perPage).offset(offsetOf(page)).execute(),
-        filtered(countCredentials(), filter).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+        outside(selectCredentials()).orderBy('c.id').limit(page.perPage).offset(offsetOf(page)).execute(),
+        outside(countCredentials()).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
       ]);
       return { items: await withPlacements(rows), total: Number(count.n) };
     },
+
+    listTokenEntries: (filter) => tokenEntries.list(filter),
+    findTokenEntry: (tokenId) => tokenEntries.find(tokenId),
 
     async findById(id) {
       return one(await selectCredentials().where('c.id', '=', id).execute());
@@ -269,11 +290,11 @@ function bind(db: Kysely<Tables>, traits: DialectTraits, inTransaction: boolean)
       return withPlacements(await selectCredentials().where('c.fingerprint', '=', fingerprint).orderBy('c.id').execute());
     },
 
-    async insert(record, createdBy, at) {
+    async insert(record, createdBy, at, tokenId) {
       const row = await unique(
         db
           .insertInto('inventory_credentials')
-          .values({ ...recordColumns(record), created_by: createdBy, created_at: at, updated_at: at })
+          .values({ ...recordColumns(record), token_id: tokenId ?? null, created_by: createdBy, created_at: at, updated_at: at })
           .returning('id')
           .executeTakeFirstOrThrow(),
         record.slug,

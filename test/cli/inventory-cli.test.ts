@@ -120,8 +120,11 @@ describe.each(DIALECTS)('latchkey inventory and credential on %s', (dialect) => 
     expect(list.code, list.err).toBe(0);
     expect(list.out).toContain('find-failed-gitlab-schedules');
     expect(list.out).not.toContain('npm-publish');
-    const json = await cliJson('credential', 'list');
-    expect(json).toHaveLength(9);
+    expect(await cliJson('credential', 'list', '--source', 'outside')).toHaveLength(9);
+    // Latchkey's own tokens are in the same inventory: here the admin's bootstrap token.
+    const json = (await cliJson('credential', 'list')) as { slug: string; kind: string; provider: string }[];
+    expect(json).toHaveLength(10);
+    expect(json.at(-1)).toMatchObject({ slug: 'token-1', kind: 'personal_access_token', provider: 'latchkey' });
     const show = await cli('credential', 'show', 'tocco-client-dependency-proxy');
     expect(show.out).toContain('CI variable DOCKER_AUTH_CONFIG of project tocco-client on gitlab.com (docker_auth_config)');
     expect(show.out).toContain("auth = base64.b64encode(('any:' + sys.argv[1]).encode()).decode()");

@@ -13,6 +13,8 @@ import { invalidParam } from '../../kernel/errors.js';
 import { invalidCredential } from '../../inventory/credential.js';
 import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.js';
 import { MAX_ID } from '../strict-input.js';
+import { COUNT_LIMIT } from '../../kernel/page.js';
+import type { ListCursor } from '../../inventory/inventory-service.js';
 import type { RouteContext } from '../route-context.js';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
@@ -65,14 +67,16 @@ const CredentialBodyProps = {
 const CreateBody = Type.Object(CredentialBodyProps);
 const UpdateBody = Type.Object(CredentialBodyProps);
 
+const Owner = Type.Object({ id: Type.Integer(), full_path: Type.String() });
+
 export const CredentialEntity = Type.Object({
-  id: Type.Integer(),
-  slug: Type.String(),
+  id: Type.Union([Type.Integer(), Type.Null()], { description: "The stored entry's id; null for a Latchkey token's entry without inventory fields (name it token-<token id>)" }),
+  slug: Type.String({ description: 'Stable key; token-<id of the first token of its rotation chain> for a Latchkey token' }),
   name: Type.String(),
   kind: Type.String(),
   provider: Nullable(Type.String()),
   resource: Nullable(Type.String()),
-  owner: Type.Object({ id: Type.Integer(), full_path: Type.String() }),
+  owner: Type.Union([Owner, Type.Null()], { description: "The owning group; null for a person's token no group answers for yet" }),
   scopes: Type.Array(Type.String()),
   role: Nullable(Type.String()),
   purpose: Nullable(Type.String()),
@@ -81,7 +85,7 @@ export const CredentialEntity = Type.Object({
   due_on: Type.String({ description: 'When it expires or is next due for renewal or review (YYYY-MM-DD)' }),
   procedure: Nullable(Type.String()),
   fingerprint_set: Type.Boolean({ description: 'A value was fingerprinted (the fingerprint itself is never shown)' }),
-  token_id: Type.Union([Type.Integer(), Type.Null()], { description: 'The Latchkey token these inventory fields belong to' }),
+  token_id: Type.Union([Type.Integer(), Type.Null()], { description: 'A Latchkey token: its live token (after rotations, the newest); null for outside credentials' }),
   placements: Type.Array(PlacementEntity),
   created_at: Type.String(),
   updated_at: Type.String(),
@@ -92,12 +96,27 @@ const PlacementParams = Type.Object({ credential: CredentialParams.properties.cr
 
 const ListQuery = Type.Object({
   ...PaginationQuery,
+  source: Type.Optional(Type.String({ enum: ['all', 'outside', 'tokens'], description: "all (default): outside credentials, then Latchkey's own tokens; outside; tokens" })),
+  pagination: Type.Optional(Type.String({ enum: ['keyset', 'offset'], description: 'keyset: follow the Link rel="next" header (cursor); nothing is counted. Default offset.' })),
+  cursor: Type.Optional(Type.String({ maxLength: 30, pattern: '^(outside|tokens)(-[0-9]{1,10})?$', description: 'Keyset pagination: where the page starts (from the previous Link rel="next")' })),
   owner: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'Owning group: id or full path' })),
   kind: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   search: Type.Optional(Type.String({ maxLength: 255, description: 'Part of the slug, name or provider' })),
   due_before: Type.Optional(Type.String({ maxLength: 10, description: 'Due on or before this date (YYYY-MM-DD)' })),
 });
-type ListQueryType = { page?: number; per_page?: number; owner?: string; kind?: string; search?: string; due_before?: string };
+type ListQueryType = { page?: number; per_page?: number; source?: 'all' | 'outside' | 'tokens'; pagination?: string; cursor?: string; owner?: string; kind?: string; search?: string; due_before?: string };
+
+/** A keyset cursor from the query (`outside-12`, `tokens-345`, `tokens`: where the page starts). */
+function readCursor(q: ListQueryType): ListCursor | undefined {
+  if (q.pagination !== 'keyset') {
+    if (q.cursor !== undefined) throw invalidParam('cursor is invalid (it pages with pagination=keyset)');
+    return undefined;
+  }
+  const m = /^(outside|tokens)(?:-([0-9]{1,10}))?$/.exec(q.cursor ?? 'outside');
+  const afterId = m?.[2] === undefined ? null : Number(m[2]);
+  if (m === null || (afterId !== null && afterId > MAX_ID)) throw invalidParam('cursor is invalid');
+  return { source: m[1] as ListCursor['source'], afterId };
+}
 
 /** Text a query may carry into SQL: no NUL (PostgreSQL refuses it), no half surrogate pair. */
 function checkQueryText(name: string, value: string | undefined): void {
@@ -131,9 +150,21 @@ export function registerCredentialRoutes(app: FastifyInstance, ctx: RouteContext
         dueOnOrBefore = /^\d{4}-\d{2}-\d{2}$/.test(q.due_before) ? (parseExpiryDate(q.due_before) ?? undefined) : undefined;
         if (dueOnOrBefore === undefined) throw invalidParam('due_before is invalid');
       }
-      const page = readPage(q);
-      const result = await inventory.list(request.actor, { owner: q.owner, kind: q.kind, search: q.search, dueOnOrBefore }, page);
-      setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
+      const cursor = readCursor(q);
+      const page = { ...readPage(q), countLimit: COUNT_LIMIT };
+      const result = await inventory.list(request.actor, { source: q.source, owner: q.owner, kind: q.kind, search: q.search, dueOnOrBefore }, page, cursor);
+      if (cursor === undefined) setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request), result);
+      else {
+        reply.header('X-Per-Page', String(page.perPage));
+        if (result.next) {
+          const url = new URL(request.url, ctx.baseUrl(request));
+          // A token in the query string is never echoed back.
+          for (const p of ['private_token', 'access_token', 'page']) url.searchParams.delete(p);
+          url.searchParams.set('per_page', String(page.perPage));
+          url.searchParams.set('cursor', `${result.next.source}${result.next.afterId === null ? '' : `-${result.next.afterId}`}`);
+          reply.header('Link', `<${url.toString()}>; rel="next"`);
+        }
+      }
       return result.items.map(presentCredential);
     },
   );
@@ -260,7 +291,7 @@ export function registerCredentialRoutes(app: FastifyInstance, ctx: RouteContext
         tags,
         summary: 'Reverse look-up: which credentials are configured in this place (e.g. CI variable X of project Y)',
         querystring: LookupQuery,
-        response: { 200: Type.Array(Type.Intersect([PlacementEntity, Type.Object({ credential: Type.Object({ id: Type.Integer(), slug: Type.String(), name: Type.String(), kind: Type.String(), owner: Type.Object({ id: Type.Integer(), full_path: Type.String() }), due_on: Type.String() }) })])) },
+        response: { 200: Type.Array(Type.Intersect([PlacementEntity, Type.Object({ credential: Type.Object({ id: CredentialEntity.properties.id, slug: Type.String(), name: Type.String(), kind: Type.String(), token_id: CredentialEntity.properties.token_id, owner: CredentialEntity.properties.owner, due_on: Type.String() }) })])) },
       },
     },
     async (request, reply) => {
@@ -276,7 +307,7 @@ export function registerCredentialRoutes(app: FastifyInstance, ctx: RouteContext
       const page = readPage(request.query as { page?: number; per_page?: number });
       const result = await inventory.findPlacements(request.actor, query, page);
       setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
-      return result.items.map(({ placement, credential: c }) => ({ ...presentPlacement(placement), credential: { id: c.id, slug: c.slug, name: c.name, kind: c.kind, owner: { id: c.owner.id, full_path: c.owner.fullPath }, due_on: c.dueOn } }));
+      return result.items.map(({ placement, credential: c }) => ({ ...presentPlacement(placement), credential: { id: c.id, slug: c.slug, name: c.name, kind: c.kind, token_id: c.tokenId, owner: c.owner === null ? null : { id: c.owner.id, full_path: c.owner.fullPath }, due_on: c.dueOn } }));
     },
   );
 }

@@ -1,0 +1,216 @@
+/**
+ * The token side of the inventory store: Latchkey's listed tokens read as inventory entries, a page at
+ * a time. Nothing is written per token: a page of live tokens (not revoked, not deleted, not rotated
+ * away; OAuth tokens, which live hours, left out) is read in id order from the tokens table's indexes,
+ * and only that page's rotation chains and inventory rows are looked up. Keyset pages cost what the
+ * first does; offset pages count to a limit, as GitLab's lists.
+ */
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { tokenEntryKind, tokenEntryOf, type TokenCore, type TokenEntryKind } from '../inventory/token-entry.js';
+import type { TokenEntryFilter, TokenEntryPage, TokenEntryRead } from '../inventory/inventory-store.js';
+import type { Credential } from '../inventory/credential.js';
+import type { Database } from './database.js';
+import { containsPattern } from './like.js';
+
+type Db = Kysely<Database>;
+type Eb = ExpressionBuilder<Database & { t: Database['tokens']; u: Database['users'] }, 't' | 'u'>;
+
+const tokenRows = (db: Db) =>
+  db
+    .selectFrom('tokens as t')
+    .leftJoin('users as u', 'u.id', 't.user_id')
+    .leftJoin('projects as p', 'p.id', 't.project_id')
+    .leftJoin('groups as g', (j) => j.on(sql<boolean>`g.id = coalesce(t.group_id, p.group_id, u.provisioned_by_group_id)`))
+    .select([
+      't.id', 't.kind', 't.name', 't.scopes', 't.access_level', 't.expires_at', 't.created_at', 't.rotated_from_id', 't.user_id', 't.impersonation',
+      'u.bot_kind', 'u.username', 'p.path_with_namespace', 'g.id as group_id', 'g.full_path as group_path',
+    ])
+    .where('t.deleted_at', 'is', null)
+    .where('t.revoked_at', 'is', null)
+    .where('t.superseded_at', 'is', null)
+    .where('t.kind', '<>', 'oauth');
+
+type TokenRow = Awaited<ReturnType<ReturnType<typeof tokenRows>['execute']>>[number];
+
+/** The rows of each entry kind. */
+function kindPredicate(eb: Eb, kind: TokenEntryKind) {
+  const personal = (impersonation: number) => eb.and([eb('t.kind', '=', 'personal'), eb('t.impersonation', '=', impersonation)]);
+  switch (kind) {
+    case 'deploy_token':
+      return eb('t.kind', '=', 'deploy');
+    case 'project_access_token':
+      return eb('t.kind', '=', 'project');
+    case 'group_access_token':
+      return eb('t.kind', '=', 'group');
+    case 'impersonation_token':
+      return personal(1);
+    case 'service_account_token':
+      return eb.and([personal(0), eb('u.bot_kind', '=', 'service_account')]);
+    case 'personal_access_token':
+      return eb.and([personal(0), eb.or([eb('u.bot_kind', 'is', null), eb('u.bot_kind', '<>', 'service_account')])]);
+  }
+}
+
+/** Token ids mapped to the first token of their rotation chain, walking `rotated_from_id` back a level per query. */
+async function chainRoots(db: Db, rows: readonly { id: number; rotated_from_id: number | null }[]): Promise<Map<number, number>> {
+  const parentOf = new Map<number, number | null>(rows.map((r) => [r.id, r.rotated_from_id]));
+  let frontier = [...new Set(rows.map((r) => r.rotated_from_id).filter((id): id is number => id !== null && !parentOf.has(id)))];
+  while (frontier.length > 0) {
+    const got = await db.selectFrom('tokens').select(['id', 'rotated_from_id']).where('id', 'in', frontier).execute();
+    for (const g of got) parentOf.set(g.id, g.rotated_from_id);
+    for (const id of frontier) if (!parentOf.has(id)) parentOf.set(id, null);
+    frontier = [...new Set(got.map((g) => g.rotated_from_id).filter((id): id is number => id !== null && !parentOf.has(id)))];
+  }
+  const rootOf = (id: number): number => {
+    let at = id;
+    for (let parent = parentOf.get(at); parent !== null && parent !== undefined; parent = parentOf.get(at)) at = parent;
+    return at;
+  };
+  return new Map(rows.map((r) => [r.id, rootOf(r.id)]));
+}
+
+/** The live token of each chain (its last rotation), from the chains' first tokens, a level per query. */
+export async function chainHeads(db: Db, roots: readonly number[]): Promise<number[]> {
+  const heads: number[] = [];
+  let frontier = [...new Set(roots)];
+  while (frontier.length > 0) {
+    const children = await db.selectFrom('tokens').select(['id', 'rotated_from_id']).where('rotated_from_id', 'in', frontier).execute();
+    const rotated = new Set(children.map((c) => c.rotated_from_id));
+    heads.push(...frontier.filter((id) => !rotated.has(id)));
+    frontier = children.map((c) => c.id);
+  }
+  return heads;
+}
+
+function coreOf(r: TokenRow, rootId: number): TokenCore | null {
+  const kind = tokenEntryKind(r.kind, r.impersonation === 1, r.bot_kind ?? null);
+  if (kind === null) return null;
+  return {
+    id: r.id,
+    rootId,
+    kind,
+    name: r.name,
+    scopes: JSON.parse(r.scopes) as string[],
+    accessLevel: r.access_level,
+    expiresAt: r.expires_at,
+    createdAt: r.created_at,
+    rotated: r.rotated_from_id !== null,
+    userId: r.user_id,
+    resource: r.path_with_namespace ?? (r.kind === 'group' || (r.kind === 'deploy' && r.group_path !== null) ? r.group_path : null) ?? r.username ?? null,
+    group: r.group_id === null || r.group_id === undefined ? null : { id: Number(r.group_id), fullPath: r.group_path! },
+  };
+}
+
+export interface TokenEntryReads {
+  /** The inventory rows keyed to these chains' first tokens (with placements). */
+  fieldsOf(rootIds: readonly number[]): Promise<Credential[]>;
+  /** Chains' first tokens with inventory rows whose owner is one of these groups (a subquery or ids). */
+  annotatedRoots(ownerGroupIds: readonly number[] | 'readable', userId?: number, today?: string): Promise<number[]>;
+}
+
+export function createTokenEntryReader(db: Db, reads: TokenEntryReads) {
+  /** Entries for a page of token rows: each with its chain's inventory fields. */
+  const entriesOf = async (rows: TokenRow[]): Promise<TokenEntryRead[]> => {
+    const roots = await chainRoots(db, rows);
+    const fields = new Map((await reads.fieldsOf([...new Set(roots.values())])).map((c) => [c.tokenId!, c]));
+    const out: TokenEntryRead[] = [];
+    for (const r of rows) {
+      const token = coreOf(r, roots.get(r.id)!);
+      if (token === null) continue;
+      const f = fields.get(token.rootId) ?? null;
+      out.push({ entry: tokenEntryOf(token, f), token, fields: f });
+    }
+    return out;
+  };
+
+  return {
+    /** A page of token entries the filter allows, in token id order. */
+    async list(filter: TokenEntryFilter): Promise<TokenEntryPage> {
+      const readable = filter.readableBy;
+      const [readableHeads, ownerHeads] = await Promise.all([
+        readable ? reads.annotatedRoots('readable', readable.userId, readable.today).then((r) => chainHeads(db, r)) : null,
+        filter.ownerGroupId !== undefined ? reads.annotatedRoots([filter.ownerGroupId]).then((r) => chainHeads(db, r)) : null,
+      ]);
+      /** Tokens whose group is one of `groups` (their own, their project's, their service account's), or whose chain's inventory row names one as owner. */
+      const inGroups = (eb: Eb, groups: unknown, heads: number[] | null) => {
+        const g = groups as number[];
+        const terms = [
+          eb('t.group_id', 'in', g),
+          eb('t.project_id', 'in', eb.selectFrom('projects').select('projects.id').where('projects.group_id', 'in', g)),
+          eb('t.user_id', 'in', eb.selectFrom('users as sa').select('sa.id').where('sa.provisioned_by_group_id', 'in', g)),
+        ];
+        if (heads !== null && heads.length > 0) terms.push(eb('t.id', 'in', heads));
+        return terms;
+      };
+      const base = () => {
+        let q = tokenRows(db);
+        if (readable) {
+          const { userId, today } = readable;
+          // Groups where the user is Reporter or above, directly or through an ancestor, membership not ended.
+          const readableGroups = (eb: Eb) =>
+            eb
+              .selectFrom('groups as rg')
+              .select('rg.id')
+              .where(({ exists, selectFrom }) =>
+                exists(
+                  selectFrom('members as m')
+                    .select(sql`1`.as('one'))
+                    .where('m.user_id', '=', userId)
+                    .where('m.source_type', '=', 'group')
+                    .where('m.access_level', '>=', 20)
+                    .where((e) => e.or([e('m.expires_at', 'is', null), e('m.expires_at', '>', today)]))
+                    .where(sql<boolean>`rg.traversal_path like '%/' || m.source_id || '/%'`),
+                ),
+              );
+          q = q.where((eb) =>
+            eb.or([
+              ...inGroups(eb as unknown as Eb, readableGroups(eb as unknown as Eb), readableHeads),
+              // A person's own personal access tokens.
+              eb.and([eb('t.user_id', '=', userId), eb('t.kind', '=', 'personal'), eb('t.impersonation', '=', 0)]),
+            ]),
+          );
+        }
+        if (filter.ownerGroupId !== undefined) {
+          const id = filter.ownerGroupId;
+          q = q.where((eb) => eb.or(inGroups(eb as unknown as Eb, [id], ownerHeads)));
+        }
+        if (filter.kind !== undefined) {
+          const kind = filter.kind;
+          q = q.where((eb) => kindPredicate(eb as unknown as Eb, kind));
+        }
+        if (filter.dueOnOrBefore !== undefined) q = q.where('t.expires_at', 'is not', null).where('t.expires_at', '<=', filter.dueOnOrBefore);
+        if (filter.search !== undefined) q = q.where(sql<boolean>`lower(t.name) like ${containsPattern(filter.search)} escape '\\'`);
+        return q;
+      };
+      let page = base().orderBy('t.id').limit(filter.limit + 1);
+      if (filter.afterId !== undefined) page = page.where('t.id', '>', filter.afterId);
+      if (filter.offset !== undefined && filter.offset > 0) page = page.offset(filter.offset);
+      const rows = await page.execute();
+      const hasNext = rows.length > filter.limit;
+      const items = (await entriesOf(rows.slice(0, filter.limit))).map((e) => e.entry);
+      if (filter.countLimit === undefined) return { items, total: 0, exact: false, hasNext };
+      const limit = filter.countLimit === null ? undefined : filter.countLimit + 1;
+      const inner = base().clearSelect().select('t.id');
+      const counted = await db
+        .selectFrom((limit === undefined ? inner : inner.limit(limit)).as('x'))
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow();
+      const n = Number(counted.n);
+      return { items, total: limit !== undefined && n >= limit ? limit - 1 : n, exact: limit === undefined || n < limit, hasNext };
+    },
+
+    /** The entry of the chain any of whose tokens is `tokenId`, read at its live token; null when that is not listed. */
+    async find(tokenId: number): Promise<TokenEntryRead | null> {
+      let head = tokenId;
+      for (;;) {
+        const next = await db.selectFrom('tokens').select('id').where('rotated_from_id', '=', head).executeTakeFirst();
+        if (next === undefined) break;
+        head = next.id;
+      }
+      const rows = await tokenRows(db).where('t.id', '=', head).execute();
+      return (await entriesOf(rows))[0] ?? null;
+    },
+  };
+}
+
+export type TokenEntryReader = ReturnType<typeof createTokenEntryReader>;
