@@ -12,7 +12,7 @@ import { addDays, utcDateOf, type UtcDate } from '../../kernel/dates.js';
 import { COUNT_LIMIT } from '../../kernel/page.js';
 import { AccessLevel } from '../../namespaces/access-levels.js';
 import type { User } from '../../namespaces/namespace.js';
-import { describePlacement, type Credential, type Renewal } from '../../inventory/credential.js';
+import { describePlacement, type InventoryEntry as Credential, type Renewal } from '../../inventory/credential.js';
 import type { CredentialListQuery } from '../../inventory/inventory-service.js';
 import type { RenewalEntry } from '../../inventory/inventory-store.js';
 import { CsrfField, Layout, Notice, TableWrap, sendHtml } from '../html.js';
@@ -47,7 +47,8 @@ function listQuery(f: Filters, today: UtcDate): CredentialListQuery {
   if (f.status === 'overdue') bounds.push(addDays(today, -1));
   const within = f.due_within !== undefined && /^[0-9]{1,4}$/.test(f.due_within) ? Number(f.due_within) : null;
   if (within !== null) bounds.push(addDays(today, within));
-  return { owner: f.owner, kind: f.kind, dueOnOrBefore: bounds.sort()[0] };
+  // Outside credentials only, as before Latchkey's tokens joined the inventory (issue 14); the token pages list those.
+  return { source: 'outside', owner: f.owner, kind: f.kind, dueOnOrBefore: bounds.sort()[0] };
 }
 
 const listUrl = (f: Filters, page = 1) => {
@@ -127,7 +128,7 @@ function CredentialsTable({ items, now }: { items: readonly Credential[]; now: D
                 <code>{c.kind}</code>
                 {c.provider && <div class="days">{c.provider}</div>}
               </td>
-              <td>{c.owner.fullPath}</td>
+              <td>{c.owner?.fullPath ?? '-'}</td>
               <td>{renewalText(c.renewal)}</td>
               <td>
                 <Expires date={c.dueOn} now={now} />
@@ -297,6 +298,8 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
 
   /** Whether the form to mark renewed is offered: the service's rule (Maintainer+ of the owning group, or admin); it checks again on submit. */
   async function canManage(user: User, c: Credential): Promise<boolean> {
+    // A Latchkey token is renewed by rotating it, not marked renewed.
+    if (c.tokenId !== null || c.owner === null) return false;
     if (user.isAdmin) return true;
     const group = await namespaces.findGroup(user, String(c.owner.id)).catch(() => null);
     return group !== null && (await namespaces.accessLevel(user, { type: 'group', group: group.group })) >= AccessLevel.MAINTAINER;
@@ -306,7 +309,7 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
     const user = request.webSession!.user;
     const c = await inventory.get(user, request.params.ref);
     const historyPage = queryPage(request, 'history_page');
-    const history = await inventory.renewals(user, String(c.id), { page: historyPage, perPage: HISTORY_PER_PAGE, countLimit: COUNT_LIMIT });
+    const history = await inventory.renewals(user, c.slug, { page: historyPage, perPage: HISTORY_PER_PAGE, countLimit: COUNT_LIMIT });
     const now = ctx.clock.now();
     const chrome = tools.chrome(request, reply, 'inventory');
     const manage = await canManage(user, c);
@@ -316,7 +319,7 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
       <Layout title={c.name} chrome={chrome}>
         <p class="intro">
           <a href={INVENTORY_PATH}>Credential inventory</a>
-          {` › ${c.owner.fullPath}`}
+          {` › ${c.owner?.fullPath ?? '-'}`}
         </p>
         {extra.notice && <Notice kind="success">{extra.notice}</Notice>}
         <dl class="facts">
@@ -327,7 +330,7 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
             {c.resource && ` (${c.resource})`}
           </dd>
           <dt>Team</dt>
-          <dd>{c.owner.fullPath}</dd>
+          <dd>{c.owner?.fullPath ?? '-'}</dd>
           {c.purpose && (
             <>
               <dt>Purpose</dt>
