@@ -173,10 +173,10 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   const metricsScraper = createMetricsScraper({ overview: tokenOverview, registry: metrics, clock, seriesPerKind: config.metricsTokenSeries });
   // The daily expiry job (notices, e-mails, token.expiring/expired events); `serve` schedules it.
   const expiryNotifier = createExpiryNotifier({
-    notices: createExpiryNoticeStore(store.db),
+    // Its events commit with the notices' published mark; the relay moves them on at once.
+    notices: createExpiryNoticeStore(store.db, () => eventRelay.drain().catch(eventRelay.reportFailure)),
     clock,
     mailer: createMailer(config.smtpUrl, config.mailFrom),
-    events: tokenEvents,
     publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
     onEmail: (outcome) => metrics.notifications.inc({ channel: 'email', outcome }),
   });

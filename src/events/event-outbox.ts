@@ -21,11 +21,20 @@ export interface EventOutboxPort {
 
 const rowOf = (e: TokenEvent) => ({ name: e.name, token_id: e.tokenId, at: e.at, data: JSON.stringify(e.data ?? {}) });
 
+/**
+ * Writes events into the outbox through `db` — a transaction's handle when they must commit with a
+ * change of the caller's own (the expiry job's notices). Many rows per statement, within the
+ * dialects' limits on bound parameters.
+ */
+export async function insertOutboxEvents(db: Kysely<Database>, events: readonly TokenEvent[]): Promise<void> {
+  for (let i = 0; i < events.length; i += 500) await db.insertInto('event_outbox').values(events.slice(i, i + 500).map(rowOf)).execute();
+}
+
 /** `onPublished` is told after each insert (the store uses it to run the relay after the commit). */
 export function createEventOutboxPort(db: Kysely<Database>, onPublished: () => void | Promise<void> = () => {}): EventOutboxPort {
   return {
     async publish(event) {
-      await db.insertInto('event_outbox').values(rowOf(event)).execute();
+      await insertOutboxEvents(db, [event]);
       await onPublished();
     },
   };

@@ -5,6 +5,7 @@
  * Every read is a page or a batch by ids, so the job's memory does not grow with the number of tokens
  * and its round trips grow with the number of notices, not of tokens.
  */
+import type { TokenEvent } from '../events/token-events.js';
 import type { UtcDate } from '../kernel/dates.js';
 import type { BotKind, MemberSource } from '../namespaces/namespace.js';
 import type { Token } from '../tokens/token.js';
@@ -134,7 +135,14 @@ export interface ExpiryNoticeStore {
   markSkipped(deliveryIds: readonly number[], reason: string): Promise<void>;
   /** One page of the notices whose event was not published yet, by id, after `afterId`. */
   listUnpublished(afterId: number, limit: number): Promise<UnpublishedNotice[]>;
-  markPublished(noticeIds: readonly number[], at: string): Promise<void>;
+  /**
+   * Publishes notices' events: in one transaction, marks the notices published at `at` and writes their
+   * events into the token-event outbox (src/events/event-outbox.ts), so both commit or neither — a
+   * crash can neither lose an event nor write one twice. Only notices still unpublished are marked and
+   * only their events written (a runner that took over the lease may have published some). The relay
+   * moves the events on after the commit. Returns how many were published.
+   */
+  publishNotices(published: readonly { noticeId: number; event: TokenEvent }[], at: string): Promise<number>;
 
   /** Takes (or renews) the named lock until `until`, unless another holder's lease runs past `now`. */
   tryLock(name: string, holder: string, now: string, until: string): Promise<boolean>;

@@ -3,6 +3,11 @@
  * publishes token.expiring / token.expired events, and mails each recipient one message listing their
  * tokens. Runs under a database lock with a lease so one node at a time does it.
  *
+ * Events go through the transactional outbox of token events: a page of notices is marked published in
+ * the transaction that writes their events into the outbox, so a crash loses none and writes none
+ * twice; a run that died before publishing leaves its notices unpublished for the next run. From the
+ * outbox the relay makes each event one audit entry and its webhook deliveries, exactly once.
+ *
  * Built for a million tokens: every step works in pages (due tokens by an index on the expiry date,
  * unpublished notices, claimed deliveries) with batched look-ups per page, so a day with nothing due
  * reads no token rows, a day with notices costs a few queries per page of them, and memory holds one
@@ -17,7 +22,6 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../kernel/clock.js';
 import { utcDateOf } from '../kernel/dates.js';
-import type { TokenEventSink } from '../events/token-events.js';
 import { isRevokedAt } from '../tokens/token.js';
 import { dueNotice, noticeBands, type NoticeInterval } from './expiry-check.js';
 import { loadExpiryContext } from './expiry-context.js';
@@ -31,7 +35,6 @@ export interface ExpiryNotifierDeps {
   notices: ExpiryNoticeStore;
   clock: Clock;
   mailer: Mailer;
-  events: TokenEventSink;
   /** Base of the rotate links in e-mails (LATCHKEY_PUBLIC_URL, or the listen address). */
   publicUrl: string;
   /** How long the job lock (and a claimed delivery) is held before another node may take it over. */
@@ -64,7 +67,7 @@ export interface ExpiryRunSummary {
 export type ExpiryNotifier = ReturnType<typeof createExpiryNotifier>;
 
 export function createExpiryNotifier(deps: ExpiryNotifierDeps) {
-  const { notices, clock, mailer, events } = deps;
+  const { notices, clock, mailer } = deps;
   const leaseMs = deps.leaseMs ?? 10 * 60_000;
   const maxAttempts = deps.maxAttempts ?? 5;
   const holder = deps.holder ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -117,8 +120,7 @@ export function createExpiryNotifier(deps: ExpiryNotifierDeps) {
       afterId = page[page.length - 1]!.noticeId;
       const tokens = await notices.findTokens(page.map((n) => n.tokenId));
       const context = await loadExpiryContext(notices, [...tokens.values()], { base });
-      const done: number[] = [];
-      for (const n of page) {
+      const events = page.map((n) => {
         const token = tokens.get(n.tokenId);
         const d = token ? context.describe(token) : null;
         const data: Record<string, unknown> = {
@@ -131,15 +133,9 @@ export function createExpiryNotifier(deps: ExpiryNotifierDeps) {
           days_left: n.daysLeft,
           interval: n.interval,
         };
-        try {
-          await events.publish({ name: n.interval === 'expired' ? 'token.expired' : 'token.expiring', tokenId: n.tokenId, at: n.decidedAt, data });
-        } catch {
-          continue; // a sink should not throw; if one does, the next run publishes again
-        }
-        done.push(n.noticeId);
-      }
-      await notices.markPublished(done, clock.now().toISOString());
-      published += done.length;
+        return { noticeId: n.noticeId, event: { name: n.interval === 'expired' ? 'token.expired' : 'token.expiring', tokenId: n.tokenId, at: n.decidedAt, data } as const };
+      });
+      published += await notices.publishNotices(events, clock.now().toISOString());
       if (page.length < pageSize) break;
     }
     return published;

@@ -5,6 +5,7 @@
  */
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { Database } from './database.js';
+import { insertOutboxEvents } from '../events/event-outbox.js';
 import { toToken } from './tokens.js';
 import type { BotKind } from '../namespaces/namespace.js';
 import type { ExpiryNoticeStore, NoticeGroup, NoticeProject, NoticeUser, RecordedNotice, SourceMember } from '../notifications/expiry-notice-store.js';
@@ -78,7 +79,8 @@ export function unpublishedNoticesQuery(db: Kysely<Database>, afterId: number, l
     .limit(limit);
 }
 
-export function createExpiryNoticeStore(db: Kysely<Database>): ExpiryNoticeStore {
+/** `onEventsCommitted`: after a commit that wrote token events (app.ts: the outbox relay's drain). */
+export function createExpiryNoticeStore(db: Kysely<Database>, onEventsCommitted: () => Promise<void> = async () => {}): ExpiryNoticeStore {
   return {
     async listDue(band, after, limit) {
       return (await dueTokensQuery(db, band, after, limit).execute()).map((r) => ({ id: r.id, expiresAt: r.expires_at! }));
@@ -229,8 +231,21 @@ export function createExpiryNoticeStore(db: Kysely<Database>): ExpiryNoticeStore
       return rows.map((r) => ({ ...r, interval: r.interval as NoticeInterval }));
     },
 
-    async markPublished(noticeIds, at) {
-      for (const part of chunks(noticeIds, 500)) await db.updateTable('expiry_notices').set({ event_published_at: at }).where('id', 'in', part).execute();
+    async publishNotices(published, at) {
+      if (published.length === 0) return 0;
+      const eventOf = new Map(published.map((p) => [p.noticeId, p.event]));
+      const count = await db.transaction().execute(async (trx) => {
+        let n = 0;
+        for (const part of chunks([...eventOf.keys()], 500)) {
+          // The conditional update decides which notices this transaction publishes (row locks on PostgreSQL).
+          const marked = await trx.updateTable('expiry_notices').set({ event_published_at: at }).where('id', 'in', part).where('event_published_at', 'is', null).returning('id').execute();
+          await insertOutboxEvents(trx, marked.map((r) => eventOf.get(r.id)!));
+          n += marked.length;
+        }
+        return n;
+      });
+      if (count > 0) await onEventsCommitted();
+      return count;
     },
 
     async tryLock(name, holder, now, until) {

@@ -1,15 +1,16 @@
 /**
  * The expiry job on both stores, with an injected clock and a real SMTP server: who gets which notice,
  * once per interval (also across a restart on the same database), the e-mail's content in text and
- * HTML, token.expiring / token.expired events, mail disabled, and recovery from a run that died.
+ * HTML, token.expiring / token.expired events (through the transactional outbox into the audit log and
+ * the webhook deliveries, exactly once, also when a fault strikes between the events and the notices'
+ * published mark), mail disabled, and recovery from a run that died.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../../src/app.js';
 import { loadConfig } from '../../../src/config.js';
 import { FakeClock } from '../../../src/kernel/clock.js';
 import { openStore, type Store } from '../../../src/store/open-store.js';
-import type { TokenEvent } from '../../../src/events/token-events.js';
-import { createExpiryNotifier } from '../../../src/notifications/expiry-notifier.js';
+import { createExpiryNotifier, type ExpiryNotifierDeps } from '../../../src/notifications/expiry-notifier.js';
 import { createExpiryNoticeStore } from '../../../src/store/expiry-notices.js';
 import { createMailer } from '../../../src/notifications/mailer.js';
 import type { User } from '../../../src/namespaces/namespace.js';
@@ -88,6 +89,15 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
   });
 
   const mailTo = (email: string) => sink.mails.filter((m) => m.rcptTo.includes(email));
+  /** A notifier of its own on the shared store (another node, or one with a fault injected). */
+  const notifierWith = (over: Partial<ExpiryNotifierDeps> = {}) =>
+    createExpiryNotifier({ notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(sink.url, 'x@example.com'), publicUrl: PUBLIC_URL, ...over });
+  /** The token.expiring / token.expired events as the audit log holds them, once the relay drained the outbox. */
+  async function expiryEvents() {
+    await app.services.eventRelay.drain();
+    const rows = await store.db.selectFrom('audit_events').select(['event', 'token_id', 'data']).where('event', 'in', ['token.expiring', 'token.expired']).orderBy('id').execute();
+    return rows.map((r) => ({ name: r.event, tokenId: r.token_id!, data: JSON.parse(r.data) as Record<string, unknown> }));
+  }
   async function noticeRows() {
     return (await store.db.selectFrom('expiry_notices').select(['token_id', 'interval']).orderBy('token_id').orderBy('interval').execute()).map((r) => `${r.token_id}:${r.interval}`);
   }
@@ -164,13 +174,12 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
   it('walks the calendar: 30 → 7 → expired for the token first seen 25 days out, never 60, never twice, across restarts', async () => {
     await setUp();
     const seen: string[] = [];
-    const events: TokenEvent[] = [];
     // One run a day at 01:00 for 70 days, a new instance (restart) every 9 days.
     clock.set('2026-11-24T01:00:00.000Z');
     let current = app;
     for (let day = 0; day < 70; day++) {
       if (day % 9 === 0) current = await node();
-      const notifier = createExpiryNotifier({ notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async (e) => void events.push(e) }, publicUrl: PUBLIC_URL });
+      const notifier = notifierWith();
       const summary = day % 2 === 0 ? await current.services.expiryNotifier.run() : await notifier.run();
       expect(summary.ran).toBe(true);
       clock.advance(DAY);
@@ -196,7 +205,9 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
       '[Latchkey] deploy token "registry-pull" expires on 2026-12-18 (in 7 days)',
       '[Latchkey] deploy token "registry-pull" expired on 2026-12-18',
     ]);
-    // Events from the injected sink (odd days) are token.expiring / token.expired with days and interval.
+    // Events (from both notifiers) are token.expiring / token.expired with days and interval, one per notice.
+    const events = await expiryEvents();
+    expect(events.map((e) => `${e.tokenId}:${e.data.interval}:${e.data.days_left}`).sort()).toEqual([...seen].sort());
     for (const e of events) {
       expect(['token.expiring', 'token.expired']).toContain(e.name);
       expect(e.data).toHaveProperty('interval');
@@ -207,11 +218,11 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
     expect(events.some((e) => e.name === 'token.expiring' && e.data.interval === '7' && e.data.days_left === 7)).toBe(true);
   }, 120_000);
 
-  it('publishes token.expiring and token.expired through the event sink, once each', async () => {
+  it('publishes token.expiring and token.expired into the audit log, once each', async () => {
     await setUp();
-    const events: TokenEvent[] = [];
-    const notifier = createExpiryNotifier({ notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(null, 'x'), events: { publish: async (e) => void events.push(e) }, publicUrl: PUBLIC_URL });
+    const notifier = notifierWith({ mailer: createMailer(null, 'x') });
     await notifier.run();
+    let events = await expiryEvents();
     expect(events.map((e) => [e.name, e.tokenId, e.data.interval, e.data.days_left]).sort()).toEqual(
       [
         ['token.expiring', ids.deploy, '30', 25],
@@ -224,15 +235,16 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
     clock.set('2026-11-28T01:00:00.000Z');
     await notifier.run();
     await notifier.run();
+    events = await expiryEvents();
     expect(events.filter((e) => e.tokenId === ids.projectToken).map((e) => e.name)).toEqual(['token.expiring', 'token.expired']);
   });
 
   it('with mail disabled, still records notices and publishes events, and does not mail them later', async () => {
     await setUp();
-    const events: TokenEvent[] = [];
-    const notifier = createExpiryNotifier({ notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(null, 'x'), events: { publish: async (e) => void events.push(e) }, publicUrl: PUBLIC_URL });
+    const notifier = notifierWith({ mailer: createMailer(null, 'x') });
     const summary = await notifier.run();
     expect(summary).toMatchObject({ ran: true, mail: 'disabled', emailsSent: 0, eventsPublished: 4 });
+    expect(await expiryEvents()).toHaveLength(4);
     expect(summary.deliveriesSkipped).toBeGreaterThan(0);
     expect(await noticeRows()).toHaveLength(4);
     expect(await app.services.expiryNotifier.run()).toMatchObject({ emailsSent: 0 });
@@ -242,7 +254,7 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
   it('a run that died after deciding (or mid-send) is finished by the next run: nothing lost, nothing twice', async () => {
     await setUp();
     const notices = createExpiryNoticeStore(store.db);
-    const dying = createExpiryNotifier({ notices, clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async () => {} }, publicUrl: PUBLIC_URL, leaseMs: 60_000 });
+    const dying = notifierWith({ notices, leaseMs: 60_000 });
     // The dying node: takes the lock, decides, and is gone before sending (lock and rows stay).
     expect(await notices.tryLock('expiry-notifications', dying.holder, clock.now().toISOString(), new Date(clock.now().getTime() + 60_000).toISOString())).toBe(true);
     await dying.decide(clock.now());
@@ -261,13 +273,50 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
     expect(sink.mails.flatMap((m) => m.rcptTo).sort()).toEqual(['acme-maint@example.com', 'acme-owner@example.com', 'developer@example.com', 'maintainer@example.com', 'owner@example.com', 'root@example.com'].sort());
     expect(await other.services.expiryNotifier.run()).toMatchObject({ emailsSent: 0 });
     expect(sink.mails).toHaveLength(6);
+    // The dying node never published: the other node did, once.
+    expect(summary.eventsPublished).toBe(4);
+    expect(await expiryEvents()).toHaveLength(4);
+  });
+
+  it('events commit with the notices\' published mark: a fault between the two loses no event and duplicates none', async () => {
+    await setUp();
+    await app.services.webhooks.create(world.admin, { type: 'instance' }, { url: 'http://127.0.0.1:9/unused', events: ['token.expiring', 'token.expired'] });
+    // The fault: the second page's events cannot be written into the outbox, after its notices were marked.
+    let outboxInserts = 0;
+    const faulty = store.db.withPlugin({
+      transformQuery(args) {
+        const node = args.node;
+        if (node.kind === 'InsertQueryNode' && node.into?.table.identifier.name === 'event_outbox' && ++outboxInserts === 2) throw new Error('injected fault');
+        return node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const failing = notifierWith({ notices: createExpiryNoticeStore(faulty), mailer: createMailer(null, 'x'), pageSize: 2 });
+    await expect(failing.run()).rejects.toThrow('injected fault');
+    expect(outboxInserts).toBe(2);
+    // The first page committed (two events, two notices marked); the second rolled back (neither).
+    const published = () => store.db.selectFrom('expiry_notices').select('token_id').where('event_published_at', 'is not', null).execute();
+    expect(await published()).toHaveLength(2);
+    expect(await expiryEvents()).toHaveLength(2);
+
+    // The next run publishes what the failed one left, and only that.
+    expect(await app.services.expiryNotifier.run()).toMatchObject({ ran: true, eventsPublished: 2 });
+    expect(await app.services.expiryNotifier.run()).toMatchObject({ ran: true, eventsPublished: 0 });
+    const events = await expiryEvents();
+    const expected = [ids.deploy, ids.personal, ids.projectToken, ids.serviceAccount].sort();
+    expect(events.map((e) => e.tokenId).sort()).toEqual(expected);
+    expect((await published()).map((r) => r.token_id).sort()).toEqual(expected);
+    const deliveries = await store.db.selectFrom('webhook_deliveries').select(['token_id', 'event']).execute();
+    expect(deliveries.map((d) => d.token_id).sort()).toEqual(expected);
+    expect(deliveries.every((d) => d.event === 'token.expiring')).toBe(true);
+    expect(await app.services.eventRelay.pending()).toBe(0);
   });
 
   it('an SMTP failure is retried on the next run; the notice is not decided again', async () => {
     await setUp();
     sink.failNext(100);
     const outcomes: string[] = [];
-    const notifier = createExpiryNotifier({ notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async () => {} }, publicUrl: PUBLIC_URL, onEmail: (o) => outcomes.push(o) });
+    const notifier = notifierWith({ onEmail: (o) => outcomes.push(o) });
     const first = await notifier.run();
     expect(first).toMatchObject({ emailsSent: 0, emailsFailed: 6 });
     sink.failNext(0);
@@ -294,7 +343,7 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
   it('a token revoked after its notice was decided but before it was sent is not mailed', async () => {
     await setUp();
     const notices = createExpiryNoticeStore(store.db);
-    const n = createExpiryNotifier({ notices, clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async () => {} }, publicUrl: PUBLIC_URL });
+    const n = notifierWith({ notices });
     await n.decide(clock.now());
     await app.services.personalTokens.revoke(world.users.developer.user, ids.personal);
     await app.services.expiryNotifier.run();
@@ -304,9 +353,9 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
 
   it('in pages of two rows, decides, publishes and mails exactly as in one page: a recipient spanning pages gets one message', async () => {
     await setUp();
-    const events: TokenEvent[] = [];
-    const notifier = createExpiryNotifier({ notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(sink.url, 'x@example.com'), events: { publish: async (e) => void events.push(e) }, publicUrl: PUBLIC_URL, pageSize: 2 });
+    const notifier = notifierWith({ pageSize: 2 });
     const summary = await notifier.run();
+    const events = await expiryEvents();
     expect(summary).toMatchObject({ ran: true, notices: { '60': 1, '30': 2, '7': 1, expired: 0 }, eventsPublished: 4, emailsSent: 6, emailsFailed: 0, deliveriesSkipped: 0 });
     expect(events.map((e) => e.tokenId).sort()).toEqual([ids.deploy, ids.personal, ids.projectToken, ids.serviceAccount].sort());
     expect(sink.mails.flatMap((m) => m.rcptTo).sort()).toEqual(['acme-maint@example.com', 'acme-owner@example.com', 'developer@example.com', 'maintainer@example.com', 'owner@example.com', 'root@example.com'].sort());
@@ -321,7 +370,7 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
     await setUp();
     let queries = 0;
     const counted = store.db.withPlugin({ transformQuery: (args) => (queries++, args.node), transformResult: async (args) => args.result });
-    const notifier = createExpiryNotifier({ notices: createExpiryNoticeStore(counted), clock, mailer: createMailer(null, 'x'), events: { publish: async () => {} }, publicUrl: PUBLIC_URL });
+    const notifier = notifierWith({ notices: createExpiryNoticeStore(counted), mailer: createMailer(null, 'x') });
     await notifier.run();
     const forFour = queries;
     // The next day: 60 new deploy tokens of the project in the 30-day window (five recipients each).
