@@ -155,7 +155,11 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   const flaggedTokens = createFlaggedTokens({ usage: usageStore, clock });
   const verifier = createTokenVerifier({ store, digester, clock, cacheMs: config.verifyCacheMs, maxBytes: config.verifyCacheBytes, revocations, onRotatedSecretPresented: lifecycle.rotatedSecretPresented, usage: tokenUsage });
   // Generic packages and the CI variables of gitlab-deploy-token (issue 6).
-  const protocols = createProtocolServices({ store, clock, random, namespaces, serverSecret: secrets, packagesDir: config.packagesDir, packageMaxBytes: config.packageMaxBytes });
+  // Protocol decisions per (token, request) for as long as a verification is cached; a revocation drops them.
+  const decisionCache = <V>() => createDecisionCache<V>({ clock, ttlMs: config.verifyCacheMs, revocations });
+  const protocols = createProtocolServices({
+    store, clock, random, namespaces, serverSecret: secrets, packagesDir: config.packagesDir, packageMaxBytes: config.packageMaxBytes, packageDecisions: decisionCache(),
+  });
   const deployTokens = createDeployTokenService({ store, clock, issuer, namespaces, onRevoked: revocations.publish, ciSecretBox: protocols.ciSecretBox });
   const personalTokens = createPersonalTokenService({ store, clock, issuer, lifecycle, expiryPolicy });
   const impersonationTokens = createImpersonationTokenService({ store, clock, issuer, lifecycle, expiryPolicy });
@@ -182,8 +186,6 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   });
 
   // Protocols and the request path. Git over HTTP: the decision behind nginx's auth_request (http/routes/git-auth.ts).
-  // Protocol decisions per (token, request) for as long as a verification is cached; a revocation drops them.
-  const decisionCache = <V>() => createDecisionCache<V>({ clock, ttlMs: config.verifyCacheMs, revocations });
   const gitAccess = createGitAccess({ verifier, namespaces, store, decisions: decisionCache() });
   // Request counters for the HTTP rate limits: Redis when REDIS_URL is set, in-process otherwise. Its
   // connection errors are reported by the HTTP plugin when a request cannot be counted.

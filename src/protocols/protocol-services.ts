@@ -2,7 +2,9 @@
 import type { Clock } from '../kernel/clock.js';
 import type { TokenGenerator } from '../kernel/random.js';
 import { createSecretBox, type ServerSecrets } from '../kernel/secret-box.js';
+import type { Project } from '../namespaces/namespace.js';
 import type { NamespaceService } from '../namespaces/namespace-service.js';
+import type { DecisionCache } from './decision-cache.js';
 import type { Store } from '../store/open-store.js';
 import { createCiVariablesService } from './ci-variables.js';
 import { createPackageBlobs } from './generic-packages/package-blobs.js';
@@ -18,12 +20,14 @@ export interface ProtocolServicesDeps {
   serverSecret: ServerSecrets;
   packagesDir: string;
   packageMaxBytes: number;
+  /** Package decisions per (token, action, project) (protocols/decision-cache.ts). */
+  packageDecisions?: DecisionCache<Project>;
 }
 
 /** HKDF purpose of the gitlab-deploy-token box. Frozen: stored secrets were sealed under it. */
 export const CI_DEPLOY_TOKEN_PURPOSE = 'gitlab-deploy-token v1';
 
-export function createProtocolServices({ store, clock, random, namespaces, serverSecret, packagesDir, packageMaxBytes }: ProtocolServicesDeps) {
+export function createProtocolServices({ store, clock, random, namespaces, serverSecret, packagesDir, packageMaxBytes, packageDecisions }: ProtocolServicesDeps) {
   const ciSecretBox = createSecretBox(serverSecret, CI_DEPLOY_TOKEN_PURPOSE);
   return {
     ciSecretBox,
@@ -35,6 +39,7 @@ export function createProtocolServices({ store, clock, random, namespaces, serve
       blobs: createPackageBlobs(packagesDir, random),
       clock,
       maxBytes: packageMaxBytes,
+      decisions: packageDecisions,
     }),
   };
 }

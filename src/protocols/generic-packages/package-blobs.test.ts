@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cryptoTokenGenerator } from '../../kernel/random.js';
 import { createPackageBlobs, PackageTooLarge } from './package-blobs.js';
 
-const text = async (r: Readable) => {
+const text = async (r: Readable | Buffer) => {
+  if (Buffer.isBuffer(r)) return r.toString('utf8');
   const chunks: Buffer[] = [];
   for await (const c of r) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
@@ -27,6 +28,19 @@ describe('package blobs on disk', () => {
     expect(await text((await blobs.open(stored.sha256))!)).toBe('hello world');
     expect(await blobs.open('0'.repeat(64))).toBeNull();
     await expect(blobs.open('../../etc/passwd')).rejects.toThrow('not a sha256');
+  });
+
+  it('keeps small files in memory once read (their name is their hash); larger ones are streamed each time', async () => {
+    const blobs = createPackageBlobs(dir, cryptoTokenGenerator);
+    const small = await blobs.write(Readable.from([Buffer.from('small file')]), 1 << 20);
+    const large = await blobs.write(Readable.from([Buffer.alloc(100 * 1024, 7)]), 1 << 20);
+    expect(Buffer.isBuffer(await blobs.open(small.sha256))).toBe(true);
+    expect(await blobs.open(large.sha256)).toBeInstanceOf(Readable);
+    const pathOf = (sha256: string) => join(dir, 'sha256', sha256.slice(0, 2), sha256);
+    await unlink(pathOf(small.sha256));
+    await unlink(pathOf(large.sha256));
+    expect(await text((await blobs.open(small.sha256))!)).toBe('small file');
+    expect(await blobs.open(large.sha256)).toBeNull();
   });
 
   it('keeps nothing when the body is too large or breaks off', async () => {

@@ -4,10 +4,14 @@
  * sees a half-written file and no user input ever becomes part of a path. Past the limit the rest of
  * the body is read and dropped (not written), so the client still gets its 400 instead of a reset
  * connection, and the temp file is removed.
+ *
+ * Small files are kept in memory once read (content-addressed, so a name always holds the same bytes):
+ * the files CI downloads over and over cost no open, stat and read each time. Bounded in bytes, the
+ * oldest going first.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -24,7 +28,23 @@ const SHA256_RE = /^[0-9a-f]{64}$/;
 
 export type PackageBlobs = ReturnType<typeof createPackageBlobs>;
 
+/** Files up to this size are kept in memory once read, up to `CACHED_BYTES` in all. */
+const CACHED_FILE_MAX = 64 * 1024;
+const CACHED_BYTES = 8 * 1024 * 1024;
+
 export function createPackageBlobs(dir: string, random: TokenGenerator) {
+  const cached = new Map<string, Buffer>();
+  let cachedBytes = 0;
+  const keep = (sha256: string, bytes: Buffer) => {
+    for (const [oldest, b] of cached) {
+      if (cachedBytes + bytes.length <= CACHED_BYTES) break;
+      cached.delete(oldest);
+      cachedBytes -= b.length;
+    }
+    cached.set(sha256, bytes);
+    cachedBytes += bytes.length;
+  };
+
   const pathOf = (sha256: string) => {
     if (!SHA256_RE.test(sha256)) throw new Error('not a sha256');
     return join(dir, 'sha256', sha256.slice(0, 2), sha256);
@@ -66,15 +86,23 @@ export function createPackageBlobs(dir: string, random: TokenGenerator) {
       }
     },
 
-    /** A read stream of a stored blob, or null when its file is missing. */
-    async open(sha256: string): Promise<Readable | null> {
+    /** A stored blob: its bytes when small, else a read stream; null when its file is missing. */
+    async open(sha256: string): Promise<Readable | Buffer | null> {
       const path = pathOf(sha256);
+      const held = cached.get(sha256);
+      if (held !== undefined) return held;
+      let size: number;
       try {
-        await stat(path);
+        size = (await stat(path)).size;
       } catch {
         return null;
       }
-      return createReadStream(path);
+      if (size > CACHED_FILE_MAX) return createReadStream(path);
+      const bytes = await readFile(path);
+      // Read whole, it is checked once against its name before it is served from memory.
+      if (createHash('sha256').update(bytes).digest('hex') !== sha256) return createReadStream(path);
+      keep(sha256, bytes);
+      return bytes;
     },
   };
 }

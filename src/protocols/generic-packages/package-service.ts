@@ -20,6 +20,7 @@ import type { Token } from '../../tokens/token.js';
 import { PackageTooLarge, type PackageBlobs } from './package-blobs.js';
 import type { PackageCoordinates, PackageStatus } from './package-names.js';
 import type { PackageFile, PackageStore } from './package-store.js';
+import type { DecisionCache } from '../decision-cache.js';
 
 /** Who calls: a verified token and its user (null for a deploy token), or nobody (`token` null). */
 export interface PackageCaller {
@@ -35,6 +36,8 @@ export interface GenericPackageServiceDeps {
   clock: Clock;
   /** LATCHKEY_PACKAGE_MAX_BYTES: the largest file accepted. */
   maxBytes: number;
+  /** Which project a token may read or write, per (token, action, project) for a short time (protocols/decision-cache.ts). */
+  decisions?: DecisionCache<Project>;
 }
 
 const BROKEN_BODY_CODES = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'ECONNABORTED']);
@@ -45,12 +48,23 @@ const fileNotFound = () => notFound('Not found', 'PACKAGE_FILE_NOT_FOUND');
 
 export type GenericPackageService = ReturnType<typeof createGenericPackageService>;
 
-export function createGenericPackageService({ namespaces, namespaceStore, packages, blobs, clock, maxBytes }: GenericPackageServiceDeps) {
+export function createGenericPackageService({ namespaces, namespaceStore, packages, blobs, clock, maxBytes, decisions }: GenericPackageServiceDeps) {
   /**
    * The project, if the caller may read (download) or write (upload) there; deploy tokens reach their
    * projects and their scopes decide.
    */
   async function authorize(caller: PackageCaller, idOrPath: string, action: 'read' | 'write'): Promise<Project> {
+    if (caller.token === null) return decide(caller, idOrPath, action);
+    // Only what was allowed is kept: a refusal is decided afresh each time.
+    const key = `${action}\n${idOrPath}`;
+    const known = decisions?.get(caller.token.id, key);
+    if (known !== undefined) return known;
+    const project = await decide(caller, idOrPath, action);
+    decisions?.set(caller.token.id, key, project);
+    return project;
+  }
+
+  async function decide(caller: PackageCaller, idOrPath: string, action: 'read' | 'write'): Promise<Project> {
     if (caller.token === null) {
       // Only a public project's files are there for nobody; otherwise the client must authenticate.
       const project = action === 'read' ? await namespaces.findProject(null, idOrPath).then((f) => f.project, () => null) : null;
@@ -101,7 +115,7 @@ export function createGenericPackageService({ namespaces, namespaceStore, packag
       });
     },
 
-    async download(caller: PackageCaller, idOrPath: string, c: PackageCoordinates): Promise<{ file: PackageFile; content: Readable }> {
+    async download(caller: PackageCaller, idOrPath: string, c: PackageCoordinates): Promise<{ file: PackageFile; content: Readable | Buffer }> {
       const project = await authorize(caller, idOrPath, 'read');
       const file = await packages.findLatestFile(project.id, c.packageName, c.version, c.fileName);
       if (!file) throw fileNotFound();

@@ -115,6 +115,16 @@ describe.each(DIALECTS)('generic packages on %s', (dialect) => {
       }
     });
 
+    it('refuses a deploy token deleted after warm downloads at once (the cached decision goes with it)', async () => {
+      const warm = await makeDeployToken(project, ['read_package_registry']);
+      const url = fileUrl('my_package', '1.0.0', 'tool-linux.tar.gz');
+      for (let i = 0; i < 2; i++) expect((await get(url, { 'deploy-token': warm.secret })).status).toBe(200);
+      await t.app.services.deployTokens.remove(w.admin, project, warm.id);
+      const res = await get(url, { 'deploy-token': warm.secret });
+      expect(res.status).toBe(401);
+      expect(res.json()).toMatchObject({ error: 'invalid_token' });
+    });
+
     it('refuses a deleted deploy token and a personal token sent as Deploy-Token', async () => {
       const res = await get(fileUrl('my_package', '1.0.0', 'tool-linux.tar.gz'), { 'deploy-token': deploy.revoked.secret });
       expect(res.status).toBe(401);
