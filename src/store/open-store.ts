@@ -70,6 +70,30 @@ function portsOf(db: Kysely<Database>, onPublished: () => void | Promise<void>):
   return { namespaces: createNamespaceStore(db), tokens: createTokenStore(db), deployTokenSecrets: createDeployTokenSecretStore(db), events: createEventOutboxPort(db, onPublished) };
 }
 
+/** Distinct SQL texts whose prepared statements are kept (the queries are a fixed set; `in (…)` lists vary). */
+const STATEMENTS_KEPT = 1000;
+
+/**
+ * better-sqlite3 as Kysely sees it, each SQL text prepared once: Kysely prepares a statement for every
+ * query, which costs as much as running a point look-up. Kysely runs one query at a time on its single
+ * SQLite connection (a stream holds it to the end), so a statement is never used by two at once.
+ */
+function withStatementCache(sqlite: SqliteDatabase.Database): { close(): void; prepare(sql: string): SqliteDatabase.Statement } {
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text) {
+      let statement = statements.get(text);
+      if (statement === undefined) {
+        statement = sqlite.prepare(text);
+        if (statements.size >= STATEMENTS_KEPT) statements.delete(statements.keys().next().value!);
+        statements.set(text, statement);
+      }
+      return statement;
+    },
+  };
+}
+
 export async function openStore(location: DatabaseLocation): Promise<Store> {
   let db: Kysely<Database>;
   let traits: DialectTraits;
@@ -79,7 +103,7 @@ export async function openStore(location: DatabaseLocation): Promise<Store> {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    db = new Kysely<Database>({ dialect: guardUnavailable(new SqliteDialect({ database: sqlite }), sqliteTraits.isUnavailable) });
+    db = new Kysely<Database>({ dialect: guardUnavailable(new SqliteDialect({ database: withStatementCache(sqlite) }), sqliteTraits.isUnavailable) });
     traits = sqliteTraits;
   } else {
     // int8 (counts, sums) arrives as a string by default; ours stay far below 2^53.
