@@ -1,6 +1,6 @@
 /**
- * OAuth2 applications (GitLab's Applications API, admin only): register, list, delete, renew the
- * secret. The client secret (`gloas-…`) is returned once, on create and on renewal, and stored only as
+ * OAuth2 applications: instance applications (GitLab's Applications API, admin only) and a user's own
+ * (User settings → Applications in the web UI): register, list, delete, renew the secret. The client secret (`gloas-…`) is returned once, on create and on renewal, and stored only as
  * its HMAC digest. Deleting an application ends every grant and token issued to it.
  */
 import { DomainError, forbidden, notFound } from '../kernel/errors.js';
@@ -78,39 +78,59 @@ export function createApplicationService({ store, clock, random, digester, onApp
   };
   const notFoundApp = () => notFound('Application Not Found', 'APPLICATION_NOT_FOUND');
 
-  return {
-    async create(actor: User, input: ApplicationInput): Promise<{ application: OAuthApplication; secret: string }> {
-      requireAdmin(actor);
-      const valid = validate(input);
-      const { secret, digest } = newSecret();
-      const uid = Buffer.from(random.randomBytes(32)).toString('hex');
-      const application = await store.insertApplication({
-        uid, name: valid.name, redirectUris: valid.redirectUris, scopes: valid.scopes, confidential: input.confidential ?? true, secretDigest: digest, ownerId: null, createdAt: clock.now().toISOString(),
-      });
-      return { application, secret };
-    },
+  /** Whose applications a call reaches: the instance's (null, admins only) or the actor's own. */
+  const ownerOf = (actor: User, own: boolean): number | null => {
+    if (own) return actor.id;
+    requireAdmin(actor);
+    return null;
+  };
 
+  async function create(actor: User, input: ApplicationInput, own = false): Promise<{ application: OAuthApplication; secret: string }> {
+    const ownerId = ownerOf(actor, own);
+    const valid = validate(input);
+    const { secret, digest } = newSecret();
+    const uid = Buffer.from(random.randomBytes(32)).toString('hex');
+    const application = await store.insertApplication({
+      uid, name: valid.name, redirectUris: valid.redirectUris, scopes: valid.scopes, confidential: input.confidential ?? true, secretDigest: digest, ownerId, createdAt: clock.now().toISOString(),
+    });
+    return { application, secret };
+  }
+
+  /** The application if it is the owner's; another owner's is a 404, as one that does not exist. */
+  async function owned(actor: User, id: number, own: boolean): Promise<OAuthApplication> {
+    const ownerId = ownerOf(actor, own);
+    const app = await store.findApplication(id);
+    if (!app || app.ownerId !== ownerId) throw notFoundApp();
+    return app;
+  }
+
+  async function remove(actor: User, id: number, own = false): Promise<void> {
+    await owned(actor, id, own);
+    await onApplicationDeleted?.(id);
+    await store.transaction((tx) => tx.deleteApplication(id));
+  }
+
+  async function renewSecret(actor: User, id: number, own = false): Promise<{ application: OAuthApplication; secret: string }> {
+    const application = await owned(actor, id, own);
+    const { secret, digest } = newSecret();
+    await store.setSecretDigest(id, digest);
+    return { application, secret };
+  }
+
+  return {
+    create,
+    remove,
+    renewSecret,
     async list(actor: User): Promise<OAuthApplication[]> {
       requireAdmin(actor);
-      return store.listApplications();
+      return store.listApplications(null);
     },
 
-    async remove(actor: User, id: number): Promise<void> {
-      requireAdmin(actor);
-      const app = await store.findApplication(id);
-      if (!app || app.ownerId !== null) throw notFoundApp();
-      await onApplicationDeleted?.(id);
-      await store.transaction((tx) => tx.deleteApplication(id));
-    },
-
-    async renewSecret(actor: User, id: number): Promise<{ application: OAuthApplication; secret: string }> {
-      requireAdmin(actor);
-      const application = await store.findApplication(id);
-      if (!application || application.ownerId !== null) throw notFoundApp();
-      const { secret, digest } = newSecret();
-      await store.setSecretDigest(id, digest);
-      return { application, secret };
-    },
+    /** The signed-in user's own applications (GitLab's User settings → Applications). */
+    createOwn: (actor: User, input: ApplicationInput) => create(actor, input, true),
+    listOwn: (actor: User) => store.listApplications(actor.id),
+    removeOwn: (actor: User, id: number) => remove(actor, id, true),
+    renewOwnSecret: (actor: User, id: number) => renewSecret(actor, id, true),
   };
 }
 export type ApplicationService = ReturnType<typeof createApplicationService>;

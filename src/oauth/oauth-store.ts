@@ -67,8 +67,8 @@ export interface OAuthStore {
   insertApplication(app: NewApplication): Promise<OAuthApplication>;
   findApplication(id: number): Promise<OAuthApplication | null>;
   findApplicationByUid(uid: string): Promise<(OAuthApplication & { secretDigest: string }) | null>;
-  /** Instance applications (owner null) in id order. */
-  listApplications(): Promise<OAuthApplication[]>;
+  /** The applications of one owner (a user id; null: the instance's) in id order. */
+  listApplications(ownerId: number | null): Promise<OAuthApplication[]>;
   /** Deletes it with its codes and grants' rows; the grants must have been revoked first. False when there was none. */
   deleteApplication(id: number): Promise<boolean>;
   setSecretDigest(id: number, digest: string): Promise<boolean>;

@@ -98,8 +98,8 @@ export function createOAuthStore(db: Kysely<Database>): OAuthStore {
       const r = await db.selectFrom('oauth_applications').selectAll().where('uid', '=', uid).executeTakeFirst();
       return r ? { ...toApplication(r), secretDigest: r.secret_digest } : null;
     },
-    async listApplications() {
-      const rows = await db.selectFrom('oauth_applications').selectAll().where('owner_id', 'is', null).orderBy('id').execute();
+    async listApplications(ownerId) {
+      const rows = await db.selectFrom('oauth_applications').selectAll().where('owner_id', ownerId === null ? 'is' : '=', ownerId).orderBy('id').execute();
       return rows.map(toApplication);
     },
     async deleteApplication(id) {

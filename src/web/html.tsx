@@ -12,7 +12,7 @@ export function sendHtml(reply: FastifyReply, node: VNode, status = 200): Fastif
   return reply.status(status).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(`<!DOCTYPE html>${renderToString(node)}`);
 }
 
-export type NavKey = 'home' | 'tokens' | 'expiring' | 'audit' | 'inventory' | 'admin' | null;
+export type NavKey = 'home' | 'tokens' | 'applications' | 'expiring' | 'audit' | 'inventory' | 'admin' | null;
 
 export interface PageChrome {
   readonly user: User | null;
@@ -28,6 +28,7 @@ export function CsrfField({ token }: { token: string }) {
 const NAV: { key: Exclude<NavKey, null>; href: string; label: string; admin?: boolean }[] = [
   { key: 'home', href: '/', label: 'Projects and groups' },
   { key: 'tokens', href: '/-/user_settings/personal_access_tokens', label: 'Access tokens' },
+  { key: 'applications', href: '/-/user_settings/applications', label: 'Applications' },
   { key: 'expiring', href: '/-/expiring', label: 'What expires when' },
   { key: 'inventory', href: '/-/inventory', label: 'Inventory' },
   { key: 'audit', href: '/-/audit_events', label: 'Audit log' },

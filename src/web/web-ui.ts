@@ -30,6 +30,7 @@ import { registerAuditPage } from './pages/audit.js';
 import { registerAdminPages } from './pages/admin.js';
 import { registerInventoryPages } from './pages/inventory.js';
 import { registerAuthorizePages } from '../oauth/authorize-page.js';
+import { registerOAuthApplicationPages } from './pages/oauth-applications.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -122,6 +123,7 @@ export async function registerWebUi(app: FastifyInstance, ctx: WebContext): Prom
     registerAdminPages(web, ctx, tools);
     // The OAuth2 consent page (src/oauth), behind the same sign-in and CSRF.
     registerAuthorizePages(web, ctx, tools);
+    registerOAuthApplicationPages(web, ctx, tools);
     // Last: the catch-all for /<project path>/-/… and /groups/<group path>/-/… pages.
     registerNamespacePages(web, ctx, tools);
   });

@@ -1,0 +1,246 @@
+/**
+ * GitLab's User settings → Applications (`/-/user_settings/applications`): the OAuth2 applications a user
+ * registers (the client secret shown once, renewable) and, below, the applications the user authorised,
+ * each revocable — its access and refresh tokens stop at once. Same services as the API; no rules here.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { OAuthApplication } from '../../oauth/application.js';
+import { OAUTH_SCOPES, OAUTH_SCOPE_DESCRIPTIONS } from '../../oauth/oauth-scopes.js';
+import { notFound } from '../../kernel/errors.js';
+import { formList, formText, queryText } from '../form.js';
+import { CsrfField, Layout, Notice, sendHtml, TableWrap, type PageChrome } from '../html.js';
+import { formatInstant, NewSecretPanel } from '../token-views.js';
+import { requireSignIn } from '../web-session.js';
+import type { WebContext } from '../web-context.js';
+import { errorText, type WebPageTools } from '../web-tools.js';
+
+export const APPLICATIONS_PATH = '/-/user_settings/applications';
+
+/** Fixed notices after a redirect: looked up, never echoed from the URL. */
+const NOTICES: Record<string, string> = {
+  deleted: 'The application was deleted: its grants and tokens stopped working.',
+  revoked: 'The authorization was revoked: that application can no longer act as you.',
+};
+
+interface FormValues {
+  readonly name?: string;
+  readonly redirectUri?: string;
+  readonly scopes?: readonly string[];
+  readonly confidential?: boolean;
+}
+
+interface PageModel {
+  readonly applications: readonly OAuthApplication[];
+  readonly authorized: readonly { grant: { id: number; scopes: readonly string[]; createdAt: string; flow: string }; applicationName: string }[];
+  readonly created?: { application: OAuthApplication; secret: string };
+  readonly notice?: string;
+  readonly error?: string;
+  readonly values?: FormValues;
+}
+
+function NewApplicationForm({ csrf, error, values = {} }: { csrf: string; error?: string; values?: FormValues }) {
+  const checked = new Set(values.scopes ?? []);
+  return (
+    <section class="card" aria-labelledby="new-app-heading">
+      <h2 id="new-app-heading">Add new application</h2>
+      {error && <Notice kind="error">{error}</Notice>}
+      <form method="post" action={APPLICATIONS_PATH} class="token-form">
+        <CsrfField token={csrf} />
+        <div class="field">
+          <label for="app-name">Name</label>
+          <input id="app-name" name="name" required maxLength={255} value={values.name ?? ''} autoComplete="off" />
+        </div>
+        <div class="field">
+          <label for="app-redirect">Redirect URI</label>
+          <textarea id="app-redirect" name="redirect_uri" required rows={2} maxLength={4096} aria-describedby="app-redirect-help">
+            {values.redirectUri ?? ''}
+          </textarea>
+          <p id="app-redirect-help" class="help">
+            Use one line per URI. A request's redirect URI must equal one of them exactly.
+          </p>
+        </div>
+        <div class="field scope">
+          <input type="checkbox" id="app-confidential" name="confidential" value="1" checked={values.confidential ?? true} aria-describedby="app-confidential-help" />
+          <label for="app-confidential">Confidential</label>
+          <p id="app-confidential-help" class="help">
+            The application keeps its secret on a server. Leave unchecked for mobile, desktop and single-page apps: they must use PKCE instead.
+          </p>
+        </div>
+        <fieldset class="field scopes">
+          <legend>Scopes</legend>
+          {OAUTH_SCOPES.map((s) => (
+            <div class="scope">
+              <input type="checkbox" id={`scope-${s}`} name="scopes[]" value={s} checked={checked.has(s)} aria-describedby={`scope-${s}-help`} />
+              <label for={`scope-${s}`}>
+                <code>{s}</code>
+              </label>
+              <p id={`scope-${s}-help`} class="help">
+                {OAUTH_SCOPE_DESCRIPTIONS[s]}
+              </p>
+            </div>
+          ))}
+        </fieldset>
+        <button type="submit" class="primary">Save application</button>
+      </form>
+    </section>
+  );
+}
+
+function PostButton({ action, csrf, label, danger = false }: { action: string; csrf: string; label: string; danger?: boolean }) {
+  return (
+    <form method="post" action={action} class="inline">
+      <CsrfField token={csrf} />
+      <button type="submit" class={danger ? 'danger link' : 'link'}>
+        {label}
+      </button>
+    </form>
+  );
+}
+
+function ApplicationsPage({ chrome, model }: { chrome: PageChrome; model: PageModel }) {
+  const csrf = chrome.csrf;
+  return (
+    <Layout title="Applications" chrome={chrome}>
+      <p>Manage the applications that use Latchkey as an OAuth provider, and those you have authorized to use your account.</p>
+      {model.notice && <Notice kind="success">{model.notice}</Notice>}
+      {model.created && (
+        <>
+          <section class="card" aria-labelledby="app-id-heading">
+            <h2 id="app-id-heading">{`Application: ${model.created.application.name}`}</h2>
+            <p>
+              Application ID: <code id="new-application-id">{model.created.application.uid}</code>
+            </p>
+          </section>
+          <NewSecretPanel created={{ heading: 'Secret', secret: model.created.secret, snippets: [] }} />
+        </>
+      )}
+      <NewApplicationForm csrf={csrf} error={model.error} values={model.values} />
+      <section class="card" aria-labelledby="own-apps-heading">
+        <h2 id="own-apps-heading">Your applications</h2>
+        {model.applications.length === 0 ? (
+          <p>You have no applications.</p>
+        ) : (
+          <TableWrap label="Your applications">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Application ID</th>
+                  <th scope="col">Callback URL</th>
+                  <th scope="col">Scopes</th>
+                  <th scope="col">Confidential</th>
+                  <th scope="col">Actions</th>
+                </tr>
+              </thead>
+              <tbody>
+                {model.applications.map((a) => (
+                  <tr>
+                    <th scope="row">{a.name}</th>
+                    <td>
+                      <code>{a.uid}</code>
+                    </td>
+                    <td>
+                      {a.redirectUris.map((u) => (
+                        <div>
+                          <code>{u}</code>
+                        </div>
+                      ))}
+                    </td>
+                    <td>
+                      {a.scopes.map((s) => (
+                        <code class="scope-chip">{s}</code>
+                      ))}
+                    </td>
+                    <td>{a.confidential ? 'Yes' : 'No'}</td>
+                    <td class="actions">
+                      <PostButton action={`${APPLICATIONS_PATH}/${a.id}/renew`} csrf={csrf} label={`Renew secret of ${a.name}`} />
+                      <PostButton action={`${APPLICATIONS_PATH}/${a.id}/delete`} csrf={csrf} label={`Delete ${a.name}`} danger />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </TableWrap>
+        )}
+      </section>
+      <section class="card" aria-labelledby="authorized-heading">
+        <h2 id="authorized-heading">Authorized applications</h2>
+        {model.authorized.length === 0 ? (
+          <p>You have not authorized any application to use your account.</p>
+        ) : (
+          <TableWrap label="Authorized applications">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Authorized</th>
+                  <th scope="col">Scopes</th>
+                  <th scope="col">Actions</th>
+                </tr>
+              </thead>
+              <tbody>
+                {model.authorized.map((a) => (
+                  <tr>
+                    <th scope="row">{a.applicationName}</th>
+                    <td>{formatInstant(a.grant.createdAt)}</td>
+                    <td>
+                      {a.grant.scopes.map((s) => (
+                        <code class="scope-chip">{s}</code>
+                      ))}
+                    </td>
+                    <td class="actions">
+                      <PostButton action={`${APPLICATIONS_PATH}/authorized/${a.grant.id}/revoke`} csrf={csrf} label={`Revoke ${a.applicationName}`} danger />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </TableWrap>
+        )}
+      </section>
+    </Layout>
+  );
+}
+
+/** The id in a path segment: anything else is a page that does not exist. */
+function idParam(request: FastifyRequest): number {
+  const raw = (request.params as { id?: string }).id ?? '';
+  if (!/^[0-9]{1,10}$/.test(raw) || Number(raw) > 2147483647) throw notFound('Not Found');
+  return Number(raw);
+}
+
+export function registerOAuthApplicationPages(app: FastifyInstance, ctx: WebContext, tools: WebPageTools): void {
+  const { oauthApplications, oauth } = ctx.services;
+
+  async function render(request: FastifyRequest, reply: FastifyReply, extra: Omit<PageModel, 'applications' | 'authorized'>, status = 200) {
+    const user = request.webSession!.user;
+    const [applications, authorized] = await Promise.all([oauthApplications.listOwn(user), oauth.authorizedApplications(user)]);
+    return sendHtml(reply, <ApplicationsPage chrome={tools.chrome(request, reply, 'applications')} model={{ applications, authorized, ...extra }} />, status);
+  }
+
+  app.get(APPLICATIONS_PATH, { preHandler: [requireSignIn] }, (request, reply) => render(request, reply, { notice: NOTICES[queryText(request, 'notice') ?? ''] }));
+
+  app.post(APPLICATIONS_PATH, { preHandler: [requireSignIn, tools.csrf] }, async (request, reply) => {
+    const values: FormValues = { name: formText(request, 'name'), redirectUri: formText(request, 'redirect_uri'), scopes: formList(request, 'scopes'), confidential: formText(request, 'confidential') === '1' };
+    try {
+      const created = await oauthApplications.createOwn(request.webSession!.user, { name: values.name, redirectUri: values.redirectUri, scopes: values.scopes, confidential: values.confidential });
+      return await render(request, reply, { created });
+    } catch (e) {
+      return render(request, reply, { error: errorText(e), values }, 400);
+    }
+  });
+
+  app.post(`${APPLICATIONS_PATH}/:id/renew`, { preHandler: [requireSignIn, tools.csrf] }, async (request, reply) =>
+    render(request, reply, { created: await oauthApplications.renewOwnSecret(request.webSession!.user, idParam(request)) }),
+  );
+
+  app.post(`${APPLICATIONS_PATH}/:id/delete`, { preHandler: [requireSignIn, tools.csrf] }, async (request, reply) => {
+    await oauthApplications.removeOwn(request.webSession!.user, idParam(request));
+    return reply.redirect(`${APPLICATIONS_PATH}?notice=deleted`, 303);
+  });
+
+  app.post(`${APPLICATIONS_PATH}/authorized/:id/revoke`, { preHandler: [requireSignIn, tools.csrf] }, async (request, reply) => {
+    await oauth.revokeAuthorization(request.webSession!.user, idParam(request));
+    return reply.redirect(`${APPLICATIONS_PATH}?notice=revoked`, 303);
+  });
+}
