@@ -145,4 +145,46 @@ describe.each(DIALECTS)('latchkey inventory and credential on %s', (dialect) => 
     expect(npm.due_on).toBe(new Date(Date.parse(`${today}T00:00:00Z`) + 90 * 86_400_000).toISOString().slice(0, 10));
     expect((await cli('credential', 'renew', 'npm-publish', '--placements', 'x')).code).toBe(2);
   });
+  it("Latchkey's own token: shown, given inventory fields by import, exported with them, and the export imports as unchanged", async () => {
+    const shown = await cliJson('credential', 'show', 'token-1');
+    expect(shown).toMatchObject({ slug: 'token-1', kind: 'personal_access_token', provider: 'latchkey', owner: null, token_id: 1, placements: [] });
+    expect((await cli('credential', 'show', 'token-1')).out).toContain('(token-1, token 1)');
+    const file = join(h.dir, 'token.yaml');
+    await writeFile(file, [
+      'version: 1',
+      'credentials:',
+      '  - slug: token-1',
+      '    owner: ops-team',
+      '    purpose: Bootstraps the instance.',
+      '    placements:',
+      '      - kind: kubernetes_secret',
+      '        namespace: latchkey',
+      '        name: admin-token',
+      '        key: token',
+      '',
+    ].join('\n'));
+    const dry = await cliJson('inventory', 'import', file, '--dry-run');
+    expect(dry.changed).toEqual([{ slug: 'token-1', fields: ['purpose', 'owner', 'placements'] }]);
+    expect((await cliJson('credential', 'show', 'token-1')).purpose).toBeNull();
+    const run = await cli('inventory', 'import', file);
+    expect(run.code, run.err).toBe(0);
+    expect(run.out).toContain('change token-1: purpose, owner, placements');
+    expect(await cliJson('credential', 'show', 'token-1')).toMatchObject({ owner: { full_path: 'ops-team' }, purpose: 'Bootstraps the instance.', placements: [{ kind: 'kubernetes_secret', name: 'admin-token' }] });
+    // Listed under its owner now.
+    expect((await cli('credential', 'list', '--source', 'tokens', '--owner', 'ops-team')).out).toContain('token-1');
+    // A token's own fields in a file are read from the token: ignored (the export writes them for people to read).
+    await writeFile(file, 'version: 1\ncredentials:\n  - slug: token-1\n    owner: ops-team\n    name: renamed\n    renewal: { every_days: 5 }\n    purpose: x\n');
+    const refused = await cliJson('inventory', 'import', file, '--dry-run');
+    expect(refused.changed).toEqual([{ slug: 'token-1', fields: ['purpose', 'placements'] }]);
+    // Export: the token's entry with its fields; importing the export leaves everything.
+    const exported = await cli('inventory', 'export');
+    const entry = (parse(exported.out) as { credentials: { slug: string }[] }).credentials.find((c) => c.slug === 'token-1');
+    expect(entry).toMatchObject({ slug: 'token-1', kind: 'personal_access_token', owner: 'ops-team', purpose: 'Bootstraps the instance.', placements: [{ kind: 'kubernetes_secret', namespace: 'latchkey', name: 'admin-token', key: 'token' }] });
+    await writeFile(file, exported.out);
+    const again = await cliJson('inventory', 'import', file);
+    expect(again.changed).toEqual([]);
+    expect(again.left).toContain('token-1');
+    const csv = await cli('inventory', 'export', '--format', 'csv');
+    expect(csv.out.split('\r\n').find((l) => l.startsWith('token-1,'))).toContain('Kubernetes secret latchkey/admin-token, key token');
+  });
 });
