@@ -37,6 +37,12 @@ import { createEventRelay } from './events/event-relay.js';
 import { createExpiryNotifier } from './notifications/expiry-notifier.js';
 import { createMailer } from './notifications/mailer.js';
 import { createExpiryNoticeStore } from './store/expiry-notices.js';
+import { createCredentialNotifier, withCredentialReminders } from './notifications/credential-notifier.js';
+import { createCredentialNoticeStore } from './store/credential-notices.js';
+import { createCredentialOverviewStore } from './store/credential-overview.js';
+import { createCalendarService } from './calendar/calendar-service.js';
+import { createFeedTokenStore } from './store/calendar-feed-tokens.js';
+import { createWebhookStore } from './webhooks/webhook-store.js';
 import { createRateLimiter } from './rate-limit/index.js';
 import { createRegistryModule } from './protocols/registry/index.js';
 import { createProtocolServices } from './protocols/protocol-services.js';
@@ -173,14 +179,17 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
 
   // Reports and notifications. Read-only token queries shared by the expiring report and the /metrics gauges.
   const tokenOverview = createTokenOverviewStore(store.db);
-  const expiringReport = createExpiringReport({ overview: tokenOverview, namespaces: store.namespaces, accessLevel: namespaces.accessLevel, clock });
-  const metricsScraper = createMetricsScraper({ overview: tokenOverview, registry: metrics, clock, seriesPerKind: config.metricsTokenSeries });
+  const credentialOverview = createCredentialOverviewStore(store.db);
+  const expiringReport = createExpiringReport({ overview: tokenOverview, credentials: credentialOverview, namespaces: store.namespaces, accessLevel: namespaces.accessLevel, clock });
+  const metricsScraper = createMetricsScraper({ overview: tokenOverview, credentials: credentialOverview, registry: metrics, clock, seriesPerKind: config.metricsTokenSeries });
   // The daily expiry job (notices, e-mails, token.expiring/expired events); `serve` schedules it.
-  const expiryNotifier = createExpiryNotifier({
+  const expiryNotices = createExpiryNoticeStore(store.db, () => eventRelay.drain().catch(eventRelay.reportFailure));
+  const mailer = createMailer(config.smtpUrl, config.mailFrom);
+  const tokenExpiry = createExpiryNotifier({
     // Its events commit with the notices' published mark; the relay moves them on at once.
-    notices: createExpiryNoticeStore(store.db, () => eventRelay.drain().catch(eventRelay.reportFailure)),
+    notices: expiryNotices,
     clock,
-    mailer: createMailer(config.smtpUrl, config.mailFrom),
+    mailer,
     publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
     onEmail: (outcome) => metrics.notifications.inc({ channel: 'email', outcome }),
   });
@@ -199,8 +208,9 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   // A group named by its id or full path, whoever asks (the services check access themselves).
   const findGroupByRef = async (ref: string) => (/^[0-9]{1,10}$/.test(ref) ? (Number(ref) <= 2147483647 ? store.namespaces.findGroupById(Number(ref)) : null) : store.namespaces.findGroupByPath(ref));
   // The credential inventory (issue 14): outside credentials, where each is configured, how it is renewed.
+  const inventoryStore = createInventoryStore(store.db, store.traits);
   const inventory = createInventoryService({
-    store: createInventoryStore(store.db, store.traits),
+    store: inventoryStore,
     findGroup: findGroupByRef,
     findGroupById: (id) => store.namespaces.findGroupById(id),
     accessLevel: namespaces.accessLevel,
@@ -220,6 +230,29 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     lock: createExpiryNoticeStore(store.db),
     holder: Buffer.from(random.randomBytes(8)).toString('hex'),
     configured: config.upstreams.configured,
+    audit: audit.writer.record,
+  });
+  // Reminders of outside credentials (issue 14 item 4), run by the daily expiry job after the token notices.
+  const expiryNotifier = withCredentialReminders(tokenExpiry, createCredentialNotifier({
+    notices: createCredentialNoticeStore(store.db),
+    inventory: inventoryStore,
+    facts: expiryNotices,
+    hooks: createWebhookStore(store.db),
+    clock,
+    mailer,
+    onEmail: (outcome) => metrics.notifications.inc({ channel: 'email', outcome }),
+  }));
+  // iCalendar feeds of the inventory's due dates, opened by per-user feed tokens (issue 14 item 4).
+  const calendar = createCalendarService({
+    tokens: createFeedTokenStore(store.db),
+    inventory: inventoryStore,
+    findUserById: (id) => store.namespaces.findUserById(id),
+    findGroup: findGroupByRef,
+    accessLevel: namespaces.accessLevel,
+    digester,
+    random,
+    clock,
+    publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
     audit: audit.writer.record,
   });
   // Web UI sign-in (issue 18): sessions, password and one-time-link sign-in, account changes.
@@ -277,6 +310,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     ciVariables: protocols.ciVariables,
     cicdVariables,
     inventory,
+    calendar,
     upstreams,
     sessions: signIn.sessions,
     signIn: signIn.signIn,

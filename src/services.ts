@@ -12,7 +12,7 @@ import type { TokenGenerator } from './kernel/random.js';
 import type { MetricsRegistry } from './metrics/registry.js';
 import type { createMetricsScraper } from './metrics/token-metrics.js';
 import type { NamespaceService } from './namespaces/namespace-service.js';
-import type { ExpiryNotifier } from './notifications/expiry-notifier.js';
+import type { DailyExpiryJob } from './notifications/credential-notifier.js';
 import type { CiVariablesService } from './protocols/ci-variables.js';
 import type { CiVariableService } from './ci-variables/ci-variable-service.js';
 import type { GenericPackageService } from './protocols/generic-packages/package-service.js';
@@ -46,6 +46,7 @@ import type { OAuthService } from './oauth/oauth-service.js';
 import type { Oidc } from './oauth/oidc.js';
 import type { InventoryService } from './inventory/inventory-service.js';
 import type { UpstreamService } from './upstreams/upstream-service.js';
+import type { CalendarService } from './calendar/calendar-service.js';
 
 /** Every service the adapters (HTTP routes, CLI commands) may call. */
 export interface Services {
@@ -80,7 +81,8 @@ export interface Services {
   readonly serviceAccounts: ServiceAccountService;
   readonly tokenPolicies: TokenPolicyService;
   readonly expiringReport: ExpiringReportService;
-  readonly expiryNotifier: ExpiryNotifier;
+  /** The daily expiry job: token notices, then reminders of outside credentials. */
+  readonly expiryNotifier: DailyExpiryJob;
   readonly gitAccess: GitAccess;
   readonly registry: RegistryModule;
   readonly genericPackages: GenericPackageService;
@@ -91,6 +93,8 @@ export interface Services {
   readonly inventory: InventoryService;
   /** Upstream GitLab instances (src/upstreams): registration, check, sync into the inventory. */
   readonly upstreams: UpstreamService;
+  /** Calendar feeds of due dates and the feed tokens that open them (src/calendar). */
+  readonly calendar: CalendarService;
   /** Web UI sign-in (src/sessions): sessions, password and link sign-in, account changes that end sessions. */
   readonly sessions: SessionService;
   readonly signIn: SignInService;

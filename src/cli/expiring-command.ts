@@ -17,14 +17,20 @@ export interface ExpiringCommandDeps {
 
 const COLUMNS = ['id', 'kind', 'name', 'scopes', 'expires_at', 'days_left'];
 
+const CREDENTIAL_COLUMNS = ['id', 'kind', 'credential_kind', 'slug', 'owner', 'due_on', 'days_left'];
+
 export function formatExpiringReport(report: ExpiringReport): string {
-  const heading = `Active tokens expiring within ${report.withinDays} day${report.withinDays === 1 ? '' : 's'} (on or before ${report.until}):`;
-  if (report.sections.length === 0) return `${heading} none.`;
+  const window = `${report.withinDays} day${report.withinDays === 1 ? '' : 's'} (on or before ${report.until})`;
+  const heading = `Active tokens expiring within ${window}:`;
   const sections = report.sections.map((s) => {
     const rows = s.tokens.map((t) => ({ id: t.id, kind: t.kind, name: t.name, scopes: t.scopes, expires_at: t.expiresAt, days_left: t.daysLeft }));
     return `${s.namespace.fullPath} (${s.namespace.type})\n${formatTable(rows, COLUMNS)}`;
   });
-  return [heading, ...sections].join('\n\n');
+  const tokens = report.sections.length === 0 ? [`${heading} none.`] : [heading, ...sections];
+  const credentialHeading = `Outside credentials due within ${window}:`;
+  const rows = report.credentials.map((c) => ({ id: c.id, kind: 'credential', credential_kind: c.kind, slug: c.slug, owner: c.owner.fullPath, due_on: c.dueOn, days_left: c.daysLeft }));
+  const credentials = rows.length === 0 ? [] : [`${credentialHeading}\n${formatTable(rows, CREDENTIAL_COLUMNS)}`];
+  return [...tokens, ...credentials].join('\n\n');
 }
 
 export function registerExpiringCommand(program: Command, deps: ExpiringCommandDeps): void {

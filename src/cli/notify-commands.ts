@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { BuiltServices } from '../services.js';
 import type { ExpiryRunSummary } from '../notifications/expiry-notifier.js';
+import type { CredentialRunSummary } from '../notifications/credential-notifier.js';
 import { emit, type Output } from './output.js';
 
 type Built = BuiltServices;
@@ -13,7 +14,7 @@ export interface NotifyCommandDeps {
   setExitCode(code: number): void;
 }
 
-export function formatSummary(s: ExpiryRunSummary): string {
+export function formatSummary(s: ExpiryRunSummary & { credentials?: CredentialRunSummary }): string {
   if (!s.ran) return 'Another node is running the expiry check right now (it holds the lock); nothing done here.';
   const n = s.notices;
   const lines = [
@@ -24,6 +25,11 @@ export function formatSummary(s: ExpiryRunSummary): string {
   if (s.mail === 'disabled') lines.push('mail: disabled (LATCHKEY_SMTP_URL is not set): notices recorded, no e-mail sent');
   else lines.push(`e-mails sent: ${s.emailsSent}${s.recipients.length > 0 ? ` (${s.recipients.join(', ')})` : ''}, failed: ${s.emailsFailed}`);
   if (s.deliveriesSkipped > 0) lines.push(`deliveries skipped: ${s.deliveriesSkipped}`);
+  const c = s.credentials;
+  if (c?.ran) {
+    lines.push(`credential reminders: 60 days ${c.notices['60']}, 30 days ${c.notices['30']}, 7 days ${c.notices['7']}; webhook deliveries ${c.webhookDeliveries}`);
+    if (s.mail === 'enabled') lines.push(`credential e-mails sent: ${c.emailsSent}${c.recipients.length > 0 ? ` (${c.recipients.join(', ')})` : ''}, failed: ${c.emailsFailed}`);
+  }
   return lines.join('\n');
 }
 
@@ -37,7 +43,7 @@ export function registerNotifyCommands(program: Command, deps: NotifyCommandDeps
       await deps.withServices(async ({ services }) => {
         const summary = await services.expiryNotifier.run();
         emit(deps.out(opts), summary, () => formatSummary(summary));
-        if (summary.emailsFailed > 0) deps.setExitCode(1);
+        if (summary.emailsFailed > 0 || summary.credentials.emailsFailed > 0) deps.setExitCode(1);
       });
     });
 }

@@ -41,6 +41,7 @@ import { registerApplicationRoutes } from './routes/applications.js';
 import { registerOAuthRoutes } from './routes/oauth.js';
 import { registerCredentialRoutes } from './routes/credentials.js';
 import { registerUpstreamRoutes } from './routes/upstreams.js';
+import { registerCalendarRoutes } from './routes/calendar.js';
 import { registerAuthorizedApplicationRoutes } from './routes/authorized-applications.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
 import { registerWebUi } from '../web/web-ui.js';
@@ -166,6 +167,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerApplicationRoutes(api, ctx);
       registerCredentialRoutes(api, ctx);
       registerUpstreamRoutes(api, ctx);
+      registerCalendarRoutes(api, ctx);
       registerAuthorizedApplicationRoutes(api, ctx);
     },
     { prefix: '/api/v4' },

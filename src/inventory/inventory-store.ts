@@ -98,6 +98,8 @@ export interface InventoryStore {
   findTokenEntry(tokenId: number): Promise<TokenEntryRead | null>;
   findById(id: number): Promise<Credential | null>;
   findBySlug(slug: string): Promise<Credential | null>;
+  /** The entries with these ids (those that exist), by id: one batch for a page of them (the reminder job). */
+  findByIds(ids: readonly number[]): Promise<Credential[]>;
   /** Entries whose fingerprint equals this digest. */
   findByFingerprint(fingerprint: string): Promise<Credential[]>;
   /** Throws the store's ALREADY_EXISTS conflict when the slug is taken. Returns the new id. `tokenId`: the inventory row of a token chain (its first token). */

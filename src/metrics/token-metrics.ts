@@ -8,15 +8,23 @@
  * `seriesPerKind` tokens of each kind (the soonest to expire); every other token is counted in the
  * aggregate `latchkey_tokens_expiring` and in `latchkey_token_expiry_series_omitted`, so a million tokens
  * make a few hundred series, not a million.
+ *
+ * Outside credentials of the inventory (issue 14) are series of `latchkey_token_expiry_days` too, with
+ * kind `credential`, their inventory kind as `credential_kind` and `credential_id` instead of
+ * `token_id`; the value counts down to their due date (negative once overdue: nothing stops them at
+ * midnight, a person must renew them). The same per-kind cap applies.
  */
 import type { Clock } from '../kernel/clock.js';
 import { addDays, daysUntil, utcDateOf } from '../kernel/dates.js';
 import { REPORT_TOKEN_KINDS, TOKEN_STATES, type TokenOverviewStore } from '../reports/token-overview-store.js';
+import { CREDENTIAL_REPORT_KIND, type CredentialOverviewStore } from '../reports/credential-overview-store.js';
 import { renderExposition, type MetricFamily } from './exposition.js';
 import type { MetricsRegistry } from './registry.js';
 
 export interface TokenMetricsDeps {
   overview: TokenOverviewStore;
+  /** Outside credentials of the inventory: series of kind `credential` in latchkey_token_expiry_days. */
+  credentials?: CredentialOverviewStore;
   registry: MetricsRegistry;
   clock: Clock;
   /** Most `latchkey_token_expiry_days` series per kind (LATCHKEY_METRICS_TOKEN_SERIES); default 100. */
@@ -33,16 +41,21 @@ export function createMetricsScraper(deps: TokenMetricsDeps) {
       const now = deps.clock.now();
       const today = utcDateOf(now);
       const seriesPerKind = deps.seriesPerKind ?? 100;
-      const [active, counts, expiring] = await Promise.all([
+      const [active, counts, expiring, credentials, credentialCount] = await Promise.all([
         deps.overview.activeExpiring({ today, now: now.toISOString(), until: null, limitPerKind: seriesPerKind }),
         deps.overview.countByKindAndState({ today, now: now.toISOString() }),
         deps.overview.expiringWithin({ today, bounds: EXPIRING_WITHIN_DAYS.map((d) => addDays(today, d)) }),
+        deps.credentials?.dueBy({ until: null, limit: seriesPerKind }) ?? [],
+        deps.credentials?.count() ?? 0,
       ]);
       const expiry: MetricFamily = {
         name: 'latchkey_token_expiry_days',
-        help: `Whole days from today (UTC) until an active token stops working (00:00 UTC of its expiry date). Only the ${seriesPerKind} soonest-expiring tokens of each kind; tokens without an expiry date are not listed.`,
+        help: `Whole days from today (UTC) until an active token stops working (00:00 UTC of its expiry date). Only the ${seriesPerKind} soonest-expiring tokens of each kind; tokens without an expiry date are not listed. kind="credential": an outside credential of the inventory, counting down to its due date (negative when overdue).`,
         type: 'gauge',
-        samples: active.map((t) => ({ labels: { kind: t.kind, namespace: t.namespace.fullPath, name: t.name, token_id: String(t.id) }, value: daysUntil(t.expiresAt, now) })),
+        samples: [
+          ...active.map((t) => ({ labels: { kind: t.kind, namespace: t.namespace.fullPath, name: t.name, token_id: String(t.id) }, value: daysUntil(t.expiresAt, now) })),
+          ...credentials.map((c) => ({ labels: { kind: CREDENTIAL_REPORT_KIND, credential_kind: c.kind, namespace: c.owner.fullPath, name: c.name, credential_id: String(c.id) }, value: daysUntil(c.dueOn, now) })),
+        ],
       };
       // Every kind × state, zeros included, so a series does not vanish when its last token changes state.
       const byKey = new Map(counts.map((c) => [`${c.kind}/${c.state}`, c.count]));
@@ -71,7 +84,10 @@ export function createMetricsScraper(deps: TokenMetricsDeps) {
         name: 'latchkey_token_expiry_series_omitted',
         help: 'Active tokens with an expiry date left out of latchkey_token_expiry_days by its per-kind cap (LATCHKEY_METRICS_TOKEN_SERIES).',
         type: 'gauge',
-        samples: REPORT_TOKEN_KINDS.map((kind) => ({ labels: { kind }, value: Math.max(0, (expiringByKind.get(kind)?.total ?? 0) - (listed.get(kind) ?? 0)) })),
+        samples: [
+          ...REPORT_TOKEN_KINDS.map((kind) => ({ labels: { kind }, value: Math.max(0, (expiringByKind.get(kind)?.total ?? 0) - (listed.get(kind) ?? 0)) })),
+          ...(deps.credentials ? [{ labels: { kind: CREDENTIAL_REPORT_KIND }, value: Math.max(0, credentialCount - credentials.length) }] : []),
+        ],
       };
       return renderExposition([expiry, within, omitted, tokens, ...deps.registry.counters()]);
     },

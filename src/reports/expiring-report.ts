@@ -12,6 +12,8 @@ import type { Clock } from '../kernel/clock.js';
 import { addDays, daysUntil, utcDateOf, type UtcDate } from '../kernel/dates.js';
 import { invalidParam } from '../kernel/errors.js';
 import type { OverviewToken, ReportTokenKind, TokenNamespace, TokenOverviewStore } from './token-overview-store.js';
+import { CREDENTIAL_REPORT_KIND, type CredentialOverviewStore, type DueCredentialOverview } from './credential-overview-store.js';
+import { presentRenewalRule } from '../inventory/credential-json.js';
 
 export const DEFAULT_WITHIN_DAYS = 30;
 /** Ten years: further out than any token lifetime policy allows, small enough to stay a real date. */
@@ -52,10 +54,19 @@ export interface ExpiringReport {
   readonly generatedAt: string;
   /** Sections ordered by their soonest expiry, then full path. */
   readonly sections: readonly ExpiringSection[];
+  /** Outside credentials of the inventory due on or before `until` (overdue ones too), by due date. */
+  readonly credentials: readonly ExpiringCredential[];
+}
+
+export interface ExpiringCredential extends DueCredentialOverview {
+  /** Whole days from today (UTC) to the due date; negative when overdue. */
+  readonly daysLeft: number;
 }
 
 export interface ExpiringReportDeps {
   overview: TokenOverviewStore;
+  /** Outside credentials of the inventory; absent: the report lists tokens only. */
+  credentials?: CredentialOverviewStore;
   namespaces: Pick<NamespaceStore, 'findProjectById' | 'findGroupById'>;
   /** The effective access level along the project → group chain (namespace service). */
   accessLevel(user: User, resource: Resource): Promise<number>;
@@ -112,7 +123,12 @@ export function createExpiringReport(deps: ExpiringReportDeps) {
       const ordered = [...sections.values()].sort(
         (a, b) => a.tokens[0]!.expiresAt.localeCompare(b.tokens[0]!.expiresAt) || a.namespace.fullPath.localeCompare(b.namespace.fullPath) || a.namespace.type.localeCompare(b.namespace.type),
       );
-      return { withinDays, until, generatedAt: now.toISOString(), sections: ordered };
+      // Outside credentials, shown to whoever may see their owning group's tokens (Maintainer+, admins all).
+      const credentials: ExpiringCredential[] = [];
+      for (const c of (await deps.credentials?.dueBy({ until })) ?? []) {
+        if (await visible({ type: 'group', id: c.owner.id, fullPath: c.owner.fullPath })) credentials.push({ ...c, daysLeft: daysUntil(c.dueOn, now) });
+      }
+      return { withinDays, until, generatedAt: now.toISOString(), sections: ordered, credentials };
     },
   };
 }
@@ -132,6 +148,18 @@ export function presentExpiringReport(report: ExpiringReport) {
       id: s.namespace.id,
       full_path: s.namespace.fullPath,
       tokens: s.tokens.map((t) => ({ id: t.id, kind: t.kind, name: t.name, scopes: [...t.scopes], expires_at: t.expiresAt, days_left: t.daysLeft })),
+    })),
+    credentials: report.credentials.map((c) => ({
+      id: c.id,
+      kind: CREDENTIAL_REPORT_KIND,
+      credential_kind: c.kind,
+      slug: c.slug,
+      name: c.name,
+      provider: c.provider,
+      owner: { id: c.owner.id, full_path: c.owner.fullPath },
+      renewal: presentRenewalRule(c.renewal),
+      due_on: c.dueOn,
+      days_left: c.daysLeft,
     })),
   };
 }

@@ -111,7 +111,7 @@ const placementColumns = (p: PlacementFields) => ({
   where_text: p.where,
 });
 
-function renewalOf(r: CredentialRow): Renewal {
+export function renewalOf(r: Pick<CredentialRow, 'renewal_type' | 'expires_at' | 'every_days' | 'event' | 'review_every_days'>): Renewal {
   if (r.renewal_type === 'expires_at') return { type: 'expires_at', expiresAt: r.expires_at! };
   if (r.renewal_type === 'every_days') return { type: 'every_days', everyDays: Number(r.every_days) };
   return { type: 'event', event: r.event!, reviewEveryDays: Number(r.review_every_days) };
@@ -284,6 +284,11 @@ function bind(db: Kysely<Tables>, traits: DialectTraits, inTransaction: boolean)
 
     async findBySlug(slug) {
       return one(await selectCredentials().where('c.slug', '=', slug).execute());
+    },
+
+    async findByIds(ids) {
+      if (ids.length === 0) return [];
+      return withPlacements(await selectCredentials().where('c.id', 'in', [...new Set(ids)]).orderBy('c.id').execute());
     },
 
     async findByFingerprint(fingerprint) {

@@ -1,7 +1,10 @@
 /** Webhooks as the domain sees them: the events a hook may subscribe to, hooks, deliveries, attempts. */
 import type { TokenEventName } from '../events/token-events.js';
 
-export const WEBHOOK_EVENTS: readonly TokenEventName[] = ['token.created', 'token.rotated', 'token.revoked', 'token.expiring', 'token.expired'];
+/** `credential.expiring`: an outside credential of the inventory is due within 60, 30 or 7 days (notifications/credential-notifier.ts). */
+export type WebhookEventName = TokenEventName | 'credential.expiring';
+
+export const WEBHOOK_EVENTS: readonly WebhookEventName[] = ['token.created', 'token.rotated', 'token.revoked', 'token.expiring', 'token.expired', 'credential.expiring'];
 
 export interface Webhook {
   readonly id: number;

@@ -1,7 +1,8 @@
 /**
  * `GET /latchkey/expiring?within=30d` — Latchkey extension: active tokens that expire within the window,
  * grouped by project, group or (personal tokens) user, soonest first. Admins see every token; others the
- * tokens of projects and groups where they are Maintainer+ and their own personal tokens.
+ * tokens of projects and groups where they are Maintainer+ and their own personal tokens. Outside
+ * credentials of the inventory due in the window are listed apart (`credentials`, kind `credential`).
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -32,6 +33,21 @@ const ReportEntity = Type.Object({
       full_path: Type.String({ description: 'Project or group full path; the username for personal tokens' }),
       tokens: Type.Array(TokenEntity),
     }),
+  ),
+  credentials: Type.Array(
+    Type.Object({
+      id: Type.Integer({ description: 'The inventory entry id (/api/v4/latchkey/credentials/:id)' }),
+      kind: Type.String({ enum: ['credential'], description: 'Always `credential`: an outside credential of the inventory, not a Latchkey token' }),
+      credential_kind: Type.String({ description: 'The inventory kind: `npm_token`, `api_key`, `gitlab_group_token`…' }),
+      slug: Type.String(),
+      name: Type.String(),
+      provider: Type.Union([Type.String(), Type.Null()]),
+      owner: Type.Object({ id: Type.Integer(), full_path: Type.String() }),
+      renewal: Type.Record(Type.String(), Type.Union([Type.String(), Type.Integer()]), { description: 'The renewal rule: expires_at, every_days, or event with review_every_days' }),
+      due_on: Type.String({ description: 'Expiry date, or the next renewal or review date its rule gives (YYYY-MM-DD)' }),
+      days_left: Type.Integer({ description: 'Whole days from today (UTC) to due_on; negative when overdue' }),
+    }),
+    { description: 'Outside credentials of the inventory due on or before `until` (overdue ones too), of groups where the caller is Maintainer+ (admins: all)' },
   ),
 });
 

@@ -27,6 +27,7 @@ import { createListIndexPersonal } from './2026-12-03T0401-list-index-personal.j
 import { createAnalyzeTokens } from './2026-12-03T0402-analyze-tokens.js';
 import { createEventOutbox } from './2026-12-03T0100-event-outbox.js';
 import { createCredentialInventory } from './2026-12-03T0500-credential-inventory.js';
+import { createCredentialReminders } from './2026-12-03T1200-credential-reminders.js';
 import { createRegistryKeyRotation } from './2026-12-03T0300-registry-key-rotation.js';
 import { createUpstreams } from './2026-12-03T1300-upstreams.js';
 import { createOauthDeviceCodes } from './2026-12-03T0703-oauth-device-codes.js';
@@ -58,6 +59,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-03T0703-oauth-device-codes': createOauthDeviceCodes(traits),
     '2026-12-03T0402-analyze-tokens': createAnalyzeTokens(traits),
     '2026-12-03T1300-upstreams': createUpstreams(traits),
+    '2026-12-03T1200-credential-reminders': createCredentialReminders(traits),
   };
   return { getMigrations: async () => migrations };
 }
