@@ -30,6 +30,23 @@ const tokenRows = (db: Db) =>
     .where('t.superseded_at', 'is', null)
     .where('t.kind', '<>', 'oauth');
 
+/**
+ * A membership of `userId` in the group whose traversal path (`/1/5/9/`) is in `traversalPath`, or in any
+ * ancestor of it: Reporter or above, not ended. The inventory's read rule, for outside entries and tokens.
+ */
+export function reporterInTree(userId: number, today: string, traversalPath: string) {
+  return ({ exists, selectFrom }: ExpressionBuilder<Database, keyof Database>) =>
+    exists(
+      selectFrom('members as m')
+        .select(sql`1`.as('one'))
+        .where('m.user_id', '=', userId)
+        .where('m.source_type', '=', 'group')
+        .where('m.access_level', '>=', 20)
+        .where((e) => e.or([e('m.expires_at', 'is', null), e('m.expires_at', '>', today)]))
+        .where(sql<boolean>`${sql.ref(traversalPath)} like '%/' || m.source_id || '/%'`),
+    );
+}
+
 type TokenRow = Awaited<ReturnType<ReturnType<typeof tokenRows>['execute']>>[number];
 
 /** The rows of each entry kind. */
@@ -147,21 +164,7 @@ export function createTokenEntryReader(db: Db, reads: TokenEntryReads) {
         if (readable) {
           const { userId, today } = readable;
           // Groups where the user is Reporter or above, directly or through an ancestor, membership not ended.
-          const readableGroups = (eb: Eb) =>
-            eb
-              .selectFrom('groups as rg')
-              .select('rg.id')
-              .where(({ exists, selectFrom }) =>
-                exists(
-                  selectFrom('members as m')
-                    .select(sql`1`.as('one'))
-                    .where('m.user_id', '=', userId)
-                    .where('m.source_type', '=', 'group')
-                    .where('m.access_level', '>=', 20)
-                    .where((e) => e.or([e('m.expires_at', 'is', null), e('m.expires_at', '>', today)]))
-                    .where(sql<boolean>`rg.traversal_path like '%/' || m.source_id || '/%'`),
-                ),
-              );
+          const readableGroups = (eb: Eb) => eb.selectFrom('groups as rg').select('rg.id').where(reporterInTree(userId, today, 'rg.traversal_path') as never);
           q = q.where((eb) =>
             eb.or([
               ...inGroups(eb as unknown as Eb, readableGroups(eb as unknown as Eb), readableHeads),

@@ -10,7 +10,7 @@ import { offsetOf } from '../kernel/page.js';
 import type { Database } from './database.js';
 import type { DialectTraits } from './dialects.js';
 import { containsPattern } from './like.js';
-import { createTokenEntryReader } from './inventory-tokens.js';
+import { createTokenEntryReader, reporterInTree } from './inventory-tokens.js';
 
 export interface InventoryCredentialsTable {
   id: Generated<number>;
@@ -193,18 +193,7 @@ function bind(db: Kysely<Tables>, traits: DialectTraits, inTransaction: boolean)
     let out = q as ReturnType<typeof selectCredentials>;
     if (f.readableBy) {
       const { userId, today } = f.readableBy;
-      // A membership in the owning group or any ancestor of it (traversal_path `/1/5/9/`), Reporter or above, not ended.
-      out = out.where(({ exists, selectFrom }) =>
-        exists(
-          selectFrom('members as m')
-            .select(sql`1`.as('one'))
-            .where('m.user_id', '=', userId)
-            .where('m.source_type', '=', 'group')
-            .where('m.access_level', '>=', 20)
-            .where((eb) => eb.or([eb('m.expires_at', 'is', null), eb('m.expires_at', '>', today)]))
-            .where(sql<boolean>`g.traversal_path like '%/' || m.source_id || '/%'`),
-        ),
-      );
+      out = out.where(reporterInTree(userId, today, 'g.traversal_path') as never);
     }
     if (f.ownerGroupId !== undefined) out = out.where('c.owner_group_id', '=', f.ownerGroupId);
     if (f.kind !== undefined) out = out.where('c.kind', '=', f.kind);
