@@ -21,6 +21,7 @@ import { scheduleExpiryJob } from '../notifications/expiry-schedule.js';
 import { registerExpiringCommand } from './expiring-command.js';
 import { registerSecretCommands } from './secret-commands.js';
 import { registerRegistryCommands } from './registry-commands.js';
+import { registerOidcCommands } from './oidc-commands.js';
 import { registerExportCommands } from './export-commands.js';
 import { readFile } from 'node:fs/promises';
 import { registerAuditCommands } from './audit-command.js';
@@ -266,6 +267,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
   registerReusedCommand(program, { withServices: (fn) => withServices(config(), fn), actorOf, out });
   registerExpiringCommand(program, { withServices: (fn) => withServices(config(), fn), actorOf, out });
   registerRegistryCommands(program, { withServices: (fn) => withServices(config(), fn), config, out });
+  registerOidcCommands(program, { withServices: (fn) => withServices(config(), fn), out });
   registerExportCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, readStdin: io.readStdin ?? readProcessStdin, readFile: (p) => readFile(p, 'utf8'), env: io.env, print: io.print, error: io.error });
 
   registerCredentialCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, out });
