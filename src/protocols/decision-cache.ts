@@ -7,7 +7,8 @@
  * The credential itself is still verified on every request (tokens/verify-token.ts: expiry, grace,
  * revocation and the user's state are judged each time); only what follows is cached. A token that stops
  * working is published on the revocation feed and its decisions go at once (on every node when the feed
- * is broadcast); a resync drops everything. Membership, visibility and key changes are not on the feed:
+ * is broadcast), and so do those of every token of a user whose account changed (blocked, admin flag);
+ * a resync drops everything. Membership, visibility and key changes are not on the feed:
  * the time-to-live (the verify cache's, LATCHKEY_VERIFY_CACHE_MS) bounds how long a decision outlives
  * them, as it bounds the verify cache itself. Bounded in entries; the oldest go first.
  */
@@ -19,11 +20,13 @@ export interface DecisionCacheDeps {
   /** How long a decision is reused; 0 turns the cache off. */
   ttlMs: number;
   maxEntries?: number;
-  revocations?: Pick<RevocationFeed, 'subscribe'> & Partial<Pick<RevocationFeed, 'onResync'>>;
+  revocations?: Pick<RevocationFeed, 'subscribe'> & Partial<Pick<RevocationFeed, 'subscribeUsers' | 'onResync'>>;
 }
 
 interface Entry<V> {
   readonly tokenId: number;
+  /** The token's user (null for deploy tokens): an account change drops the entry. */
+  readonly userId: number | null;
   readonly value: V;
   readonly until: number;
 }
@@ -49,12 +52,18 @@ export function createDecisionCache<V>({ clock, ttlMs, maxEntries = 50_000, revo
     for (const key of [...keys]) drop(key);
   }
 
+  /** Every decision made for a user's tokens (a scan: accounts change rarely). */
+  function forgetUser(userId: number): void {
+    for (const [key, entry] of entries) if (entry.userId === userId) drop(key);
+  }
+
   function clear(): void {
     entries.clear();
     keysByToken.clear();
   }
 
   revocations?.subscribe(forget);
+  revocations?.subscribeUsers?.(forgetUser);
   revocations?.onResync?.(clear);
 
   const keyOf = (tokenId: number, request: string) => `${tokenId}\n${request}`;
@@ -71,7 +80,7 @@ export function createDecisionCache<V>({ clock, ttlMs, maxEntries = 50_000, revo
       return undefined;
     },
 
-    set(tokenId: number, request: string, value: V): void {
+    set(tokenId: number, userId: number | null, request: string, value: V): void {
       if (ttlMs <= 0) return;
       const key = keyOf(tokenId, request);
       drop(key);
@@ -79,7 +88,7 @@ export function createDecisionCache<V>({ clock, ttlMs, maxEntries = 50_000, revo
         if (entries.size < maxEntries) break;
         drop(oldest);
       }
-      entries.set(key, { tokenId, value, until: clock.now().getTime() + ttlMs });
+      entries.set(key, { tokenId, userId, value, until: clock.now().getTime() + ttlMs });
       let keys = keysByToken.get(tokenId);
       if (keys === undefined) keysByToken.set(tokenId, (keys = new Set()));
       keys.add(key);

@@ -60,7 +60,7 @@ export function createGenericPackageService({ namespaces, namespaceStore, packag
     const known = decisions?.get(caller.token.id, key);
     if (known !== undefined) return known;
     const project = await decide(caller, idOrPath, action);
-    decisions?.set(caller.token.id, key, project);
+    decisions?.set(caller.token.id, caller.user?.id ?? null, key, project);
     return project;
   }
 

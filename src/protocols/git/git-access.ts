@@ -114,7 +114,7 @@ export function createGitAccess({ verifier, namespaces, store, decisions }: GitA
       let verdict = decisions?.get(token.id, key);
       if (verdict === undefined) {
         verdict = await decide(token, user, git);
-        decisions?.set(token.id, key, verdict);
+        decisions?.set(token.id, user?.id ?? null, key, verdict);
       }
       if (verdict.outcome === 'allowed') return { outcome: 'allowed', token, user, project: verdict.project, operation: git.operation, remoteUser };
       if (verdict.outcome === 'forbidden') return { outcome: 'forbidden', reason: verdict.reason, token, user };

@@ -108,7 +108,7 @@ export function createRegistryTokenService({ verifier, access, keys, clock, rand
         access: granted,
       });
       const result: IssuedToken = { token, access: granted, expiresIn: settings.tokenLifetimeSeconds, issuedAt: new Date(now * 1000).toISOString().replace('.000Z', 'Z') };
-      if (tokenId !== null) issued?.set(tokenId, cacheKey, result);
+      if (tokenId !== null) issued?.set(tokenId, principal.kind === 'anonymous' ? null : (principal.user?.id ?? null), cacheKey, result);
       return { ok: true, issued: result };
     },
   };
