@@ -7,13 +7,15 @@
  * and a table whose rows link to where each token is rotated.
  *
  * Other sources join through `ExpirySource`: the credential inventory (src/inventory, issue 14) adds
- * its entries here once its service is on `Services` (see `expirySources`). There is no iCalendar feed
+ * the entries due in the window, overdue ones included (see `inventorySource`). There is no iCalendar feed
  * yet; when one exists, `calendarFeedUrl` returns its address and the page links it.
  */
 import type { FastifyInstance } from 'fastify';
-import { addDays, utcDateOf, type UtcDate } from '../../kernel/dates.js';
+import { addDays, daysUntil, utcDateOf, type UtcDate } from '../../kernel/dates.js';
 import type { User } from '../../namespaces/namespace.js';
-import type { ExpiringReport } from '../../reports/expiring-report.js';
+import { parseWithin, type ExpiringReport } from '../../reports/expiring-report.js';
+import { COUNT_LIMIT } from '../../kernel/page.js';
+import { inventoryEntryPath } from './inventory.js';
 import type { ReportTokenKind, TokenNamespace } from '../../reports/token-overview-store.js';
 import { Layout, TableWrap, sendHtml } from '../html.js';
 import { queryText } from '../form.js';
@@ -30,6 +32,8 @@ const WINDOWS = [7, 30, 60, 90, 180, 365] as const;
 const DEFAULT_WINDOW = 90;
 /** Rows drawn in the picture; the rest are in the table (a picture of 500 rows helps no one). */
 const MAX_TIMELINE_ROWS = 40;
+/** Inventory entries listed at most (soonest first is the report's order; the inventory page has them all). */
+const MAX_INVENTORY_ROWS = 500;
 
 /** One thing that expires, whatever its source. */
 export interface ExpiryRow {
@@ -111,12 +115,39 @@ export function issuedTokenSource(ctx: WebContext): ExpirySource {
 }
 
 /**
- * Every source this server has. The credential inventory (issue 14) is the next: when its service is on
- * `Services`, add a source here mapping each credential the person may read (due date, owner team, the
- * entry's page) to an ExpiryRow with `source: 'credential'`.
+ * The credential inventory (src/inventory): the entries the person may read (the inventory service's
+ * rule: Reporter+ of the owning group, admins all) due within the window or overdue, each linking to its
+ * page, where it is marked renewed. Entries that annotate an issued token come with that token already.
  */
+export function inventorySource(ctx: WebContext): ExpirySource {
+  return {
+    async rows(user, within) {
+      const days = typeof within === 'number' ? within : parseWithin(within);
+      // A window the report cannot read is the issued-token source's 400.
+      if (days === null) return [];
+      const now = ctx.clock.now();
+      const page = await ctx.services.inventory.list(user, { dueOnOrBefore: addDays(utcDateOf(now), days) }, { page: 1, perPage: MAX_INVENTORY_ROWS, countLimit: COUNT_LIMIT });
+      return page.items
+        .filter((c) => c.tokenId === null)
+        .map((c): ExpiryRow => ({
+          source: 'credential',
+          id: c.id,
+          name: c.name,
+          kindLabel: `${c.kind.replace(/_/g, ' ')} (inventory)`,
+          scopes: c.scopes,
+          expiresAt: c.dueOn,
+          daysLeft: daysUntil(c.dueOn, now),
+          owner: { label: `${c.owner.fullPath} (group)`, key: `group:${c.owner.id}` },
+          rotate: { href: inventoryEntryPath(c.slug), label: 'Renew' },
+          auditHref: null,
+        }));
+    },
+  };
+}
+
+/** Every source this server has: issued tokens and the credential inventory. */
 export function expirySources(ctx: WebContext): ExpirySource[] {
-  return [issuedTokenSource(ctx)];
+  return [issuedTokenSource(ctx), inventorySource(ctx)];
 }
 
 /** The iCalendar feed of these dates, when this server has one (none yet). */
@@ -226,7 +257,7 @@ export function registerExpiringPage(app: FastifyInstance, ctx: WebContext, tool
       reply,
       <Layout title="What expires when" chrome={tools.chrome(request, reply, 'expiring')}>
         <p class="intro">
-          Everything you may see that stops working soon: tokens of your projects and groups (as Maintainer or Owner) and your own. Each row links to where it is rotated.
+          Everything you may see that stops working soon: tokens of your projects and groups (as Maintainer or Owner), your own, and the inventory credentials of your teams that are due. Each row links to where it is rotated or renewed.
           {feed && (
             <>
               {' '}
@@ -278,7 +309,7 @@ export function registerExpiringPage(app: FastifyInstance, ctx: WebContext, tool
                           <td>{r.kindLabel}</td>
                           <td>
                             <span class={`urgency-${urgency}`}>{r.expiresAt}</span>{' '}
-                            <span class="days">{`(in ${r.daysLeft} day${r.daysLeft === 1 ? '' : 's'}, ${URGENCY_TEXT[urgency]})`}</span>
+                            <span class="days">{`(${r.daysLeft > 0 ? `in ${r.daysLeft} day${r.daysLeft === 1 ? '' : 's'}` : r.daysLeft === 0 ? 'today' : `${-r.daysLeft} day${r.daysLeft === -1 ? '' : 's'} ago`}, ${URGENCY_TEXT[urgency]})`}</span>
                           </td>
                           <td>
                             {r.scopes.map((s) => (

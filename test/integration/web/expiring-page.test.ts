@@ -5,6 +5,7 @@
  * window, a bad window's 400, escaping.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCredentialInput } from '../../../src/inventory/credential.js';
 import { DIALECTS } from '../../support/dialects.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
 import { webClient } from '../../support/web-client.js';
@@ -107,5 +108,31 @@ describe.each(DIALECTS)('what expires when on %s', (dialect) => {
     const res = await anon.get('/-/expiring');
     expect(res.status).toBe(303);
     expect(res.location).toBe('/users/sign_in?redirect_to=%2F-%2Fexpiring');
+  });
+  it('inventory credentials due in the window (overdue ones too) join their group, linked to their page to renew', async () => {
+    const create = (body: Record<string, unknown>) => t.app.services.inventory.create(w.admin, parseCredentialInput(body, { partial: false }));
+    await create({ slug: 'npm-soon', name: 'NPM <publish>', kind: 'npm_token', owner: 'acme/platform', scopes: ['publish'], renewal: { expires_at: '2026-12-03' } }); // 10 days
+    await create({ slug: 'key-late', name: 'Late key', kind: 'api_key', owner: 'acme/platform', renewal: { expires_at: '2026-11-24' } });
+    await create({ slug: 'key-far', name: 'Far key', kind: 'api_key', owner: 'acme/platform', renewal: { expires_at: '2027-06-01' } });
+    await create({ slug: 'other-team', name: 'Other team key', kind: 'api_key', owner: 'acme/other', renewal: { expires_at: '2026-12-01' } });
+    t.clock.advance(3 * 86_400_000); // 2026-11-26: key-late is 2 days overdue (and the earlier sessions have ended)
+    try {
+      const maintainer = webClient(t);
+      await maintainer.signIn('maintainer-user', PASSWORD);
+      const html = (await maintainer.get('/-/expiring')).html;
+      expect(html).toContain('>NPM &lt;publish><');
+      expect(html).toContain('npm token (inventory)');
+      expect(html).toContain('href="/-/inventory/npm-soon" aria-label="Renew NPM &lt;publish>"');
+      expect(html).toContain('(2 days ago, expired)');
+      expect(html).toContain('href="/-/inventory/key-late"');
+      for (const name of ['Far key', 'Other team key']) expect(html).not.toContain(name);
+      expect((await maintainer.get('/-/expiring?within=365')).html).toContain('Far key');
+      const developer = webClient(t);
+      await developer.signIn('developer-user', PASSWORD);
+      // A Developer of the group is a Reporter+ there: the inventory's rule, not the token report's.
+      expect((await developer.get('/-/expiring')).html).toContain('NPM &lt;publish>');
+    } finally {
+      t.clock.advance(-3 * 86_400_000);
+    }
   });
 });
