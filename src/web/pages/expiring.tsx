@@ -126,18 +126,19 @@ export function inventorySource(ctx: WebContext): ExpirySource {
       // A window the report cannot read is the issued-token source's 400.
       if (days === null) return [];
       const now = ctx.clock.now();
-      const page = await ctx.services.inventory.list(user, { dueOnOrBefore: addDays(utcDateOf(now), days) }, { page: 1, perPage: MAX_INVENTORY_ROWS, countLimit: COUNT_LIMIT });
+      // Outside credentials: Latchkey's own tokens come from the issued-token source.
+      const page = await ctx.services.inventory.list(user, { source: 'outside', dueOnOrBefore: addDays(utcDateOf(now), days) }, { page: 1, perPage: MAX_INVENTORY_ROWS, countLimit: COUNT_LIMIT });
       return page.items
-        .filter((c) => c.tokenId === null)
+        .filter((c) => c.id !== null && c.owner !== null)
         .map((c): ExpiryRow => ({
           source: 'credential',
-          id: c.id,
+          id: c.id!,
           name: c.name,
           kindLabel: `${c.kind.replace(/_/g, ' ')} (inventory)`,
           scopes: c.scopes,
           expiresAt: c.dueOn,
           daysLeft: daysUntil(c.dueOn, now),
-          owner: { label: `${c.owner.fullPath} (group)`, key: `group:${c.owner.id}` },
+          owner: { label: `${c.owner!.fullPath} (group)`, key: `group:${c.owner!.id}` },
           rotate: { href: inventoryEntryPath(c.slug), label: 'Renew' },
           auditHref: null,
         }));

@@ -3,7 +3,7 @@
  * rules hold: Reporters and above of the owning group (and admins) read an entry, Maintainers and
  * above mark it renewed; anyone else gets the 404 page.
  * - `/-/inventory`: the entries one may read, filtered by team (owning group), kind, status (overdue)
- *   and "due within"; paged without counting every row (one more row than the page tells if more follow).
+ *   and "due within", outside credentials and Latchkey's own tokens (or one of them); keyset pages, nothing counted.
  * - `/-/inventory/<slug or id>`: the entry, its placements, its renewal procedure (Markdown, rendered by
  *   markdown.ts with raw HTML off), its renewal history, and the "mark renewed" form.
  */
@@ -13,7 +13,7 @@ import { COUNT_LIMIT } from '../../kernel/page.js';
 import { AccessLevel } from '../../namespaces/access-levels.js';
 import type { User } from '../../namespaces/namespace.js';
 import { describePlacement, type InventoryEntry as Credential, type Renewal } from '../../inventory/credential.js';
-import type { CredentialListQuery } from '../../inventory/inventory-service.js';
+import type { CredentialListQuery, ListCursor } from '../../inventory/inventory-service.js';
 import type { RenewalEntry } from '../../inventory/inventory-store.js';
 import { CsrfField, Layout, Notice, TableWrap, sendHtml } from '../html.js';
 import { formList, formText, queryPage, queryText } from '../form.js';
@@ -29,7 +29,7 @@ const PER_PAGE = 50;
 const HISTORY_PER_PAGE = 20;
 const DUE_WITHIN = [7, 30, 60, 90] as const;
 
-const FILTERS = ['owner', 'kind', 'status', 'due_within'] as const;
+const FILTERS = ['source', 'owner', 'kind', 'status', 'due_within'] as const;
 type Filters = Partial<Record<(typeof FILTERS)[number], string>>;
 
 function filtersOf(request: FastifyRequest): Filters {
@@ -47,16 +47,23 @@ function listQuery(f: Filters, today: UtcDate): CredentialListQuery {
   if (f.status === 'overdue') bounds.push(addDays(today, -1));
   const within = f.due_within !== undefined && /^[0-9]{1,4}$/.test(f.due_within) ? Number(f.due_within) : null;
   if (within !== null) bounds.push(addDays(today, within));
-  // Outside credentials only, as before Latchkey's tokens joined the inventory (issue 14); the token pages list those.
-  return { source: 'outside', owner: f.owner, kind: f.kind, dueOnOrBefore: bounds.sort()[0] };
+  // Outside credentials, Latchkey's own tokens (issue 14), or both.
+  const source = f.source === 'outside' || f.source === 'tokens' ? f.source : 'all';
+  return { source, owner: f.owner, kind: f.kind, dueOnOrBefore: bounds.sort()[0] };
 }
 
-const listUrl = (f: Filters, page = 1) => {
+const listUrl = (f: Filters, after?: ListCursor) => {
   const q = new URLSearchParams(f as Record<string, string>);
-  if (page > 1) q.set('page', String(page));
+  if (after) q.set('after', `${after.source}:${after.afterId ?? ''}`);
   const s = q.toString();
   return s ? `${INVENTORY_PATH}?${s}` : INVENTORY_PATH;
 };
+
+/** `?after=outside:12` or `tokens:34` (`tokens:` = the first token): where the keyset page starts. */
+function cursorOf(text: string | undefined): ListCursor {
+  const m = text === undefined ? null : /^(outside|tokens):([0-9]{1,10})?$/.exec(text);
+  return m ? { source: m[1] as ListCursor['source'], afterId: m[2] === undefined ? null : Number(m[2]) } : { source: 'outside', afterId: null };
+}
 
 export function renewalText(r: Renewal): string {
   switch (r.type) {
@@ -72,6 +79,14 @@ export function renewalText(r: Renewal): string {
 function FilterForm({ f }: { f: Filters }) {
   return (
     <form method="get" action={INVENTORY_PATH} class="filters card" aria-label="Filter the inventory">
+      <div class="field">
+        <label for="inv-source">Source</label>
+        <select id="inv-source" name="source">
+          <option value="">Everything</option>
+          <option value="outside" selected={f.source === 'outside'}>Outside credentials</option>
+          <option value="tokens" selected={f.source === 'tokens'}>Latchkey's tokens</option>
+        </select>
+      </div>
       <div class="field">
         <label for="inv-owner">Team (group path)</label>
         <input id="inv-owner" name="owner" value={f.owner ?? ''} autoComplete="off" />
@@ -257,17 +272,17 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
   app.get(INVENTORY_PATH, { preHandler: [requireSignIn] }, async (request, reply) => {
     const user = request.webSession!.user;
     const f = filtersOf(request);
-    const page = queryPage(request);
+    const after = queryText(request, 'after');
     const now = ctx.clock.now();
     const chrome = tools.chrome(request, reply, 'inventory');
     let items: Credential[] = [];
-    let more = false;
+    let next: ListCursor | null = null;
     let problem: string | null = null;
     try {
-      // One more row than shown tells whether a next page exists; no page needs every row counted.
-      const result = await inventory.list(user, listQuery(f, utcDateOf(now)), { page: 1, perPage: page * PER_PAGE + 1, countLimit: COUNT_LIMIT });
-      items = result.items.slice((page - 1) * PER_PAGE, page * PER_PAGE);
-      more = result.items.length > page * PER_PAGE;
+      // A keyset page (outside entries, then Latchkey's tokens): nothing is counted.
+      const result = await inventory.list(user, listQuery(f, utcDateOf(now)), { page: 1, perPage: PER_PAGE }, cursorOf(after));
+      items = result.items;
+      next = result.next ?? null;
     } catch (e) {
       problem = (e as { kind?: string }).kind === 'not_found' ? 'No such team (group), or you are not a member of it.' : errorText(e);
     }
@@ -281,11 +296,11 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
         {problem && <Notice kind="error">{problem}</Notice>}
         {!problem && items.length === 0 && <p>No entries match.</p>}
         {items.length > 0 && <CredentialsTable items={items} now={now} />}
-        {(page > 1 || more) && (
+        {(after !== undefined || next !== null) && (
           <nav class="pager" aria-label="Inventory pages">
-            {page > 1 && <a href={listUrl(f, page - 1)}>Previous</a>}
-            {more && (
-              <a href={listUrl(f, page + 1)} rel="next">
+            {after !== undefined && <a href={listUrl(f)}>First page</a>}
+            {next !== null && (
+              <a href={listUrl(f, next)} rel="next">
                 Next
               </a>
             )}
@@ -368,6 +383,7 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
               <dt>Latchkey token</dt>
               <dd>
                 <a href={`/-/audit_events?token_id=${c.tokenId}`}>{`#${c.tokenId} (audit log)`}</a>
+                <div class="help">A Latchkey token is not marked renewed: rotate it on its token page, and this entry follows the new token.</div>
               </dd>
             </>
           )}

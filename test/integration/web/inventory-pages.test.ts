@@ -59,22 +59,44 @@ describe.each(DIALECTS)('inventory pages on %s', (dialect) => {
     const all = await maintainer.get('/-/inventory');
     expect(all.status).toBe(200);
     expect(all.html).toContain('<a href="/-/inventory" aria-current="page">Inventory</a>');
-    expect(names(all.html)).toEqual(['dependency-proxy', 'npm-publish', 'overdue-key']);
+    // Outside credentials first, then Latchkey's own tokens the maintainer may see (their personal token).
+    const own = (await t.app.services.personalTokens.list(w.users.maintainer.user, { userId: w.users.maintainer.user.id }, { page: 1, perPage: 5 })).items[0]!;
+    expect(names(all.html)).toEqual(['dependency-proxy', 'npm-publish', 'overdue-key', `token-${own.id}`]);
     expect(all.html).toContain('Dependency proxy &lt;token>');
+    expect(names((await maintainer.get('/-/inventory?source=outside')).html)).toEqual(['dependency-proxy', 'npm-publish', 'overdue-key']);
+    expect(names((await maintainer.get('/-/inventory?source=tokens')).html)).toEqual([`token-${own.id}`]);
+    const tokenEntry = await maintainer.get(`/-/inventory/token-${own.id}`);
+    expect(tokenEntry.status).toBe(200);
+    expect(tokenEntry.html).toContain('rotate it on its token page');
+    expect(tokenEntry.html).not.toContain('id="renew-heading"');
     expect(names((await maintainer.get('/-/inventory?kind=api_key')).html)).toEqual(['overdue-key']);
-    expect(names((await maintainer.get('/-/inventory?status=overdue')).html)).toEqual(['overdue-key']);
-    expect(names((await maintainer.get('/-/inventory?due_within=7')).html)).toEqual(['dependency-proxy', 'overdue-key']);
-    expect(names((await maintainer.get('/-/inventory?owner=acme%2Fplatform&due_within=90')).html)).toEqual(['dependency-proxy', 'npm-publish', 'overdue-key']);
+    expect(names((await maintainer.get('/-/inventory?status=overdue&source=outside')).html)).toEqual(['overdue-key']);
+    expect(names((await maintainer.get('/-/inventory?due_within=7&source=outside')).html)).toEqual(['dependency-proxy', 'overdue-key']);
+    expect(names((await maintainer.get('/-/inventory?owner=acme%2Fplatform&due_within=90&source=outside')).html)).toEqual(['dependency-proxy', 'npm-publish', 'overdue-key']);
     const unseen = await maintainer.get('/-/inventory?owner=acme%2Fother');
     expect(unseen.status).toBe(400);
     expect(unseen.html).toContain('No such team');
     const admin = webClient(t);
     await t.app.services.accounts.setPasswordByUsername('root', PASSWORD);
     await admin.signIn('root', PASSWORD);
-    expect(names((await admin.get('/-/inventory')).html)).toContain('other-team');
+    expect(names((await admin.get('/-/inventory?source=outside')).html)).toContain('other-team');
     const outsider = webClient(t);
     await outsider.signIn('outsider-user', PASSWORD);
-    expect(names((await outsider.get('/-/inventory')).html)).toEqual([]);
+    expect(names((await outsider.get('/-/inventory?source=outside')).html)).toEqual([]);
+  });
+
+  it('pages by keyset: outside entries, then tokens, nothing counted', async () => {
+    for (let i = 0; i < 52; i++) {
+      await t.app.services.inventory.create(w.admin, parseCredentialInput({ slug: `paged-${String(i).padStart(2, '0')}`, name: `Paged ${i}`, kind: 'paged_key', owner: 'acme/platform', renewal: { every_days: 30 } }, { partial: false }));
+    }
+    const first = await maintainer.get('/-/inventory?kind=paged_key');
+    expect(names(first.html)).toHaveLength(50);
+    const next = /<a href="([^"]+)" rel="next">Next<\/a>/.exec(first.html)![1]!.replace(/&amp;/g, '&');
+    expect(next).toMatch(/^\/-\/inventory\?kind=paged_key&after=outside%3A\d+$/);
+    const second = await maintainer.get(next);
+    expect(names(second.html)).toEqual(['paged-50', 'paged-51']);
+    expect(second.html).toContain('First page');
+    expect(second.html).not.toContain('rel="next"');
   });
 
   it('shows an entry with placements and its procedure as inert Markdown', async () => {
