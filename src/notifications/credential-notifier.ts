@@ -27,6 +27,7 @@ import type { ExpiryNotifier, ExpiryRunSummary } from './expiry-notifier.js';
 import type { CredentialInterval, CredentialNoticeStore, DueCredential, NewCredentialNotice } from './credential-notice-store.js';
 import { composeCredentialEmail, type DueCredentialItem } from './credential-email.js';
 import type { Mailer } from './mailer.js';
+import { sendRecipientMail, type RecipientMailDeps } from './recipient-mail.js';
 
 export const CREDENTIAL_JOB_LOCK = 'credential-notifications';
 export const CREDENTIAL_EXPIRING_EVENT = 'credential.expiring';
@@ -147,6 +148,13 @@ export function createCredentialNotifier(deps: CredentialNotifierDeps) {
    * a time in recipient order. A credential deleted, renewed or handed to another group since its notice
    * was decided is skipped. Stops when this node lost the lease.
    */
+  const mailDeps: RecipientMailDeps = {
+    mailer, clock, leaseMs, maxAttempts, onEmail: deps.onEmail,
+    renewLease: (now, until) => facts.tryLock(CREDENTIAL_JOB_LOCK, holder, now, until),
+    markSent: (ids, at) => notices.markSent(ids, at),
+    markFailed: (ids, error, max) => notices.markFailed(ids, error, max),
+  };
+
   async function deliver(summary: CredentialRunSummary): Promise<void> {
     const now = clock.now();
     const staleBefore = new Date(now.getTime() - leaseMs).toISOString();
@@ -157,21 +165,7 @@ export function createCredentialNotifier(deps: CredentialNotifierDeps) {
       const mail = current;
       current = null;
       if (!mail || mail.included.length === 0) return true;
-      const t = clock.now();
-      if (!(await facts.tryLock(CREDENTIAL_JOB_LOCK, holder, t.toISOString(), new Date(t.getTime() + leaseMs).toISOString()))) return false;
-      try {
-        await mailer.send({ to: mail.email, ...composeCredentialEmail(mail.items, renewHint) });
-      } catch (e) {
-        await notices.markFailed(mail.included, (e as Error).message, maxAttempts);
-        summary.emailsFailed++;
-        deps.onEmail?.('failed');
-        return true;
-      }
-      await notices.markSent(mail.included, clock.now().toISOString());
-      summary.emailsSent++;
-      summary.recipients.push(mail.email);
-      deps.onEmail?.('sent');
-      return true;
+      return sendRecipientMail(mailDeps, { to: mail.email, content: composeCredentialEmail(mail.items, renewHint), deliveryIds: mail.included }, summary);
     }
 
     for (;;) {

@@ -28,6 +28,7 @@ import { loadExpiryContext } from './expiry-context.js';
 import { composeExpiryEmail, type ExpiringTokenItem } from './expiry-email.js';
 import type { DeliveryCursor, DueCursor, ExpiryNoticeStore } from './expiry-notice-store.js';
 import type { Mailer } from './mailer.js';
+import { sendRecipientMail, type RecipientMailDeps } from './recipient-mail.js';
 
 export const EXPIRY_JOB_LOCK = 'expiry-notifications';
 
@@ -146,6 +147,14 @@ export function createExpiryNotifier(deps: ExpiryNotifierDeps) {
    * time in recipient order, so only one page and the current recipient's list are in memory.
    * Stops when the lease was lost (another node took over).
    */
+  // Keeps the lease while sending: a node that lost it stops and leaves the rest to the holder.
+  const mailDeps: RecipientMailDeps = {
+    mailer, clock, leaseMs, maxAttempts, onEmail: deps.onEmail,
+    renewLease: (now, until) => notices.tryLock(EXPIRY_JOB_LOCK, holder, now, until),
+    markSent: (ids, at) => notices.markSent(ids, at),
+    markFailed: (ids, error, max) => notices.markFailed(ids, error, max),
+  };
+
   async function deliver(summary: ExpiryRunSummary): Promise<void> {
     const now = clock.now();
     const staleBefore = new Date(now.getTime() - leaseMs).toISOString();
@@ -163,22 +172,7 @@ export function createExpiryNotifier(deps: ExpiryNotifierDeps) {
         summary.deliveriesSkipped += group.included.length;
         return true;
       }
-      // Keep the lease while sending; a node that lost it stops here and leaves the rest to the holder.
-      const t = clock.now();
-      if (!(await notices.tryLock(EXPIRY_JOB_LOCK, holder, t.toISOString(), new Date(t.getTime() + leaseMs).toISOString()))) return false;
-      try {
-        await mailer.send({ to: group.email, ...composeExpiryEmail(group.items) });
-      } catch (e) {
-        await notices.markFailed(group.included, (e as Error).message, maxAttempts);
-        summary.emailsFailed++;
-        deps.onEmail?.('failed');
-        return true;
-      }
-      await notices.markSent(group.included, clock.now().toISOString());
-      summary.emailsSent++;
-      deps.onEmail?.('sent');
-      summary.recipients.push(group.email);
-      return true;
+      return sendRecipientMail(mailDeps, { to: group.email, content: composeExpiryEmail(group.items), deliveryIds: group.included }, summary);
     }
 
     for (;;) {

@@ -156,6 +156,15 @@ describe.each(DIALECTS)('credential reminders on %s', (dialect) => {
     await t.app.services.expiryNotifier.run();
     await t.app.services.webhookDispatcher.runDue();
     expect(receiver.received).toHaveLength(1);
+
+    // Group hooks: one on acme (the owning group's parent) records the delivery (not sent here), one on a sibling group does not.
+    const parent = await t.request('POST', `/api/v4/groups/${w.top.id}/latchkey/webhooks`, { token: w.adminToken, body: { url: 'https://hooks.example.com/acme', events: ['credential.expiring'] } });
+    const sibling = await t.request('POST', `/api/v4/groups/${encodeURIComponent('acme/other')}/latchkey/webhooks`, { token: w.adminToken, body: { url: 'https://hooks.example.com/other', events: ['credential.expiring'] } });
+    expect([parent.status, sibling.status]).toEqual([201, 201]);
+    const npmEntry = await create(npm);
+    expect((await t.app.services.expiryNotifier.run()).credentials.webhookDeliveries).toBe(2);
+    const rows = await t.app.store.db.selectFrom('webhook_deliveries').select(['hook_id', 'payload']).where('event', '=', 'credential.expiring').where('hook_id', 'in', [parent.body.id, sibling.body.id]).execute();
+    expect(rows.map((r) => [r.hook_id, JSON.parse(r.payload).credential.id])).toEqual([[parent.body.id, npmEntry.id]]);
   });
 
   it('lists outside credentials in GET /latchkey/expiring (Maintainers of the owning group, admins) and in latchkey_token_expiry_days with kind credential', async () => {
