@@ -14,7 +14,7 @@ import type { ListingScope, NamespaceChanges, NamespaceStore, ProjectQuery } fro
 import { AccessLevel, isValidAccessLevel } from './access-levels.js';
 import type { Group, Member, MemberSource, Project, Resource, User } from './namespace.js';
 import { checkName, checkPath, checkText, hasLoneSurrogate, pathFromName } from './validation.js';
-import { isMoreVisible, isVisibility, isVisibleWithoutMembership, mostVisible, visibilityOf, type Viewer, type Visibility } from './visibility.js';
+import { isMoreVisible, isVisibility, isVisibleWithoutMembership, mostVisible, viewerOf, visibilityOf, type Visibility } from './visibility.js';
 
 export interface NamespaceServiceDeps {
   store: Store;
@@ -82,7 +82,6 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
     return store.namespaces.maxAccessLevel(user.id, sources, today());
   }
 
-  const viewerOf = (user: User | null): Viewer => (user === null ? 'anonymous' : 'signed_in');
 
   /** Members (Guest+), admins, and whoever the visibility lets in without membership. */
   const sees = (user: User | null, visibility: string, level: number) => level >= AccessLevel.GUEST || isVisibleWithoutMembership(visibility, viewerOf(user));
@@ -401,7 +400,7 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
       if (query.search !== null && (query.search.includes('\u0000') || hasLoneSurrogate(query.search))) throw invalidParam('search is invalid');
       const search = query.search === '' ? null : query.search;
       const scope: ListingScope =
-        actor === null ? { kind: 'public' } : actor.isAdmin && !query.membership ? { kind: 'all' } : { kind: 'user', userId: actor.id, withInternalAndPublic: !query.membership };
+        actor === null ? { kind: 'public' } : actor.isAdmin && !query.membership ? { kind: 'all' } : { kind: 'user', userId: actor.id, withInternalAndPublic: !query.membership, external: viewerOf(actor) === 'external' };
       return store.namespaces.listProjectsVisibleTo(scope, { ...query, search }, today(), page);
     },
 
@@ -410,7 +409,7 @@ export function createNamespaceService({ store, clock }: NamespaceServiceDeps) {
      * they are a member of, or every group they can see with `all_available`; admins every group.
      */
     async listGroups(actor: User | null, query: { allAvailable: boolean }, page: PageRequest): Promise<Page<Group>> {
-      const scope: ListingScope = actor === null ? { kind: 'public' } : actor.isAdmin ? { kind: 'all' } : { kind: 'user', userId: actor.id, withInternalAndPublic: query.allAvailable };
+      const scope: ListingScope = actor === null ? { kind: 'public' } : actor.isAdmin ? { kind: 'all' } : { kind: 'user', userId: actor.id, withInternalAndPublic: query.allAvailable, external: viewerOf(actor) === 'external' };
       return store.namespaces.listGroupsVisibleTo(scope, page);
     },
 

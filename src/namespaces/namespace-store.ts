@@ -38,7 +38,8 @@ export interface NewProject {
  * those a signed-in user is a member of (directly or through an ancestor group), with or without the
  * internal and public ones everybody signed in sees.
  */
-export type ListingScope = { kind: 'all' } | { kind: 'public' } | { kind: 'user'; userId: number; withInternalAndPublic: boolean };
+/** `external`: an external user (a service account), for whom `withInternalAndPublic` adds the public ones only. */
+export type ListingScope = { kind: 'all' } | { kind: 'public' } | { kind: 'user'; userId: number; withInternalAndPublic: boolean; external?: boolean };
 
 /** The fields GitLab's PUT /projects/:id and PUT /groups/:id may change here (undefined: unchanged). */
 export interface NamespaceChanges {

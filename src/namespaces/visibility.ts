@@ -14,8 +14,18 @@ export type Visibility = (typeof VISIBILITIES)[number];
 /** GitLab's visibility_level values: 0, 10, 20. */
 const LEVEL: Record<Visibility, number> = { private: 0, internal: 10, public: 20 };
 
-/** Who looks: nobody signed in, or a signed-in user (any kind: humans, bots, service accounts). */
-export type Viewer = 'anonymous' | 'signed_in';
+/**
+ * Who looks: nobody signed in; an external user, who sees no more than nobody does (GitLab's
+ * `external` users — and GitLab creates every service account external); or any other signed-in user
+ * (humans, project and group bots).
+ */
+export type Viewer = 'anonymous' | 'external' | 'signed_in';
+
+/** The viewer a user (null: nobody signed in) is: service accounts are external, as GitLab creates them. */
+export function viewerOf(user: { readonly botKind: string | null } | null): Viewer {
+  if (user === null) return 'anonymous';
+  return user.botKind === 'service_account' ? 'external' : 'signed_in';
+}
 
 export function isVisibility(value: unknown): value is Visibility {
   return typeof value === 'string' && (VISIBILITIES as readonly string[]).includes(value);

@@ -21,6 +21,9 @@ export function toUser(r: Selectable<UsersTable>): User {
   };
 }
 
+/** The visibilities a non-member of the listing's user sees: an external user (a service account) the public ones only. */
+const visibleToNonMembers = (scope: { external?: boolean }) => (scope.external ? ['public'] : ['internal', 'public']);
+
 function toGroup(r: Selectable<GroupsTable>): Group {
   return {
     id: r.id,
@@ -178,7 +181,7 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
               .where('m.user_id', '=', userId)
               .where(sql<boolean>`groups.traversal_path like '%/' || ${sql.ref('m.source_id')} || '/%'`),
           );
-        q = scope.withInternalAndPublic ? q.where((eb) => eb.or([member(eb), eb('groups.visibility', 'in', ['internal', 'public'])])) : q.where(member);
+        q = scope.withInternalAndPublic ? q.where((eb) => eb.or([member(eb), eb('groups.visibility', 'in', visibleToNonMembers(scope))])) : q.where(member);
       }
       const [rows, count] = await Promise.all([
         q.selectAll('groups').orderBy('groups.id').limit(page.perPage).offset(offsetOf(page)).execute(),
@@ -205,7 +208,7 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
                 .where(current)
                 .where(sql<boolean>`groups.traversal_path like '%/' || ${sql.ref('m.source_id')} || '/%'`),
             ),
-            ...(scope.withInternalAndPublic ? [eb('projects.visibility', 'in', ['internal', 'public'])] : []),
+            ...(scope.withInternalAndPublic ? [eb('projects.visibility', 'in', visibleToNonMembers(scope))] : []),
           ]),
         );
       }

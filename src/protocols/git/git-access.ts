@@ -21,7 +21,7 @@ import { deployTokenReaches } from '../deploy-token-reach.js';
 import { AccessLevel } from '../../namespaces/access-levels.js';
 import type { NamespaceService } from '../../namespaces/namespace-service.js';
 import type { Project, User } from '../../namespaces/namespace.js';
-import { isVisibleWithoutMembership } from '../../namespaces/visibility.js';
+import { isVisibleWithoutMembership, viewerOf } from '../../namespaces/visibility.js';
 import type { Store } from '../../store/open-store.js';
 import type { Token } from '../../tokens/token.js';
 import type { TokenVerifier, VerifyContext } from '../../tokens/verify-token.js';
@@ -85,7 +85,7 @@ export function createGitAccess({ verifier, namespaces, store, decisions }: GitA
     if (!project) return { outcome: 'not_found' };
     if (token.kind === 'deploy') return (await deployTokenReaches(store.namespaces, token, project)) ? { outcome: 'allowed', project } : { outcome: 'not_found' };
     const level = await namespaces.accessLevel(user!, { type: 'project', project });
-    const visible = level >= AccessLevel.GUEST || isVisibleWithoutMembership(project.visibility, 'signed_in');
+    const visible = level >= AccessLevel.GUEST || isVisibleWithoutMembership(project.visibility, viewerOf(user));
     if (!visible) return { outcome: 'not_found' };
     const allowed = git.operation === 'read' ? await namespaces.canReadContent(user, project) : level >= LEVEL_FOR.write;
     if (!allowed) return { outcome: 'forbidden', reason: git.operation === 'read' ? 'download' : 'push' };

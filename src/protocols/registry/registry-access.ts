@@ -11,7 +11,7 @@
  */
 import { AccessLevel } from '../../namespaces/access-levels.js';
 import type { User, Project } from '../../namespaces/namespace.js';
-import { isVisibleWithoutMembership } from '../../namespaces/visibility.js';
+import { isVisibleWithoutMembership, viewerOf } from '../../namespaces/visibility.js';
 import type { NamespaceService } from '../../namespaces/namespace-service.js';
 import type { Store } from '../../store/open-store.js';
 import type { Token } from '../../tokens/token.js';
@@ -71,7 +71,7 @@ export function createRegistryAccess({ store, namespaces }: RegistryAccessDeps) 
     } else {
       const byScope = candidates.filter((a) => RULES[a]!.userScopes.some((s) => token.scopes.includes(s)));
       const level = byScope.length === 0 ? 0 : await namespaces.accessLevel(user, { type: 'project', project });
-      granted = byScope.filter((a) => level >= RULES[a]!.minLevel || (a === 'pull' && isVisibleWithoutMembership(project.visibility, 'signed_in')));
+      granted = byScope.filter((a) => level >= RULES[a]!.minLevel || (a === 'pull' && isVisibleWithoutMembership(project.visibility, viewerOf(user))));
     }
     return candidates.filter((a) => granted.includes(a) || publicPull.includes(a));
   }

@@ -26,6 +26,9 @@ describe.each(DIALECTS)('visibility on %s', (dialect) => {
   let priv: Project;
   /** A Developer of `open` (the group's members write there); the world's outsider is a member of nothing. */
   let dev: { username: string; token: string };
+  /** Service accounts, external users as GitLab creates them: one a member of nothing, one a Reporter of `inner`. */
+  let robot: { username: string; token: string };
+  let memberRobot: { username: string; token: string };
 
   beforeAll(async () => {
     t = await startTestApp(dialect);
@@ -39,6 +42,14 @@ describe.each(DIALECTS)('visibility on %s', (dialect) => {
     const user = await namespaces.createUser(w.admin, { username: 'open-dev', name: 'Open dev', email: 'open-dev@example.com' });
     await namespaces.addMember(w.admin, { type: 'group', group: open }, { userId: user.id, accessLevel: 30, expiresAt: null });
     dev = { username: user.username, token: (await personalTokens.createFor(user, { name: 'dev', scopes: ['api'], expiresAt: '2027-06-01' }, null)).secret };
+    const serviceAccount = async (username: string) => {
+      const account = await t.app.services.serviceAccounts.createInstance(w.admin, { username });
+      return { account, username, token: (await personalTokens.createFor(account, { name: 'robot', scopes: ['api'], expiresAt: '2027-06-01' }, null)).secret };
+    };
+    robot = await serviceAccount('robot-sa');
+    const member = await serviceAccount('member-robot-sa');
+    await namespaces.addMember(w.admin, { type: 'group', group: inner }, { userId: member.account.id, accessLevel: 20, expiresAt: null });
+    memberRobot = member;
   });
   afterAll(() => t?.close());
 
@@ -162,6 +173,20 @@ describe.each(DIALECTS)('visibility on %s', (dialect) => {
       expect(all).not.toContain('acme');
     });
 
+    it('a service account is an external user (GitLab creates them so): public ones and its memberships only, never internal ones', async () => {
+      expect((await t.request('GET', `/api/v4/projects/${int.id}`, { token: robot.token })).status).toBe(404);
+      expect((await t.request('GET', `/api/v4/projects/${pub.id}`, { token: robot.token })).status).toBe(200);
+      const seen = paths((await t.request('GET', '/api/v4/projects?per_page=100', { token: robot.token })).body);
+      expect(seen).toContain('open/pub');
+      expect(seen).not.toContain('open/inner/int');
+      const groups = paths((await t.request('GET', '/api/v4/groups?all_available=true&per_page=100', { token: robot.token })).body);
+      expect(groups).toContain('open');
+      expect(groups).not.toContain('open/inner');
+      // Membership still counts.
+      expect((await t.request('GET', `/api/v4/projects/${int.id}`, { token: memberRobot.token })).status).toBe(200);
+      expect(paths((await t.request('GET', '/api/v4/projects?per_page=100', { token: memberRobot.token })).body)).toContain('open/inner/int');
+    });
+
     it('an internal project is shown to anyone signed in; what needs a role is 403 there, not 404', async () => {
       expect((await t.request('GET', `/api/v4/projects/${int.id}`, { token: w.users.outsider.token })).status).toBe(200);
       expect((await t.request('GET', `/api/v4/projects/${priv.id}`, { token: w.users.outsider.token })).status).toBe(404);
@@ -194,6 +219,12 @@ describe.each(DIALECTS)('visibility on %s', (dialect) => {
       expect((await t.request('GET', file(int), { token: w.users.outsider.token })).text).toBe('bytes of int');
       expect((await t.request('GET', file(priv), { token: w.users.outsider.token })).status).toBe(404);
       expect((await t.request('GET', file(priv), { token: dev.token })).text).toBe('bytes of priv');
+    });
+
+    it('a service account downloads from a public project, from an internal one only as a member', async () => {
+      expect((await t.request('GET', file(pub), { token: robot.token })).text).toBe('bytes of pub');
+      expect((await t.request('GET', file(int), { token: robot.token })).status).toBe(404);
+      expect((await t.request('GET', file(int), { token: memberRobot.token })).text).toBe('bytes of int');
     });
 
     it('a deploy token of another project downloads a public project’s file, and nothing else of it', async () => {
@@ -243,6 +274,12 @@ describe.each(DIALECTS)('visibility on %s', (dialect) => {
       expect((await ask(...pushOf('open/priv'), basic(dev.username, dev.token))).status).toBe(200);
     });
 
+    it('a service account fetches a public project, an internal one only as a member', async () => {
+      expect((await ask(...fetchOf('open/pub'), basic(robot.username, robot.token))).status).toBe(200);
+      expect((await ask(...fetchOf('open/inner/int'), basic(robot.username, robot.token))).status).toBe(404);
+      expect((await ask(...fetchOf('open/inner/int'), basic(memberRobot.username, memberRobot.token))).status).toBe(200);
+    });
+
     it('a credential never fetches less than nobody: a public project, whatever its scopes', async () => {
       const { secret } = await t.app.services.personalTokens.createFor(w.users.outsider.user, { name: 'only user', scopes: ['read_user'], expiresAt: '2027-06-01' }, null);
       expect((await ask(...fetchOf('open/pub'), basic('outsider-user', secret))).status).toBe(200);
@@ -273,6 +310,12 @@ describe.each(DIALECTS)('visibility on %s', (dialect) => {
       expect(await granted(outsider, 'open/pub')).toEqual(['pull']);
       expect(await granted(outsider, 'open/priv')).toEqual([]);
       expect(await granted(basic(dev.username, dev.token), 'open/priv')).toEqual(['pull', 'push']);
+    });
+
+    it('a service account pulls a public project, an internal one only as a member', async () => {
+      expect(await granted(basic(robot.username, robot.token), 'open/pub')).toEqual(['pull']);
+      expect(await granted(basic(robot.username, robot.token), 'open/inner/int')).toEqual([]);
+      expect(await granted(basic(memberRobot.username, memberRobot.token), 'open/inner/int')).toEqual(['pull']);
     });
   });
 });
