@@ -184,12 +184,13 @@ export const ResourceAccessTokenEntity = Type.Composite([
 
 export const ResourceAccessTokenWithTokenEntity = Type.Composite([ResourceAccessTokenEntity, Type.Object({ token: Type.String() })]);
 
-/** GitLab's ServiceAccount entity. */
+/** GitLab's ServiceAccount entity (no `unconfirmed_email`: Latchkey does not confirm addresses). */
 export const ServiceAccountEntity = Type.Object({
   id: Type.Integer(),
   username: Type.String(),
   name: Type.String(),
   email: Nullable(Type.String()),
+  external: Type.Boolean({ description: 'Always true: service accounts are external users, as GitLab creates them' }),
 });
 
 export function presentResourceAccessToken(t: Token, now: Date): Static<typeof ResourceAccessTokenEntity> {
@@ -202,7 +203,7 @@ export function presentResourceAccessToken(t: Token, now: Date): Static<typeof R
 }
 
 export function presentServiceAccount(u: User): Static<typeof ServiceAccountEntity> {
-  return { id: u.id, username: u.username, name: u.name, email: u.email };
+  return { id: u.id, username: u.username, name: u.name, email: u.email, external: true };
 }
 
 

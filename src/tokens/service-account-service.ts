@@ -157,11 +157,11 @@ export function createServiceAccountService(deps: ServiceAccountServiceDeps) {
       });
     },
 
-    /** The account's tokens with GitLab's PersonalAccessTokensFinder filters and sorts. */
+    /** The account's tokens with GitLab's PersonalAccessTokensFinder filters and sorts; impersonation tokens an admin made for it are not listed (GitLab's `impersonation: false`). */
     async listTokens(actor: User, group: Group, userId: number, filter: TokenSearch, page: PageRequest): Promise<Page<Token>> {
       await authorize(actor, group);
       const account = await findAccount(group, userId);
-      return store.tokens.searchPersonal({ ...filter, userId: account.id, projectId: undefined, groupId: undefined }, clock.now().toISOString(), page);
+      return store.tokens.searchPersonal({ ...filter, userId: account.id, projectId: undefined, groupId: undefined, impersonation: false }, clock.now().toISOString(), page);
     },
 
     /** One token of a service account (the web UI's confirmation pages); 404 when it is not the account's. */

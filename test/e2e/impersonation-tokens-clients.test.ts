@@ -18,20 +18,10 @@ function inDays(days: number): string {
   return new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
 }
 
-// After test/support/python-gitlab.ts's prelude (gl, out, attrs, status_of).
+// After test/support/python-gitlab.ts's prelude (gl, out, attrs, whoami, status_of).
 const SCRIPT = String.raw`
 expires = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
 out["expires"] = expires
-
-
-def whoami(secret):
-    client = gitlab.Gitlab(url, private_token=secret, timeout=20)
-    try:
-        client.auth()
-    except gitlab.exceptions.GitlabError as e:
-        return {"status": e.response_code}
-    return {"status": 200, "id": client.user.id, "username": client.user.username}
-
 
 bob = gl.users.create({"username": "bob", "name": "Bob", "email": "bob@example.com"})
 out["bob"] = bob.attributes
@@ -73,7 +63,7 @@ describe.each(DIALECTS)('impersonation tokens through real clients against `latc
     it('creates a token that authenticates as the user', () => {
       expect(seen.created).toMatchObject({ name: 'support', scopes: ['api'], user_id: seen.bob.id, impersonation: true, active: true, revoked: false, expires_at: seen.expires });
       expect(seen.created.token).toMatch(/^glpat-/);
-      expect(seen.whoami).toEqual({ status: 200, id: seen.bob.id, username: 'bob' });
+      expect(seen.whoami).toEqual({ status: 200, id: seen.bob.id, username: 'bob', bot: false });
     });
 
     it('lists and gets them without the secret; state filters; delete revokes', () => {

@@ -15,20 +15,10 @@ import { startServer, type ServerProcess } from '../support/server-process.js';
 
 const available = pythonGitlabAvailable();
 
-// After test/support/python-gitlab.ts's prelude (gl, out, attrs, status_of).
+// After test/support/python-gitlab.ts's prelude (gl, out, attrs, whoami, status_of).
 const SCRIPT = String.raw`
 expires = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
 out["expires"] = expires
-
-
-def whoami(secret):
-    client = gitlab.Gitlab(url, private_token=secret, timeout=20)
-    try:
-        client.auth()
-    except gitlab.exceptions.GitlabError as e:
-        return {"status": e.response_code}
-    return {"status": 200, "id": client.user.id, "username": client.user.username, "bot": client.user.bot}
-
 
 out["created"] = gl.http_post("/service_accounts", post_data={"name": "Nightly backup", "username": "py-backup-bot"})
 out["defaults"] = gl.http_post("/service_accounts")
@@ -69,7 +59,7 @@ describe.each(DIALECTS)('service accounts through real clients against `latchkey
     }, 60_000);
 
     it('creates, changes and lists instance service accounts with GitLab’s fields', () => {
-      expect(seen.created).toEqual({ id: expect.any(Number), name: 'Nightly backup', username: 'py-backup-bot', email: expect.stringMatching(/^py-backup-bot@noreply\./) });
+      expect(seen.created).toEqual({ id: expect.any(Number), name: 'Nightly backup', username: 'py-backup-bot', email: expect.stringMatching(/^py-backup-bot@noreply\./), external: true });
       expect(seen.defaults).toMatchObject({ name: 'Service account user', username: expect.stringMatching(/^service_account_[0-9a-f]{32}$/) });
       expect(seen.taken).toEqual({ status: 400, message: '400 Bad request - Username has already been taken' });
       expect(seen.patched).toEqual({ ...seen.created, name: 'Nightly backup v2' });
@@ -94,7 +84,7 @@ describe.each(DIALECTS)('service accounts through real clients against `latchkey
     it('creates an instance account (admin only) and a group one, whose token rotates', async () => {
       const api = new Gitlab({ host: server.url, token: server.adminToken });
       const instance = await api.ServiceAccounts.create({ name: 'Release robot', username: 'gb-release-bot' });
-      expect(instance).toEqual({ id: expect.any(Number), name: 'Release robot', username: 'gb-release-bot', email: expect.stringMatching(/^gb-release-bot@noreply\./) });
+      expect(instance).toEqual({ id: expect.any(Number), name: 'Release robot', username: 'gb-release-bot', email: expect.stringMatching(/^gb-release-bot@noreply\./), external: true });
 
       const group = await api.Groups.create('Robots', 'gb-robots');
       const account = await api.GroupServiceAccounts.create(group.id, { name: 'Group robot' });

@@ -15,7 +15,7 @@ const PYTHON = '/usr/bin/python3';
 
 /**
  * What every script starts with (prepended by runPythonGitlab): the client `gl` for the server's URL
- * and admin token, `out` (printed as JSON at the end by the script), `attrs` and `status_of`.
+ * and admin token, `out` (printed as JSON at the end by the script), `attrs`, `whoami` and `status_of`.
  */
 const PRELUDE = String.raw`
 import datetime
@@ -31,6 +31,16 @@ out = {"version": gitlab.__version__}
 
 def attrs(objs):
     return [o.attributes for o in objs]
+
+
+def whoami(secret):
+    """What a script holding this secret sees: the authenticated user, or python-gitlab's refusal status."""
+    client = gitlab.Gitlab(url, private_token=secret, timeout=20)
+    try:
+        client.auth()
+    except gitlab.exceptions.GitlabError as e:
+        return {"status": e.response_code}
+    return {"status": 200, "id": client.user.id, "username": client.user.username, "bot": client.user.attributes.get("bot")}
 
 
 def status_of(fn):

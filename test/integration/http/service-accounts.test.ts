@@ -38,6 +38,7 @@ describe.each(DIALECTS)('group service accounts on %s', (dialect) => {
       username: expect.stringMatching(new RegExp(`^service_account_group_${w.top.id}_[0-9a-f]{32}$`)),
       name: 'Service account user',
       email: expect.stringMatching(/@noreply\.localhost$/),
+      external: true,
     });
     expect(account.email).toBe(`${account.username}@noreply.localhost`);
     const user = await t.app.store.namespaces.findUserById(account.id);
@@ -65,13 +66,13 @@ describe.each(DIALECTS)('group service accounts on %s', (dialect) => {
     const token = await asOwner('POST', `${url}/personal_access_tokens`, { name: 'ci', scopes: ['read_api'], expires_at: '2027-01-01' });
     expect(token.status).toBe(201);
     const renamed = await asOwner('PATCH', url, { name: 'Release bot', username: 'release-bot' });
-    expect([renamed.status, renamed.body]).toEqual([200, { id: account.id, name: 'Release bot', username: 'release-bot', email: 'builder@example.com' }]);
+    expect([renamed.status, renamed.body]).toEqual([200, { id: account.id, name: 'Release bot', username: 'release-bot', email: 'builder@example.com', external: true }]);
     // Its own current values are not "taken"; the token authenticates as the renamed account.
     expect((await asOwner('PATCH', url, { username: 'RELEASE-BOT', email: 'builder@example.com' })).body).toMatchObject({ username: 'RELEASE-BOT' });
     expect((await t.request('GET', '/api/v4/user', { token: token.body.token })).body).toMatchObject({ id: account.id, username: 'RELEASE-BOT', name: 'Release bot' });
     expect((await asOwner('PATCH', url, { email: 'release@example.com' })).body.email).toBe('release@example.com');
     // Nothing to change is no error: GitLab answers the account as it is.
-    expect([(await asOwner('PATCH', url, {})).body, (await asOwner('PATCH', url)).status]).toEqual([{ id: account.id, name: 'Release bot', username: 'RELEASE-BOT', email: 'release@example.com' }, 200]);
+    expect([(await asOwner('PATCH', url, {})).body, (await asOwner('PATCH', url)).status]).toEqual([{ id: account.id, name: 'Release bot', username: 'RELEASE-BOT', email: 'release@example.com', external: true }, 200]);
 
     const before = await tableCounts(t);
     const cases: [unknown, number, unknown][] = [
@@ -174,6 +175,9 @@ describe.each(DIALECTS)('group service accounts on %s', (dialect) => {
       expect(added.status).toBe(201);
       expect((await t.request('POST', `/api/v4/projects/${w.project.id}/deploy_tokens`, { token: secret, body: { name: 'by-sa', scopes: ['read_repository'] } })).status).toBe(201);
 
+      // An impersonation token an admin made for the account is not one of its personal access tokens (GitLab's `impersonation: false`).
+      const impersonation = await t.request('POST', `/api/v4/users/${account.id}/impersonation_tokens`, { token: w.adminToken, body: { name: 'imp', scopes: ['api'], expires_at: '2027-01-01' } });
+      expect(impersonation.status).toBe(201);
       const list = await asOwner('GET', tokens);
       expect(list.status).toBe(200);
       expect(list.body.map((x: any) => x.id)).toEqual([created.body.id]);
@@ -255,12 +259,12 @@ describe.each(DIALECTS)('group service accounts on %s', (dialect) => {
     it('POST /service_accounts: GitLab’s defaults, owned by no group; name, username and email with the rules of users', async () => {
       const res = await asAdmin('POST', '/api/v4/service_accounts');
       expect(res.status).toBe(201);
-      expect(res.body).toEqual({ id: expect.any(Number), username: expect.stringMatching(/^service_account_[0-9a-f]{32}$/), name: 'Service account user', email: `${res.body.username}@noreply.localhost` });
+      expect(res.body).toEqual({ id: expect.any(Number), username: expect.stringMatching(/^service_account_[0-9a-f]{32}$/), name: 'Service account user', email: `${res.body.username}@noreply.localhost`, external: true });
       const row = await t.app.store.db.selectFrom('users').select(['bot_kind', 'provisioned_by_group_id', 'is_admin', 'state']).where('id', '=', res.body.id).executeTakeFirstOrThrow();
       expect({ ...row, is_admin: Boolean(row.is_admin) }).toEqual({ bot_kind: 'service_account', provisioned_by_group_id: null, is_admin: false, state: 'active' });
 
       const named = await asAdmin('POST', '/api/v4/service_accounts', { name: 'Backup robot', username: 'backup-robot', email: 'backup@example.com' });
-      expect([named.status, named.body]).toEqual([201, { id: expect.any(Number), name: 'Backup robot', username: 'backup-robot', email: 'backup@example.com' }]);
+      expect([named.status, named.body]).toEqual([201, { id: expect.any(Number), name: 'Backup robot', username: 'backup-robot', email: 'backup@example.com', external: true }]);
       const before = await tableCounts(t);
       expect((await asAdmin('POST', '/api/v4/service_accounts', { username: 'backup-robot' })).body).toEqual({ message: '400 Bad request - Username has already been taken' });
       expect((await asAdmin('POST', '/api/v4/service_accounts', { email: 'BACKUP@example.com' })).body).toEqual({ message: '400 Bad request - Email has already been taken' });
@@ -315,8 +319,8 @@ describe.each(DIALECTS)('group service accounts on %s', (dialect) => {
     it('PATCH /service_accounts/:user_id: any service account; a human is 400, an unknown id 404', async () => {
       const account = (await asAdmin('POST', '/api/v4/service_accounts', { username: 'patch-me' })).body;
       const url = `/api/v4/service_accounts/${account.id}`;
-      expect((await asAdmin('PATCH', url, { name: 'Patched', email: 'patched@example.com' })).body).toEqual({ id: account.id, username: 'patch-me', name: 'Patched', email: 'patched@example.com' });
-      expect((await asAdmin('PATCH', url, {})).body).toEqual({ id: account.id, username: 'patch-me', name: 'Patched', email: 'patched@example.com' });
+      expect((await asAdmin('PATCH', url, { name: 'Patched', email: 'patched@example.com' })).body).toEqual({ id: account.id, username: 'patch-me', name: 'Patched', email: 'patched@example.com', external: true });
+      expect((await asAdmin('PATCH', url, {})).body).toEqual({ id: account.id, username: 'patch-me', name: 'Patched', email: 'patched@example.com', external: true });
       const groupOne = await newAccount();
       expect((await asAdmin('PATCH', `/api/v4/service_accounts/${groupOne.id}`, { username: 'renamed-by-admin' })).body).toMatchObject({ id: groupOne.id, username: 'renamed-by-admin' });
       const before = await tableCounts(t);
