@@ -176,11 +176,9 @@ describe.each(DIALECTS)('expiry notifications on %s', (dialect) => {
     const s = app.services;
     const account = await s.serviceAccounts.createInstance(world.admin, { username: 'instance-robot', email: 'instance-robot@example.com' });
     const token = (await s.personalTokens.createForUser(world.admin, account.id, { name: 'nightly', scopes: ['read_api'], expiresAt: '2026-11-26' })).token;
-    const events: TokenEvent[] = [];
-    const notifier = createExpiryNotifier({ notices: createExpiryNoticeStore(store.db), clock, mailer: createMailer(sink.url, 'Latchkey <tokens@example.com>'), events: { publish: async (e) => void events.push(e) }, publicUrl: PUBLIC_URL });
-    await notifier.run();
+    await s.expiryNotifier.run();
     expect(await noticeRows()).toContain(`${token.id}:7`);
-    expect(events.find((e) => e.tokenId === token.id)).toMatchObject({ name: 'token.expiring', data: { interval: '7', name: 'nightly' } });
+    expect((await expiryEvents()).find((e) => e.tokenId === token.id)).toMatchObject({ name: 'token.expiring', data: { interval: '7', name: 'nightly' } });
     for (const m of sink.mails) expect(m.text).not.toContain('nightly');
     expect(mailTo('instance-robot@example.com')).toEqual([]);
   });
