@@ -131,6 +131,11 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       // Upstream syncs (hourly by default); a lock per upstream lets one node at a time sync it.
       void app.services.upstreams.ensureConfigured().catch((e: Error) => io.error(`latchkey: LATCHKEY_UPSTREAMS: ${e.message}`));
       const upstreamSync = cfg.upstreams.syncCron === null ? null : scheduleUpstreamSync(cfg.upstreams.syncCron, () => app.services.upstreams.syncAll(), app.http.log);
+      // OAuth2 housekeeping: expired codes and device codes, spent refresh tokens (each node; deletes are idempotent).
+      const pruneOAuth = () => void app.services.oauth.prune().catch((e: Error) => app.http.log.warn({ err: { message: e.message } }, 'OAuth2 housekeeping failed'));
+      pruneOAuth();
+      const oauthPruning = setInterval(pruneOAuth, 3_600_000);
+      oauthPruning.unref();
       if (cfg.smtpUrl === null) app.http.log.info('mail is disabled (LATCHKEY_SMTP_URL is not set): expiry notices are recorded and published as events, not e-mailed');
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
@@ -139,6 +144,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       });
       expiryJob?.stop();
       upstreamSync?.stop();
+      clearInterval(oauthPruning);
       await stopWebhooks();
       await stopRelay();
       await stopUsage();

@@ -49,6 +49,11 @@ export interface OAuthSettings {
   readonly devicePollIntervalSeconds: number;
 }
 
+/** Expired codes and device codes are kept a day (a replayed code still revokes its grant), then deleted. */
+const CODE_RETENTION_MS = 24 * 3600 * 1000;
+/** Rotated-away refresh tokens, and those of revoked grants, are kept 30 days (reuse detection, leak look-ups), then deleted. */
+const REFRESH_RETENTION_MS = 30 * 24 * 3600 * 1000;
+
 export const DEFAULT_OAUTH_SETTINGS: OAuthSettings = { accessTokenTtlSeconds: 7200, codeTtlSeconds: 600, deviceCodeTtlSeconds: 600, devicePollIntervalSeconds: 5 };
 
 export interface OAuthServiceDeps {
@@ -519,6 +524,12 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     /** The leak response: an admin ends a grant, so neither its access nor its refresh token works. */
     async revokeGrantAsAdmin(admin: User, grantId: number): Promise<void> {
       await revokeGrant(grantId, 'admin', admin.username);
+    },
+
+    /** Housekeeping (`serve` runs it hourly): codes, device codes and spent refresh tokens past their retention. */
+    async prune() {
+      const now = clock.now().getTime();
+      return store.prune(new Date(now - CODE_RETENTION_MS).toISOString(), new Date(now - REFRESH_RETENTION_MS).toISOString());
     },
 
     /** Ends every grant of an application and its tokens (before the application is deleted). */

@@ -111,6 +111,12 @@ export interface OAuthStore {
   /** The grants of a user that still work, with their application, oldest first. */
   liveGrantsOfUser(userId: number): Promise<{ grant: OAuthGrant; applicationName: string; applicationUid: string }[]>;
 
+  /**
+   * Housekeeping: deletes codes and device codes that expired before `codesBefore`, and refresh tokens used
+   * (rotated away) before `refreshBefore` or of grants revoked before it. How many rows of each went.
+   */
+  prune(codesBefore: string, refreshBefore: string): Promise<{ codes: number; deviceCodes: number; refreshTokens: number }>;
+
   /** Runs `fn` in one transaction with this store and the token store bound to it. */
   transaction<T>(fn: (tx: OAuthStore & { tokens: TokenStore }) => Promise<T>): Promise<T>;
 }

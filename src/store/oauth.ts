@@ -235,6 +235,17 @@ export function createOAuthStore(db: Kysely<Database>): OAuthStore {
       return rows.map((r) => ({ grant: toGrant(r), applicationName: r.application_name, applicationUid: r.application_uid }));
     },
 
+    async prune(codesBefore, refreshBefore) {
+      const codes = await db.deleteFrom('oauth_codes').where('expires_at', '<', codesBefore).executeTakeFirst();
+      const deviceCodes = await db.deleteFrom('oauth_device_codes').where('expires_at', '<', codesBefore).executeTakeFirst();
+      const revokedGrants = db.selectFrom('oauth_grants').select('id').where('revoked_at', '<', refreshBefore);
+      const refreshTokens = await db
+        .deleteFrom('oauth_refresh_tokens')
+        .where((eb) => eb.or([eb('used_at', '<', refreshBefore), eb('grant_id', 'in', revokedGrants)]))
+        .executeTakeFirst();
+      return { codes: Number(codes.numDeletedRows), deviceCodes: Number(deviceCodes.numDeletedRows), refreshTokens: Number(refreshTokens.numDeletedRows) };
+    },
+
     transaction: (fn) => db.transaction().execute((trx) => fn({ ...createOAuthStore(trx), tokens: createTokenStore(trx) })),
   };
   return store;
