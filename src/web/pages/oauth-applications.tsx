@@ -97,6 +97,28 @@ function PostButton({ action, csrf, label, danger = false }: { action: string; c
   );
 }
 
+function ColumnHeads({ names }: { names: readonly string[] }) {
+  return (
+    <thead>
+      <tr>
+        {names.map((n) => (
+          <th scope="col">{n}</th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
+function ScopeChips({ scopes }: { scopes: readonly string[] }) {
+  return (
+    <td>
+      {scopes.map((s) => (
+        <code class="scope-chip">{s}</code>
+      ))}
+    </td>
+  );
+}
+
 function ApplicationsPage({ chrome, model }: { chrome: PageChrome; model: PageModel }) {
   const csrf = chrome.csrf;
   return (
@@ -122,16 +144,7 @@ function ApplicationsPage({ chrome, model }: { chrome: PageChrome; model: PageMo
         ) : (
           <TableWrap label="Your applications">
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Application ID</th>
-                  <th scope="col">Callback URL</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Confidential</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
+              <ColumnHeads names={['Name', 'Application ID', 'Callback URL', 'Scopes', 'Confidential', 'Actions']} />
               <tbody>
                 {model.applications.map((a) => (
                   <tr>
@@ -146,11 +159,7 @@ function ApplicationsPage({ chrome, model }: { chrome: PageChrome; model: PageMo
                         </div>
                       ))}
                     </td>
-                    <td>
-                      {a.scopes.map((s) => (
-                        <code class="scope-chip">{s}</code>
-                      ))}
-                    </td>
+                    <ScopeChips scopes={a.scopes} />
                     <td>{a.confidential ? 'Yes' : 'No'}</td>
                     <td class="actions">
                       <PostButton action={`${APPLICATIONS_PATH}/${a.id}/renew`} csrf={csrf} label={`Renew secret of ${a.name}`} />
@@ -170,24 +179,13 @@ function ApplicationsPage({ chrome, model }: { chrome: PageChrome; model: PageMo
         ) : (
           <TableWrap label="Authorized applications">
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Authorized</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
+              <ColumnHeads names={['Name', 'Authorized', 'Scopes', 'Actions']} />
               <tbody>
                 {model.authorized.map((a) => (
                   <tr>
                     <th scope="row">{a.applicationName}</th>
                     <td>{formatInstant(a.grant.createdAt)}</td>
-                    <td>
-                      {a.grant.scopes.map((s) => (
-                        <code class="scope-chip">{s}</code>
-                      ))}
-                    </td>
+                    <ScopeChips scopes={a.grant.scopes} />
                     <td class="actions">
                       <PostButton action={`${APPLICATIONS_PATH}/authorized/${a.grant.id}/revoke`} csrf={csrf} label={`Revoke ${a.applicationName}`} danger />
                     </td>
