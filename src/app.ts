@@ -156,8 +156,9 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   const expiryPolicy = createExpiryPolicy({ requireExpiry: config.requireTokenExpiry, maxLifetimeDays: config.maxTokenLifetimeDays }, store);
   const lifecycle = createTokenLifecycle({ store, clock, issuer, onRevoked: revocations.publish });
   // last_used_at / last_used_ips and the reuse flag: noted by the verifier, written at most once a minute per token.
-  const usageStore = createTokenUsageStore(store.db);
-  const tokenUsage = createTokenUsageTracker({ store: usageStore, clock, events: tokenEvents, policy: config.reuse, onError: reportTo('token usage') });
+  // A token.reuse_flagged event commits with the flag; the relay moves it on at once.
+  const usageStore = createTokenUsageStore(store.db, () => eventRelay.drain().catch(eventRelay.reportFailure));
+  const tokenUsage = createTokenUsageTracker({ store: usageStore, clock, policy: config.reuse, onError: reportTo('token usage') });
   const flaggedTokens = createFlaggedTokens({ usage: usageStore, clock });
   const verifier = createTokenVerifier({ store, digester, clock, cacheMs: config.verifyCacheMs, maxBytes: config.verifyCacheBytes, revocations, onRotatedSecretPresented: lifecycle.rotatedSecretPresented, usage: tokenUsage });
   // Generic packages and the CI variables of gitlab-deploy-token (issue 6).

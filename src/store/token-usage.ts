@@ -1,6 +1,7 @@
 /** TokenUsageStore over Kysely (both dialects): usage records with compare-and-set, and the flagged-token listing. */
 import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
+import { insertOutboxEvents } from '../events/event-outbox.js';
 import { toToken } from './tokens.js';
 import { offsetOf } from '../kernel/page.js';
 import { utcDateOf } from '../kernel/dates.js';
@@ -17,7 +18,8 @@ function parseEvidence(json: string | null): ReuseEvidence | null {
   }
 }
 
-export function createTokenUsageStore(db: Kysely<Database>): TokenUsageStore {
+/** `onEventsCommitted`: after a commit that wrote a token event (app.ts: the outbox relay's drain). */
+export function createTokenUsageStore(db: Kysely<Database>, onEventsCommitted: () => Promise<void> = async () => {}): TokenUsageStore {
   return {
     async findUsage(tokenId) {
       const r = await db
@@ -35,8 +37,8 @@ export function createTokenUsageStore(db: Kysely<Database>): TokenUsageStore {
         revision: Number(r.usage_revision),
       };
     },
-    async saveUsage(tokenId, revision, m) {
-      const r = await db
+    async saveUsage(tokenId, revision, m, flagEvent) {
+      const save = (trx: Kysely<Database>) => trx
         .updateTable('tokens')
         .set({
           last_used_at: m.lastUsedAt,
@@ -49,7 +51,14 @@ export function createTokenUsageStore(db: Kysely<Database>): TokenUsageStore {
         .where('id', '=', tokenId)
         .where('usage_revision', '=', revision)
         .executeTakeFirst();
-      return Number(r.numUpdatedRows) > 0;
+      if (flagEvent === null) return Number((await save(db)).numUpdatedRows) > 0;
+      const saved = await db.transaction().execute(async (trx) => {
+        if (Number((await save(trx)).numUpdatedRows) === 0) return false;
+        await insertOutboxEvents(trx, [flagEvent]);
+        return true;
+      });
+      if (saved) await onEventsCommitted();
+      return saved;
     },
     async listFlagged(filter, page) {
       let q = db.selectFrom('tokens').where('reuse_flagged_at', 'is not', null).where('deleted_at', 'is', null);

@@ -1,4 +1,5 @@
 /** The storage port for token usage (last_used_*, the reuse window, the reuse flag). Implemented in store/token-usage.ts. */
+import type { TokenEvent } from '../events/token-events.js';
 import type { Page, PageRequest } from '../kernel/page.js';
 import type { Token } from './token.js';
 import type { MergedUsage, ReuseEvidence, UsageRecord } from './token-usage.js';
@@ -17,8 +18,12 @@ export interface FlaggedTokenFilter {
 export interface TokenUsageStore {
   /** The usage record of a token; null when there is no such token. */
   findUsage(tokenId: number): Promise<UsageRecord | null>;
-  /** Writes a merge if the record is still at `revision` (compare-and-set); false when another writer won. */
-  saveUsage(tokenId: number, revision: number, merged: MergedUsage): Promise<boolean>;
+  /**
+   * Writes a merge if the record is still at `revision` (compare-and-set); false when another writer won.
+   * `flagEvent` (the write that flags the token) goes into the token-event outbox in the same
+   * transaction, so the flag and its event commit together or not at all.
+   */
+  saveUsage(tokenId: number, revision: number, merged: MergedUsage, flagEvent: TokenEvent | null): Promise<boolean>;
   /** Flagged tokens (deleted ones excluded), most recently flagged first. */
   listFlagged(filter: FlaggedTokenFilter, page: PageRequest): Promise<Page<FlaggedToken>>;
 }

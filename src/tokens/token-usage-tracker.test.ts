@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../kernel/clock.js';
-import type { TokenEvent, TokenEventSink } from '../events/token-events.js';
+import { createEventOutboxStore } from '../events/event-outbox.js';
 import { openStore, type Store } from '../store/open-store.js';
 import { createTokenUsageStore } from '../store/token-usage.js';
 import { createTokenDigester } from './token-digest.js';
@@ -19,14 +19,13 @@ const POLICY = { windowMs: 3_600_000, maxUserAgents: 3, maxIps: 3 };
 describe('the token usage tracker', () => {
   let store: Store;
   let clock: FakeClock;
-  let published: TokenEvent[];
-  const events: TokenEventSink = { publish: async (e) => void published.push(e) };
+  /** The events the tracker's writes committed into the outbox (nothing relays them here). */
+  const published = () => createEventOutboxStore(store.db).pending(100);
 
   beforeEach(async () => {
     store = await openStore({ kind: 'sqlite', file: ':memory:' });
     await store.migrate();
     clock = new FakeClock('2026-11-23T10:00:00Z');
-    published = [];
   });
   afterEach(() => store.close());
 
@@ -38,7 +37,7 @@ describe('the token usage tracker', () => {
   }
 
   function node(policy = POLICY) {
-    const tracker = createTokenUsageTracker({ store: createTokenUsageStore(store.db), clock, events, policy });
+    const tracker = createTokenUsageTracker({ store: createTokenUsageStore(store.db), clock, policy });
     const verifier = createTokenVerifier({ store, digester, clock, cacheMs: 1000, usage: tracker });
     return { tracker, verifier };
   }
@@ -103,14 +102,15 @@ describe('the token usage tracker', () => {
     await verifier.verify('gldt-shared', { ip: '10.0.0.1', userAgent: 'python-requests/2.31' });
     await tracker.idle(); // no need to wait for the throttle: crossing the limit writes at once
     expect((await stored(t.id)).reuseFlaggedAt).toBe('2026-11-23T10:00:03.000Z');
-    expect(published).toHaveLength(1);
-    expect(published[0]).toMatchObject({ name: 'token.reuse_flagged', tokenId: t.id, at: '2026-11-23T10:00:03.000Z' });
-    expect((published[0]!.data.user_agents as string[]).sort()).toEqual(['containerd/1.7', 'gitlab-runner 17', 'python-requests/2.31', 'skopeo/1.14']);
+    const [flagged, ...others] = await published();
+    expect(others).toEqual([]);
+    expect(flagged).toMatchObject({ name: 'token.reuse_flagged', tokenId: t.id, at: '2026-11-23T10:00:03.000Z' });
+    expect((flagged!.data.user_agents as string[]).sort()).toEqual(['containerd/1.7', 'gitlab-runner 17', 'python-requests/2.31', 'skopeo/1.14']);
 
     await verifier.verify('gldt-shared', { ip: '10.0.0.9', userAgent: 'yet-another/1' });
     clock.advance(120_000);
     await tracker.flushDue();
-    expect(published).toHaveLength(1);
+    expect(await published()).toHaveLength(1);
     const page = await createTokenUsageStore(store.db).listFlagged({ activeAt: clock.now() }, { page: 1, perPage: 20 });
     expect(page.items.map((f) => f.token.id)).toEqual([t.id]);
     expect(page.items[0]!.evidence?.ips).toEqual(['10.0.0.1']);
@@ -125,7 +125,7 @@ describe('the token usage tracker', () => {
       await tracker.flushDue();
     }
     expect((await stored(t.id)).reuseFlaggedAt).toBeNull();
-    expect(published).toEqual([]);
+    expect(await published()).toEqual([]);
   });
 
   it('counts what two nodes saw together, and only one of them publishes the flag', async () => {
@@ -143,7 +143,7 @@ describe('the token usage tracker', () => {
     const after = await stored(t.id);
     expect(after.reuseFlaggedAt).not.toBeNull();
     expect([...after.lastUsedIps].sort()).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4']);
-    expect(published.filter((e) => e.name === 'token.reuse_flagged')).toHaveLength(1);
+    expect((await published()).filter((e) => e.name === 'token.reuse_flagged')).toHaveLength(1);
   });
 
   it('the flag survives a restart: a new node does not flag or publish again', async () => {
@@ -151,13 +151,41 @@ describe('the token usage tracker', () => {
     const first = node();
     for (const ua of ['a', 'b', 'c', 'd']) await first.verifier.verify('gldt-restart', { ip: '10.0.0.1', userAgent: ua });
     await first.tracker.idle();
-    expect(published).toHaveLength(1);
+    expect(await published()).toHaveLength(1);
     const second = node();
     for (const ua of ['e', 'f', 'g', 'h']) await second.verifier.verify('gldt-restart', { ip: '10.0.0.1', userAgent: ua });
     clock.advance(60_000);
     await second.tracker.flushDue();
-    expect(published).toHaveLength(1);
+    expect(await published()).toHaveLength(1);
     expect((await stored(t.id)).reuseFlaggedAt).toBe('2026-11-23T10:00:00.000Z');
+  });
+
+  it('the flag commits with its token.reuse_flagged event: a fault writing the event keeps neither, and the retry writes both once', async () => {
+    const t = await token('gldt-fault');
+    let failOutbox = true;
+    const faulty = store.db.withPlugin({
+      transformQuery(args) {
+        const node = args.node;
+        if (failOutbox && node.kind === 'InsertQueryNode' && node.into?.table.identifier.name === 'event_outbox') throw new Error('injected fault');
+        return node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const errors: unknown[] = [];
+    const tracker = createTokenUsageTracker({ store: createTokenUsageStore(faulty), clock, policy: POLICY, onError: (e) => errors.push(e) });
+    const verifier = createTokenVerifier({ store, digester, clock, cacheMs: 1000, usage: tracker });
+    for (const ua of ['a/1', 'b/1', 'c/1', 'd/1']) await verifier.verify('gldt-fault', { ip: '10.0.0.1', userAgent: ua });
+    await tracker.idle();
+    expect(errors.map((e) => (e as Error).message)).toContain('injected fault');
+    expect((await stored(t.id)).reuseFlaggedAt).toBeNull();
+    expect(await published()).toEqual([]);
+
+    failOutbox = false;
+    clock.advance(60_000);
+    await tracker.flushDue();
+    await tracker.idle();
+    expect((await stored(t.id)).reuseFlaggedAt).not.toBeNull();
+    expect((await published()).map((e) => [e.name, e.tokenId])).toEqual([['token.reuse_flagged', t.id]]);
   });
 
   it('a failed write keeps the sightings and retries on the next tick', async () => {
@@ -169,7 +197,7 @@ describe('the token usage tracker', () => {
       if (failNext) { failNext = false; throw new Error('database unavailable'); }
       return usage.saveUsage(...args);
     } };
-    const tracker = createTokenUsageTracker({ store: flaky, clock, events, policy: POLICY, onError: (e) => errors.push(e) });
+    const tracker = createTokenUsageTracker({ store: flaky, clock, policy: POLICY, onError: (e) => errors.push(e) });
     const verifier = createTokenVerifier({ store, digester, clock, cacheMs: 1000, usage: tracker });
     await verifier.verify('gldt-retry', { ip: '10.0.0.1', userAgent: 'x' });
     await tracker.idle();

@@ -7,11 +7,12 @@
  *
  * Several nodes: each write merges this node's sightings into the stored record with compare-and-set
  * (token-usage.ts mergeUsage), so the reuse window counts what every node saw. A token is flagged by
- * the one write that makes the window exceed the policy; that writer publishes `token.reuse_flagged`.
+ * the one write that makes the window exceed the policy; that write carries `token.reuse_flagged`, which
+ * the store commits with the flag (the transactional outbox): a crash cannot keep the flag and lose it.
  * When this node alone sees the limit exceeded it writes at once instead of waiting for the throttle.
  */
 import type { Clock } from '../kernel/clock.js';
-import type { TokenEventSink } from '../events/token-events.js';
+import type { TokenEvent } from '../events/token-events.js';
 import type { Token } from './token.js';
 import type { TokenUsageStore } from './token-usage-store.js';
 import {
@@ -34,7 +35,6 @@ export interface UsageContext {
 export interface TokenUsageTrackerDeps {
   store: TokenUsageStore;
   clock: Clock;
-  events: TokenEventSink;
   policy: ReusePolicy;
   /** At most one write per token per this many ms (default 60 000). */
   resolutionMs?: number;
@@ -66,7 +66,7 @@ const CAS_ATTEMPTS = 5;
 
 export type TokenUsageTracker = ReturnType<typeof createTokenUsageTracker>;
 
-export function createTokenUsageTracker({ store, clock, events, policy, resolutionMs = 60_000, maxEntries = 100_000, onError = () => {} }: TokenUsageTrackerDeps) {
+export function createTokenUsageTracker({ store, clock, policy, resolutionMs = 60_000, maxEntries = 100_000, onError = () => {} }: TokenUsageTrackerDeps) {
   const entries = new Map<number, Entry>();
   const inFlight = new Set<Promise<void>>();
 
@@ -114,12 +114,13 @@ export function createTokenUsageTracker({ store, clock, events, policy, resoluti
     return n;
   }
 
-  async function persist(tokenId: number, observed: Observed, at: Date): Promise<MergedUsage | null> {
+  async function persist(token: Token, observed: Observed, at: Date): Promise<MergedUsage | null> {
+    const tokenId = token.id;
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const stored = await store.findUsage(tokenId);
       if (stored === null) return null;
       const merged = mergeUsage(stored, observed, at, policy);
-      if (await store.saveUsage(tokenId, stored.revision, merged)) return merged;
+      if (await store.saveUsage(tokenId, stored.revision, merged, merged.flagged ? flagEvent(token, merged, at) : null)) return merged;
     }
     throw new Error(`token ${tokenId}: usage write lost ${CAS_ATTEMPTS} races in a row`);
   }
@@ -132,13 +133,13 @@ export function createTokenUsageTracker({ store, clock, events, policy, resoluti
     entry.userAgents = new Map();
     entry.dirty = false;
     entry.writtenAt = now.getTime();
-    const done = persist(entry.token.id, observed, now).then(
-      async (merged) => {
+    let failed = false;
+    const done = persist(entry.token, observed, now).then(
+      (merged) => {
         if (merged === null) return;
         entry.windowIps = merged.windowIps;
         entry.windowUserAgents = merged.windowUserAgents;
         if (merged.reuseFlaggedAt !== null) entry.flagged = true;
-        if (merged.flagged) await publishFlag(entry.token, merged, now);
       },
       (error: unknown) => {
         // Keep the sightings (newer ones win) and retry on the next tick.
@@ -146,21 +147,24 @@ export function createTokenUsageTracker({ store, clock, events, policy, resoluti
         for (const [v, ms] of observed.userAgents) if (!entry.userAgents.has(v)) entry.userAgents.set(v, ms);
         entry.dirty = true;
         entry.writtenAt = previousWrite;
+        failed = true;
         onError(error);
       },
     );
     const settled = done.finally(() => {
       entry.writing = null;
       inFlight.delete(settled);
-      // Sightings that arrived during the write and already cross the limit are not left to the tick.
-      if (wouldTripReuse(entry, clock.now().getTime())) write(entry, clock.now());
+      // Sightings that arrived during the write and already cross the limit are not left to the tick
+      // (after a failure they are: retrying at once would spin while the database is down).
+      if (!failed && wouldTripReuse(entry, clock.now().getTime())) write(entry, clock.now());
     });
     entry.writing = settled;
     inFlight.add(settled);
   }
 
-  async function publishFlag(token: Token, merged: MergedUsage, now: Date): Promise<void> {
-    await events.publish({
+  /** The event of the write that flags a token. */
+  function flagEvent(token: Token, merged: MergedUsage, now: Date): TokenEvent {
+    return {
       name: 'token.reuse_flagged',
       tokenId: token.id,
       at: now.toISOString(),
@@ -173,7 +177,7 @@ export function createTokenUsageTracker({ store, clock, events, policy, resoluti
         max_ips: policy.maxIps,
         max_user_agents: policy.maxUserAgents,
       },
-    });
+    };
   }
 
   /** This node's picture of the window (last write plus pending) crosses the limit of a token not flagged yet. */
