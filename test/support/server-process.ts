@@ -170,7 +170,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
   };
 
   try {
-    const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
+    const deadline = Date.now() + (options.startTimeoutMs ?? 90_000);
     const url = await new Promise<string>((resolvePromise, reject) => {
       const timer = setInterval(() => {
         const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
