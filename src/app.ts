@@ -232,6 +232,8 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     holder: Buffer.from(random.randomBytes(8)).toString('hex'),
     configured: config.upstreams.configured,
     audit: audit.writer.record,
+    inventory,
+    onPlacementCheck: (status) => metrics.placementChecks.inc({ status }),
   });
   // Reminders of outside credentials (issue 14 item 4), run by the daily expiry job after the token notices.
   const expiryNotifier = withCredentialReminders(tokenExpiry, createCredentialNotifier({

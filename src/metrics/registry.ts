@@ -57,6 +57,8 @@ export interface MetricsRegistry {
   readonly auditEvents: Counter<'outcome'>;
   /** OAuth2 grant events (`grant_issued`, `token_refreshed`, `grant_revoked`, `token_revoked`, `code_reuse`) by flow and revoke reason. */
   readonly oauthEvents: Counter<'event' | 'flow' | 'reason'>;
+  /** Placement checks (issue 15) by status: in_sync, stale, missing, cannot_read, no_fingerprint. */
+  readonly placementChecks: Counter<'status'>;
   /** Every counter, in exposition order. */
   counters(): MetricFamily[];
 }
@@ -68,13 +70,15 @@ export function createMetricsRegistry(): MetricsRegistry {
   const rateLimit = new Counter('latchkey_rate_limit_requests_total', 'Rate-limited requests by throttle and outcome.', ['throttle', 'outcome'] as const);
   const auditEvents = new Counter('latchkey_audit_events_total', 'Audit log entries by outcome (written, dropped).', ['outcome'] as const);
   const oauthEvents = new Counter('latchkey_oauth_events_total', 'OAuth2 grant events (grant_issued, token_refreshed, grant_revoked, token_revoked, code_reuse) by flow and revoke reason.', ['event', 'flow', 'reason'] as const);
+  const placementChecks = new Counter('latchkey_placement_checks_total', 'Checks of CI variable placements against their credential, by status (in_sync, stale, missing, cannot_read, no_fingerprint).', ['status'] as const);
   return {
     auditEvents,
     oauthEvents,
+    placementChecks,
     notifications,
     webhookDeliveries,
     httpRequests,
     rateLimit,
-    counters: () => [httpRequests.family(), notifications.family(), webhookDeliveries.family(), rateLimit.family(), auditEvents.family(), oauthEvents.family()],
+    counters: () => [httpRequests.family(), notifications.family(), webhookDeliveries.family(), rateLimit.family(), auditEvents.family(), oauthEvents.family(), placementChecks.family()],
   };
 }

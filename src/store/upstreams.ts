@@ -5,7 +5,7 @@
 import type { Generated, Kysely, Selectable, Transaction } from 'kysely';
 import { conflict } from '../kernel/errors.js';
 import { offsetOf } from '../kernel/page.js';
-import type { RemoteToken, SyncCounts, SyncedToken, Upstream, UpstreamTokenKind } from '../upstreams/upstream.js';
+import type { PlacementCheck, RemoteToken, SyncCounts, SyncedToken, Upstream, UpstreamTokenKind } from '../upstreams/upstream.js';
 import type { UpstreamStore, UpstreamSyncPorts } from '../upstreams/upstream-store.js';
 import type { Database } from './database.js';
 import type { DialectTraits } from './dialects.js';
@@ -47,7 +47,15 @@ export interface UpstreamTokensTable {
   disappeared_at: string | null;
 }
 
-type OwnTables = { upstreams: UpstreamsTable; upstream_tokens: UpstreamTokensTable };
+export interface PlacementChecksTable {
+  placement_id: number;
+  credential_id: number;
+  status: string;
+  detail: string;
+  checked_at: string;
+}
+
+type OwnTables = { upstreams: UpstreamsTable; upstream_tokens: UpstreamTokensTable; placement_checks: PlacementChecksTable };
 type Tables = Database & OwnTables & { inventory_credentials: InventoryCredentialsTable };
 type UpstreamRow = Selectable<UpstreamsTable> & { owner_path: string };
 type TokenRow = Selectable<UpstreamTokensTable> & { slug: string };
@@ -197,6 +205,20 @@ export function createUpstreamStore(database: Kysely<Database>, traits: DialectT
         base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
       ]);
       return { items: rows.map(toSyncedToken), total: Number(count.n) };
+    },
+
+    async savePlacementCheck(check) {
+      const values = { credential_id: check.credentialId, status: check.status, detail: check.detail, checked_at: check.checkedAt };
+      await db
+        .insertInto('placement_checks')
+        .values({ placement_id: check.placementId, ...values })
+        .onConflict((oc) => oc.column('placement_id').doUpdateSet(values))
+        .execute();
+    },
+
+    async listPlacementChecks(credentialId) {
+      const rows = await db.selectFrom('placement_checks').selectAll().where('credential_id', '=', credentialId).orderBy('placement_id').execute();
+      return rows.map((r): PlacementCheck => ({ placementId: r.placement_id, credentialId: r.credential_id, status: r.status as PlacementCheck['status'], detail: r.detail, checkedAt: r.checked_at }));
     },
 
     async transaction(fn) {

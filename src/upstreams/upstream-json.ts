@@ -3,7 +3,7 @@
  * the CLI's `--json`: snake_case, and never the upstream's token (no field can carry it).
  */
 import type { CheckResult, SyncResult } from './upstream-service.js';
-import type { SyncCounts, SyncedToken, Upstream } from './upstream.js';
+import type { PlacementCheck, SyncCounts, SyncedToken, Upstream } from './upstream.js';
 
 const presentCounts = (c: SyncCounts | null) => (c === null ? null : { seen: c.seen, created: c.created, updated: c.updated, revoked: c.revoked, disappeared: c.disappeared, skipped: c.skipped });
 
@@ -57,4 +57,8 @@ export function presentSyncedToken(t: SyncedToken) {
     last_seen_at: t.lastSeenAt,
     disappeared_at: t.disappearedAt,
   };
+}
+
+export function presentPlacementCheck(c: PlacementCheck) {
+  return { placement_id: c.placementId, status: c.status, detail: c.detail, checked_at: c.checkedAt };
 }

@@ -20,7 +20,9 @@ import type { Group, User } from '../namespaces/namespace.js';
 import { createGitlabClient, UpstreamFailure, type GitlabClient } from './gitlab-client.js';
 import { readIdentity, readUpstream, type UpstreamIdentity, type UpstreamRead } from './upstream-reader.js';
 import { entryForUpstreamToken, entryMatches, upstreamTokenChanged } from './upstream-entries.js';
-import type { SyncCounts, SyncedToken, Upstream, UpstreamInput } from './upstream.js';
+import type { PlacementCheck, PlacementCheckStatus, SyncCounts, SyncedToken, Upstream, UpstreamInput } from './upstream.js';
+import type { Credential, InventoryEntry } from '../inventory/credential.js';
+import { secretHeldBy } from './placement-value.js';
 import type { UpstreamStore, UpstreamSyncPorts } from './upstream-store.js';
 
 /** An upstream from LATCHKEY_UPSTREAMS / LATCHKEY_UPSTREAMS_FILE (validated by config.ts). */
@@ -54,6 +56,13 @@ export interface UpstreamServiceDeps {
   audit?: (entry: AuditRecord) => Promise<void> | void;
   /** Injected for tests of the transport only. */
   fetch?: typeof fetch;
+  /** The inventory, for placement checks: an entry the actor may read (404 otherwise), and the entries a value's fingerprint matches. */
+  inventory: {
+    get(actor: User, ref: string): Promise<InventoryEntry>;
+    recogniseValue(value: string): Promise<Credential[]>;
+  };
+  /** Counts each placement check by its status (a metric). */
+  onPlacementCheck?: (status: PlacementCheckStatus) => void;
 }
 
 /** What a sync did: `ok` with its counts, `failed` with the reason, or `skipped` when another node holds the lock. */
@@ -227,6 +236,29 @@ export function createUpstreamService(deps: UpstreamServiceDeps) {
     }
   }
 
+  /** Reads the variable a `ci_variable` placement names through its instance's upstream and compares it with the fingerprint. */
+  async function judgePlacement(credential: InventoryEntry, placement: InventoryEntry['placements'][number]): Promise<{ status: PlacementCheckStatus; detail: string }> {
+    if (!credential.hasFingerprint) return { status: 'no_fingerprint', detail: 'no fingerprint: give the entry its value (PUT … {"value": …}) to compare with' };
+    const upstream = (await store.list()).find((u) => new URL(u.url).host === placement.instance);
+    if (!upstream) return { status: 'cannot_read', detail: `cannot read: no upstream is registered for ${placement.instance}` };
+    const key = encodeURIComponent(placement.key!);
+    const path = placement.project !== null ? `/projects/${encodeURIComponent(placement.project)}/variables/${key}` : placement.group !== null ? `/groups/${encodeURIComponent(placement.group)}/variables/${key}` : `/admin/ci/variables/${key}`;
+    try {
+      const answer = await (await clientOf(upstream)).get<{ value?: unknown }>(path);
+      if (answer.status === 404) return { status: 'missing', detail: 'missing' };
+      if (answer.status === 403) return { status: 'cannot_read', detail: 'cannot read: 403' };
+      const value = answer.body?.value;
+      if (typeof value !== 'string') return { status: 'cannot_read', detail: 'cannot read: the variable is hidden (its value is never returned)' };
+      const secret = secretHeldBy(placement, value);
+      if (secret === null) return { status: 'stale', detail: `stale: the value is not ${placement.format ?? 'raw'} for this placement` };
+      const matches = await deps.inventory.recogniseValue(secret);
+      return matches.some((c) => c.id === credential.id) ? { status: 'in_sync', detail: 'in sync' } : { status: 'stale', detail: 'stale: holds an older secret' };
+    } catch (e) {
+      if (!(e instanceof UpstreamFailure)) throw e;
+      return { status: 'cannot_read', detail: `cannot read: ${e.message}` };
+    }
+  }
+
   return {
     async list(actor: User): Promise<Upstream[]> {
       requireAdmin(actor);
@@ -312,6 +344,27 @@ export function createUpstreamService(deps: UpstreamServiceDeps) {
       requireAdmin(actor);
       const upstream = await find(name);
       return store.listTokens(upstream.id, page);
+    },
+
+    /** Checks one `ci_variable` placement of an entry the actor may read; the result is kept on the entry. */
+    async checkPlacement(actor: User, ref: string, placementId: number): Promise<PlacementCheck> {
+      const credential = await deps.inventory.get(actor, ref);
+      const placement = credential.placements.find((p) => p.id === placementId);
+      // A Latchkey token without inventory fields (id null) has no placements either.
+      if (!placement || credential.id === null) throw notFound('Placement Not Found', 'PLACEMENT_NOT_FOUND');
+      if (placement.kind !== 'ci_variable') throw new DomainError('invalid', 'PLACEMENT_NOT_CHECKABLE', `placement ${placementId} is a ${placement.kind} placement; only ci_variable placements can be checked`);
+      await ensureConfigured();
+      const { status, detail } = await judgePlacement(credential, placement);
+      const check: PlacementCheck = { placementId, credentialId: credential.id, status, detail, checkedAt: now() };
+      await store.savePlacementCheck(check);
+      deps.onPlacementCheck?.(status);
+      return check;
+    },
+
+    /** The last checks of an entry's placements (an entry the actor may read). */
+    async placementChecks(actor: User, ref: string): Promise<PlacementCheck[]> {
+      const credential = await deps.inventory.get(actor, ref);
+      return credential.id === null ? [] : store.listPlacementChecks(credential.id);
     },
 
     ensureConfigured,

@@ -4,7 +4,7 @@
  */
 import type { InventoryStore } from '../inventory/inventory-store.js';
 import type { Page, PageRequest } from '../kernel/page.js';
-import type { RemoteToken, SyncCounts, SyncedToken, Upstream } from './upstream.js';
+import type { PlacementCheck, RemoteToken, SyncCounts, SyncedToken, Upstream } from './upstream.js';
 
 export interface UpstreamRecord {
   readonly name: string;
@@ -48,6 +48,10 @@ export interface UpstreamStore {
   recordSyncOutcome(id: number, outcome: SyncOutcome): Promise<void>;
   /** The synced tokens of an upstream, by kind and remote id. */
   listTokens(upstreamId: number, page: PageRequest): Promise<Page<SyncedToken>>;
+  /** Keeps the last check of a placement (replacing the one before). */
+  savePlacementCheck(check: PlacementCheck): Promise<void>;
+  /** The last checks of an entry's placements. */
+  listPlacementChecks(credentialId: number): Promise<PlacementCheck[]>;
   /** Runs `fn` in one transaction over the upstream's tokens and the inventory. */
   transaction<T>(fn: (ports: UpstreamSyncPorts) => Promise<T>): Promise<T>;
 }

@@ -143,3 +143,16 @@ export function parseUpstreamInput(body: unknown, options: { partial: boolean })
   if (Object.keys(errors).length > 0) throw invalid(errors);
   return out;
 }
+
+/** What a `ci_variable` placement holds compared with its entry's fingerprint. */
+export const PLACEMENT_CHECK_STATUSES = ['in_sync', 'stale', 'missing', 'cannot_read', 'no_fingerprint'] as const;
+export type PlacementCheckStatus = (typeof PLACEMENT_CHECK_STATUSES)[number];
+
+/** The last check of one placement: a status and the line a person reads ("stale: holds an older secret"). */
+export interface PlacementCheck {
+  readonly placementId: number;
+  readonly credentialId: number;
+  readonly status: PlacementCheckStatus;
+  readonly detail: string;
+  readonly checkedAt: string;
+}

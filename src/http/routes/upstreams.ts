@@ -5,8 +5,8 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { parseUpstreamInput, UPSTREAM_TOKEN_KINDS, type UpstreamInput } from '../../upstreams/upstream.js';
-import { presentCheck, presentSyncedToken, presentSyncResult, presentUpstream } from '../../upstreams/upstream-json.js';
+import { parseUpstreamInput, PLACEMENT_CHECK_STATUSES, UPSTREAM_TOKEN_KINDS, type UpstreamInput } from '../../upstreams/upstream.js';
+import { presentCheck, presentPlacementCheck, presentSyncedToken, presentSyncResult, presentUpstream } from '../../upstreams/upstream-json.js';
 import { PaginationQuery, readPage, setPaginationHeaders } from '../pagination.js';
 import type { RouteContext } from '../route-context.js';
 
@@ -68,6 +68,15 @@ const SyncedTokenEntity = Type.Object({
   last_seen_at: Type.String(),
   disappeared_at: Nullable(Type.String()),
 });
+
+const PlacementCheckEntity = Type.Object({
+  placement_id: Type.Integer(),
+  status: Type.String({ enum: [...PLACEMENT_CHECK_STATUSES] }),
+  detail: Type.String({ description: 'in sync; stale: holds an older secret; missing; cannot read: 403; …' }),
+  checked_at: Type.String(),
+});
+const CredentialParams = Type.Object({ credential: Type.String({ minLength: 1, maxLength: 255, description: 'Entry id or slug' }) });
+const PlacementParams = Type.Object({ credential: CredentialParams.properties.credential, placement_id: Type.Integer({ minimum: 1, maximum: 2147483647 }) });
 
 const BodyProps = {
   url: Type.Optional(Type.String({ maxLength: 2048, description: 'Base URL (https://gitlab.com, https://gitlab.example.com)' })),
@@ -136,5 +145,24 @@ export function registerUpstreamRoutes(app: FastifyInstance, ctx: RouteContext):
       setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
       return result.items.map(presentSyncedToken);
     },
+  );
+
+  app.post<{ Params: { credential: string; placement_id: number } }>(
+    '/latchkey/credentials/:credential/placements/:placement_id/check',
+    {
+      schema: {
+        tags: ['credential inventory'],
+        summary: "Check a ci_variable placement: read the variable through its instance's upstream and compare it (decoded by format) with the entry's fingerprint",
+        params: PlacementParams,
+        response: { 200: PlacementCheckEntity },
+      },
+    },
+    async (request) => presentPlacementCheck(await upstreams.checkPlacement(request.actor, request.params.credential, request.params.placement_id)),
+  );
+
+  app.get<{ Params: { credential: string } }>(
+    '/latchkey/credentials/:credential/placement_checks',
+    { schema: { tags: ['credential inventory'], summary: "The last check of each of an entry's placements", params: CredentialParams, response: { 200: Type.Array(PlacementCheckEntity) } } },
+    async (request) => (await upstreams.placementChecks(request.actor, request.params.credential)).map(presentPlacementCheck),
   );
 }

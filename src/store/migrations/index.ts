@@ -30,6 +30,7 @@ import { createCredentialInventory } from './2026-12-03T0500-credential-inventor
 import { createCredentialReminders } from './2026-12-03T1200-credential-reminders.js';
 import { createRegistryKeyRotation } from './2026-12-03T0300-registry-key-rotation.js';
 import { createUpstreams } from './2026-12-03T1300-upstreams.js';
+import { createPlacementChecks } from './2026-12-03T1301-placement-checks.js';
 import { createOauthDeviceCodes } from './2026-12-03T0703-oauth-device-codes.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
@@ -60,6 +61,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-03T0402-analyze-tokens': createAnalyzeTokens(traits),
     '2026-12-03T1300-upstreams': createUpstreams(traits),
     '2026-12-03T1200-credential-reminders': createCredentialReminders(traits),
+    '2026-12-03T1301-placement-checks': createPlacementChecks(traits),
   };
   return { getMigrations: async () => migrations };
 }

@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../../src/app.js';
-import { loadConfig } from '../../../src/config.js';
+import { ConfigError, loadConfig } from '../../../src/config.js';
 import { FakeClock } from '../../../src/kernel/clock.js';
 import type { Group, User } from '../../../src/namespaces/namespace.js';
 import { openStore, type Store } from '../../../src/store/open-store.js';
@@ -212,6 +212,52 @@ describe.each(DIALECTS)('upstreams on %s', (dialect) => {
     }, 60_000);
   });
 
+  describe('placement checks', () => {
+    it('reads each ci_variable placement through the upstream and compares it, decoded by format, with the fingerprint', async () => {
+      const current = 'current-secret-value-1';
+      const variables = [
+        { key: 'NPM_TOKEN', value: current },
+        { key: 'DOCKER_AUTH_CONFIG', value: JSON.stringify({ auths: { 'registry.example.com': { auth: Buffer.from('bot:an-older-secret').toString('base64') } } }) },
+        { key: 'NETRC', value: `machine git.example.com login bot password ${current}` },
+      ];
+      for (const v of variables) expect((await b.request('POST', `/api/v4/projects/${world.project.id}/variables`, { token: world.adminToken, body: v })).status).toBe(201);
+      const instance = new URL(bUrl).host;
+      const at = (key: string, extra: Record<string, string> = {}) => ({ kind: 'ci_variable', instance, project: 'acme/platform/web', key, ...extra });
+      const entry = await a.request('POST', '/api/v4/latchkey/credentials', {
+        token: aToken,
+        body: {
+          name: 'npm publish',
+          kind: 'npm_token',
+          owner: 'platform-team',
+          renewal: { every_days: 90 },
+          value: current,
+          placements: [at('NPM_TOKEN'), at('DOCKER_AUTH_CONFIG', { format: 'docker_auth_config', registry: 'registry.example.com' }), at('NETRC', { format: 'netrc', username: 'bot' }), at('GONE'), { kind: 'manual', where: 'the wiki' }],
+        },
+      });
+      expect(entry.status, entry.text).toBe(201);
+      const [npm, docker, netrc, gone, manual] = entry.body.placements.map((p: any) => p.id);
+      const check = async (id: number) => a.request('POST', `/api/v4/latchkey/credentials/${entry.body.slug}/placements/${id}/check`, { token: aToken });
+      expect((await check(npm)).body).toMatchObject({ placement_id: npm, status: 'in_sync', detail: 'in sync' });
+      expect((await check(docker)).body).toMatchObject({ status: 'stale', detail: 'stale: holds an older secret' });
+      expect((await check(netrc)).body).toMatchObject({ status: 'in_sync' });
+      expect((await check(gone)).body).toMatchObject({ status: 'missing', detail: 'missing' });
+      const refused = await check(manual);
+      expect(refused.status).toBe(400);
+      expect((await check(999999)).status).toBe(404);
+      // Someone without access to the entry learns nothing.
+      expect((await a.request('POST', `/api/v4/latchkey/credentials/${entry.body.slug}/placements/${npm}/check`, { token: aUserToken })).status).toBe(404);
+      // Shown with the entry, and counted.
+      const shown = await a.request('GET', `/api/v4/latchkey/credentials/${entry.body.slug}/placement_checks`, { token: aToken });
+      expect(shown.body.map((c: any) => [c.placement_id, c.status])).toEqual([[npm, 'in_sync'], [docker, 'stale'], [netrc, 'in_sync'], [gone, 'missing']]);
+      const metrics = await a.app.http.inject({ method: 'GET', url: '/metrics' });
+      expect(metrics.body).toMatch(/latchkey_placement_checks_total\{status="stale"\} 1/);
+      expect(metrics.body).toMatch(/latchkey_placement_checks_total\{status="in_sync"\} 2/);
+      // The upstream's variable updated: the next check says so.
+      expect((await b.request('PUT', `/api/v4/projects/${world.project.id}/variables/DOCKER_AUTH_CONFIG`, { token: world.adminToken, body: { value: JSON.stringify({ auths: { 'registry.example.com': { auth: Buffer.from(`bot:${current}`).toString('base64') } } }) } })).status).toBe(200);
+      expect((await check(docker)).body).toMatchObject({ status: 'in_sync' });
+    });
+  });
+
   describe('failures are recorded on the upstream and never change an entry', () => {
     const snapshot = async () => JSON.stringify({ entries: await entries(), tokens: await synced('b') });
 
@@ -265,6 +311,35 @@ describe.each(DIALECTS)('upstreams on %s', (dialect) => {
       expect(await sync('silent')).toMatchObject({ status: 'failed', reason: expect.stringMatching(/no answer from .* within 1500 ms/) });
       expect(await snapshot()).toBe(before);
     }, 30_000);
+  });
+
+  describe('LATCHKEY_UPSTREAMS', () => {
+    it('refuses a bad list at start, naming the entry and field, never quoting the token', () => {
+      const load = (value: string) => () => loadConfig({ LATCHKEY_UPSTREAMS: value });
+      expect(load('[{"name": "x", "url": "https://gitlab.com", "token": "glpat-secret-value"')).toThrow(ConfigError);
+      expect(load('[{"name": "x", "url": "https://gitlab.com", "token": "glpat-secret-value"')).not.toThrow(/glpat-secret-value/);
+      expect(load('{"name": "x"}')).toThrow(/JSON list/);
+      expect(load('[{"name": "x", "url": "ftp://gitlab.com", "token": "t", "owner": "g"}]')).toThrow(/LATCHKEY_UPSTREAMS\[0\]: url must be/);
+      expect(load('[{"name": "x", "url": "https://a", "token": "t", "owner": "g"}, {"name": "x", "url": "https://b", "token": "t", "owner": "g"}]')).toThrow(/appears twice/);
+    });
+
+    it('applies the configured upstreams, which are changed in the configuration only', async () => {
+      const configured = JSON.stringify([{ name: 'from-config', url: bUrl, token: upstreamToken, owner: 'cfg-team' }]);
+      const c = await startA(dialect, () => {}, { LATCHKEY_UPSTREAMS: configured });
+      try {
+        const admin = (await c.app.services.namespaces.ensureFirstAdmin('root', 'root@example.com')).admin;
+        await c.app.services.namespaces.createGroup(admin, { name: 'Cfg team', path: 'cfg-team' });
+        const token = (await c.app.services.personalTokens.createFor(admin, { name: 't', scopes: ['api'], expiresAt: '2027-06-01' }, null)).secret;
+        const listed = await c.request('GET', '/api/v4/latchkey/upstreams', { token });
+        expect(listed.body).toMatchObject([{ name: 'from-config', url: bUrl, source: 'config', owner: { full_path: 'cfg-team' } }]);
+        expect(listed.text).not.toContain(upstreamToken);
+        expect((await c.request('PUT', '/api/v4/latchkey/upstreams/from-config', { token, body: { url: 'https://elsewhere.example' } })).status).toBe(409);
+        expect((await c.request('DELETE', '/api/v4/latchkey/upstreams/from-config', { token })).status).toBe(409);
+        expect((await c.request('POST', '/api/v4/latchkey/upstreams/from-config/sync', { token })).body).toMatchObject({ status: 'ok' });
+      } finally {
+        await c.close();
+      }
+    }, 120_000);
   });
 
   describe('rate limits', () => {
