@@ -63,6 +63,7 @@ describe.each(DIALECTS)('A syncs the tokens of upstream B, both `latchkey serve`
   let limited: ServerProcess;
   let relay: Awaited<ReturnType<typeof startCountingRelay>>;
   let stopBAt: number | null = null;
+  let killing: Promise<void> | null = null;
   let tokenFile: string;
   let syncTokenId: number;
   const today = utcDateOf(new Date());
@@ -77,7 +78,7 @@ describe.each(DIALECTS)('A syncs the tokens of upstream B, both `latchkey serve`
       startServer({ dialect, startTimeoutMs: 150_000, env: { LATCHKEY_RATE_LIMIT_PER_MINUTE: '3' } }),
     ]);
     relay = await startCountingRelay(Number(new URL(b.url).port), (n) => {
-      if (stopBAt !== null && n === stopBAt) void b.kill();
+      if (stopBAt !== null && n === stopBAt) killing = b.kill();
     });
     // On B: acme → acme/platform → acme/platform/web, and a token of each kind.
     const acme = (await api(b, 'POST', '/groups', { name: 'Acme', path: 'acme' })).body;
@@ -169,6 +170,9 @@ describe.each(DIALECTS)('A syncs the tokens of upstream B, both `latchkey serve`
     // The sync's fourth request to B is where B dies (kill -9).
     stopBAt = relay.count() + 4;
     const result = (await api(a, 'POST', '/latchkey/upstreams/b/sync')).body;
+    // B was killed during that sync (its exit may reach this process just after A's answer).
+    expect(killing).not.toBeNull();
+    await killing;
     expect(b.exited()).not.toBeNull();
     expect(result).toMatchObject({ status: 'failed', reason: expect.stringMatching(/cannot reach|broke|no answer/) });
     expect((await api(a, 'GET', '/latchkey/upstreams/b')).body.last_sync).toMatchObject({ status: 'failed', reason: result.reason });
