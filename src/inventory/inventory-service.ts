@@ -362,7 +362,7 @@ export function createInventoryService({ store, findGroup, findGroupById, access
     return { placements: read.entry.placements, rowIn: (s: InventoryStore, p: PendingAudit[]) => tokenRowIn(s, p, actor, read.token.id, null) };
   };
 
-  /** A page of token entries for a list. */
+  /** The token side of a list's filters: the caller's reach (admins: every token) and the query's filters. */
   const tokenFilterOf = (actor: User, query: CredentialListQuery, ownerGroupId: number | undefined): Omit<TokenEntryFilter, 'limit'> => ({
     ...(actor.isAdmin ? {} : { readableBy: { userId: actor.id, today: today() } }),
     ...(ownerGroupId !== undefined ? { ownerGroupId } : {}),

@@ -5,7 +5,7 @@
  * and only that page's rotation chains and inventory rows are looked up. Keyset pages cost what the
  * first does; offset pages count to a limit, as GitLab's lists.
  */
-import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type Kysely } from 'kysely';
 import { tokenEntryKind, tokenEntryOf, type TokenCore, type TokenEntryKind } from '../inventory/token-entry.js';
 import type { TokenEntryFilter, TokenEntryPage, TokenEntryRead } from '../inventory/inventory-store.js';
 import type { Credential } from '../inventory/credential.js';
@@ -154,7 +154,8 @@ export function createTokenEntryReader(db: Db, reads: TokenEntryReads) {
        * personal tokens): a union of index look-ups, which the page then walks in id order, instead of an
        * OR that would scan every token for a user who sees few.
        */
-      const idsIn = (groups: unknown, heads: number[] | null, ownUserId?: number) => {
+      const idsIn = (groups: readonly number[] | Expression<unknown>, heads: number[] | null, ownUserId?: number) => {
+        // Ids or a subquery of them: both are operands of IN (one type for Kysely).
         const g = groups as number[];
         let ids = db.selectFrom('tokens as a').select('a.id').where('a.group_id', 'in', g)
           .union(db.selectFrom('tokens as b').select('b.id').where('b.project_id', 'in', db.selectFrom('projects').select('projects.id').where('projects.group_id', 'in', g)))
