@@ -52,6 +52,23 @@ describe.each(DIALECTS)('Latchkey tokens in the credential inventory on %s', (di
     expect(all.filter((e) => e.kind === 'personal_access_token').length).toBe(Object.keys(w.users).length + 1);
   });
 
+  it("a group deploy token and a group service account's token are entries owned by their group", async () => {
+    const deploy = await t.request('POST', `/api/v4/groups/${w.sub.id}/deploy_tokens`, { token: w.adminToken, body: { name: 'pull', scopes: ['read_registry'] } });
+    expect(deploy.status, JSON.stringify(deploy.body)).toBe(201);
+    const sa = await t.request('POST', `/api/v4/groups/${w.top.id}/service_accounts`, { token: w.adminToken, body: { name: 'CI bot' } });
+    expect(sa.status, JSON.stringify(sa.body)).toBe(201);
+    const saToken = await t.request('POST', `/api/v4/groups/${w.top.id}/service_accounts/${sa.body.id}/personal_access_tokens`, { token: w.adminToken, body: { name: 'ci', scopes: ['api'], expires_at: '2027-01-15' } });
+    expect(saToken.status, JSON.stringify(saToken.body)).toBe(201);
+    const deployEntry = await t.request('GET', `${URL}/token-${deploy.body.id}`, { token: w.users.reporter.token });
+    expect(deployEntry.body).toMatchObject({ kind: 'deploy_token', name: 'pull', resource: 'acme/platform', owner: { id: w.sub.id }, scopes: ['read_registry'], due_on: '9999-12-31', role: null });
+    const saEntry = await t.request('GET', `${URL}/token-${saToken.body.id}`, { token: w.adminToken });
+    expect(saEntry.body).toMatchObject({ kind: 'service_account_token', name: 'ci', owner: { id: w.top.id, full_path: 'acme' }, due_on: '2027-01-15' });
+    // acme/platform's Reporters are not members of acme: its service account's token is not theirs to see.
+    expect((await t.request('GET', `${URL}/token-${saToken.body.id}`, { token: w.users.reporter.token })).status).toBe(404);
+    const byKind = (await t.request('GET', `${URL}?kind=service_account_token`, { token: w.adminToken })).body as Entry[];
+    expect(byKind.map((e) => e.token_id)).toEqual([saToken.body.id]);
+  });
+
   it('nothing of a token leaks to those outside its group (404), lists leave it out', async () => {
     for (const role of ['guest', 'outsider'] as const) {
       const token = w.users[role].token;
