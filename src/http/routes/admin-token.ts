@@ -1,8 +1,8 @@
 /** POST /admin/token (identify a token by its value) and DELETE /admin/token (revoke it): admins only. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { DomainError, invalidParam } from '../../kernel/errors.js';
-import { lookUpValue } from '../../tokens/value-lookup.js';
+import { invalidParam } from '../../kernel/errors.js';
+import { lookUpValue, revokeValue } from '../../tokens/value-lookup.js';
 import { presentCredential } from '../../inventory/credential-json.js';
 import { CredentialEntity } from './credentials.js';
 import { presentAdminToken } from '../presenters.js';
@@ -23,23 +23,17 @@ async function coerceBody(request: FastifyRequest): Promise<void> {
 
 export function registerAdminTokenRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { adminTokens, inventory, oauth } = ctx.services;
-  const notFound = (e: unknown) => e instanceof DomainError && e.code === 'TOKEN_NOT_FOUND';
   const tags = ['admin'];
 
   app.post<{ Body: { token: string } }>(
     '/admin/token',
     { preValidation: coerceBody, schema: { tags, summary: 'Identify a token by its value (admin)', body: Body, response: { 200: Type.Union([AdminTokenWithGrantEntity, OAuthRefreshTokenMatchEntity, InventoryMatchEntity]) } } },
     async (request, reply) => {
-      // An OAuth refresh token is no token record: it is shown by its grant.
-      const match = await lookUpValue({ adminTokens, inventory }, request.actor, request.body.token).catch(async (e: unknown) => {
-        const grant = notFound(e) ? await oauth.grantOfRefreshToken(request.body.token.trim()) : null;
-        if (!grant) throw e;
-        return { type: 'oauth_refresh' as const, grant };
-      });
+      const match = await lookUpValue({ adminTokens, inventory, oauth }, request.actor, request.body.token);
       if (match.type === 'oauth_refresh') return reply.status(200).send(presentRefreshTokenMatch(match.grant));
       if (match.type === 'inventory') return reply.status(200).send({ credential_inventory: match.credentials.map(presentCredential) });
-      const grant = match.token.kind === 'oauth' ? await oauth.grantOfAccessToken(match.token.id) : null;
-      return reply.status(200).send({ ...presentAdminToken(match.token, match.owner, ctx.clock.now()), ...(grant ? { oauth: presentGrantRef(grant, match.token.validUntil ?? null) } : {}) });
+      const { token, owner, grant } = match;
+      return reply.status(200).send({ ...presentAdminToken(token, owner, ctx.clock.now()), ...(grant ? { oauth: presentGrantRef(grant, token.validUntil ?? null) } : {}) });
     },
   );
 
@@ -47,13 +41,7 @@ export function registerAdminTokenRoutes(app: FastifyInstance, ctx: RouteContext
     '/admin/token',
     { preValidation: coerceBody, schema: { tags, summary: 'Revoke a token by its value (admin)', body: Body, response: { 204: Type.Null() } } },
     async (request, reply) => {
-      // An OAuth token, access or refresh, ends its whole grant: whoever leaked one may hold the other.
-      const grant = await adminTokens.identify(request.actor, request.body.token).then(
-        ({ token }) => (token.kind === 'oauth' ? oauth.grantOfAccessToken(token.id) : null),
-        async (e: unknown) => (notFound(e) && (await oauth.grantOfRefreshToken(request.body.token.trim()))) || Promise.reject(e),
-      );
-      if (grant) await oauth.revokeGrantAsAdmin(request.actor, grant.grant.id);
-      else await adminTokens.revoke(request.actor, request.body.token);
+      await revokeValue({ adminTokens, oauth }, request.actor, request.body.token);
       return reply.status(204).send();
     },
   );

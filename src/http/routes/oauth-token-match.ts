@@ -3,9 +3,7 @@
  * it belongs to; a refresh token, which is no token record, is shown by its grant alone.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { OAuthApplication } from '../../oauth/application.js';
-import type { OAuthGrant } from '../../oauth/oauth-store.js';
-import type { User } from '../../namespaces/namespace.js';
+import type { DescribedGrant } from '../../tokens/value-lookup.js';
 import { AdminTokenEntity } from '../presenters.js';
 
 const OAuthGrantRef = Type.Object({
@@ -32,11 +30,6 @@ export const OAuthRefreshTokenMatchEntity = Type.Object({
   oauth: OAuthGrantRef,
 });
 
-export interface DescribedGrant {
-  readonly grant: OAuthGrant;
-  readonly application: OAuthApplication;
-  readonly user: User | null;
-}
 
 export function presentGrantRef({ grant, application }: DescribedGrant, validUntil: string | null): Static<typeof OAuthGrantRef> {
   return {

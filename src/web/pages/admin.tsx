@@ -1,8 +1,9 @@
 /**
  * Admin pages (issue 18 item 6), for admins only (anyone else gets the 404 page):
  * - `/admin/token`, "Is this value one of ours?": a pasted value is looked up as `POST /api/v4/admin/token`
- *   does (a Latchkey token of any kind, or an outside credential fingerprinted in the inventory), and a
- *   Latchkey token can be revoked from there (`DELETE /api/v4/admin/token`'s service). The value is
+ *   does (a Latchkey token of any kind, an OAuth2 refresh token by its grant, or an outside credential
+ *   fingerprinted in the inventory), and a Latchkey token can be revoked from there by the rule of
+ *   `DELETE /api/v4/admin/token` (an OAuth2 token ends its whole grant). The value is
  *   only posted, never put in a URL; the answer page is not cached.
  * - `/admin/users`: the users, keyset-paged by id as `GET /api/v4/users?pagination=keyset`; create one,
  *   block and unblock, give or take the admin flag, through the account service the API calls.
@@ -14,7 +15,7 @@ import type { User } from '../../namespaces/namespace.js';
 import { forbidden } from '../../kernel/errors.js';
 import { describePlacement } from '../../inventory/credential.js';
 import { isActiveAt, isRevokedAt, kindLabelOf } from '../../tokens/token.js';
-import { lookUpValue, type ValueMatch } from '../../tokens/value-lookup.js';
+import { lookUpValue, revokeValue, type DescribedGrant, type ValueMatch } from '../../tokens/value-lookup.js';
 import { CsrfField, Layout, Notice, TableWrap, sendHtml, type PageChrome } from '../html.js';
 import { formText, queryText } from '../form.js';
 import { formatInstant } from '../token-views.js';
@@ -50,6 +51,49 @@ function LookupForm({ csrf }: { csrf: string }) {
   );
 }
 
+/** The revoke button of a match: the value goes back in a hidden field, as the service revokes by value. */
+function RevokeValueForm({ csrf, value, what }: { csrf: string; value: string; what: string }) {
+  return (
+    <form method="post" action={`${ADMIN_TOKEN_PATH}/revoke`}>
+      <CsrfField token={csrf} />
+      <input type="hidden" name="token" value={value} />
+      <p>{`Revoking stops ${what} at once, on every node. This cannot be undone.`}</p>
+      <button type="submit" class="danger">Revoke this token</button>
+    </form>
+  );
+}
+
+/** The OAuth2 grant a token belongs to: its application and whether the grant still works. */
+function GrantFacts({ grant: { grant, application } }: { grant: DescribedGrant }) {
+  return (
+    <>
+      <dt>OAuth2 application</dt>
+      <dd>{`${application.name} (${grant.flow.replace(/_/g, ' ')} grant #${grant.id})`}</dd>
+      <dt>Grant</dt>
+      <dd>{grant.revokedAt === null ? 'Active' : `Revoked${grant.revokeReason ? ` (${grant.revokeReason.replace(/_/g, ' ')})` : ''}`}</dd>
+    </>
+  );
+}
+
+function OAuthRefreshMatch({ match, csrf, value }: { match: Extract<ValueMatch, { type: 'oauth_refresh' }>; csrf: string; value: string }) {
+  const { grant, user } = match.grant;
+  return (
+    <section class="card" aria-labelledby="match-heading">
+      <h2 id="match-heading">Yes: a Latchkey OAuth2 refresh token</h2>
+      <dl class="facts">
+        <dt>User</dt>
+        <dd>{user ? user.username : `#${grant.userId}`}</dd>
+        <GrantFacts grant={match.grant} />
+        <dt>Scopes</dt>
+        <dd>{grant.scopes.join(', ')}</dd>
+        <dt>Created</dt>
+        <dd>{formatInstant(grant.createdAt)}</dd>
+      </dl>
+      {grant.revokedAt === null && <RevokeValueForm csrf={csrf} value={value} what="its whole OAuth2 grant (the access tokens too)" />}
+    </section>
+  );
+}
+
 function TokenMatch({ match, where, now, csrf, value }: { match: Extract<ValueMatch, { type: 'token' }>; where: { label: string; href: string | null } | null; now: Date; csrf: string; value: string }) {
   const { token: t, owner } = match;
   const active = isActiveAt(t, now);
@@ -72,6 +116,7 @@ function TokenMatch({ match, where, now, csrf, value }: { match: Extract<ValueMa
             <dd>{where.href ? <a href={where.href}>{where.label}</a> : where.label}</dd>
           </>
         )}
+        {match.grant && <GrantFacts grant={match.grant} />}
         <dt>Scopes</dt>
         <dd>{t.scopes.join(', ')}</dd>
         {t.accessLevel !== null && (
@@ -87,14 +132,7 @@ function TokenMatch({ match, where, now, csrf, value }: { match: Extract<ValueMa
         <dt>Expires</dt>
         <dd>{t.expiresAt ?? 'Never'}</dd>
       </dl>
-      {!isRevokedAt(t, now) && (
-        <form method="post" action={`${ADMIN_TOKEN_PATH}/revoke`}>
-          <CsrfField token={csrf} />
-          <input type="hidden" name="token" value={value} />
-          <p>Revoking stops this token at once, on every node. This cannot be undone.</p>
-          <button type="submit" class="danger">Revoke this token</button>
-        </form>
-      )}
+      {!isRevokedAt(t, now) && <RevokeValueForm csrf={csrf} value={value} what={match.grant ? 'its whole OAuth2 grant (the refresh token too)' : 'this token'} />}
     </section>
   );
 }
@@ -125,7 +163,7 @@ function InventoryMatch({ match }: { match: Extract<ValueMatch, { type: 'invento
 }
 
 export function registerAdminPages(app: FastifyInstance, ctx: WebContext, tools: WebPageTools): void {
-  const { adminTokens, inventory, namespaces, accounts } = ctx.services;
+  const { adminTokens, inventory, oauth, namespaces, accounts } = ctx.services;
 
   app.get('/admin', adminOnly, async (_request, reply) => reply.redirect(ADMIN_TOKEN_PATH, 303));
 
@@ -166,19 +204,25 @@ export function registerAdminPages(app: FastifyInstance, ctx: WebContext, tools:
     const chrome = tools.chrome(request, reply, 'admin');
     let match: ValueMatch;
     try {
-      match = await lookUpValue({ adminTokens, inventory }, actor, value);
+      match = await lookUpValue({ adminTokens, inventory, oauth }, actor, value);
     } catch (e) {
       const unknown = (e as { code?: string }).code === 'TOKEN_NOT_FOUND';
       const text = unknown ? 'No: this value is not a Latchkey token, and no inventory entry has its fingerprint.' : errorText(e);
       return sendHtml(reply, tokenPage(chrome, <Notice kind={unknown ? 'info' : 'error'}>{text}</Notice>), unknown ? 200 : 400);
     }
     const body =
-      match.type === 'token' ? <TokenMatch match={match} where={await whereOf(actor, match)} now={ctx.clock.now()} csrf={chrome.csrf} value={value} /> : <InventoryMatch match={match} />;
+      match.type === 'token' ? (
+        <TokenMatch match={match} where={await whereOf(actor, match)} now={ctx.clock.now()} csrf={chrome.csrf} value={value} />
+      ) : match.type === 'oauth_refresh' ? (
+        <OAuthRefreshMatch match={match} csrf={chrome.csrf} value={value} />
+      ) : (
+        <InventoryMatch match={match} />
+      );
     return sendHtml(reply, tokenPage(chrome, body));
   });
 
   app.post(`${ADMIN_TOKEN_PATH}/revoke`, { preHandler: [requireSignIn, requireAdmin, tools.csrf] }, async (request, reply) => {
-    await adminTokens.revoke(request.webSession!.user, formText(request, 'token').trim());
+    await revokeValue({ adminTokens, oauth }, request.webSession!.user, formText(request, 'token').trim());
     return reply.redirect(`${ADMIN_TOKEN_PATH}?notice=revoked`, 303);
   });
 

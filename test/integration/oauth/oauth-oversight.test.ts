@@ -1,12 +1,14 @@
 /**
  * OAuth2 grants under oversight (issue 17 item 4): the audit log records grants issued, refreshed and
  * revoked and a replayed code; POST|DELETE /api/v4/admin/token identify and end a grant from an access or
- * refresh token's value; /metrics counts the events.
+ * refresh token's value, and the admin page "Is this value one of ours?" does the same by the same rule;
+ * /metrics counts the events.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../support/dialects.js';
 import { parseExposition, sampleValue } from '../../support/prometheus-exposition.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
+import { csrfOf, webClient } from '../../support/web-client.js';
 
 const REDIRECT = 'https://app.example.com/cb';
 
@@ -115,6 +117,31 @@ describe.each(DIALECTS)('OAuth grants in the audit log, admin token look-up and 
     expect((await t.request('GET', '/api/v4/user', bearer(b.tokens.access_token))).status).toBe(401);
     expect((await tokenEndpoint({ grant_type: 'refresh_token', refresh_token: b.tokens.refresh_token, ...b.client })).status).toBe(400);
     expect((await identify(b.tokens.access_token)).body).toMatchObject({ kind: 'oauth', revoked: true, oauth: { grant_revoked: true, grant_revoke_reason: 'admin' } });
+  });
+
+  it('the admin page tells a refresh token by its grant, and its revoke ends the grant as DELETE /admin/token does', async () => {
+    await t.app.services.accounts.setPasswordByUsername('root', 'correct horse battery');
+    const page = webClient(t);
+    expect((await page.signIn('root', 'correct horse battery')).status).toBe(303);
+
+    const a = await redeem('PageRefresh');
+    const refresh = await page.submit('/admin/token', { token: a.tokens.refresh_token });
+    expect(refresh.status).toBe(200);
+    expect(refresh.html).toContain('Yes: a Latchkey OAuth2 refresh token');
+    expect(refresh.html).toContain('PageRefresh (authorization code grant #');
+    expect(refresh.html).toContain('Revoke this token');
+    const revoked = await page.post('/admin/token/revoke', { token: a.tokens.refresh_token, _csrf: csrfOf(refresh.html) });
+    expect(revoked.status).toBe(303);
+    expect((await t.request('GET', '/api/v4/user', bearer(a.tokens.access_token))).status).toBe(401);
+    expect((await identify(a.tokens.refresh_token)).body).toMatchObject({ revoked: true, oauth: { grant_revoked: true, grant_revoke_reason: 'admin' } });
+
+    // An access token revoked from the page ends its grant too: its refresh token no longer refreshes.
+    const b = await redeem('PageAccess');
+    const access = await page.submit('/admin/token', { token: b.tokens.access_token });
+    expect(access.html).toContain('PageAccess (authorization code grant #');
+    expect((await page.post('/admin/token/revoke', { token: b.tokens.access_token, _csrf: csrfOf(access.html) })).status).toBe(303);
+    expect((await tokenEndpoint({ grant_type: 'refresh_token', refresh_token: b.tokens.refresh_token, ...b.client })).status).toBe(400);
+    expect((await page.submit('/admin/token', { token: b.tokens.refresh_token })).html).toContain('Revoked (admin)');
   });
 
   it('counts OAuth events on /metrics', async () => {
