@@ -64,6 +64,7 @@ import { createInventoryService } from './inventory/inventory-service.js';
 import { createInventoryStore } from './store/inventory.js';
 import { createUpstreamService, UPSTREAM_TOKEN_PURPOSE } from './upstreams/upstream-service.js';
 import { createUpstreamStore } from './store/upstreams.js';
+import { createLocalVariables } from './upstreams/local-variables.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -233,6 +234,12 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     configured: config.upstreams.configured,
     audit: audit.writer.record,
     inventory,
+    local: createLocalVariables({
+      hosts: [new URL(config.publicUrl ?? `http://${config.host}:${config.port}`).host],
+      findProject: namespaces.findProject,
+      findGroup: namespaces.findGroup,
+      readValue: (owner, key) => cicdVariables.readValue(owner, key),
+    }),
     onPlacementCheck: (status) => metrics.placementChecks.inc({ status }),
   });
   // Reminders of outside credentials (issue 14 item 4), run by the daily expiry job after the token notices.

@@ -158,10 +158,13 @@ export function createCiVariableService({ store, box, accessLevel, clock, audit 
 
     /**
      * The system's own read of a variable's value (placement checks, rotation): no user, no permission
-     * check, hidden values included. Never reachable from HTTP. Null when there is no such variable.
+     * check, hidden values included. Never reachable from HTTP. Null when there is no such variable;
+     * without `environmentScope`, the one variable of that key (409 when several scopes have it, as the API).
      */
-    async readValue(owner: VariableOwner, key: string, environmentScope: string): Promise<{ variable: CiVariable; value: string } | null> {
-      const [found] = await store.findByKey(owner, key, environmentScope);
+    async readValue(owner: VariableOwner, key: string, environmentScope?: string): Promise<{ variable: CiVariable; value: string } | null> {
+      const all = await store.findByKey(owner, key, environmentScope);
+      if (all.length > 1) throw conflict("There are multiple variables with provided parameters. Please use 'filter[environment_scope]'", 'VARIABLE_AMBIGUOUS');
+      const [found] = all;
       if (!found) return null;
       const { valueSealed, ...variable } = found;
       return { variable, value: box.open(valueSealed) };

@@ -23,6 +23,7 @@ import { entryForUpstreamToken, entryMatches, upstreamTokenChanged } from './ups
 import type { PlacementCheck, PlacementCheckStatus, SyncCounts, SyncedToken, Upstream, UpstreamInput } from './upstream.js';
 import type { Credential, InventoryEntry } from '../inventory/credential.js';
 import { secretHeldBy } from './placement-value.js';
+import type { LocalVariables, VariableRead } from './local-variables.js';
 import type { UpstreamStore, UpstreamSyncPorts } from './upstream-store.js';
 
 /** An upstream from LATCHKEY_UPSTREAMS / LATCHKEY_UPSTREAMS_FILE (validated by config.ts). */
@@ -61,6 +62,8 @@ export interface UpstreamServiceDeps {
     get(actor: User, ref: string): Promise<InventoryEntry>;
     recogniseValue(value: string): Promise<Credential[]>;
   };
+  /** Latchkey's own CI variables, for placements whose `instance` is this Latchkey (no upstream needed). */
+  local?: LocalVariables;
   /** Counts each placement check by its status (a metric). */
   onPlacementCheck?: (status: PlacementCheckStatus) => void;
 }
@@ -236,9 +239,8 @@ export function createUpstreamService(deps: UpstreamServiceDeps) {
     }
   }
 
-  /** Reads the variable a `ci_variable` placement names through its instance's upstream and compares it with the fingerprint. */
-  async function judgePlacement(credential: InventoryEntry, placement: InventoryEntry['placements'][number]): Promise<{ status: PlacementCheckStatus; detail: string }> {
-    if (!credential.hasFingerprint) return { status: 'no_fingerprint', detail: 'no fingerprint: give the entry its value (PUT … {"value": …}) to compare with' };
+  /** Reads the variable a `ci_variable` placement names through the upstream registered for its instance. */
+  async function readThroughUpstream(placement: InventoryEntry['placements'][number]): Promise<VariableRead> {
     const upstream = (await store.list()).find((u) => new URL(u.url).host === placement.instance);
     if (!upstream) return { status: 'cannot_read', detail: `cannot read: no upstream is registered for ${placement.instance}` };
     const key = encodeURIComponent(placement.key!);
@@ -249,14 +251,25 @@ export function createUpstreamService(deps: UpstreamServiceDeps) {
       if (answer.status === 403) return { status: 'cannot_read', detail: 'cannot read: 403' };
       const value = answer.body?.value;
       if (typeof value !== 'string') return { status: 'cannot_read', detail: 'cannot read: the variable is hidden (its value is never returned)' };
-      const secret = secretHeldBy(placement, value);
-      if (secret === null) return { status: 'stale', detail: `stale: the value is not ${placement.format ?? 'raw'} for this placement` };
-      const matches = await deps.inventory.recogniseValue(secret);
-      return matches.some((c) => c.id === credential.id) ? { status: 'in_sync', detail: 'in sync' } : { status: 'stale', detail: 'stale: holds an older secret' };
+      return { value };
     } catch (e) {
       if (!(e instanceof UpstreamFailure)) throw e;
       return { status: 'cannot_read', detail: `cannot read: ${e.message}` };
     }
+  }
+
+  /**
+   * Reads the variable a `ci_variable` placement names — on Latchkey itself through the CI-variables
+   * service, elsewhere through the instance's upstream — and compares what it holds with the fingerprint.
+   */
+  async function judgePlacement(actor: User, credential: InventoryEntry, placement: InventoryEntry['placements'][number]): Promise<{ status: PlacementCheckStatus; detail: string }> {
+    if (!credential.hasFingerprint) return { status: 'no_fingerprint', detail: 'no fingerprint: give the entry its value (PUT … {"value": …}) to compare with' };
+    const read = deps.local?.isLocal(placement.instance) ? await deps.local.read(actor, placement) : await readThroughUpstream(placement);
+    if (!('value' in read)) return read;
+    const secret = secretHeldBy(placement, read.value);
+    if (secret === null) return { status: 'stale', detail: `stale: the value is not ${placement.format ?? 'raw'} for this placement` };
+    const matches = await deps.inventory.recogniseValue(secret);
+    return matches.some((c) => c.id === credential.id) ? { status: 'in_sync', detail: 'in sync' } : { status: 'stale', detail: 'stale: holds an older secret' };
   }
 
   return {
@@ -354,7 +367,7 @@ export function createUpstreamService(deps: UpstreamServiceDeps) {
       if (!placement || credential.id === null) throw notFound('Placement Not Found', 'PLACEMENT_NOT_FOUND');
       if (placement.kind !== 'ci_variable') throw new DomainError('invalid', 'PLACEMENT_NOT_CHECKABLE', `placement ${placementId} is a ${placement.kind} placement; only ci_variable placements can be checked`);
       await ensureConfigured();
-      const { status, detail } = await judgePlacement(credential, placement);
+      const { status, detail } = await judgePlacement(actor, credential, placement);
       const check: PlacementCheck = { placementId, credentialId: credential.id, status, detail, checkedAt: now() };
       await store.savePlacementCheck(check);
       deps.onPlacementCheck?.(status);
