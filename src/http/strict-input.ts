@@ -5,7 +5,7 @@
  * `0x10` or `1e3` through as ids, and PostgreSQL refuses them (and a NUL in `search`) with a 500.
  * A body's integer fields are read the same way; its text keeps its own validation (a CI variable's value
  * may hold any character: it is sealed). A malformed Host header is refused before anything builds a
- * link from it.
+ * link from it. Boolean fields take Grape's spellings (`True`, `1`, `yes`, `off`, …).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalidParam } from '../kernel/errors.js';
@@ -72,6 +72,24 @@ export function validHost(host: string): boolean {
   return URL.canParse(`http://${host}/`);
 }
 
+/** Grape's Boolean params (dry-types' `Params::Bool`): python-gitlab sends `active=True`, curl users `active=1` or `yes`. */
+const GRAPE_BOOLEANS: ReadonlyMap<string, boolean> = new Map([
+  ...['1', 'on', 'On', 'ON', 't', 'true', 'True', 'TRUE', 'T', 'y', 'yes', 'Yes', 'YES', 'Y'].map((v) => [v, true] as const),
+  ...['0', 'off', 'Off', 'OFF', 'f', 'false', 'False', 'FALSE', 'F', 'n', 'no', 'No', 'NO', 'N'].map((v) => [v, false] as const),
+]);
+
+/** Reads the text of each boolean-only field as Grape does, before Ajv (which knows only `true`/`false`) sees it. */
+function readBooleans(values: unknown, schema: SchemaLike | undefined): void {
+  if (values === null || typeof values !== 'object' || Array.isArray(values) || !schema?.properties) return;
+  const part = values as Record<string, unknown>;
+  for (const [field, raw] of Object.entries(part)) {
+    const property = schema.properties[field];
+    if (typeof raw !== 'string' || !property || typesOf(property).join() !== 'boolean') continue;
+    const value = GRAPE_BOOLEANS.get(raw);
+    if (value !== undefined) part[field] = value;
+  }
+}
+
 export function registerStrictInput(app: FastifyInstance): void {
   app.addHook('onRequest', async (request) => {
     const host = request.headers.host;
@@ -83,5 +101,7 @@ export function registerStrictInput(app: FastifyInstance): void {
     checkPart(request.query, schema?.querystring, true);
     // A body's integers too (a form body's are strings, and Ajv coerces them the same way).
     checkPart(request.body, schema?.body, false);
+    readBooleans(request.query, schema?.querystring);
+    readBooleans(request.body, schema?.body);
   });
 }

@@ -82,6 +82,9 @@ function asModelError<T>(check: () => T): T {
 
 export type DeployTokenService = ReturnType<typeof createDeployTokenService>;
 
+/** GitLab filters by `active` only when it is true (`params[:active] ? items.active : items`): `active=false` lists every token. */
+const onlyActive = (options: { active?: boolean }): true | undefined => (options.active === true ? true : undefined);
+
 export function createDeployTokenService({ store, clock, issuer, namespaces, onRevoked, ciSecretBox }: DeployTokenServiceDeps) {
   const ownerOf = (r: Resource) => (r.type === 'project' ? { projectId: r.project.id } : { groupId: r.group.id });
   const notFoundToken = () => notFound('Not found', 'TOKEN_NOT_FOUND');
@@ -140,13 +143,13 @@ export function createDeployTokenService({ store, clock, issuer, namespaces, onR
 
     async list(actor: User, resource: Resource, options: { active?: boolean }, page: PageRequest): Promise<Page<Token>> {
       await authorize(actor, resource, 'read');
-      return store.tokens.list({ kind: 'deploy', ...ownerOf(resource), active: options.active, today: utcDateOf(clock.now()) }, page);
+      return store.tokens.list({ kind: 'deploy', ...ownerOf(resource), active: onlyActive(options), today: utcDateOf(clock.now()) }, page);
     },
 
     /** Every deploy token of the instance; admins only. */
     async listAll(actor: User, options: { active?: boolean }, page: PageRequest): Promise<Page<Token>> {
       if (!actor.isAdmin) throw forbidden();
-      return store.tokens.list({ kind: 'deploy', active: options.active, today: utcDateOf(clock.now()) }, page);
+      return store.tokens.list({ kind: 'deploy', active: onlyActive(options), today: utcDateOf(clock.now()) }, page);
     },
 
     async show(actor: User, resource: Resource, tokenId: number): Promise<Token> {

@@ -14,7 +14,7 @@
 import { asBadRequest, badRequest } from './bad-request.js';
 import type { Clock } from '../kernel/clock.js';
 import { utcDateOf, type UtcDate } from '../kernel/dates.js';
-import { DomainError, invalidParam, invalidRecord, notFound, unauthenticated } from '../kernel/errors.js';
+import { DomainError, invalidParam, invalidRecord, notAllowed, notFound, unauthenticated } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
 import type { TokenGenerator } from '../kernel/random.js';
 import { AccessLevel, isValidAccessLevel } from '../namespaces/access-levels.js';
@@ -241,13 +241,23 @@ export function createResourceTokenService(deps: ResourceTokenServiceDeps) {
     },
 
     /**
+     * GitLab's first checks of `POST /:kind/:id/access_tokens/self/rotate`, before the resource is
+     * looked up: `405 Method Not Allowed` unless the credential is an access token (personal, project
+     * or group — not OAuth) of a project or group bot.
+     */
+    assertSelfRotatable(actor: User, authToken: Token | null): void {
+      const accessToken = authToken !== null && (authToken.kind === 'personal' || authToken.kind === 'project' || authToken.kind === 'group');
+      if (!accessToken || (actor.botKind !== 'project_bot' && actor.botKind !== 'group_bot')) throw notAllowed('405 Method Not Allowed', 'SELF_ROTATE_NOT_A_BOT_TOKEN');
+    },
+
+    /**
      * `POST /:kind/:id/access_tokens/self/rotate`: the bot rotates the very token it authenticates
-     * with (`api` or `self_rotate` scope). Any other credential, or a token of another resource, is 404.
+     * with (`api` or `self_rotate` scope). A bot token of another resource is GitLab's `401 Unauthorized`.
      */
     async rotateSelf(actor: User, resource: Resource, authToken: Token | null, input: RotateResourceTokenInput): Promise<{ token: Token; secret: string; previous: Token }> {
       // Re-read: the authenticated copy may come from the verifier's cache.
       const token = authToken && authToken.userId === actor.id ? await findInResource(resource, authToken.id) : null;
-      if (!token) throw tokenNotFound(resource);
+      if (!token) throw unauthenticated('SELF_ROTATE_OTHER_RESOURCE');
       const expiresAt: UtcDate = await expiryPolicy.forRotation(input.expiresAt, { now: clock.now(), groupIds: await groupChainOf(resource) });
       return lifecycle.rotate(token, { by: actor, expiresAt, gracePeriodSeconds: input.gracePeriodSeconds });
     },

@@ -44,6 +44,10 @@ out["group_after_delete"] = attrs(group.deploytokens.list(get_all=True))
 
 # The instance-wide list (admin), one item per page so python-gitlab must follow the pages.
 out["instance_listed"] = attrs(gl.deploytokens.list(get_all=True, per_page=1))
+# GitLab filters only on active=true; active=false is no filter.
+out["instance_active_true"] = attrs(gl.deploytokens.list(get_all=True, active=True))
+out["instance_active_false"] = attrs(gl.deploytokens.list(get_all=True, active=False))
+out["group_active_false"] = attrs(group.deploytokens.list(get_all=True, active=False))
 
 print(json.dumps(out))
 `;
@@ -112,5 +116,12 @@ describe.skipIf(!available).each(DIALECTS)('python-gitlab against `latchkey serv
     for (const t of seen.instance_listed) expect(t).not.toHaveProperty('token');
     expect(byId.has(seen.group_created.id)).toBe(false);
     expect(byId.has(seen.project_created.id)).toBe(false);
+  });
+
+  it('active=True keeps active tokens; active=False lists every token, as GitLab (no filter)', () => {
+    const ids = (list: Array<{ id: number }>) => list.map((t) => t.id).sort((a, b) => a - b);
+    expect(ids(seen.instance_active_true)).toContain(seen.group_kept.id);
+    expect(ids(seen.instance_active_false)).toEqual(ids(seen.instance_listed));
+    expect(ids(seen.group_active_false)).toContain(seen.group_kept.id);
   });
 });

@@ -142,9 +142,16 @@ export function registerAccessTokenRoutes(app: FastifyInstance, ctx: RouteContex
       `/${kind}/:id/access_tokens/self/rotate`,
       {
         preValidation: coerceTokenBody,
-        schema: { tags, summary: `Rotate the ${what} access token this request authenticates with (api or self_rotate scope)`, params: ResourceParams, body: RotateBody, response: { 200: ResourceAccessTokenWithTokenEntity } },
+        schema: {
+          tags,
+          summary: `Rotate the ${what} access token this request authenticates with (api or self_rotate scope)`,
+          params: ResourceParams,
+          body: RotateBody,
+          response: { 200: ResourceAccessTokenWithTokenEntity, 405: Type.Object({ message: Type.String() }, { description: "The credential is not a project or group bot's access token" }) },
+        },
       },
       async (request, reply) => {
+        resourceTokens.assertSelfRotatable(request.actor, request.authToken);
         const resource = await ctx.resolve(request, kind, request.params.id);
         const { token, secret } = await resourceTokens.rotateSelf(request.actor, resource, request.authToken, {
           expiresAt: request.body.expires_at,

@@ -50,17 +50,21 @@ describe.each(DIALECTS)('access token self-rotation on %s', (dialect) => {
       expect((await verify(old.token)).ok).toBe(true);
     });
 
-    it('is 404 for a credential that is not an access token of this resource', async () => {
+    it("refuses other credentials with GitLab's codes: 405 for a token that is not a bot's, 401 for a bot token of another resource", async () => {
+      // GitLab's self-rotation endpoint: `not_allowed!` unless a bot's access token, before the resource is looked up.
       const personal = await t.request('POST', `${base()}/self/rotate`, { token: w.users.owner.token, body: {} });
-      expect(personal.status).toBe(404);
-      expect(personal.body.message).toMatch(/Access Token Not Found$/);
-      // A token of the other resource kind (group token on the project URL, or the reverse).
+      expect(personal).toMatchObject({ status: 405, body: { message: '405 Method Not Allowed' } });
+      const hidden = await t.request('POST', `/api/v4/${kind}/999999/access_tokens/self/rotate`, { token: w.users.owner.token, body: {} });
+      expect(hidden.status).toBe(405);
+      // The group's bot can see the project: the resource is found, the token is not one of its own (`unauthorized!`).
+      // The project's bot cannot see the group: 404, as GitLab's find_source answers.
       const otherKind = kind === 'projects' ? 'groups' : 'projects';
       const otherId = kind === 'projects' ? w.sub.id : w.project.id;
       const other = await t.request('POST', `/api/v4/${otherKind}/${otherId}/access_tokens`, { token: w.users.owner.token, body: { name: 'x', scopes: ['api'], access_level: 30, expires_at: '2027-01-01' } });
       expect(other.status).toBe(201);
       const wrong = await t.request('POST', `${base()}/self/rotate`, { token: other.body.token, body: {} });
-      expect(wrong.status).toBe(404);
+      if (kind === 'projects') expect(wrong).toMatchObject({ status: 401, body: { message: '401 Unauthorized' } });
+      else expect(wrong.status).toBe(404);
       expect((await verify(other.body.token)).ok).toBe(true);
       expect((await t.request('POST', `${base()}/self/rotate`, { body: {} })).status).toBe(401);
     });

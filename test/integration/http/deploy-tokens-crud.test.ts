@@ -198,15 +198,17 @@ describe.each(DIALECTS)('deploy token endpoints on %s', (dialect) => {
       expect(res.headers['x-total']).toBe(String(res.body.length));
     });
 
-    it('active=true keeps fresh tokens and active=false leaves them out', async () => {
+    it('active=true keeps only active tokens; active=false filters nothing (GitLab: `params[:active] ? items.active : items`)', async () => {
       const fresh = await t.request('POST', projectUrl(), { token: maintainer, body: { name: 'instance-active', scopes: ['read_repository'], expires_at: '2027-01-01' } });
       const active = await t.request('GET', '/api/v4/deploy_tokens?active=true&per_page=100', { token: admin });
       expect(active.status).toBe(200);
       expect(idsOf(active.body)).toContain(fresh.body.id);
       expect(active.body.every((x: any) => !x.revoked && !x.expired)).toBe(true);
-      const inactive = await t.request('GET', '/api/v4/deploy_tokens?active=false&per_page=100', { token: admin });
-      expect(inactive.status).toBe(200);
-      expect(idsOf(inactive.body)).not.toContain(fresh.body.id);
+      const unfiltered = await t.request('GET', '/api/v4/deploy_tokens?active=false&per_page=100', { token: admin });
+      expect(unfiltered.status).toBe(200);
+      expect(idsOf(unfiltered.body)).toContain(fresh.body.id);
+      const all = await t.request('GET', '/api/v4/deploy_tokens?per_page=100', { token: admin });
+      expect(idsOf(unfiltered.body)).toEqual(idsOf(all.body));
     });
 
     it('answers 403 {"message":"403 Forbidden"} to a non-admin, even a group Owner', async () => {

@@ -122,6 +122,13 @@ describe.each(DIALECTS)('token lists on %s', (dialect) => {
       ['state=inactive', ['charlie']],
       ['revoked=true', ['charlie']],
       ['revoked=false', ['Bravo', 'alpha', 'Delta']],
+      // Grape's Boolean spellings (python-gitlab sends `revoked=True`).
+      ['revoked=True', ['charlie']],
+      ['revoked=1', ['charlie']],
+      ['revoked=yes', ['charlie']],
+      ['revoked=False', ['Bravo', 'alpha', 'Delta']],
+      ['revoked=0', ['Bravo', 'alpha', 'Delta']],
+      ['revoked=off', ['Bravo', 'alpha', 'Delta']],
       // Bounds: created_* and last_used_* include the bound, expires_before excludes it, expires_after includes it.
       ['created_before=2026-11-23T11:00:00Z', ['Bravo', 'alpha']],
       ['created_after=2026-11-23T11:00:00Z', ['alpha', 'Delta', 'charlie']],
