@@ -4,9 +4,9 @@ import type { Database, GroupsTable, ProjectsTable, UsersTable } from './databas
 import type { NamespaceChanges, NamespaceStore } from '../namespaces/namespace-store.js';
 import type { UtcDate } from '../kernel/dates.js';
 import type { BotKind, Group, Member, MemberSource, Project, User } from '../namespaces/namespace.js';
-import { offsetOf } from '../kernel/page.js';
+import { offsetOf, type Page } from '../kernel/page.js';
 import { containsPattern } from './like.js';
-import { pageRows } from './paging.js';
+import { keysetRows, pageRows } from './paging.js';
 
 export function toUser(r: Selectable<UsersTable>): User {
   return {
@@ -20,6 +20,8 @@ export function toUser(r: Selectable<UsersTable>): User {
     createdAt: r.created_at,
   };
 }
+
+const mapItems = <R, T>(page: Page<R>, to: (r: R) => T): Page<T> => ({ ...page, items: page.items.map(to) });
 
 /** The visibilities a non-member of the listing's user sees: an external user (a service account) the public ones only. */
 const visibleToNonMembers = (scope: { external?: boolean }) => (scope.external ? ['public'] : ['internal', 'public']);
@@ -120,8 +122,7 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
       return r ? toUser(r) : null;
     },
     async listUsers(page) {
-      const result = await pageRows<Selectable<UsersTable>>(db, 'users', db.selectFrom('users'), (q) => q.orderBy('id'), page);
-      return { ...result, items: result.items.map(toUser) };
+      return mapItems(await pageRows<Selectable<UsersTable>>(db, 'users', db.selectFrom('users'), (q) => q.orderBy('id'), page), toUser);
     },
     async setUserState(id, state) {
       await db.updateTable('users').set({ state }).where('id', '=', id).execute();
@@ -133,6 +134,7 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
     async listServiceAccounts(groupId, order, page) {
       const accounts = db.selectFrom('users').where('bot_kind', '=', 'service_account').where('state', '=', 'active');
       const q = groupId === null ? accounts : accounts.where('provisioned_by_group_id', '=', groupId);
+      if (page.keyset) return mapItems(await keysetRows(q.selectAll(), 'id', page.keyset, page.perPage), toUser);
       const [rows, count] = await Promise.all([
         q.selectAll().orderBy(order.by === 'username' ? 'username_key' : 'id', order.direction).orderBy('id', order.direction).limit(page.perPage).offset(offsetOf(page)).execute(),
         q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
@@ -183,6 +185,7 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
           );
         q = scope.withInternalAndPublic ? q.where((eb) => eb.or([member(eb), eb('groups.visibility', 'in', visibleToNonMembers(scope))])) : q.where(member);
       }
+      if (page.keyset) return mapItems(await keysetRows(q.selectAll('groups'), 'groups.id', page.keyset, page.perPage), toGroup);
       const [rows, count] = await Promise.all([
         q.selectAll('groups').orderBy('groups.id').limit(page.perPage).offset(offsetOf(page)).execute(),
         q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
@@ -217,6 +220,7 @@ export function createNamespaceStore(db: Kysely<Database>): NamespaceStore {
         q = q.where((eb) => eb.or([sql<boolean>`lower(projects.name) like ${pattern} escape '\\'`, sql<boolean>`projects.path_key like ${pattern} escape '\\'`]));
       }
       const column = query.orderBy === 'path' ? 'projects.path_key' : query.orderBy === 'name' ? 'projects.name' : query.orderBy === 'created_at' ? 'projects.created_at' : 'projects.id';
+      if (page.keyset) return mapItems(await keysetRows(q.selectAll('projects'), 'projects.id', page.keyset, page.perPage), toProject);
       const [rows, count] = await Promise.all([
         q.selectAll('projects').orderBy(column, query.sort).orderBy('projects.id', query.sort).limit(page.perPage).offset(offsetOf(page)).execute(),
         q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),

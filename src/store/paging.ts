@@ -46,3 +46,15 @@ export async function pageRows<R extends { id: number }>(
   const n = Number(count.n);
   return { items, total: n, exact: page.countLimit === undefined || n <= page.countLimit, hasNext };
 }
+
+/**
+ * A keyset page of a query that selects whole rows (a join names its table's id: `projects.id`): the
+ * rows after the last id seen, in id order, one more fetched to tell whether rows follow; nothing counted.
+ */
+export async function keysetRows<R>(selected: SelectQueryBuilder<any, any, R>, idColumn: string, keyset: NonNullable<PageRequest['keyset']>, perPage: number): Promise<Page<R>> {
+  const { afterId, direction } = keyset;
+  const from = afterId === null ? selected : selected.where(idColumn, direction === 'asc' ? '>' : '<', afterId);
+  const rows = await from.orderBy(idColumn, direction).limit(perPage + 1).execute();
+  const items = rows.slice(0, perPage);
+  return { items, total: items.length, exact: false, hasNext: rows.length > perPage };
+}

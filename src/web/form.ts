@@ -28,3 +28,9 @@ export function queryText(request: FastifyRequest, name: string): string | undef
   const raw = (request.query as Record<string, unknown> | undefined)?.[name];
   return typeof raw === 'string' ? raw : undefined;
 }
+
+/** A keyset cursor from the query (`?after=123`: the last id the previous page showed), null for the first page. */
+export function queryAfterId(request: FastifyRequest, name = 'after'): number | null {
+  const v = queryText(request, name);
+  return v !== undefined && /^[0-9]{1,10}$/.test(v) ? Number(v) : null;
+}

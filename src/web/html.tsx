@@ -5,6 +5,7 @@
 import type { FastifyReply } from 'fastify';
 import type { ComponentChildren, VNode } from 'preact';
 import { renderToString } from 'preact-render-to-string';
+import type { Page } from '../kernel/page.js';
 import type { User } from '../namespaces/namespace.js';
 
 export function sendHtml(reply: FastifyReply, node: VNode, status = 200): FastifyReply {
@@ -93,4 +94,25 @@ export function TableWrap({ label, children }: { label: string; children: Compon
       {children}
     </div>
   );
+}
+
+/** The links of a keyset-paged list (nothing counted, so no page numbers): back to the first page, and the rows after the last one shown. */
+export function KeysetPager({ label, firstHref, nextHref }: { label: string; firstHref: string | null; nextHref: string | null }) {
+  if (nextHref === null && firstHref === null) return null;
+  return (
+    <nav class="pager" aria-label={label}>
+      {firstHref !== null && <a href={firstHref}>First page</a>}
+      {nextHref !== null && (
+        <a href={nextHref} rel="next">
+          Next
+        </a>
+      )}
+    </nav>
+  );
+}
+
+/** The next keyset page's link: `hrefAfter` the last id shown, or null when no rows follow. */
+export function keysetNextHref(page: Page<{ id: number }>, hrefAfter: (lastId: number) => string): string | null {
+  const last = page.items.at(-1);
+  return page.hasNext && last !== undefined ? hrefAfter(last.id) : null;
 }

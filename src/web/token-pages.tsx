@@ -9,8 +9,8 @@ import { addDays, utcDateOf, type UtcDate } from '../kernel/dates.js';
 import { parseDurationSeconds } from '../kernel/duration.js';
 import type { Page, PageRequest } from '../kernel/page.js';
 import type { Token } from '../tokens/token.js';
-import { Layout, Notice, sendHtml, type PageChrome } from './html.js';
-import { formList, formText, queryText } from './form.js';
+import { Layout, Notice, keysetNextHref, sendHtml, type PageChrome } from './html.js';
+import { formList, formText, queryAfterId, queryText } from './form.js';
 import type { ScopeOption } from './scope-help.js';
 import { snippetsFor } from './snippets.js';
 import {
@@ -86,18 +86,14 @@ export function createTokenPages(ctx: WebContext, tools: WebPageTools) {
   const now = () => ctx.clock.now();
 
   async function render(a: TokenPageAdapter, request: FastifyRequest, reply: FastifyReply, extra: { created?: NewSecret; values?: CreateFormModel['values']; error?: string; status?: number } = {}) {
-    const after = (param: string) => {
-      const v = queryText(request, param);
-      return v !== undefined && /^[0-9]{1,10}$/.test(v) ? Number(v) : null;
-    };
-    const activeAfter = after('after');
-    const inactiveAfter = after('inactive_after');
+    const activeAfter = queryAfterId(request, 'after');
+    const inactiveAfter = queryAfterId(request, 'inactive_after');
     // Keyset pages in id order, as the API's `pagination=keyset`: no page counts every token.
     const keyset = (afterId: number | null): PageRequest => ({ page: 1, perPage: TABLE_PAGE_SIZE, keyset: { afterId, direction: 'asc' } });
     const [active, inactive, expiry] = await Promise.all([a.list('active', keyset(activeAfter)), a.list('inactive', keyset(inactiveAfter)), a.expiry()]);
     const notice = NOTICES[queryText(request, 'notice') ?? ''];
     const paging = (page: Page<Token>, param: string, current: number | null) => ({
-      nextHref: page.hasNext && page.items.length > 0 ? `${a.path}?${param}=${page.items.at(-1)!.id}` : null,
+      nextHref: keysetNextHref(page, (id) => `${a.path}?${param}=${id}`),
       firstHref: current === null ? null : a.path,
     });
     const at = now();

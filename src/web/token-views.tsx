@@ -7,7 +7,7 @@ import type { ComponentChildren } from 'preact';
 import { accessLevelName } from '../namespaces/access-levels.js';
 import { daysUntil, type UtcDate } from '../kernel/dates.js';
 import { isRevokedAt, type Token } from '../tokens/token.js';
-import { CsrfField, Notice, TableWrap } from './html.js';
+import { CsrfField, KeysetPager, Notice, TableWrap } from './html.js';
 import type { ScopeOption } from './scope-help.js';
 import type { Snippet } from './snippets.js';
 
@@ -195,17 +195,7 @@ export interface TokenTableModel {
 }
 
 function Pager({ model, label }: { model: TokenTableModel; label: string }) {
-  if (model.nextHref === null && model.firstHref === null) return null;
-  return (
-    <nav class="pager" aria-label={`${label} pages`}>
-      {model.firstHref !== null && <a href={model.firstHref}>First page</a>}
-      {model.nextHref !== null && (
-        <a href={model.nextHref} rel="next">
-          Next
-        </a>
-      )}
-    </nav>
-  );
+  return <KeysetPager label={`${label} pages`} firstHref={model.firstHref} nextHref={model.nextHref} />;
 }
 
 export function ActiveTokensTable({ model, title }: { model: TokenTableModel; title: string }) {

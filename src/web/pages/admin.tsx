@@ -16,8 +16,8 @@ import { forbidden } from '../../kernel/errors.js';
 import { describePlacement } from '../../inventory/credential.js';
 import { isActiveAt, isRevokedAt, kindLabelOf } from '../../tokens/token.js';
 import { lookUpValue, revokeValue, type DescribedGrant, type ValueMatch } from '../../tokens/value-lookup.js';
-import { CsrfField, Layout, Notice, TableWrap, sendHtml, type PageChrome } from '../html.js';
-import { formText, queryText } from '../form.js';
+import { CsrfField, KeysetPager, Layout, Notice, TableWrap, keysetNextHref, sendHtml, type PageChrome } from '../html.js';
+import { formText, queryAfterId, queryText } from '../form.js';
 import { formatInstant } from '../token-views.js';
 import type { WebContext } from '../web-context.js';
 import { requireSignIn } from '../web-session.js';
@@ -236,8 +236,7 @@ export function registerAdminPages(app: FastifyInstance, ctx: WebContext, tools:
 
   async function usersPage(request: FastifyRequest, reply: FastifyReply, extra: { error?: string; values?: Record<string, string>; status?: number } = {}) {
     const actor = request.webSession!.user;
-    const after = queryText(request, 'after');
-    const afterId = after !== undefined && /^[0-9]{1,10}$/.test(after) ? Number(after) : null;
+    const afterId = queryAfterId(request);
     const page = await namespaces.listUsers(actor, { page: 1, perPage: USERS_PER_PAGE, keyset: { afterId, direction: 'asc' } });
     const chrome = tools.chrome(request, reply, 'admin');
     const notice = USER_NOTICES[queryText(request, 'notice') ?? ''];
@@ -291,16 +290,11 @@ export function registerAdminPages(app: FastifyInstance, ctx: WebContext, tools:
             </tbody>
           </table>
         </TableWrap>
-        {(afterId !== null || page.hasNext) && (
-          <nav class="pager" aria-label="Users pages">
-            {afterId !== null && <a href={ADMIN_USERS_PATH}>First page</a>}
-            {page.hasNext && page.items.length > 0 && (
-              <a href={`${ADMIN_USERS_PATH}?after=${page.items.at(-1)!.id}`} rel="next">
-                Next
-              </a>
-            )}
-          </nav>
-        )}
+        <KeysetPager
+          label="Users pages"
+          firstHref={afterId === null ? null : ADMIN_USERS_PATH}
+          nextHref={keysetNextHref(page, (id) => `${ADMIN_USERS_PATH}?after=${id}`)}
+        />
         <section class="card" aria-labelledby="new-user-heading">
           <h2 id="new-user-heading">New user</h2>
           {extra.error && <Notice kind="error">{extra.error}</Notice>}

@@ -1,23 +1,44 @@
-/** The start page: `/` signs the signed-out in; otherwise the projects and groups one is a member of, with links to their token pages. */
+/**
+ * The start page: `/` signs the signed-out in; otherwise the groups and projects one is a member of, with
+ * links to their token pages, each list keyset-paged by id.
+ */
 import type { FastifyInstance } from 'fastify';
 import { AccessLevel } from '../../namespaces/access-levels.js';
-import { Layout, TableWrap, sendHtml } from '../html.js';
-import { queryPage } from '../form.js';
+import type { PageRequest } from '../../kernel/page.js';
+import { KeysetPager, Layout, TableWrap, keysetNextHref, sendHtml } from '../html.js';
+import { queryAfterId } from '../form.js';
 import type { WebContext } from '../web-context.js';
 import type { WebPageTools } from '../web-tools.js';
 import { PERSONAL_TOKENS_PATH } from './personal-tokens.js';
 
 const PER_PAGE = 50;
 
+/** Where each list's keyset page starts: the last id the previous page showed, null for its first page. */
+interface HomeCursor {
+  readonly groups: number | null;
+  readonly projects: number | null;
+}
+
+const homeUrl = (c: HomeCursor) => {
+  const q = new URLSearchParams();
+  if (c.groups !== null) q.set('groups_after', String(c.groups));
+  if (c.projects !== null) q.set('projects_after', String(c.projects));
+  const query = q.toString();
+  return query === '' ? '/' : `/?${query}`;
+};
+
 export function registerHomePage(app: FastifyInstance, ctx: WebContext, tools: WebPageTools): void {
   const { namespaces } = ctx.services;
   app.get('/', async (request, reply) => {
     if (!request.webSession) return reply.redirect('/users/sign_in', 303);
     const user = request.webSession.user;
-    const page = queryPage(request);
+    // Each list pages by id on its own (`?groups_after=`, `?projects_after=`): nothing is counted, so a
+    // member of thousands of projects costs what one with ten does.
+    const cursor: HomeCursor = { groups: queryAfterId(request, 'groups_after'), projects: queryAfterId(request, 'projects_after') };
+    const keyset = (afterId: number | null): PageRequest => ({ page: 1, perPage: PER_PAGE, keyset: { afterId, direction: 'asc' } });
     const [projects, groups] = await Promise.all([
-      namespaces.listProjects(user, { search: null, orderBy: 'path', sort: 'asc', membership: true }, { page, perPage: PER_PAGE }),
-      namespaces.listGroups(user, { allAvailable: false }, { page, perPage: PER_PAGE }),
+      namespaces.listProjects(user, { search: null, orderBy: 'id', sort: 'asc', membership: true }, keyset(cursor.projects)),
+      namespaces.listGroups(user, { allAvailable: false }, keyset(cursor.groups)),
     ]);
     const levels = new Map<string, number>();
     await Promise.all([
@@ -25,7 +46,6 @@ export function registerHomePage(app: FastifyInstance, ctx: WebContext, tools: W
       ...groups.items.map(async (g) => levels.set(`g${g.id}`, await namespaces.accessLevel(user, { type: 'group', group: g }))),
     ]);
     const chrome = tools.chrome(request, reply, 'home');
-    const more = projects.total > page * PER_PAGE || groups.total > page * PER_PAGE;
     return sendHtml(
       reply,
       <Layout title="Projects and groups" chrome={chrome}>
@@ -63,6 +83,11 @@ export function registerHomePage(app: FastifyInstance, ctx: WebContext, tools: W
             </table>
           </TableWrap>
         )}
+        <KeysetPager
+          label="Groups pages"
+          firstHref={cursor.groups === null ? null : homeUrl({ ...cursor, groups: null })}
+          nextHref={keysetNextHref(groups, (id) => homeUrl({ ...cursor, groups: id }))}
+        />
         <h2 id="projects-heading">Projects</h2>
         {projects.items.length === 0 ? (
           <p>You are not a member of any project.</p>
@@ -98,12 +123,11 @@ export function registerHomePage(app: FastifyInstance, ctx: WebContext, tools: W
             </table>
           </TableWrap>
         )}
-        {(page > 1 || more) && (
-          <nav class="pager" aria-label="Pages">
-            {page > 1 && <a href={`/?page=${page - 1}`}>Previous</a>}
-            {more && <a href={`/?page=${page + 1}`}>Next</a>}
-          </nav>
-        )}
+        <KeysetPager
+          label="Projects pages"
+          firstHref={cursor.projects === null ? null : homeUrl({ ...cursor, projects: null })}
+          nextHref={keysetNextHref(projects, (id) => homeUrl({ ...cursor, projects: id }))}
+        />
       </Layout>,
     );
   });

@@ -9,8 +9,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AccessLevel, VALID_ACCESS_LEVELS } from '../../namespaces/access-levels.js';
 import type { Group, Resource, User } from '../../namespaces/namespace.js';
 import { notFound } from '../../kernel/errors.js';
-import { CsrfField, Layout, Notice, TableWrap, sendHtml } from '../html.js';
-import { formText, queryPage } from '../form.js';
+import { CsrfField, KeysetPager, Layout, Notice, TableWrap, keysetNextHref, sendHtml } from '../html.js';
+import { formText, queryAfterId } from '../form.js';
 import { DEPLOY_SCOPE_OPTIONS, PERSONAL_SCOPE_OPTIONS, RESOURCE_SCOPE_OPTIONS } from '../scope-help.js';
 import { createTokenPages, expiryBounds, TABLE_PAGE_SIZE, type TokenPageAdapter } from '../token-pages.js';
 import { requireSignIn } from '../web-session.js';
@@ -139,8 +139,9 @@ export function registerNamespacePages(app: FastifyInstance, ctx: WebContext, to
   }
 
   async function serviceAccountsList(request: FastifyRequest, reply: FastifyReply, user: User, group: Group, error?: string, values?: { name: string; username: string }) {
-    const page = queryPage(request);
-    const accounts = await serviceAccounts.list(user, group, { by: 'id', direction: 'asc' }, { page, perPage: TABLE_PAGE_SIZE });
+    // Keyset pages by id: nothing counts every account.
+    const afterId = queryAfterId(request);
+    const accounts = await serviceAccounts.list(user, group, { by: 'id', direction: 'asc' }, { page: 1, perPage: TABLE_PAGE_SIZE, keyset: { afterId, direction: 'asc' } });
     const chrome = tools.chrome(request, reply, 'home');
     const base = `/groups/${group.fullPath}/-/settings/service_accounts`;
     return sendHtml(
@@ -196,6 +197,7 @@ export function registerNamespacePages(app: FastifyInstance, ctx: WebContext, to
             </table>
           </TableWrap>
         )}
+        <KeysetPager label="Service accounts pages" firstHref={afterId === null ? null : base} nextHref={keysetNextHref(accounts, (id) => `${base}?after=${id}`)} />
       </Layout>,
       error ? 400 : 200,
     );

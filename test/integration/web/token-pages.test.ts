@@ -4,7 +4,7 @@
  * snippets; revoke and rotate through confirmation pages; who sees which page; escaping of user
  * strings; the CSP; the UI/API label on the request counter.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DIALECTS } from '../../support/dialects.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
 import { csrfOf, webClient } from '../../support/web-client.js';
@@ -165,6 +165,60 @@ describe.each(DIALECTS)('web token pages on %s', (dialect) => {
     expect(rows(second.html)).toEqual([50, 51, 52]);
     expect(second.html).toContain('First page');
     expect(second.html).not.toContain('rel="next"');
+  });
+
+  it('the start page and the service-account list page by id without counting: no count query runs, each list pages on its own', async () => {
+    const { namespaces, serviceAccounts } = t.app.services;
+    const top = await namespaces.createGroup(w.admin, { name: 'Paging', path: 'paging' });
+    for (let i = 0; i < 53; i++) {
+      await namespaces.createGroup(w.admin, { name: `Sub ${i}`, path: `sub-${i}`, parentId: top.id });
+      await namespaces.createProject(w.admin, { name: `P ${i}`, path: `p-${i}`, namespaceId: top.id });
+      await serviceAccounts.create(w.admin, top, { name: `Robot ${i}`, username: `paging-robot-${i}` });
+    }
+    const person = await namespaces.createUser(w.admin, { username: 'paging-owner', name: 'Paging owner', email: 'paging-owner@example.com' });
+    await namespaces.addMember(w.admin, { type: 'group', group: top }, { userId: person.id, accessLevel: 50, expiresAt: null });
+    await t.app.services.accounts.setPasswordByUsername('paging-owner', PASSWORD);
+    const owner = webClient(t);
+    await owner.signIn('paging-owner', PASSWORD);
+    // Every query the pages run, by the store's executor: none may count rows.
+    const executor = t.app.store.db.getExecutor();
+    const queries: string[] = [];
+    const execute = executor.executeQuery.bind(executor);
+    const spy = vi.spyOn(executor, 'executeQuery').mockImplementation((query) => {
+      queries.push(query.sql);
+      return execute(query);
+    });
+    try {
+      const rows = (html: string, prefix: string) => [...html.matchAll(new RegExp(`<th scope="row">${prefix}(\\d+)`, 'g'))].map((m) => Number(m[1]));
+      const first = await owner.get('/');
+      expect(first.status).toBe(200);
+      expect(rows(first.html, 'paging/p-')).toEqual([...Array(50).keys()]);
+      expect(rows(first.html, 'paging/sub-')).toEqual([...Array(49).keys()]); // paging itself, then 49 sub-groups
+      const links = [...first.html.matchAll(/<a href="([^"]+)" rel="next">Next<\/a>/g)].map((m) => m[1]!.replaceAll('&amp;', '&'));
+      expect(links).toEqual([expect.stringMatching(/^\/\?groups_after=\d+$/), expect.stringMatching(/^\/\?projects_after=\d+$/)]);
+      const moreGroups = await owner.get(links[0]!);
+      expect(rows(moreGroups.html, 'paging/sub-')).toEqual([49, 50, 51, 52]);
+      expect(rows(moreGroups.html, 'paging/p-')).toEqual([...Array(50).keys()]);
+      const bothNext = /<a href="([^"]+)" rel="next">Next<\/a>/.exec(moreGroups.html)![1]!.replaceAll('&amp;', '&');
+      expect(bothNext).toMatch(/^\/\?groups_after=\d+&projects_after=\d+$/);
+      const both = await owner.get(bothNext);
+      expect(rows(both.html, 'paging/sub-')).toEqual([49, 50, 51, 52]);
+      expect(rows(both.html, 'paging/p-')).toEqual([50, 51, 52]);
+      expect(both.html).not.toContain('rel="next"');
+
+      const accountsPage = '/groups/paging/-/settings/service_accounts';
+      const accounts = await owner.get(accountsPage);
+      expect(rows(accounts.html, 'paging-robot-')).toEqual([...Array(50).keys()]);
+      const next = /<a href="([^"]+)" rel="next">Next<\/a>/.exec(accounts.html)![1]!;
+      expect(next).toMatch(/^\/groups\/paging\/-\/settings\/service_accounts\?after=\d+$/);
+      const rest = await owner.get(next);
+      expect(rows(rest.html, 'paging-robot-')).toEqual([50, 51, 52]);
+      expect(rest.html).toContain(`<a href="${accountsPage}">First page</a>`);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(queries.some((q) => /from "(groups|projects|users)"/i.test(q))).toBe(true);
+    expect(queries.filter((q) => /count\(/i.test(q))).toEqual([]);
   });
 
   it('serves its assets locally and counts UI and API requests apart', async () => {
