@@ -269,7 +269,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   const signIn = createSignInModule({ db: store.db, users: store.namespaces, namespaces, clock, random, serverSecret: secret, policy: config.session, onUserChanged: revocations.publishUser });
   // OAuth2 / OpenID Connect provider (issue 17): applications, grants, OAuth tokens.
   const oauth = createOAuthModule({
-    db: store.db, users: store.namespaces, serverSecret: secrets, clock, random, digester, verifier, onRevoked: revocations.publish,
+    db: store.db, users: store.namespaces, namespaces, serverSecret: secrets, clock, random, digester, verifier, onRevoked: revocations.publish,
     onEvent: (e) => {
       audit.writer.record(auditRecordOfOAuthEvent(e));
       metrics.oauthEvents.inc({ event: e.name.slice('oauth.'.length), flow: e.grant.flow, reason: e.reason ?? '' });

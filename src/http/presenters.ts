@@ -4,9 +4,9 @@
  * DeployTokenWithToken can ever carry a secret.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { presentExpiryDate, isExpiredAt } from '../kernel/dates.js';
+import { presentExpiryDate, isExpiredAt, utcDateOf } from '../kernel/dates.js';
 import type { Group, Member, Project, User } from '../namespaces/namespace.js';
-import { isActiveAt, isRevokedAt, kindLabelOf, type Token } from '../tokens/token.js';
+import { isActiveAt, isRevokedAt, isTokenExpiredAt, kindLabelOf, type Token } from '../tokens/token.js';
 import { DeployTokenUsageFields, presentDeployTokenUsage, presentTokenUsage, TokenUsageFields } from './token-usage-fields.js';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
@@ -267,6 +267,8 @@ export const AdminTokenEntity = Type.Object({
 });
 
 export function presentAdminToken(t: Token, owner: User | null, now: Date): Static<typeof AdminTokenEntity> {
+  // An OAuth access token has no expiry date but an instant (`validUntil`, 2 hours after issue): its date is the day it stops working.
+  const expiresAt = t.expiresAt ?? (t.validUntil ? utcDateOf(new Date(t.validUntil)) : null);
   return {
     id: t.id,
     kind: kindLabelOf(t, owner?.botKind ?? null),
@@ -279,9 +281,9 @@ export function presentAdminToken(t: Token, owner: User | null, now: Date): Stat
     scopes: [...t.scopes],
     access_level: t.accessLevel,
     revoked: isRevokedAt(t, now),
-    expired: isExpiredAt(t.expiresAt, now),
+    expired: isTokenExpiredAt(t, now),
     active: isActiveAt(t, now),
-    expires_at: t.expiresAt,
+    expires_at: expiresAt,
     created_at: t.createdAt,
     last_used_at: t.lastUsedAt,
     previous_token_id: t.rotatedFromId,

@@ -1,15 +1,18 @@
 /**
- * OAuth2 applications: instance applications (GitLab's Applications API, admin only) and a user's own
- * (User settings → Applications in the web UI): register, list, delete, renew the secret. The client secret (`gloas-…`) is returned once, on create and on renewal, and stored only as
- * its HMAC digest. Deleting an application ends every grant and token issued to it.
+ * OAuth2 applications: instance applications (GitLab's Applications API, admin only), a user's own
+ * (User settings → Applications) and a group's (its Settings → Applications, Owners only): register, list,
+ * delete, renew the secret. The client secret (`gloas-…`) is returned once, on create and on renewal, and
+ * stored only as its HMAC digest. Deleting an application ends every grant and token issued to it.
  */
 import { DomainError, forbidden, notFound } from '../kernel/errors.js';
 import type { Clock } from '../kernel/clock.js';
 import type { TokenGenerator } from '../kernel/random.js';
-import type { User } from '../namespaces/namespace.js';
+import { AccessLevel } from '../namespaces/access-levels.js';
+import type { Group, User } from '../namespaces/namespace.js';
+import type { NamespaceService } from '../namespaces/namespace-service.js';
 import type { TokenDigester } from '../tokens/token-digest.js';
 import { generateToken } from '../tokens/token-format.js';
-import type { OAuthApplication } from './application.js';
+import { isOwnedBy, type ApplicationOwner, type OAuthApplication } from './application.js';
 import type { OAuthStore } from './oauth-store.js';
 import { isOAuthScope, parseScopeParam } from './oauth-scopes.js';
 
@@ -23,11 +26,16 @@ export interface ApplicationInput {
   confidential?: boolean;
 }
 
+/** Whose applications a call reaches: the instance's (admins only), the actor's own, or a group's (by path). */
+export type ApplicationReach = 'instance' | 'own' | { readonly group: string };
+
 export interface ApplicationServiceDeps {
   store: OAuthStore;
   clock: Clock;
   random: TokenGenerator;
   digester: TokenDigester;
+  /** Finds a group with the actor's level on it (group applications are its Owners'). */
+  namespaces: Pick<NamespaceService, 'findGroup'>;
   /** Ends the grants and tokens of a deleted application (set by the OAuth module once grants exist). */
   onApplicationDeleted?: (applicationId: number) => Promise<void>;
 }
@@ -68,7 +76,7 @@ function validate(input: ApplicationInput): { name: string; redirectUris: string
   return { name, redirectUris, scopes };
 }
 
-export function createApplicationService({ store, clock, random, digester, onApplicationDeleted }: ApplicationServiceDeps) {
+export function createApplicationService({ store, clock, random, digester, namespaces, onApplicationDeleted }: ApplicationServiceDeps) {
   const requireAdmin = (actor: User) => {
     if (!actor.isAdmin) throw forbidden();
   };
@@ -78,59 +86,66 @@ export function createApplicationService({ store, clock, random, digester, onApp
   };
   const notFoundApp = () => notFound('Application Not Found', 'APPLICATION_NOT_FOUND');
 
-  /** Whose applications a call reaches: the instance's (null, admins only) or the actor's own. */
-  const ownerOf = (actor: User, own: boolean): number | null => {
-    if (own) return actor.id;
-    requireAdmin(actor);
-    return null;
-  };
+  /**
+   * The owner a call may act for. A group's applications are its Owners' (admins count as Owner); to anyone
+   * else the group's page does not exist (404, as GitLab answers its group settings).
+   */
+  async function ownerOf(actor: User, reach: ApplicationReach): Promise<ApplicationOwner> {
+    if (reach === 'own') return { kind: 'user', id: actor.id };
+    if (reach === 'instance') {
+      requireAdmin(actor);
+      return { kind: 'instance' };
+    }
+    return { kind: 'group', id: (await ownedGroup(actor, reach.group)).id };
+  }
 
-  async function create(actor: User, input: ApplicationInput, own = false): Promise<{ application: OAuthApplication; secret: string }> {
-    const ownerId = ownerOf(actor, own);
+  async function ownedGroup(actor: User, path: string): Promise<Group> {
+    const { group, level } = await namespaces.findGroup(actor, path);
+    if (level < AccessLevel.OWNER) throw notFound('Group Not Found', 'GROUP_NOT_FOUND');
+    return group;
+  }
+
+  async function create(actor: User, input: ApplicationInput, reach: ApplicationReach = 'instance'): Promise<{ application: OAuthApplication; secret: string }> {
+    const owner = await ownerOf(actor, reach);
     const valid = validate(input);
     const { secret, digest } = newSecret();
     const uid = Buffer.from(random.randomBytes(32)).toString('hex');
     const application = await store.insertApplication({
-      uid, name: valid.name, redirectUris: valid.redirectUris, scopes: valid.scopes, confidential: input.confidential ?? true, secretDigest: digest, ownerId, createdAt: clock.now().toISOString(),
+      uid, name: valid.name, redirectUris: valid.redirectUris, scopes: valid.scopes, confidential: input.confidential ?? true, secretDigest: digest, owner, createdAt: clock.now().toISOString(),
     });
     return { application, secret };
   }
 
   /** The application if it is the owner's; another owner's is a 404, as one that does not exist. */
-  async function owned(actor: User, id: number, own: boolean): Promise<OAuthApplication> {
-    const ownerId = ownerOf(actor, own);
+  async function owned(actor: User, id: number, reach: ApplicationReach): Promise<OAuthApplication> {
+    const owner = await ownerOf(actor, reach);
     const app = await store.findApplication(id);
-    if (!app || app.ownerId !== ownerId) throw notFoundApp();
+    if (!app || !isOwnedBy(app, owner)) throw notFoundApp();
     return app;
   }
 
-  async function remove(actor: User, id: number, own = false): Promise<void> {
-    await owned(actor, id, own);
+  async function remove(actor: User, id: number, reach: ApplicationReach = 'instance'): Promise<void> {
+    await owned(actor, id, reach);
     await onApplicationDeleted?.(id);
     await store.transaction((tx) => tx.deleteApplication(id));
   }
 
-  async function renewSecret(actor: User, id: number, own = false): Promise<{ application: OAuthApplication; secret: string }> {
-    const application = await owned(actor, id, own);
+  async function renewSecret(actor: User, id: number, reach: ApplicationReach = 'instance'): Promise<{ application: OAuthApplication; secret: string }> {
+    const application = await owned(actor, id, reach);
     const { secret, digest } = newSecret();
     await store.setSecretDigest(id, digest);
     return { application, secret };
   }
 
+  const list = async (actor: User, reach: ApplicationReach = 'instance') => store.listApplications(await ownerOf(actor, reach));
+
   return {
     create,
     remove,
     renewSecret,
-    async list(actor: User): Promise<OAuthApplication[]> {
-      requireAdmin(actor);
-      return store.listApplications(null);
-    },
-
-    /** The signed-in user's own applications (GitLab's User settings → Applications). */
-    createOwn: (actor: User, input: ApplicationInput) => create(actor, input, true),
-    listOwn: (actor: User) => store.listApplications(actor.id),
-    removeOwn: (actor: User, id: number) => remove(actor, id, true),
-    renewOwnSecret: (actor: User, id: number) => renewSecret(actor, id, true),
+    list,
+    /** The group by path if the actor is its Owner (admins are); else a 404. */
+    ownedGroup,
   };
 }
 export type ApplicationService = ReturnType<typeof createApplicationService>;

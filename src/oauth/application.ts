@@ -9,12 +9,23 @@ export interface OAuthApplication {
   readonly scopes: readonly string[];
   /** A confidential client authenticates with its secret; a public one (SPA, CLI) must use PKCE. */
   readonly confidential: boolean;
-  /** null: an instance application (Applications API). */
+  /** The user who registered it; null: a group's or the instance's application. */
   readonly ownerId: number | null;
+  /** The group that owns it (registered by its Owners); null: a user's or the instance's application. */
+  readonly ownerGroupId: number | null;
   readonly createdAt: string;
 }
 
 /** The redirect URI as GitLab's API shows it (`callback_url`): Doorkeeper's newline-joined list. */
 export function callbackUrlOf(app: OAuthApplication): string {
   return app.redirectUris.join('\n');
+}
+
+/** Whose an application is: the instance's (the Applications API), a user's or a group's (settings pages). */
+export type ApplicationOwner = { readonly kind: 'instance' } | { readonly kind: 'user' | 'group'; readonly id: number };
+
+export function isOwnedBy(app: OAuthApplication, owner: ApplicationOwner): boolean {
+  if (owner.kind === 'user') return app.ownerId === owner.id;
+  if (owner.kind === 'group') return app.ownerGroupId === owner.id;
+  return app.ownerId === null && app.ownerGroupId === null;
 }

@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../kernel/clock.js';
 import type { TokenGenerator } from '../kernel/random.js';
 import type { NamespaceStore } from '../namespaces/namespace-store.js';
+import type { NamespaceService } from '../namespaces/namespace-service.js';
 import type { Database } from '../store/database.js';
 import { createOAuthStore } from '../store/oauth.js';
 import type { TokenDigester } from '../tokens/token-digest.js';
@@ -20,6 +21,8 @@ import type { OAuthEventSink } from './oauth-events.js';
 export interface OAuthModuleDeps {
   db: Kysely<Database>;
   users: Pick<NamespaceStore, 'findUserById' | 'listGroupsVisibleTo'>;
+  /** Groups and the actor's level on them: group applications are their Owners'. */
+  namespaces: Pick<NamespaceService, 'findGroup'>;
   /** Seals the OpenID Connect signing keys. */
   serverSecret: ServerSecrets;
   clock: Clock;
@@ -33,10 +36,10 @@ export interface OAuthModuleDeps {
   settings?: OAuthSettings;
 }
 
-export function createOAuthModule({ db, users, serverSecret, clock, random, digester, verifier, onRevoked, onEvent, settings = DEFAULT_OAUTH_SETTINGS }: OAuthModuleDeps) {
+export function createOAuthModule({ db, users, namespaces, serverSecret, clock, random, digester, verifier, onRevoked, onEvent, settings = DEFAULT_OAUTH_SETTINGS }: OAuthModuleDeps) {
   const store = createOAuthStore(db);
   const oidc = createOidc({ keys: createOidcKeyStore(db), box: createSecretBox(serverSecret, OIDC_KEY_PURPOSE), clock, users });
   const oauth = createOAuthService({ store, users, clock, random, digester, verifier, settings, onRevoked, onEvent, idToken: oidc.idToken });
-  const applications = createApplicationService({ store, clock, random, digester, onApplicationDeleted: oauth.revokeApplicationGrants });
+  const applications = createApplicationService({ store, clock, random, digester, namespaces, onApplicationDeleted: oauth.revokeApplicationGrants });
   return { store, applications, oauth, oidc };
 }

@@ -1,6 +1,6 @@
 /** The storage port of the OAuth2 provider. Implemented in store/oauth.ts. */
 import type { TokenStore } from '../tokens/token-store.js';
-import type { OAuthApplication } from './application.js';
+import type { ApplicationOwner, OAuthApplication } from './application.js';
 
 export interface NewApplication {
   uid: string;
@@ -9,7 +9,7 @@ export interface NewApplication {
   scopes: readonly string[];
   confidential: boolean;
   secretDigest: string;
-  ownerId: number | null;
+  owner: ApplicationOwner;
   createdAt: string;
 }
 
@@ -67,8 +67,8 @@ export interface OAuthStore {
   insertApplication(app: NewApplication): Promise<OAuthApplication>;
   findApplication(id: number): Promise<OAuthApplication | null>;
   findApplicationByUid(uid: string): Promise<(OAuthApplication & { secretDigest: string }) | null>;
-  /** The applications of one owner (a user id; null: the instance's) in id order. */
-  listApplications(ownerId: number | null): Promise<OAuthApplication[]>;
+  /** The applications of one owner in id order. */
+  listApplications(owner: ApplicationOwner): Promise<OAuthApplication[]>;
   /** Deletes it with its codes and grants' rows; the grants must have been revoked first. False when there was none. */
   deleteApplication(id: number): Promise<boolean>;
   setSecretDigest(id: number, digest: string): Promise<boolean>;

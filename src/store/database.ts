@@ -310,7 +310,10 @@ export interface OauthApplicationsTable {
   scopes: string;
   confidential: number;
   secret_digest: string;
+  /** The user who registered it (a user application). */
   owner_id: number | null;
+  /** The group that owns it (a group application). Both null: an instance application. */
+  owner_group_id: number | null;
   created_at: string;
 }
 

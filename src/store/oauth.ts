@@ -13,6 +13,7 @@ const toApplication = (r: Selectable<OauthApplicationsTable>): OAuthApplication 
   scopes: JSON.parse(r.scopes) as string[],
   confidential: Number(r.confidential) === 1,
   ownerId: r.owner_id,
+  ownerGroupId: r.owner_group_id,
   createdAt: r.created_at,
 });
 
@@ -83,7 +84,8 @@ export function createOAuthStore(db: Kysely<Database>): OAuthStore {
           scopes: JSON.stringify(a.scopes),
           confidential: a.confidential ? 1 : 0,
           secret_digest: a.secretDigest,
-          owner_id: a.ownerId,
+          owner_id: a.owner.kind === 'user' ? a.owner.id : null,
+          owner_group_id: a.owner.kind === 'group' ? a.owner.id : null,
           created_at: a.createdAt,
         })
         .returningAll()
@@ -98,8 +100,12 @@ export function createOAuthStore(db: Kysely<Database>): OAuthStore {
       const r = await db.selectFrom('oauth_applications').selectAll().where('uid', '=', uid).executeTakeFirst();
       return r ? { ...toApplication(r), secretDigest: r.secret_digest } : null;
     },
-    async listApplications(ownerId) {
-      const rows = await db.selectFrom('oauth_applications').selectAll().where('owner_id', ownerId === null ? 'is' : '=', ownerId).orderBy('id').execute();
+    async listApplications(owner) {
+      let query = db.selectFrom('oauth_applications').selectAll();
+      if (owner.kind === 'user') query = query.where('owner_id', '=', owner.id);
+      else if (owner.kind === 'group') query = query.where('owner_group_id', '=', owner.id);
+      else query = query.where('owner_id', 'is', null).where('owner_group_id', 'is', null);
+      const rows = await query.orderBy('id').execute();
       return rows.map(toApplication);
     },
     async deleteApplication(id) {

@@ -38,6 +38,7 @@ describe.skipIf(!available)('axe scan of every page', { timeout: BROWSER_TEST_TI
     await deployTokens.remove(w.admin, project, old.token.id);
     ids.personal = (await personalTokens.createFor(w.users.maintainer.user, { name: 'laptop', scopes: ['read_user'], expiresAt: '2026-12-10' }, null)).token.id;
     ids.account = (await serviceAccounts.create(w.admin, w.top, { name: 'robot', username: 'acme-robot' })).id;
+    await t.app.services.oauthApplications.create(w.admin, { name: 'Team dashboard', redirectUri: 'https://dash.example.com/cb', scopes: 'read_api openid', confidential: true }, { group: 'acme/platform' });
     // An inventory entry with placements, a Markdown procedure and one renewal.
     const { inventory } = t.app.services;
     await inventory.create(
@@ -104,6 +105,7 @@ describe.skipIf(!available)('axe scan of every page', { timeout: BROWSER_TEST_TI
     ['/groups/acme/platform/-/settings/repository'],
     ['/groups/acme/-/settings/service_accounts', 'service-accounts'],
     ['/groups/acme/-/settings/service_accounts/:account'],
+    ['/groups/acme/platform/-/settings/applications'],
     ['/-/expiring', 'what-expires-when'],
     ['/-/expiring?within=365'],
     ['/-/audit_events', 'audit-log'],

@@ -103,7 +103,7 @@ describe.skipIf(!available)('OAuth2 pages in chromium', { timeout: BROWSER_TEST_
     expect(secret).toMatch(/^gloas-/);
     const clientId = await page.locator('#new-application-id').textContent();
     expect(await seriousAxeViolations(page)).toEqual([]);
-    expect((await t.app.services.oauthApplications.listOwn(w.users.developer.user)).map((a) => a.uid)).toContain(clientId);
+    expect((await t.app.services.oauthApplications.list(w.users.developer.user, 'own')).map((a) => a.uid)).toContain(clientId);
     await page.goto('/-/user_settings/applications');
     expect(await page.content()).not.toContain(secret);
     expect(await page.getByRole('region', { name: 'Your applications' }).getByRole('rowheader').allTextContents()).toEqual(['My dashboard']);

@@ -32,6 +32,7 @@ import { createRegistryKeyRotation } from './2026-12-03T0300-registry-key-rotati
 import { createUpstreams } from './2026-12-03T1300-upstreams.js';
 import { createPlacementChecks } from './2026-12-03T1301-placement-checks.js';
 import { createOauthDeviceCodes } from './2026-12-03T0703-oauth-device-codes.js';
+import { createOauthApplicationGroupOwner } from './2026-12-03T2000-oauth-application-group-owner.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -62,6 +63,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-03T1300-upstreams': createUpstreams(traits),
     '2026-12-03T1200-credential-reminders': createCredentialReminders(traits),
     '2026-12-03T1301-placement-checks': createPlacementChecks(traits),
+    '2026-12-03T2000-oauth-application-group-owner': createOauthApplicationGroupOwner(traits),
   };
   return { getMigrations: async () => migrations };
 }

@@ -1,7 +1,8 @@
 /**
  * Pages below a project or group, at GitLab's URLs: `/<project path>/-/settings/access_tokens`,
  * `/<project path>/-/settings/repository` (deploy tokens), and the same under `/groups/<group path>/`,
- * plus `/groups/<group path>/-/settings/service_accounts` and each account's tokens. A path may have any
+ * plus `/groups/<group path>/-/settings/service_accounts` and each account's tokens, and
+ * `/groups/<group path>/-/settings/applications` (oauth-group-applications.tsx). A path may have any
  * number of segments, so these share one catch-all route that reads the path itself. Anything else it
  * catches is a 404 (JSON under /api/, as the API's own not-found answer).
  */
@@ -18,8 +19,9 @@ import { errorText, type WebPageTools } from '../web-tools.js';
 import type { WebContext } from '../web-context.js';
 import { notFoundPage } from './error-pages.js';
 import { answerUnrouted } from '../../http/openapi.js';
+import { createGroupApplicationPages } from './oauth-group-applications.js';
 
-const PAGE_RE = /^\/(groups\/)?([^?]+?)\/-\/settings\/(access_tokens|repository|service_accounts)(\/[^?]*)?$/;
+const PAGE_RE = /^\/(groups\/)?([^?]+?)\/-\/settings\/(access_tokens|repository|service_accounts|applications)(\/[^?]*)?$/;
 
 const resourcePath = (r: Resource) => (r.type === 'project' ? `/${r.project.pathWithNamespace}` : `/groups/${r.group.fullPath}`);
 const resourceName = (r: Resource) => (r.type === 'project' ? r.project.pathWithNamespace : r.group.fullPath);
@@ -27,6 +29,7 @@ const resourceName = (r: Resource) => (r.type === 'project' ? r.project.pathWith
 export function registerNamespacePages(app: FastifyInstance, ctx: WebContext, tools: WebPageTools): void {
   const { namespaces, resourceTokens, deployTokens, serviceAccounts, expiryPolicy } = ctx.services;
   const pages = createTokenPages(ctx, tools);
+  const groupApplications = createGroupApplicationPages(ctx, tools);
 
   async function resolve(user: User, isGroup: boolean, path: string): Promise<Resource> {
     if (isGroup) return { type: 'group', group: (await namespaces.findGroup(user, path)).group };
@@ -238,6 +241,7 @@ export function registerNamespacePages(app: FastifyInstance, ctx: WebContext, to
     let answered: FastifyReply | null = null;
     if (section === 'access_tokens') answered = await pages.handle(await accessTokenAdapter(user, resource), request, reply, sub);
     else if (section === 'repository') answered = await pages.handle(deployTokenAdapter(user, resource), request, reply, sub);
+    else if (section === 'applications') answered = resource.type === 'group' ? await groupApplications(request, reply, user, resource.group, sub) : null;
     else if (resource.type === 'group') {
       const group = resource.group;
       if (sub === '' || sub === '/') {

@@ -2,13 +2,16 @@
  * GitLab's User settings → Applications (`/-/user_settings/applications`): the OAuth2 applications a user
  * registers (the client secret shown once, renewable) and, below, the applications the user authorised,
  * each revocable — its access and refresh tokens stop at once. Same services as the API; no rules here.
+ * A group's Settings → Applications (oauth-group-applications.tsx) is these pages over the group's
+ * applications, without the authorized list.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OAuthApplication } from '../../oauth/application.js';
+import type { ApplicationReach } from '../../oauth/application-service.js';
 import { OAUTH_SCOPES, OAUTH_SCOPE_DESCRIPTIONS } from '../../oauth/oauth-scopes.js';
-import { notFound } from '../../kernel/errors.js';
+import { DomainError, notFound } from '../../kernel/errors.js';
 import { formList, formText, queryText } from '../form.js';
-import { CsrfField, Layout, Notice, sendHtml, TableWrap, type PageChrome } from '../html.js';
+import { CsrfField, Layout, Notice, sendHtml, TableWrap, type NavKey, type PageChrome } from '../html.js';
 import { formatInstant, NewSecretPanel } from '../token-views.js';
 import { requireSignIn } from '../web-session.js';
 import type { WebContext } from '../web-context.js';
@@ -29,22 +32,48 @@ interface FormValues {
   readonly confidential?: boolean;
 }
 
+/** Whose applications a page shows, and its words: the user's own page or a group's. */
+export interface ApplicationsScope {
+  readonly reach: ApplicationReach;
+  /** The page's path; its forms post below it. */
+  readonly base: string;
+  readonly title: string;
+  readonly intro: string;
+  readonly listHeading: string;
+  readonly emptyText: string;
+  readonly nav: NavKey;
+  /** The user's page also lists the applications the user authorised. */
+  readonly withAuthorized: boolean;
+}
+
+export const OWN_APPLICATIONS: ApplicationsScope = {
+  reach: 'own',
+  base: APPLICATIONS_PATH,
+  title: 'Applications',
+  intro: 'Manage the applications that use Latchkey as an OAuth provider, and those you have authorized to use your account.',
+  listHeading: 'Your applications',
+  emptyText: 'You have no applications.',
+  nav: 'applications',
+  withAuthorized: true,
+};
+
 interface PageModel {
+  readonly scope: ApplicationsScope;
   readonly applications: readonly OAuthApplication[];
-  readonly authorized: readonly { grant: { id: number; scopes: readonly string[]; createdAt: string; flow: string }; applicationName: string }[];
+  readonly authorized?: readonly { grant: { id: number; scopes: readonly string[]; createdAt: string; flow: string }; applicationName: string }[];
   readonly created?: { application: OAuthApplication; secret: string };
   readonly notice?: string;
   readonly error?: string;
   readonly values?: FormValues;
 }
 
-function NewApplicationForm({ csrf, error, values = {} }: { csrf: string; error?: string; values?: FormValues }) {
+function NewApplicationForm({ action, csrf, error, values = {} }: { action: string; csrf: string; error?: string; values?: FormValues }) {
   const checked = new Set(values.scopes ?? []);
   return (
     <section class="card" aria-labelledby="new-app-heading">
       <h2 id="new-app-heading">Add new application</h2>
       {error && <Notice kind="error">{error}</Notice>}
-      <form method="post" action={APPLICATIONS_PATH} class="token-form">
+      <form method="post" action={action} class="token-form">
         <CsrfField token={csrf} />
         <div class="field">
           <label for="app-name">Name</label>
@@ -121,9 +150,10 @@ function ScopeChips({ scopes }: { scopes: readonly string[] }) {
 
 function ApplicationsPage({ chrome, model }: { chrome: PageChrome; model: PageModel }) {
   const csrf = chrome.csrf;
+  const { scope } = model;
   return (
-    <Layout title="Applications" chrome={chrome}>
-      <p>Manage the applications that use Latchkey as an OAuth provider, and those you have authorized to use your account.</p>
+    <Layout title={scope.title} chrome={chrome}>
+      <p>{scope.intro}</p>
       {model.notice && <Notice kind="success">{model.notice}</Notice>}
       {model.created && (
         <>
@@ -136,13 +166,13 @@ function ApplicationsPage({ chrome, model }: { chrome: PageChrome; model: PageMo
           <NewSecretPanel created={{ heading: 'Secret', secret: model.created.secret, snippets: [] }} />
         </>
       )}
-      <NewApplicationForm csrf={csrf} error={model.error} values={model.values} />
+      <NewApplicationForm action={scope.base} csrf={csrf} error={model.error} values={model.values} />
       <section class="card" aria-labelledby="own-apps-heading">
-        <h2 id="own-apps-heading">Your applications</h2>
+        <h2 id="own-apps-heading">{scope.listHeading}</h2>
         {model.applications.length === 0 ? (
-          <p>You have no applications.</p>
+          <p>{scope.emptyText}</p>
         ) : (
-          <TableWrap label="Your applications">
+          <TableWrap label={scope.listHeading}>
             <table>
               <ColumnHeads names={['Name', 'Application ID', 'Callback URL', 'Scopes', 'Confidential', 'Actions']} />
               <tbody>
@@ -162,8 +192,8 @@ function ApplicationsPage({ chrome, model }: { chrome: PageChrome; model: PageMo
                     <ScopeChips scopes={a.scopes} />
                     <td>{a.confidential ? 'Yes' : 'No'}</td>
                     <td class="actions">
-                      <PostButton action={`${APPLICATIONS_PATH}/${a.id}/renew`} csrf={csrf} label={`Renew secret of ${a.name}`} />
-                      <PostButton action={`${APPLICATIONS_PATH}/${a.id}/delete`} csrf={csrf} label={`Delete ${a.name}`} danger />
+                      <PostButton action={`${scope.base}/${a.id}/renew`} csrf={csrf} label={`Renew secret of ${a.name}`} />
+                      <PostButton action={`${scope.base}/${a.id}/delete`} csrf={csrf} label={`Delete ${a.name}`} danger />
                     </td>
                   </tr>
                 ))}
@@ -172,6 +202,7 @@ function ApplicationsPage({ chrome, model }: { chrome: PageChrome; model: PageMo
           </TableWrap>
         )}
       </section>
+      {model.authorized && (
       <section class="card" aria-labelledby="authorized-heading">
         <h2 id="authorized-heading">Authorized applications</h2>
         {model.authorized.length === 0 ? (
@@ -196,46 +227,73 @@ function ApplicationsPage({ chrome, model }: { chrome: PageChrome; model: PageMo
           </TableWrap>
         )}
       </section>
+      )}
     </Layout>
   );
 }
 
 /** The id in a path segment: anything else is a page that does not exist. */
-function idParam(request: FastifyRequest): number {
-  const raw = (request.params as { id?: string }).id ?? '';
+function idOf(raw: string): number {
   if (!/^[0-9]{1,10}$/.test(raw) || Number(raw) > 2147483647) throw notFound('Not Found');
   return Number(raw);
 }
+const idParam = (request: FastifyRequest) => idOf((request.params as { id?: string }).id ?? '');
 
-export function registerOAuthApplicationPages(app: FastifyInstance, ctx: WebContext, tools: WebPageTools): void {
+/**
+ * The application pages of one scope: list and register (`base`), renew a secret and delete
+ * (`base/:id/renew|delete`). The caller has checked sign-in and, for a POST, the CSRF token.
+ */
+export function createApplicationPages(ctx: WebContext, tools: WebPageTools) {
   const { oauthApplications, oauth } = ctx.services;
 
-  async function render(request: FastifyRequest, reply: FastifyReply, extra: Omit<PageModel, 'applications' | 'authorized'>, status = 200) {
+  async function render(scope: ApplicationsScope, request: FastifyRequest, reply: FastifyReply, extra: Omit<PageModel, 'scope' | 'applications' | 'authorized'>, status = 200) {
     const user = request.webSession!.user;
-    const [applications, authorized] = await Promise.all([oauthApplications.listOwn(user), oauth.authorizedApplications(user)]);
-    return sendHtml(reply, <ApplicationsPage chrome={tools.chrome(request, reply, 'applications')} model={{ applications, authorized, ...extra }} />, status);
+    const [applications, authorized] = await Promise.all([oauthApplications.list(user, scope.reach), scope.withAuthorized ? oauth.authorizedApplications(user) : undefined]);
+    return sendHtml(reply, <ApplicationsPage chrome={tools.chrome(request, reply, scope.nav)} model={{ scope, applications, authorized, ...extra }} />, status);
   }
 
-  app.get(APPLICATIONS_PATH, { preHandler: [requireSignIn] }, (request, reply) => render(request, reply, { notice: NOTICES[queryText(request, 'notice') ?? ''] }));
+  const show = (scope: ApplicationsScope, request: FastifyRequest, reply: FastifyReply) => render(scope, request, reply, { notice: NOTICES[queryText(request, 'notice') ?? ''] });
 
-  app.post(APPLICATIONS_PATH, { preHandler: [requireSignIn, tools.csrf] }, async (request, reply) => {
+  async function create(scope: ApplicationsScope, request: FastifyRequest, reply: FastifyReply) {
     const values: FormValues = { name: formText(request, 'name'), redirectUri: formText(request, 'redirect_uri'), scopes: formList(request, 'scopes'), confidential: formText(request, 'confidential') === '1' };
     try {
-      const created = await oauthApplications.createOwn(request.webSession!.user, { name: values.name, redirectUri: values.redirectUri, scopes: values.scopes, confidential: values.confidential });
-      return await render(request, reply, { created });
+      const created = await oauthApplications.create(request.webSession!.user, { name: values.name, redirectUri: values.redirectUri, scopes: values.scopes, confidential: values.confidential }, scope.reach);
+      return await render(scope, request, reply, { created });
     } catch (e) {
-      return render(request, reply, { error: errorText(e), values }, 400);
+      // Bad input is shown on the form; a group the user may not manage is the 404 page.
+      if (!(e instanceof DomainError) || e.kind !== 'invalid') throw e;
+      return render(scope, request, reply, { error: errorText(e), values }, 400);
     }
-  });
+  }
 
-  app.post(`${APPLICATIONS_PATH}/:id/renew`, { preHandler: [requireSignIn, tools.csrf] }, async (request, reply) =>
-    render(request, reply, { created: await oauthApplications.renewOwnSecret(request.webSession!.user, idParam(request)) }),
-  );
+  const renew = async (scope: ApplicationsScope, request: FastifyRequest, reply: FastifyReply, id: number) =>
+    render(scope, request, reply, { created: await oauthApplications.renewSecret(request.webSession!.user, id, scope.reach) });
 
-  app.post(`${APPLICATIONS_PATH}/:id/delete`, { preHandler: [requireSignIn, tools.csrf] }, async (request, reply) => {
-    await oauthApplications.removeOwn(request.webSession!.user, idParam(request));
-    return reply.redirect(`${APPLICATIONS_PATH}?notice=deleted`, 303);
-  });
+  async function remove(scope: ApplicationsScope, request: FastifyRequest, reply: FastifyReply, id: number) {
+    await oauthApplications.remove(request.webSession!.user, id, scope.reach);
+    return reply.redirect(`${scope.base}?notice=deleted`, 303);
+  }
+
+  /** Answers `sub` (the path below `base`), or null when it names no application page. */
+  async function handle(scope: ApplicationsScope, request: FastifyRequest, reply: FastifyReply, sub: string): Promise<FastifyReply | null> {
+    if (sub === '' || sub === '/') return request.method === 'POST' ? create(scope, request, reply) : show(scope, request, reply);
+    const m = /^\/([^/]+)\/(renew|delete)$/.exec(sub);
+    if (!m || request.method !== 'POST') return null;
+    return m[2] === 'renew' ? renew(scope, request, reply, idOf(m[1]!)) : remove(scope, request, reply, idOf(m[1]!));
+  }
+
+  return { show, create, renew, remove, handle };
+}
+
+export function registerOAuthApplicationPages(app: FastifyInstance, ctx: WebContext, tools: WebPageTools): void {
+  const { oauth } = ctx.services;
+  const pages = createApplicationPages(ctx, tools);
+  const scope = OWN_APPLICATIONS;
+
+  app.get(APPLICATIONS_PATH, { preHandler: [requireSignIn] }, (request, reply) => pages.show(scope, request, reply));
+  app.post(APPLICATIONS_PATH, { preHandler: [requireSignIn, tools.csrf] }, (request, reply) => pages.create(scope, request, reply));
+  app.post(`${APPLICATIONS_PATH}/:id/renew`, { preHandler: [requireSignIn, tools.csrf] }, (request, reply) => pages.renew(scope, request, reply, idParam(request)));
+  app.post(`${APPLICATIONS_PATH}/:id/delete`, { preHandler: [requireSignIn, tools.csrf] }, (request, reply) => pages.remove(scope, request, reply, idParam(request)));
 
   app.post(`${APPLICATIONS_PATH}/authorized/:id/revoke`, { preHandler: [requireSignIn, tools.csrf] }, async (request, reply) => {
     await oauth.revokeAuthorization(request.webSession!.user, idParam(request));

@@ -103,6 +103,21 @@ describe.each(DIALECTS)('OAuth grants in the audit log, admin token look-up and 
     expect((await identify('lkort-' + 'x'.repeat(40))).status).toBe(404);
   });
 
+  it("POST /admin/token: an OAuth access token's expires_at is the day it stops working, and it is expired past valid_until", async () => {
+    const start = t.clock.now();
+    try {
+      // Issued at 23:00 UTC: it stops working the next day, at 01:00.
+      t.clock.set('2026-11-24T23:00:00.000Z');
+      const a = await redeem('Late night');
+      const fresh = await identify(a.tokens.access_token);
+      expect(fresh.body).toMatchObject({ expires_at: '2026-11-25', expired: false, active: true, oauth: { valid_until: '2026-11-25T01:00:00.000Z' } });
+      t.clock.set('2026-11-25T01:00:01.000Z');
+      expect((await identify(a.tokens.access_token)).body).toMatchObject({ expires_at: '2026-11-25', expired: true, active: false, revoked: false });
+    } finally {
+      t.clock.set(start);
+    }
+  });
+
   it('DELETE /admin/token with a refresh token ends its grant: access and refresh stop; with an access token too', async () => {
     const a = await redeem('LeakedRefresh');
     expect((await t.request('DELETE', '/api/v4/admin/token', { token: w.adminToken, body: { token: a.tokens.refresh_token } })).status).toBe(204);
