@@ -7,12 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../support/dialects.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
 import { csrfOf, webClient } from '../../support/web-client.js';
+import { clientIdOn, secretOn } from '../../support/application-page.js';
 
 const PASSWORD = 'correct horse battery';
 const PAGE = '/-/user_settings/applications';
 const REDIRECT = 'https://app.example.com/cb';
-const secretOn = (html: string) => /id="new-token"[^>]*value="(gloas-[A-Za-z0-9]+)"|value="(gloas-[A-Za-z0-9]+)"[^>]*id="new-token"/.exec(html)?.slice(1).find(Boolean);
-const clientIdOn = (html: string) => /id="new-application-id">([0-9a-f]+)</.exec(html)?.[1];
 
 describe.each(DIALECTS)('applications page on %s', (dialect) => {
   let t: TestApp;
