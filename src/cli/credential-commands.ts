@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { describePlacement, type InventoryEntry } from '../inventory/credential.js';
 import { presentCredential, presentRenewalEntry, presentRenewalRule } from '../inventory/credential-json.js';
 import { daysUntil } from '../kernel/dates.js';
+import type { TokenStateFilter } from '../inventory/token-entry.js';
 import type { User } from '../namespaces/namespace.js';
 import type { Services } from '../services.js';
 import { emit, formatTable, type Output } from './output.js';
@@ -28,6 +29,7 @@ export function formatCredential(c: InventoryEntry): string {
     `  scopes:    ${c.scopes.length > 0 ? c.scopes.join(', ') : '-'}${c.role ? `  role: ${c.role}` : ''}`,
     `  renewal:   ${ruleText(c)}; due ${c.dueOn}${c.renewedOn ? `; last renewed ${c.renewedOn}` : ''}`,
   ];
+  if (c.tokenStatus) lines.push(`  token:     ${c.tokenStatus.state}${c.tokenStatus.since ? ` since ${c.tokenStatus.since}` : ''}`);
   if (c.purpose) lines.push(`  purpose:   ${c.purpose}`);
   lines.push(`  placements:${c.placements.length === 0 ? ' none' : ''}`);
   for (const p of c.placements) lines.push(`    [${p.id}] ${describePlacement(p)}`);
@@ -35,6 +37,7 @@ export function formatCredential(c: InventoryEntry): string {
   return lines.join('\n');
 }
 
+const STATE_FILTERS: readonly TokenStateFilter[] = ['active', 'expired', 'revoked', 'all'];
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 export function registerCredentialCommands(program: Command, deps: CredentialCommandDeps): void {
@@ -44,27 +47,30 @@ export function registerCredentialCommands(program: Command, deps: CredentialCom
     .command('list')
     .description('List inventory entries, soonest due first within each page order (id)')
     .option('--source <source>', "all (default): outside credentials and Latchkey's own tokens; outside; tokens", 'all')
+    .option('--state <state>', "Latchkey's tokens by state: active (default), expired, revoked, all", 'active')
     .option('--owner <group>', 'only entries of this group (id or full path)')
     .option('--kind <kind>', 'only entries of this kind')
     .option('--due-before <date>', 'only entries due on or before this date (YYYY-MM-DD)')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { source: string; owner?: string; kind?: string; dueBefore?: string; json?: boolean }) => {
+    .action(async (opts: { source: string; state: string; owner?: string; kind?: string; dueBefore?: string; json?: boolean }) => {
       if (opts.source !== 'all' && opts.source !== 'outside' && opts.source !== 'tokens') throw new CliInputError('--source must be all, outside or tokens');
       const source = opts.source;
+      if (!(STATE_FILTERS as readonly string[]).includes(opts.state)) throw new CliInputError('--state must be active, expired, revoked or all');
+      const state = opts.state as TokenStateFilter;
       if (opts.dueBefore !== undefined && !DATE.test(opts.dueBefore)) throw new CliInputError('--due-before must be a date (YYYY-MM-DD)');
       await deps.withServices(async ({ services, clock }) => {
         const actor = await deps.actorOf(services);
         const all: InventoryEntry[] = [];
         for (let page = 1; ; page++) {
-          const result = await services.inventory.list(actor, { source, owner: opts.owner, kind: opts.kind, dueOnOrBefore: opts.dueBefore }, { page, perPage: 100 });
+          const result = await services.inventory.list(actor, { source, state, owner: opts.owner, kind: opts.kind, dueOnOrBefore: opts.dueBefore }, { page, perPage: 100 });
           all.push(...result.items);
           if (all.length >= result.total || result.items.length === 0) break;
         }
         const now = clock.now();
         emit(deps.out(opts), all.map(presentCredential), () =>
           formatTable(
-            all.map((c) => ({ slug: c.slug, name: c.name, kind: c.kind, owner: c.owner?.fullPath ?? '-', renewal: ruleText(c), due_on: c.dueOn, days_left: daysUntil(c.dueOn, now), placements: c.placements.length })),
-            ['slug', 'name', 'kind', 'owner', 'renewal', 'due_on', 'days_left', 'placements'],
+            all.map((c) => ({ slug: c.slug, name: c.name, kind: c.kind, owner: c.owner?.fullPath ?? '-', renewal: ruleText(c), due_on: c.dueOn, days_left: daysUntil(c.dueOn, now), state: c.tokenStatus?.state ?? '-', placements: c.placements.length })),
+            ['slug', 'name', 'kind', 'owner', 'renewal', 'due_on', 'days_left', 'state', 'placements'],
           ),
         );
       });

@@ -40,6 +40,8 @@ export function presentCredential(c: InventoryEntry) {
     procedure: c.procedure,
     fingerprint_set: c.hasFingerprint,
     token_id: c.tokenId,
+    // A Latchkey token's entry: the token's state now, and since when.
+    ...(c.tokenStatus ? { token_state: c.tokenStatus.state, token_state_since: c.tokenStatus.since } : {}),
     placements: c.placements.map(presentPlacement),
     created_at: c.createdAt,
     updated_at: c.updatedAt,

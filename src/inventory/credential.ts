@@ -8,6 +8,7 @@
 import { DomainError } from '../kernel/errors.js';
 import { addDays, parseExpiryDate, type UtcDate } from '../kernel/dates.js';
 import { hasLoneSurrogate } from '../namespaces/validation.js';
+import type { TokenStatus } from './token-entry.js';
 
 export const PLACEMENT_KINDS = ['ci_variable', 'file', 'kubernetes_secret', 'manual'] as const;
 export type PlacementKind = (typeof PLACEMENT_KINDS)[number];
@@ -110,6 +111,8 @@ export interface Credential extends CredentialAttributes {
  */
 export type InventoryEntry = Omit<Credential, 'id' | 'owner'> & {
   readonly id: number | null;
+  /** A Latchkey token's entry: the token's state now (revoked, expired… and since when); absent for outside entries. */
+  readonly tokenStatus?: TokenStatus;
   readonly owner: { readonly id: number; readonly fullPath: string } | null;
 };
 

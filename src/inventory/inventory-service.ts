@@ -15,7 +15,7 @@ import type { Clock } from '../kernel/clock.js';
 import { utcDateOf, type UtcDate } from '../kernel/dates.js';
 import { DomainError, forbidden, notFound } from '../kernel/errors.js';
 import { offsetOf, type Page, type PageRequest } from '../kernel/page.js';
-import { TOKEN_ENTRY_FIELDS, TOKEN_ENTRY_KINDS, tokenIdOfRef, tokenSlug, type TokenEntryKind } from './token-entry.js';
+import { LATCHKEY_PROVIDER, NO_EXPIRY, TOKEN_ENTRY_FIELDS, TOKEN_ENTRY_KINDS, tokenIdOfRef, tokenSlug, type TokenEntryKind, type TokenStateFilter } from './token-entry.js';
 import { AccessLevel } from '../namespaces/access-levels.js';
 import type { Group, User } from '../namespaces/namespace.js';
 import type { TokenDigester } from '../tokens/token-digest.js';
@@ -55,6 +55,8 @@ export interface CredentialListQuery {
   readonly kind?: string;
   readonly search?: string;
   readonly dueOnOrBefore?: UtcDate;
+  /** Latchkey's tokens by state: active (default), expired, revoked (or deleted), all; anything but active and all lists tokens only. */
+  readonly state?: TokenStateFilter;
 }
 
 /** What an import did (or, dry, would do): slugs created, changed (with the fields), left as they were. */
@@ -88,6 +90,9 @@ type Found = { readonly credential: Credential; readonly token: null } | { reado
 
 const isTokenKind = (kind: string): kind is TokenEntryKind => (TOKEN_ENTRY_KINDS as readonly string[]).includes(kind);
 
+/** The token states whose lists include outside entries (which have no state of their own). */
+const LISTS_OUTSIDE: Record<string, true> = { active: true, all: true };
+
 const NUMERIC = /^[0-9]{1,10}$/;
 const SLUG_LIKE = /^[a-z0-9][a-z0-9._-]{0,99}$/;
 const NOT_FOUND = () => notFound('Credential Not Found', 'CREDENTIAL_NOT_FOUND');
@@ -119,7 +124,7 @@ export function createInventoryService({ store, findGroup, findGroupById, access
     const credential = tokenId === null ? await findRef(s, ref) : null;
     if (credential !== null && credential.tokenId === null) return { credential, token: null };
     const chainTokenId = tokenId ?? credential?.tokenId;
-    const token = chainTokenId === undefined || chainTokenId === null ? null : await s.findTokenEntry(chainTokenId);
+    const token = chainTokenId === undefined || chainTokenId === null ? null : await s.findTokenEntry(chainTokenId, today());
     return token === null ? null : { credential: null, token };
   };
 
@@ -272,6 +277,15 @@ export function createInventoryService({ store, findGroup, findGroupById, access
     return p;
   };
 
+  /**
+   * The entry a token's inventory row stands for: its chain's last token as it is now. A token gone
+   * from the database altogether answers as deleted, with the row's inventory fields only.
+   */
+  const entryOfRow = async (row: Credential): Promise<InventoryEntry> => {
+    const read = await store.findTokenEntry(row.tokenId!, today());
+    return read?.entry ?? { ...row, tokenStatus: { state: 'deleted', since: null } };
+  };
+
   /** The list scope of `actor`: everything for admins, else entries of groups where they are Reporter+. */
   const scopeOf = (actor: User): CredentialFilter => (actor.isAdmin ? {} : { readableBy: { userId: actor.id, today: today() } });
 
@@ -291,24 +305,37 @@ export function createInventoryService({ store, findGroup, findGroupById, access
     return null;
   }
 
-  /** The row of a token's inventory fields after `input`: the token's core fields copied, the inventory fields set. */
+  /**
+   * The row of a token's inventory fields after `input`: the inventory fields set, and nothing copied
+   * from the token. The token's own fields (name, scopes, role, expiry, renewal day) are read from it at
+   * every read, so a copy would only go stale; the row's columns for them hold fixed values
+   * (the slug as name, no scopes, no expiry) that no reader uses, and the reminder job and reports
+   * leave token rows out.
+   */
   const tokenFieldsRecord = (read: TokenEntryRead, input: CredentialInput, ownerGroupId: number): CredentialRecord => {
-    const { entry, fields } = read;
+    const { fields } = read;
+    const slug = tokenSlug(read.token.rootId);
     return {
-      slug: tokenSlug(read.token.rootId),
-      name: entry.name,
-      kind: entry.kind,
-      provider: entry.provider,
-      resource: entry.resource,
+      slug,
+      name: slug,
+      kind: read.token.kind,
+      provider: LATCHKEY_PROVIDER,
+      resource: null,
       ownerGroupId,
-      scopes: entry.scopes,
-      role: entry.role,
+      scopes: [],
+      role: null,
       purpose: input.purpose !== undefined ? input.purpose : (fields?.purpose ?? null),
-      renewal: entry.renewal,
+      renewal: { type: 'expires_at', expiresAt: NO_EXPIRY },
       procedure: input.procedure !== undefined ? input.procedure : (fields?.procedure ?? null),
-      renewedOn: entry.renewedOn,
-      dueOn: entry.dueOn,
+      renewedOn: null,
+      dueOn: NO_EXPIRY,
     };
+  };
+
+  /** A revoked or deleted token's entry is read, and its inventory fields may be deleted, but not changed. */
+  const refuseDeadToken = (read: TokenEntryRead): void => {
+    const status = read.entry.tokenStatus;
+    if (status && (status.state === 'revoked' || status.state === 'deleted')) throw invalidCredential({ base: [`is a Latchkey token ${status.state} on ${status.since}: its entry can no longer change`] });
   };
 
   const ownerMissing = () => invalidCredential({ owner: ["is missing: a person's token needs an owning group before inventory fields are added to it"] });
@@ -318,8 +345,9 @@ export function createInventoryService({ store, findGroup, findGroupById, access
    * returns the entry and what changed (empty: nothing, and no row is created for nothing).
    */
   async function updateTokenIn(s: InventoryStore, pending: PendingAudit[], actor: User, tokenId: number, input: CredentialInput, owner: Group | null): Promise<{ entry: InventoryEntry; changed: string[] }> {
-    const read = await s.findTokenEntry(tokenId);
+    const read = await s.findTokenEntry(tokenId, today());
     if (read === null) throw NOT_FOUND();
+    refuseDeadToken(read);
     const current = read.fields;
     const ownerGroupId = read.token.group?.id ?? owner?.id ?? current?.owner.id;
     const changed: string[] = [];
@@ -333,20 +361,21 @@ export function createInventoryService({ store, findGroup, findGroupById, access
     const id = current !== null ? current.id : await s.insert(record, actor.id > 0 ? actor.id : null, now(), read.token.rootId);
     if (current !== null) await s.update(id, record, now());
     if (changed.includes('placements')) await s.replacePlacements(id, input.placements!);
-    const fresh = (await s.findTokenEntry(read.token.id))!;
+    const fresh = (await s.findTokenEntry(read.token.id, today()))!;
     pending.push({ event: current === null ? 'credential.created' : 'credential.updated', credential: fresh.fields!, data: { changed, live_token_id: read.token.id } });
     return { entry: fresh.entry, changed };
   }
 
   /** The stored row of a token's inventory fields, created (empty) on first use, inside a transaction. */
   async function tokenRowIn(s: InventoryStore, pending: PendingAudit[], actor: User, tokenId: number, owner: Group | null): Promise<Credential> {
-    const read = await s.findTokenEntry(tokenId);
+    const read = await s.findTokenEntry(tokenId, today());
     if (read === null) throw NOT_FOUND();
+    refuseDeadToken(read);
     if (read.fields !== null) return read.fields;
     const ownerGroupId = read.token.group?.id ?? owner?.id;
     if (ownerGroupId === undefined) throw ownerMissing();
     await s.insert(tokenFieldsRecord(read, {}, ownerGroupId), actor.id > 0 ? actor.id : null, now(), read.token.rootId);
-    const created = (await s.findTokenEntry(tokenId))!.fields!;
+    const created = (await s.findTokenEntry(tokenId, today()))!.fields!;
     pending.push({ event: 'credential.created', credential: created, data: { kind: created.kind, live_token_id: read.token.id } });
     return created;
   }
@@ -364,6 +393,8 @@ export function createInventoryService({ store, findGroup, findGroupById, access
 
   /** The token side of a list's filters: the caller's reach (admins: every token) and the query's filters. */
   const tokenFilterOf = (actor: User, query: CredentialListQuery, ownerGroupId: number | undefined): Omit<TokenEntryFilter, 'limit'> => ({
+    today: today(),
+    state: query.state ?? 'active',
     ...(actor.isAdmin ? {} : { readableBy: { userId: actor.id, today: today() } }),
     ...(ownerGroupId !== undefined ? { ownerGroupId } : {}),
     ...(query.kind !== undefined && isTokenKind(query.kind) ? { kind: query.kind } : {}),
@@ -389,7 +420,7 @@ export function createInventoryService({ store, findGroup, findGroupById, access
       if (query.dueOnOrBefore !== undefined) filter.dueOnOrBefore = query.dueOnOrBefore;
       const source = query.source ?? 'all';
       const withTokens = source !== 'outside' && (query.kind === undefined || isTokenKind(query.kind));
-      const withOutside = source !== 'tokens' && !(query.kind !== undefined && isTokenKind(query.kind));
+      const withOutside = source !== 'tokens' && !(query.kind !== undefined && isTokenKind(query.kind)) && (query.state ?? 'active') in LISTS_OUTSIDE;
       const tokens = tokenFilterOf(actor, query, filter.ownerGroupId);
       if (cursor !== undefined) {
         const items: InventoryEntry[] = [];
@@ -417,7 +448,8 @@ export function createInventoryService({ store, findGroup, findGroupById, access
 
     /**
      * What `inventory export` writes: every outside entry `actor` may read, and the tokens' entries that
-     * have inventory fields (a token without any has nothing an import could set).
+     * have inventory fields (a token without any has nothing an import could set), but not those of
+     * revoked or deleted tokens, whose entries an import could no longer change.
      */
     async exportable(actor: User): Promise<InventoryEntry[]> {
       const all: InventoryEntry[] = [];
@@ -425,9 +457,9 @@ export function createInventoryService({ store, findGroup, findGroupById, access
         for (let afterId: number | null = null; ; ) {
           const page = await store.list({ ...scopeOf(actor), tokenFields }, { page: 1, perPage: 100, keyset: { afterId, direction: 'asc' } });
           for (const c of page.items) {
-            const token = c.tokenId === null ? null : await store.findTokenEntry(c.tokenId);
+            const token = c.tokenId === null ? null : await store.findTokenEntry(c.tokenId, today());
             if (c.tokenId === null) all.push(c);
-            else if (token !== null) all.push(token.entry);
+            else if (token !== null && (token.entry.tokenStatus?.state === 'active' || token.entry.tokenStatus?.state === 'expired')) all.push(token.entry);
           }
           if (!page.hasNext) break;
           afterId = page.items.at(-1)!.id;
@@ -508,14 +540,22 @@ export function createInventoryService({ store, findGroup, findGroupById, access
     /** Placements matching `query` (the reverse look-up) among the entries `actor` may read. */
     async findPlacements(actor: User, query: PlacementQuery, page: PageRequest): Promise<Page<{ placement: Placement; credential: InventoryEntry }>> {
       const found = await store.findPlacements(query, scopeOf(actor), page);
-      // A token's inventory row answers as the token's entry (its live token, its current expiry).
+      // A token's inventory row answers as the token's entry: its last token as it is now (revoked,
+      // expired), never the row's own columns.
       const items = await Promise.all(
-        found.items.map(async (item) => {
-          const token = item.credential.tokenId === null ? null : await store.findTokenEntry(item.credential.tokenId);
-          return { placement: item.placement, credential: token?.entry ?? item.credential };
-        }),
+        found.items.map(async (item) => ({ placement: item.placement, credential: item.credential.tokenId === null ? item.credential : await entryOfRow(item.credential) })),
       );
       return { ...found, items };
+    },
+
+    /**
+     * The entry of the rotation chain `tokenId` belongs to when inventory fields were added to it (the
+     * leak response shows its placements and state); null when none were. No permission check: the
+     * caller is an admin route.
+     */
+    async entryOfToken(tokenId: number): Promise<InventoryEntry | null> {
+      const read = await store.findTokenEntry(tokenId, today());
+      return read?.fields ? read.entry : null;
     },
 
     /**

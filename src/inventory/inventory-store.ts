@@ -6,7 +6,7 @@
 import type { UtcDate } from '../kernel/dates.js';
 import type { Page, PageRequest } from '../kernel/page.js';
 import type { Credential, CredentialAttributes, InventoryEntry, Placement, PlacementFields } from './credential.js';
-import type { TokenCore, TokenEntryKind } from './token-entry.js';
+import type { TokenCore, TokenEntryKind, TokenStateFilter } from './token-entry.js';
 
 /** The columns of an entry a write sets. */
 export interface CredentialRecord extends CredentialAttributes {
@@ -39,6 +39,9 @@ export interface TokenEntryFilter {
   readonly search?: string;
   /** Expiring on or before this date. */
   readonly dueOnOrBefore?: UtcDate;
+  /** Which tokens by state (absent: active ones; revoked includes deleted), as of `today`. */
+  readonly state?: TokenStateFilter;
+  readonly today: UtcDate;
   readonly limit: number;
   readonly offset?: number;
   /** Keyset: the tokens after this id. */
@@ -94,8 +97,8 @@ export interface InventoryStore {
   list(filter: CredentialFilter, page: PageRequest): Promise<Page<Credential>>;
   /** A page of Latchkey's own tokens as entries. */
   listTokenEntries(filter: TokenEntryFilter): Promise<TokenEntryPage>;
-  /** The entry of the rotation chain `tokenId` belongs to, at its live token; null when none is listed. */
-  findTokenEntry(tokenId: number): Promise<TokenEntryRead | null>;
+  /** The entry of the rotation chain `tokenId` belongs to, at its last token whatever its state (as of `today`); null when there is no such token. */
+  findTokenEntry(tokenId: number, today: UtcDate): Promise<TokenEntryRead | null>;
   findById(id: number): Promise<Credential | null>;
   findBySlug(slug: string): Promise<Credential | null>;
   /** The entries with these ids (those that exist), by id: one batch for a page of them (the reminder job). */

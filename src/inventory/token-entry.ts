@@ -33,6 +33,29 @@ export const tokenSlug = (rootId: number): string => `token-${rootId}`;
 /** The fields of a token entry a user sets; every other field is the token's. */
 export const TOKEN_ENTRY_FIELDS = ['owner', 'purpose', 'procedure', 'placements'] as const;
 
+/**
+ * What a token's entry says of the token itself: `active`, `expired` (its expiry date has passed),
+ * `revoked` or `deleted`, with the day it became so (null for an active token). Read from the token at
+ * every read: nothing copies it.
+ */
+export const TOKEN_STATES = ['active', 'expired', 'revoked', 'deleted'] as const;
+export type TokenState = (typeof TOKEN_STATES)[number];
+export interface TokenStatus {
+  readonly state: TokenState;
+  readonly since: UtcDate | null;
+}
+
+/** Which tokens a list of entries returns: `active` (the default), one dead state, or `all`. */
+export type TokenStateFilter = 'active' | 'expired' | 'revoked' | 'all';
+
+/** The state of a token on `today`: revoked and deleted before expired (the earlier end is not what matters then). */
+export function tokenStatusOf(token: Pick<TokenCore, 'expiresAt' | 'revokedAt' | 'deletedAt'>, today: UtcDate): TokenStatus {
+  if (token.revokedAt !== null) return { state: 'revoked', since: utcDateOf(new Date(token.revokedAt)) };
+  if (token.deletedAt !== null) return { state: 'deleted', since: utcDateOf(new Date(token.deletedAt)) };
+  if (token.expiresAt !== null && token.expiresAt < today) return { state: 'expired', since: token.expiresAt };
+  return { state: 'active', since: null };
+}
+
 /** A token as the inventory reads it: its own columns and where it lives. */
 export interface TokenCore {
   /** The live token (the head of its rotation chain). */
@@ -45,6 +68,9 @@ export interface TokenCore {
   readonly accessLevel: number | null;
   readonly expiresAt: UtcDate | null;
   readonly createdAt: string;
+  /** When it was revoked or deleted (ISO timestamps); null while it was not. */
+  readonly revokedAt: string | null;
+  readonly deletedAt: string | null;
   /** The token replaced another by rotation. */
   readonly rotated: boolean;
   /** The token's user (personal, impersonation and service-account tokens). */
@@ -74,9 +100,10 @@ export function tokenEntryKind(kind: string, impersonation: boolean, botKind: st
 /**
  * The entry of a token: its core fields and, when it has some, its inventory fields (`fields`, the row
  * keyed to the chain's first token). The owner is the token's group; a person's token takes the owner
- * its inventory fields name (none until then).
+ * its inventory fields name (none until then). Every field but the inventory fields is the token's as
+ * it is now (`today` tells whether it has expired): the row's own copies of them are never read.
  */
-export function tokenEntryOf(token: TokenCore, fields: Credential | null): InventoryEntry {
+export function tokenEntryOf(token: TokenCore, fields: Credential | null, today: UtcDate): InventoryEntry {
   const due = token.expiresAt ?? NO_EXPIRY;
   return {
     id: fields?.id ?? null,
@@ -97,6 +124,7 @@ export function tokenEntryOf(token: TokenCore, fields: Credential | null): Inven
     // Latchkey keeps every token's HMAC: a leaked value is recognised by POST /admin/token.
     hasFingerprint: true,
     tokenId: token.id,
+    tokenStatus: tokenStatusOf(token, today),
     placements: fields?.placements ?? [],
     createdAt: fields?.createdAt ?? token.createdAt,
     updatedAt: fields?.updatedAt ?? token.createdAt,

@@ -9,26 +9,28 @@ import { sql, type Expression, type ExpressionBuilder, type Kysely } from 'kysel
 import { tokenEntryKind, tokenEntryOf, type TokenCore, type TokenEntryKind } from '../inventory/token-entry.js';
 import type { TokenEntryFilter, TokenEntryPage, TokenEntryRead } from '../inventory/inventory-store.js';
 import type { Credential } from '../inventory/credential.js';
+import type { UtcDate } from '../kernel/dates.js';
 import type { Database } from './database.js';
 import { containsPattern } from './like.js';
 
 type Db = Kysely<Database>;
 type Eb = ExpressionBuilder<Database & { t: Database['tokens']; u: Database['users'] }, 't' | 'u'>;
 
-const tokenRows = (db: Db) =>
-  db
+/** Token rows as entries read them; `dead`: also revoked and deleted ones (never rotated-away ones: a chain shows at its live token). */
+const tokenRows = (db: Db, dead = false) => {
+  const q = db
     .selectFrom('tokens as t')
     .leftJoin('users as u', 'u.id', 't.user_id')
     .leftJoin('projects as p', 'p.id', 't.project_id')
     .leftJoin('groups as g', (j) => j.on(sql<boolean>`g.id = coalesce(t.group_id, p.group_id, u.provisioned_by_group_id)`))
     .select([
-      't.id', 't.kind', 't.name', 't.scopes', 't.access_level', 't.expires_at', 't.created_at', 't.rotated_from_id', 't.user_id', 't.impersonation',
+      't.id', 't.kind', 't.name', 't.scopes', 't.access_level', 't.expires_at', 't.created_at', 't.revoked_at', 't.deleted_at', 't.rotated_from_id', 't.user_id', 't.impersonation',
       'u.bot_kind', 'u.username', 'p.path_with_namespace', 'g.id as group_id', 'g.full_path as group_path',
     ])
-    .where('t.deleted_at', 'is', null)
-    .where('t.revoked_at', 'is', null)
     .where('t.superseded_at', 'is', null)
     .where('t.kind', '<>', 'oauth');
+  return dead ? q : q.where('t.deleted_at', 'is', null).where('t.revoked_at', 'is', null);
+};
 
 /**
  * A membership of `userId` in the group whose traversal path (`/1/5/9/`) is in `traversalPath`, or in any
@@ -111,6 +113,8 @@ function coreOf(r: TokenRow, rootId: number): TokenCore | null {
     accessLevel: r.access_level,
     expiresAt: r.expires_at,
     createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+    deletedAt: r.deleted_at,
     rotated: r.rotated_from_id !== null,
     userId: r.user_id,
     resource: r.path_with_namespace ?? (r.kind === 'group' || (r.kind === 'deploy' && r.group_path !== null) ? r.group_path : null) ?? r.username ?? null,
@@ -127,7 +131,7 @@ export interface TokenEntryReads {
 
 export function createTokenEntryReader(db: Db, reads: TokenEntryReads) {
   /** Entries for a page of token rows: each with its chain's inventory fields. */
-  const entriesOf = async (rows: TokenRow[]): Promise<TokenEntryRead[]> => {
+  const entriesOf = async (rows: TokenRow[], today: UtcDate): Promise<TokenEntryRead[]> => {
     const roots = await chainRoots(db, rows);
     const fields = new Map((await reads.fieldsOf([...new Set(roots.values())])).map((c) => [c.tokenId!, c]));
     const out: TokenEntryRead[] = [];
@@ -135,7 +139,7 @@ export function createTokenEntryReader(db: Db, reads: TokenEntryReads) {
       const token = coreOf(r, roots.get(r.id)!);
       if (token === null) continue;
       const f = fields.get(token.rootId) ?? null;
-      out.push({ entry: tokenEntryOf(token, f), token, fields: f });
+      out.push({ entry: tokenEntryOf(token, f, today), token, fields: f });
     }
     return out;
   };
@@ -164,8 +168,12 @@ export function createTokenEntryReader(db: Db, reads: TokenEntryReads) {
         if (ownUserId !== undefined) ids = ids.union(db.selectFrom('tokens as e').select('e.id').where('e.user_id', '=', ownUserId).where('e.kind', '=', 'personal').where('e.impersonation', '=', 0));
         return ids;
       };
+      const state = filter.state ?? 'active';
       const base = () => {
-        let q = tokenRows(db);
+        let q = tokenRows(db, state === 'revoked' || state === 'all');
+        if (state === 'active') q = q.where((eb) => eb.or([eb('t.expires_at', 'is', null), eb('t.expires_at', '>=', filter.today)]));
+        if (state === 'expired') q = q.where('t.expires_at', '<', filter.today);
+        if (state === 'revoked') q = q.where((eb) => eb.or([eb('t.revoked_at', 'is not', null), eb('t.deleted_at', 'is not', null)]));
         if (readable) {
           const { userId, today } = readable;
           // Groups where the user is Reporter or above, directly or through an ancestor, membership not ended.
@@ -186,7 +194,7 @@ export function createTokenEntryReader(db: Db, reads: TokenEntryReads) {
       if (filter.offset !== undefined && filter.offset > 0) page = page.offset(filter.offset);
       const rows = await page.execute();
       const hasNext = rows.length > filter.limit;
-      const items = (await entriesOf(rows.slice(0, filter.limit))).map((e) => e.entry);
+      const items = (await entriesOf(rows.slice(0, filter.limit), filter.today)).map((e) => e.entry);
       if (filter.countLimit === undefined) return { items, total: 0, exact: false, hasNext };
       const limit = filter.countLimit === null ? undefined : filter.countLimit + 1;
       const inner = base().clearSelect().select('t.id');
@@ -198,16 +206,19 @@ export function createTokenEntryReader(db: Db, reads: TokenEntryReads) {
       return { items, total: limit !== undefined && n >= limit ? limit - 1 : n, exact: limit === undefined || n < limit, hasNext };
     },
 
-    /** The entry of the chain any of whose tokens is `tokenId`, read at its live token; null when that is not listed. */
-    async find(tokenId: number): Promise<TokenEntryRead | null> {
+    /**
+     * The entry of the chain any of whose tokens is `tokenId`, read at its last token, revoked, expired or
+     * deleted as it may be (its entry says so); null when there is no such token (or an OAuth one).
+     */
+    async find(tokenId: number, today: UtcDate): Promise<TokenEntryRead | null> {
       let head = tokenId;
       for (;;) {
         const next = await db.selectFrom('tokens').select('id').where('rotated_from_id', '=', head).executeTakeFirst();
         if (next === undefined) break;
         head = next.id;
       }
-      const rows = await tokenRows(db).where('t.id', '=', head).execute();
-      return (await entriesOf(rows))[0] ?? null;
+      const rows = await tokenRows(db, true).where('t.id', '=', head).execute();
+      return (await entriesOf(rows, today))[0] ?? null;
     },
   };
 }

@@ -265,7 +265,7 @@ function bind(db: Kysely<Tables>, traits: DialectTraits, inTransaction: boolean)
     },
 
     listTokenEntries: (filter) => tokenEntries.list(filter),
-    findTokenEntry: (tokenId) => tokenEntries.find(tokenId),
+    findTokenEntry: (tokenId, today) => tokenEntries.find(tokenId, today),
 
     async findById(id) {
       return one(await selectCredentials().where('c.id', '=', id).execute());

@@ -6,7 +6,7 @@
  */
 import { DomainError } from '../kernel/errors.js';
 import type { User } from '../namespaces/namespace.js';
-import type { Credential } from '../inventory/credential.js';
+import type { Credential, InventoryEntry } from '../inventory/credential.js';
 import type { InventoryService } from '../inventory/inventory-service.js';
 import type { OAuthService } from '../oauth/oauth-service.js';
 import type { Token } from './token.js';
@@ -16,13 +16,13 @@ import type { AdminTokenService } from './admin-token-service.js';
 export type DescribedGrant = NonNullable<Awaited<ReturnType<OAuthService['grantOfAccessToken']>>>;
 
 export type ValueMatch =
-  | { readonly type: 'token'; readonly token: Token; readonly owner: User | null; readonly grant: DescribedGrant | null }
+  | { readonly type: 'token'; readonly token: Token; readonly owner: User | null; readonly grant: DescribedGrant | null; readonly entry: InventoryEntry | null }
   | { readonly type: 'oauth_refresh'; readonly grant: DescribedGrant }
   | { readonly type: 'inventory'; readonly credentials: Credential[] };
 
 export interface ValueLookupDeps {
   readonly adminTokens: AdminTokenService;
-  readonly inventory: Pick<InventoryService, 'recogniseValue'>;
+  readonly inventory: Pick<InventoryService, 'recogniseValue' | 'entryOfToken'>;
   readonly oauth: Pick<OAuthService, 'grantOfAccessToken' | 'grantOfRefreshToken' | 'revokeGrantAsAdmin'>;
 }
 
@@ -35,7 +35,9 @@ export async function lookUpValue(deps: ValueLookupDeps, actor: User, value: unk
   try {
     const found = await deps.adminTokens.identify(actor, value);
     const grant = found.token.kind === 'oauth' ? await deps.oauth.grantOfAccessToken(found.token.id) : null;
-    return { type: 'token', ...found, grant };
+    // Its inventory entry, when it has one: where it is configured, and its state now.
+    const entry = found.token.kind === 'oauth' ? null : await deps.inventory.entryOfToken(found.token.id);
+    return { type: 'token', ...found, grant, entry };
   } catch (e) {
     if (!isNotFound(e) || typeof value !== 'string') throw e;
     // An OAuth refresh token is no token record: it is known by its grant.

@@ -16,10 +16,11 @@ const EXAMPLE = join(import.meta.dirname, '../../docs/inventory-example.yaml');
 describe.each(DIALECTS)('latchkey inventory and credential on %s', (dialect) => {
   const h = createCliHarness(dialect, { prefix: 'latchkey-inventory-cli-' });
   const { cli, cliJson } = h;
+  let adminToken: string;
 
   beforeAll(async () => {
     await h.setUp();
-    const adminToken = (await cliJson('admin', 'bootstrap', '--expires-in-days', '200')).token;
+    adminToken = (await cliJson('admin', 'bootstrap', '--expires-in-days', '200')).token;
     await h.withApp(async (app) => {
       for (const path of ['dev-team', 'ops-team']) {
         const res = await app.http.inject({ method: 'POST', url: '/api/v4/groups', headers: { 'private-token': adminToken, 'content-type': 'application/json' }, payload: JSON.stringify({ name: path, path }) });
@@ -186,5 +187,30 @@ describe.each(DIALECTS)('latchkey inventory and credential on %s', (dialect) => 
     expect(again.left).toContain('token-1');
     const csv = await cli('inventory', 'export', '--format', 'csv');
     expect(csv.out.split('\r\n').find((l) => l.startsWith('token-1,'))).toContain('Kubernetes secret latchkey/admin-token, key token');
+  });
+
+  it('a revoked token: show says so with the day; list leaves it out unless --state asks; the export leaves it out', async () => {
+    const made = await h.withApp(async (app) => {
+      const res = await app.http.inject({ method: 'POST', url: '/api/v4/users/1/personal_access_tokens', headers: { 'private-token': adminToken, 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'pusher', scopes: ['api'], expires_at: new Date(Date.now() + 100 * 86_400_000).toISOString().slice(0, 10) }) });
+      expect(res.statusCode, res.body).toBe(201);
+      return JSON.parse(res.body) as { id: number };
+    });
+    const slug = `token-${made.id}`;
+    const file = join(h.dir, 'pusher.yaml');
+    await writeFile(file, `version: 1\ncredentials:\n  - slug: ${slug}\n    owner: ops-team\n    placements:\n      - kind: manual\n        where: Grafana data source\n`);
+    expect((await cli('inventory', 'import', file)).code).toBe(0);
+    expect(await cliJson('credential', 'show', slug)).toMatchObject({ token_state: 'active', token_state_since: null });
+    const revoked = await cli('token', 'revoke', String(made.id), '--user', 'root');
+    expect(revoked.code, revoked.err).toBe(0);
+    const today = new Date().toISOString().slice(0, 10);
+    expect(await cliJson('credential', 'show', slug)).toMatchObject({ slug, token_state: 'revoked', token_state_since: today, placements: [{ kind: 'manual' }] });
+    expect((await cli('credential', 'show', slug)).out).toContain(`token:     revoked since ${today}`);
+    const slugs = async (...args: string[]) => ((await cliJson('credential', 'list', ...args)) as { slug: string }[]).map((e) => e.slug);
+    expect(await slugs()).not.toContain(slug);
+    expect(await slugs('--state', 'revoked')).toEqual([slug]);
+    expect(await slugs('--state', 'all')).toContain(slug);
+    expect((await cli('credential', 'list', '--state', 'gone')).code).toBe(2);
+    const exported = parse((await cli('inventory', 'export')).out) as { credentials: { slug: string }[] };
+    expect(exported.credentials.map((c) => c.slug)).not.toContain(slug);
   });
 });

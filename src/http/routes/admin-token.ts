@@ -11,6 +11,8 @@ import type { RouteContext } from '../route-context.js';
 
 /** An outside credential recognised by its fingerprint (issue 14): its inventory entries, with placements to rotate. */
 const InventoryMatchEntity = Type.Object({ credential_inventory: Type.Array(CredentialEntity) });
+/** A Latchkey token, and its inventory entry when inventory fields were added to it. */
+const TokenMatchEntity = Type.Composite([AdminTokenWithGrantEntity, Type.Object({ credential_inventory: Type.Optional(Type.Array(CredentialEntity)) })]);
 
 const Body = Type.Object({ token: Type.String({ description: 'The token value to look up' }) });
 
@@ -27,13 +29,18 @@ export function registerAdminTokenRoutes(app: FastifyInstance, ctx: RouteContext
 
   app.post<{ Body: { token: string } }>(
     '/admin/token',
-    { preValidation: coerceBody, schema: { tags, summary: 'Identify a token by its value (admin)', body: Body, response: { 200: Type.Union([AdminTokenWithGrantEntity, OAuthRefreshTokenMatchEntity, InventoryMatchEntity]) } } },
+    { preValidation: coerceBody, schema: { tags, summary: 'Identify a token by its value (admin)', body: Body, response: { 200: Type.Union([TokenMatchEntity, OAuthRefreshTokenMatchEntity, InventoryMatchEntity]) } } },
     async (request, reply) => {
       const match = await lookUpValue({ adminTokens, inventory, oauth }, request.actor, request.body.token);
       if (match.type === 'oauth_refresh') return reply.status(200).send(presentRefreshTokenMatch(match.grant));
       if (match.type === 'inventory') return reply.status(200).send({ credential_inventory: match.credentials.map(presentCredential) });
-      const { token, owner, grant } = match;
-      return reply.status(200).send({ ...presentAdminToken(token, owner, ctx.clock.now()), ...(grant ? { oauth: presentGrantRef(grant, token.validUntil ?? null) } : {}) });
+      const { token, owner, grant, entry } = match;
+      return reply.status(200).send({
+        ...presentAdminToken(token, owner, ctx.clock.now()),
+        ...(grant ? { oauth: presentGrantRef(grant, token.validUntil ?? null) } : {}),
+        // A Latchkey token with inventory fields: its entry (placements to update, the token's state), as for outside credentials.
+        ...(entry ? { credential_inventory: [presentCredential(entry)] } : {}),
+      });
     },
   );
 

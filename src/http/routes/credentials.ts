@@ -8,6 +8,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PLACEMENT_KINDS, VALUE_FORMATS, parseCredentialInput, parsePlacementInput, type CredentialInput, type PlacementFields } from '../../inventory/credential.js';
 import { presentCredential, presentPlacement, presentRenewalEntry } from '../../inventory/credential-json.js';
+import { TOKEN_STATES, type TokenStateFilter } from '../../inventory/token-entry.js';
 import { parseExpiryDate } from '../../kernel/dates.js';
 import { invalidParam } from '../../kernel/errors.js';
 import { invalidCredential } from '../../inventory/credential.js';
@@ -86,6 +87,8 @@ export const CredentialEntity = Type.Object({
   procedure: Nullable(Type.String()),
   fingerprint_set: Type.Boolean({ description: 'A value was fingerprinted (the fingerprint itself is never shown)' }),
   token_id: Type.Union([Type.Integer(), Type.Null()], { description: 'A Latchkey token: its live token (after rotations, the newest); null for outside credentials' }),
+  token_state: Type.Optional(Type.String({ enum: [...TOKEN_STATES], description: "A Latchkey token's entry only: its token's state now (active, expired, revoked, deleted)" })),
+  token_state_since: Type.Optional(Nullable(Type.String({ description: 'The day the token expired, was revoked or deleted; null while active' }))),
   placements: Type.Array(PlacementEntity),
   created_at: Type.String(),
   updated_at: Type.String(),
@@ -97,6 +100,7 @@ const PlacementParams = Type.Object({ credential: CredentialParams.properties.cr
 const ListQuery = Type.Object({
   ...PaginationQuery,
   source: Type.Optional(Type.String({ enum: ['all', 'outside', 'tokens'], description: "all (default): outside credentials, then Latchkey's own tokens; outside; tokens" })),
+  state: Type.Optional(Type.String({ enum: ['active', 'expired', 'revoked', 'all'], description: "Latchkey's tokens by state: active (default), expired, revoked (or deleted), all; expired and revoked list tokens only" })),
   pagination: Type.Optional(Type.String({ enum: ['keyset', 'offset'], description: 'keyset: follow the Link rel="next" header (cursor); nothing is counted. Default offset.' })),
   cursor: Type.Optional(Type.String({ maxLength: 30, pattern: '^(outside|tokens)(-[0-9]{1,10})?$', description: 'Keyset pagination: where the page starts (from the previous Link rel="next")' })),
   owner: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'Owning group: id or full path' })),
@@ -104,7 +108,7 @@ const ListQuery = Type.Object({
   search: Type.Optional(Type.String({ maxLength: 255, description: 'Part of the slug, name or provider' })),
   due_before: Type.Optional(Type.String({ maxLength: 10, description: 'Due on or before this date (YYYY-MM-DD)' })),
 });
-type ListQueryType = { page?: number; per_page?: number; source?: 'all' | 'outside' | 'tokens'; pagination?: string; cursor?: string; owner?: string; kind?: string; search?: string; due_before?: string };
+type ListQueryType = { page?: number; per_page?: number; source?: 'all' | 'outside' | 'tokens'; state?: TokenStateFilter; pagination?: string; cursor?: string; owner?: string; kind?: string; search?: string; due_before?: string };
 
 /** A keyset cursor from the query (`outside-12`, `tokens-345`, `tokens`: where the page starts). */
 function readCursor(q: ListQueryType): ListCursor | undefined {
@@ -152,7 +156,7 @@ export function registerCredentialRoutes(app: FastifyInstance, ctx: RouteContext
       }
       const cursor = readCursor(q);
       const page = { ...readPage(q), countLimit: COUNT_LIMIT };
-      const result = await inventory.list(request.actor, { source: q.source, owner: q.owner, kind: q.kind, search: q.search, dueOnOrBefore }, page, cursor);
+      const result = await inventory.list(request.actor, { source: q.source, state: q.state, owner: q.owner, kind: q.kind, search: q.search, dueOnOrBefore }, page, cursor);
       if (cursor === undefined) setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request), result);
       else {
         reply.header('X-Per-Page', String(page.perPage));
@@ -291,7 +295,7 @@ export function registerCredentialRoutes(app: FastifyInstance, ctx: RouteContext
         tags,
         summary: 'Reverse look-up: which credentials are configured in this place (e.g. CI variable X of project Y)',
         querystring: LookupQuery,
-        response: { 200: Type.Array(Type.Intersect([PlacementEntity, Type.Object({ credential: Type.Object({ id: CredentialEntity.properties.id, slug: Type.String(), name: Type.String(), kind: Type.String(), token_id: CredentialEntity.properties.token_id, owner: CredentialEntity.properties.owner, due_on: Type.String() }) })])) },
+        response: { 200: Type.Array(Type.Intersect([PlacementEntity, Type.Object({ credential: Type.Object({ id: CredentialEntity.properties.id, slug: Type.String(), name: Type.String(), kind: Type.String(), token_id: CredentialEntity.properties.token_id, owner: CredentialEntity.properties.owner, due_on: Type.String(), token_state: CredentialEntity.properties.token_state, token_state_since: CredentialEntity.properties.token_state_since }) })])) },
       },
     },
     async (request, reply) => {
@@ -307,7 +311,7 @@ export function registerCredentialRoutes(app: FastifyInstance, ctx: RouteContext
       const page = readPage(request.query as { page?: number; per_page?: number });
       const result = await inventory.findPlacements(request.actor, query, page);
       setPaginationHeaders(request, reply, page, result.total, ctx.baseUrl(request));
-      return result.items.map(({ placement, credential: c }) => ({ ...presentPlacement(placement), credential: { id: c.id, slug: c.slug, name: c.name, kind: c.kind, token_id: c.tokenId, owner: c.owner === null ? null : { id: c.owner.id, full_path: c.owner.fullPath }, due_on: c.dueOn } }));
+      return result.items.map(({ placement, credential: c }) => ({ ...presentPlacement(placement), credential: { id: c.id, slug: c.slug, name: c.name, kind: c.kind, token_id: c.tokenId, owner: c.owner === null ? null : { id: c.owner.id, full_path: c.owner.fullPath }, due_on: c.dueOn, ...(c.tokenStatus ? { token_state: c.tokenStatus.state, token_state_since: c.tokenStatus.since } : {}) } }));
     },
   );
 }

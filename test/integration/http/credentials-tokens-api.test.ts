@@ -188,8 +188,78 @@ describe.each(DIALECTS)('Latchkey tokens in the credential inventory on %s', (di
     const res = await t.request('GET', `${URL}/token-${projectToken.id}`, { token: maintainer });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: null, purpose: null, placements: [], token_id: projectToken.id });
-    // Revoked: no longer listed.
-    expect((await t.request('DELETE', `/api/v4/projects/${w.project.id}/access_tokens/${projectToken.id}`, { token: maintainer })).status).toBe(204);
-    expect((await t.request('GET', `${URL}/token-${projectToken.id}`, { token: maintainer })).status).toBe(404);
+  });
+
+  it('a revoked token: the reverse look-up, show and the leak response say so, with the day; lists leave it out unless asked', async () => {
+    const made = await t.request('POST', `/api/v4/projects/${w.project.id}/access_tokens`, { token: maintainer, body: { name: 'pusher', scopes: ['write_registry'], access_level: 30, expires_at: '2027-03-01' } });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    const slug = `token-${made.body.id}`;
+    const put = await t.request('PUT', `${URL}/${slug}`, { token: maintainer, body: { purpose: 'Pushes images.', placements: [{ kind: 'ci_variable', instance: 'gitlab.example.com', project: 'acme/pusher', key: 'PUSH_TOKEN' }] } });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    expect(put.body).toMatchObject({ token_state: 'active', token_state_since: null });
+    const lookup = '/api/v4/latchkey/placements?project=acme/pusher&key=PUSH_TOKEN';
+    expect((await t.request('GET', lookup, { token: w.users.reporter.token })).body[0].credential).toMatchObject({ token_id: made.body.id, token_state: 'active', due_on: '2027-03-01' });
+
+    t.clock.set('2026-12-05T08:00:00.000Z');
+    try {
+      expect((await t.request('DELETE', `/api/v4/projects/${w.project.id}/access_tokens/${made.body.id}`, { token: maintainer })).status).toBe(204);
+      // The reverse look-up and show answer with the token as it is now, not as it was when its fields were added.
+      const found = await t.request('GET', lookup, { token: w.users.reporter.token });
+      expect(found.status).toBe(200);
+      expect(found.body).toEqual([expect.objectContaining({ key: 'PUSH_TOKEN', credential: expect.objectContaining({ slug, token_id: made.body.id, token_state: 'revoked', token_state_since: '2026-12-05', due_on: '2027-03-01' }) })]);
+      const shown = await t.request('GET', `${URL}/${slug}`, { token: w.users.reporter.token });
+      expect(shown.status).toBe(200);
+      expect(shown.body).toMatchObject({ ...found.body[0].credential, name: 'pusher', scopes: ['write_registry'], purpose: 'Pushes images.' });
+      // Outsiders still see nothing of it.
+      expect((await t.request('GET', `${URL}/${slug}`, { token: w.users.outsider.token })).status).toBe(404);
+      // Listed only when asked for by state.
+      const slugsOf = async (query: string) => ((await t.request('GET', `${URL}?per_page=100${query}`, { token: w.adminToken })).body as Entry[]).map((e) => e.slug);
+      expect(await slugsOf('')).not.toContain(slug);
+      expect(await slugsOf('&source=tokens')).not.toContain(slug);
+      const revoked = await slugsOf('&state=revoked');
+      expect(revoked).toContain(slug);
+      expect(revoked).not.toContain('npm-publish');
+      expect(await slugsOf('&state=all')).toEqual(expect.arrayContaining([slug, 'npm-publish']));
+      expect((await t.request('GET', `${URL}?state=gone`, { token: w.adminToken })).status).toBe(400);
+      // Its fields no longer change; they may be deleted.
+      const refused = await t.request('PUT', `${URL}/${slug}`, { token: maintainer, body: { purpose: 'x' } });
+      expect(refused.status).toBe(400);
+      expect(refused.body.message.base[0]).toContain('revoked on 2026-12-05');
+      expect((await t.request('POST', `${URL}/${slug}/placements`, { token: maintainer, body: { kind: 'manual', where: 'x' } })).status).toBe(400);
+      // The leak response: the token, and its entry with the placements to update and the state.
+      const leak = await t.request('POST', '/api/v4/admin/token', { token: w.adminToken, body: { token: made.body.token } });
+      expect(leak.status).toBe(200);
+      expect(leak.body).toMatchObject({ id: made.body.id, revoked: true, credential_inventory: [{ slug, token_state: 'revoked', token_state_since: '2026-12-05', placements: [{ key: 'PUSH_TOKEN' }] }] });
+      expect((await t.request('DELETE', `${URL}/${slug}`, { token: maintainer })).status).toBe(204);
+      expect((await t.request('GET', lookup, { token: w.users.reporter.token })).body).toEqual([]);
+    } finally {
+      t.clock.set('2026-12-03T10:00:00.000Z');
+    }
+  });
+
+  it('an expired token: show and the reverse look-up say expired since its expiry date; lists leave it out unless asked', async () => {
+    const made = await t.request('POST', `/api/v4/projects/${w.project.id}/access_tokens`, { token: maintainer, body: { name: 'short', scopes: ['read_api'], access_level: 30, expires_at: '2026-12-10' } });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    const slug = `token-${made.body.id}`;
+    expect((await t.request('PUT', `${URL}/${slug}`, { token: maintainer, body: { placements: [{ kind: 'ci_variable', instance: 'gitlab.example.com', project: 'acme/short', key: 'SHORT_TOKEN' }] } })).status).toBe(200);
+    t.clock.set('2026-12-12T10:00:00.000Z');
+    try {
+      const found = await t.request('GET', '/api/v4/latchkey/placements?project=acme/short&key=SHORT_TOKEN', { token: w.users.reporter.token });
+      expect(found.body[0].credential).toMatchObject({ slug, token_state: 'expired', token_state_since: '2026-12-10', due_on: '2026-12-10' });
+      expect((await t.request('GET', `${URL}/${slug}`, { token: maintainer })).body).toMatchObject({ token_state: 'expired', token_state_since: '2026-12-10' });
+      const slugsOf = async (query: string) => ((await t.request('GET', `${URL}?per_page=100${query}`, { token: w.adminToken })).body as Entry[]).map((e) => e.slug);
+      expect(await slugsOf('&source=tokens')).not.toContain(slug);
+      expect(await slugsOf('&state=expired')).toEqual([slug]);
+      // A keyset walk keeps the state filter.
+      expect(((await t.request('GET', `${URL}?pagination=keyset&state=expired`, { token: w.adminToken })).body as Entry[]).map((e) => e.slug)).toEqual([slug]);
+    } finally {
+      t.clock.set('2026-12-03T10:00:00.000Z');
+    }
+  });
+
+  it("a token's inventory row copies nothing of the token: its own fields are read from the token", async () => {
+    const rows = (await (t.app.store.db as any).selectFrom('inventory_credentials').selectAll().where('token_id', 'is not', null).execute()) as Record<string, unknown>[];
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) expect(r).toMatchObject({ name: r.slug, scopes: '[]', role: null, resource: null, due_on: '9999-12-31', renewed_on: null });
   });
 });
