@@ -8,7 +8,6 @@
 import { DomainError } from '../kernel/errors.js';
 import { addDays, parseExpiryDate, type UtcDate } from '../kernel/dates.js';
 import { hasLoneSurrogate } from '../namespaces/validation.js';
-import type { TokenStatus } from './token-entry.js';
 
 export const PLACEMENT_KINDS = ['ci_variable', 'file', 'kubernetes_secret', 'manual'] as const;
 export type PlacementKind = (typeof PLACEMENT_KINDS)[number];
@@ -102,6 +101,18 @@ export interface Credential extends CredentialAttributes {
   readonly placements: readonly Placement[];
   readonly createdAt: string;
   readonly updatedAt: string;
+}
+
+/**
+ * What a token's entry says of the token itself: `active`, `expired` (its expiry date has passed),
+ * `revoked` or `deleted`, with the day it became so (null for an active token). Read from the token at
+ * every read (token-entry.ts): nothing copies it.
+ */
+export const TOKEN_STATES = ['active', 'expired', 'revoked', 'deleted'] as const;
+export type TokenState = (typeof TOKEN_STATES)[number];
+export interface TokenStatus {
+  readonly state: TokenState;
+  readonly since: UtcDate | null;
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { utcDateOf, type UtcDate } from '../kernel/dates.js';
 import { accessLevelName } from '../namespaces/access-levels.js';
-import type { Credential, InventoryEntry } from './credential.js';
+import type { Credential, InventoryEntry, TokenStatus } from './credential.js';
 
 /** The entry kinds of Latchkey's tokens (`kind` in lists and filters). */
 export const TOKEN_ENTRY_KINDS = ['personal_access_token', 'impersonation_token', 'service_account_token', 'project_access_token', 'group_access_token', 'deploy_token'] as const;
@@ -32,18 +32,6 @@ export const tokenSlug = (rootId: number): string => `token-${rootId}`;
 
 /** The fields of a token entry a user sets; every other field is the token's. */
 export const TOKEN_ENTRY_FIELDS = ['owner', 'purpose', 'procedure', 'placements'] as const;
-
-/**
- * What a token's entry says of the token itself: `active`, `expired` (its expiry date has passed),
- * `revoked` or `deleted`, with the day it became so (null for an active token). Read from the token at
- * every read: nothing copies it.
- */
-export const TOKEN_STATES = ['active', 'expired', 'revoked', 'deleted'] as const;
-export type TokenState = (typeof TOKEN_STATES)[number];
-export interface TokenStatus {
-  readonly state: TokenState;
-  readonly since: UtcDate | null;
-}
 
 /** Which tokens a list of entries returns: `active` (the default), one dead state, or `all`. */
 export type TokenStateFilter = 'active' | 'expired' | 'revoked' | 'all';

@@ -6,9 +6,9 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { PLACEMENT_KINDS, VALUE_FORMATS, parseCredentialInput, parsePlacementInput, type CredentialInput, type PlacementFields } from '../../inventory/credential.js';
+import { PLACEMENT_KINDS, TOKEN_STATES, VALUE_FORMATS, parseCredentialInput, parsePlacementInput, type CredentialInput, type PlacementFields } from '../../inventory/credential.js';
 import { presentCredential, presentPlacement, presentRenewalEntry } from '../../inventory/credential-json.js';
-import { TOKEN_STATES, type TokenStateFilter } from '../../inventory/token-entry.js';
+import type { TokenStateFilter } from '../../inventory/token-entry.js';
 import { parseExpiryDate } from '../../kernel/dates.js';
 import { invalidParam } from '../../kernel/errors.js';
 import { invalidCredential } from '../../inventory/credential.js';
