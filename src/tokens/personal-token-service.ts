@@ -11,7 +11,7 @@
 import type { Clock } from '../kernel/clock.js';
 import { asModelSentence, asUnprocessable } from './bad-request.js';
 import type { UtcDate } from '../kernel/dates.js';
-import { forbidden, invalidParam, invalidRecord, notFound, unauthenticated } from '../kernel/errors.js';
+import { forbidden, invalidParam, invalidRecord, notAllowed, notFound, unauthenticated } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
 import type { User } from '../namespaces/namespace.js';
 import { checkName, checkText } from '../namespaces/validation.js';
@@ -218,9 +218,11 @@ export function createPersonalTokenService({ store, clock, issuer, lifecycle, ex
 
     /**
      * POST /personal_access_tokens/self/rotate. The scope check (api or self_rotate) is the
-     * authentication plugin's; the verifier has already refused a token that no longer works.
+     * authentication plugin's; the verifier has already refused a token that no longer works. A
+     * credential that is no access token (OAuth) is GitLab's `not_allowed!` (405).
      */
     async rotateSelf(actor: User, authToken: Token, input: { expiresAt?: unknown; gracePeriodSeconds?: number }): Promise<RotateResult> {
+      if (!USER_TOKEN_KINDS.has(authToken.kind)) throw notAllowed('405 Method Not Allowed', 'SELF_ROTATE_NOT_AN_ACCESS_TOKEN');
       const token = selfToken(authToken);
       // Re-read: the authenticated copy may come from the verifier's cache.
       const fresh = (await store.tokens.findById(token.id)) ?? token;

@@ -115,7 +115,7 @@ export function registerPersonalAccessTokenRoutes(app: FastifyInstance, ctx: Rou
 
   app.post<{ Body: RotateBodyT }>(
     '/personal_access_tokens/self/rotate',
-    { preValidation: coerceBody, schema: { tags, summary: 'Rotate the token this request authenticates with (api or self_rotate scope)', body: RotateBody, response: { 200: PersonalAccessTokenWithTokenEntity } } },
+    { preValidation: coerceBody, schema: { tags, summary: 'Rotate the token this request authenticates with (api or self_rotate scope)', body: RotateBody, response: { 200: PersonalAccessTokenWithTokenEntity, 405: Type.Object({ message: Type.String() }, { description: 'The credential is not an access token (OAuth)' }) } } },
     async (request, reply) => {
       const b = request.body;
       const { token, secret } = await personalTokens.rotateSelf(request.actor, request.authToken, { expiresAt: b.expires_at, gracePeriodSeconds: readGracePeriod(b.grace_period) });

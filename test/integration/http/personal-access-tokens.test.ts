@@ -250,6 +250,21 @@ describe.each(DIALECTS)('personal access tokens on %s', (dialect) => {
       expect((await t.request('GET', '/api/v4/personal_access_tokens', { token: rr.body.token })).status).toBe(403);
     });
   });
+
+  it("POST /personal_access_tokens/self/rotate with an OAuth token is GitLab's 405 (`not_allowed!` unless a PersonalAccessToken); nothing is rotated", async () => {
+    const { oauth } = t.app.services;
+    const app = (await t.request('POST', '/api/v4/applications', { token: w.adminToken, body: { name: 'rotate-cli', redirect_uri: 'http://127.0.0.1/unused', scopes: 'api', confidential: false } })).body;
+    const device = await oauth.authorizeDevice({ client_id: app.application_id, scope: 'api' }, undefined, 'http://127.0.0.1');
+    expect(await oauth.decideDevice(w.users.developer.user, device.user_code, true)).toBe(true);
+    const grant = await oauth.token({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: device.device_code, client_id: app.application_id }, undefined, 'http://127.0.0.1');
+    const bearer = { headers: { authorization: `Bearer ${grant.access_token}` } };
+    expect((await t.request('GET', '/api/v4/user', bearer)).status).toBe(200);
+    const before = await tableCounts(t);
+    const res = await t.request('POST', '/api/v4/personal_access_tokens/self/rotate', { ...bearer, body: {} });
+    expect(res).toMatchObject({ status: 405, body: { message: '405 Method Not Allowed' } });
+    expect(await tableCounts(t)).toEqual(before);
+    expect((await t.request('GET', '/api/v4/user', bearer)).status).toBe(200);
+  });
 });
 
 describe.each(DIALECTS)('expiry policy configuration on %s', (dialect) => {
