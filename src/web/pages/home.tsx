@@ -74,6 +74,7 @@ export function registerHomePage(app: FastifyInstance, ctx: WebContext, tools: W
                         {level >= AccessLevel.OWNER && <a href={`/groups/${g.fullPath}/-/settings/access_tokens`}>Access tokens</a>}
                         {level >= AccessLevel.MAINTAINER && <a href={`/groups/${g.fullPath}/-/settings/repository`}>Deploy tokens</a>}
                         {level >= AccessLevel.OWNER && g.parentId === null && <a href={`/groups/${g.fullPath}/-/settings/service_accounts`}>Service accounts</a>}
+                        {level >= AccessLevel.OWNER && <a href={`/groups/${g.fullPath}/-/settings/applications`}>Applications</a>}
                         {level < AccessLevel.MAINTAINER && <span>Maintainers manage this group's tokens.</span>}
                       </td>
                     </tr>

@@ -45,6 +45,11 @@ describe.each(DIALECTS)('group applications page on %s', (dialect) => {
     return new URL(approved.location!).searchParams.get('code')!;
   }
 
+  it('the start page links an Owner, not a Maintainer, to the group applications', async () => {
+    expect((await owner.get('/')).html).toContain(`href="${PAGE}"`);
+    expect((await maintainer.get('/')).html).not.toContain(`href="${PAGE}"`);
+  });
+
   it('an Owner registers a public application (secret shown once) that completes the code + PKCE flow', async () => {
     const created = await owner.submit(PAGE, { name: 'Team <i>dashboard</i>', redirect_uri: REDIRECT, 'scopes[]': ['read_user'] });
     expect(created.status).toBe(200);
