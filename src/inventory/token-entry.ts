@@ -36,10 +36,10 @@ export const TOKEN_ENTRY_FIELDS = ['owner', 'purpose', 'procedure', 'placements'
 /** Which tokens a list of entries returns: `active` (the default), one dead state, or `all`. */
 export type TokenStateFilter = 'active' | 'expired' | 'revoked' | 'all';
 
-/** The state of a token on `today`: revoked and deleted before expired (the earlier end is not what matters then). */
+/** The state of a token on `today`: deleted (a deleted token is revoked too), revoked, then expired (a revoked token's expiry no longer matters). */
 export function tokenStatusOf(token: Pick<TokenCore, 'expiresAt' | 'revokedAt' | 'deletedAt'>, today: UtcDate): TokenStatus {
-  if (token.revokedAt !== null) return { state: 'revoked', since: utcDateOf(new Date(token.revokedAt)) };
   if (token.deletedAt !== null) return { state: 'deleted', since: utcDateOf(new Date(token.deletedAt)) };
+  if (token.revokedAt !== null) return { state: 'revoked', since: utcDateOf(new Date(token.revokedAt)) };
   if (token.expiresAt !== null && token.expiresAt < today) return { state: 'expired', since: token.expiresAt };
   return { state: 'active', since: null };
 }

@@ -257,6 +257,24 @@ describe.each(DIALECTS)('Latchkey tokens in the credential inventory on %s', (di
     }
   });
 
+  it('a deleted deploy token: show and the reverse look-up say deleted, with the day; state=revoked lists it', async () => {
+    const deploy = await t.request('POST', `/api/v4/projects/${w.project.id}/deploy_tokens`, { token: maintainer, body: { name: 'puller', scopes: ['read_registry'] } });
+    expect(deploy.status, JSON.stringify(deploy.body)).toBe(201);
+    const slug = `token-${deploy.body.id}`;
+    expect((await t.request('PUT', `${URL}/${slug}`, { token: maintainer, body: { placements: [{ kind: 'kubernetes_secret', namespace: 'ci', name: 'pull', key: 'token' }] } })).status).toBe(200);
+    t.clock.set('2026-12-07T09:00:00.000Z');
+    try {
+      expect((await t.request('DELETE', `/api/v4/projects/${w.project.id}/deploy_tokens/${deploy.body.id}`, { token: maintainer })).status).toBe(204);
+      const found = await t.request('GET', '/api/v4/latchkey/placements?namespace=ci&name=pull', { token: w.users.reporter.token });
+      expect(found.body).toEqual([expect.objectContaining({ credential: expect.objectContaining({ slug, token_state: 'deleted', token_state_since: '2026-12-07' }) })]);
+      expect((await t.request('GET', `${URL}/${slug}`, { token: maintainer })).body).toMatchObject({ kind: 'deploy_token', token_state: 'deleted', token_state_since: '2026-12-07' });
+      expect(((await t.request('GET', `${URL}?state=revoked&kind=deploy_token`, { token: w.adminToken })).body as Entry[]).map((e) => e.slug)).toContain(slug);
+      expect(((await t.request('GET', `${URL}?kind=deploy_token`, { token: w.adminToken })).body as Entry[]).map((e) => e.slug)).not.toContain(slug);
+    } finally {
+      t.clock.set('2026-12-03T10:00:00.000Z');
+    }
+  });
+
   it("a token's inventory row copies nothing of the token: its own fields are read from the token", async () => {
     const rows = (await (t.app.store.db as any).selectFrom('inventory_credentials').selectAll().where('token_id', 'is not', null).execute()) as Record<string, unknown>[];
     expect(rows.length).toBeGreaterThan(0);
