@@ -85,6 +85,11 @@ function readBooleans(values: unknown, schema: SchemaLike | undefined): void {
   for (const [field, raw] of Object.entries(part)) {
     const property = schema.properties[field];
     if (typeof raw !== 'string' || !property || typesOf(property).join() !== 'boolean') continue;
+    // Grape reads an empty non-String param as nil: `active=` is no filter at all.
+    if (raw === '') {
+      delete part[field];
+      continue;
+    }
     const value = GRAPE_BOOLEANS.get(raw);
     if (value !== undefined) part[field] = value;
   }

@@ -129,6 +129,8 @@ describe.each(DIALECTS)('token lists on %s', (dialect) => {
       ['revoked=False', ['Bravo', 'alpha', 'Delta']],
       ['revoked=0', ['Bravo', 'alpha', 'Delta']],
       ['revoked=off', ['Bravo', 'alpha', 'Delta']],
+      // An empty one is Grape's nil: no filter.
+      ['revoked=', ['Bravo', 'alpha', 'Delta', 'charlie']],
       // Bounds: created_* and last_used_* include the bound, expires_before excludes it, expires_after includes it.
       ['created_before=2026-11-23T11:00:00Z', ['Bravo', 'alpha']],
       ['created_after=2026-11-23T11:00:00Z', ['alpha', 'Delta', 'charlie']],
