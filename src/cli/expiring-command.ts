@@ -28,8 +28,10 @@ export function formatExpiringReport(report: ExpiringReport): string {
   });
   const tokens = report.sections.length === 0 ? [`${heading} none.`] : [heading, ...sections];
   const credentialHeading = `Outside credentials due within ${window}:`;
-  const rows = report.credentials.map((c) => ({ id: c.id, kind: 'credential', credential_kind: c.kind, slug: c.slug, owner: c.owner.fullPath, due_on: c.dueOn, days_left: c.daysLeft }));
-  const credentials = rows.length === 0 ? [] : [`${credentialHeading}\n${formatTable(rows, CREDENTIAL_COLUMNS)}`];
+  const rows = report.credentials.map((c) => ({ id: c.id, kind: 'credential', credential_kind: c.kind, slug: c.slug, owner: c.owner.fullPath, due_on: c.dueOn, days_left: c.daysLeft, upstream_token: c.upstreamToken ?? '' }));
+  // The upstream_token column (revoked, disappeared: no reminders) only when a synced token ended.
+  const columns = rows.some((r) => r.upstream_token !== '') ? [...CREDENTIAL_COLUMNS, 'upstream_token'] : CREDENTIAL_COLUMNS;
+  const credentials = rows.length === 0 ? [] : [`${credentialHeading}\n${formatTable(rows, columns)}`];
   return [...tokens, ...credentials].join('\n\n');
 }
 

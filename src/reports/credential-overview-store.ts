@@ -19,7 +19,11 @@ export interface DueCredentialOverview {
   readonly owner: { readonly id: number; readonly fullPath: string };
   readonly renewal: Renewal;
   readonly dueOn: UtcDate;
+  /** A synced entry whose upstream token ended — `revoked`, or `disappeared` from the upstream — gets no reminders; null otherwise. */
+  readonly upstreamToken: UpstreamTokenState;
 }
+
+export type UpstreamTokenState = 'revoked' | 'disappeared' | null;
 
 export interface CredentialOverviewStore {
   /** Outside credentials due on or before `until` (every one when null), overdue ones included, by due date then id; at most `limit`. */

@@ -160,6 +160,7 @@ export function presentExpiringReport(report: ExpiringReport) {
       renewal: presentRenewalRule(c.renewal),
       due_on: c.dueOn,
       days_left: c.daysLeft,
+      upstream_token: c.upstreamToken,
     })),
   };
 }

@@ -2,7 +2,7 @@
  * Kysely implementation of UpstreamStore (both dialects). The tables' types live here and are added to
  * the handle with `withTables`, so the upstreams' schema stays with the code that uses it.
  */
-import type { Generated, Kysely, Selectable, Transaction } from 'kysely';
+import type { ExpressionBuilder, Generated, Kysely, Selectable, Transaction } from 'kysely';
 import { conflict } from '../kernel/errors.js';
 import { offsetOf } from '../kernel/page.js';
 import type { PlacementCheck, RemoteToken, SyncCounts, SyncedToken, Upstream, UpstreamTokenKind } from '../upstreams/upstream.js';
@@ -54,6 +54,9 @@ export interface PlacementChecksTable {
   detail: string;
   checked_at: string;
 }
+
+/** A synced token that ended upstream: revoked, or gone from a complete sync. Its entry gets no reminders. */
+export const endedUpstreamToken = (eb: ExpressionBuilder<{ u: UpstreamTokensTable }, 'u'>) => eb.or([eb('u.revoked', '=', 1), eb('u.state', '=', 'disappeared')]);
 
 type OwnTables = { upstreams: UpstreamsTable; upstream_tokens: UpstreamTokensTable; placement_checks: PlacementChecksTable };
 type Tables = Database & OwnTables & { inventory_credentials: InventoryCredentialsTable };

@@ -55,7 +55,7 @@ describe.each(DIALECTS)('outside credentials in latchkey notify run and expiring
     await setUp();
     const report = await cliJson('expiring', '--within', '30d');
     expect(report.credentials).toEqual([
-      { id: expect.any(Number), kind: 'credential', credential_kind: 'npm_token', slug: 'npm-publish', name: 'NPM publish', provider: 'npm', owner: { id: expect.any(Number), full_path: 'acme' }, renewal: { expires_at: addDays(today, 6) }, due_on: addDays(today, 6), days_left: 6 },
+      { id: expect.any(Number), kind: 'credential', credential_kind: 'npm_token', slug: 'npm-publish', name: 'NPM publish', provider: 'npm', owner: { id: expect.any(Number), full_path: 'acme' }, renewal: { expires_at: addDays(today, 6) }, due_on: addDays(today, 6), days_left: 6, upstream_token: null },
     ]);
     const table = await cli('expiring', '--within', '30d');
     expect(table.out).toContain('Outside credentials due within 30 days');

@@ -46,6 +46,9 @@ const ReportEntity = Type.Object({
       renewal: Type.Record(Type.String(), Type.Union([Type.String(), Type.Integer()]), { description: 'The renewal rule: expires_at, every_days, or event with review_every_days' }),
       due_on: Type.String({ description: 'Expiry date, or the next renewal or review date its rule gives (YYYY-MM-DD)' }),
       days_left: Type.Integer({ description: 'Whole days from today (UTC) to due_on; negative when overdue' }),
+      upstream_token: Type.Union([Type.String({ enum: ['revoked', 'disappeared'] }), Type.Null()], {
+        description: 'A synced entry whose upstream token was revoked or is gone from the upstream (it gets no reminders); null otherwise',
+      }),
     }),
     { description: 'Outside credentials of the inventory due on or before `until` (overdue ones too), of groups where the caller is Maintainer+ (admins: all)' },
   ),

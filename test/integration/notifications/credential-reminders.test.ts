@@ -174,7 +174,7 @@ describe.each(DIALECTS)('credential reminders on %s', (dialect) => {
     const mine = await t.request('GET', '/api/v4/latchkey/expiring?within=30d', { token: w.users.maintainer.token });
     expect(mine.status).toBe(200);
     expect(mine.body.credentials).toEqual([
-      { id: proxy.id, kind: 'credential', credential_kind: 'gitlab_group_token', slug: 'dependency-proxy', name: 'Dependency proxy token', provider: 'gitlab.com', owner: { id: w.sub.id, full_path: 'acme/platform' }, renewal: { expires_at: '2026-12-08' }, due_on: '2026-12-08', days_left: 5 },
+      { id: proxy.id, kind: 'credential', credential_kind: 'gitlab_group_token', slug: 'dependency-proxy', name: 'Dependency proxy token', provider: 'gitlab.com', owner: { id: w.sub.id, full_path: 'acme/platform' }, renewal: { expires_at: '2026-12-08' }, due_on: '2026-12-08', days_left: 5, upstream_token: null },
     ]);
     // A Reporter of the group sees no credential (and no token) of it; an admin sees both groups'.
     expect((await t.request('GET', '/api/v4/latchkey/expiring?within=30d', { token: w.users.reporter.token })).body.credentials).toEqual([]);
