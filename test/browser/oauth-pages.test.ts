@@ -3,20 +3,52 @@
  * signs a person in and approves on the consent page while openid-client, a certified OIDC client, runs
  * the authorization code + PKCE flow around it (discovery, the token request, ID token validation against
  * the JWKS) and the token calls the API; the person then registers an application on User settings →
- * Applications (the secret shown once) and revokes what they authorised. axe-core finds no serious or
+ * Applications (the secret shown once) and revokes what they authorised. Debian's python3-authlib runs the
+ * same flow with its browser step in chromium too. axe-core finds no serious or
  * critical violation on any of these pages. Markup does not depend on the store: first store only.
  */
+import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import * as client from 'openid-client';
+import { promisify } from 'node:util';
 import { DIALECTS } from '../support/dialects.js';
+import { requireProgram } from '../support/programs.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../support/test-app.js';
 import { BROWSER_TEST_TIMEOUT, chromiumAvailable, launchBrowser, listen, seriousAxeViolations, signedIn, type BrowserUser } from '../support/browser.js';
 
 const PASSWORD = 'correct horse battery';
 const available = chromiumAvailable();
+const authlib = available && requireProgram('python3-authlib', { command: '/usr/bin/python3', args: ['-c', 'import authlib.integrations.requests_client'], hint: 'apt-get install python3-authlib' });
+
+/**
+ * authlib's side of code + PKCE, in two steps around the browser. argv: step, server URL, client id, redirect
+ * URI, then for "start" nothing (prints the authorization URL, its state and the PKCE verifier), for
+ * "finish" the state, the verifier and the callback URL the browser landed on (prints what it saw).
+ */
+const AUTHLIB_SCRIPT = String.raw`
+import json, sys
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.common.security import generate_token
+
+step, url, client_id, redirect = sys.argv[1:5]
+if step == "start":
+    client = OAuth2Session(client_id, redirect_uri=redirect, scope="api read_user", code_challenge_method="S256", token_endpoint_auth_method="none")
+    verifier = generate_token(64)
+    auth_url, state = client.create_authorization_url(url + "/oauth/authorize", code_verifier=verifier)
+    print(json.dumps({"url": auth_url, "state": state, "verifier": verifier}))
+else:
+    state, verifier, callback = sys.argv[5:8]
+    client = OAuth2Session(client_id, redirect_uri=redirect, scope="api read_user", state=state, token_endpoint_auth_method="none")
+    token = client.fetch_token(url + "/oauth/token", authorization_response=callback, code_verifier=verifier)
+    out = {"scope": token.get("scope"), "expires_in": token.get("expires_in"), "user": client.get(url + "/api/v4/user").json()["username"]}
+    new = client.refresh_token(url + "/oauth/token", refresh_token=token["refresh_token"])
+    out["rotated"] = new["refresh_token"] != token["refresh_token"]
+    out["user_after_refresh"] = client.get(url + "/api/v4/user").json()["username"]
+    print(json.dumps(out))
+`;
 
 describe.skipIf(!available)('OAuth2 pages in chromium', { timeout: BROWSER_TEST_TIMEOUT }, () => {
   let browser: Browser;
@@ -85,6 +117,23 @@ describe.skipIf(!available)('OAuth2 pages in chromium', { timeout: BROWSER_TEST_
     await Promise.all([page.waitForURL(/notice=revoked/), authorized.getByRole('button', { name: 'Revoke Browser RP' }).click()]);
     await page.getByText('The authorization was revoked').waitFor();
     expect((await fetch(`${base}/api/v4/user`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).status).toBe(401);
+  });
+
+  it.skipIf(!authlib)('authlib runs code + PKCE with its browser step in chromium: the person approves on the consent page, authlib redeems, refreshes and calls the API', async () => {
+    const { application } = await t.app.services.oauthApplications.create(w.admin, { name: 'authlib RP', redirectUri: REDIRECT, scopes: 'api read_user', confidential: false });
+    const python = async (...args: string[]) => JSON.parse((await promisify(execFile)('/usr/bin/python3', ['-c', AUTHLIB_SCRIPT, ...args], { timeout: 60_000 })).stdout) as Record<string, string>;
+    const start = await python('start', base, application.uid, REDIRECT);
+
+    const { page } = dev;
+    await page.goto(start.url!);
+    await page.getByText('wants to use your account').waitFor();
+    expect(await page.locator('ul.scopes code').allTextContents()).toEqual(['api', 'read_user']);
+    await Promise.all([page.waitForURL((u) => u.href.startsWith(REDIRECT)), page.getByRole('button', { name: 'Authorize' }).click()]);
+    const callback = callbacks.at(-1)!;
+    expect(callback.searchParams.get('state')).toBe(start.state);
+
+    const seen = await python('finish', base, application.uid, REDIRECT, start.state!, start.verifier!, callback.href);
+    expect(seen).toEqual({ scope: 'api read_user', expires_in: 7200, user: 'developer-user', rotated: true, user_after_refresh: 'developer-user' });
   });
 
   it('registers an application on User settings → Applications: the secret shown once; a refused form explains itself', async () => {
