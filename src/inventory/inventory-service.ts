@@ -295,6 +295,7 @@ export function createInventoryService({ store, findGroup, findGroupById, access
    * names, which the actor must manage. Fields a token's entry reads from the token are refused.
    */
   async function prepareTokenUpdate(actor: User, read: TokenEntryRead, input: CredentialInput): Promise<Group | null> {
+    refuseDeadToken(read);
     const readOnly = Object.keys(input).filter((f) => !(TOKEN_ENTRY_FIELDS as readonly string[]).includes(f));
     if (readOnly.length > 0) throw invalidCredential(Object.fromEntries(readOnly.map((f) => [f, ['is read from the Latchkey token (only owner, purpose, procedure and placements are set on its entry)']])));
     if (input.owner === undefined) return null;

@@ -205,6 +205,10 @@ describe.each(DIALECTS)('latchkey inventory and credential on %s', (dialect) => 
     const today = new Date().toISOString().slice(0, 10);
     expect(await cliJson('credential', 'show', slug)).toMatchObject({ slug, token_state: 'revoked', token_state_since: today, placements: [{ kind: 'manual' }] });
     expect((await cli('credential', 'show', slug)).out).toContain(`token:     revoked since ${today}`);
+    // Its fields no longer change: an import says so, naming the entry and its line.
+    const again = await cli('inventory', 'import', file);
+    expect(again.code).toBe(1);
+    expect(again.err).toContain(`credentials[0].base is a Latchkey token revoked on ${today}: its entry can no longer change (line 3)`);
     const slugs = async (...args: string[]) => ((await cliJson('credential', 'list', ...args)) as { slug: string }[]).map((e) => e.slug);
     expect(await slugs()).not.toContain(slug);
     expect(await slugs('--state', 'revoked')).toEqual([slug]);
