@@ -405,6 +405,12 @@ export function createInventoryService({ store, findGroup, findGroupById, access
 
   return {
     /**
+     * The inventory rows (placements above all) of tokens the caller already holds — a page of a token
+     * table, listed by the token services, which decided who may see them — by token id: one batch.
+     */
+    tokenFields: (tokens: readonly { id: number; rotatedFromId: number | null }[]): Promise<Map<number, Credential>> => (tokens.length === 0 ? Promise.resolve(new Map()) : store.tokenFields(tokens)),
+
+    /**
      * Entries `actor` may read: outside entries (id order), then Latchkey's tokens (token id order).
      * Offset pages count tokens up to `page.countLimit`; keyset pages (`cursor`) count nothing, so a
      * page costs the same at any depth. `owner` narrows to one group (404 when the actor cannot see it).

@@ -99,6 +99,8 @@ export interface InventoryStore {
   listTokenEntries(filter: TokenEntryFilter): Promise<TokenEntryPage>;
   /** The entry of the rotation chain `tokenId` belongs to, at its last token whatever its state (as of `today`); null when there is no such token. */
   findTokenEntry(tokenId: number, today: UtcDate): Promise<TokenEntryRead | null>;
+  /** The inventory rows (owner, purpose, placements) of these tokens' rotation chains, by token id; tokens without one are absent. */
+  tokenFields(tokens: readonly { id: number; rotatedFromId: number | null }[]): Promise<Map<number, Credential>>;
   findById(id: number): Promise<Credential | null>;
   findBySlug(slug: string): Promise<Credential | null>;
   /** The entries with these ids (those that exist), by id: one batch for a page of them (the reminder job). */

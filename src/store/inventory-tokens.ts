@@ -206,6 +206,13 @@ export function createTokenEntryReader(db: Db, reads: TokenEntryReads) {
       return { items, total: limit !== undefined && n >= limit ? limit - 1 : n, exact: limit === undefined || n < limit, hasNext };
     },
 
+    /** The inventory rows (with placements) of these tokens' rotation chains, by token id: one batch for a page of a token table. */
+    async fieldsOfTokens(tokens: readonly { id: number; rotatedFromId: number | null }[]): Promise<Map<number, Credential>> {
+      const roots = await chainRoots(db, tokens.map((t) => ({ id: t.id, rotated_from_id: t.rotatedFromId })));
+      const fields = new Map((await reads.fieldsOf([...new Set(roots.values())])).map((c) => [c.tokenId!, c]));
+      return new Map(tokens.flatMap((t) => (fields.has(roots.get(t.id)!) ? [[t.id, fields.get(roots.get(t.id)!)!] as const] : [])));
+    },
+
     /**
      * The entry of the chain any of whose tokens is `tokenId`, read at its last token, revoked, expired or
      * deleted as it may be (its entry says so); null when there is no such token (or an OAuth one).

@@ -266,6 +266,7 @@ function bind(db: Kysely<Tables>, traits: DialectTraits, inTransaction: boolean)
 
     listTokenEntries: (filter) => tokenEntries.list(filter),
     findTokenEntry: (tokenId, today) => tokenEntries.find(tokenId, today),
+    tokenFields: (tokens) => tokenEntries.fieldsOfTokens(tokens),
 
     async findById(id) {
       return one(await selectCredentials().where('c.id', '=', id).execute());

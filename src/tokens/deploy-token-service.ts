@@ -141,9 +141,11 @@ export function createDeployTokenService({ store, clock, issuer, namespaces, onR
       return { token, secret };
     },
 
-    async list(actor: User, resource: Resource, options: { active?: boolean }, page: PageRequest): Promise<Page<Token>> {
+    /** `active`: the API's GitLab filter (see onlyActive); `state`: the web UI's active and inactive tables. */
+    async list(actor: User, resource: Resource, options: { active?: boolean; state?: 'active' | 'inactive' }, page: PageRequest): Promise<Page<Token>> {
       await authorize(actor, resource, 'read');
-      return store.tokens.list({ kind: 'deploy', ...ownerOf(resource), active: onlyActive(options), today: utcDateOf(clock.now()) }, page);
+      const active = options.state === undefined ? onlyActive(options) : options.state === 'active';
+      return store.tokens.list({ kind: 'deploy', ...ownerOf(resource), active, today: utcDateOf(clock.now()) }, page);
     },
 
     /** Every deploy token of the instance; admins only. */

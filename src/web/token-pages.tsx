@@ -91,6 +91,8 @@ export function createTokenPages(ctx: WebContext, tools: WebPageTools) {
     // Keyset pages in id order, as the API's `pagination=keyset`: no page counts every token.
     const keyset = (afterId: number | null): PageRequest => ({ page: 1, perPage: TABLE_PAGE_SIZE, keyset: { afterId, direction: 'asc' } });
     const [active, inactive, expiry] = await Promise.all([a.list('active', keyset(activeAfter)), a.list('inactive', keyset(inactiveAfter)), a.expiry()]);
+    // Where each listed token is configured: its chain's inventory row (one batch for the page).
+    const placements = await ctx.services.inventory.tokenFields(active.items);
     const notice = NOTICES[queryText(request, 'notice') ?? ''];
     const paging = (page: Page<Token>, param: string, current: number | null) => ({
       nextHref: keysetNextHref(page, (id) => `${a.path}?${param}=${id}`),
@@ -119,7 +121,7 @@ export function createTokenPages(ctx: WebContext, tools: WebPageTools) {
         <CreateTokenForm model={form} csrf={chrome.csrf} />
         <ActiveTokensTable
           title={`Active ${a.kindLabel}s`}
-          model={{ tokens: active.items, now: at, actionBase: a.actionBase, canRotate: a.canRotate, withRole: a.roles !== undefined, withUsername: a.withUsername, ...paging(active, 'after', activeAfter) }}
+          model={{ tokens: active.items, now: at, actionBase: a.actionBase, canRotate: a.canRotate, withRole: a.roles !== undefined, withUsername: a.withUsername, placements, ...paging(active, 'after', activeAfter) }}
         />
         <InactiveTokensTable
           title={`Inactive ${a.kindLabel}s`}

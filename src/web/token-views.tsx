@@ -10,6 +10,8 @@ import { isRevokedAt, type Token } from '../tokens/token.js';
 import { CsrfField, KeysetPager, Notice, TableWrap } from './html.js';
 import type { ScopeOption } from './scope-help.js';
 import type { Snippet } from './snippets.js';
+import { describePlacement, type Credential } from '../inventory/credential.js';
+import { inventoryEntryPath } from './pages/inventory.js';
 
 export interface CreateFormModel {
   readonly action: string;
@@ -141,7 +143,7 @@ export function NewSecretPanel({ created }: { created: NewSecret }) {
   );
 }
 
-function CopyField({ id, label, value }: { id: string; label: string; value: string }) {
+export function CopyField({ id, label, value }: { id: string; label: string; value: string }) {
   return (
     <div class="field copy-field">
       <label for={id}>{label}</label>
@@ -190,12 +192,38 @@ export interface TokenTableModel {
    */
   readonly nextHref: string | null;
   readonly firstHref: string | null;
+  /** The inventory rows of the tokens' chains (their placements), by token id; absent: no placements column. */
+  readonly placements?: ReadonlyMap<number, Credential>;
   /** Owner/user shown beside a personal token of a service account etc. */
   readonly auditLinks?: boolean;
 }
 
 function Pager({ model, label }: { model: TokenTableModel; label: string }) {
   return <KeysetPager label={`${label} pages`} firstHref={model.firstHref} nextHref={model.nextHref} />;
+}
+
+/** Where a token is configured (its inventory entry's placements), linked to the entry that records them. */
+function Placements({ token, entry }: { token: Token; entry: Credential | undefined }) {
+  const href = inventoryEntryPath(entry?.slug ?? `token-${token.id}`);
+  if (!entry || entry.placements.length === 0) {
+    return (
+      <a href={href} class="days" aria-label={`Record where ${token.name} is configured`}>
+        None recorded
+      </a>
+    );
+  }
+  return (
+    <>
+      <ul class="placements">
+        {entry.placements.map((p) => (
+          <li>{describePlacement(p)}</li>
+        ))}
+      </ul>
+      <a href={href} aria-label={`Inventory entry of ${token.name}`}>
+        Inventory entry
+      </a>
+    </>
+  );
 }
 
 export function ActiveTokensTable({ model, title }: { model: TokenTableModel; title: string }) {
@@ -223,6 +251,7 @@ export function ActiveTokensTable({ model, title }: { model: TokenTableModel; ti
                   <th scope="col">Created</th>
                   <th scope="col">Last used</th>
                   <th scope="col">Expires</th>
+                  {model.placements && <th scope="col">Placements</th>}
                   <th scope="col">Actions</th>
                 </tr>
               </thead>
@@ -249,6 +278,11 @@ export function ActiveTokensTable({ model, title }: { model: TokenTableModel; ti
                     <td>
                       <Expires date={t.expiresAt} now={model.now} />
                     </td>
+                    {model.placements && (
+                      <td>
+                        <Placements token={t} entry={model.placements.get(t.id)} />
+                      </td>
+                    )}
                     <td class="actions">
                       {model.canRotate && <a href={`${model.actionBase}/${t.id}/rotate`} aria-label={`Rotate ${t.name}`}>Rotate</a>}
                       <a href={`${model.actionBase}/${t.id}/revoke`} class="danger" aria-label={`Revoke ${t.name}`}>

@@ -7,25 +7,27 @@
  * and a table whose rows link to where each token is rotated.
  *
  * Other sources join through `ExpirySource`: the credential inventory (src/inventory, issue 14) adds
- * the entries due in the window, overdue ones included (see `inventorySource`). There is no iCalendar feed
- * yet; when one exists, `calendarFeedUrl` returns its address and the page links it.
+ * the entries due in the window, overdue ones included (see `inventorySource`). The page also hands out
+ * the inventory's iCalendar feed address (src/calendar): made or reset by a form, shown once.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError } from '../../kernel/errors.js';
 import { addDays, daysUntil, utcDateOf, type UtcDate } from '../../kernel/dates.js';
 import type { User } from '../../namespaces/namespace.js';
 import { parseWithin, type ExpiringReport } from '../../reports/expiring-report.js';
 import { COUNT_LIMIT } from '../../kernel/page.js';
 import { inventoryEntryPath } from './inventory.js';
 import type { ReportTokenKind, TokenNamespace } from '../../reports/token-overview-store.js';
-import { Layout, TableWrap, sendHtml } from '../html.js';
+import { CsrfField, Layout, Notice, TableWrap, sendHtml } from '../html.js';
 import { queryText } from '../form.js';
-import { urgencyOf } from '../token-views.js';
+import { CopyField, urgencyOf } from '../token-views.js';
 import type { WebContext } from '../web-context.js';
 import { requireSignIn } from '../web-session.js';
 import type { WebPageTools } from '../web-tools.js';
 import { PERSONAL_TOKENS_PATH } from './personal-tokens.js';
 
 export const EXPIRING_PATH = '/-/expiring';
+const FEED_TOKEN_PATH = `${EXPIRING_PATH}/feed_token`;
 /** The timeline always shows this many days; the table follows the chosen window. */
 export const TIMELINE_DAYS = 90;
 const WINDOWS = [7, 30, 60, 90, 180, 365] as const;
@@ -151,9 +153,44 @@ export function expirySources(ctx: WebContext): ExpirySource[] {
   return [issuedTokenSource(ctx), inventorySource(ctx)];
 }
 
-/** The iCalendar feed of these dates, when this server has one (none yet). */
-export function calendarFeedUrl(_ctx: WebContext): string | null {
-  return null;
+/** Fixed notices after a redirect: looked up, never echoed from the URL. */
+const FEED_NOTICES: Record<string, string> = { feed_revoked: 'Your calendar feed address was revoked: calendars subscribed to it get nothing more.' };
+
+/**
+ * The iCalendar feed (src/calendar): the inventory's due dates, for calendar clients. Its address holds
+ * a feed token, kept only as a digest, so the address is shown once, when the token is made or reset.
+ */
+function CalendarFeed({ feed, status, csrf }: { feed: { user: string; group: string } & { token?: string }; status: { createdAt: string; lastUsedAt: string | null } | null; csrf: string }) {
+  return (
+    <section class="card" aria-labelledby="feed-heading">
+      <h2 id="feed-heading">Calendar feed (iCalendar)</h2>
+      <p>
+        Subscribe a calendar (Google, Outlook, Thunderbird, Apple) to the due dates of the inventory credentials of your groups. A group's own feed is{' '}
+        <code class="url">{feed.group}</code> with the same <code>feed_token</code>.
+      </p>
+      {feed.token !== undefined && (
+        <>
+          <Notice kind="warning">Copy this address now: it holds your feed token, and you won't be able to see it again after you leave or refresh the page.</Notice>
+          <div class="secret">
+            <CopyField id="feed-url" label="Feed address" value={`${feed.user}?feed_token=${feed.token}`} />
+          </div>
+        </>
+      )}
+      {status && feed.token === undefined && <p>{`You have a feed address, made ${status.createdAt.slice(0, 10)}, ${status.lastUsedAt ? `last read ${status.lastUsedAt.slice(0, 10)}` : 'never read yet'}.`}</p>}
+      <form method="post" action={FEED_TOKEN_PATH} class="inline">
+        <CsrfField token={csrf} />
+        <button type="submit">{status ? 'Reset the feed address (the old one stops working)' : 'Make a feed address'}</button>
+      </form>
+      {status && (
+        <form method="post" action={`${FEED_TOKEN_PATH}/revoke`} class="inline">
+          <CsrfField token={csrf} />
+          <button type="submit" class="danger">
+            Revoke the feed address
+          </button>
+        </form>
+      )}
+    </section>
+  );
 }
 
 interface Group {
@@ -244,7 +281,10 @@ export function Timeline({ groups, today }: { groups: readonly Group[]; today: U
 }
 
 export function registerExpiringPage(app: FastifyInstance, ctx: WebContext, tools: WebPageTools): void {
-  app.get(EXPIRING_PATH, { preHandler: [requireSignIn] }, async (request, reply) => {
+  const { calendar } = ctx.services;
+  const statusOf = (user: User) => calendar.status(user).catch((e: unknown) => (e instanceof DomainError && e.code === 'FEED_TOKEN_NOT_FOUND' ? null : Promise.reject(e)));
+
+  async function render(request: FastifyRequest, reply: FastifyReply, feedToken?: string) {
     const user = request.webSession!.user;
     const raw = queryText(request, 'within');
     // Any window the report reads (`30`, `30d`, `4w`); a bad one is the report's 400, as in the API.
@@ -252,20 +292,17 @@ export function registerExpiringPage(app: FastifyInstance, ctx: WebContext, tool
     const rows = (await Promise.all(expirySources(ctx).map((s) => s.rows(user, within)))).flat();
     const groups = groupRows(rows);
     const today = utcDateOf(ctx.clock.now());
-    const feed = calendarFeedUrl(ctx);
+    const feedStatus = await statusOf(user);
+    const notice = FEED_NOTICES[queryText(request, 'notice') ?? ''];
     const chosen = String(within).replace(/d$/i, '');
+    const chrome = tools.chrome(request, reply, 'expiring');
     return sendHtml(
       reply,
-      <Layout title="What expires when" chrome={tools.chrome(request, reply, 'expiring')}>
+      <Layout title="What expires when" chrome={chrome}>
         <p class="intro">
-          Everything you may see that stops working soon: tokens of your projects and groups (as Maintainer or Owner), your own, and the inventory credentials of your teams that are due. Each row links to where it is rotated or renewed.
-          {feed && (
-            <>
-              {' '}
-              <a href={feed}>Subscribe to these dates (iCalendar)</a>.
-            </>
-          )}
+          Everything you may see that stops working soon: tokens of your projects and groups (as Maintainer or Owner), your own, and the inventory credentials of your teams that are due. Each row links to where it is rotated or renewed. The inventory's dates are also a <a href="#feed-heading">calendar feed</a>.
         </p>
+        {notice && <Notice kind="success">{notice}</Notice>}
         <form method="get" action={EXPIRING_PATH} class="filters">
           <div class="field">
             <label for="expiring-within">Show what expires within</label>
@@ -330,7 +367,17 @@ export function registerExpiringPage(app: FastifyInstance, ctx: WebContext, tool
             </TableWrap>
           </>
         )}
+        <CalendarFeed feed={{ ...calendar.feedUrls(), token: feedToken }} status={feedStatus} csrf={chrome.csrf} />
       </Layout>,
     );
+  }
+
+  app.get(EXPIRING_PATH, { preHandler: [requireSignIn] }, render);
+  // Makes or resets the feed token (the service's, as POST /latchkey/feed_token); the answer shows the address once.
+  app.post(FEED_TOKEN_PATH, { preHandler: [requireSignIn, tools.csrf] }, async (request, reply) => render(request, reply, (await calendar.issue(request.webSession!.user)).token));
+  app.post(`${FEED_TOKEN_PATH}/revoke`, { preHandler: [requireSignIn, tools.csrf] }, async (request, reply) => {
+    const user = request.webSession!.user;
+    if ((await statusOf(user)) !== null) await calendar.revoke(user);
+    return reply.redirect(`${EXPIRING_PATH}?notice=feed_revoked`, 303);
   });
 }

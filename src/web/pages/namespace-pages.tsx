@@ -95,7 +95,7 @@ export function registerNamespacePages(app: FastifyInstance, ctx: WebContext, to
       async expiry() {
         return expiryBounds(ctx.clock.now(), null, false);
       },
-      list: (state, page) => deployTokens.list(user, r, { active: state === 'active' }, page),
+      list: (state, page) => deployTokens.list(user, r, { state }, page),
       async create(input) {
         const created = await deployTokens.create(user, r, { name: input.name, scopes: input.scopes, expiresAt: input.expiresAt ?? undefined, username: input.username || undefined });
         return { token: created.token, secret: created.secret, username: created.token.username ?? '' };

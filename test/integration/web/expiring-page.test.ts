@@ -135,4 +135,43 @@ describe.each(DIALECTS)('what expires when on %s', (dialect) => {
       t.clock.advance(-3 * 86_400_000);
     }
   });
+
+  it('links the iCalendar feed: its address made once by a form (shown once, then never), the feed answers to it; reset and revoke end the old one', async () => {
+    const me = webClient(t);
+    await me.signIn('maintainer-user', PASSWORD);
+    const before = await me.get('/-/expiring');
+    expect(before.html).toContain('Calendar feed (iCalendar)');
+    expect(before.html).toContain('Make a feed address');
+    expect(before.html).not.toContain('feed_token=glft-');
+    expect((await me.post('/-/expiring/feed_token', {})).status).toBe(403); // no CSRF token
+    const made = await me.submit('/-/expiring', {}, '/-/expiring/feed_token');
+    expect(made.status).toBe(200);
+    expect(made.headers['cache-control']).toBe('no-store');
+    expect(made.html).toContain("you won't be able to see it again");
+    const address = /id="feed-url"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*id="feed-url"/.exec(made.html)!.slice(1).find(Boolean)!.replaceAll('&amp;', '&');
+    const url = new URL(address);
+    expect(url.pathname).toBe('/api/v4/latchkey/calendar.ics');
+    const feedToken = url.searchParams.get('feed_token')!;
+    expect(feedToken).toMatch(/^glft-/);
+    const feed = await t.request('GET', `${url.pathname}${url.search}`);
+    expect(feed.status).toBe(200);
+    expect(feed.text).toContain('BEGIN:VCALENDAR');
+    expect(feed.text).toContain('NPM <publish>'); // the inventory's entries of the maintainer's group
+    // Afterwards the page tells it exists, never shows it again.
+    const later = await me.get('/-/expiring');
+    expect(later.html).not.toContain(feedToken);
+    expect(later.html).toContain('You have a feed address, made 2026-11-23');
+    const reset = await me.submit('/-/expiring', {}, '/-/expiring/feed_token');
+    expect(reset.html).toContain('feed_token=glft-');
+    expect(reset.html).not.toContain(feedToken);
+    expect((await t.request('GET', `${url.pathname}${url.search}`)).status).toBe(401);
+    const revoked = await me.submit('/-/expiring', {}, '/-/expiring/feed_token/revoke');
+    expect(revoked.status).toBe(303);
+    expect(revoked.location).toBe('/-/expiring?notice=feed_revoked');
+    const resetToken = /feed_token=(glft-[A-Za-z0-9_-]+)/.exec(reset.html)![1]!;
+    expect((await t.request('GET', `${url.pathname}?feed_token=${resetToken}`)).status).toBe(401);
+    const after = await me.get('/-/expiring?notice=feed_revoked');
+    expect(after.html).toContain('Your calendar feed address was revoked');
+    expect(after.html).toContain('Make a feed address');
+  });
 });

@@ -5,6 +5,7 @@
  * strings; the CSP; the UI/API label on the request counter.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parsePlacementInput } from '../../../src/inventory/credential.js';
 import { DIALECTS } from '../../support/dialects.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
 import { csrfOf, webClient } from '../../support/web-client.js';
@@ -219,6 +220,25 @@ describe.each(DIALECTS)('web token pages on %s', (dialect) => {
     }
     expect(queries.some((q) => /from "(groups|projects|users)"/i.test(q))).toBe(true);
     expect(queries.filter((q) => /count\(/i.test(q))).toEqual([]);
+  });
+
+  it('the active table shows where each token is configured: its inventory entry\'s placements, following rotation, linked to the entry', async () => {
+    const project = { type: 'project' as const, project: w.project };
+    const placed = (await t.app.services.deployTokens.create(w.admin, project, { name: 'placed-pull', scopes: ['read_registry'] })).token;
+    const bare = (await t.app.services.deployTokens.create(w.admin, project, { name: 'bare-pull', scopes: ['read_registry'] })).token;
+    await t.app.services.inventory.addPlacement(w.admin, `token-${placed.id}`, parsePlacementInput({ kind: 'ci_variable', instance: 'https://gitlab.example.com', project: 'acme/app', key: 'DOCKER_<AUTH>' }));
+    const row = (html: string, name: string) => new RegExp(`<th scope="row">${name}[\\s\\S]*?</tr>`).exec(html)![0];
+    const html = (await maintainer.get(DEPLOY_PAGE)).html;
+    expect(html).toContain('<th scope="col">Placements</th>');
+    expect(row(html, 'placed-pull')).toContain('CI variable DOCKER_&lt;AUTH>');
+    expect(row(html, 'placed-pull')).toContain('acme/app');
+    expect(row(html, 'placed-pull')).toMatch(/href="\/-\/inventory\/token-\d+" aria-label="Inventory entry of placed-pull"/);
+    expect(row(html, 'bare-pull')).toContain(`href="/-/inventory/token-${bare.id}" class="days" aria-label="Record where bare-pull is configured">None recorded`);
+    // A project access token rotated keeps its chain's placements.
+    const pat = await t.app.services.resourceTokens.create(w.admin, project, { name: 'placed-bot', scopes: ['read_api'], accessLevel: 10, expiresAt: '2026-12-31' });
+    await t.app.services.inventory.addPlacement(w.admin, `token-${pat.token.id}`, parsePlacementInput({ kind: 'manual', where: 'the release laptop' }));
+    await t.app.services.resourceTokens.rotate(w.admin, project, pat.token.id, { expiresAt: '2027-01-31' });
+    expect(row((await maintainer.get('/acme/platform/web/-/settings/access_tokens')).html, 'placed-bot')).toContain('the release laptop');
   });
 
   it('serves its assets locally and counts UI and API requests apart', async () => {
