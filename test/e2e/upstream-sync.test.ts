@@ -2,7 +2,8 @@
  * Two real `latchkey serve` processes, B acting as the upstream GitLab of A (issue 15), on each store.
  * On B: groups, a sub-group, a project, project/group access tokens and project/group deploy tokens.
  * A registers B with `latchkey upstream add`, checks and syncs it with the CLI, and sees every token
- * with its expiry in its inventory. Then A survives B's token being revoked (401), B answering 429
+ * with its expiry in its inventory, and flags the CI variable on B that holds an older secret of a synced
+ * token (in sync once B's variable is updated). Then A survives B's token being revoked (401), B answering 429
  * (a second B whose own rate limiter allows 3 requests a minute), and B being stopped mid-sync: each
  * failure is recorded on the upstream with its reason and changes no entry.
  */
@@ -66,6 +67,8 @@ describe.each(DIALECTS)('A syncs the tokens of upstream B, both `latchkey serve`
   let killing: Promise<void> | null = null;
   let tokenFile: string;
   let syncTokenId: number;
+  let webId: number;
+  let webBotSecret: string;
   const today = utcDateOf(new Date());
   const expiry = { projectBot: addDays(today, 20), groupBot: addDays(today, 45), deploy: addDays(today, 90), sync: addDays(today, 200) };
 
@@ -91,6 +94,8 @@ describe.each(DIALECTS)('A syncs the tokens of upstream B, both `latchkey serve`
       api(b, 'POST', `/groups/${platform.id}/deploy_tokens`, { name: 'platform-clone', scopes: ['read_repository'] }),
     ]);
     for (const m of made) expect(m.status, JSON.stringify(m.body)).toBe(201);
+    webId = web.id;
+    webBotSecret = made[0]!.body.token;
     // The token A uses: read_api is enough to read metadata.
     const root = (await api(b, 'GET', '/user')).body;
     const syncToken = (await api(b, 'POST', `/users/${root.id}/personal_access_tokens`, { name: 'latchkey-a', scopes: ['read_api'], expires_at: expiry.sync })).body;
@@ -138,6 +143,21 @@ describe.each(DIALECTS)('A syncs the tokens of upstream B, both `latchkey serve`
     // Due within 25 days: the project bot only (B's bootstrap token expires in 30).
     const soon = (await api(a, 'GET', `/latchkey/credentials?due_before=${addDays(today, 25)}&per_page=100`)).body.filter((e: any) => e.provider === new URL(relay.url).host);
     expect(soon.map((e: any) => e.name)).toEqual(['web-bot']);
+  }, 180_000);
+
+  it("flags the stale variable: a CI variable on B holding an older secret of a synced token, in sync once B's variable is updated", async () => {
+    const host = new URL(relay.url).host;
+    const entry = (await entriesOf(host)).find((e) => e.kind === 'gitlab_project_access_token' && e.name === 'web-bot');
+    // On B, CI holds an older secret of web-bot; A's entry learns web-bot's current one (its fingerprint).
+    expect((await api(b, 'POST', `/projects/${webId}/variables`, { key: 'WEB_BOT_TOKEN', value: 'glpat-an-older-web-bot-secret', masked: true })).status).toBe(201);
+    expect((await api(a, 'PUT', `/latchkey/credentials/${entry.slug}`, { value: webBotSecret })).status).toBe(200);
+    const placement = await api(a, 'POST', `/latchkey/credentials/${entry.slug}/placements`, { kind: 'ci_variable', instance: host, project: 'acme/platform/web', key: 'WEB_BOT_TOKEN' });
+    expect(placement.status, JSON.stringify(placement.body)).toBe(201);
+    const check = () => api(a, 'POST', `/latchkey/credentials/${entry.slug}/placements/${placement.body.id}/check`);
+    expect((await check()).body).toMatchObject({ status: 'stale', detail: 'stale: holds an older secret' });
+    expect((await api(b, 'PUT', `/projects/${webId}/variables/WEB_BOT_TOKEN`, { value: webBotSecret })).status).toBe(200);
+    expect((await check()).body).toMatchObject({ status: 'in_sync', detail: 'in sync' });
+    expect((await api(a, 'GET', `/latchkey/credentials/${entry.slug}/placement_checks`)).body).toEqual([expect.objectContaining({ placement_id: placement.body.id, status: 'in_sync' })]);
   }, 180_000);
 
   it("B's token revoked: the sync fails with 401, recorded on the upstream, and no entry changes", async () => {
