@@ -125,7 +125,7 @@ export function createTokenPages(ctx: WebContext, tools: WebPageTools) {
         />
         <InactiveTokensTable
           title={`Inactive ${a.kindLabel}s`}
-          model={{ tokens: inactive.items, now: at, actionBase: a.actionBase, canRotate: false, ...paging(inactive, 'inactive_after', inactiveAfter) }}
+          model={{ tokens: inactive.items, now: at, actionBase: a.actionBase, canRotate: false, withRole: a.roles !== undefined, ...paging(inactive, 'inactive_after', inactiveAfter) }}
         />
       </Layout>,
       extra.status ?? 200,

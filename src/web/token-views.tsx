@@ -322,8 +322,10 @@ export function InactiveTokensTable({ model, title }: { model: TokenTableModel; 
             <tr>
               <th scope="col">Token name</th>
               <th scope="col">Scopes</th>
+              {model.withRole && <th scope="col">Role</th>}
               <th scope="col">Created</th>
               <th scope="col">Last used</th>
+              <th scope="col">Expires</th>
               <th scope="col">State</th>
               <th scope="col">Audit</th>
             </tr>
@@ -333,8 +335,15 @@ export function InactiveTokensTable({ model, title }: { model: TokenTableModel; 
               <tr>
                 <th scope="row">{t.name}</th>
                 <td>{t.scopes.join(', ')}</td>
+                {model.withRole && <td>{t.accessLevel === null ? '' : accessLevelName(t.accessLevel)}</td>}
                 <td>{t.createdAt.slice(0, 10)}</td>
-                <td>{formatInstant(t.lastUsedAt)}</td>
+                <td>
+                  {formatInstant(t.lastUsedAt)}
+                  {t.lastUsedIps.length > 0 && <div class="ips">{t.lastUsedIps.join(', ')}</div>}
+                </td>
+                <td>
+                  <Expires date={t.expiresAt} now={model.now} />
+                </td>
                 <td>{stateOf(t, model.now)}</td>
                 <td>
                   <a href={`/-/audit_events?token_id=${t.id}`} aria-label={`Audit log of ${t.name}`}>Audit log</a>

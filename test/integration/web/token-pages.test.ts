@@ -241,6 +241,22 @@ describe.each(DIALECTS)('web token pages on %s', (dialect) => {
     expect(row((await maintainer.get('/acme/platform/web/-/settings/access_tokens')).html, 'placed-bot')).toContain('the release laptop');
   });
 
+  it('the inactive table shows role, last used with its IPs, and the expiry of each token', async () => {
+    const project = { type: 'project' as const, project: w.project };
+    const { token, secret } = await t.app.services.resourceTokens.create(w.admin, project, { name: 'gone-bot', scopes: ['read_api'], accessLevel: 20, expiresAt: '2026-12-31' });
+    expect((await t.request('GET', '/api/v4/projects/acme%2Fplatform%2Fweb', { token: secret })).status).toBe(200);
+    const shown = (await t.request('GET', `/api/v4/projects/${w.project.id}/access_tokens/${token.id}`, { token: w.adminToken })).body;
+    expect(shown.last_used_ips.length).toBeGreaterThan(0);
+    await t.app.services.resourceTokens.revoke(w.admin, project, token.id);
+    const html = (await maintainer.get('/acme/platform/web/-/settings/access_tokens')).html;
+    const inactive = html.slice(html.indexOf('id="inactive-heading"'));
+    const row = new RegExp('<th scope="row">gone-bot</th>[\\s\\S]*?</tr>').exec(inactive)![0];
+    expect(row).toContain('<td>Reporter</td>');
+    expect(row).toContain('2026-12-31');
+    for (const ip of shown.last_used_ips as string[]) expect(row).toContain(ip);
+    expect(row).toContain('Revoked');
+  });
+
   it('serves its assets locally and counts UI and API requests apart', async () => {
     const css = await maintainer.get('/assets/latchkey.css');
     expect(css.status).toBe(200);
