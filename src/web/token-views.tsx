@@ -202,6 +202,23 @@ function Pager({ model, label }: { model: TokenTableModel; label: string }) {
   return <KeysetPager label={`${label} pages`} firstHref={model.firstHref} nextHref={model.nextHref} />;
 }
 
+/** The cells both tables show: role (when the page has roles), created, last used with its IPs, expiry with the days left. */
+function TokenFactCells({ token: t, model }: { token: Token; model: TokenTableModel }) {
+  return (
+    <>
+      {model.withRole && <td>{t.accessLevel === null ? '' : accessLevelName(t.accessLevel)}</td>}
+      <td>{t.createdAt.slice(0, 10)}</td>
+      <td>
+        {formatInstant(t.lastUsedAt)}
+        {t.lastUsedIps.length > 0 && <div class="ips">{t.lastUsedIps.join(', ')}</div>}
+      </td>
+      <td>
+        <Expires date={t.expiresAt} now={model.now} />
+      </td>
+    </>
+  );
+}
+
 /** Where a token is configured (its inventory entry's placements), linked to the entry that records them. */
 function Placements({ token, entry }: { token: Token; entry: Credential | undefined }) {
   const href = inventoryEntryPath(entry?.slug ?? `token-${token.id}`);
@@ -269,15 +286,7 @@ export function ActiveTokensTable({ model, title }: { model: TokenTableModel; ti
                         <code class="scope-chip">{s}</code>
                       ))}
                     </td>
-                    {model.withRole && <td>{t.accessLevel === null ? '' : accessLevelName(t.accessLevel)}</td>}
-                    <td>{t.createdAt.slice(0, 10)}</td>
-                    <td>
-                      {formatInstant(t.lastUsedAt)}
-                      {t.lastUsedIps.length > 0 && <div class="ips">{t.lastUsedIps.join(', ')}</div>}
-                    </td>
-                    <td>
-                      <Expires date={t.expiresAt} now={model.now} />
-                    </td>
+                    <TokenFactCells token={t} model={model} />
                     {model.placements && (
                       <td>
                         <Placements token={t} entry={model.placements.get(t.id)} />
@@ -335,15 +344,7 @@ export function InactiveTokensTable({ model, title }: { model: TokenTableModel; 
               <tr>
                 <th scope="row">{t.name}</th>
                 <td>{t.scopes.join(', ')}</td>
-                {model.withRole && <td>{t.accessLevel === null ? '' : accessLevelName(t.accessLevel)}</td>}
-                <td>{t.createdAt.slice(0, 10)}</td>
-                <td>
-                  {formatInstant(t.lastUsedAt)}
-                  {t.lastUsedIps.length > 0 && <div class="ips">{t.lastUsedIps.join(', ')}</div>}
-                </td>
-                <td>
-                  <Expires date={t.expiresAt} now={model.now} />
-                </td>
+                <TokenFactCells token={t} model={model} />
                 <td>{stateOf(t, model.now)}</td>
                 <td>
                   <a href={`/-/audit_events?token_id=${t.id}`} aria-label={`Audit log of ${t.name}`}>Audit log</a>
