@@ -123,7 +123,7 @@ export function createCalendarService(deps: CalendarServiceDeps) {
     /** The feed of every entry the token's user can read (Reporter+ of the owning group or an ancestor). */
     async userFeed(feedToken: string | undefined): Promise<string> {
       const user = await ownerOf(feedToken);
-      const list = await entries({ readableBy: { userId: user.id, today: today() } });
+      const list = await entries({ readableBy: { userId: user.id, today: today() }, live: true });
       return renderCalendar({ name: `Latchkey: credentials due (${user.username})`, stamp: stamp(), events: list.map(eventOf) });
     },
 
@@ -132,7 +132,7 @@ export function createCalendarService(deps: CalendarServiceDeps) {
       const user = await ownerOf(feedToken);
       const group = await deps.findGroup(groupRef);
       if (!group || (!user.isAdmin && (await deps.accessLevel(user, { type: 'group', group })) < AccessLevel.REPORTER)) throw notFound('Group Not Found', 'GROUP_NOT_FOUND');
-      const list = await entries({ ownerGroupId: group.id });
+      const list = await entries({ ownerGroupId: group.id, live: true });
       return renderCalendar({ name: `Latchkey: credentials due (${group.fullPath})`, stamp: stamp(), events: list.map(eventOf) });
     },
   };

@@ -27,6 +27,8 @@ export interface CredentialFilter {
   readonly dueOnOrBefore?: UtcDate;
   /** list(): the rows of tokens' inventory fields instead of outside entries. */
   readonly tokenFields?: boolean;
+  /** Without synced entries whose upstream token ended (revoked or disappeared): nothing to renew there. */
+  readonly live?: boolean;
 }
 
 /** Which of Latchkey's tokens a list returns, and which page of them (token id order). */

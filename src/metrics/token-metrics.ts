@@ -45,7 +45,7 @@ export function createMetricsScraper(deps: TokenMetricsDeps) {
         deps.overview.activeExpiring({ today, now: now.toISOString(), until: null, limitPerKind: seriesPerKind }),
         deps.overview.countByKindAndState({ today, now: now.toISOString() }),
         deps.overview.expiringWithin({ today, bounds: EXPIRING_WITHIN_DAYS.map((d) => addDays(today, d)) }),
-        deps.credentials?.dueBy({ until: null, limit: seriesPerKind }) ?? [],
+        deps.credentials?.dueBy({ until: null, limit: seriesPerKind, live: true }) ?? [],
         deps.credentials?.count() ?? 0,
       ]);
       const expiry: MetricFamily = {

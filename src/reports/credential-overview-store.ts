@@ -26,8 +26,11 @@ export interface DueCredentialOverview {
 export type UpstreamTokenState = 'revoked' | 'disappeared' | null;
 
 export interface CredentialOverviewStore {
-  /** Outside credentials due on or before `until` (every one when null), overdue ones included, by due date then id; at most `limit`. */
-  dueBy(query: { until: UtcDate | null; limit?: number }): Promise<DueCredentialOverview[]>;
-  /** How many outside credentials there are (the gauge's omitted count). */
+  /**
+   * Outside credentials due on or before `until` (every one when null), overdue ones included, by due date
+   * then id; at most `limit`. `live`: without synced entries whose upstream token ended (the gauge's view).
+   */
+  dueBy(query: { until: UtcDate | null; limit?: number; live?: boolean }): Promise<DueCredentialOverview[]>;
+  /** How many live outside credentials there are (the gauge's omitted count): synced entries whose upstream token ended do not count. */
   count(): Promise<number>;
 }

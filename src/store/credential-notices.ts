@@ -6,7 +6,7 @@
 import { sql, type ExpressionBuilder, type Generated, type Kysely } from 'kysely';
 import type { Database, ExpiryNoticeDeliveriesTable } from './database.js';
 import type { InventoryCredentialsTable } from './inventory.js';
-import { endedUpstreamToken, type UpstreamTokensTable } from './upstreams.js';
+import { notEndedUpstream } from './upstream-tokens-table.js';
 import { createWebhookStore } from '../webhooks/webhook-store.js';
 import type { CredentialInterval, CredentialNoticeStore, DueCredential } from '../notifications/credential-notice-store.js';
 import type { NoticeBand } from '../notifications/expiry-check.js';
@@ -24,7 +24,7 @@ export interface CredentialNoticesTable {
 /** One e-mail recipient of a credential notice: the token notices' delivery row, to a credential notice. */
 export type CredentialNoticeDeliveriesTable = ExpiryNoticeDeliveriesTable;
 
-type Tables = Database & { inventory_credentials: InventoryCredentialsTable; credential_notices: CredentialNoticesTable; credential_notice_deliveries: CredentialNoticeDeliveriesTable; upstream_tokens: UpstreamTokensTable };
+type Tables = Database & { inventory_credentials: InventoryCredentialsTable; credential_notices: CredentialNoticesTable; credential_notice_deliveries: CredentialNoticeDeliveriesTable };
 
 /** Credential deliveries in `webhook_deliveries` carry no token: token_id 0, the payload names the credential. */
 export const CREDENTIAL_WEBHOOK_TOKEN_ID = 0;
@@ -43,7 +43,7 @@ export function dueCredentialsQuery(db: Kysely<Tables>, band: NoticeBand, after:
       not(exists(selectFrom('credential_notices as n').select(sql<number>`1`.as('one')).whereRef('n.credential_id', '=', 'c.id').whereRef('n.due_on', '=', 'c.due_on').where('n.interval', 'in', [...band.settledBy]))),
     )
     // A synced entry whose upstream token was revoked or has disappeared is no longer renewed: no reminder.
-    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('upstream_tokens as u').select(sql<number>`1`.as('one')).whereRef('u.credential_id', '=', 'c.id').where(endedUpstreamToken))));
+    .where(notEndedUpstream);
   if (after) q = q.where((eb) => eb.and([eb('c.due_on', '>=', after.dueOn), eb.or([eb('c.due_on', '>', after.dueOn), eb('c.id', '>', after.id)])]));
   return q.orderBy('c.due_on').orderBy('c.id').limit(limit);
 }

@@ -2,7 +2,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
 import { renewalOf, type InventoryCredentialsTable } from './inventory.js';
-import type { UpstreamTokensTable } from './upstreams.js';
+import { notEndedUpstream, type UpstreamTokensTable } from './upstream-tokens-table.js';
 import type { CredentialOverviewStore, UpstreamTokenState } from '../reports/credential-overview-store.js';
 
 type Tables = Database & { inventory_credentials: InventoryCredentialsTable; upstream_tokens: UpstreamTokensTable };
@@ -13,7 +13,7 @@ const upstreamTokenState = (r: { revoked: number | null; state: string | null })
 export function createCredentialOverviewStore(database: Kysely<Database>): CredentialOverviewStore {
   const db = database as unknown as Kysely<Tables>;
   return {
-    async dueBy({ until, limit }) {
+    async dueBy({ until, limit, live }) {
       let q = db
         .selectFrom('inventory_credentials as c')
         .innerJoin('groups as g', 'g.id', 'c.owner_group_id')
@@ -22,12 +22,13 @@ export function createCredentialOverviewStore(database: Kysely<Database>): Crede
         .select(['c.id', 'c.slug', 'c.name', 'c.kind', 'c.provider', 'c.owner_group_id', 'g.full_path', 'c.renewal_type', 'c.expires_at', 'c.every_days', 'c.event', 'c.review_every_days', 'c.due_on', 'u.revoked', 'u.state'])
         .where('c.token_id', 'is', null);
       if (until !== null) q = q.where('c.due_on', '<=', until);
+      if (live) q = q.where(notEndedUpstream);
       q = q.orderBy('c.due_on').orderBy('c.id');
       if (limit !== undefined) q = q.limit(limit);
       return (await q.execute()).map((r) => ({ id: r.id, slug: r.slug, name: r.name, kind: r.kind, provider: r.provider, owner: { id: r.owner_group_id, fullPath: r.full_path }, renewal: renewalOf(r), dueOn: r.due_on, upstreamToken: upstreamTokenState(r) }));
     },
     async count() {
-      const r = await db.selectFrom('inventory_credentials').select((eb) => eb.fn.countAll().as('n')).where('token_id', 'is', null).executeTakeFirstOrThrow();
+      const r = await db.selectFrom('inventory_credentials as c').select((eb) => eb.fn.countAll().as('n')).where('c.token_id', 'is', null).where(notEndedUpstream).executeTakeFirstOrThrow();
       return Number(r.n);
     },
   };

@@ -10,6 +10,7 @@ import { offsetOf } from '../kernel/page.js';
 import type { Database } from './database.js';
 import type { DialectTraits } from './dialects.js';
 import { containsPattern } from './like.js';
+import { notEndedUpstream } from './upstream-tokens-table.js';
 import { createTokenEntryReader, reporterInTree } from './inventory-tokens.js';
 
 export interface InventoryCredentialsTable {
@@ -198,6 +199,7 @@ function bind(db: Kysely<Tables>, traits: DialectTraits, inTransaction: boolean)
     if (f.ownerGroupId !== undefined) out = out.where('c.owner_group_id', '=', f.ownerGroupId);
     if (f.kind !== undefined) out = out.where('c.kind', '=', f.kind);
     if (f.dueOnOrBefore !== undefined) out = out.where('c.due_on', '<=', f.dueOnOrBefore);
+    if (f.live) out = out.where(notEndedUpstream);
     if (f.search !== undefined) {
       const pattern = containsPattern(f.search);
       out = out.where((eb) =>

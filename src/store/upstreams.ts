@@ -2,8 +2,9 @@
  * Kysely implementation of UpstreamStore (both dialects). The tables' types live here and are added to
  * the handle with `withTables`, so the upstreams' schema stays with the code that uses it.
  */
-import type { ExpressionBuilder, Generated, Kysely, Selectable, Transaction } from 'kysely';
+import type { Generated, Kysely, Selectable, Transaction } from 'kysely';
 import { conflict } from '../kernel/errors.js';
+import type { UpstreamTokensTable } from './upstream-tokens-table.js';
 import { offsetOf } from '../kernel/page.js';
 import type { PlacementCheck, RemoteToken, SyncCounts, SyncedToken, Upstream, UpstreamTokenKind } from '../upstreams/upstream.js';
 import type { UpstreamStore, UpstreamSyncPorts } from '../upstreams/upstream-store.js';
@@ -27,25 +28,7 @@ export interface UpstreamsTable {
   sync_counts: string | null;
 }
 
-export interface UpstreamTokensTable {
-  id: Generated<number>;
-  upstream_id: number;
-  kind: string;
-  remote_id: number;
-  credential_id: number;
-  resource: string;
-  name: string;
-  scopes: string;
-  access_level: number | null;
-  expires_at: string | null;
-  last_used_at: string | null;
-  revoked: number;
-  active: number;
-  state: string;
-  first_seen_at: string;
-  last_seen_at: string;
-  disappeared_at: string | null;
-}
+export type { UpstreamTokensTable };
 
 export interface PlacementChecksTable {
   placement_id: number;
@@ -55,8 +38,6 @@ export interface PlacementChecksTable {
   checked_at: string;
 }
 
-/** A synced token that ended upstream: revoked, or gone from a complete sync. Its entry gets no reminders. */
-export const endedUpstreamToken = (eb: ExpressionBuilder<{ u: UpstreamTokensTable }, 'u'>) => eb.or([eb('u.revoked', '=', 1), eb('u.state', '=', 'disappeared')]);
 
 type OwnTables = { upstreams: UpstreamsTable; upstream_tokens: UpstreamTokensTable; placement_checks: PlacementChecksTable };
 type Tables = Database & OwnTables & { inventory_credentials: InventoryCredentialsTable };

@@ -1,8 +1,8 @@
 /**
  * Synced entries whose upstream token ended (issue 15): an entry a sync made for a token the upstream
  * has revoked, or that a complete sync no longer saw, gets no credential reminder — no 60/30/7 notice,
- * no e-mail, no `credential.expiring` delivery — and the expiring report shows it as such
- * (`upstream_token`). The synced state is written through the upstream store's own sync ports, as a
+ * no e-mail, no `credential.expiring` delivery, no `latchkey_token_expiry_days` series, no calendar
+ * event — and the expiring report shows it as such (`upstream_token`). The synced state is written through the upstream store's own sync ports, as a
  * sync writes it; on both stores.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { entryForUpstreamToken } from '../../../src/upstreams/upstream-entries.j
 import type { RemoteToken } from '../../../src/upstreams/upstream.js';
 import type { UtcDate } from '../../../src/kernel/dates.js';
 import { formatExpiringReport } from '../../../src/cli/expiring-command.js';
+import { parseExposition } from '../../support/prometheus-exposition.js';
 
 const NOW = '2026-12-03T10:00:00.000Z';
 
@@ -85,5 +86,18 @@ describe.each(DIALECTS)('reminders of synced entries on %s', (dialect) => {
     const table = formatExpiringReport(await t.app.services.expiringReport.build(w.admin, 30));
     expect(table).toMatch(/primary-project-token-2 .* revoked$/m);
     expect(table).toMatch(/primary-project-token-3 .* disappeared$/m);
+  });
+
+  it('leaves them out of the expiry gauge and the calendar feeds', async () => {
+    const ids = await syncedEntries();
+    const metrics = parseExposition((await t.request('GET', '/metrics')).text);
+    const series = metrics.get('latchkey_token_expiry_days')!.samples.filter((m) => m.labels.kind === 'credential').map((m) => Number(m.labels.credential_id));
+    expect(series).toEqual([ids.live]);
+
+    const feedToken = (await t.request('POST', '/api/v4/latchkey/feed_token', { token: w.adminToken })).body.token as string;
+    const feed = await t.request('GET', `/api/v4/latchkey/groups/${encodeURIComponent(w.sub.fullPath)}/calendar.ics?feed_token=${feedToken}`);
+    expect(feed.status).toBe(200);
+    const uids = [...feed.text.matchAll(/^UID:credential-(\d+)@/gm)].map((m) => Number(m[1]));
+    expect(uids).toEqual([ids.live]);
   });
 });
