@@ -267,7 +267,7 @@ function History({ entries, olderHref }: { entries: readonly RenewalEntry[]; old
 }
 
 export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, tools: WebPageTools): void {
-  const { inventory, namespaces } = ctx.services;
+  const { inventory, namespaces, upstreams } = ctx.services;
 
   app.get(INVENTORY_PATH, { preHandler: [requireSignIn] }, async (request, reply) => {
     const user = request.webSession!.user;
@@ -328,6 +328,8 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
     const now = ctx.clock.now();
     const chrome = tools.chrome(request, reply, 'inventory');
     const manage = await canManage(user, c);
+    // The last check of each ci_variable placement (issue 15 item 4): "in sync", "stale: …", "missing", "cannot read: …".
+    const checks = new Map((c.id === null ? [] : await upstreams.placementChecks(user, c.slug)).map((k) => [k.placementId, k]));
     const olderHref = history.hasNext === true || (history.exact !== false && history.total > historyPage * HISTORY_PER_PAGE) ? `${inventoryEntryPath(c.slug)}?history_page=${historyPage + 1}` : null;
     return sendHtml(
       reply,
@@ -399,15 +401,38 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
                   <tr>
                     <th scope="col">Where</th>
                     <th scope="col">Kind</th>
+                    <th scope="col">Last check</th>
                   </tr>
                 </thead>
                 <tbody>
-                  {c.placements.map((p) => (
-                    <tr>
-                      <th scope="row">{describePlacement(p)}</th>
-                      <td>{p.kind === 'manual' ? 'manual (a person updates it)' : p.kind.replace(/_/g, ' ')}</td>
-                    </tr>
-                  ))}
+                  {c.placements.map((p) => {
+                    const check = checks.get(p.id);
+                    return (
+                      <tr>
+                        <th scope="row">{describePlacement(p)}</th>
+                        <td>{p.kind === 'manual' ? 'manual (a person updates it)' : p.kind.replace(/_/g, ' ')}</td>
+                        <td>
+                          {p.kind !== 'ci_variable' ? (
+                            'Not checkable'
+                          ) : (
+                            <>
+                              {check ? (
+                                <span>{`${check.detail} (${formatInstant(check.checkedAt)})`}</span>
+                              ) : (
+                                'Not checked yet'
+                              )}
+                              <form method="post" action={`${inventoryEntryPath(c.slug)}/placements/${p.id}/check`} class="inline">
+                                <CsrfField token={chrome.csrf} />
+                                <button type="submit" aria-label={`Check now: ${describePlacement(p)}`}>
+                                  Check now
+                                </button>
+                              </form>
+                            </>
+                          )}
+                        </td>
+                      </tr>
+                    );
+                  })}
                 </tbody>
               </table>
             </TableWrap>
@@ -424,9 +449,24 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
     );
   }
 
+  const ENTRY_NOTICES: Record<string, string> = { renewed: 'Marked renewed.', checked: 'Placement checked: its result is in the Placements table.' };
   app.get<{ Params: { ref: string } }>(`${INVENTORY_PATH}/:ref`, { preHandler: [requireSignIn] }, (request, reply) =>
-    entryPage(request, reply, { notice: queryText(request, 'notice') === 'renewed' ? 'Marked renewed.' : undefined }),
+    entryPage(request, reply, { notice: ENTRY_NOTICES[queryText(request, 'notice') ?? ''] }),
   );
+
+  /** "Check now": reads the variable and compares it with the fingerprint by the rules of POST …/placements/:id/check (anyone who reads the entry). */
+  app.post<{ Params: { ref: string; placement: string } }>(`${INVENTORY_PATH}/:ref/placements/:placement/check`, { preHandler: [requireSignIn, tools.csrf] }, async (request, reply) => {
+    const user = request.webSession!.user;
+    const c = await inventory.get(user, request.params.ref);
+    try {
+      await upstreams.checkPlacement(user, c.slug, /^[0-9]{1,10}$/.test(request.params.placement) ? Number(request.params.placement) : -1);
+    } catch (e) {
+      const kind = (e as { kind?: string }).kind;
+      if (kind === 'not_found' || kind === undefined) throw e;
+      return entryPage(request, reply, { error: errorText(e), status: 400 });
+    }
+    return reply.redirect(`${inventoryEntryPath(c.slug)}?notice=checked`, 303);
+  });
 
   app.post<{ Params: { ref: string } }>(`${INVENTORY_PATH}/:ref/renewals`, { preHandler: [requireSignIn, tools.csrf] }, async (request, reply) => {
     const values = { renewedOn: formText(request, 'renewed_on').trim(), expiresAt: formText(request, 'expires_at').trim(), placements: formList(request, 'placements_updated'), note: formText(request, 'note') };

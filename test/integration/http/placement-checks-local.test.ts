@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../support/dialects.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
+import { csrfOf, webClient } from '../../support/web-client.js';
 
 const HOST = 'latchkey.example.com';
 const CURRENT = 'glpat-current-secret-0001';
@@ -95,5 +96,24 @@ describe.each(DIALECTS)('placement checks on Latchkey itself on %s', (dialect) =
     const entry = await t.request('POST', `/api/v4/latchkey/credentials/${slug}/placements`, { token: w.adminToken, body: { kind: 'ci_variable', instance: 'gitlab.example.com', project: 'acme/platform/web', key: 'NPM_TOKEN' } });
     expect(entry.status, JSON.stringify(entry.body)).toBe(201);
     expect((await check((entry.body as any).id)).body).toMatchObject({ status: 'cannot_read', detail: 'cannot read: no upstream is registered for gitlab.example.com' });
+  });
+
+  it("the web entry page shows each placement's last check, and 'Check now' runs one by the API's rules", async () => {
+    await t.app.services.accounts.setPasswordByUsername('reporter-user', 'correct horse battery');
+    const page = webClient(t);
+    expect((await page.signIn('reporter-user', 'correct horse battery')).status).toBe(303);
+    const entry = await page.get(`/-/inventory/${slug}`);
+    expect(entry.status).toBe(200);
+    expect(entry.html).toContain('Last check');
+    expect(entry.html).toMatch(/in sync \(2026-11-23/);
+    expect(entry.html).not.toContain(CURRENT);
+    // The netrc placement is on a project the reporter cannot see: missing to them, from the page as from the API.
+    const checked = await page.post(`/-/inventory/${slug}/placements/${ids.netrc}/check`, { _csrf: csrfOf(entry.html) });
+    expect(checked.status).toBe(303);
+    expect(checked.location).toBe(`/-/inventory/${slug}?notice=checked`);
+    const shown = await t.request('GET', `/api/v4/latchkey/credentials/${slug}/placement_checks`, { token: w.adminToken });
+    expect((shown.body as any[]).find((c) => c.placement_id === ids.netrc)).toMatchObject({ status: 'missing' });
+    expect((await page.get(`/-/inventory/${slug}?notice=checked`)).html).toContain('Placement checked');
+    expect((await page.post(`/-/inventory/${slug}/placements/${ids.netrc}/check`, {})).status).toBe(403);
   });
 });
