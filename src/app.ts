@@ -59,6 +59,7 @@ import { REGISTRY_KEY_PURPOSE } from './protocols/registry/index.js';
 import { OIDC_KEY_PURPOSE } from './oauth/oidc.js';
 import { createSignInModule } from './sessions/index.js';
 import { createOAuthModule } from './oauth/index.js';
+import { DEFAULT_OAUTH_SETTINGS } from './oauth/oauth-service.js';
 import { auditRecordOfOAuthEvent } from './oauth/oauth-events.js';
 import { createInventoryService } from './inventory/inventory-service.js';
 import { createInventoryStore } from './store/inventory.js';
@@ -270,6 +271,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   // OAuth2 / OpenID Connect provider (issue 17): applications, grants, OAuth tokens.
   const oauth = createOAuthModule({
     db: store.db, users: store.namespaces, namespaces, serverSecret: secrets, clock, random, digester, verifier, onRevoked: revocations.publish,
+    settings: { ...DEFAULT_OAUTH_SETTINGS, refreshTokenLifetimeDays: config.oauthRefreshTokenLifetimeDays },
     onEvent: (e) => {
       audit.writer.record(auditRecordOfOAuthEvent(e));
       metrics.oauthEvents.inc({ event: e.name.slice('oauth.'.length), flow: e.grant.flow, reason: e.reason ?? '' });

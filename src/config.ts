@@ -44,6 +44,8 @@ export interface Config {
   readonly requireTokenExpiry: boolean;
   /** `LATCHKEY_MAX_TOKEN_LIFETIME_DAYS` (default 365): the longest a personal or resource token may live. */
   readonly maxTokenLifetimeDays: number;
+  /** `LATCHKEY_OAUTH_REFRESH_TOKEN_LIFETIME_DAYS` (unset: never, GitLab's default): an OAuth grant's refresh stops working this many days after it was issued. */
+  readonly oauthRefreshTokenLifetimeDays: number | null;
   /** `LATCHKEY_WEBHOOK_TIMEOUT_MS` (default 10000): how long a webhook receiver has to answer one delivery. */
   readonly webhookTimeoutMs: number;
   /**
@@ -246,6 +248,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsTokenSeries: integer(env, 'LATCHKEY_METRICS_TOKEN_SERIES', 100, 0, 100_000),
     requireTokenExpiry: boolean(env, 'LATCHKEY_REQUIRE_TOKEN_EXPIRY', true),
     maxTokenLifetimeDays: integer(env, 'LATCHKEY_MAX_TOKEN_LIFETIME_DAYS', 365, 1, 36_500),
+    oauthRefreshTokenLifetimeDays: env.LATCHKEY_OAUTH_REFRESH_TOKEN_LIFETIME_DAYS ? integer(env, 'LATCHKEY_OAUTH_REFRESH_TOKEN_LIFETIME_DAYS', 0, 1, 36_500) : null,
     webhookTimeoutMs: integer(env, 'LATCHKEY_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
     webhookIntervalMs: integer(env, 'LATCHKEY_WEBHOOK_INTERVAL_MS', 5000, 100, 3_600_000),
     webhookAllowLocalNetwork: boolean(env, 'LATCHKEY_WEBHOOK_ALLOW_LOCAL_NETWORK', false),

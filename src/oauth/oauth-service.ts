@@ -47,6 +47,8 @@ export interface OAuthSettings {
   /** Device code lifetime (RFC 8628) and the polling interval devices are told. */
   readonly deviceCodeTtlSeconds: number;
   readonly devicePollIntervalSeconds: number;
+  /** Refresh grant lifetime in days, counted from issue (refreshes do not extend it); null: never expires (GitLab's default). */
+  readonly refreshTokenLifetimeDays: number | null;
 }
 
 /** Expired codes and device codes are kept a day (a replayed code still revokes its grant), then deleted. */
@@ -54,7 +56,7 @@ const CODE_RETENTION_MS = 24 * 3600 * 1000;
 /** Rotated-away refresh tokens, and those of revoked grants, are kept 30 days (reuse detection, leak look-ups), then deleted. */
 const REFRESH_RETENTION_MS = 30 * 24 * 3600 * 1000;
 
-export const DEFAULT_OAUTH_SETTINGS: OAuthSettings = { accessTokenTtlSeconds: 7200, codeTtlSeconds: 600, deviceCodeTtlSeconds: 600, devicePollIntervalSeconds: 5 };
+export const DEFAULT_OAUTH_SETTINGS: OAuthSettings = { accessTokenTtlSeconds: 7200, codeTtlSeconds: 600, deviceCodeTtlSeconds: 600, devicePollIntervalSeconds: 5, refreshTokenLifetimeDays: null };
 
 export interface OAuthServiceDeps {
   store: OAuthStore;
@@ -241,7 +243,7 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     const user = await users.findUserById(found.userId);
     if (!user || user.state !== 'active') throw new OAuthError('invalid_grant');
     const result = await store.transaction(async (tx) => {
-      const grant = await tx.insertGrant({ applicationId: app.id, userId: found.userId, scopes: found.scopes, flow: 'authorization_code', nonce: found.nonce, authTime: found.createdAt, createdAt: now.toISOString() });
+      const grant = await tx.insertGrant({ applicationId: app.id, userId: found.userId, scopes: found.scopes, flow: 'authorization_code', nonce: found.nonce, authTime: found.createdAt, createdAt: now.toISOString(), expiresAt: grantExpiry(now) });
       // A concurrent redemption won: nothing of this one is kept (rolled back), and the replay is handled below.
       if (!(await tx.markCodeUsed(found.id, now.toISOString(), grant.id))) throw new RaceLost();
       return { grant, issued: await issue(tx, app, grant, found.scopes, now) };
@@ -272,6 +274,10 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     return application ? { grant, application, user } : null;
   }
 
+  /** A new grant's expiry under the configured lifetime; stored, so a later config change does not rewrite it. */
+  const grantExpiry = (now: Date): string | null =>
+    settings.refreshTokenLifetimeDays === null ? null : new Date(now.getTime() + settings.refreshTokenLifetimeDays * 86_400_000).toISOString();
+
   async function refresh(app: OAuthApplication, params: Params, issuer: string): Promise<TokenResponse> {
     const presented = text(params, 'refresh_token');
     if (!presented) throw new OAuthError('invalid_request', 'Missing required parameter: refresh_token.');
@@ -281,6 +287,7 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     if (!found) throw new OAuthError('invalid_grant');
     const grant = await store.findGrant(found.grantId);
     if (!grant || grant.applicationId !== app.id || grant.revokedAt !== null) throw new OAuthError('invalid_grant');
+    if (grant.expiresAt !== null && now.getTime() >= Date.parse(grant.expiresAt)) throw new OAuthError('invalid_grant');
     if (found.usedAt !== null) {
       // Rotation: a refresh token works once. Seeing it again means two parties hold it; end the grant.
       await revokeGrant(grant.id, 'refresh_reuse', null, app);
@@ -324,7 +331,7 @@ export function createOAuthService(deps: OAuthServiceDeps) {
     const result = await store
       .transaction(async (tx) => {
         if (!(await tx.markDeviceCodeUsed(found.id, now.toISOString()))) throw new RaceLost();
-        const grant = await tx.insertGrant({ applicationId: app.id, userId: user.id, scopes: found.scopes, flow: 'device_code', nonce: null, authTime: found.approvedAt!, createdAt: now.toISOString() });
+        const grant = await tx.insertGrant({ applicationId: app.id, userId: user.id, scopes: found.scopes, flow: 'device_code', nonce: null, authTime: found.approvedAt!, createdAt: now.toISOString(), expiresAt: grantExpiry(now) });
         return { grant, issued: await issue(tx, app, grant, found.scopes, now) };
       })
       .catch((e: unknown) => {

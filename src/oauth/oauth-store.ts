@@ -25,6 +25,8 @@ export interface OAuthGrant {
   readonly createdAt: string;
   readonly revokedAt: string | null;
   readonly revokeReason: string | null;
+  /** When refreshing stops working (issued + the configured lifetime, not extended by refreshes); null: never. */
+  readonly expiresAt: string | null;
 }
 
 export interface OAuthCode {

@@ -328,6 +328,7 @@ export interface OauthGrantsTable {
   created_at: string;
   revoked_at: string | null;
   revoke_reason: string | null;
+  expires_at: string | null;
 }
 
 export interface OauthCodesTable {

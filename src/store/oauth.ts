@@ -28,6 +28,7 @@ const toGrant = (r: Selectable<OauthGrantsTable>): OAuthGrant => ({
   createdAt: r.created_at,
   revokedAt: r.revoked_at,
   revokeReason: r.revoke_reason,
+  expiresAt: r.expires_at,
 });
 
 const toCode = (r: Selectable<OauthCodesTable>): OAuthCode => ({
@@ -157,7 +158,7 @@ export function createOAuthStore(db: Kysely<Database>): OAuthStore {
     async insertGrant(g) {
       const r = await db
         .insertInto('oauth_grants')
-        .values({ application_id: g.applicationId, user_id: g.userId, scopes: JSON.stringify(g.scopes), flow: g.flow, nonce: g.nonce, auth_time: g.authTime, created_at: g.createdAt, revoked_at: null, revoke_reason: null })
+        .values({ application_id: g.applicationId, user_id: g.userId, scopes: JSON.stringify(g.scopes), flow: g.flow, nonce: g.nonce, auth_time: g.authTime, created_at: g.createdAt, expires_at: g.expiresAt, revoked_at: null, revoke_reason: null })
         .returningAll()
         .executeTakeFirstOrThrow();
       return toGrant(r);

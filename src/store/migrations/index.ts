@@ -33,6 +33,7 @@ import { createUpstreams } from './2026-12-03T1300-upstreams.js';
 import { createPlacementChecks } from './2026-12-03T1301-placement-checks.js';
 import { createOauthDeviceCodes } from './2026-12-03T0703-oauth-device-codes.js';
 import { createOauthApplicationGroupOwner } from './2026-12-03T2000-oauth-application-group-owner.js';
+import { createOauthGrantExpiry } from './2026-12-03T2300-oauth-grant-expiry.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -64,6 +65,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-03T1200-credential-reminders': createCredentialReminders(traits),
     '2026-12-03T1301-placement-checks': createPlacementChecks(traits),
     '2026-12-03T2000-oauth-application-group-owner': createOauthApplicationGroupOwner(traits),
+    '2026-12-03T2300-oauth-grant-expiry': createOauthGrantExpiry(traits),
   };
   return { getMigrations: async () => migrations };
 }
