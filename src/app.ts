@@ -60,6 +60,7 @@ import { OIDC_KEY_PURPOSE } from './oauth/oidc.js';
 import { createSignInModule } from './sessions/index.js';
 import { createOAuthModule } from './oauth/index.js';
 import { DEFAULT_OAUTH_SETTINGS } from './oauth/oauth-service.js';
+import { createOAuthGrantOverview } from './store/oauth.js';
 import { auditRecordOfOAuthEvent } from './oauth/oauth-events.js';
 import { createInventoryService } from './inventory/inventory-service.js';
 import { createInventoryStore } from './store/inventory.js';
@@ -183,7 +184,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   // Reports and notifications. Read-only token queries shared by the expiring report and the /metrics gauges.
   const tokenOverview = createTokenOverviewStore(store.db);
   const credentialOverview = createCredentialOverviewStore(store.db);
-  const expiringReport = createExpiringReport({ overview: tokenOverview, credentials: credentialOverview, namespaces: store.namespaces, accessLevel: namespaces.accessLevel, clock });
+  const expiringReport = createExpiringReport({ overview: tokenOverview, credentials: credentialOverview, oauthGrants: createOAuthGrantOverview(store.db), namespaces: store.namespaces, accessLevel: namespaces.accessLevel, clock });
   const metricsScraper = createMetricsScraper({ overview: tokenOverview, credentials: credentialOverview, registry: metrics, clock, seriesPerKind: config.metricsTokenSeries });
   // The daily expiry job (notices, e-mails, token.expiring/expired events); `serve` schedules it.
   const expiryNotices = createExpiryNoticeStore(store.db, () => eventRelay.drain().catch(eventRelay.reportFailure));

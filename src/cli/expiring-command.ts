@@ -32,7 +32,9 @@ export function formatExpiringReport(report: ExpiringReport): string {
   // The upstream_token column (revoked, disappeared: no reminders) only when a synced token ended.
   const columns = rows.some((r) => r.upstream_token !== '') ? [...CREDENTIAL_COLUMNS, 'upstream_token'] : CREDENTIAL_COLUMNS;
   const credentials = rows.length === 0 ? [] : [`${credentialHeading}\n${formatTable(rows, columns)}`];
-  return [...tokens, ...credentials].join('\n\n');
+  const grantRows = report.oauthGrants.map((g) => ({ id: g.id, kind: 'oauth_grant', application: g.applicationName, user: g.username, scopes: g.scopes, expires_on: g.expiresOn, days_left: g.daysLeft }));
+  const grants = grantRows.length === 0 ? [] : [`OAuth grants expiring within ${window}:\n${formatTable(grantRows, ['id', 'kind', 'application', 'user', 'scopes', 'expires_on', 'days_left'])}`];
+  return [...tokens, ...credentials, ...grants].join('\n\n');
 }
 
 export function registerExpiringCommand(program: Command, deps: ExpiringCommandDeps): void {

@@ -16,6 +16,7 @@ import { CREDENTIAL_REPORT_KIND, type CredentialOverviewStore, type DueCredentia
 import { presentRenewalRule } from '../inventory/credential-json.js';
 
 export const DEFAULT_WITHIN_DAYS = 30;
+export const OAUTH_GRANT_REPORT_KIND = 'oauth_grant';
 /** Ten years: further out than any token lifetime policy allows, small enough to stay a real date. */
 export const MAX_WITHIN_DAYS = 3650;
 
@@ -56,6 +57,18 @@ export interface ExpiringReport {
   readonly sections: readonly ExpiringSection[];
   /** Outside credentials of the inventory due on or before `until` (overdue ones too), by due date. */
   readonly credentials: readonly ExpiringCredential[];
+  /** OAuth grants whose refresh expires on or before `until` (LATCHKEY_OAUTH_REFRESH_TOKEN_LIFETIME_DAYS), soonest first. */
+  readonly oauthGrants: readonly ExpiringOAuthGrant[];
+}
+
+export interface ExpiringOAuthGrant {
+  readonly id: number;
+  readonly applicationName: string;
+  readonly userId: number;
+  readonly username: string;
+  readonly scopes: readonly string[];
+  readonly expiresOn: UtcDate;
+  readonly daysLeft: number;
 }
 
 export interface ExpiringCredential extends DueCredentialOverview {
@@ -67,6 +80,8 @@ export interface ExpiringReportDeps {
   overview: TokenOverviewStore;
   /** Outside credentials of the inventory; absent: the report lists tokens only. */
   credentials?: CredentialOverviewStore;
+  /** Live OAuth grants with an expiry; absent: none are listed. */
+  oauthGrants?: { expiringBy(q: { now: string; until: UtcDate }): Promise<{ id: number; applicationName: string; userId: number; username: string; scopes: string[]; expiresAt: string }[]> };
   namespaces: Pick<NamespaceStore, 'findProjectById' | 'findGroupById'>;
   /** The effective access level along the project → group chain (namespace service). */
   accessLevel(user: User, resource: Resource): Promise<number>;
@@ -128,7 +143,14 @@ export function createExpiringReport(deps: ExpiringReportDeps) {
       for (const c of (await deps.credentials?.dueBy({ until })) ?? []) {
         if (await visible({ type: 'group', id: c.owner.id, fullPath: c.owner.fullPath })) credentials.push({ ...c, daysLeft: daysUntil(c.dueOn, now) });
       }
-      return { withinDays, until, generatedAt: now.toISOString(), sections: ordered, credentials };
+      // OAuth grants: admins see all, anyone else the grants they gave.
+      const oauthGrants: ExpiringOAuthGrant[] = [];
+      for (const g of (await deps.oauthGrants?.expiringBy({ now: now.toISOString(), until })) ?? []) {
+        if (!actor.isAdmin && g.userId !== actor.id) continue;
+        const expiresOn = utcDateOf(new Date(g.expiresAt));
+        oauthGrants.push({ id: g.id, applicationName: g.applicationName, userId: g.userId, username: g.username, scopes: g.scopes, expiresOn, daysLeft: daysUntil(expiresOn, now) });
+      }
+      return { withinDays, until, generatedAt: now.toISOString(), sections: ordered, credentials, oauthGrants };
     },
   };
 }
@@ -161,6 +183,15 @@ export function presentExpiringReport(report: ExpiringReport) {
       due_on: c.dueOn,
       days_left: c.daysLeft,
       upstream_token: c.upstreamToken,
+    })),
+    oauth_grants: report.oauthGrants.map((g) => ({
+      id: g.id,
+      kind: OAUTH_GRANT_REPORT_KIND,
+      application: g.applicationName,
+      user: { id: g.userId, username: g.username },
+      scopes: [...g.scopes],
+      expires_on: g.expiresOn,
+      days_left: g.daysLeft,
     })),
   };
 }

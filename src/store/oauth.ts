@@ -257,3 +257,24 @@ export function createOAuthStore(db: Kysely<Database>): OAuthStore {
   };
   return store;
 }
+
+/** Live grants (not revoked) whose refresh expires after `now` and before the end of `until` (a UTC date): the expiring report. */
+export function createOAuthGrantOverview(db: Kysely<Database>) {
+  return {
+    async expiringBy({ now, until }: { now: string; until: string }) {
+      const rows = await db
+        .selectFrom('oauth_grants as g')
+        .innerJoin('oauth_applications as a', 'a.id', 'g.application_id')
+        .innerJoin('users as u', 'u.id', 'g.user_id')
+        .select(['g.id', 'g.scopes', 'g.expires_at', 'g.user_id', 'a.name as application_name', 'u.username'])
+        .where('g.revoked_at', 'is', null)
+        .where('g.expires_at', 'is not', null)
+        .where('g.expires_at', '>', now)
+        .where('g.expires_at', '<=', `${until}T23:59:59.999Z`)
+        .orderBy('g.expires_at')
+        .orderBy('g.id')
+        .execute();
+      return rows.map((r) => ({ id: Number(r.id), applicationName: r.application_name, userId: Number(r.user_id), username: r.username, scopes: JSON.parse(r.scopes) as string[], expiresAt: r.expires_at! }));
+    },
+  };
+}

@@ -52,6 +52,18 @@ const ReportEntity = Type.Object({
     }),
     { description: 'Outside credentials of the inventory due on or before `until` (overdue ones too), of groups where the caller is Maintainer+ (admins: all)' },
   ),
+  oauth_grants: Type.Array(
+    Type.Object({
+      id: Type.Integer({ description: 'The grant id' }),
+      kind: Type.String({ enum: ['oauth_grant'] }),
+      application: Type.String({ description: 'The OAuth application name' }),
+      user: Type.Object({ id: Type.Integer(), username: Type.String() }),
+      scopes: Type.Array(Type.String()),
+      expires_on: Type.String({ description: 'UTC date the grant stops refreshing (YYYY-MM-DD)' }),
+      days_left: Type.Integer(),
+    }),
+    { description: 'Live OAuth grants whose refresh expires on or before `until` (LATCHKEY_OAUTH_REFRESH_TOKEN_LIFETIME_DAYS); admins all, others their own' },
+  ),
 });
 
 export function registerExpiringRoutes(app: FastifyInstance, ctx: RouteContext): void {

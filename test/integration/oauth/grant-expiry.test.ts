@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatExpiringReport } from '../../../src/cli/expiring-command.js';
 import { ConfigError, loadConfig } from '../../../src/config.js';
 import { DIALECTS } from '../../support/dialects.js';
 import { seedWorld, startTestApp, type TestApp } from '../../support/test-app.js';
@@ -17,10 +18,11 @@ const DAY = 86_400_000;
 describe.each(DIALECTS)('OAuth refresh grant lifetime on %s', (dialect) => {
   let t: TestApp;
   let clientId: string;
+  let w: Awaited<ReturnType<typeof seedWorld>>;
 
   beforeAll(async () => {
     t = await startTestApp(dialect, { env: { LATCHKEY_OAUTH_REFRESH_TOKEN_LIFETIME_DAYS: '30' } });
-    const w = await seedWorld(t);
+    w = await seedWorld(t);
     await t.app.services.accounts.setPasswordByUsername('developer-user', PASSWORD);
     const app = await t.request('POST', '/api/v4/applications', { token: w.adminToken, body: { name: 'CLI tool', redirect_uri: REDIRECT, scopes: 'api read_user', confidential: false } });
     clientId = app.body.application_id;
@@ -68,6 +70,24 @@ describe.each(DIALECTS)('OAuth refresh grant lifetime on %s', (dialect) => {
     t.clock.advance(2 * 3600 * 1000);
     expect((await t.request('GET', '/api/v4/user', { headers: { authorization: `Bearer ${third.body.access_token}` } })).status).toBe(401);
   });
+
+  it('lists live grants in the expiring report (admin and the grant\'s user, not others) until revoked', async () => {
+    const issued = await codeFlow();
+    const grantId = Number((await t.app.store.db.selectFrom('oauth_grants').select('id').orderBy('id', 'desc').executeTakeFirstOrThrow()).id);
+    const report = async (token: string, within = '30d') => (await t.request('GET', `/api/v4/latchkey/expiring?within=${within}`, { token })).body.oauth_grants as { id: number }[];
+    const mine = (await report(w.adminToken)).find((g) => g.id === grantId);
+    expect(mine).toEqual({ id: grantId, kind: 'oauth_grant', application: 'CLI tool', user: { id: expect.any(Number), username: 'developer-user' }, scopes: ['api', 'read_user'], expires_on: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/), days_left: 30 });
+    expect(JSON.stringify(await report(w.adminToken))).not.toContain(issued.refresh_token);
+    // The grant's own user sees it; another user does not.
+    expect((await report(w.users.developer.token)).some((g) => g.id === grantId)).toBe(true);
+    expect((await report(w.users.maintainer.token)).some((g) => g.id === grantId)).toBe(false);
+    // Outside the window: not listed.
+    expect((await report(w.adminToken, '29d')).some((g) => g.id === grantId)).toBe(false);
+    // Revoked: gone from the report.
+    const revoked = await t.request('POST', '/oauth/revoke', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, rawBody: new URLSearchParams({ token: issued.refresh_token, token_type_hint: 'refresh_token', client_id: clientId }).toString() });
+    expect(revoked.status).toBe(200);
+    expect((await report(w.adminToken)).some((g) => g.id === grantId)).toBe(false);
+  });
 });
 
 describe('LATCHKEY_OAUTH_REFRESH_TOKEN_LIFETIME_DAYS', () => {
@@ -79,5 +99,15 @@ describe('LATCHKEY_OAUTH_REFRESH_TOKEN_LIFETIME_DAYS', () => {
   it.each(['0', '-1', '1.5', 'thirty', '36501'])('rejects %j with a clear error', (value) => {
     expect(() => load(value)).toThrow(ConfigError);
     expect(() => load(value)).toThrow(/LATCHKEY_OAUTH_REFRESH_TOKEN_LIFETIME_DAYS must be an integer from 1 to 36500/);
+  });
+});
+
+describe('latchkey expiring', () => {
+  it('prints OAuth grants with an expiry as their own table, without a section when there are none', () => {
+    const base = { withinDays: 30, until: '2026-12-23', generatedAt: '2026-11-23T10:00:00.000Z', sections: [], credentials: [] };
+    const text = formatExpiringReport({ ...base, oauthGrants: [{ id: 7, applicationName: 'CLI tool', userId: 3, username: 'developer-user', scopes: ['api'], expiresOn: '2026-12-20', daysLeft: 27 }] });
+    expect(text).toContain('OAuth grants expiring within 30 days (on or before 2026-12-23):');
+    expect(text).toMatch(/7\s+oauth_grant\s+CLI tool\s+developer-user\s+api\s+2026-12-20\s+27/);
+    expect(formatExpiringReport({ ...base, oauthGrants: [] })).not.toContain('OAuth grants');
   });
 });
