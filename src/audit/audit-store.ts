@@ -95,7 +95,8 @@ export function createAuditStore(db: Kysely<Database>) {
     },
 
     /**
-     * Token changes the log has no entry for (and the outbox holds none waiting): each check's count and
+     * Token changes the log has no entry for (and the outbox holds none waiting): created, rotated, revoked,
+     * reuse flagged, and expiry notices published (token.expiring / token.expired); each check's count and
      * its first `sample` token ids. The entry is looked for on the token the event is about.
      */
     async unrecorded(sample: number): Promise<{ event: string; count: number; tokenIds: number[] }[]> {
@@ -106,6 +107,8 @@ export function createAuditStore(db: Kysely<Database>) {
         { event: 'token.rotated', about: 'tokens.rotated_from_id' as const, where: sql<boolean>`tokens.rotated_from_id is not null` },
         // Revoked other than by a rotation without grace (that one is the token.rotated): a token.revoked.
         { event: 'token.revoked', about: 'tokens.id' as const, where: sql<boolean>`tokens.revoked_at is not null and (tokens.revoke_reason is null or tokens.revoke_reason <> 'rotated')` },
+        // Flagged for use from too many places: the flag commits with its token.reuse_flagged.
+        { event: 'token.reuse_flagged', about: 'tokens.id' as const, where: sql<boolean>`tokens.reuse_flagged_at is not null` },
       ];
       const out = [];
       for (const c of checks) {
@@ -121,6 +124,23 @@ export function createAuditStore(db: Kysely<Database>) {
         const count = Number(n);
         const ids = count === 0 ? [] : await missing.select(about.as('token_id')).orderBy(about).limit(sample).execute();
         out.push({ event: c.event, count, tokenIds: ids.map((r) => Number((r as { token_id: unknown }).token_id)) });
+      }
+      // An expiry notice marked published committed its token.expiring / token.expired with the mark: a token
+      // with such a notice and no entry of that event lost it. Counted per token, on the notices' token index.
+      for (const [event, expired] of [
+        ['token.expiring', false],
+        ['token.expired', true],
+      ] as const) {
+        const missing = db
+          .selectFrom('expiry_notices as n')
+          .where('n.event_published_at', 'is not', null)
+          .where('n.interval', expired ? '=' : '<>', 'expired')
+          .where(({ not, exists, selectFrom }) => not(exists(selectFrom('audit_events').select(sql`1`.as('one')).whereRef('audit_events.token_id', '=', 'n.token_id').where('audit_events.event', '=', event))))
+          .where(({ not, exists, selectFrom }) => not(exists(selectFrom('event_outbox').select(sql`1`.as('one')).whereRef('event_outbox.token_id', '=', 'n.token_id').where('event_outbox.name', '=', event))));
+        const { n } = await missing.select((eb) => eb.fn.count('n.token_id').distinct().as('n')).executeTakeFirstOrThrow();
+        const count = Number(n);
+        const ids = count === 0 ? [] : await missing.select('n.token_id').distinct().orderBy('n.token_id').limit(sample).execute();
+        out.push({ event, count, tokenIds: ids.map((r) => Number(r.token_id)) });
       }
       return out;
     },

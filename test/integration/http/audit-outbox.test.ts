@@ -131,4 +131,30 @@ describe.each(DIALECTS)('the token event outbox on %s', (dialect) => {
       ['token.revoked', [revoked.body.id]],
     ]);
   });
+
+  it('verify reports a reuse flag and a published expiry notice without their events', async () => {
+    await t.app.services.auditWriter.flush();
+    const before = new Set((await t.app.services.audit.verify()).unrecorded.map((u) => u.event));
+    const flagged = await createPat('flagged');
+    const expiring = await createPat('expiring');
+    const expired = await createPat('expired');
+    // Each state as a crash before the outbox would have left it: the change committed, its event lost.
+    await t.app.store.db.updateTable('tokens').set({ reuse_flagged_at: '2026-11-23T10:00:00.000Z' }).where('id', '=', flagged.body.id).execute();
+    for (const [id, interval] of [[expiring.body.id, '7'], [expired.body.id, 'expired']] as const) {
+      await t.app.store.db.insertInto('expiry_notices').values({ token_id: id, interval, expires_at: '2027-01-01', days_left: interval === 'expired' ? 0 : 7, decided_at: '2026-11-23T10:00:00.000Z', event_published_at: '2026-11-23T10:00:00.000Z' }).execute();
+    }
+    // A notice not yet published is no gap: its event is still to come.
+    await t.app.store.db.insertInto('expiry_notices').values({ token_id: flagged.body.id, interval: '30', expires_at: '2027-01-01', days_left: 30, decided_at: '2026-11-23T10:00:00.000Z', event_published_at: null }).execute();
+    const report = await t.app.services.audit.verify();
+    expect(report.ok).toBe(false);
+    const found = Object.fromEntries(report.unrecorded.filter((u) => !before.has(u.event)).map((u) => [u.event, u.tokenIds]));
+    expect(found).toEqual({ 'token.reuse_flagged': [flagged.body.id], 'token.expiring': [expiring.body.id], 'token.expired': [expired.body.id] });
+    // With their events written, the gaps close.
+    for (const [id, event] of [[flagged.body.id, 'token.reuse_flagged'], [expiring.body.id, 'token.expiring'], [expired.body.id, 'token.expired']] as const) {
+      await t.app.store.transaction((ports) => ports.events.publish({ name: event, tokenId: id, at: '2026-11-23T10:00:00.000Z', data: {} }));
+    }
+    await t.app.services.eventRelay.drain();
+    const after = await t.app.services.audit.verify();
+    expect(after.unrecorded.filter((u) => !before.has(u.event))).toEqual([]);
+  });
 });
