@@ -67,6 +67,9 @@ import { createInventoryStore } from './store/inventory.js';
 import { createUpstreamService, UPSTREAM_TOKEN_PURPOSE } from './upstreams/upstream-service.js';
 import { createUpstreamStore } from './store/upstreams.js';
 import { createLocalVariables } from './upstreams/local-variables.js';
+import { createRotationTaskStore } from './store/rotation-tasks.js';
+import { createRotationTasks } from './rotation/rotation-tasks.js';
+import { createTaskReminders, withTaskReminders } from './rotation/task-reminders.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -245,7 +248,9 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     onPlacementCheck: (status) => metrics.placementChecks.inc({ status }),
   });
   // Reminders of outside credentials (issue 14 item 4), run by the daily expiry job after the token notices.
-  const expiryNotifier = withCredentialReminders(tokenExpiry, createCredentialNotifier({
+  // Then the daily reminders of open rotation tasks (issue 16).
+  const rotationTaskStore = createRotationTaskStore(store.db);
+  const expiryNotifier = withTaskReminders(withCredentialReminders(tokenExpiry, createCredentialNotifier({
     notices: createCredentialNoticeStore(store.db),
     inventory: inventoryStore,
     facts: expiryNotices,
@@ -253,7 +258,19 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     clock,
     mailer,
     onEmail: (outcome) => metrics.notifications.inc({ channel: 'email', outcome }),
+  })), createTaskReminders({
+    tasks: rotationTaskStore,
+    inventory: inventoryStore,
+    facts: expiryNotices,
+    clock,
+    mailer,
+    publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}`,
+    onEmail: (outcome) => metrics.notifications.inc({ channel: 'email', outcome }),
   }));
+  // Manual placements as tasks of rotation jobs (issue 16); the job engine binds itself with `bindRotation`.
+  const rotationTasks = createRotationTasks({
+    store: rotationTaskStore, inventory, entries: inventoryStore, findUserById: (id) => store.namespaces.findUserById(id), clock, audit: audit.writer.record,
+  });
   // iCalendar feeds of the inventory's due dates, opened by per-user feed tokens (issue 14 item 4).
   const calendar = createCalendarService({
     tokens: createFeedTokenStore(store.db),
@@ -325,6 +342,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     inventory,
     calendar,
     upstreams,
+    rotationTasks,
     sessions: signIn.sessions,
     signIn: signIn.signIn,
     accounts: signIn.accounts,

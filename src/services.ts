@@ -12,7 +12,8 @@ import type { TokenGenerator } from './kernel/random.js';
 import type { MetricsRegistry } from './metrics/registry.js';
 import type { createMetricsScraper } from './metrics/token-metrics.js';
 import type { NamespaceService } from './namespaces/namespace-service.js';
-import type { DailyExpiryJob } from './notifications/credential-notifier.js';
+import type { DailyJobWithTasks } from './rotation/task-reminders.js';
+import type { RotationTaskService } from './rotation/rotation-tasks.js';
 import type { CiVariablesService } from './protocols/ci-variables.js';
 import type { CiVariableService } from './ci-variables/ci-variable-service.js';
 import type { GenericPackageService } from './protocols/generic-packages/package-service.js';
@@ -81,8 +82,8 @@ export interface Services {
   readonly serviceAccounts: ServiceAccountService;
   readonly tokenPolicies: TokenPolicyService;
   readonly expiringReport: ExpiringReportService;
-  /** The daily expiry job: token notices, then reminders of outside credentials. */
-  readonly expiryNotifier: DailyExpiryJob;
+  /** The daily expiry job: token notices, then reminders of outside credentials, then of open rotation tasks. */
+  readonly expiryNotifier: DailyJobWithTasks;
   readonly gitAccess: GitAccess;
   readonly registry: RegistryModule;
   readonly genericPackages: GenericPackageService;
@@ -93,6 +94,8 @@ export interface Services {
   readonly inventory: InventoryService;
   /** Upstream GitLab instances (src/upstreams): registration, check, sync into the inventory. */
   readonly upstreams: UpstreamService;
+  /** Manual placements as tasks of rotation jobs (src/rotation/rotation-tasks.ts): list, check off, reveal the pending secret. */
+  readonly rotationTasks: RotationTaskService;
   /** Calendar feeds of due dates and the feed tokens that open them (src/calendar). */
   readonly calendar: CalendarService;
   /** Web UI sign-in (src/sessions): sessions, password and link sign-in, account changes that end sessions. */

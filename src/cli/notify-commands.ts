@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { BuiltServices } from '../services.js';
 import type { ExpiryRunSummary } from '../notifications/expiry-notifier.js';
 import type { CredentialRunSummary } from '../notifications/credential-notifier.js';
+import type { TaskReminderSummary } from '../rotation/task-reminders.js';
 import { emit, type Output } from './output.js';
 
 type Built = BuiltServices;
@@ -14,7 +15,7 @@ export interface NotifyCommandDeps {
   setExitCode(code: number): void;
 }
 
-export function formatSummary(s: ExpiryRunSummary & { credentials?: CredentialRunSummary }): string {
+export function formatSummary(s: ExpiryRunSummary & { credentials?: CredentialRunSummary; rotationTasks?: TaskReminderSummary }): string {
   if (!s.ran) return 'Another node is running the expiry check right now (it holds the lock); nothing done here.';
   const n = s.notices;
   const lines = [
@@ -30,6 +31,11 @@ export function formatSummary(s: ExpiryRunSummary & { credentials?: CredentialRu
     lines.push(`credential reminders: 60 days ${c.notices['60']}, 30 days ${c.notices['30']}, 7 days ${c.notices['7']}; webhook deliveries ${c.webhookDeliveries}`);
     if (s.mail === 'enabled') lines.push(`credential e-mails sent: ${c.emailsSent}${c.recipients.length > 0 ? ` (${c.recipients.join(', ')})` : ''}, failed: ${c.emailsFailed}`);
   }
+  const r = s.rotationTasks;
+  if (r?.ran) {
+    lines.push(`rotation task reminders: ${r.reminders}`);
+    if (s.mail === 'enabled') lines.push(`rotation task e-mails sent: ${r.emailsSent}${r.recipients.length > 0 ? ` (${r.recipients.join(', ')})` : ''}, failed: ${r.emailsFailed}`);
+  }
   return lines.join('\n');
 }
 
@@ -43,7 +49,7 @@ export function registerNotifyCommands(program: Command, deps: NotifyCommandDeps
       await deps.withServices(async ({ services }) => {
         const summary = await services.expiryNotifier.run();
         emit(deps.out(opts), summary, () => formatSummary(summary));
-        if (summary.emailsFailed > 0 || summary.credentials.emailsFailed > 0) deps.setExitCode(1);
+        if (summary.emailsFailed > 0 || summary.credentials.emailsFailed > 0 || summary.rotationTasks.emailsFailed > 0) deps.setExitCode(1);
       });
     });
 }

@@ -40,6 +40,7 @@ import { registerAuditEventRoutes } from './routes/audit-events.js';
 import { registerApplicationRoutes } from './routes/applications.js';
 import { registerOAuthRoutes } from './routes/oauth.js';
 import { registerCredentialRoutes } from './routes/credentials.js';
+import { registerRotationTaskRoutes } from './routes/rotation-tasks.js';
 import { registerUpstreamRoutes } from './routes/upstreams.js';
 import { registerCalendarRoutes } from './routes/calendar.js';
 import { registerAuthorizedApplicationRoutes } from './routes/authorized-applications.js';
@@ -166,6 +167,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerAuditEventRoutes(api, ctx);
       registerApplicationRoutes(api, ctx);
       registerCredentialRoutes(api, ctx);
+      registerRotationTaskRoutes(api, ctx);
       registerUpstreamRoutes(api, ctx);
       registerCalendarRoutes(api, ctx);
       registerAuthorizedApplicationRoutes(api, ctx);

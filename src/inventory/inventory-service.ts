@@ -480,6 +480,12 @@ export function createInventoryService({ store, findGroup, findGroupById, access
       return found.token !== null ? found.token.entry : found.credential;
     },
 
+    /** The entry if `actor` may manage it (Maintainer+ of the owning group, admins): 404 when they cannot read it, 403 when they only read it. */
+    async getManaged(actor: User, ref: string): Promise<InventoryEntry> {
+      const found = await authoriseEntry(actor, ref, 'manage');
+      return found.token !== null ? found.token.entry : found.credential;
+    },
+
     /** A new entry; `input` comes from parseCredentialInput (name, kind, owner and renewal present). */
     async create(actor: User, input: CredentialInput): Promise<Credential> {
       const record = await prepareCreate(actor, input);

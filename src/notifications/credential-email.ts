@@ -14,8 +14,8 @@ export interface DueCredentialItem {
   readonly daysLeft: number;
 }
 
-const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f]+/g, ' ');
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+export const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const inDays = (n: number) => `in ${n} day${n === 1 ? '' : 's'}`;
 
 /** "expires on 2027-01-10 (in 30 days)", "due for renewal on …", "review due on … (renewed during …)". */

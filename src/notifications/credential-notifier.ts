@@ -15,14 +15,14 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../kernel/clock.js';
 import { daysUntil, utcDateOf } from '../kernel/dates.js';
-import { AccessLevel } from '../namespaces/access-levels.js';
 import type { Credential } from '../inventory/credential.js';
 import { presentRenewalRule } from '../inventory/credential-json.js';
 import { describePlacement } from '../inventory/credential.js';
 import type { InventoryStore } from '../inventory/inventory-store.js';
 import type { StoredHook } from '../webhooks/webhook-store.js';
 import { noticeBands } from './expiry-check.js';
-import type { ExpiryNoticeStore, Recipient } from './expiry-notice-store.js';
+import type { ExpiryNoticeStore } from './expiry-notice-store.js';
+import { ownerAudiences, type OwnerAudience } from './owner-audience.js';
 import type { ExpiryNotifier, ExpiryRunSummary } from './expiry-notifier.js';
 import type { CredentialInterval, CredentialNoticeStore, DueCredential, NewCredentialNotice } from './credential-notice-store.js';
 import { composeCredentialEmail, type DueCredentialItem } from './credential-email.js';
@@ -88,27 +88,10 @@ export function createCredentialNotifier(deps: CredentialNotifierDeps) {
   const pageSize = deps.pageSize ?? 500;
   const holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
-  /**
-   * For each credential of a page: its owning group's chain (root first), and the Maintainers and Owners
-   * along it (each user's highest level counts). Two queries per page, whatever its size.
-   */
-  async function audienceOf(credentials: readonly Credential[], today: string): Promise<Map<number, { chain: Set<number>; recipients: Recipient[] }>> {
-    const groups = await facts.findGroups([...new Set(credentials.map((c) => c.owner.id))]);
-    const chainIds = [...new Set([...groups.values()].flatMap((g) => g.ancestorIds))];
-    const members = await facts.listMembersOf(chainIds.map((id) => ({ type: 'group' as const, id })), today);
-    const out = new Map<number, { chain: Set<number>; recipients: Recipient[] }>();
-    for (const c of credentials) {
-      const chain = new Set(groups.get(c.owner.id)?.ancestorIds ?? []);
-      const best = new Map<number, { email: string; level: number }>();
-      for (const m of members) {
-        if (!chain.has(m.source.id)) continue;
-        const seen = best.get(m.userId);
-        if (!seen || m.accessLevel > seen.level) best.set(m.userId, { email: m.email, level: m.accessLevel });
-      }
-      const recipients = [...best].filter(([, v]) => v.level >= AccessLevel.MAINTAINER).map(([userId, v]) => ({ userId, email: v.email }));
-      out.set(c.id, { chain, recipients: recipients.sort((a, b) => a.userId - b.userId) });
-    }
-    return out;
+  /** For each credential of a page: its owning group's chain and its Maintainers and Owners (owner-audience.ts). */
+  async function audienceOf(credentials: readonly Credential[], today: string): Promise<Map<number, OwnerAudience>> {
+    const byGroup = await ownerAudiences(facts, credentials.map((c) => c.owner.id), today);
+    return new Map(credentials.map((c) => [c.id, byGroup.get(c.owner.id)!]));
   }
 
   /** Decides and records the notices due at `now`, with their deliveries and webhook deliveries. */

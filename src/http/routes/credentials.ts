@@ -94,7 +94,7 @@ export const CredentialEntity = Type.Object({
   updated_at: Type.String(),
 });
 
-const CredentialParams = Type.Object({ credential: Type.String({ minLength: 1, maxLength: 255, description: 'Entry id or slug' }) });
+export const CredentialParams = Type.Object({ credential: Type.String({ minLength: 1, maxLength: 255, description: 'Entry id or slug' }) });
 const PlacementParams = Type.Object({ credential: CredentialParams.properties.credential, placement_id: Type.Integer({ minimum: 1, maximum: 2147483647 }) });
 
 const ListQuery = Type.Object({
