@@ -1,12 +1,28 @@
 /** TokenUsageStore over Kysely (both dialects): usage records with compare-and-set, and the flagged-token listing. */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from './database.js';
 import { insertOutboxEvents } from '../events/event-outbox.js';
 import { toToken } from './tokens.js';
 import { offsetOf } from '../kernel/page.js';
 import { utcDateOf } from '../kernel/dates.js';
 import type { TokenUsageStore } from '../tokens/token-usage-store.js';
-import { parseSightings, parseStringArray, stringsOf, type ReuseEvidence } from '../tokens/token-usage.js';
+import { parseSightings, parseStringArray, stringsOf, type ReuseEvidence, type UsageRecord } from '../tokens/token-usage.js';
+
+/** Rows per batched statement: 6 parameters each, far below both dialects' limits. */
+const BATCH_ROWS = 500;
+
+const USAGE_COLUMNS = ['id', 'last_used_at', 'last_used_ips', 'usage_window_ips', 'usage_window_user_agents', 'reuse_flagged_at', 'usage_revision'] as const;
+
+function toUsageRecord(r: { last_used_at: string | null; last_used_ips: string | null; usage_window_ips: string | null; usage_window_user_agents: string | null; reuse_flagged_at: string | null; usage_revision: number | string }): UsageRecord {
+  return {
+    lastUsedAt: r.last_used_at,
+    lastUsedIps: parseStringArray(r.last_used_ips),
+    windowIps: parseSightings(r.usage_window_ips),
+    windowUserAgents: parseSightings(r.usage_window_user_agents),
+    reuseFlaggedAt: r.reuse_flagged_at,
+    revision: Number(r.usage_revision),
+  };
+}
 
 function parseEvidence(json: string | null): ReuseEvidence | null {
   if (json === null) return null;
@@ -22,20 +38,32 @@ function parseEvidence(json: string | null): ReuseEvidence | null {
 export function createTokenUsageStore(db: Kysely<Database>, onEventsCommitted: () => Promise<void> = async () => {}): TokenUsageStore {
   return {
     async findUsage(tokenId) {
-      const r = await db
-        .selectFrom('tokens')
-        .select(['last_used_at', 'last_used_ips', 'usage_window_ips', 'usage_window_user_agents', 'reuse_flagged_at', 'usage_revision'])
-        .where('id', '=', tokenId)
-        .executeTakeFirst();
-      if (!r) return null;
-      return {
-        lastUsedAt: r.last_used_at,
-        lastUsedIps: parseStringArray(r.last_used_ips),
-        windowIps: parseSightings(r.usage_window_ips),
-        windowUserAgents: parseSightings(r.usage_window_user_agents),
-        reuseFlaggedAt: r.reuse_flagged_at,
-        revision: Number(r.usage_revision),
-      };
+      const r = await db.selectFrom('tokens').select(USAGE_COLUMNS).where('id', '=', tokenId).executeTakeFirst();
+      return r ? toUsageRecord(r) : null;
+    },
+    async findUsages(tokenIds) {
+      const found = new Map<number, UsageRecord>();
+      for (let i = 0; i < tokenIds.length; i += BATCH_ROWS) {
+        const rows = await db.selectFrom('tokens').select(USAGE_COLUMNS).where('id', 'in', tokenIds.slice(i, i + BATCH_ROWS)).execute();
+        for (const r of rows) found.set(Number(r.id), toUsageRecord(r));
+      }
+      return found;
+    },
+    async saveUsages(writes) {
+      const saved = new Set<number>();
+      for (let i = 0; i < writes.length; i += BATCH_ROWS) {
+        // One statement for the chunk, each row still a compare-and-set on its own revision (the same
+        // SQL on both dialects: a VALUES list joined with UPDATE … FROM; the casts type PostgreSQL's parameters).
+        const values = writes.slice(i, i + BATCH_ROWS).map(({ tokenId, revision, merged: m }) =>
+          sql`(cast(${tokenId} as bigint), cast(${revision} as bigint), ${m.lastUsedAt}, ${JSON.stringify(m.lastUsedIps)}, ${JSON.stringify(m.windowIps)}, ${JSON.stringify(m.windowUserAgents)})`);
+        const result = await sql<{ id: number }>`with v(token_id, revision, last_used_at, last_used_ips, window_ips, window_user_agents) as (values ${sql.join(values)})
+          update tokens set last_used_at = v.last_used_at, last_used_ips = v.last_used_ips, usage_window_ips = v.window_ips,
+            usage_window_user_agents = v.window_user_agents, usage_revision = tokens.usage_revision + 1
+          from v where tokens.id = v.token_id and tokens.usage_revision = v.revision
+          returning tokens.id`.execute(db);
+        for (const r of result.rows) saved.add(Number(r.id));
+      }
+      return saved;
     },
     async saveUsage(tokenId, revision, m, flagEvent) {
       const save = (trx: Kysely<Database>) => trx

@@ -15,6 +15,13 @@ export interface FlaggedTokenFilter {
   readonly activeAt?: Date;
 }
 
+/** One token's merge for `saveUsages`, written if its record is still at `revision`. */
+export interface UsageWrite {
+  readonly tokenId: number;
+  readonly revision: number;
+  readonly merged: MergedUsage;
+}
+
 export interface TokenUsageStore {
   /** The usage record of a token; null when there is no such token. */
   findUsage(tokenId: number): Promise<UsageRecord | null>;
@@ -24,6 +31,13 @@ export interface TokenUsageStore {
    * transaction, so the flag and its event commit together or not at all.
    */
   saveUsage(tokenId: number, revision: number, merged: MergedUsage, flagEvent: TokenEvent | null): Promise<boolean>;
+  /** The usage records of many tokens at once (one query per few hundred ids); absent ids have no token. */
+  findUsages(tokenIds: readonly number[]): Promise<Map<number, UsageRecord>>;
+  /**
+   * Many compare-and-set writes in one statement per few hundred (merges that flag nothing: a flag goes
+   * through `saveUsage` with its event); returns the ids written — the others lost their race.
+   */
+  saveUsages(writes: readonly UsageWrite[]): Promise<Set<number>>;
   /** Flagged tokens (deleted ones excluded), most recently flagged first. */
   listFlagged(filter: FlaggedTokenFilter, page: PageRequest): Promise<Page<FlaggedToken>>;
 }

@@ -193,9 +193,9 @@ describe('the token usage tracker', () => {
     const usage = createTokenUsageStore(store.db);
     let failNext = true;
     const errors: unknown[] = [];
-    const flaky = { ...usage, saveUsage: async (...args: Parameters<typeof usage.saveUsage>) => {
+    const flaky = { ...usage, saveUsages: async (...args: Parameters<typeof usage.saveUsages>) => {
       if (failNext) { failNext = false; throw new Error('database unavailable'); }
-      return usage.saveUsage(...args);
+      return usage.saveUsages(...args);
     } };
     const tracker = createTokenUsageTracker({ store: flaky, clock, policy: POLICY, onError: (e) => errors.push(e) });
     const verifier = createTokenVerifier({ store, digester, clock, cacheMs: 1000, usage: tracker });

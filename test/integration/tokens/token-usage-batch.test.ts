@@ -1,0 +1,129 @@
+/**
+ * Usage writes in batches (issue 13): the tokens first seen while a write runs go together in one
+ * compare-and-set statement (store.saveUsages), not one commit per token, on both stores; a row another
+ * node wrote meanwhile loses its race, is read again and merged, so no sighting is lost.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DIALECTS, createTestDatabase } from '../../support/dialects.js';
+import { FakeClock } from '../../../src/kernel/clock.js';
+import { openStore, type Store } from '../../../src/store/open-store.js';
+import { createTokenUsageStore } from '../../../src/store/token-usage.js';
+import { createTokenDigester } from '../../../src/tokens/token-digest.js';
+import { createTokenUsageTracker } from '../../../src/tokens/token-usage-tracker.js';
+import { createTokenVerifier } from '../../../src/tokens/verify-token.js';
+import { mergeUsage } from '../../../src/tokens/token-usage.js';
+import type { Token } from '../../../src/tokens/token.js';
+import type { TokenUsageStore } from '../../../src/tokens/token-usage-store.js';
+
+const digester = createTokenDigester('b'.repeat(40));
+const POLICY = { windowMs: 3_600_000, maxUserAgents: 0, maxIps: 0 };
+
+describe.each(DIALECTS)('batched token usage writes on %s', (dialect) => {
+  let store: Store;
+  let drop: () => Promise<void>;
+  let clock: FakeClock;
+
+  beforeEach(async () => {
+    const db = await createTestDatabase(dialect);
+    drop = db.drop;
+    store = await openStore(db.location);
+    await store.migrate();
+    clock = new FakeClock('2026-12-03T10:00:00Z');
+  });
+  afterEach(async () => {
+    await store.close();
+    await drop();
+  });
+
+  async function tokens(n: number): Promise<{ token: Token; secret: string }[]> {
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      const secret = `gldt-batch-${i}`;
+      const token = await store.tokens.insert({
+        kind: 'deploy', name: `ci-${i}`, description: '', digest: digester.digest(secret), userId: null, projectId: null, groupId: null,
+        username: `gitlab+deploy-token-${i}`, scopes: ['read_repository'], accessLevel: null, expiresAt: null, createdBy: null, createdAt: clock.now().toISOString(),
+      });
+      out.push({ token, secret });
+    }
+    return out;
+  }
+
+  /** The store with its batch calls recorded (how many tokens each statement carried). */
+  function counted(inner: TokenUsageStore, hooks: { afterRead?: () => Promise<void> } = {}) {
+    const batches: number[] = [];
+    const singles: number[] = [];
+    const usage: TokenUsageStore = {
+      ...inner,
+      findUsages: async (ids) => {
+        const found = await inner.findUsages(ids);
+        await hooks.afterRead?.();
+        return found;
+      },
+      saveUsages: async (writes) => {
+        batches.push(writes.length);
+        return inner.saveUsages(writes);
+      },
+      saveUsage: async (...args) => {
+        singles.push(args[0]);
+        return inner.saveUsage(...args);
+      },
+    };
+    return { usage, batches, singles };
+  }
+
+  it('tokens first seen in the same turn are written in one statement, each with its own IP', async () => {
+    const seeded = await tokens(40);
+    const { usage, batches, singles } = counted(createTokenUsageStore(store.db));
+    const tracker = createTokenUsageTracker({ store: usage, clock, policy: POLICY });
+    for (const [i, { token }] of seeded.entries()) tracker.note(token, { ip: `10.0.0.${i + 1}`, userAgent: 'git/2.43' }, clock.now());
+    await tracker.idle();
+    expect(batches).toEqual([40]);
+    expect(singles).toEqual([]);
+    for (const [i, { token }] of seeded.entries()) {
+      expect(await store.tokens.findById(token.id)).toMatchObject({ lastUsedAt: '2026-12-03T10:00:00.000Z', lastUsedIps: [`10.0.0.${i + 1}`] });
+    }
+  });
+
+  it('writes started while a batch is written wait for it and go together in the next one (verified through the verifier)', async () => {
+    const seeded = await tokens(30);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let first = true;
+    // The first batch's read waits until every other token has been verified.
+    const { usage, batches } = counted(createTokenUsageStore(store.db), { afterRead: () => (first ? ((first = false), gate) : Promise.resolve()) });
+    const tracker = createTokenUsageTracker({ store: usage, clock, policy: POLICY });
+    const verifier = createTokenVerifier({ store, digester, clock, cacheMs: 1000, usage: tracker });
+    expect((await verifier.verify(seeded[0]!.secret, { ip: '10.0.0.1', userAgent: 'x' })).ok).toBe(true);
+    await new Promise((resolve) => setImmediate(resolve)); // the first batch has started and waits at the gate
+    const rest = await Promise.all(seeded.slice(1).map(({ secret }, i) => verifier.verify(secret, { ip: `10.0.1.${i + 1}`, userAgent: 'x' })));
+    expect(rest.every((r) => r.ok)).toBe(true);
+    release();
+    await tracker.idle();
+    expect(batches).toEqual([1, 29]);
+    expect((await store.tokens.findById(seeded[29]!.token.id))!.lastUsedIps).toEqual(['10.0.1.29']);
+  });
+
+  it('a row another node wrote after the read loses the race in the batch, is read again and merged', async () => {
+    const [a, b] = await tokens(2);
+    const inner = createTokenUsageStore(store.db);
+    let raced = false;
+    // Between this node's read and its write, another node records a use of token a from another IP.
+    const afterRead = async () => {
+      if (raced) return;
+      raced = true;
+      const stored = (await inner.findUsage(a!.token.id))!;
+      const other = mergeUsage(stored, { usedAt: clock.now().getTime(), ips: new Map([['198.51.100.9', clock.now().getTime()]]), userAgents: new Map() }, clock.now(), POLICY);
+      expect(await inner.saveUsage(a!.token.id, stored.revision, other, null)).toBe(true);
+    };
+    const { usage, batches } = counted(inner, { afterRead });
+    const tracker = createTokenUsageTracker({ store: usage, clock, policy: POLICY });
+    clock.advance(1000);
+    tracker.note(a!.token, { ip: '10.0.0.1', userAgent: 'x' }, clock.now());
+    tracker.note(b!.token, { ip: '10.0.0.2', userAgent: 'x' }, clock.now());
+    await tracker.idle();
+    // The first statement wrote b only; a was written by the retry, on top of the other node's write.
+    expect(batches).toEqual([2, 1]);
+    expect((await store.tokens.findById(a!.token.id))!.lastUsedIps).toEqual(['10.0.0.1', '198.51.100.9']);
+    expect((await store.tokens.findById(b!.token.id))!.lastUsedIps).toEqual(['10.0.0.2']);
+  });
+});
