@@ -70,6 +70,10 @@ import { createLocalVariables } from './upstreams/local-variables.js';
 import { createRotationTaskStore } from './store/rotation-tasks.js';
 import { createRotationTasks } from './rotation/rotation-tasks.js';
 import { createTaskReminders, withTaskReminders } from './rotation/task-reminders.js';
+import type { RotationService } from './rotation/contracts.js';
+import { createRotationPolicyService, createRotationScheduler } from './rotation/rotation-policies.js';
+import { createRotationOutcomes } from './rotation/rotation-outcomes.js';
+import { createRotationPolicyStore } from './store/rotation-policies.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -79,6 +83,8 @@ export interface Overrides {
   sleep?: (ms: number) => Promise<void>;
   /** Log destination (stdout when absent). */
   logStream?: { write(line: string): void };
+  /** The rotation job engine (issue 16) the scheduler starts and whose finished jobs are reported. */
+  rotations?: RotationService;
 }
 
 /** HKDF purpose of the CI/CD variable values. Frozen: stored values were sealed under it. */
@@ -188,7 +194,11 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   const tokenOverview = createTokenOverviewStore(store.db);
   const credentialOverview = createCredentialOverviewStore(store.db);
   const expiringReport = createExpiringReport({ overview: tokenOverview, credentials: credentialOverview, oauthGrants: createOAuthGrantOverview(store.db), namespaces: store.namespaces, accessLevel: namespaces.accessLevel, clock });
-  const metricsScraper = createMetricsScraper({ overview: tokenOverview, credentials: credentialOverview, registry: metrics, clock, seriesPerKind: config.metricsTokenSeries });
+  const rotationPolicyStore = createRotationPolicyStore(store.db);
+  const metricsScraper = createMetricsScraper({
+    overview: tokenOverview, credentials: credentialOverview, registry: metrics, clock, seriesPerKind: config.metricsTokenSeries,
+    placementsOutOfSync: () => rotationPolicyStore.countPlacementsOutOfSync(),
+  });
   // The daily expiry job (notices, e-mails, token.expiring/expired events); `serve` schedules it.
   const expiryNotices = createExpiryNoticeStore(store.db, () => eventRelay.drain().catch(eventRelay.reportFailure));
   const mailer = createMailer(config.smtpUrl, config.mailFrom);
@@ -271,6 +281,31 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   const rotationTasks = createRotationTasks({
     store: rotationTaskStore, inventory, entries: inventoryStore, findUserById: (id) => store.namespaces.findUserById(id), clock, audit: audit.writer.record,
   });
+  // Scheduled rotation (issue 16 item 3): policies per entry or group, the scheduler `serve` ticks, and the
+  // outcome of every finished rotation job (scheduled runs, webhooks, notices, metrics).
+  const rotationService: RotationService | null = overrides.rotations ?? null;
+  const rotationPolicies = createRotationPolicyService({
+    store: rotationPolicyStore, inventory, findGroup: findGroupByRef, findGroupById: (id) => store.namespaces.findGroupById(id), accessLevel: namespaces.accessLevel, clock, audit: audit.writer.record,
+  });
+  const rotationScheduler = createRotationScheduler({
+    store: rotationPolicyStore,
+    clock,
+    start: rotationService === null ? null : (actor, id, options) => rotationService.start(actor, id, options),
+    tokenDueOn: async (tokenId, today) => {
+      const read = await inventoryStore.findTokenEntry(tokenId, today);
+      return read !== null && read.entry.tokenStatus?.state === 'active' ? read.entry.dueOn : null;
+    },
+    lock: expiryNotices,
+    holder: Buffer.from(random.randomBytes(8)).toString('hex'),
+    onError: reportTo('rotation schedule'),
+  });
+  const rotationOutcomes = createRotationOutcomes({
+    store: rotationPolicyStore, inventory: inventoryStore, facts: expiryNotices, hooks: createWebhookStore(store.db), mailer, clock,
+    onOutcome: (labels) => metrics.rotations.inc(labels),
+    onEmail: (outcome) => metrics.notifications.inc({ channel: 'email', outcome }),
+    onError: reportTo('rotation outcomes'),
+  });
+  rotationService?.onFinished((job) => rotationOutcomes.onFinished(job));
   // iCalendar feeds of the inventory's due dates, opened by per-user feed tokens (issue 14 item 4).
   const calendar = createCalendarService({
     tokens: createFeedTokenStore(store.db),
@@ -343,6 +378,8 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     calendar,
     upstreams,
     rotationTasks,
+    rotationPolicies,
+    rotationScheduler,
     sessions: signIn.sessions,
     signIn: signIn.signIn,
     accounts: signIn.accounts,

@@ -48,6 +48,7 @@ import type { Oidc } from './oauth/oidc.js';
 import type { InventoryService } from './inventory/inventory-service.js';
 import type { UpstreamService } from './upstreams/upstream-service.js';
 import type { CalendarService } from './calendar/calendar-service.js';
+import type { RotationPolicyService, RotationScheduler } from './rotation/rotation-policies.js';
 
 /** Every service the adapters (HTTP routes, CLI commands) may call. */
 export interface Services {
@@ -96,6 +97,10 @@ export interface Services {
   readonly upstreams: UpstreamService;
   /** Manual placements as tasks of rotation jobs (src/rotation/rotation-tasks.ts): list, check off, reveal the pending secret. */
   readonly rotationTasks: RotationTaskService;
+  /** Rotation policies of entries and groups (src/rotation/rotation-policies.ts). */
+  readonly rotationPolicies: RotationPolicyService;
+  /** Starts the rotations policies make due; `serve` ticks it. */
+  readonly rotationScheduler: RotationScheduler;
   /** Calendar feeds of due dates and the feed tokens that open them (src/calendar). */
   readonly calendar: CalendarService;
   /** Web UI sign-in (src/sessions): sessions, password and link sign-in, account changes that end sessions. */

@@ -27,6 +27,7 @@ import { readFile } from 'node:fs/promises';
 import { registerAuditCommands } from './audit-command.js';
 import { registerCredentialCommands } from './credential-commands.js';
 import { registerInventoryCommands } from './inventory-commands.js';
+import { registerRotationPolicyCommands } from './rotation-policy-commands.js';
 import { registerUpstreamCommands } from './upstream-commands.js';
 import { scheduleUpstreamSync } from '../upstreams/sync-schedule.js';
 import { CliInputError } from './token-format.js';
@@ -136,6 +137,9 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       pruneOAuth();
       const oauthPruning = setInterval(pruneOAuth, 3_600_000);
       oauthPruning.unref();
+      // Scheduled rotation: every node ticks each minute; a lock lets one node scan at a time, and a run row per
+      // entry and due date starts each rotation once.
+      const stopRotationSchedule = app.services.rotationScheduler.start(60_000);
       if (cfg.smtpUrl === null) app.http.log.info('mail is disabled (LATCHKEY_SMTP_URL is not set): expiry notices are recorded and published as events, not e-mailed');
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
@@ -145,6 +149,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       expiryJob?.stop();
       upstreamSync?.stop();
       clearInterval(oauthPruning);
+      stopRotationSchedule();
       await stopWebhooks();
       await stopRelay();
       await stopUsage();
@@ -277,6 +282,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
   registerExportCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, readStdin: io.readStdin ?? readProcessStdin, readFile: (p) => readFile(p, 'utf8'), env: io.env, print: io.print, error: io.error });
 
   registerCredentialCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, out });
+  registerRotationPolicyCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, out });
   registerInventoryCommands(program, { withServices: (fn) => withServices(config(), fn), actorOf, out, readFile: (p) => readFile(p, 'utf8'), readStdin: io.readStdin ?? readProcessStdin });
   let exitCode = 0;
   registerNotifyCommands(program, { withServices: (fn) => withServices(config(), fn), out, setExitCode: (code) => (exitCode = code) });

@@ -42,6 +42,7 @@ import { registerOAuthRoutes } from './routes/oauth.js';
 import { registerCredentialRoutes } from './routes/credentials.js';
 import { registerRotationTaskRoutes } from './routes/rotation-tasks.js';
 import { registerUpstreamRoutes } from './routes/upstreams.js';
+import { registerRotationPolicyRoutes } from './routes/rotation-policies.js';
 import { registerCalendarRoutes } from './routes/calendar.js';
 import { registerAuthorizedApplicationRoutes } from './routes/authorized-applications.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
@@ -169,6 +170,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerCredentialRoutes(api, ctx);
       registerRotationTaskRoutes(api, ctx);
       registerUpstreamRoutes(api, ctx);
+      registerRotationPolicyRoutes(api, ctx);
       registerCalendarRoutes(api, ctx);
       registerAuthorizedApplicationRoutes(api, ctx);
     },

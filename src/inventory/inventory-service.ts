@@ -475,6 +475,20 @@ export function createInventoryService({ store, findGroup, findGroupById, access
       return all;
     },
 
+    /**
+     * The entry `ref` names with its stored row, for what hangs on the row (a rotation policy): `read`
+     * answers a token's entry without inventory fields with no row; `manage` (Maintainer+) creates that
+     * row on first use, as adding a placement does.
+     */
+    async entryRow(actor: User, ref: string, need: 'read' | 'manage'): Promise<{ entry: InventoryEntry; row: Credential | null }> {
+      const found = await authoriseEntry(actor, ref, need);
+      if (found.token === null) return { entry: found.credential, row: found.credential };
+      const read = found.token;
+      if (read.fields !== null || need === 'read') return { entry: read.entry, row: read.fields };
+      const row = await atomically((s, pending) => tokenRowIn(s, pending, actor, read.token.id, null), actor);
+      return { entry: read.entry, row };
+    },
+
     async get(actor: User, ref: string): Promise<InventoryEntry> {
       const found = await authoriseEntry(actor, ref, 'read');
       return found.token !== null ? found.token.entry : found.credential;

@@ -59,6 +59,8 @@ export interface MetricsRegistry {
   readonly oauthEvents: Counter<'event' | 'flow' | 'reason'>;
   /** Placement checks (issue 15) by status: in_sync, stale, missing, cannot_read, no_fingerprint. */
   readonly placementChecks: Counter<'status'>;
+  /** Rotation jobs finished (issue 16), by outcome (`succeeded`, `failed`) and trigger (`api`, `cli`, `web`, `schedule`). */
+  readonly rotations: Counter<'outcome' | 'trigger'>;
   /** Every counter, in exposition order. */
   counters(): MetricFamily[];
 }
@@ -71,14 +73,16 @@ export function createMetricsRegistry(): MetricsRegistry {
   const auditEvents = new Counter('latchkey_audit_events_total', 'Audit log entries by outcome (written, dropped).', ['outcome'] as const);
   const oauthEvents = new Counter('latchkey_oauth_events_total', 'OAuth2 grant events (grant_issued, token_refreshed, grant_revoked, token_revoked, code_reuse) by flow and revoke reason.', ['event', 'flow', 'reason'] as const);
   const placementChecks = new Counter('latchkey_placement_checks_total', 'Checks of CI variable placements against their credential, by status (in_sync, stale, missing, cannot_read, no_fingerprint).', ['status'] as const);
+  const rotations = new Counter('latchkey_rotations_total', 'Rotation jobs finished, by outcome (succeeded, failed) and trigger (api, cli, web, schedule).', ['outcome', 'trigger'] as const);
   return {
     auditEvents,
+    rotations,
     oauthEvents,
     placementChecks,
     notifications,
     webhookDeliveries,
     httpRequests,
     rateLimit,
-    counters: () => [httpRequests.family(), notifications.family(), webhookDeliveries.family(), rateLimit.family(), auditEvents.family(), oauthEvents.family(), placementChecks.family()],
+    counters: () => [httpRequests.family(), notifications.family(), webhookDeliveries.family(), rateLimit.family(), auditEvents.family(), oauthEvents.family(), placementChecks.family(), rotations.family()],
   };
 }

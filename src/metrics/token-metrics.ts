@@ -27,6 +27,8 @@ export interface TokenMetricsDeps {
   credentials?: CredentialOverviewStore;
   registry: MetricsRegistry;
   clock: Clock;
+  /** Placements whose last check or write found them not holding the current secret (latchkey_placements_out_of_sync). */
+  placementsOutOfSync?: () => Promise<number>;
   /** Most `latchkey_token_expiry_days` series per kind (LATCHKEY_METRICS_TOKEN_SERIES); default 100. */
   seriesPerKind?: number;
 }
@@ -41,12 +43,13 @@ export function createMetricsScraper(deps: TokenMetricsDeps) {
       const now = deps.clock.now();
       const today = utcDateOf(now);
       const seriesPerKind = deps.seriesPerKind ?? 100;
-      const [active, counts, expiring, credentials, credentialCount] = await Promise.all([
+      const [active, counts, expiring, credentials, credentialCount, outOfSync] = await Promise.all([
         deps.overview.activeExpiring({ today, now: now.toISOString(), until: null, limitPerKind: seriesPerKind }),
         deps.overview.countByKindAndState({ today, now: now.toISOString() }),
         deps.overview.expiringWithin({ today, bounds: EXPIRING_WITHIN_DAYS.map((d) => addDays(today, d)) }),
         deps.credentials?.dueBy({ until: null, limit: seriesPerKind, live: true }) ?? [],
         deps.credentials?.count() ?? 0,
+        deps.placementsOutOfSync?.() ?? null,
       ]);
       const expiry: MetricFamily = {
         name: 'latchkey_token_expiry_days',
@@ -89,7 +92,13 @@ export function createMetricsScraper(deps: TokenMetricsDeps) {
           ...(deps.credentials ? [{ labels: { kind: CREDENTIAL_REPORT_KIND }, value: Math.max(0, credentialCount - credentials.length) }] : []),
         ],
       };
-      return renderExposition([expiry, within, omitted, tokens, ...deps.registry.counters()]);
+      const placements: MetricFamily[] = outOfSync === null ? [] : [{
+        name: 'latchkey_placements_out_of_sync',
+        help: 'CI variable placements whose last check or write found them not holding the current secret (stale, missing, cannot read).',
+        type: 'gauge',
+        samples: [{ labels: {}, value: outOfSync }],
+      }];
+      return renderExposition([expiry, within, omitted, tokens, ...placements, ...deps.registry.counters()]);
     },
   };
 }

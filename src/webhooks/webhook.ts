@@ -1,10 +1,14 @@
 /** Webhooks as the domain sees them: the events a hook may subscribe to, hooks, deliveries, attempts. */
 import type { TokenEventName } from '../events/token-events.js';
 
-/** `credential.expiring`: an outside credential of the inventory is due within 60, 30 or 7 days (notifications/credential-notifier.ts). */
-export type WebhookEventName = TokenEventName | 'credential.expiring';
+/**
+ * `credential.expiring`: an outside credential of the inventory is due within 60, 30 or 7 days
+ * (notifications/credential-notifier.ts). `credential.rotated` / `credential.rotation_failed`: a rotation
+ * job of an entry finished (rotation/rotation-outcomes.ts).
+ */
+export type WebhookEventName = TokenEventName | 'credential.expiring' | 'credential.rotated' | 'credential.rotation_failed';
 
-export const WEBHOOK_EVENTS: readonly WebhookEventName[] = ['token.created', 'token.rotated', 'token.revoked', 'token.expiring', 'token.expired', 'credential.expiring'];
+export const WEBHOOK_EVENTS: readonly WebhookEventName[] = ['token.created', 'token.rotated', 'token.revoked', 'token.expiring', 'token.expired', 'credential.expiring', 'credential.rotated', 'credential.rotation_failed'];
 
 export interface Webhook {
   readonly id: number;

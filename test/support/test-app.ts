@@ -3,7 +3,7 @@
  * offers a small request helper over `inject` (no socket). `world()` seeds the usual fixture: a group
  * tree, a project, and one user per access level with a personal token each.
  */
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App, type Overrides } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { FakeClock } from '../../src/kernel/clock.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -28,12 +28,15 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(dialect: DialectName, options: { now?: string; env?: Record<string, string>; logStream?: { write(line: string): void } } = {}): Promise<TestApp> {
+export async function startTestApp(
+  dialect: DialectName,
+  options: { now?: string; env?: Record<string, string>; logStream?: { write(line: string): void }; overrides?: Pick<Overrides, 'rotations'> } = {},
+): Promise<TestApp> {
   const db = await createTestDatabase(dialect);
   const clock = new FakeClock(options.now ?? '2026-11-23T10:00:00.000Z');
   const store = await openStore(db.location);
   const config = loadConfig({ LATCHKEY_SECRET: TEST_SECRET, LATCHKEY_LOG_LEVEL: 'silent', LATCHKEY_DATA_DIR: '/nonexistent-latchkey-test', ...options.env });
-  const app = await buildApp(config, { clock, store, random: seededTokenGenerator(`${dialect}-${Math.random()}`), logStream: options.logStream });
+  const app = await buildApp(config, { ...options.overrides, clock, store, random: seededTokenGenerator(`${dialect}-${Math.random()}`), logStream: options.logStream });
   await app.http.ready();
   return {
     app,

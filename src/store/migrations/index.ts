@@ -35,6 +35,7 @@ import { createOauthDeviceCodes } from './2026-12-03T0703-oauth-device-codes.js'
 import { createOauthApplicationGroupOwner } from './2026-12-03T2000-oauth-application-group-owner.js';
 import { createOauthGrantExpiry } from './2026-12-03T2300-oauth-grant-expiry.js';
 import { createRotationTasks } from './2026-12-04T0400-rotation-tasks.js';
+import { createRotationPolicies } from './2026-12-04T0300-rotation-policies.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -68,6 +69,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-03T2000-oauth-application-group-owner': createOauthApplicationGroupOwner(traits),
     '2026-12-03T2300-oauth-grant-expiry': createOauthGrantExpiry(traits),
     '2026-12-04T0400-rotation-tasks': createRotationTasks(traits),
+    '2026-12-04T0300-rotation-policies': createRotationPolicies(traits),
   };
   return { getMigrations: async () => migrations };
 }

@@ -1,0 +1,133 @@
+/**
+ * What happens when a rotation job finishes (RotationService.onFinished, any trigger): the scheduled run
+ * waiting on it records the outcome, hooks subscribed to `credential.rotated` / `credential.rotation_failed`
+ * along the owning group's chain get a delivery in the webhook outbox, the counter of rotations moves,
+ * and — for a scheduled rotation whose policy says `notify` — the owning group's Maintainers and Owners
+ * get an e-mail. Never a secret: ids, names, states and the failure's reason only.
+ */
+import type { Clock } from '../kernel/clock.js';
+import { utcDateOf } from '../kernel/dates.js';
+import type { Credential } from '../inventory/credential.js';
+import type { InventoryStore } from '../inventory/inventory-store.js';
+import type { ComposedEmail } from '../notifications/expiry-email.js';
+import type { ExpiryNoticeStore } from '../notifications/expiry-notice-store.js';
+import { ownerAudiences } from '../notifications/owner-audience.js';
+import type { Mailer } from '../notifications/mailer.js';
+import type { StoredHook } from '../webhooks/webhook-store.js';
+import type { RotationJob } from './contracts.js';
+import { effectivePolicy, outcomeOf, type RotationPolicyStore } from './rotation-policies.js';
+
+export const CREDENTIAL_ROTATED_EVENT = 'credential.rotated';
+export const CREDENTIAL_ROTATION_FAILED_EVENT = 'credential.rotation_failed';
+
+/** Credential deliveries carry no token (as `credential.expiring`'s): the payload names the entry. */
+const NO_TOKEN = 0;
+
+export interface RotationOutcomeDeps {
+  store: Pick<RotationPolicyStore, 'finishRunsOfJob' | 'find' | 'findForGroups'>;
+  inventory: Pick<InventoryStore, 'findByIds'>;
+  facts: Pick<ExpiryNoticeStore, 'findGroups' | 'listMembersOf'>;
+  hooks: { liveHooks(): Promise<StoredHook[]>; insertDeliveries(rows: readonly { hookId: number; tokenId: number; event: string; payload: string; at: string }[]): Promise<void> };
+  mailer: Mailer;
+  clock: Clock;
+  onOutcome?: (labels: { outcome: 'succeeded' | 'failed'; trigger: string }) => void;
+  onEmail?: (outcome: 'sent' | 'failed') => void;
+  onError?: (e: unknown) => void;
+}
+
+/** The body of a `credential.rotated` / `credential.rotation_failed` delivery. */
+export function rotationOutcomePayload(c: Pick<Credential, 'id' | 'slug' | 'name' | 'kind' | 'provider' | 'owner'>, job: RotationJob, at: string): string {
+  return JSON.stringify({
+    event: job.state === 'succeeded' ? CREDENTIAL_ROTATED_EVENT : CREDENTIAL_ROTATION_FAILED_EVENT,
+    at,
+    credential: { id: c.id, slug: c.slug, name: c.name, kind: c.kind, provider: c.provider, owner: { id: c.owner.id, full_path: c.owner.fullPath } },
+    job: {
+      id: job.id,
+      state: job.state,
+      trigger: job.trigger,
+      failure: job.failure,
+      old_token_id: job.oldTokenId,
+      new_token_id: job.newTokenId,
+      created_at: job.createdAt,
+      finished_at: job.finishedAt,
+    },
+  });
+}
+
+const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
+
+/** The notice of a scheduled rotation's outcome. */
+export function composeRotationEmail(c: Pick<Credential, 'slug' | 'name' | 'owner'>, job: RotationJob): ComposedEmail {
+  const ok = job.state === 'succeeded';
+  const name = oneLine(c.name);
+  const subject = ok ? `[Latchkey] credential "${name}" was rotated` : `[Latchkey] scheduled rotation of credential "${name}" failed`;
+  const lines = [
+    'Hello,',
+    '',
+    ok
+      ? `The scheduled rotation of ${name} (${c.slug}, owned by ${c.owner.fullPath}) succeeded: every automatic placement holds the new secret.`
+      : `The scheduled rotation of ${name} (${c.slug}, owned by ${c.owner.fullPath}) failed: ${oneLine(job.failure ?? 'no reason recorded')}.`,
+    `Rotation job ${job.id}, finished at ${job.finishedAt ?? job.updatedAt}.`,
+    ok ? '' : 'Placements already written keep the new secret; fix the cause and rotate again (latchkey credential rotate ' + c.slug + ').',
+    `Its steps: latchkey credential rotations ${c.slug}`,
+    '',
+    "You get this e-mail as a Maintainer or Owner of the owning group, because the entry's rotation policy asks for notices.",
+    '-- ',
+    'Latchkey',
+    '',
+  ];
+  const text = lines.join('\n');
+  const html = `<p>${lines.slice(2, 6).filter(Boolean).map((l) => escapeHtml(l)).join('</p><p>')}</p>`;
+  return { subject, text, html };
+}
+
+export function createRotationOutcomes(deps: RotationOutcomeDeps) {
+  const { clock } = deps;
+
+  async function report(job: RotationJob): Promise<void> {
+    if (job.state !== 'succeeded' && job.state !== 'failed') return;
+    const outcome = outcomeOf(job);
+    deps.onOutcome?.({ outcome, trigger: job.trigger });
+    const at = clock.now().toISOString();
+    const runs = await deps.store.finishRunsOfJob(job.id, outcome, job.failure, at);
+    const [credential] = await deps.inventory.findByIds([job.credentialId]);
+    if (credential === undefined) return;
+    const audience = (await ownerAudiences(deps.facts, [credential.owner.id], utcDateOf(clock.now()))).get(credential.owner.id)!;
+    const event = outcome === 'succeeded' ? CREDENTIAL_ROTATED_EVENT : CREDENTIAL_ROTATION_FAILED_EVENT;
+    // An instance hook, or a group hook on the owning group's chain.
+    const hooks = (await deps.hooks.liveHooks()).filter((h) => h.events.includes(event) && (h.groupId === null || audience.chain.has(h.groupId)));
+    if (hooks.length > 0) {
+      const payload = rotationOutcomePayload(credential, job, at);
+      await deps.hooks.insertDeliveries(hooks.map((h) => ({ hookId: h.id, tokenId: NO_TOKEN, event, payload, at })));
+    }
+    if (job.trigger !== 'schedule' || runs.length === 0 || !deps.mailer.enabled) return;
+    const own = await deps.store.find({ type: 'credential', id: credential.id });
+    const chain = [...audience.chain];
+    const applies = effectivePolicy(own, chain, await deps.store.findForGroups(chain));
+    if (!applies?.policy.notify) return;
+    const mail = composeRotationEmail(credential, job);
+    for (const r of audience.recipients) {
+      try {
+        await deps.mailer.send({ to: r.email, ...mail });
+        deps.onEmail?.('sent');
+      } catch (e) {
+        deps.onEmail?.('failed');
+        deps.onError?.(e);
+      }
+    }
+  }
+
+  return {
+    /** The listener for RotationService.onFinished; a failure is reported, never thrown into the job. */
+    async onFinished(job: RotationJob): Promise<void> {
+      try {
+        await report(job);
+      } catch (e) {
+        deps.onError?.(e);
+      }
+    },
+  };
+}
+
+export type RotationOutcomes = ReturnType<typeof createRotationOutcomes>;
