@@ -9,6 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { parseCredentialInput } from '../../src/inventory/credential.js';
 import { DIALECTS } from '../support/dialects.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../support/test-app.js';
+import { jobHolder, jobOf } from '../support/rotation-job-holder.js';
 import { BROWSER_TEST_TIMEOUT, chromiumAvailable, launchBrowser, listen, screenshot, seriousAxeViolations, signedIn, type BrowserUser } from '../support/browser.js';
 
 const PASSWORD = 'correct horse battery';
@@ -65,6 +66,12 @@ describe.skipIf(!available)('axe scan of every page', { timeout: BROWSER_TEST_TI
     );
     await inventory.create(w.admin, parseCredentialInput({ slug: 'npm-publish', name: 'NPM publish', kind: 'npm_token', owner: 'acme/platform', renewal: { every_days: 90 } }, { partial: false }));
     await inventory.renew(w.admin, 'npm-publish', { note: 'first renewal' });
+    // A rotation's task on the entry (its manual placement), with the job's pending secret to reveal.
+    const proxy = await inventory.get(w.admin, 'dependency-proxy');
+    const jobs = jobHolder();
+    jobs.secrets.set(1, 'glpat-axe-rotated-secret-0123456789');
+    t.app.services.rotationTasks.bindRotation(jobs);
+    await t.app.services.rotationTasks.openForJob(jobOf(1, proxy.id!, w.admin.id, 'web'), proxy.placements);
     base = await listen(t);
     admin = await signedIn(browser, base, 'root', PASSWORD);
   });
@@ -133,6 +140,15 @@ describe.skipIf(!available)('axe scan of every page', { timeout: BROWSER_TEST_TI
     await page.locator('#new-token').waitFor();
     expect(await seriousAxeViolations(page)).toEqual([]);
     await screenshot(page, 'project-access-token-created');
+  });
+
+  it("a rotation task's new secret, revealed once on the entry page", async () => {
+    const { page } = admin;
+    await page.goto('/-/inventory/dependency-proxy');
+    await page.getByRole('button', { name: 'Reveal new secret: Renovate dashboard settings' }).click();
+    await page.locator('#revealed-secret').waitFor();
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await screenshot(page, 'rotation-task-revealed');
   });
 
   it('a refused form: the error beside the fields', async () => {

@@ -22,6 +22,7 @@ import { Expires, formatInstant } from '../token-views.js';
 import type { WebContext } from '../web-context.js';
 import { requireSignIn } from '../web-session.js';
 import { errorText, type WebPageTools } from '../web-tools.js';
+import { registerRotationPages, RotationTasksSection, type RotationExtras } from './rotation.js';
 
 export const INVENTORY_PATH = '/-/inventory';
 export const inventoryEntryPath = (slug: string) => `${INVENTORY_PATH}/${encodeURIComponent(slug)}`;
@@ -157,7 +158,7 @@ function CredentialsTable({ items, now }: { items: readonly Credential[]; now: D
   );
 }
 
-interface EntryExtras {
+interface EntryExtras extends RotationExtras {
   readonly notice?: string;
   readonly error?: string;
   readonly values?: { renewedOn: string; expiresAt: string; placements: readonly string[]; note: string };
@@ -267,7 +268,7 @@ function History({ entries, olderHref }: { entries: readonly RenewalEntry[]; old
 }
 
 export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, tools: WebPageTools): void {
-  const { inventory, namespaces, upstreams } = ctx.services;
+  const { inventory, namespaces, upstreams, rotationTasks } = ctx.services;
 
   app.get(INVENTORY_PATH, { preHandler: [requireSignIn] }, async (request, reply) => {
     const user = request.webSession!.user;
@@ -311,10 +312,9 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
     );
   });
 
-  /** Whether the form to mark renewed is offered: the service's rule (Maintainer+ of the owning group, or admin); it checks again on submit. */
+  /** Whether the forms of Maintainers are offered: the service's rule (Maintainer+ of the owning group, or admin); it checks again on submit. */
   async function canManage(user: User, c: Credential): Promise<boolean> {
-    // A Latchkey token is renewed by rotating it, not marked renewed.
-    if (c.tokenId !== null || c.owner === null) return false;
+    if (c.owner === null) return false;
     if (user.isAdmin) return true;
     const group = await namespaces.findGroup(user, String(c.owner.id)).catch(() => null);
     return group !== null && (await namespaces.accessLevel(user, { type: 'group', group: group.group })) >= AccessLevel.MAINTAINER;
@@ -328,6 +328,8 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
     const now = ctx.clock.now();
     const chrome = tools.chrome(request, reply, 'inventory');
     const manage = await canManage(user, c);
+    // Open rotation tasks (issue 16): a page of them is plenty; the API lists every one.
+    const tasks = (await rotationTasks.list(user, c.slug, 'open', { page: 1, perPage: 50 })).tasks.items;
     // The last check of each ci_variable placement (issue 15 item 4): "in sync", "stale: …", "missing", "cannot read: …".
     const checks = new Map((c.id === null ? [] : await upstreams.placementChecks(user, c.slug)).map((k) => [k.placementId, k]));
     const olderHref = history.hasNext === true || (history.exact !== false && history.total > historyPage * HISTORY_PER_PAGE) ? `${inventoryEntryPath(c.slug)}?history_page=${historyPage + 1}` : null;
@@ -442,14 +444,15 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
           <h2 id="procedure-heading">Renewal procedure</h2>
           {c.procedure ? <div class="markdown" dangerouslySetInnerHTML={{ __html: renderMarkdown(c.procedure) }} /> : <p>No procedure written down yet.</p>}
         </section>
-        {manage && <RenewForm c={c} csrf={chrome.csrf} today={utcDateOf(now)} values={extra.values} error={extra.error} />}
+        <RotationTasksSection entryPath={inventoryEntryPath(c.slug)} tasks={tasks} manage={manage} csrf={chrome.csrf} extras={extra} />
+        {manage && c.tokenId === null && <RenewForm c={c} csrf={chrome.csrf} today={utcDateOf(now)} values={extra.values} error={extra.error} />}
         <History entries={history.items} olderHref={olderHref} />
       </Layout>,
       extra.status ?? 200,
     );
   }
 
-  const ENTRY_NOTICES: Record<string, string> = { renewed: 'Marked renewed.', checked: 'Placement checked: its result is in the Placements table.' };
+  const ENTRY_NOTICES: Record<string, string> = { renewed: 'Marked renewed.', checked: 'Placement checked: its result is in the Placements table.', task_done: 'Task marked done.' };
   app.get<{ Params: { ref: string } }>(`${INVENTORY_PATH}/:ref`, { preHandler: [requireSignIn] }, (request, reply) =>
     entryPage(request, reply, { notice: ENTRY_NOTICES[queryText(request, 'notice') ?? ''] }),
   );
@@ -467,6 +470,8 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
     }
     return reply.redirect(`${inventoryEntryPath(c.slug)}?notice=checked`, 303);
   });
+
+  registerRotationPages(app, ctx, tools, { entryPage: (request, reply, extras) => entryPage(request, reply, extras), entryPath: inventoryEntryPath });
 
   app.post<{ Params: { ref: string } }>(`${INVENTORY_PATH}/:ref/renewals`, { preHandler: [requireSignIn, tools.csrf] }, async (request, reply) => {
     const values = { renewedOn: formText(request, 'renewed_on').trim(), expiresAt: formText(request, 'expires_at').trim(), placements: formList(request, 'placements_updated'), note: formText(request, 'note') };

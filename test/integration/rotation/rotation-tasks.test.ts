@@ -5,43 +5,17 @@
  * entries without the secret, and a daily e-mail reminder once a day (injected clock, a real SMTP sink)
  * until the task is checked off.
  *
- * The job engine is the contract's `revealSecret` / `tasksDone` seam, played here by a small job holder
- * that keeps a secret per job until it is told every task is done (what the engine's `finish` does).
+ * The job engine is the contract's `revealSecret` / `tasksDone` seam, played by test/support/rotation-job-holder.ts.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../support/dialects.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
 import { startSmtpSink, type SmtpSink } from '../../support/smtp-sink.js';
-import { notFound } from '../../../src/kernel/errors.js';
-import type { RotationJob } from '../../../src/rotation/contracts.js';
+import { jobHolder, jobOf } from '../../support/rotation-job-holder.js';
 import type { Credential } from '../../../src/inventory/credential.js';
 import { parseCredentialInput } from '../../../src/inventory/credential.js';
 
 const CREDENTIALS = '/api/v4/latchkey/credentials';
-
-/** Holds each job's pending secret until the tasks say they are done, as the job engine does. */
-function jobHolder() {
-  const secrets = new Map<number, string>();
-  const told: number[] = [];
-  return {
-    secrets,
-    told,
-    async revealSecret(_actor: unknown, jobId: number) {
-      const s = secrets.get(jobId);
-      if (s === undefined) throw notFound('Secret Not Found');
-      return s;
-    },
-    async tasksDone(jobId: number) {
-      told.push(jobId);
-      secrets.delete(jobId);
-    },
-  };
-}
-
-const jobOf = (id: number, credentialId: number, startedBy: number | null): RotationJob => ({
-  id, credentialId, state: 'running', trigger: 'api', startedBy, oldTokenId: null, newTokenId: null, gracePeriodSeconds: 0, quietSeconds: 0, failure: null, steps: [],
-  createdAt: '2026-12-03T10:00:00.000Z', updatedAt: '2026-12-03T10:00:00.000Z', finishedAt: null,
-});
 
 describe.each(DIALECTS)('rotation tasks on %s', (dialect) => {
   let sink: SmtpSink;

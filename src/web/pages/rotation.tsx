@@ -1,0 +1,129 @@
+/**
+ * Rotation on the inventory entry page (issue 16): the entry's open rotation tasks — manual placements
+ * a rotation left to a person — with "Reveal new secret" (the job's pending secret, shown once in the
+ * answer, `Cache-Control: no-store`) and "Mark done" for Maintainers and Owners. The forms post with
+ * CSRF to the routes below, which call the same service as the API (rotation/rotation-tasks.ts).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { RotationTask } from '../../rotation/rotation-task-store.js';
+import { CsrfField, Notice, TableWrap } from '../html.js';
+import { formatInstant } from '../token-views.js';
+import type { WebContext } from '../web-context.js';
+import { requireSignIn } from '../web-session.js';
+import { errorText, type WebPageTools } from '../web-tools.js';
+
+/** What the entry page shows of rotation: open tasks, a just-revealed secret, a refusal. */
+export interface RotationExtras {
+  readonly revealed?: { readonly task: RotationTask; readonly secret: string };
+  readonly taskError?: string;
+}
+
+const taskPath = (entryPath: string, task: RotationTask, action: 'done' | 'reveal') => `${entryPath}/tasks/${task.id}/${action}`;
+
+export function RotationTasksSection({ entryPath, tasks, manage, csrf, extras }: { entryPath: string; tasks: readonly RotationTask[]; manage: boolean; csrf: string; extras: RotationExtras }) {
+  return (
+    <section aria-labelledby="tasks-heading">
+      <h2 id="tasks-heading">Rotation tasks</h2>
+      <p class="help">Places only a person can update: after a rotation, paste the new secret there as the renewal procedure says, then mark the task done. The owning group's Maintainers and Owners are reminded daily until then.</p>
+      {extras.taskError && <Notice kind="error">{extras.taskError}</Notice>}
+      {extras.revealed && (
+        <section class="card secret" aria-labelledby="revealed-heading">
+          <h3 id="revealed-heading">{`New secret for: ${extras.revealed.task.where}`}</h3>
+          <Notice kind="warning">Paste it where the task says, then mark the task done. It is not shown again on this page: leaving or reloading it hides it.</Notice>
+          <div class="field copy-field">
+            <label for="revealed-secret">New secret</label>
+            <div class="copy-row">
+              <input id="revealed-secret" readOnly value={extras.revealed.secret} autoComplete="off" spellcheck={false} />
+              <button type="button" class="copy" data-copy="revealed-secret" hidden>
+                Copy new secret
+              </button>
+            </div>
+          </div>
+        </section>
+      )}
+      {tasks.length === 0 ? (
+        <p>No open tasks.</p>
+      ) : (
+        <TableWrap label="Open rotation tasks">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Update</th>
+                <th scope="col">Rotation</th>
+                <th scope="col">Open since</th>
+                {manage && <th scope="col">Actions</th>}
+              </tr>
+            </thead>
+            <tbody>
+              {tasks.map((task) => (
+                <tr>
+                  <th scope="row">{task.where}</th>
+                  <td>{`#${task.jobId}`}</td>
+                  <td>{formatInstant(task.createdAt)}</td>
+                  {manage && (
+                    <td>
+                      <form method="post" action={taskPath(entryPath, task, 'reveal')} class="inline">
+                        <CsrfField token={csrf} />
+                        <button type="submit" aria-label={`Reveal new secret: ${task.where}`}>
+                          Reveal new secret
+                        </button>
+                      </form>{' '}
+                      <form method="post" action={taskPath(entryPath, task, 'done')} class="inline">
+                        <CsrfField token={csrf} />
+                        <button type="submit" class="primary" aria-label={`Mark done: ${task.where}`}>
+                          Mark done
+                        </button>
+                      </form>
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableWrap>
+      )}
+    </section>
+  );
+}
+
+type EntryRequest = FastifyRequest<{ Params: { ref: string; task: string } }>;
+
+/**
+ * The task forms' routes. `entryPage` renders the entry page with the rotation extras (the revealed
+ * secret, or why it could not be); `entryPath` is where a check-off returns to.
+ */
+export function registerRotationPages(
+  app: FastifyInstance,
+  ctx: WebContext,
+  tools: WebPageTools,
+  pages: { entryPage(request: EntryRequest, reply: FastifyReply, extras: RotationExtras & { status?: number }): Promise<unknown>; entryPath(slug: string): string },
+): void {
+  const { rotationTasks } = ctx.services;
+
+  /** "Reveal new secret": the job's pending secret, in this answer only (Maintainer+; no-store like every page). */
+  app.post<{ Params: { ref: string; task: string } }>(`/-/inventory/:ref/tasks/:task/reveal`, { preHandler: [requireSignIn, tools.csrf] }, async (request, reply) => {
+    const user = request.webSession!.user;
+    try {
+      const revealed = await rotationTasks.reveal(user, request.params.ref, request.params.task);
+      return pages.entryPage(request, reply, { revealed });
+    } catch (e) {
+      const { kind, code } = e as { kind?: string; code?: string };
+      if (kind !== 'not_found' || code === 'CREDENTIAL_NOT_FOUND') throw e;
+      // The entry is there, the task or its job's secret is not (the rotation finished and wiped it).
+      return pages.entryPage(request, reply, { taskError: `Cannot reveal it: ${code === 'ROTATION_TASK_NOT_FOUND' ? 'no such task' : 'the rotation no longer holds the new secret (it finished and wiped it)'}.`, status: 404 });
+    }
+  });
+
+  /** "Mark done" (Maintainer+; again is no change), then back to the entry. */
+  app.post<{ Params: { ref: string; task: string } }>(`/-/inventory/:ref/tasks/:task/done`, { preHandler: [requireSignIn, tools.csrf] }, async (request, reply) => {
+    const user = request.webSession!.user;
+    try {
+      const { entry } = await rotationTasks.markDone(user, request.params.ref, request.params.task);
+      return reply.redirect(`${pages.entryPath(entry.slug)}?notice=task_done`, 303);
+    } catch (e) {
+      const { kind, code } = e as { kind?: string; code?: string };
+      if (kind !== 'not_found' || code === 'CREDENTIAL_NOT_FOUND') throw e;
+      return pages.entryPage(request, reply, { taskError: errorText(e), status: 404 });
+    }
+  });
+}
