@@ -71,7 +71,7 @@ import { createRotationTaskStore } from './store/rotation-tasks.js';
 import { createRotationTasks } from './rotation/rotation-tasks.js';
 import { createTaskReminders, withTaskReminders } from './rotation/task-reminders.js';
 import type { RotationService } from './rotation/contracts.js';
-import { createRotationPolicyService, createRotationScheduler } from './rotation/rotation-policies.js';
+import { createRotationPolicyService, createRotationScheduler, ROTATION_SCHEDULER_ACTOR } from './rotation/rotation-policies.js';
 import { createRotationOutcomes } from './rotation/rotation-outcomes.js';
 import { createRotationPolicyStore } from './store/rotation-policies.js';
 
@@ -295,6 +295,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
       const read = await inventoryStore.findTokenEntry(tokenId, today);
       return read !== null && read.entry.tokenStatus?.state === 'active' ? read.entry.dueOn : null;
     },
+    tokenEntryRow: async (tokenId) => (await inventory.entryRow(ROTATION_SCHEDULER_ACTOR, `token-${tokenId}`, 'manage')).row?.id ?? null,
     lock: expiryNotices,
     holder: Buffer.from(random.randomBytes(8)).toString('hex'),
     onError: reportTo('rotation schedule'),

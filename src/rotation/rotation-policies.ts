@@ -78,6 +78,11 @@ export interface RotationPolicyStore {
   /** Entries with a policy of their own or under a group's: outside ones due on or before `until`, every token's. */
   candidates(until: UtcDate): Promise<{ entries: PolicyCandidate[]; own: Map<number, RotationPolicy>; groups: Map<number, RotationPolicy> }>;
   /**
+   * Live Latchkey tokens of a group's tree under a group policy, expiring on or before `until`, whose
+   * entry may have no stored row yet (a token's entry exists without one): the row is made when one is due.
+   */
+  groupTokens(until: UtcDate): Promise<{ tokenId: number; ancestorIds: number[] }[]>;
+  /**
    * Records the attempt for (entry, due date) unless one exists; a `starting` one claimed before
    * `staleBefore` (its node died before the job answered) is taken over. The run's id when this caller
    * owns it, null otherwise.
@@ -179,6 +184,8 @@ export interface RotationSchedulerDeps {
   start: RotationService['start'] | null;
   /** A token's entry: its live token's expiry (null: no expiry, or no longer active). */
   tokenDueOn(tokenId: number, today: UtcDate): Promise<UtcDate | null>;
+  /** The stored row of a token's entry, made (empty, audited as the scheduler's) when it has none; null when it cannot have one. */
+  tokenEntryRow(tokenId: number): Promise<number | null>;
   /** One node at a time scans (the job lock of the expiry jobs). */
   lock: { tryLock(name: string, holder: string, now: string, until: string): Promise<boolean>; unlock(name: string, holder: string, now: string): Promise<void> };
   holder: string;
@@ -194,8 +201,40 @@ export interface ScheduleTickSummary {
 
 export const SCHEDULE_LOCK = 'rotation-schedule';
 
+/**
+ * Who makes a token entry's stored row when a group's policy makes it due (audited as `rotation-scheduler`):
+ * the system, as the CLI's admin is (namespace-service.ts); never a stored user (id 0).
+ */
+export const ROTATION_SCHEDULER_ACTOR: User = { id: 0, username: 'rotation-scheduler', name: 'rotation scheduler', email: null, isAdmin: true, botKind: null, state: 'active', createdAt: '1970-01-01T00:00:00.000Z' };
+
 export function createRotationScheduler(deps: RotationSchedulerDeps) {
   const { store, clock } = deps;
+
+  /** Records the attempt for (entry, due date) and, when this node recorded it and the entry can be rotated, starts the job. */
+  async function attempt(credentialId: number, rotatable: boolean, applies: { policy: RotationPolicy; source: PolicyHolder }, dueOn: UtcDate, summary: ScheduleTickSummary): Promise<void> {
+    const now = clock.now();
+    const runId = await store.claimRun({
+      credentialId, dueOn, policySource: sourceText(applies.source), state: rotatable ? 'starting' : 'not_rotatable', reason: rotatable ? null : NOT_ROTATABLE,
+      at: now.toISOString(), staleBefore: new Date(now.getTime() - RUN_LEASE_MS).toISOString(),
+    });
+    if (runId === null) return;
+    if (!rotatable) {
+      summary.notRotatable++;
+      return;
+    }
+    try {
+      const { job } = await deps.start!(null, credentialId, { trigger: 'schedule', gracePeriodSeconds: applies.policy.gracePeriodSeconds, quietSeconds: applies.policy.quietSeconds });
+      await store.markStarted(runId, job.id);
+      // A job that ended inside start (nothing to write, or refused at once) may have reported before the run knew its id.
+      if (job.state === 'succeeded' || job.state === 'failed') await store.finishRun(runId, job.state, job.failure, clock.now().toISOString());
+      summary.started++;
+    } catch (e) {
+      // A refusal (the entry cannot be rotated now) is this due date's outcome; the next due date tries again.
+      await store.finishRun(runId, 'failed', (e as Error).message, clock.now().toISOString());
+      summary.failed++;
+    }
+  }
+
   return {
     /**
      * One pass: every entry whose policy says it is due now (due date − days ≤ today, the hour reached,
@@ -211,32 +250,23 @@ export function createRotationScheduler(deps: RotationSchedulerDeps) {
       try {
         const today = utcDateOf(now);
         const { entries, own, groups } = await store.candidates(addDays(today, MAX_DAYS_BEFORE_EXPIRY));
-        const staleBefore = new Date(now.getTime() - RUN_LEASE_MS).toISOString();
+        const isDue = (policy: RotationPolicyFields, dueOn: UtcDate | null): dueOn is UtcDate => dueOn !== null && dueOn !== NO_EXPIRY && rotatesAt(policy, dueOn) <= now;
         for (const entry of entries) {
           const applies = effectivePolicy(own.get(entry.credentialId) ?? null, entry.ancestorIds, groups);
           if (applies === null || !applies.policy.enabled) continue;
           const dueOn = entry.tokenId !== null ? await deps.tokenDueOn(entry.tokenId, today) : entry.dueOn;
-          if (dueOn === null || dueOn === NO_EXPIRY || rotatesAt(applies.policy, dueOn) > now) continue;
-          const rotatable = entry.tokenId !== null || entry.upstream;
-          const runId = await store.claimRun({
-            credentialId: entry.credentialId, dueOn, policySource: sourceText(applies.source), state: rotatable ? 'starting' : 'not_rotatable', reason: rotatable ? null : NOT_ROTATABLE, at, staleBefore,
-          });
-          if (runId === null) continue;
-          if (!rotatable) {
-            summary.notRotatable++;
-            continue;
-          }
-          try {
-            const { job } = await deps.start(null, entry.credentialId, { trigger: 'schedule', gracePeriodSeconds: applies.policy.gracePeriodSeconds, quietSeconds: applies.policy.quietSeconds });
-            await store.markStarted(runId, job.id);
-            // A job that ended inside start (nothing to write, or refused at once) may have reported before the run knew its id.
-            if (job.state === 'succeeded' || job.state === 'failed') await store.finishRun(runId, job.state, job.failure, clock.now().toISOString());
-            summary.started++;
-          } catch (e) {
-            // A refusal (the entry cannot be rotated now) is this due date's outcome; the next due date tries again.
-            await store.finishRun(runId, 'failed', (e as Error).message, clock.now().toISOString());
-            summary.failed++;
-          }
+          if (isDue(applies.policy, dueOn)) await attempt(entry.credentialId, entry.tokenId !== null || entry.upstream, applies, dueOn, summary);
+        }
+        // Latchkey tokens under a group's policy whose entry has no stored row yet: the row is made for the job to belong to.
+        for (const token of groups.size === 0 ? [] : await store.groupTokens(addDays(today, MAX_DAYS_BEFORE_EXPIRY))) {
+          const applies = effectivePolicy(null, token.ancestorIds, groups);
+          if (applies === null || !applies.policy.enabled) continue;
+          const dueOn = await deps.tokenDueOn(token.tokenId, today);
+          if (!isDue(applies.policy, dueOn)) continue;
+          const credentialId = await deps.tokenEntryRow(token.tokenId);
+          // A row of its own may hold its own policy: the pass above decided for it.
+          if (credentialId === null || own.has(credentialId)) continue;
+          await attempt(credentialId, true, applies, dueOn, summary);
         }
       } finally {
         await deps.lock.unlock(SCHEDULE_LOCK, deps.holder, clock.now().toISOString());

@@ -144,6 +144,28 @@ export function createRotationPolicyStore(database: Kysely<Database>): RotationP
       return { entries, own, groups };
     },
 
+    async groupTokens(until) {
+      const rows = await db
+        .selectFrom('tokens as t')
+        .leftJoin('users as u', 'u.id', 't.user_id')
+        .leftJoin('projects as p', 'p.id', 't.project_id')
+        // The group a token's entry belongs to: its group, its project's, or its service account's (inventory-tokens.ts).
+        .innerJoin('groups as g', (j) => j.on(sql<boolean>`g.id = coalesce(t.group_id, p.group_id, u.provisioned_by_group_id)`))
+        .select(['t.id', 'g.traversal_path'])
+        .where('t.superseded_at', 'is', null)
+        .where('t.revoked_at', 'is', null)
+        .where('t.deleted_at', 'is', null)
+        .where('t.kind', '<>', 'oauth')
+        .where('t.expires_at', 'is not', null)
+        .where('t.expires_at', '<=', until)
+        .where((eb) => eb.exists(eb.selectFrom('rotation_policies as rp').select(sql<number>`1`.as('one')).where('rp.group_id', 'is not', null).where(sql<boolean>`g.traversal_path like '%/' || ${sql.ref('rp.group_id')} || '/%'`)))
+        // The first token of a chain holds its row: those with one were scanned as entries.
+        .where((eb) => eb.not(eb.exists(eb.selectFrom('inventory_credentials as c').select(sql<number>`1`.as('one')).whereRef('c.token_id', '=', 't.id'))))
+        .orderBy('t.id')
+        .execute();
+      return rows.map((r) => ({ tokenId: r.id, ancestorIds: r.traversal_path.split('/').filter(Boolean).map(Number) }));
+    },
+
     async claimRun(run) {
       const inserted = await db
         .insertInto('rotation_schedule_runs')

@@ -282,6 +282,29 @@ describe.each(DIALECTS)('rotation policies and the scheduler on %s', (dialect) =
     expect(await t.app.services.rotationScheduler.tick()).toMatchObject({ started: 0 });
   });
 
+  it("rotates the Latchkey tokens of a group's tree under its policy, making their entries' rows; people's tokens have no owning group", async () => {
+    const groupTok = await groupToken('2026-12-20');
+    const projectTok = await t.request('POST', `/api/v4/projects/${w.project.id}/access_tokens`, { token: w.adminToken, body: { name: 'deployer', scopes: ['read_api'], access_level: 30, expires_at: '2026-12-21' } });
+    expect(projectTok.status).toBe(201);
+    const later = await t.request('POST', `/api/v4/projects/${w.project.id}/access_tokens`, { token: w.adminToken, body: { name: 'later', scopes: ['read_api'], access_level: 30, expires_at: '2027-03-01' } });
+    expect(later.status).toBe(201);
+    expect((await putGroupPolicy('acme', w.adminToken, { days_before_expiry: 7, hour: 0, grace_period: 600 })).status).toBe(200);
+    expect(await (t.app.store.db as any).selectFrom('inventory_credentials').select('id').execute()).toEqual([]);
+    const before = (await policy(`token-${groupTok.id}`, w.users.maintainer.token)).body;
+    expect(before).toMatchObject({ credential: { id: null }, effective: { source: 'group', group: { full_path: 'acme' } }, rotates_at: '2026-12-13T00:00:00.000Z', last_runs: [] });
+
+    t.clock.set('2026-12-13T00:00:00.000Z');
+    expect(await t.app.services.rotationScheduler.tick()).toMatchObject({ started: 1 });
+    t.clock.set('2026-12-14T00:00:00.000Z');
+    expect(await t.app.services.rotationScheduler.tick()).toMatchObject({ started: 1 });
+    expect(await t.app.services.rotationScheduler.tick()).toMatchObject({ started: 0 });
+    const rows = await (t.app.store.db as any).selectFrom('inventory_credentials').select(['id', 'token_id', 'owner_group_id']).orderBy('id').execute();
+    expect(rows.map((r: any) => [r.token_id, r.owner_group_id])).toEqual([[groupTok.id, w.sub.id], [projectTok.body.id, w.sub.id]]);
+    expect(table.starts.map((s) => [s.credentialId, s.options.trigger, s.options.gracePeriodSeconds])).toEqual([[rows[0].id, 'schedule', 600], [rows[1].id, 'schedule', 600]]);
+    const view = (await policy(`token-${projectTok.body.id}`, w.users.maintainer.token)).body;
+    expect(view.last_runs).toEqual([expect.objectContaining({ due_on: '2026-12-21', policy: `group:${w.top.id}`, state: 'started' })]);
+  });
+
   it('exposes placements out of sync by their last check', async () => {
     const entry = await t.request('POST', CREDENTIALS, {
       token: w.adminToken,
