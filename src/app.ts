@@ -74,6 +74,8 @@ import type { RotationService } from './rotation/contracts.js';
 import { createRotationPolicyService, createRotationScheduler, ROTATION_SCHEDULER_ACTOR } from './rotation/rotation-policies.js';
 import { createRotationOutcomes } from './rotation/rotation-outcomes.js';
 import { createRotationPolicyStore } from './store/rotation-policies.js';
+import { createRotationService, ROTATION_SECRET_PURPOSE } from './rotation/rotation-service.js';
+import type { PlacementIO, RotationTasks, UpstreamRotator } from './rotation/contracts.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -85,7 +87,23 @@ export interface Overrides {
   logStream?: { write(line: string): void };
   /** The rotation job engine (issue 16) the scheduler starts and whose finished jobs are reported. */
   rotations?: RotationService;
+  /** The rotation job's collaborators (tests pass doubles; absent: the built-in ones). */
+  rotation?: { placements?: PlacementIO; upstream?: UpstreamRotator; tasks?: RotationTasks | null };
 }
+
+/** Until placement writes are built: no placement is written by Latchkey, each is left to a person. */
+const NO_AUTOMATIC_PLACEMENTS: PlacementIO = {
+  isAutomatic: () => false,
+  write: async () => ({ ok: false, reason: 'Latchkey does not write placements' }),
+  verify: async () => ({ ok: false, reason: 'Latchkey does not read placements' }),
+};
+/** Until upstream rotation is built: no synced token can be rotated through its upstream. */
+const NO_UPSTREAM_ROTATION: UpstreamRotator = {
+  canRotate: async () => false,
+  rotate: async () => {
+    throw new Error('upstream rotation is not available');
+  },
+};
 
 /** HKDF purpose of the CI/CD variable values. Frozen: stored values were sealed under it. */
 const CI_VARIABLE_VALUE_PURPOSE = 'ci-variable-value v1';
@@ -281,9 +299,32 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   const rotationTasks = createRotationTasks({
     store: rotationTaskStore, inventory, entries: inventoryStore, findUserById: (id) => store.namespaces.findUserById(id), clock, audit: audit.writer.record,
   });
+  // Rotation jobs (issue 16): renew, write and verify placements, tasks, retire the old secret; resumed by `serve`.
+  const rotations = createRotationService({
+    store,
+    rotatable: async (actor, ref) => (await inventory.entryRow(actor, ref, 'manage')).row!,
+    readable: (actor, ref) => inventory.get(actor, ref),
+    entries: inventoryStore,
+    lifecycle,
+    expiryPolicy,
+    box: createSecretBox(secrets, ROTATION_SECRET_PURPOSE),
+    placements: overrides.rotation?.placements ?? NO_AUTOMATIC_PLACEMENTS,
+    upstream: overrides.rotation?.upstream ?? NO_UPSTREAM_ROTATION,
+    tasks: overrides.rotation?.tasks === undefined ? rotationTasks : overrides.rotation.tasks,
+    clock,
+    holder: Buffer.from(random.randomBytes(8)).toString('hex'),
+    leaseMs: config.rotation.leaseMs,
+    audit: audit.writer.record,
+    // A test hook (README "Rotation"): the process dies as a crash would, right after that step is stored.
+    faultPoint: config.rotation.faultPoint === null ? undefined : (point) => {
+      if (point === config.rotation.faultPoint) process.kill(process.pid, 'SIGKILL');
+    },
+    onError: reportTo('rotation'),
+  });
+  rotationTasks.bindRotation(rotations);
   // Scheduled rotation (issue 16 item 3): policies per entry or group, the scheduler `serve` ticks, and the
   // outcome of every finished rotation job (scheduled runs, webhooks, notices, metrics).
-  const rotationService: RotationService | null = overrides.rotations ?? null;
+  const rotationService: RotationService | null = overrides.rotations ?? rotations;
   const rotationPolicies = createRotationPolicyService({
     store: rotationPolicyStore, inventory, findGroup: findGroupByRef, findGroupById: (id) => store.namespaces.findGroupById(id), accessLevel: namespaces.accessLevel, clock, audit: audit.writer.record,
   });
@@ -340,6 +381,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     registryKey: createSecretBox(secrets, REGISTRY_KEY_PURPOSE),
     oidcKey: createSecretBox(secrets, OIDC_KEY_PURPOSE),
     upstreamTokens: createSecretBox(secrets, UPSTREAM_TOKEN_PURPOSE),
+    rotationSecrets: createSecretBox(secrets, ROTATION_SECRET_PURPOSE),
   });
 
   const services: Services = {
@@ -381,6 +423,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     rotationTasks,
     rotationPolicies,
     rotationScheduler,
+    rotations,
     sessions: signIn.sessions,
     signIn: signIn.signIn,
     accounts: signIn.accounts,

@@ -91,7 +91,22 @@ export interface Config {
   readonly session: { readonly idleTimeoutMs: number; readonly absoluteTimeoutMs: number };
   /** Upstream GitLab instances whose token metadata is synced into the inventory (README "Upstreams"). */
   readonly upstreams: UpstreamsConfig;
+  /** Rotation jobs (README "Rotation"). */
+  readonly rotation: RotationConfig;
 }
+
+export interface RotationConfig {
+  /** `LATCHKEY_ROTATION_LEASE` (seconds or 30s/5m/1h, default 60): a stopped node's job is resumed by another after it. */
+  readonly leaseMs: number;
+  /**
+   * `LATCHKEY_FAULT_POINT=rotation:<step>` — a test hook: the process kills itself (SIGKILL) right after
+   * that step of a rotation job is persisted. Unset (always, outside tests): nothing happens.
+   */
+  readonly faultPoint: string | null;
+}
+
+/** The steps a fault point may name (`start`: right after the job was stored). */
+const FAULT_POINT = /^rotation:(start|renew|write|verify|tasks|retire|finish)$/;
 
 export interface UpstreamsConfig {
   /** `LATCHKEY_UPSTREAMS` (`_FILE`): a JSON list of `{"name", "url", "token", "owner"}`, applied at start. */
@@ -140,6 +155,13 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+function faultPoint(env: Env): string | null {
+  const raw = env.LATCHKEY_FAULT_POINT;
+  if (raw === undefined || raw === '') return null;
+  if (!FAULT_POINT.test(raw)) throw new ConfigError(`LATCHKEY_FAULT_POINT must be rotation:<start|renew|write|verify|tasks|retire|finish>, got ${JSON.stringify(raw)}`);
+  return raw;
 }
 
 function boolean(env: Env, name: string, fallback: boolean): boolean {
@@ -282,6 +304,10 @@ export function loadConfig(env: Env = process.env): Config {
       syncCron: cronPattern(env, 'LATCHKEY_UPSTREAM_SYNC_CRON', '0 * * * *'),
       timeoutMs: integer(env, 'LATCHKEY_UPSTREAM_TIMEOUT_MS', 30_000, 100, 600_000),
       maxRetryWaitMs: duration(env, 'LATCHKEY_UPSTREAM_MAX_RETRY_WAIT', 300, 0, 3600) * 1000,
+    }),
+    rotation: Object.freeze({
+      leaseMs: duration(env, 'LATCHKEY_ROTATION_LEASE', 60, 5, 3600) * 1000,
+      faultPoint: faultPoint(env),
     }),
     reuse: Object.freeze({
       maxUserAgents: integer(env, 'LATCHKEY_REUSE_MAX_USER_AGENTS', 3, 0, 50),

@@ -49,6 +49,7 @@ import type { InventoryService } from './inventory/inventory-service.js';
 import type { UpstreamService } from './upstreams/upstream-service.js';
 import type { CalendarService } from './calendar/calendar-service.js';
 import type { RotationPolicyService, RotationScheduler } from './rotation/rotation-policies.js';
+import type { RotationEngine } from './rotation/rotation-service.js';
 
 /** Every service the adapters (HTTP routes, CLI commands) may call. */
 export interface Services {
@@ -101,6 +102,8 @@ export interface Services {
   readonly rotationPolicies: RotationPolicyService;
   /** Starts the rotations policies make due; `serve` ticks it. */
   readonly rotationScheduler: RotationScheduler;
+  /** Rotation jobs (src/rotation): rotate an entry's secret and update every place it is configured. */
+  readonly rotations: RotationEngine;
   /** Calendar feeds of due dates and the feed tokens that open them (src/calendar). */
   readonly calendar: CalendarService;
   /** Web UI sign-in (src/sessions): sessions, password and link sign-in, account changes that end sessions. */

@@ -140,6 +140,20 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       // Scheduled rotation: every node ticks each minute; a lock lets one node scan at a time, and a run row per
       // entry and due date starts each rotation once.
       const stopRotationSchedule = app.services.rotationScheduler.start(60_000);
+      // Rotation jobs a stopped node left, and those waiting for an old secret to go quiet: at start, then
+      // every 15 s; a lease per job in the database lets one node at a time advance it.
+      let resuming = false;
+      const resumeRotations = () => {
+        if (resuming) return;
+        resuming = true;
+        void app.services.rotations
+          .resumeAll()
+          .catch((e: Error) => app.http.log.warn({ err: { message: e.message } }, 'rotation jobs could not be resumed'))
+          .finally(() => (resuming = false));
+      };
+      resumeRotations();
+      const rotationTick = setInterval(resumeRotations, 15_000);
+      rotationTick.unref();
       if (cfg.smtpUrl === null) app.http.log.info('mail is disabled (LATCHKEY_SMTP_URL is not set): expiry notices are recorded and published as events, not e-mailed');
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
@@ -150,6 +164,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       upstreamSync?.stop();
       clearInterval(oauthPruning);
       stopRotationSchedule();
+      clearInterval(rotationTick);
       await stopWebhooks();
       await stopRelay();
       await stopUsage();

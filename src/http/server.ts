@@ -43,6 +43,7 @@ import { registerCredentialRoutes } from './routes/credentials.js';
 import { registerRotationTaskRoutes } from './routes/rotation-tasks.js';
 import { registerUpstreamRoutes } from './routes/upstreams.js';
 import { registerRotationPolicyRoutes } from './routes/rotation-policies.js';
+import { registerRotationRoutes } from './routes/rotations.js';
 import { registerCalendarRoutes } from './routes/calendar.js';
 import { registerAuthorizedApplicationRoutes } from './routes/authorized-applications.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
@@ -171,6 +172,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       registerRotationTaskRoutes(api, ctx);
       registerUpstreamRoutes(api, ctx);
       registerRotationPolicyRoutes(api, ctx);
+      registerRotationRoutes(api, ctx);
       registerCalendarRoutes(api, ctx);
       registerAuthorizedApplicationRoutes(api, ctx);
     },

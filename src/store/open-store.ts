@@ -15,6 +15,8 @@ import { createNamespaceStore } from './namespaces.js';
 import { createTokenStore } from './tokens.js';
 import { createDeployTokenSecretStore } from './deploy-token-secrets.js';
 import type { DeployTokenSecretStore } from '../tokens/deploy-token-secret-store.js';
+import { createRotationJobStore } from './rotation-jobs.js';
+import type { RotationJobStore } from '../rotation/rotation-job-store.js';
 import type { NamespaceStore } from '../namespaces/namespace-store.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import { conflict } from '../kernel/errors.js';
@@ -28,6 +30,8 @@ export interface Ports {
   readonly namespaces: NamespaceStore;
   readonly tokens: TokenStore;
   readonly deployTokenSecrets: DeployTokenSecretStore;
+  /** Rotation jobs (issue 16): a rotation of a Latchkey token commits with the job's record of it. */
+  readonly rotationJobs: RotationJobStore;
   /**
    * The transactional outbox of token events: published in a transaction, an event commits with the
    * change or not at all (src/events/event-outbox.ts). Outside one, it commits on its own.
@@ -67,7 +71,7 @@ export function locateDatabase(databaseUrl: string | null, dataDir: string): Dat
 }
 
 function portsOf(db: Kysely<Database>, onPublished: () => void | Promise<void>): Ports {
-  return { namespaces: createNamespaceStore(db), tokens: createTokenStore(db), deployTokenSecrets: createDeployTokenSecretStore(db), events: createEventOutboxPort(db, onPublished) };
+  return { namespaces: createNamespaceStore(db), tokens: createTokenStore(db), deployTokenSecrets: createDeployTokenSecretStore(db), rotationJobs: createRotationJobStore(db), events: createEventOutboxPort(db, onPublished) };
 }
 
 /** Distinct SQL texts whose prepared statements are kept (the queries are a fixed set; `in (…)` lists vary). */

@@ -2,7 +2,7 @@
  * `latchkey secret reseal`: after a re-key (a new LATCHKEY_SECRET, the old one in
  * LATCHKEY_SECRET_PREVIOUS), moves every sealed value in the database to the newest key — webhook
  * secrets and custom headers, `gitlab-deploy-token` secrets, CI/CD variable values, registry and OIDC signing
- * keys, upstream tokens — so the previous secret is no longer needed for them. Each value is replaced only while it is
+ * keys, upstream tokens, the pending secrets of rotation jobs — so the previous secret is no longer needed for them. Each value is replaced only while it is
  * still the one read (a concurrent change wins); running it twice changes nothing the second time.
  * Token digests cannot be re-keyed without the tokens: each moves when it is next used (verify-token.ts).
  */
@@ -17,6 +17,7 @@ export interface ResealBoxes {
   registryKey: SecretBox;
   oidcKey: SecretBox;
   upstreamTokens: SecretBox;
+  rotationSecrets: SecretBox;
 }
 
 export interface ResealCount {
@@ -28,9 +29,9 @@ export interface ResealCount {
   unreadable: number;
 }
 
-export type ResealReport = Record<'webhook_secrets' | 'webhook_headers' | 'deploy_token_secrets' | 'ci_variables' | 'registry_keys' | 'oidc_keys' | 'upstream_tokens', ResealCount>;
+export type ResealReport = Record<'webhook_secrets' | 'webhook_headers' | 'deploy_token_secrets' | 'ci_variables' | 'registry_keys' | 'oidc_keys' | 'upstream_tokens' | 'rotation_secrets', ResealCount>;
 
-type Column = { table: 'webhooks'; key: 'id'; column: 'secret_encrypted' | 'custom_headers_encrypted' } | { table: 'deploy_token_secrets'; key: 'token_id'; column: 'secret_encrypted' } | { table: 'ci_variables'; key: 'id'; column: 'value_encrypted' } | { table: 'registry_signing_keys'; key: 'name'; column: 'private_key_encrypted' } | { table: 'oidc_signing_keys'; key: 'generation'; column: 'private_key_sealed' } | { table: 'upstreams'; key: 'id'; column: 'token_sealed' };
+type Column = { table: 'webhooks'; key: 'id'; column: 'secret_encrypted' | 'custom_headers_encrypted' } | { table: 'deploy_token_secrets'; key: 'token_id'; column: 'secret_encrypted' } | { table: 'ci_variables'; key: 'id'; column: 'value_encrypted' } | { table: 'registry_signing_keys'; key: 'name'; column: 'private_key_encrypted' } | { table: 'oidc_signing_keys'; key: 'generation'; column: 'private_key_sealed' } | { table: 'upstreams'; key: 'id'; column: 'token_sealed' } | { table: 'rotation_jobs'; key: 'id'; column: 'secret_sealed' };
 
 export function createSecretResealer(db: Kysely<Database>, boxes: ResealBoxes) {
   async function reseal(target: Column, box: SecretBox): Promise<ResealCount> {
@@ -64,6 +65,7 @@ export function createSecretResealer(db: Kysely<Database>, boxes: ResealBoxes) {
         registry_keys: await reseal({ table: 'registry_signing_keys', key: 'name', column: 'private_key_encrypted' }, boxes.registryKey),
         oidc_keys: await reseal({ table: 'oidc_signing_keys', key: 'generation', column: 'private_key_sealed' }, boxes.oidcKey),
         upstream_tokens: await reseal({ table: 'upstreams', key: 'id', column: 'token_sealed' }, boxes.upstreamTokens),
+        rotation_secrets: await reseal({ table: 'rotation_jobs', key: 'id', column: 'secret_sealed' }, boxes.rotationSecrets),
       };
     },
   };

@@ -21,7 +21,7 @@ import type { Clock } from '../kernel/clock.js';
 import type { UtcDate } from '../kernel/dates.js';
 import { invalidRecord } from '../kernel/errors.js';
 import type { User } from '../namespaces/namespace.js';
-import type { Store } from '../store/open-store.js';
+import type { Ports, Store } from '../store/open-store.js';
 import { isRevokedAt, isReuseOfRotatedSecret, type Token } from './token.js';
 import type { TokenIssuer } from './token-issuer.js';
 import type { VerifyContext } from './verify-token.js';
@@ -51,6 +51,11 @@ export interface RotateOptions {
   expiresAt: UtcDate | null;
   /** Seconds the old secret keeps working (Latchkey extension); 0 or absent = revoked at once. */
   gracePeriodSeconds?: number;
+  /**
+   * Runs inside the rotation's transaction with the new token and its secret: what the caller records
+   * of the rotation (a rotation job's sealed secret) commits with the new token or not at all.
+   */
+  alsoIn?: (ports: Ports, issued: { token: Token; secret: string }) => Promise<void>;
 }
 
 export interface RotateResult {
@@ -157,7 +162,7 @@ export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent 
      * "token already revoked", as GitLab's RotateService answers. That alone is not reuse — the old
      * secret was not presented (the verifier reports that, on the rotate endpoints).
      */
-    async rotate(token: Token, { by, expiresAt, gracePeriodSeconds = 0 }: RotateOptions): Promise<RotateResult> {
+    async rotate(token: Token, { by, expiresAt, gracePeriodSeconds = 0, alsoIn }: RotateOptions): Promise<RotateResult> {
       const now = clock.now();
       const at = now.toISOString();
       if (token.supersededAt !== null || isRevokedAt(token, now)) throw tokenAlreadyRevoked();
@@ -188,6 +193,7 @@ export function createTokenLifecycle({ store, clock, issuer, onRevoked, onEvent 
           impersonation: token.impersonation,
         });
         const previous = await ports.tokens.findById(token.id);
+        await alsoIn?.(ports, { token: created, secret });
         await ports.events.publish({ name: 'token.rotated', tokenId: token.id, at, data: { new_token_id: created.id, new_expires_at: created.expiresAt, grace_until: graceUntil, by: by?.username ?? null } });
         return { token: created, previous: previous ?? token };
       });

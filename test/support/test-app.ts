@@ -30,7 +30,7 @@ export interface TestApp {
 
 export async function startTestApp(
   dialect: DialectName,
-  options: { now?: string; env?: Record<string, string>; logStream?: { write(line: string): void }; overrides?: Pick<Overrides, 'rotations'> } = {},
+  options: { now?: string; env?: Record<string, string>; logStream?: { write(line: string): void }; overrides?: Pick<Overrides, 'rotations' | 'rotation'> } = {},
 ): Promise<TestApp> {
   const db = await createTestDatabase(dialect);
   const clock = new FakeClock(options.now ?? '2026-11-23T10:00:00.000Z');

@@ -36,6 +36,7 @@ import { createOauthApplicationGroupOwner } from './2026-12-03T2000-oauth-applic
 import { createOauthGrantExpiry } from './2026-12-03T2300-oauth-grant-expiry.js';
 import { createRotationTasks } from './2026-12-04T0400-rotation-tasks.js';
 import { createRotationPolicies } from './2026-12-04T0300-rotation-policies.js';
+import { createRotationJobs } from './2026-12-04T0100-rotation-jobs.js';
 
 export function migrationProvider(traits: DialectTraits): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -70,6 +71,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-03T2300-oauth-grant-expiry': createOauthGrantExpiry(traits),
     '2026-12-04T0400-rotation-tasks': createRotationTasks(traits),
     '2026-12-04T0300-rotation-policies': createRotationPolicies(traits),
+    '2026-12-04T0100-rotation-jobs': createRotationJobs(traits),
   };
   return { getMigrations: async () => migrations };
 }
