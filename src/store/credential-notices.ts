@@ -3,14 +3,14 @@
  * notices, their e-mail deliveries and their `credential.expiring` webhook deliveries (written into the
  * webhook outbox, `webhook_deliveries`, in the notices' own transaction).
  */
-import { sql, type ExpressionBuilder, type Generated, type Kysely } from 'kysely';
+import { sql, type Generated, type Kysely } from 'kysely';
 import type { Database, ExpiryNoticeDeliveriesTable } from './database.js';
 import type { InventoryCredentialsTable } from './inventory.js';
 import { notEndedUpstream } from './upstream-tokens-table.js';
 import { createWebhookStore } from '../webhooks/webhook-store.js';
+import { deliveryQueue } from './notice-deliveries.js';
 import type { CredentialInterval, CredentialNoticeStore, DueCredential } from '../notifications/credential-notice-store.js';
 import type { NoticeBand } from '../notifications/expiry-check.js';
-import type { DeliveryCursor } from '../notifications/expiry-notice-store.js';
 
 export interface CredentialNoticesTable {
   id: Generated<number>;
@@ -48,15 +48,10 @@ export function dueCredentialsQuery(db: Kysely<Tables>, band: NoticeBand, after:
   return q.orderBy('c.due_on').orderBy('c.id').limit(limit);
 }
 
-const claimable = (staleBefore: string) => (eb: ExpressionBuilder<Tables, 'credential_notice_deliveries'>) =>
-  eb.or([eb('status', '=', 'pending'), eb.and([eb('status', '=', 'sending'), eb('claimed_at', '<', staleBefore)])]);
-const recipientKey = sql<string>`lower(email)`;
 
 export function createCredentialNoticeStore(database: Kysely<Database>): CredentialNoticeStore {
   const db = database as unknown as Kysely<Tables>;
-  const setStatus = async (ids: readonly number[], set: Partial<{ status: string; sent_at: string; last_error: string | null }>) => {
-    for (const part of chunks(ids, 500)) await db.updateTable('credential_notice_deliveries').set(set).where('id', 'in', part).execute();
-  };
+  const queue = deliveryQueue(database, 'credential_notice_deliveries');
   return {
     async listDue(band, after, limit) {
       return (await dueCredentialsQuery(db, band, after, limit).execute()).map((r) => ({ id: r.id, dueOn: r.due_on }));
@@ -96,22 +91,8 @@ export function createCredentialNoticeStore(database: Kysely<Database>): Credent
       });
     },
 
-    async claimDeliveries({ now, staleBefore, after, limit }: { now: string; staleBefore: string; after: DeliveryCursor | null; limit: number }) {
-      let q = db
-        .selectFrom('credential_notice_deliveries')
-        .select(['id', recipientKey.as('recipientKey')])
-        .where(sql<boolean>`status in ('pending', 'sending')`)
-        .where(claimable(staleBefore));
-      if (after) q = q.where((eb) => eb.and([eb(recipientKey, '>=', after.recipientKey), eb.or([eb(recipientKey, '>', after.recipientKey), eb('id', '>', after.id)])]));
-      const page = await q.orderBy(recipientKey).orderBy('id').limit(limit).execute();
-      if (page.length === 0) return [];
-      const claimed = await db
-        .updateTable('credential_notice_deliveries')
-        .set((eb) => ({ status: 'sending', claimed_at: now, attempts: eb('attempts', '+', 1) }))
-        .where('id', 'in', page.map((p) => p.id))
-        .where(claimable(staleBefore))
-        .returning('id')
-        .execute();
+    async claimDeliveries(claim) {
+      const claimed = await queue.claim(claim);
       if (claimed.length === 0) return [];
       const rows = await db
         .selectFrom('credential_notice_deliveries as d')
@@ -120,22 +101,14 @@ export function createCredentialNoticeStore(database: Kysely<Database>): Credent
         .where('d.id', 'in', claimed.map((c) => c.id))
         .execute();
       const byId = new Map(rows.map((r) => [r.id, r]));
-      return page.flatMap((p) => {
+      return claimed.flatMap((p) => {
         const r = byId.get(p.id);
         return r ? [{ deliveryId: r.id, email: r.email, recipientKey: p.recipientKey, credentialId: r.credential_id, interval: r.interval as CredentialInterval, dueOn: r.due_on, daysLeft: r.days_left }] : [];
       });
     },
 
-    markSent: (ids, at) => setStatus(ids, { status: 'sent', sent_at: at, last_error: null }),
-    markSkipped: (ids, reason) => setStatus(ids, { status: 'skipped', last_error: reason }),
-    async markFailed(ids, error, maxAttempts) {
-      for (const part of chunks(ids, 500)) {
-        await db
-          .updateTable('credential_notice_deliveries')
-          .set((eb) => ({ status: eb.case().when('attempts', '>=', maxAttempts).then('failed').else('pending').end(), last_error: error.slice(0, 500) }))
-          .where('id', 'in', part)
-          .execute();
-      }
-    },
+    markSent: queue.markSent,
+    markSkipped: queue.markSkipped,
+    markFailed: queue.markFailed,
   };
 }

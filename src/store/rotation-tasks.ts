@@ -7,6 +7,7 @@ import type { Database } from './database.js';
 import type { CredentialNoticeDeliveriesTable } from './credential-notices.js';
 import type { ClaimedTaskDelivery, RotationTask, RotationTaskStore } from '../rotation/rotation-task-store.js';
 import { offsetOf } from '../kernel/page.js';
+import { deliveryQueue } from './notice-deliveries.js';
 
 export interface RotationTasksTable {
   id: Generated<number>;
@@ -42,15 +43,10 @@ const taskOf = (r: Selectable<RotationTasksTable>): RotationTask => ({
   doneBy: r.done_at === null ? null : { id: r.done_by_id, username: r.done_by_username ?? '' },
 });
 
-const claimable = (staleBefore: string) => (eb: ExpressionBuilder<Tables, 'rotation_task_reminder_deliveries'>) =>
-  eb.or([eb('status', '=', 'pending'), eb.and([eb('status', '=', 'sending'), eb('claimed_at', '<', staleBefore)])]);
-const recipientKey = sql<string>`lower(email)`;
 
 export function createRotationTaskStore(database: Kysely<Database>): RotationTaskStore {
   const db = database as unknown as Kysely<Tables>;
-  const setStatus = async (ids: readonly number[], set: Partial<{ status: string; sent_at: string; last_error: string | null }>) => {
-    for (const part of chunks(ids, 500)) await db.updateTable('rotation_task_reminder_deliveries').set(set).where('id', 'in', part).execute();
-  };
+  const queue = deliveryQueue(database, 'rotation_task_reminder_deliveries');
   const byState = (state: 'open' | 'done' | 'all') => (eb: ExpressionBuilder<Tables, 'rotation_tasks'>) =>
     state === 'open' ? eb('done_at', 'is', null) : state === 'done' ? eb('done_at', 'is not', null) : eb.lit(true);
   return {
@@ -142,22 +138,8 @@ export function createRotationTaskStore(database: Kysely<Database>): RotationTas
       });
     },
 
-    async claimDeliveries({ now, staleBefore, after, limit }) {
-      let q = db
-        .selectFrom('rotation_task_reminder_deliveries')
-        .select(['id', recipientKey.as('recipientKey')])
-        .where(sql<boolean>`status in ('pending', 'sending')`)
-        .where(claimable(staleBefore));
-      if (after) q = q.where((eb) => eb.and([eb(recipientKey, '>=', after.recipientKey), eb.or([eb(recipientKey, '>', after.recipientKey), eb('id', '>', after.id)])]));
-      const page = await q.orderBy(recipientKey).orderBy('id').limit(limit).execute();
-      if (page.length === 0) return [];
-      const claimed = await db
-        .updateTable('rotation_task_reminder_deliveries')
-        .set((eb) => ({ status: 'sending', claimed_at: now, attempts: eb('attempts', '+', 1) }))
-        .where('id', 'in', page.map((p) => p.id))
-        .where(claimable(staleBefore))
-        .returning('id')
-        .execute();
+    async claimDeliveries(claim) {
+      const claimed = await queue.claim(claim);
       if (claimed.length === 0) return [];
       const rows = await db
         .selectFrom('rotation_task_reminder_deliveries as d')
@@ -166,22 +148,14 @@ export function createRotationTaskStore(database: Kysely<Database>): RotationTas
         .where('d.id', 'in', claimed.map((c) => c.id))
         .execute();
       const byId = new Map(rows.map((r) => [r.id, r]));
-      return page.flatMap((p): ClaimedTaskDelivery[] => {
+      return claimed.flatMap((p): ClaimedTaskDelivery[] => {
         const r = byId.get(p.id);
         return r ? [{ deliveryId: r.id, email: r.email, recipientKey: p.recipientKey, taskId: r.task_id }] : [];
       });
     },
 
-    markSent: (ids, at) => setStatus(ids, { status: 'sent', sent_at: at, last_error: null }),
-    markSkipped: (ids, reason) => setStatus(ids, { status: 'skipped', last_error: reason }),
-    async markFailed(ids, error, maxAttempts) {
-      for (const part of chunks(ids, 500)) {
-        await db
-          .updateTable('rotation_task_reminder_deliveries')
-          .set((eb) => ({ status: eb.case().when('attempts', '>=', maxAttempts).then('failed').else('pending').end(), last_error: error.slice(0, 500) }))
-          .where('id', 'in', part)
-          .execute();
-      }
-    },
+    markSent: queue.markSent,
+    markSkipped: queue.markSkipped,
+    markFailed: queue.markFailed,
   };
 }
