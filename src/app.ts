@@ -324,14 +324,14 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   rotationTasks.bindRotation(rotations);
   // Scheduled rotation (issue 16 item 3): policies per entry or group, the scheduler `serve` ticks, and the
   // outcome of every finished rotation job (scheduled runs, webhooks, notices, metrics).
-  const rotationService: RotationService | null = overrides.rotations ?? rotations;
+  const rotationService: RotationService = overrides.rotations ?? rotations;
   const rotationPolicies = createRotationPolicyService({
     store: rotationPolicyStore, inventory, findGroup: findGroupByRef, findGroupById: (id) => store.namespaces.findGroupById(id), accessLevel: namespaces.accessLevel, clock, audit: audit.writer.record,
   });
   const rotationScheduler = createRotationScheduler({
     store: rotationPolicyStore,
     clock,
-    start: rotationService === null ? null : (actor, id, options) => rotationService.start(actor, id, options),
+    start: (actor, id, options) => rotationService.start(actor, id, options),
     tokenDueOn: async (tokenId, today) => {
       const read = await inventoryStore.findTokenEntry(tokenId, today);
       return read !== null && read.entry.tokenStatus?.state === 'active' ? read.entry.dueOn : null;
@@ -347,7 +347,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     onEmail: (outcome) => metrics.notifications.inc({ channel: 'email', outcome }),
     onError: reportTo('rotation outcomes'),
   });
-  rotationService?.onFinished((job) => rotationOutcomes.onFinished(job));
+  rotationService.onFinished((job) => rotationOutcomes.onFinished(job));
   // iCalendar feeds of the inventory's due dates, opened by per-user feed tokens (issue 14 item 4).
   const calendar = createCalendarService({
     tokens: createFeedTokenStore(store.db),

@@ -90,7 +90,8 @@ export function createRotationOutcomes(deps: RotationOutcomeDeps) {
     const outcome = outcomeOf(job);
     deps.onOutcome?.({ outcome, trigger: job.trigger });
     const at = clock.now().toISOString();
-    const runs = await deps.store.finishRunsOfJob(job.id, outcome, job.failure, at);
+    // A job that ends inside start() reports before its run knows the job: the scheduler finishes that run itself.
+    await deps.store.finishRunsOfJob(job.id, outcome, job.failure, at);
     const [credential] = await deps.inventory.findByIds([job.credentialId]);
     if (credential === undefined) return;
     const audience = (await ownerAudiences(deps.facts, [credential.owner.id], utcDateOf(clock.now()))).get(credential.owner.id)!;
@@ -101,7 +102,7 @@ export function createRotationOutcomes(deps: RotationOutcomeDeps) {
       const payload = rotationOutcomePayload(credential, job, at);
       await deps.hooks.insertDeliveries(hooks.map((h) => ({ hookId: h.id, tokenId: NO_TOKEN, event, payload, at })));
     }
-    if (job.trigger !== 'schedule' || runs.length === 0 || !deps.mailer.enabled) return;
+    if (job.trigger !== 'schedule' || !deps.mailer.enabled) return;
     const own = await deps.store.find({ type: 'credential', id: credential.id });
     const chain = [...audience.chain];
     const applies = effectivePolicy(own, chain, await deps.store.findForGroups(chain));

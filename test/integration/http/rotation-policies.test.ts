@@ -327,3 +327,48 @@ describe.each(DIALECTS)('rotation policies and the scheduler on %s', (dialect) =
     expect(await gauge()).toBe('2');
   });
 });
+
+describe.each(DIALECTS)('scheduled rotation with the rotation job engine on %s', (dialect) => {
+  let t: TestApp;
+  let w: World;
+  let receiver: Receiver;
+  beforeAll(async () => {
+    receiver = await startReceiver();
+  });
+  afterAll(async () => {
+    await receiver.close();
+  });
+  beforeEach(async () => {
+    receiver.received.length = 0;
+    t = await startTestApp(dialect, { now: '2026-12-03T10:00:00.000Z', env: { LATCHKEY_WEBHOOK_ALLOW_LOCAL_NETWORK: 'true' } });
+    w = await seedWorld(t);
+  });
+  afterEach(() => t?.close());
+
+  it("rotates a group token on its policy's day through the job: the old token stops, the run and the webhook say succeeded", async () => {
+    const created = await t.request('POST', `/api/v4/groups/${w.sub.id}/access_tokens`, { token: w.adminToken, body: { name: 'ci-bot', scopes: ['read_api'], access_level: 30, expires_at: '2026-12-20' } });
+    expect(created.status).toBe(201);
+    const ref = `token-${created.body.id}`;
+    expect((await t.request('PUT', `${CREDENTIALS}/${ref}/rotation_policy`, { token: w.users.maintainer.token, body: { days_before_expiry: 7, hour: 0 } })).status).toBe(200);
+    const hook = await t.request('POST', '/api/v4/latchkey/webhooks', { token: w.adminToken, body: { url: receiver.url, events: ['credential.rotated', 'credential.rotation_failed'] } });
+    expect(hook.status).toBe(201);
+    expect((await t.request('GET', '/api/v4/personal_access_tokens/self', { token: created.body.token })).status).toBe(200);
+
+    t.clock.set('2026-12-13T00:00:00.000Z');
+    expect(await t.app.services.rotationScheduler.tick()).toMatchObject({ started: 1, failed: 0 });
+    await t.app.services.rotations.resumeAll();
+    const view = (await t.request('GET', `${CREDENTIALS}/${ref}/rotation_policy`, { token: w.users.maintainer.token })).body;
+    expect(view.last_runs).toEqual([expect.objectContaining({ due_on: '2026-12-20', policy: 'credential', state: 'succeeded', job_id: expect.any(Number) })]);
+    const jobId = view.last_runs[0].job_id;
+    const job = (await t.request('GET', `/api/v4/latchkey/rotations/${jobId}`, { token: w.users.maintainer.token })).body;
+    expect(job).toMatchObject({ state: 'succeeded', trigger: 'schedule' });
+    // The old secret stops working; the new token's expiry is the next due date, not yet due.
+    expect((await t.request('GET', '/api/v4/personal_access_tokens/self', { token: created.body.token })).status).toBe(401);
+    expect(await t.app.services.rotationScheduler.tick()).toMatchObject({ started: 0 });
+
+    await t.app.services.webhookDispatcher.runDue();
+    const bodies = receiver.received.map((r) => JSON.parse(r.rawBody));
+    expect(bodies).toEqual([expect.objectContaining({ event: 'credential.rotated', job: expect.objectContaining({ id: jobId, state: 'succeeded', trigger: 'schedule', failure: null }) })]);
+    expect(await t.app.services.metricsScraper.render()).toContain('latchkey_rotations_total{outcome="succeeded",trigger="schedule"} 1');
+  });
+});
