@@ -1,14 +1,14 @@
 /** TokenUsageStore over Kysely (both dialects): usage records with compare-and-set, and the flagged-token listing. */
-import { sql, type Kysely } from 'kysely';
+import { SqliteAdapter, sql, type Kysely } from 'kysely';
 import type { Database } from './database.js';
 import { insertOutboxEvents } from '../events/event-outbox.js';
 import { toToken } from './tokens.js';
 import { offsetOf } from '../kernel/page.js';
 import { utcDateOf } from '../kernel/dates.js';
-import type { TokenUsageStore } from '../tokens/token-usage-store.js';
+import type { TokenUsageStore, UsageWrite } from '../tokens/token-usage-store.js';
 import { parseSightings, parseStringArray, stringsOf, type ReuseEvidence, type UsageRecord } from '../tokens/token-usage.js';
 
-/** Rows per batched statement: 6 parameters each, far below both dialects' limits. */
+/** Rows per batched read, and per PostgreSQL write statement (6 parameters each): far below both dialects' limits. */
 const BATCH_ROWS = 500;
 
 const USAGE_COLUMNS = ['id', 'last_used_at', 'last_used_ips', 'usage_window_ips', 'usage_window_user_agents', 'reuse_flagged_at', 'usage_revision'] as const;
@@ -36,6 +36,7 @@ function parseEvidence(json: string | null): ReuseEvidence | null {
 
 /** `onEventsCommitted`: after a commit that wrote a token event (app.ts: the outbox relay's drain). */
 export function createTokenUsageStore(db: Kysely<Database>, onEventsCommitted: () => Promise<void> = async () => {}): TokenUsageStore {
+  const sqlite = db.getExecutor().adapter instanceof SqliteAdapter;
   return {
     async findUsage(tokenId) {
       const r = await db.selectFrom('tokens').select(USAGE_COLUMNS).where('id', '=', tokenId).executeTakeFirst();
@@ -51,11 +52,27 @@ export function createTokenUsageStore(db: Kysely<Database>, onEventsCommitted: (
     },
     async saveUsages(writes) {
       const saved = new Set<number>();
+      const json = (m: UsageWrite['merged']) => [JSON.stringify(m.lastUsedIps), JSON.stringify(m.windowIps), JSON.stringify(m.windowUserAgents)] as const;
+      if (sqlite) {
+        // In-process: one transaction (one commit) of single-row compare-and-sets, each a few µs
+        // (SQLite plans an UPDATE … FROM a long VALUES list far worse than the rows it touches).
+        await db.transaction().execute(async (trx) => {
+          for (const { tokenId, revision, merged } of writes) {
+            const [ips, windowIps, windowAgents] = json(merged);
+            const r = await sql`update tokens set last_used_at = ${merged.lastUsedAt}, last_used_ips = ${ips}, usage_window_ips = ${windowIps},
+              usage_window_user_agents = ${windowAgents}, usage_revision = ${revision + 1} where id = ${tokenId} and usage_revision = ${revision}`.execute(trx);
+            if (Number(r.numAffectedRows ?? 0) > 0) saved.add(tokenId);
+          }
+        });
+        return saved;
+      }
       for (let i = 0; i < writes.length; i += BATCH_ROWS) {
-        // One statement for the chunk, each row still a compare-and-set on its own revision (the same
-        // SQL on both dialects: a VALUES list joined with UPDATE … FROM; the casts type PostgreSQL's parameters).
-        const values = writes.slice(i, i + BATCH_ROWS).map(({ tokenId, revision, merged: m }) =>
-          sql`(cast(${tokenId} as bigint), cast(${revision} as bigint), ${m.lastUsedAt}, ${JSON.stringify(m.lastUsedIps)}, ${JSON.stringify(m.windowIps)}, ${JSON.stringify(m.windowUserAgents)})`);
+        // PostgreSQL: one statement (one round trip) for the chunk, each row still a compare-and-set on
+        // its own revision: a VALUES list joined with UPDATE … FROM; the casts type the parameters.
+        const values = writes.slice(i, i + BATCH_ROWS).map(({ tokenId, revision, merged }) => {
+          const [ips, windowIps, windowAgents] = json(merged);
+          return sql`(cast(${tokenId} as bigint), cast(${revision} as bigint), ${merged.lastUsedAt}, ${ips}, ${windowIps}, ${windowAgents})`;
+        });
         const result = await sql<{ id: number }>`with v(token_id, revision, last_used_at, last_used_ips, window_ips, window_user_agents) as (values ${sql.join(values)})
           update tokens set last_used_at = v.last_used_at, last_used_ips = v.last_used_ips, usage_window_ips = v.window_ips,
             usage_window_user_agents = v.window_user_agents, usage_revision = tokens.usage_revision + 1

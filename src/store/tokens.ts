@@ -1,5 +1,5 @@
 /** TokenStore over Kysely (both dialects). */
-import { sql, type Kysely, type RawBuilder, type Selectable, type SelectQueryBuilder } from 'kysely';
+import { createQueryId, sql, type CompiledQuery, type InferResult, type Kysely, type RawBuilder, type Selectable, type SelectQueryBuilder } from 'kysely';
 import type { Database, TokensTable } from './database.js';
 import type { TokenFilter, TokenSearch, TokenSort, TokenStore } from '../tokens/token-store.js';
 import type { Token, TokenKind } from '../tokens/token.js';
@@ -118,7 +118,20 @@ export function personalSearchFilter(db: Kysely<Database>, f: TokenSearch, now: 
   return q;
 }
 
+/** A token and its user in one query (one round trip on PostgreSQL): the verifier's look-up by digest. */
+function tokenWithUserByDigest(db: Kysely<Database>, digest: string) {
+  return db
+    .selectFrom('tokens')
+    .leftJoin('users', 'users.id', 'tokens.user_id')
+    .selectAll('tokens')
+    .select(['users.id as u_id', 'users.username as u_username', 'users.username_key as u_username_key', 'users.name as u_name', 'users.email as u_email', 'users.is_admin as u_is_admin', 'users.bot_kind as u_bot_kind', 'users.state as u_state', 'users.created_at as u_created_at'])
+    .where('tokens.digest', '=', digest);
+}
+type TokenWithUserRow = InferResult<ReturnType<typeof tokenWithUserByDigest>>[number];
+
 export function createTokenStore(db: Kysely<Database>): TokenStore {
+  // Building and compiling the query costs more than SQLite's look-up itself: done once per store, when first needed.
+  let byDigestWithUser: CompiledQuery | null = null;
   return {
     async insert(t) {
       const r = await db
@@ -160,13 +173,9 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
       await db.updateTable('tokens').set({ digest: to }).where('id', '=', id).where('digest', '=', from).execute();
     },
     async findByDigestWithUser(digest) {
-      const r = await db
-        .selectFrom('tokens')
-        .leftJoin('users', 'users.id', 'tokens.user_id')
-        .selectAll('tokens')
-        .select(['users.id as u_id', 'users.username as u_username', 'users.username_key as u_username_key', 'users.name as u_name', 'users.email as u_email', 'users.is_admin as u_is_admin', 'users.bot_kind as u_bot_kind', 'users.state as u_state', 'users.created_at as u_created_at'])
-        .where('tokens.digest', '=', digest)
-        .executeTakeFirst();
+      // The verifier's cache miss: compiled once, run with the digest as its one parameter.
+      byDigestWithUser ??= tokenWithUserByDigest(db, '').compile();
+      const r = (await db.executeQuery<TokenWithUserRow>({ ...byDigestWithUser, parameters: [digest], queryId: createQueryId() })).rows[0];
       if (!r) return null;
       const token = { ...toToken(r), digest: r.digest, deleted: r.deleted_at !== null };
       const user =
