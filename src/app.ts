@@ -76,6 +76,8 @@ import { createRotationOutcomes } from './rotation/rotation-outcomes.js';
 import { createRotationPolicyStore } from './store/rotation-policies.js';
 import { createRotationService, ROTATION_SECRET_PURPOSE } from './rotation/rotation-service.js';
 import type { PlacementIO, RotationTasks, UpstreamRotator } from './rotation/contracts.js';
+import { createPlacementIO } from './rotation/placement-io.js';
+import { createUpstreamRotator } from './rotation/upstream-rotator.js';
 
 export interface Overrides {
   clock?: Clock;
@@ -90,20 +92,6 @@ export interface Overrides {
   /** The rotation job's collaborators (tests pass doubles; absent: the built-in ones). */
   rotation?: { placements?: PlacementIO; upstream?: UpstreamRotator; tasks?: RotationTasks | null };
 }
-
-/** Until placement writes are built: no placement is written by Latchkey, each is left to a person. */
-const NO_AUTOMATIC_PLACEMENTS: PlacementIO = {
-  isAutomatic: () => false,
-  write: async () => ({ ok: false, reason: 'Latchkey does not write placements' }),
-  verify: async () => ({ ok: false, reason: 'Latchkey does not read placements' }),
-};
-/** Until upstream rotation is built: no synced token can be rotated through its upstream. */
-const NO_UPSTREAM_ROTATION: UpstreamRotator = {
-  canRotate: async () => false,
-  rotate: async () => {
-    throw new Error('upstream rotation is not available');
-  },
-};
 
 /** HKDF purpose of the CI/CD variable values. Frozen: stored values were sealed under it. */
 const CI_VARIABLE_VALUE_PURPOSE = 'ci-variable-value v1';
@@ -253,6 +241,18 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     clock,
     audit: audit.writer.record,
   });
+  // Latchkey's own CI variables as placements (issue 15 item 4), read by placement checks and written by rotation (issue 16).
+  const localVariables = createLocalVariables({
+    hosts: [new URL(config.publicUrl ?? `http://${config.host}:${config.port}`).host],
+    findProject: namespaces.findProject,
+    findGroup: namespaces.findGroup,
+    readValue: (owner, key, environmentScope) => cicdVariables.readValue(owner, key, environmentScope),
+    system: {
+      findProjectByPath: (path) => store.namespaces.findProjectByPath(path),
+      findGroupByPath: (path) => store.namespaces.findGroupByPath(path),
+      writeValue: cicdVariables.writeValue,
+    },
+  });
   // Upstream GitLab instances (issue 15): their tokens' metadata synced into the inventory.
   const upstreams = createUpstreamService({
     store: createUpstreamStore(store.db, store.traits),
@@ -267,14 +267,12 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     configured: config.upstreams.configured,
     audit: audit.writer.record,
     inventory,
-    local: createLocalVariables({
-      hosts: [new URL(config.publicUrl ?? `http://${config.host}:${config.port}`).host],
-      findProject: namespaces.findProject,
-      findGroup: namespaces.findGroup,
-      readValue: (owner, key) => cicdVariables.readValue(owner, key),
-    }),
+    local: localVariables,
     onPlacementCheck: (status) => metrics.placementChecks.inc({ status }),
   });
+  // Rotation (issue 16): secrets written into CI-variable placements here or upstream and read back; synced upstream tokens rotated there.
+  const rotationPlacements = createPlacementIO({ local: localVariables, upstreams: upstreams.rotation, clock });
+  const upstreamRotator = createUpstreamRotator({ upstreams: upstreams.rotation, onError: reportTo('upstream rotation record') });
   // Reminders of outside credentials (issue 14 item 4), run by the daily expiry job after the token notices.
   // Then the daily reminders of open rotation tasks (issue 16).
   const rotationTaskStore = createRotationTaskStore(store.db);
@@ -308,8 +306,8 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     lifecycle,
     expiryPolicy,
     box: createSecretBox(secrets, ROTATION_SECRET_PURPOSE),
-    placements: overrides.rotation?.placements ?? NO_AUTOMATIC_PLACEMENTS,
-    upstream: overrides.rotation?.upstream ?? NO_UPSTREAM_ROTATION,
+    placements: overrides.rotation?.placements ?? rotationPlacements,
+    upstream: overrides.rotation?.upstream ?? upstreamRotator,
     tasks: overrides.rotation?.tasks === undefined ? rotationTasks : overrides.rotation.tasks,
     clock,
     holder: Buffer.from(random.randomBytes(8)).toString('hex'),
@@ -424,6 +422,8 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     rotationPolicies,
     rotationScheduler,
     rotations,
+    rotationPlacements,
+    upstreamRotator,
     sessions: signIn.sessions,
     signIn: signIn.signIn,
     accounts: signIn.accounts,

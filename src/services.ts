@@ -47,6 +47,8 @@ import type { OAuthService } from './oauth/oauth-service.js';
 import type { Oidc } from './oauth/oidc.js';
 import type { InventoryService } from './inventory/inventory-service.js';
 import type { UpstreamService } from './upstreams/upstream-service.js';
+import type { RotationPlacementIO } from './rotation/placement-io.js';
+import type { RotationUpstreamRotator } from './rotation/upstream-rotator.js';
 import type { CalendarService } from './calendar/calendar-service.js';
 import type { RotationPolicyService, RotationScheduler } from './rotation/rotation-policies.js';
 import type { RotationEngine } from './rotation/rotation-service.js';
@@ -104,6 +106,10 @@ export interface Services {
   readonly rotationScheduler: RotationScheduler;
   /** Rotation jobs (src/rotation): rotate an entry's secret and update every place it is configured. */
   readonly rotations: RotationEngine;
+  /** Rotation (issue 16): writes a new secret into CI-variable placements (here or upstream) and reads it back. */
+  readonly rotationPlacements: RotationPlacementIO;
+  /** Rotation (issue 16): rotates a synced upstream token through the upstream's rotate API. */
+  readonly upstreamRotator: RotationUpstreamRotator;
   /** Calendar feeds of due dates and the feed tokens that open them (src/calendar). */
   readonly calendar: CalendarService;
   /** Web UI sign-in (src/sessions): sessions, password and link sign-in, account changes that end sessions. */

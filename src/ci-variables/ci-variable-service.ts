@@ -7,8 +7,8 @@
  * sealed under the server secret at rest and opened only for an answer; a hidden variable's value is
  * never returned again (`value: null`), to anyone. Every change is an audit entry, without the value.
  *
- * `readValue` is the system's own read (placement checks, rotation): it skips the permission check
- * and is never reachable from HTTP.
+ * `readValue` and `writeValue` are the system's own read and write (placement checks, rotation): they
+ * skip the permission check and are never reachable from HTTP.
  */
 import type { AuditRecord } from '../audit/audit-writer.js';
 import type { Clock } from '../kernel/clock.js';
@@ -21,6 +21,7 @@ import {
   attributesForCreate,
   attributesForUpdate,
   invalidVariable,
+  isMaskableValue,
   keyTaken,
   validateVariable,
   type CiVariable,
@@ -168,6 +169,36 @@ export function createCiVariableService({ store, box, accessLevel, clock, audit 
       if (!found) return null;
       const { valueSealed, ...variable } = found;
       return { variable, value: box.open(valueSealed) };
+    },
+
+    /**
+     * The system's own write (rotation): the value of the variable of `key` in `environmentScope`,
+     * computed from what it holds now, its other attributes kept; absent, it is created in that scope —
+     * masked and hidden when the value can be masked (as GitLab offers for secrets), else visible. The
+     * model's rules apply (a masked variable refuses a value it cannot mask: 400). Audited as Latchkey's
+     * own `ci_variable.created` / `.updated` (`where` names the project or group), never with the value.
+     */
+    async writeValue(owner: VariableOwner, key: string, environmentScope: string, valueFor: (current: string | null) => string, where: Record<string, string>): Promise<CiVariable> {
+      const [current, ...more] = await store.findByKey(owner, key, environmentScope);
+      if (more.length > 0) throw conflict("There are multiple variables with provided parameters. Please use 'filter[environment_scope]'", 'VARIABLE_AMBIGUOUS');
+      const value = valueFor(current ? box.open(current.valueSealed) : null);
+      const next = current
+        ? attributesForUpdate(current, value, { value })
+        : attributesForCreate({ key, value, environmentScope, maskedAndHidden: isMaskableValue(value, false) });
+      const errors = validateVariable(next, current ?? null);
+      if (Object.keys(errors).length > 0) throw invalidVariable(errors);
+      const at = clock.now().toISOString();
+      const written = await (current ? store.update(current.id, seal(next), at) : store.insert(owner, seal(next), at)).catch((e) => {
+        if ((e as { code?: string }).code === 'ALREADY_EXISTS') throw keyTaken(key);
+        throw e;
+      });
+      await audit?.({
+        at,
+        event: current ? 'ci_variable.updated' : 'ci_variable.created',
+        data: { by: 'latchkey', ...where, key, environment_scope: environmentScope, ...(current ? { changed: ['value'] } : { masked: written.masked, hidden: written.hidden }) },
+      });
+      const { valueSealed: _sealed, ...variable } = written;
+      return variable;
     },
   };
 }

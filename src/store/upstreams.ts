@@ -30,6 +30,14 @@ export interface UpstreamsTable {
 
 export type { UpstreamTokensTable };
 
+export interface UpstreamRotatedTokensTable {
+  upstream_id: number;
+  kind: string;
+  remote_id: number;
+  credential_id: number;
+  rotated_at: string;
+}
+
 export interface PlacementChecksTable {
   placement_id: number;
   credential_id: number;
@@ -39,7 +47,7 @@ export interface PlacementChecksTable {
 }
 
 
-type OwnTables = { upstreams: UpstreamsTable; upstream_tokens: UpstreamTokensTable; placement_checks: PlacementChecksTable };
+type OwnTables = { upstreams: UpstreamsTable; upstream_tokens: UpstreamTokensTable; upstream_rotated_tokens: UpstreamRotatedTokensTable; placement_checks: PlacementChecksTable };
 type Tables = Database & OwnTables & { inventory_credentials: InventoryCredentialsTable };
 type UpstreamRow = Selectable<UpstreamsTable> & { owner_path: string };
 type TokenRow = Selectable<UpstreamTokensTable> & { slug: string };
@@ -119,6 +127,20 @@ export function createUpstreamStore(database: Kysely<Database>, traits: DialectT
         .where('state', '=', 'present')
         .execute();
     },
+    async moveToken(upstreamId, kind, fromRemoteId, toRemoteId, at) {
+      const row = await trx.selectFrom('upstream_tokens').select('credential_id').where('upstream_id', '=', upstreamId).where('kind', '=', kind).where('remote_id', '=', fromRemoteId).executeTakeFirst();
+      if (!row) return;
+      await trx.updateTable('upstream_tokens').set({ remote_id: toRemoteId }).where('upstream_id', '=', upstreamId).where('kind', '=', kind).where('remote_id', '=', fromRemoteId).execute();
+      await trx
+        .insertInto('upstream_rotated_tokens')
+        .values({ upstream_id: upstreamId, kind, remote_id: fromRemoteId, credential_id: row.credential_id, rotated_at: at })
+        .onConflict((oc) => oc.columns(['upstream_id', 'kind', 'remote_id']).doNothing())
+        .execute();
+    },
+    async rotatedAway(upstreamId) {
+      const rows = await trx.selectFrom('upstream_rotated_tokens').select(['kind', 'remote_id']).where('upstream_id', '=', upstreamId).execute();
+      return new Set(rows.map((r) => `${r.kind} ${Number(r.remote_id)}`));
+    },
   });
 
   return {
@@ -189,6 +211,11 @@ export function createUpstreamStore(database: Kysely<Database>, traits: DialectT
         base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
       ]);
       return { items: rows.map(toSyncedToken), total: Number(count.n) };
+    },
+
+    async tokenOfCredential(credentialId) {
+      const row = await selectTokens(db).where('t.credential_id', '=', credentialId).executeTakeFirst();
+      return row ? { upstreamId: row.upstream_id, token: toSyncedToken(row) } : null;
     },
 
     async savePlacementCheck(check) {

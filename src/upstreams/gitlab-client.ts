@@ -1,7 +1,8 @@
 /**
- * A small read-only client of a GitLab v4 API (gitlab.com, a self-managed GitLab, another Latchkey):
- * GET with the upstream's token, GitLab's pagination (`Link: rel="next"`, else `X-Next-Page`), and
- * its rate limits (`429` + `Retry-After`, and a pause when `RateLimit-Remaining` reaches 0).
+ * A small client of a GitLab v4 API (gitlab.com, a self-managed GitLab, another Latchkey): GET with the
+ * upstream's token, GitLab's pagination (`Link: rel="next"`, else `X-Next-Page`), and its rate limits
+ * (`429` + `Retry-After`, and a pause when `RateLimit-Remaining` reaches 0). Writes (`send`: rotation's
+ * variable writes and token rotations) go through the same transport and failure rules.
  *
  * Every way a request can fail becomes an `UpstreamFailure` whose message is the reason an operator
  * reads on the upstream ("401 Unauthorized: …", "no answer within 30000 ms"); 403 and 404 are
@@ -44,6 +45,12 @@ export interface GitlabAnswer<T> {
 export interface GitlabClient {
   /** One GET: 200 with its JSON, or 403/404 for the caller to judge; anything else throws UpstreamFailure. */
   get<T>(path: string, query?: Record<string, string>): Promise<GitlabAnswer<T>>;
+  /**
+   * One write (POST/PUT) with a JSON body: any 2xx or 4xx answer (401 aside) for the caller to judge,
+   * with its JSON body (null when none or not JSON); 401, 5xx, redirects, timeouts and broken
+   * connections throw. A 429 is waited for and retried like a GET (GitLab refuses before it writes).
+   */
+  send<T>(method: 'POST' | 'PUT', path: string, body: Record<string, unknown>, query?: Record<string, string>): Promise<{ status: number; body: T | null }>;
   /** Every page of a list; `forbidden` when the first page answers 403 or 404. */
   getAll<T>(path: string, query?: Record<string, string>): Promise<T[] | 'forbidden'>;
   /** How many requests were made, how often a rate limit (a 429, or none left) made them wait, and how long. */
@@ -78,13 +85,14 @@ export function createGitlabClient(baseUrl: string, token: string, options: Gitl
     await options.sleep(ms);
   };
 
-  async function fetchOnce(url: string, label: string): Promise<Response> {
+  async function fetchOnce(url: string, label: string, write?: { method: string; body: string }): Promise<Response> {
     requests++;
     try {
       return await doFetch(url, {
-        method: 'GET',
+        method: write?.method ?? 'GET',
         redirect: 'manual',
-        headers: { 'PRIVATE-TOKEN': token, Accept: 'application/json', 'User-Agent': UPSTREAM_USER_AGENT },
+        headers: { 'PRIVATE-TOKEN': token, Accept: 'application/json', 'User-Agent': UPSTREAM_USER_AGENT, ...(write ? { 'Content-Type': 'application/json' } : {}) },
+        ...(write ? { body: write.body } : {}),
         signal: AbortSignal.timeout(options.timeoutMs),
       });
     } catch (e) {
@@ -110,7 +118,8 @@ export function createGitlabClient(baseUrl: string, token: string, options: Gitl
     }
   }
 
-  async function request<T>(url: string, label: string): Promise<GitlabAnswer<T>> {
+  /** One request through the rate limits: the answer, or an UpstreamFailure for 401, redirects, 5xx and a 429 not waited for. */
+  async function exchange(url: string, label: string, write?: { method: string; body: string }): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
       const pause = pauseUntil - options.clock.now().getTime();
       if (pause > 0) {
@@ -120,7 +129,7 @@ export function createGitlabClient(baseUrl: string, token: string, options: Gitl
           await wait(pause);
         }
       }
-      const res = await fetchOnce(url, label);
+      const res = await fetchOnce(url, label, write);
       if (res.headers.get('ratelimit-remaining')?.trim() === '0') {
         const reset = waitFrom(new Headers({ 'ratelimit-reset': res.headers.get('ratelimit-reset') ?? '' }), options.clock.now());
         if (reset !== null) pauseUntil = options.clock.now().getTime() + reset;
@@ -136,9 +145,8 @@ export function createGitlabClient(baseUrl: string, token: string, options: Gitl
         await wait(ms);
         continue;
       }
-      if (res.status === 200) return { status: 200, body: (await readJson(res, label)) as T, headers: res.headers };
+      if (res.status < 300 || (res.status >= 400 && res.status < 500 && res.status !== 401)) return res;
       await res.body?.cancel();
-      if (res.status === 403 || res.status === 404) return { status: res.status, body: null, headers: res.headers };
       if (res.status === 401) throw new UpstreamFailure(`401 Unauthorized: ${host} refused the upstream token (invalid, expired or revoked) (${label})`);
       if (res.status >= 300 && res.status < 400) {
         throw new UpstreamFailure(`${res.status}: ${host} redirected ${label} to ${res.headers.get('location') ?? 'elsewhere'}; register the URL it redirects to`);
@@ -146,6 +154,14 @@ export function createGitlabClient(baseUrl: string, token: string, options: Gitl
       if (res.status >= 500) throw new UpstreamFailure(`${res.status}: ${host} failed to answer ${label} (server error)`);
       throw new UpstreamFailure(`${res.status}: ${host} refused ${label}`);
     }
+  }
+
+  async function request<T>(url: string, label: string): Promise<GitlabAnswer<T>> {
+    const res = await exchange(url, label);
+    if (res.status === 200) return { status: 200, body: (await readJson(res, label)) as T, headers: res.headers };
+    await res.body?.cancel();
+    if (res.status === 403 || res.status === 404) return { status: res.status, body: null, headers: res.headers };
+    throw new UpstreamFailure(`${res.status}: ${host} refused ${label}`);
   }
 
   const urlOf = (path: string, query: Record<string, string>) => {
@@ -171,6 +187,15 @@ export function createGitlabClient(baseUrl: string, token: string, options: Gitl
 
   return {
     get: (path, query = {}) => request(urlOf(path, query), `GET ${path}`),
+
+    async send<T>(method: 'POST' | 'PUT', path: string, body: Record<string, unknown>, query: Record<string, string> = {}) {
+      const label = `${method} ${path}`;
+      const res = await exchange(urlOf(path, query), label, { method, body: JSON.stringify(body) });
+      if (res.status < 300) return { status: res.status, body: res.status === 204 ? null : ((await readJson(res, label)) as T) };
+      // A refusal's body is only its message: one that is not JSON is no message.
+      const refusal = await readJson(res, label).catch(() => null);
+      return { status: res.status, body: refusal as T | null };
+    },
 
     async getAll<T>(path: string, query: Record<string, string> = {}): Promise<T[] | 'forbidden'> {
       const q = { per_page: '100', ...query };

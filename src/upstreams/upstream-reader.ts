@@ -9,6 +9,8 @@
  */
 import { parseExpiryDate } from '../kernel/dates.js';
 import { UpstreamFailure, type GitlabClient } from './gitlab-client.js';
+import type { PlacementFields } from '../inventory/credential.js';
+import type { VariableRead } from './local-variables.js';
 import type { RemoteToken, UpstreamTokenKind } from './upstream.js';
 
 /** What a check shows: the token's user, scopes and admin flag. */
@@ -42,7 +44,7 @@ function expiryOf(v: unknown): string | null {
 }
 
 /** One token entity of any kind, or null when it lacks an id or a name (skipped, not trusted). */
-function remoteTokenOf(kind: UpstreamTokenKind, resource: string, t: Json): RemoteToken | null {
+export function remoteTokenOf(kind: UpstreamTokenKind, resource: string, t: Json): RemoteToken | null {
   const remoteId = int(t.id);
   const name = str(t.name);
   if (remoteId === null || remoteId < 1 || name === null) return null;
@@ -151,4 +153,31 @@ export async function readUpstream(client: GitlabClient): Promise<UpstreamRead> 
       return covered.has(`${kind} ${resource}`) || !reached.has(resource);
     },
   };
+}
+
+/** GitLab's variables API path of a `ci_variable` placement: its project's, its group's, or the instance's (neither named). */
+export function variablesPathOf(placement: Pick<PlacementFields, 'project' | 'group'>): string {
+  if (placement.project !== null) return `/projects/${encodeURIComponent(placement.project)}/variables`;
+  if (placement.group !== null) return `/groups/${encodeURIComponent(placement.group)}/variables`;
+  return '/admin/ci/variables';
+}
+
+/**
+ * The value of the variable a placement names, read through the upstream: in one environment scope when
+ * given (`filter[environment_scope]`; instance variables have none), else the one variable of that key.
+ * Failures become the line a person reads ("cannot read: 403", "cannot read: no answer …").
+ */
+export async function readVariable(client: GitlabClient, placement: Pick<PlacementFields, 'project' | 'group' | 'key'>, environmentScope?: string): Promise<VariableRead> {
+  const scoped = environmentScope !== undefined && (placement.project !== null || placement.group !== null);
+  try {
+    const answer = await client.get<{ value?: unknown }>(`${variablesPathOf(placement)}/${encodeURIComponent(placement.key!)}`, scoped ? { 'filter[environment_scope]': environmentScope } : {});
+    if (answer.status === 404) return { status: 'missing', detail: 'missing' };
+    if (answer.status === 403) return { status: 'cannot_read', detail: 'cannot read: 403' };
+    const value = answer.body?.value;
+    if (typeof value !== 'string') return { status: 'cannot_read', detail: 'cannot read: the variable is hidden (its value is never returned)' };
+    return { value };
+  } catch (e) {
+    if (!(e instanceof UpstreamFailure)) throw e;
+    return { status: 'cannot_read', detail: `cannot read: ${e.message}` };
+  }
 }

@@ -18,9 +18,9 @@ import type { Page, PageRequest } from '../kernel/page.js';
 import type { SecretBox } from '../kernel/secret-box.js';
 import type { Group, User } from '../namespaces/namespace.js';
 import { createGitlabClient, UpstreamFailure, type GitlabClient } from './gitlab-client.js';
-import { readIdentity, readUpstream, type UpstreamIdentity, type UpstreamRead } from './upstream-reader.js';
+import { readIdentity, readUpstream, readVariable, type UpstreamIdentity, type UpstreamRead } from './upstream-reader.js';
 import { entryForUpstreamToken, entryMatches, upstreamTokenChanged } from './upstream-entries.js';
-import type { PlacementCheck, PlacementCheckStatus, SyncCounts, SyncedToken, Upstream, UpstreamInput } from './upstream.js';
+import type { PlacementCheck, PlacementCheckStatus, RemoteToken, SyncCounts, SyncedToken, Upstream, UpstreamInput } from './upstream.js';
 import type { Credential, InventoryEntry } from '../inventory/credential.js';
 import { secretHeldBy } from './placement-value.js';
 import type { LocalVariables, VariableRead } from './local-variables.js';
@@ -99,6 +99,11 @@ export type UpstreamService = ReturnType<typeof createUpstreamService>;
 export function createUpstreamService(deps: UpstreamServiceDeps) {
   const { store, box, clock } = deps;
   const now = () => clock.now().toISOString();
+  /** Told when an upstream is registered, changed or removed on this node (rotation's cache of upstream hosts). */
+  const changeListeners: (() => void)[] = [];
+  const changed = () => {
+    for (const listener of changeListeners) listener();
+  };
   let configuredApplied: Promise<void> | null = null;
 
   const requireAdmin = (actor: User) => {
@@ -169,6 +174,8 @@ export function createUpstreamService(deps: UpstreamServiceDeps) {
     const at = now();
     const today = utcDateOf(clock.now());
     const known = new Map<string, SyncedToken>((await ports.knownTokens(upstream.id)).map((t) => [`${t.kind} ${t.remoteId}`, t]));
+    // Tokens a rotation replaced: their entry moved on to the new token (the upstream lists them as revoked).
+    const rotatedAway = await ports.rotatedAway(upstream.id);
     const seen = new Set<string>();
     let created = 0;
     let updated = 0;
@@ -176,7 +183,7 @@ export function createUpstreamService(deps: UpstreamServiceDeps) {
     let disappeared = 0;
     for (const token of read.tokens) {
       const key = `${token.kind} ${token.remoteId}`;
-      if (seen.has(key)) continue;
+      if (seen.has(key) || (rotatedAway.has(key) && !known.has(key))) continue;
       seen.add(key);
       const before = known.get(key);
       const current = before ? await ports.inventory.findById(before.credentialId) : null;
@@ -239,19 +246,16 @@ export function createUpstreamService(deps: UpstreamServiceDeps) {
     }
   }
 
+  /** The upstream registered for a host (`host[:port]` of its URL), if any. */
+  const upstreamForHost = async (host: string | null): Promise<Upstream | null> =>
+    host === null ? null : ((await store.list()).find((u) => new URL(u.url).host === host.toLowerCase()) ?? null);
+
   /** Reads the variable a `ci_variable` placement names through the upstream registered for its instance. */
   async function readThroughUpstream(placement: InventoryEntry['placements'][number]): Promise<VariableRead> {
-    const upstream = (await store.list()).find((u) => new URL(u.url).host === placement.instance);
+    const upstream = await upstreamForHost(placement.instance);
     if (!upstream) return { status: 'cannot_read', detail: `cannot read: no upstream is registered for ${placement.instance}` };
-    const key = encodeURIComponent(placement.key!);
-    const path = placement.project !== null ? `/projects/${encodeURIComponent(placement.project)}/variables/${key}` : placement.group !== null ? `/groups/${encodeURIComponent(placement.group)}/variables/${key}` : `/admin/ci/variables/${key}`;
     try {
-      const answer = await (await clientOf(upstream)).get<{ value?: unknown }>(path);
-      if (answer.status === 404) return { status: 'missing', detail: 'missing' };
-      if (answer.status === 403) return { status: 'cannot_read', detail: 'cannot read: 403' };
-      const value = answer.body?.value;
-      if (typeof value !== 'string') return { status: 'cannot_read', detail: 'cannot read: the variable is hidden (its value is never returned)' };
-      return { value };
+      return await readVariable(await clientOf(upstream), placement);
     } catch (e) {
       if (!(e instanceof UpstreamFailure)) throw e;
       return { status: 'cannot_read', detail: `cannot read: ${e.message}` };
@@ -291,6 +295,7 @@ export function createUpstreamService(deps: UpstreamServiceDeps) {
       const owner = await ownerGroup(input.owner!);
       try {
         const upstream = await store.insert({ name: input.name!, url: input.url!, tokenSealed: box.seal(input.token!), ownerGroupId: owner.id, source: 'api' }, now());
+        changed();
         await deps.audit?.({ at: now(), event: 'upstream.created', actorUsername: actor.username, data: { by: actor.username, upstream: upstream.name, url: upstream.url } });
         return upstream;
       } catch (e) {
@@ -306,6 +311,7 @@ export function createUpstreamService(deps: UpstreamServiceDeps) {
       if (upstream.source === 'config') throw conflict(`Upstream ${name} is defined in LATCHKEY_UPSTREAMS; change it there`, 'UPSTREAM_FROM_CONFIG');
       const owner = input.owner !== undefined ? await ownerGroup(input.owner) : null;
       await store.update(upstream.id, { ...(input.url ? { url: input.url } : {}), ...(input.token ? { tokenSealed: box.seal(input.token) } : {}), ...(owner ? { ownerGroupId: owner.id } : {}) }, now());
+      changed();
       await deps.audit?.({ at: now(), event: 'upstream.updated', actorUsername: actor.username, data: { by: actor.username, upstream: name, changed: Object.keys(input) } });
       return (await store.findByName(name))!;
     },
@@ -316,6 +322,7 @@ export function createUpstreamService(deps: UpstreamServiceDeps) {
       const upstream = await find(name);
       if (upstream.source === 'config') throw conflict(`Upstream ${name} is defined in LATCHKEY_UPSTREAMS; remove it there`, 'UPSTREAM_FROM_CONFIG');
       await store.delete(upstream.id);
+      changed();
       await deps.audit?.({ at: now(), event: 'upstream.deleted', actorUsername: actor.username, data: { by: actor.username, upstream: name } });
     },
 
@@ -381,5 +388,42 @@ export function createUpstreamService(deps: UpstreamServiceDeps) {
     },
 
     ensureConfigured,
+
+    /**
+     * Rotation's access to upstreams (issue 16), as the system — never reachable from HTTP: the upstream
+     * of a host and a client with its token, the synced token an entry is, and the record of a rotation
+     * done upstream (the entry follows the new remote token at once, as the next sync would have it).
+     */
+    rotation: {
+      upstreamForHost: async (host: string | null) => {
+        await ensureConfigured();
+        return upstreamForHost(host);
+      },
+      /** The hosts of the registered upstreams. */
+      hosts: async (): Promise<string[]> => {
+        await ensureConfigured();
+        return (await store.list()).map((u) => new URL(u.url).host);
+      },
+      clientOf,
+      onChanged: (listener: () => void) => void changeListeners.push(listener),
+      async syncedToken(credentialId: number): Promise<{ upstream: Upstream; token: SyncedToken } | null> {
+        await ensureConfigured();
+        const found = await store.tokenOfCredential(credentialId);
+        const upstream = found && (await store.list()).find((u) => u.id === found.upstreamId);
+        return found && upstream ? { upstream, token: found.token } : null;
+      },
+      async recordRotation(upstream: Upstream, before: SyncedToken, after: RemoteToken): Promise<void> {
+        const at = now();
+        await store.transaction(async (ports) => {
+          const current = await ports.inventory.findById(before.credentialId);
+          if (current === null) return;
+          if (after.remoteId !== before.remoteId) await ports.moveToken(upstream.id, before.kind, before.remoteId, after.remoteId, at);
+          await ports.saveToken(upstream.id, after, current.id, at);
+          const next = entryForUpstreamToken(upstream, after, current, utcDateOf(clock.now()));
+          if (!entryMatches(current, next)) await ports.inventory.update(current.id, next, at);
+        });
+        await deps.audit?.({ at, event: 'upstream.token_rotated', data: { upstream: upstream.name, kind: after.kind, resource: after.resource, remote_id: after.remoteId, previous_remote_id: before.remoteId } });
+      },
+    },
   };
 }

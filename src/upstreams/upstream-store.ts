@@ -31,6 +31,13 @@ export interface UpstreamSyncPorts {
   /** Inserts or updates the (upstream, kind, remote id) row; it is `present` afterwards. */
   saveToken(upstreamId: number, token: RemoteToken, credentialId: number, at: string): Promise<void>;
   markDisappeared(upstreamId: number, token: Pick<RemoteToken, 'kind' | 'remoteId'>, at: string): Promise<void>;
+  /**
+   * A rotation upstream replaced the token: its row (and so its entry) follows the new remote id, and the
+   * old id is remembered as rotated away (the upstream lists it as revoked from then on).
+   */
+  moveToken(upstreamId: number, kind: RemoteToken['kind'], fromRemoteId: number, toRemoteId: number, at: string): Promise<void>;
+  /** `<kind> <remote id>` of every token a rotation replaced: a sync leaves them alone. */
+  rotatedAway(upstreamId: number): Promise<Set<string>>;
 }
 
 export interface UpstreamStore {
@@ -48,6 +55,8 @@ export interface UpstreamStore {
   recordSyncOutcome(id: number, outcome: SyncOutcome): Promise<void>;
   /** The synced tokens of an upstream, by kind and remote id. */
   listTokens(upstreamId: number, page: PageRequest): Promise<Page<SyncedToken>>;
+  /** The synced token an inventory entry is, with its upstream's id; null when the entry is no synced token. */
+  tokenOfCredential(credentialId: number): Promise<{ upstreamId: number; token: SyncedToken } | null>;
   /** Keeps the last check of a placement (replacing the one before). */
   savePlacementCheck(check: PlacementCheck): Promise<void>;
   /** The last checks of an entry's placements. */

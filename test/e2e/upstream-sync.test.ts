@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, utcDateOf } from '../../src/kernel/dates.js';
 import { DIALECTS } from '../support/dialects.js';
-import { runLatchkey, startServer, type ServerProcess } from '../support/server-process.js';
+import { runLatchkey, serverApi, startServer, type ServerProcess } from '../support/server-process.js';
 
 /**
  * A TCP relay in front of B that counts the HTTP requests passing through; `onRequest(n)` runs as the
@@ -48,15 +48,7 @@ async function startCountingRelay(port: number, onRequest: (n: number) => void):
   };
 }
 
-async function api(server: ServerProcess, method: string, path: string, body?: unknown, token = server.adminToken): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${server.apiUrl}${path}`, {
-    method,
-    headers: { 'private-token': token, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const api = serverApi;
 
 describe.each(DIALECTS)('A syncs the tokens of upstream B, both `latchkey serve`, on %s', (dialect) => {
   let a: ServerProcess;

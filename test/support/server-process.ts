@@ -205,3 +205,14 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
     throw new Error(`${(e as Error).message}\n--- server output ---\n${output}`);
   }
 }
+
+/** One JSON request to a server's API (`/api/v4` + path) with a token (the admin's by default); the body parsed. */
+export async function serverApi(server: Pick<ServerProcess, 'apiUrl' | 'adminToken'>, method: string, path: string, body?: unknown, token = server.adminToken): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${server.apiUrl}${path}`, {
+    method,
+    headers: { 'private-token': token, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}

@@ -30,6 +30,7 @@ import { createCredentialInventory } from './2026-12-03T0500-credential-inventor
 import { createCredentialReminders } from './2026-12-03T1200-credential-reminders.js';
 import { createRegistryKeyRotation } from './2026-12-03T0300-registry-key-rotation.js';
 import { createUpstreams } from './2026-12-03T1300-upstreams.js';
+import { createUpstreamRotatedTokens } from './2026-12-04T0200-upstream-rotated-tokens.js';
 import { createPlacementChecks } from './2026-12-03T1301-placement-checks.js';
 import { createOauthDeviceCodes } from './2026-12-03T0703-oauth-device-codes.js';
 import { createOauthApplicationGroupOwner } from './2026-12-03T2000-oauth-application-group-owner.js';
@@ -72,6 +73,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-04T0400-rotation-tasks': createRotationTasks(traits),
     '2026-12-04T0300-rotation-policies': createRotationPolicies(traits),
     '2026-12-04T0100-rotation-jobs': createRotationJobs(traits),
+    '2026-12-04T0200-upstream-rotated-tokens': createUpstreamRotatedTokens(traits),
   };
   return { getMigrations: async () => migrations };
 }
