@@ -1,11 +1,14 @@
 /**
- * `latchkey credential list|show|renew`: the credential inventory from the command line. The CLI acts as
+ * `latchkey credential list|show|renew|rotate|rotations`: the credential inventory from the command line. The CLI acts as
  * the instance admin (whoever runs it holds the database), so it sees every entry.
  */
 import type { Command } from 'commander';
 import { describePlacement, type InventoryEntry } from '../inventory/credential.js';
 import { presentCredential, presentRenewalEntry, presentRenewalRule } from '../inventory/credential-json.js';
-import { daysUntil } from '../kernel/dates.js';
+import { daysUntil, parseExpiryDate } from '../kernel/dates.js';
+import { parseDurationSeconds } from '../kernel/duration.js';
+import type { RotationJob } from '../rotation/contracts.js';
+import { presentRotation } from '../rotation/rotation-json.js';
 import type { TokenStateFilter } from '../inventory/token-entry.js';
 import type { User } from '../namespaces/namespace.js';
 import type { Services } from '../services.js';
@@ -35,6 +38,27 @@ export function formatCredential(c: InventoryEntry): string {
   for (const p of c.placements) lines.push(`    [${p.id}] ${describePlacement(p)}`);
   if (c.procedure) lines.push('  procedure:', ...c.procedure.split('\n').map((l) => `    ${l}`));
   return lines.join('\n');
+}
+
+/** A job and its steps with their times, as a block of text (never a secret: a job holds none). */
+export function formatRotation(job: RotationJob, slug?: string): string {
+  const head = `Rotation ${job.id} of ${slug ?? `entry ${job.credentialId}`}: ${job.state} (${job.trigger}, started ${job.createdAt}${job.finishedAt ? `, finished ${job.finishedAt}` : ''})`;
+  const lines = [head];
+  if (job.failure) lines.push(`  failure: ${job.failure}`);
+  if (job.oldTokenId !== null || job.newTokenId !== null) lines.push(`  tokens:  ${job.oldTokenId ?? '-'} → ${job.newTokenId ?? '-'}; grace ${job.gracePeriodSeconds} s, quiet ${job.quietSeconds} s`);
+  const steps = formatTable(
+    job.steps.map((s) => ({ step: s.kind, placement: s.placementId, state: s.state, started: s.startedAt, finished: s.finishedAt, detail: s.detail })),
+    ['step', 'placement', 'state', 'started', 'finished', 'detail'],
+  );
+  return [...lines, ...steps.split('\n').map((l) => `  ${l}`)].join('\n');
+}
+
+/** `--grace 12h` / `--quiet 600`: seconds, or a number with s, m, h or d. */
+function durationOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = parseDurationSeconds(value);
+  if (seconds === null) throw new CliInputError(`${name} must be a duration (seconds, or a number with s, m, h or d such as 12h)`);
+  return seconds;
 }
 
 const STATE_FILTERS: readonly TokenStateFilter[] = ['active', 'expired', 'revoked', 'all'];
@@ -109,6 +133,52 @@ export function registerCredentialCommands(program: Command, deps: CredentialCom
             renewal.placementsUpdated.length === 0 ? 'No placements recorded as updated.' : `Placements updated:\n${renewal.placementsUpdated.map((p) => `  [${p.id}] ${p.description}`).join('\n')}`,
           ].join('\n'),
         );
+      });
+    });
+
+  credential
+    .command('rotate <credential>')
+    .description('Rotate an entry (a Latchkey token or a synced upstream token): new secret, written and verified in every automatic placement, tasks for the manual ones, the old secret revoked once quiet. Prints the new secret once')
+    .option('--grace <duration>', 'how long the old secret of a Latchkey token keeps working at most (default 1d; 0: revoked once every automatic placement holds the new one)')
+    .option('--quiet <duration>', 'revoke the old secret once unused for this long (default 1h)')
+    .option('--expires-at <date>', "the new token's expiry (YYYY-MM-DD; default: a week)")
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, opts: { grace?: string; quiet?: string; expiresAt?: string; json?: boolean }) => {
+      const gracePeriodSeconds = durationOption('--grace', opts.grace);
+      const quietSeconds = durationOption('--quiet', opts.quiet);
+      const expiresAt = opts.expiresAt === undefined ? undefined : DATE.test(opts.expiresAt) ? parseExpiryDate(opts.expiresAt) : null;
+      if (expiresAt === null) throw new CliInputError('--expires-at must be a date (YYYY-MM-DD)');
+      await deps.withServices(async ({ services }) => {
+        const started = await services.rotations.startByRef(await deps.actorOf(services), ref, {
+          trigger: 'cli',
+          ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}),
+          ...(quietSeconds !== undefined ? { quietSeconds } : {}),
+          ...(expiresAt !== undefined ? { expiresAt } : {}),
+        });
+        emit(deps.out(opts), { ...presentRotation(started.job), token: started.secret }, () =>
+          [
+            formatRotation(started.job, ref),
+            started.created
+              ? started.secret === null
+                ? 'No new secret was issued (see the failure above).'
+                : `New secret (shown once, not stored in the clear): ${started.secret}`
+              : 'A rotation of this entry is already running: this is that job (its new secret was shown when it started).',
+          ].join('\n'),
+        );
+      });
+    });
+
+  credential
+    .command('rotations [credential]')
+    .description("Rotation jobs with their steps and times, newest first: one entry's (id or slug), or every entry's")
+    .option('--limit <n>', 'at most this many jobs', '20')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string | undefined, opts: { limit: string; json?: boolean }) => {
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new CliInputError('--limit must be a whole number from 1 to 100');
+      await deps.withServices(async ({ services }) => {
+        const page = await services.rotations.list(await deps.actorOf(services), ref ?? null, { page: 1, perPage: limit });
+        emit(deps.out(opts), page.items.map(presentRotation), () => (page.items.length === 0 ? '(none)' : page.items.map((j) => formatRotation(j, ref)).join('\n\n')));
       });
     });
 }

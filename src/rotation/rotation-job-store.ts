@@ -55,8 +55,8 @@ export interface RotationJobStore {
   findById(id: number): Promise<StoredRotationJob | null>;
   /** The entry's unfinished job, if any. */
   findUnfinished(credentialId: number): Promise<StoredRotationJob | null>;
-  /** Jobs of an entry, newest first; `keyset`: the jobs with an id below `afterId` (all when absent), not counted. */
-  list(filter: { credentialId: number; afterId?: number; keyset: boolean }, limit: number, offset: number): Promise<{ items: StoredRotationJob[]; total: number | null }>;
+  /** Jobs of an entry (absent: of every entry), newest first; `keyset`: the jobs with an id below `afterId` (all when absent), not counted. */
+  list(filter: { credentialId?: number; afterId?: number; keyset: boolean }, limit: number, offset: number): Promise<{ items: StoredRotationJob[]; total: number | null }>;
   /** Ids of unfinished jobs whose lease is free at `now`, oldest first. */
   resumable(now: string, limit: number): Promise<number[]>;
   /** Takes (or extends) the job's lease: false when another holder has it until after `now`, or the job finished. */

@@ -18,7 +18,7 @@ import { describePlacement } from '../inventory/credential.js';
 import type { Clock } from '../kernel/clock.js';
 import { offsetOf, type Page, type PageRequest } from '../kernel/page.js';
 import type { UtcDate } from '../kernel/dates.js';
-import { conflict, DomainError, invalidRecord, notFound, unprocessableRecord } from '../kernel/errors.js';
+import { conflict, DomainError, forbidden, invalidRecord, notFound, unprocessableRecord } from '../kernel/errors.js';
 import type { SecretBox } from '../kernel/secret-box.js';
 import type { User } from '../namespaces/namespace.js';
 import type { Store } from '../store/open-store.js';
@@ -76,8 +76,8 @@ export type RotationEngine = RotationService & {
   startByRef(actor: User, ref: string, options: RotationOptions): Promise<StartedRotation>;
   /** A job, if `actor` may read its entry. */
   get(actor: User, id: number): Promise<RotationJob>;
-  /** An entry's jobs, newest first (`afterId`: keyset). */
-  list(actor: User, ref: string, page: PageRequest): Promise<Page<RotationJob>>;
+  /** An entry's jobs (null: every entry's, admins only), newest first. */
+  list(actor: User, ref: string | null, page: PageRequest): Promise<Page<RotationJob>>;
   /** Every job whose lease is free, advanced (serve: at start and on every tick). Returns how many were looked at. */
   resumeAll(): Promise<number>;
   /** Advances one job as far as it goes now. */
@@ -454,10 +454,16 @@ export function createRotationService(deps: RotationServiceDeps): RotationEngine
     },
 
     async list(actor, ref, page) {
-      const entry = await deps.readable(actor, ref);
-      if (entry.id === null) return { items: [], total: 0, hasNext: false };
+      let credentialId: number | undefined;
+      if (ref === null) {
+        if (!actor.isAdmin) throw forbidden('ROTATIONS_NEED_ADMIN');
+      } else {
+        const entry = await deps.readable(actor, ref);
+        if (entry.id === null) return { items: [], total: 0, hasNext: false };
+        credentialId = entry.id;
+      }
       const afterId = page.keyset?.afterId ?? undefined;
-      const result = await jobs.list({ credentialId: entry.id, ...(afterId !== undefined ? { afterId } : {}), keyset: page.keyset !== undefined }, page.perPage + 1, offsetOf(page));
+      const result = await jobs.list({ ...(credentialId !== undefined ? { credentialId } : {}), ...(afterId !== undefined ? { afterId } : {}), keyset: page.keyset !== undefined }, page.perPage + 1, offsetOf(page));
       const items = result.items.slice(0, page.perPage).map(publicJob);
       return { items, total: result.total ?? 0, ...(result.total === null ? { exact: false } : {}), hasNext: result.items.length > page.perPage };
     },

@@ -130,7 +130,8 @@ export function createRotationJobStore(database: Kysely<Database>): RotationJobS
     },
 
     async list(filter, limit, offset) {
-      const q = db.selectFrom('rotation_jobs').where('credential_id', '=', filter.credentialId);
+      const all = db.selectFrom('rotation_jobs');
+      const q = filter.credentialId === undefined ? all : all.where('credential_id', '=', filter.credentialId);
       const keyset = filter.keyset;
       const page = filter.afterId !== undefined ? q.where('id', '<', filter.afterId) : q;
       const [rows, count] = await Promise.all([

@@ -8,7 +8,8 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { parseExpiryDate } from '../../kernel/dates.js';
 import { invalidRecord } from '../../kernel/errors.js';
-import { ROTATION_STATES, ROTATION_STEP_KINDS, type RotationJob } from '../../rotation/contracts.js';
+import { ROTATION_STATES, ROTATION_STEP_KINDS } from '../../rotation/contracts.js';
+import { presentRotation } from '../../rotation/rotation-json.js';
 import { KeysetPaginationQuery, readListPage, setListHeaders, type KeysetPaginationQueryT } from '../pagination.js';
 import { MAX_ID } from '../strict-input.js';
 import type { RouteContext } from '../route-context.js';
@@ -41,25 +42,6 @@ export const RotationEntity = Type.Object({
   updated_at: Type.String(),
   finished_at: Nullable(Type.String()),
 });
-
-export function presentRotation(job: RotationJob) {
-  return {
-    id: job.id,
-    credential_id: job.credentialId,
-    state: job.state,
-    trigger: job.trigger,
-    started_by: job.startedBy,
-    old_token_id: job.oldTokenId,
-    new_token_id: job.newTokenId,
-    grace_period: job.gracePeriodSeconds,
-    quiet_period: job.quietSeconds,
-    failure: job.failure,
-    steps: job.steps.map((s) => ({ kind: s.kind, placement_id: s.placementId, state: s.state, detail: s.detail, started_at: s.startedAt, finished_at: s.finishedAt })),
-    created_at: job.createdAt,
-    updated_at: job.updatedAt,
-    finished_at: job.finishedAt,
-  };
-}
 
 const Seconds = (description: string) => Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String({ maxLength: 20 })], { description }));
 const RotateBody = Type.Object({
