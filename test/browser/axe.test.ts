@@ -121,6 +121,7 @@ describe.skipIf(!available)('axe scan of every page', { timeout: BROWSER_TEST_TI
     ['/-/inventory?due_within=30&status=overdue'],
     ['/-/inventory/dependency-proxy', 'inventory-entry'],
     ['/-/inventory/npm-publish'],
+    ['/-/inventory/token-:projectToken'],
     ['/admin/token'],
     ['/admin/users', 'admin-users'],
     ['/no/such/page'],
@@ -149,6 +150,15 @@ describe.skipIf(!available)('axe scan of every page', { timeout: BROWSER_TEST_TI
     await page.locator('#revealed-secret').waitFor();
     expect(await seriousAxeViolations(page)).toEqual([]);
     await screenshot(page, 'rotation-task-revealed');
+  });
+
+  it('"Rotate" on an entry: the new secret once, with the job\'s steps', async () => {
+    const { page } = admin;
+    await page.goto(`/-/inventory/token-${ids.projectToken}`);
+    await page.getByRole('button', { name: 'Rotate', exact: true }).click();
+    await page.locator('#new-token').waitFor();
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await screenshot(page, 'inventory-entry-rotated');
   });
 
   it('a refused form: the error beside the fields', async () => {

@@ -22,7 +22,7 @@ import { Expires, formatInstant } from '../token-views.js';
 import type { WebContext } from '../web-context.js';
 import { requireSignIn } from '../web-session.js';
 import { errorText, type WebPageTools } from '../web-tools.js';
-import { registerRotationPages, RotationTasksSection, type RotationExtras } from './rotation.js';
+import { registerRotationPages, RotationJobsSection, RotationTasksSection, type RotationExtras } from './rotation.js';
 
 export const INVENTORY_PATH = '/-/inventory';
 export const inventoryEntryPath = (slug: string) => `${INVENTORY_PATH}/${encodeURIComponent(slug)}`;
@@ -268,7 +268,7 @@ function History({ entries, olderHref }: { entries: readonly RenewalEntry[]; old
 }
 
 export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, tools: WebPageTools): void {
-  const { inventory, namespaces, upstreams, rotationTasks } = ctx.services;
+  const { inventory, namespaces, upstreams, rotationTasks, rotations } = ctx.services;
 
   app.get(INVENTORY_PATH, { preHandler: [requireSignIn] }, async (request, reply) => {
     const user = request.webSession!.user;
@@ -320,6 +320,9 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
     return group !== null && (await namespaces.accessLevel(user, { type: 'group', group: group.group })) >= AccessLevel.MAINTAINER;
   }
 
+  /** Whether "Rotate" is offered: a live Latchkey token, or a token synced from an upstream GitLab (the service decides on submit). */
+  const rotatable = (c: Credential): boolean => (c.tokenId !== null ? c.tokenStatus?.state === 'active' : c.kind.startsWith('gitlab_') && c.provider !== null);
+
   async function entryPage(request: FastifyRequest<{ Params: { ref: string } }>, reply: FastifyReply, extra: EntryExtras = {}) {
     const user = request.webSession!.user;
     const c = await inventory.get(user, request.params.ref);
@@ -328,8 +331,9 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
     const now = ctx.clock.now();
     const chrome = tools.chrome(request, reply, 'inventory');
     const manage = await canManage(user, c);
-    // Open rotation tasks (issue 16): a page of them is plenty; the API lists every one.
+    // Open rotation tasks and the latest rotation jobs (issue 16): a page of each; the API lists every one.
     const tasks = (await rotationTasks.list(user, c.slug, 'open', { page: 1, perPage: 50 })).tasks.items;
+    const jobs = (await rotations.list(user, c.slug, { page: 1, perPage: 5 })).items;
     // The last check of each ci_variable placement (issue 15 item 4): "in sync", "stale: …", "missing", "cannot read: …".
     const checks = new Map((c.id === null ? [] : await upstreams.placementChecks(user, c.slug)).map((k) => [k.placementId, k]));
     const olderHref = history.hasNext === true || (history.exact !== false && history.total > historyPage * HISTORY_PER_PAGE) ? `${inventoryEntryPath(c.slug)}?history_page=${historyPage + 1}` : null;
@@ -387,7 +391,7 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
               <dt>Latchkey token</dt>
               <dd>
                 <a href={`/-/audit_events?token_id=${c.tokenId}`}>{`#${c.tokenId} (audit log)`}</a>
-                <div class="help">A Latchkey token is not marked renewed: rotate it on its token page, and this entry follows the new token.</div>
+                <div class="help">A Latchkey token is not marked renewed: rotate it on its token page (or with Rotate below), and this entry follows the new token.</div>
               </dd>
             </>
           )}
@@ -444,6 +448,7 @@ export function registerInventoryPages(app: FastifyInstance, ctx: WebContext, to
           <h2 id="procedure-heading">Renewal procedure</h2>
           {c.procedure ? <div class="markdown" dangerouslySetInnerHTML={{ __html: renderMarkdown(c.procedure) }} /> : <p>No procedure written down yet.</p>}
         </section>
+        <RotationJobsSection entryPath={inventoryEntryPath(c.slug)} jobs={jobs} placements={c.placements} canRotate={manage && rotatable(c)} csrf={chrome.csrf} extras={extra} />
         <RotationTasksSection entryPath={inventoryEntryPath(c.slug)} tasks={tasks} manage={manage} csrf={chrome.csrf} extras={extra} />
         {manage && c.tokenId === null && <RenewForm c={c} csrf={chrome.csrf} today={utcDateOf(now)} values={extra.values} error={extra.error} />}
         <History entries={history.items} olderHref={olderHref} />

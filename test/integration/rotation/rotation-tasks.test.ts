@@ -206,3 +206,48 @@ describe.each(DIALECTS)('rotation tasks on %s', (dialect) => {
     expect(mailTo('maintainer@example.com')).toHaveLength(3);
   });
 });
+
+describe.each(DIALECTS)('rotation tasks with the job engine on %s', (dialect) => {
+  let t: TestApp;
+  let w: World;
+  beforeAll(async () => {
+    t = await startTestApp(dialect, { now: '2026-12-03T10:00:00.000Z' });
+    w = await seedWorld(t);
+  });
+  afterAll(() => t?.close());
+
+  it('a rotation opens a task per manual placement, reveals its pending secret while it waits, and finishes once the last task is done', async () => {
+    const maintainer = w.users.maintainer.token;
+    const created = await t.request('POST', `/api/v4/projects/${w.project.id}/deploy_tokens`, { token: maintainer, body: { name: 'sonar-pull', scopes: ['read_registry'], expires_at: '2027-06-01' } });
+    expect(created.status).toBe(201);
+    const ref = `token-${created.body.id}`;
+    const entry = await t.request('PUT', `${CREDENTIALS}/${ref}`, { token: maintainer, body: { procedure: 'Paste it in SonarQube.', placements: [{ kind: 'manual', where: 'SonarQube integration' }] } });
+    expect(entry.status).toBe(200);
+
+    const rotated = await t.request('POST', `${CREDENTIALS}/${ref}/rotate`, { token: maintainer, body: { grace_period: 0 } });
+    expect(rotated.status).toBe(201);
+    const secret = rotated.body.token as string;
+    const jobId = rotated.body.id as number;
+    const listed = (await t.request('GET', `${CREDENTIALS}/${ref}/tasks`, { token: w.users.reporter.token })).body as any[];
+    expect(listed.map((x) => [x.job_id, x.where, x.state, x.procedure])).toEqual([[jobId, 'SonarQube integration', 'open', 'Paste it in SonarQube.']]);
+    // A retried rotate returns the running job and opens nothing more.
+    expect((await t.request('POST', `${CREDENTIALS}/${ref}/rotate`, { token: maintainer, body: { grace_period: 0 } })).body.id).toBe(jobId);
+    expect(((await t.request('GET', `${CREDENTIALS}/${ref}/tasks`, { token: maintainer })).body as any[]).length).toBe(1);
+
+    const task = listed[0].id as number;
+    expect((await t.request('POST', `${CREDENTIALS}/${ref}/tasks/${task}/reveal`, { token: w.users.reporter.token })).status).toBe(403);
+    const shown = await t.request('POST', `${CREDENTIALS}/${ref}/tasks/${task}/reveal`, { token: maintainer });
+    expect(shown.status).toBe(200);
+    expect(shown.body).toEqual({ token: secret });
+    expect((await t.request('GET', `/api/v4/latchkey/rotations/${jobId}`, { token: maintainer })).body.finished_at).toBeNull();
+
+    t.clock.advance(60_000);
+    expect((await t.request('POST', `${CREDENTIALS}/${ref}/tasks/${task}/done`, { token: maintainer })).status).toBe(200);
+    const finished = (await t.request('GET', `/api/v4/latchkey/rotations/${jobId}`, { token: maintainer })).body;
+    expect(finished.state).toBe('succeeded');
+    expect(finished.steps.at(-1)).toMatchObject({ kind: 'finish', state: 'done' });
+    const gone = await t.request('POST', `${CREDENTIALS}/${ref}/tasks/${task}/reveal`, { token: maintainer });
+    expect(gone.status).toBe(404);
+    expect(gone.text).not.toContain(secret);
+  });
+});

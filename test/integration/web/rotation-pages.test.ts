@@ -100,3 +100,66 @@ describe.each(DIALECTS)('rotation on the entry page on %s', (dialect) => {
     expect(gone.html).not.toContain(SECRET);
   });
 });
+
+describe.each(DIALECTS)('"Rotate" on the entry page on %s', (dialect) => {
+  let t: TestApp;
+  let w: World;
+  let maintainer: ReturnType<typeof webClient>;
+  let reporter: ReturnType<typeof webClient>;
+  let ref: string;
+  beforeAll(async () => {
+    t = await startTestApp(dialect, { now: '2026-12-03T10:00:00.000Z' });
+    w = await seedWorld(t);
+    for (const u of ['maintainer-user', 'reporter-user']) await t.app.services.accounts.setPasswordByUsername(u, PASSWORD);
+    const project = { type: 'project' as const, project: w.project };
+    const token = await t.app.services.deployTokens.create(w.users.maintainer.user, project, { name: 'sonar-pull', scopes: ['read_registry'], expiresAt: '2027-06-01' });
+    ref = `token-${token.token.id}`;
+    await t.app.services.inventory.update(w.users.maintainer.user, ref, parseCredentialInput({ placements: [{ kind: 'manual', where: 'SonarQube integration' }] }, { partial: true }));
+    await t.app.services.inventory.create(w.admin, parseCredentialInput({ slug: 'npm-publish', name: 'NPM publish', kind: 'npm_token', owner: 'acme/platform', renewal: { every_days: 90 } }, { partial: false }));
+    maintainer = webClient(t);
+    reporter = webClient(t);
+    expect((await maintainer.signIn('maintainer-user', PASSWORD)).status).toBe(303);
+    expect((await reporter.signIn('reporter-user', PASSWORD)).status).toBe(303);
+  });
+  afterAll(() => t.close());
+
+  it('rotates a token entry: the new secret once, the job with its steps, the task it opened', async () => {
+    const path = `/-/inventory/${ref}`;
+    const before = await maintainer.get(path);
+    expect(before.html).toContain(`action="${path}/rotate"`);
+    expect(before.html).toContain('Never rotated by Latchkey.');
+    expect((await reporter.get(path)).html).not.toContain(`action="${path}/rotate"`);
+    expect((await reporter.submit(path, {}, `${path}/rotate`)).status).toBe(404);
+    // An outside entry Latchkey cannot rotate offers no button; a forged post says why.
+    const outside = await maintainer.get('/-/inventory/npm-publish');
+    expect(outside.html).not.toContain('/rotate"');
+    const refused = await maintainer.submit('/-/inventory/npm-publish', {}, '/-/inventory/npm-publish/rotate');
+    expect(refused.status).toBe(400);
+    expect(refused.html).toContain('Nothing to rotate');
+
+    const answer = await maintainer.submit(path, {}, `${path}/rotate`);
+    expect(answer.status).toBe(200);
+    expect(answer.headers['cache-control']).toBe('no-store');
+    const value = /id="new-token"[^>]*value="([^"]+)"/.exec(answer.html)?.[1] ?? '';
+    expect(value).toMatch(/^gldt-/);
+    expect((await t.app.services.verifier.verify(value, {})).ok).toBe(true);
+    const job = (await t.app.services.rotations.list(w.users.maintainer.user, ref, { page: 1, perPage: 5 })).items[0]!;
+    expect(job.trigger).toBe('web');
+    expect(answer.html).toContain(`New secret of rotation #${job.id}`);
+    expect(answer.html).toContain(`Rotation #${job.id}: ${job.state}`);
+    expect(answer.html).toContain('<th scope="row">Renew the secret</th>');
+    expect(answer.html).toContain('<th scope="row">Tasks for manual placements</th>');
+    expect(answer.html).toContain('1 task opened: SonarQube integration');
+    expect(answer.html).toContain('<th scope="row">SonarQube integration</th>');
+
+    // Shown once: the entry page lists the job, never the secret; a second post finds the job under way.
+    const later = await maintainer.get(path);
+    expect(later.html).toContain(`Rotation #${job.id}`);
+    expect(later.html).not.toContain(value);
+    const again = await maintainer.submit(path, {}, `${path}/rotate`);
+    expect(again.status).toBe(200);
+    expect(again.html).toContain(`A rotation of this entry is already under way (#${job.id})`);
+    expect(again.html).not.toContain(value);
+    expect((await t.app.services.rotations.list(w.users.maintainer.user, ref, { page: 1, perPage: 5 })).items).toHaveLength(1);
+  });
+});
