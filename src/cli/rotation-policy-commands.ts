@@ -55,8 +55,8 @@ const withPolicyOptions = (c: Command) =>
   c
     .option('--days <n>', 'rotate this many days before expiry (1–365; required for a new policy)')
     .option('--hour <h>', 'at this hour, UTC (0–23; default 0)')
-    .option('--grace <seconds>', "how long the old secret of a Latchkey token keeps working at most (default 0)")
-    .option('--quiet <seconds>', 'revoke the old secret once unused this long, within the grace (default 0)')
+    .option('--grace <seconds>', "how long the old secret of a Latchkey token keeps working at most (default 86400, as a rotate request's)")
+    .option('--quiet <seconds>', 'revoke the old secret once unused this long, within the grace (default 3600, at most the grace)')
     .option('--notify', "e-mail each scheduled outcome to the owning group's Maintainers and Owners")
     .option('--no-notify', 'no e-mail')
     .option('--enable', 'start rotations (default for a new policy)')

@@ -10,6 +10,7 @@ import { utcDateOf } from '../kernel/dates.js';
 import type { Credential } from '../inventory/credential.js';
 import type { InventoryStore } from '../inventory/inventory-store.js';
 import type { ComposedEmail } from '../notifications/expiry-email.js';
+import { escapeHtml, oneLine } from '../notifications/credential-email.js';
 import type { ExpiryNoticeStore } from '../notifications/expiry-notice-store.js';
 import { ownerAudiences } from '../notifications/owner-audience.js';
 import type { Mailer } from '../notifications/mailer.js';
@@ -54,8 +55,6 @@ export function rotationOutcomePayload(c: Pick<Credential, 'id' | 'slug' | 'name
   });
 }
 
-const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f]+/g, ' ');
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 
 /** The notice of a scheduled rotation's outcome. */
 export function composeRotationEmail(c: Pick<Credential, 'slug' | 'name' | 'owner'>, job: RotationJob): ComposedEmail {

@@ -14,6 +14,7 @@ import type { Credential, InventoryEntry } from '../inventory/credential.js';
 import { NO_EXPIRY } from '../inventory/token-entry.js';
 import type { AuditRecord } from '../audit/audit-writer.js';
 import type { RotationJob, RotationService } from './contracts.js';
+import { DEFAULT_GRACE_SECONDS, DEFAULT_QUIET_SECONDS } from './rotation-service.js';
 
 export interface RotationPolicyFields {
   readonly daysBeforeExpiry: number;
@@ -149,8 +150,9 @@ export function mergePolicy(current: RotationPolicyFields | null, input: PolicyI
   const merged: RotationPolicyFields = {
     daysBeforeExpiry: input.daysBeforeExpiry ?? current!.daysBeforeExpiry,
     hour: input.hour ?? current?.hour ?? 0,
-    gracePeriodSeconds: input.gracePeriodSeconds ?? current?.gracePeriodSeconds ?? 0,
-    quietSeconds: input.quietSeconds ?? current?.quietSeconds ?? 0,
+    // A new policy's defaults are a rotate request's (rotation-service.ts); its quiet time fits in a shorter grace.
+    gracePeriodSeconds: input.gracePeriodSeconds ?? current?.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS,
+    quietSeconds: input.quietSeconds ?? current?.quietSeconds ?? Math.min(DEFAULT_QUIET_SECONDS, input.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS),
     notify: input.notify ?? current?.notify ?? false,
     enabled: input.enabled ?? current?.enabled ?? true,
   };

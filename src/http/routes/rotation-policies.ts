@@ -15,8 +15,8 @@ const tags = ['credential inventory'];
 const PolicyProps = {
   days_before_expiry: Type.Integer({ minimum: 1, maximum: MAX_DAYS_BEFORE_EXPIRY, description: "Rotate this many days before the entry's due date (expiry)" }),
   hour: Type.Integer({ minimum: 0, maximum: 23, description: 'At this hour of that day (UTC); default 0' }),
-  grace_period: Type.Integer({ minimum: 0, maximum: MAX_PERIOD_SECONDS, description: "Seconds the old secret of a Latchkey token keeps working at most; default 0" }),
-  quiet_period: Type.Integer({ minimum: 0, maximum: MAX_PERIOD_SECONDS, description: 'Revoke the old secret once unused this many seconds (within the grace); default 0' }),
+  grace_period: Type.Integer({ minimum: 0, maximum: MAX_PERIOD_SECONDS, description: "Seconds the old secret of a Latchkey token keeps working at most; default 86400, as a rotate request's" }),
+  quiet_period: Type.Integer({ minimum: 0, maximum: MAX_PERIOD_SECONDS, description: 'Revoke the old secret once unused this many seconds (within the grace); default 3600 (at most the grace)' }),
   notify: Type.Boolean({ description: "E-mail each scheduled outcome to the owning group's Maintainers and Owners; default false" }),
   enabled: Type.Boolean({ description: 'Default true; false keeps the policy but starts nothing (and, on an entry, overrides its group’s)' }),
 };

@@ -150,6 +150,10 @@ describe.each(DIALECTS)('rotation policies and the scheduler on %s', (dialect) =
       last_runs: [],
     });
     // A later PUT changes the given fields only.
+    // A new policy's quiet time defaults to an hour, within a shorter grace.
+    await outside('short-grace', 'acme/platform', '2027-01-10');
+    expect((await putPolicy('short-grace', maintainer, { days_before_expiry: 1, grace_period: 600 })).body.policy).toMatchObject({ grace_period: 600, quiet_period: 600 });
+    expect((await putPolicy('short-grace', maintainer, { grace_period: 60 })).body).toEqual({ message: { quiet_period: ["must not exceed grace_period (60 seconds): the old secret is revoked at the grace's end at the latest"] } });
     const changed = await putPolicy('npm-publish', w.users.owner.token, { hour: 23, enabled: false });
     expect(changed.body.policy).toMatchObject({ days_before_expiry: 14, hour: 23, grace_period: 3600, notify: true, enabled: false });
     expect(changed.body.rotates_at).toBeNull();
@@ -165,10 +169,13 @@ describe.each(DIALECTS)('rotation policies and the scheduler on %s', (dialect) =
     expect((await putGroupPolicy('acme/platform', maintainer, { days_before_expiry: 400 })).body).toEqual({ message: { days_before_expiry: ['must be a whole number of days from 1 to 365'] } });
     const group = await putGroupPolicy('acme/platform', maintainer, { days_before_expiry: 7 });
     expect(group.status).toBe(200);
-    expect(group.body).toMatchObject({ group: { id: w.sub.id, full_path: 'acme/platform' }, policy: { days_before_expiry: 7, hour: 0, enabled: true }, effective: { source: 'group', group: { full_path: 'acme/platform' } } });
+    expect(group.body).toMatchObject({ group: { id: w.sub.id, full_path: 'acme/platform' }, policy: { days_before_expiry: 7, hour: 0, grace_period: 86400, quiet_period: 3600, notify: false, enabled: true }, effective: { source: 'group', group: { full_path: 'acme/platform' } } });
     expect((await t.request('GET', `/api/v4/latchkey/groups/${w.sub.id}/rotation_policy`, { token: w.users.reporter.token })).body.policy.days_before_expiry).toBe(7);
     // Nothing of the refused writes was stored.
-    expect(await (t.app.store.db as any).selectFrom('rotation_policies').select(['credential_id', 'group_id', 'days_before_expiry']).execute()).toEqual([{ credential_id: null, group_id: w.sub.id, days_before_expiry: 7 }]);
+    expect(await (t.app.store.db as any).selectFrom('rotation_policies').select(['credential_id', 'group_id', 'days_before_expiry', 'grace_period_seconds']).orderBy('id').execute()).toEqual([
+      { credential_id: expect.any(Number), group_id: null, days_before_expiry: 1, grace_period_seconds: 600 },
+      { credential_id: null, group_id: w.sub.id, days_before_expiry: 7, grace_period_seconds: 86400 },
+    ]);
   });
 
   it("applies a group's policy to the entries of its subgroups, the nearest group's first, and an entry's own over both", async () => {
@@ -349,7 +356,7 @@ describe.each(DIALECTS)('scheduled rotation with the rotation job engine on %s',
     const created = await t.request('POST', `/api/v4/groups/${w.sub.id}/access_tokens`, { token: w.adminToken, body: { name: 'ci-bot', scopes: ['read_api'], access_level: 30, expires_at: '2026-12-20' } });
     expect(created.status).toBe(201);
     const ref = `token-${created.body.id}`;
-    expect((await t.request('PUT', `${CREDENTIALS}/${ref}/rotation_policy`, { token: w.users.maintainer.token, body: { days_before_expiry: 7, hour: 0 } })).status).toBe(200);
+    expect((await t.request('PUT', `${CREDENTIALS}/${ref}/rotation_policy`, { token: w.users.maintainer.token, body: { days_before_expiry: 7, hour: 0, grace_period: 0 } })).status).toBe(200);
     const hook = await t.request('POST', '/api/v4/latchkey/webhooks', { token: w.adminToken, body: { url: receiver.url, events: ['credential.rotated', 'credential.rotation_failed'] } });
     expect(hook.status).toBe(201);
     expect((await t.request('GET', '/api/v4/personal_access_tokens/self', { token: created.body.token })).status).toBe(200);
