@@ -4,39 +4,25 @@
  * a real socket with a fake clock set to the real time (the registry checks JWT times against its own
  * clock), so expiry is tested by moving the fake clock, never by sleeping.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, utcDateOf } from '../../src/kernel/dates.js';
 import { DIALECTS } from '../support/dialects.js';
-import { DOCKER_REGISTRY_BIN, startDockerRegistry, type RegistryProcess } from '../support/docker-registry.js';
+import { DOCKER_REGISTRY_BIN, skopeo, startDockerRegistry, type RegistryProcess } from '../support/docker-registry.js';
 import { buildOciImage } from '../support/oci-image.js';
 import { requireProgram } from '../support/programs.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../support/test-app.js';
 
-const run = promisify(execFile);
 const available =
   requireProgram('docker-registry', { command: DOCKER_REGISTRY_BIN, args: ['--version'], hint: 'apt-get install docker-registry' }) &&
   requireProgram('skopeo', { command: 'skopeo', args: ['--version'], hint: 'apt-get install skopeo' });
 
 const SERVICE = 'container_registry';
 const ISSUER = 'latchkey-e2e';
-
-async function skopeo(...args: string[]): Promise<{ ok: boolean; output: string }> {
-  try {
-    const { stdout, stderr } = await run('skopeo', ['--insecure-policy', ...args], { timeout: 60_000 });
-    return { ok: true, output: stdout + stderr };
-  } catch (e) {
-    const err = e as { stdout?: string; stderr?: string; message: string };
-    const output = `${err.stdout ?? ''}${err.stderr ?? ''}` || err.message;
-    return { ok: false, output };
-  }
-}
 
 describe.skipIf(!available).each(DIALECTS)('docker-registry + skopeo against /jwt/auth on %s', (dialect) => {
   let t: TestApp;

@@ -3,7 +3,8 @@
  * filesystem storage in a temp dir, 127.0.0.1 on a free port, token auth pointed at a Latchkey realm
  * and trusting the given certificate bundle. Ready once `GET /v2/` answers 401 with a Bearer challenge.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -85,4 +86,16 @@ export async function startDockerRegistry(options: { realm: string; service: str
     await new Promise((r) => setTimeout(r, 50));
   }
   return { host: `127.0.0.1:${port}`, output: () => output, stop };
+}
+
+/** Runs `skopeo --insecure-policy <args>`: ok, and what it printed (stdout and stderr). */
+export async function skopeo(...args: string[]): Promise<{ ok: boolean; output: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)('skopeo', ['--insecure-policy', ...args], { timeout: 60_000 });
+    return { ok: true, output: stdout + stderr };
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    const output = `${err.stdout ?? ''}${err.stderr ?? ''}` || err.message;
+    return { ok: false, output };
+  }
 }
