@@ -245,6 +245,8 @@ describe.each(DIALECTS)('web token pages on %s', (dialect) => {
     const project = { type: 'project' as const, project: w.project };
     const { token, secret } = await t.app.services.resourceTokens.create(w.admin, project, { name: 'gone-bot', scopes: ['read_api'], accessLevel: 20, expiresAt: '2026-12-31' });
     expect((await t.request('GET', '/api/v4/projects/acme%2Fplatform%2Fweb', { token: secret })).status).toBe(200);
+    // The usage write is never awaited by the request: wait for it, as a later page view would find it.
+    await t.app.services.tokenUsage.idle();
     const shown = (await t.request('GET', `/api/v4/projects/${w.project.id}/access_tokens/${token.id}`, { token: w.adminToken })).body;
     expect(shown.last_used_ips.length).toBeGreaterThan(0);
     await t.app.services.resourceTokens.revoke(w.admin, project, token.id);
