@@ -1,7 +1,7 @@
 /** TokenStore over Kysely (both dialects). */
 import { createQueryId, sql, type CompiledQuery, type InferResult, type Kysely, type RawBuilder, type Selectable, type SelectQueryBuilder } from 'kysely';
 import type { Database, TokensTable } from './database.js';
-import type { TokenFilter, TokenSearch, TokenSort, TokenStore } from '../tokens/token-store.js';
+import type { TokenFilter, TokenSearch, TokenSort, TokenStore, TokenWithUser } from '../tokens/token-store.js';
 import type { Token, TokenKind } from '../tokens/token.js';
 import { pageRows } from './paging.js';
 import { toUser } from './namespaces.js';
@@ -118,16 +118,19 @@ export function personalSearchFilter(db: Kysely<Database>, f: TokenSearch, now: 
   return q;
 }
 
-/** A token and its user in one query (one round trip on PostgreSQL): the verifier's look-up by digest. */
-function tokenWithUserByDigest(db: Kysely<Database>, digest: string) {
+/** Digests per look-up query. */
+const LOOKUP_CHUNK = 500;
+
+/** Tokens and their users in one query (one round trip on PostgreSQL): the verifier's look-up by digest. */
+function tokensWithUserByDigest(db: Kysely<Database>, digests: readonly string[]) {
   return db
     .selectFrom('tokens')
     .leftJoin('users', 'users.id', 'tokens.user_id')
     .selectAll('tokens')
     .select(['users.id as u_id', 'users.username as u_username', 'users.username_key as u_username_key', 'users.name as u_name', 'users.email as u_email', 'users.is_admin as u_is_admin', 'users.bot_kind as u_bot_kind', 'users.state as u_state', 'users.created_at as u_created_at'])
-    .where('tokens.digest', '=', digest);
+    .where('tokens.digest', 'in', [...digests]);
 }
-type TokenWithUserRow = InferResult<ReturnType<typeof tokenWithUserByDigest>>[number];
+type TokenWithUserRow = InferResult<ReturnType<typeof tokensWithUserByDigest>>[number];
 
 export function createTokenStore(db: Kysely<Database>): TokenStore {
   // Building and compiling the query costs more than SQLite's look-up itself: done once per store, when first needed.
@@ -172,17 +175,26 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
     async replaceDigest(id, from, to) {
       await db.updateTable('tokens').set({ digest: to }).where('id', '=', id).where('digest', '=', from).execute();
     },
-    async findByDigestWithUser(digest) {
-      // The verifier's cache miss: compiled once, run with the digest as its one parameter.
-      byDigestWithUser ??= tokenWithUserByDigest(db, '').compile();
-      const r = (await db.executeQuery<TokenWithUserRow>({ ...byDigestWithUser, parameters: [digest], queryId: createQueryId() })).rows[0];
-      if (!r) return null;
-      const token = { ...toToken(r), digest: r.digest, deleted: r.deleted_at !== null };
-      const user =
-        r.u_id === null || r.u_id === undefined
-          ? null
-          : toUser({ id: r.u_id, username: r.u_username!, username_key: r.u_username_key!, name: r.u_name!, email: r.u_email ?? null, email_key: null, is_admin: r.u_is_admin!, bot_kind: r.u_bot_kind ?? null, state: r.u_state!, password_hash: null, created_at: r.u_created_at!, provisioned_by_group_id: null });
-      return { token, user };
+    async findByDigestsWithUser(digests) {
+      const found = new Map<string, TokenWithUser>();
+      for (let i = 0; i < digests.length; i += LOOKUP_CHUNK) {
+        const chunk = digests.slice(i, i + LOOKUP_CHUNK);
+        // One digest (a quiet server) is the common case: compiled once, run with the digest as its parameter.
+        let rows: TokenWithUserRow[];
+        if (chunk.length === 1) {
+          byDigestWithUser ??= tokensWithUserByDigest(db, ['']).compile();
+          rows = (await db.executeQuery<TokenWithUserRow>({ ...byDigestWithUser, parameters: chunk, queryId: createQueryId() })).rows;
+        } else rows = await tokensWithUserByDigest(db, chunk).execute();
+        for (const r of rows) {
+          const token = { ...toToken(r), digest: r.digest, deleted: r.deleted_at !== null };
+          const user =
+            r.u_id === null || r.u_id === undefined
+              ? null
+              : toUser({ id: r.u_id, username: r.u_username!, username_key: r.u_username_key!, name: r.u_name!, email: r.u_email ?? null, email_key: null, is_admin: r.u_is_admin!, bot_kind: r.u_bot_kind ?? null, state: r.u_state!, password_hash: null, created_at: r.u_created_at!, provisioned_by_group_id: null });
+          found.set(r.digest, { token, user });
+        }
+      }
+      return found;
     },
     async list(f, page) {
       const page_ = await pageRows<Selectable<TokensTable>>(db, 'tokens', tokenListFilter(db, f), (q) => q.orderBy('id'), page);

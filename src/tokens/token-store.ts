@@ -84,6 +84,12 @@ export interface TokenFilter {
   now?: string;
 }
 
+/** A token as the verifier reads it (with its digest and deleted flag) and its user. */
+export interface TokenWithUser {
+  readonly token: Token & { digest: string; deleted: boolean };
+  readonly user: User | null;
+}
+
 export interface TokenStore {
   insert(token: NewToken): Promise<Token>;
   /** Deploy tokens get their default username from their id, known only after insert. */
@@ -93,8 +99,11 @@ export interface TokenStore {
   findByDigest(digest: string): Promise<(Token & { digest: string; deleted: boolean }) | null>;
   /** Moves a token to a digest under the newest server secret (key ring); only while it still has `from`. */
   replaceDigest(id: number, from: string, to: string): Promise<void>;
-  /** findByDigest and the token's user (null for deploy tokens) in one query: the verifier's cache miss. */
-  findByDigestWithUser(digest: string): Promise<{ token: Token & { digest: string; deleted: boolean }; user: User | null } | null>;
+  /**
+   * findByDigest and each token's user (null for deploy tokens), for many digests in one query: the
+   * verifier's cache misses, coalesced. Digests without a token are absent from the map.
+   */
+  findByDigestsWithUser(digests: readonly string[]): Promise<Map<string, TokenWithUser>>;
   list(filter: TokenFilter, page: PageRequest): Promise<Page<Token>>;
   /** Revokes a token that is not revoked yet; false when it already was (nothing written). */
   markRevoked(id: number, at: string, reason?: string): Promise<boolean>;

@@ -96,12 +96,12 @@ describe('the verify cache (issue 13: one query a miss, a bound in bytes)', () =
 
   /** Counts the store reads the verifier makes. */
   function counting() {
-    const calls = { withUser: 0, byDigest: 0, user: 0 };
+    const calls = { withUser: 0, byDigest: 0, user: 0, digests: [] as number[] };
     const tokens = store.tokens;
     const namespaces = store.namespaces;
     const spied = {
       ...store,
-      tokens: { ...tokens, findByDigestWithUser: (d: string) => (calls.withUser++, tokens.findByDigestWithUser(d)), findByDigest: (d: string) => (calls.byDigest++, tokens.findByDigest(d)) },
+      tokens: { ...tokens, findByDigestsWithUser: (d: readonly string[]) => (calls.withUser++, calls.digests.push(d.length), tokens.findByDigestsWithUser(d)), findByDigest: (d: string) => (calls.byDigest++, tokens.findByDigest(d)) },
       namespaces: { ...namespaces, findUserById: (id: number) => (calls.user++, namespaces.findUserById(id)) },
     } as Store;
     return { spied, calls };
@@ -122,7 +122,7 @@ describe('the verify cache (issue 13: one query a miss, a bound in bytes)', () =
     const user = await personal('glpat-one-query', 'alice');
     const r = await verifier.verify('glpat-one-query');
     expect(r.ok && r.user).toMatchObject({ id: user.id, username: 'alice', state: 'active', isAdmin: false, email: 'alice@example.com' });
-    expect(calls).toEqual({ withUser: 1, byDigest: 0, user: 0 });
+    expect(calls).toEqual({ withUser: 1, byDigest: 0, user: 0, digests: [1] });
     await verifier.verify('glpat-one-query');
     expect(calls.withUser).toBe(1);
     // A blocked user is seen through the joined row too.
@@ -151,6 +151,52 @@ describe('the verify cache (issue 13: one query a miss, a bound in bytes)', () =
     await verifier.verify('glpat-bytes-0');
     expect(calls.withUser).toBe(before + 1);
     expect(verifier.cacheSize().bytes).toBeLessThanOrEqual(one * 3 + one / 2);
+  });
+
+  /** `counting`, with the first look-up held until `release` is called. */
+  function gated() {
+    const { spied, calls } = counting();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let first = true;
+    const inner = spied.tokens.findByDigestsWithUser;
+    const held = { ...spied, tokens: { ...spied.tokens, findByDigestsWithUser: async (d: readonly string[]) => {
+      const result = inner(d);
+      if (first) { first = false; await gate; }
+      return result;
+    } } } as Store;
+    return { held, calls, release };
+  }
+
+  it('misses arriving while a look-up runs share the next query, each answered with its own token and user', async () => {
+    const { held, calls, release } = gated();
+    const verifier = createTokenVerifier({ store: held, digester, clock, cacheMs: 1000 });
+    for (const name of ['ann', 'bob', 'cid', 'dee']) await personal(`glpat-batch-${name}`, name);
+    const first = verifier.verify('glpat-batch-ann');
+    await new Promise((resolve) => setImmediate(resolve)); // the first look-up is under way (held)
+    const rest = ['bob', 'cid', 'cid', 'dee', 'nobody'].map((name) => verifier.verify(`glpat-batch-${name}`));
+    release();
+    const results = await Promise.all([first, ...rest]);
+    expect(results.map((r) => (r.ok ? r.user?.username : r.reason))).toEqual(['ann', 'bob', 'cid', 'cid', 'dee', 'unknown']);
+    // One query for ann, then one for the four other digests (cid asked twice, read once).
+    expect(calls.digests).toEqual([1, 4]);
+  });
+
+  it('an entry read while its revocation was published is answered but not cached', async () => {
+    let publish!: (tokenId: number) => void;
+    const feed = { subscribe: (listener: (tokenId: number) => void) => ((publish = listener), () => {}) };
+    const { held, calls, release } = gated();
+    const verifier = createTokenVerifier({ store: held, digester, clock, cacheMs: 60_000, revocations: feed });
+    await personal('glpat-racing', 'rae');
+    const pending = verifier.verify('glpat-racing');
+    await new Promise((resolve) => setImmediate(resolve));
+    publish(12345); // any invalidation while the row is being read
+    release();
+    expect((await pending).ok).toBe(true);
+    expect(verifier.cacheSize().entries).toBe(0);
+    await verifier.verify('glpat-racing');
+    expect(calls.withUser).toBe(2);
+    expect(verifier.cacheSize().entries).toBe(1);
   });
 
   it('maxBytes 0 caches nothing; a revoke drops the entry and its bytes', async () => {

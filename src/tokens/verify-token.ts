@@ -7,7 +7,7 @@
  * The cache keeps a verified token for `cacheMs` (default 1 s), bounded by `maxBytes` (an estimate of each
  * entry's heap size: LATCHKEY_VERIFY_CACHE_BYTES, default 32 MiB) and `maxEntries`; the oldest entries go
  * first. A miss costs one query that returns the token and its user together (one round trip on
- * PostgreSQL). A revocation published on the
+ * PostgreSQL), and misses arriving while one is read share the next query. A revocation published on the
  * revocation feed drops it at once — on every node when the feed is broadcast (revocation-broadcast.ts)
  * — and so does a change to its user (blocked, unblocked, admin flag); `cacheMs` bounds how stale an
  * entry can be if a message is lost.
@@ -26,6 +26,7 @@ import { isReuseOfRotatedSecret, isTokenExpiredAt, type Token } from './token.js
 import type { RevocationFeed } from './revocation-feed.js';
 import type { TokenDigester } from './token-digest.js';
 import type { TokenUsageTracker } from './token-usage-tracker.js';
+import type { TokenWithUser } from './token-store.js';
 
 export type VerifyFailure = 'unknown' | 'expired' | 'revoked' | 'user_blocked';
 /** Where a credential was presented (for usage tracking and the audit log); optional everywhere. */
@@ -100,6 +101,42 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
   const cache = new Map<string, CacheEntry>();
   const digestById = new Map<number, string>();
   let cachedBytes = 0;
+  /** Counts invalidations: a look-up that saw it change while it ran does not cache what it read. */
+  let invalidations = 0;
+
+  /**
+   * Cache misses coalesced (group commit): the first goes at once; those that arrive while a look-up
+   * runs wait for it and then go together in one query, so a burst of distinct tokens costs one round
+   * trip per batch instead of one per request.
+   */
+  type Found = TokenWithUser | null;
+  let waiting = new Map<string, { resolve: (found: Found) => void; reject: (error: unknown) => void }[]>();
+  let lookingUp = false;
+
+  function lookUp(digest: string): Promise<Found> {
+    return new Promise((resolve, reject) => {
+      const waiters = waiting.get(digest);
+      if (waiters) waiters.push({ resolve, reject });
+      else waiting.set(digest, [{ resolve, reject }]);
+      if (!lookingUp) {
+        lookingUp = true;
+        queueMicrotask(runLookUps);
+      }
+    });
+  }
+
+  async function runLookUps(): Promise<void> {
+    const batch = waiting;
+    waiting = new Map();
+    try {
+      const found = await store.tokens.findByDigestsWithUser([...batch.keys()]);
+      for (const [digest, waiters] of batch) for (const w of waiters) w.resolve(found.get(digest) ?? null);
+    } catch (error) {
+      for (const waiters of batch.values()) for (const w of waiters) w.reject(error);
+    }
+    if (waiting.size > 0) queueMicrotask(runLookUps);
+    else lookingUp = false;
+  }
 
   function drop(digest: string): void {
     const entry = cache.get(digest);
@@ -133,17 +170,20 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
   }
 
   function forget(tokenId: number): void {
+    invalidations++;
     const digest = digestById.get(tokenId);
     if (digest !== undefined) drop(digest);
     digestById.delete(tokenId);
   }
   /** Every entry of a user's tokens (a scan: users change rarely, and the hot path keeps no second index). */
   function forgetUser(userId: number): void {
+    invalidations++;
     for (const [digest, entry] of cache) if (entry.user?.id === userId || entry.token.userId === userId) drop(digest);
   }
   revocations?.subscribe(forget);
   revocations?.subscribeUsers?.(forgetUser);
   revocations?.onResync?.(() => {
+    invalidations++;
     cache.clear();
     digestById.clear();
     cachedBytes = 0;
@@ -185,9 +225,11 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
       const cached = cache.get(digest);
       if (cached && cached.until > now.getTime()) return afterJudging(judge(cached, now), now, context);
 
-      // One query for the token and its user (one round trip on PostgreSQL); a token digested under a
-      // previous server secret (the rare path) reads its user afterwards.
-      let found = await store.tokens.findByDigestWithUser(digest);
+      // One query for the token and its user (one round trip on PostgreSQL), shared with the misses
+      // waiting beside it; a token digested under a previous server secret (the rare path) reads its
+      // user afterwards.
+      const epoch = invalidations;
+      let found = await lookUp(digest);
       if (!found) {
         const moved = await underOlderKey(secret, digest);
         if (moved) found = { token: moved, user: moved.userId === null ? null : await store.namespaces.findUserById(moved.userId) };
@@ -196,7 +238,8 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
       if (!found || !digester.matches(found.token.digest, digest)) return { ok: false, reason: 'unknown' };
       const { token, user } = found;
       const entry: CacheEntry = { token, user, until: now.getTime() + cacheMs, bytes: estimateEntryBytes(digest, token, user) };
-      if (cacheMs > 0) remember(digest, entry);
+      // Not kept when a revocation (or an account change) arrived while it was read: the row may predate it.
+      if (cacheMs > 0 && invalidations === epoch) remember(digest, entry);
       return afterJudging(judge(entry, now), now, context);
     },
 
