@@ -341,6 +341,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   });
   const rotationOutcomes = createRotationOutcomes({
     store: rotationPolicyStore, inventory: inventoryStore, facts: expiryNotices, hooks: createWebhookStore(store.db), mailer, clock,
+    savePlacementCheck: createUpstreamStore(store.db, store.traits).savePlacementCheck,
     onOutcome: (labels) => metrics.rotations.inc(labels),
     onEmail: (outcome) => metrics.notifications.inc({ channel: 'email', outcome }),
     onError: reportTo('rotation outcomes'),

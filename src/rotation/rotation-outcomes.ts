@@ -15,6 +15,7 @@ import type { ExpiryNoticeStore } from '../notifications/expiry-notice-store.js'
 import { ownerAudiences } from '../notifications/owner-audience.js';
 import type { Mailer } from '../notifications/mailer.js';
 import type { StoredHook } from '../webhooks/webhook-store.js';
+import type { PlacementCheck } from '../upstreams/upstream.js';
 import type { RotationJob } from './contracts.js';
 import { effectivePolicy, outcomeOf, type RotationPolicyStore } from './rotation-policies.js';
 
@@ -31,6 +32,8 @@ export interface RotationOutcomeDeps {
   hooks: { liveHooks(): Promise<StoredHook[]>; insertDeliveries(rows: readonly { hookId: number; tokenId: number; event: string; payload: string; at: string }[]): Promise<void> };
   mailer: Mailer;
   clock: Clock;
+  /** The last check of a placement (issue 15's placement_checks): what /metrics counts as out of sync. */
+  savePlacementCheck(check: PlacementCheck): Promise<void>;
   onOutcome?: (labels: { outcome: 'succeeded' | 'failed'; trigger: string }) => void;
   onEmail?: (outcome: 'sent' | 'failed') => void;
   onError?: (e: unknown) => void;
@@ -84,6 +87,21 @@ export function composeRotationEmail(c: Pick<Credential, 'slug' | 'name' | 'owne
 export function createRotationOutcomes(deps: RotationOutcomeDeps) {
   const { clock } = deps;
 
+  /**
+   * The placements the job wrote and read back, or failed to: their last check is now the job's word
+   * (a failed write or read-back leaves the placement stale; a read-back that matched, in sync).
+   */
+  async function recordPlacements(job: RotationJob, credential: Credential, at: string): Promise<void> {
+    const live = new Set(credential.placements.map((p) => p.id));
+    const found = new Map<number, Pick<PlacementCheck, 'status' | 'detail'>>();
+    for (const step of job.steps) {
+      if (step.placementId === null || !live.has(step.placementId) || (step.kind !== 'write' && step.kind !== 'verify')) continue;
+      if (step.state === 'failed') found.set(step.placementId, { status: 'stale', detail: `rotation job ${job.id}: the ${step.kind === 'write' ? 'write' : 'read-back'} failed: ${step.detail ?? 'no reason recorded'}` });
+      else if (step.state === 'done' && step.kind === 'verify' && !found.has(step.placementId)) found.set(step.placementId, { status: 'in_sync', detail: `in sync: read back by rotation job ${job.id}` });
+    }
+    for (const [placementId, check] of found) await deps.savePlacementCheck({ placementId, credentialId: credential.id, ...check, checkedAt: at });
+  }
+
   async function report(job: RotationJob): Promise<void> {
     if (job.state !== 'succeeded' && job.state !== 'failed') return;
     const outcome = outcomeOf(job);
@@ -93,6 +111,7 @@ export function createRotationOutcomes(deps: RotationOutcomeDeps) {
     await deps.store.finishRunsOfJob(job.id, outcome, job.failure, at);
     const [credential] = await deps.inventory.findByIds([job.credentialId]);
     if (credential === undefined) return;
+    await recordPlacements(job, credential, at);
     const audience = (await ownerAudiences(deps.facts, [credential.owner.id], utcDateOf(clock.now()))).get(credential.owner.id)!;
     const event = outcome === 'succeeded' ? CREDENTIAL_ROTATED_EVENT : CREDENTIAL_ROTATION_FAILED_EVENT;
     // An instance hook, or a group hook on the owning group's chain.

@@ -11,7 +11,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../../src/app.js';
 import { loadConfig } from '../../../src/config.js';
-import type { RotationJob, RotationOptions, RotationService, StartedRotation } from '../../../src/rotation/contracts.js';
+import type { RotationJob, RotationOptions, RotationService, RotationStep, StartedRotation } from '../../../src/rotation/contracts.js';
 import type { User } from '../../../src/namespaces/namespace.js';
 import { signDelivery } from '../../../src/webhooks/signature.js';
 import { DIALECTS } from '../../support/dialects.js';
@@ -30,7 +30,7 @@ interface JobTable {
 }
 
 /** A double of the rotation engine: one running job per entry (a retried start answers it), jobs finished by `finish`. */
-function engineDouble(node: string, table: JobTable, now: () => string): RotationService & { finish(id: number, state: 'succeeded' | 'failed', failure?: string): Promise<void> } {
+function engineDouble(node: string, table: JobTable, now: () => string): RotationService & { finish(id: number, state: 'succeeded' | 'failed', failure?: string, steps?: RotationStep[]): Promise<void> } {
   const listeners: ((job: RotationJob) => void | Promise<void>)[] = [];
   return {
     async start(actor, credentialId, options): Promise<StartedRotation> {
@@ -51,8 +51,8 @@ function engineDouble(node: string, table: JobTable, now: () => string): Rotatio
       throw new Error('not part of this double');
     },
     async tasksDone() {},
-    async finish(id, state, failure) {
-      const job = { ...table.jobs.get(id)!, state, failure: failure ?? null, updatedAt: now(), finishedAt: now(), newTokenId: state === 'succeeded' ? 2 : null };
+    async finish(id, state, failure, steps) {
+      const job = { ...table.jobs.get(id)!, state, failure: failure ?? null, updatedAt: now(), finishedAt: now(), newTokenId: state === 'succeeded' ? 2 : null, ...(steps ? { steps } : {}) };
       table.jobs.set(id, job);
       for (const l of listeners) await l(job);
     },
@@ -326,12 +326,28 @@ describe.each(DIALECTS)('rotation policies and the scheduler on %s', (dialect) =
     const gauge = async () => /^latchkey_placements_out_of_sync (\d+)$/m.exec(await t.app.services.metricsScraper.render())?.[1];
     expect(await gauge()).toBe('0');
     const ids = entry.body.placements.map((p: { id: number }) => p.id);
-    const statuses = ['in_sync', 'stale', 'cannot_read', 'no_fingerprint'];
+    const statuses = ['stale', 'in_sync', 'cannot_read', 'no_fingerprint'];
     await (t.app.store.db as any)
       .insertInto('placement_checks')
       .values(ids.map((id: number, i: number) => ({ placement_id: id, credential_id: entry.body.id, status: statuses[i], detail: statuses[i], checked_at: '2026-12-03T10:00:00.000Z' })))
       .execute();
     expect(await gauge()).toBe('2');
+
+    // A rotation job's writes and read-backs become the placements' last checks: A and C read back fine, B's write failed.
+    const started = await engine.start(w.admin, entry.body.id, { trigger: 'api' });
+    const step = (kind: RotationStep['kind'], placementId: number | null, state: RotationStep['state'], detail: string | null = null): RotationStep => ({ kind, placementId, state, detail, startedAt: null, finishedAt: null });
+    await engine.finish(started.job.id, 'failed', `placement ${ids[1]}: 403 Forbidden`, [
+      step('renew', null, 'done'), step('write', ids[0], 'done'), step('verify', ids[0], 'done'), step('write', ids[1], 'failed', '403 Forbidden'), step('verify', ids[1], 'skipped'),
+      step('write', ids[2], 'done'), step('verify', ids[2], 'done'),
+    ]);
+    const checks = (await t.request('GET', `${CREDENTIALS}/registry/placement_checks`, { token: w.adminToken })).body;
+    expect(checks.map((c: any) => [c.placement_id, c.status, c.detail])).toEqual([
+      [ids[0], 'in_sync', `in sync: read back by rotation job ${started.job.id}`],
+      [ids[1], 'stale', `rotation job ${started.job.id}: the write failed: 403 Forbidden`],
+      [ids[2], 'in_sync', `in sync: read back by rotation job ${started.job.id}`],
+      [ids[3], 'no_fingerprint', 'no_fingerprint'],
+    ]);
+    expect(await gauge()).toBe('1');
   });
 });
 
