@@ -12,6 +12,7 @@ import type { Placement } from '../../../src/inventory/credential.js';
 import { addDays, utcDateOf, type UtcDate } from '../../../src/kernel/dates.js';
 import { DIALECTS } from '../../support/dialects.js';
 import { serverApi as api, startServer, type ServerProcess } from '../../support/server-process.js';
+import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
 
 const A_HOST = 'latchkey-a.example.com';
@@ -60,6 +61,9 @@ describe.each(DIALECTS)('rotation writes placements and rotates tokens on upstre
   let bHost: string;
   /** B reached by another host name, with a Developer's token: may read the project, not write its variables. */
   let bAsDeveloperHost: string;
+  /** B through a proxy (another host), with a read_api token of B's admin: reads every variable, writes none. */
+  let readerProxy: TcpProxy;
+  let bAsReaderHost: string;
   let web: { id: number };
   let acme: { id: number };
   const today = utcDateOf(new Date());
@@ -100,7 +104,11 @@ describe.each(DIALECTS)('rotation writes placements and rotates tokens on upstre
     expect((await onB('POST', `/projects/${web.id}/members`, { user_id: dev.id, access_level: 30 })).status).toBe(201);
     const devToken = (await onB('POST', `/users/${dev.id}/personal_access_tokens`, { name: 'dev-api', scopes: ['api'], expires_at: addDays(today, 200) })).body.token;
 
-    for (const [name, url, token] of [['b', b.url, tokens.upstream!.token], ['b-dev', bAsDeveloperUrl, devToken], ['silent', silent.url, 'glpat-never-sent-anywhere']] as const) {
+    const readApiToken = (await onB('POST', `/users/${root.id}/personal_access_tokens`, { name: 'read-only', scopes: ['read_api'], expires_at: addDays(today, 200) })).body.token;
+    readerProxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(b.url).port) });
+    bAsReaderHost = `127.0.0.1:${readerProxy.port}`;
+
+    for (const [name, url, token] of [['b', b.url, tokens.upstream!.token], ['b-dev', bAsDeveloperUrl, devToken], ['b-reader', `http://${bAsReaderHost}`, readApiToken], ['silent', silent.url, 'glpat-never-sent-anywhere']] as const) {
       const registered = await onA('POST', '/latchkey/upstreams', { name, url, token, owner: 'acme/platform' });
       expect(registered.status, JSON.stringify(registered.body)).toBe(201);
     }
@@ -110,7 +118,7 @@ describe.each(DIALECTS)('rotation writes placements and rotates tokens on upstre
 
   afterAll(async () => {
     silent?.close();
-    await Promise.all([a?.close(), b?.stop()]);
+    await Promise.all([a?.close(), b?.stop(), readerProxy?.close()]);
   });
 
   const variableOnB = async (where: string, key: string) => onB('GET', `/${where}/variables/${key}`);
@@ -154,6 +162,12 @@ describe.each(DIALECTS)('rotation writes placements and rotates tokens on upstre
     expect(io().isAutomatic(asDeveloper)).toBe(true);
     expect(await io().write(asDeveloper, 'glpat-x-0005')).toEqual({ ok: false, reason: '403 Forbidden: the upstream token cannot read variables of project acme/web (it needs the api scope and Maintainer there)' });
     expect((await variableOnB(`projects/${web.id}`, 'DEV_CANNOT')).status).toBe(404);
+
+    // A token that reads (read_api) but may not write: B refuses the PUT, the variable stays as it was.
+    const asReader = placement({ instance: bAsReaderHost, group: 'acme', key: 'ACME_TOKEN' });
+    expect(await io().write(asReader, 'glpat-x-0011')).toEqual({ ok: false, reason: '403 Forbidden: the upstream token cannot write variables of group acme (it needs the api scope and Maintainer there)' });
+    expect((await variableOnB(`groups/${acme.id}`, 'ACME_TOKEN')).body.value).toBe('glpat-group-secret-0002');
+    expect(await io().verify(asReader, 'glpat-group-secret-0002')).toEqual({ ok: true });
 
     const nowhere = placement({ instance: 'gitlab.nowhere.example', project: 'acme/web', key: 'X' });
     expect(io().isAutomatic(nowhere)).toBe(false);
