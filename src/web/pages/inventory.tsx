@@ -5,7 +5,8 @@
  * - `/-/inventory`: the entries one may read, filtered by team (owning group), kind, status (overdue)
  *   and "due within", outside credentials and Latchkey's own tokens (or one of them); keyset pages, nothing counted.
  * - `/-/inventory/<slug or id>`: the entry, its placements, its renewal procedure (Markdown, rendered by
- *   markdown.ts with raw HTML off), its renewal history, and the "mark renewed" form.
+ *   markdown.ts with raw HTML off), its renewal history, the "mark renewed" form, and its rotation
+ *   (rotation.tsx: the Rotate button, the entry's rotation jobs, its open rotation tasks).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { addDays, utcDateOf, type UtcDate } from '../../kernel/dates.js';

@@ -11,7 +11,7 @@ import { describePlacement, type Placement } from '../../inventory/credential.js
 import type { RotationJob, StartedRotation } from '../../rotation/contracts.js';
 import type { RotationTask } from '../../rotation/rotation-task-store.js';
 import { CsrfField, Notice, TableWrap } from '../html.js';
-import { formatInstant, NewSecretPanel } from '../token-views.js';
+import { CopyField, formatInstant, NewSecretPanel } from '../token-views.js';
 import type { WebContext } from '../web-context.js';
 import { requireSignIn } from '../web-session.js';
 import { errorText, type WebPageTools } from '../web-tools.js';
@@ -105,6 +105,18 @@ export function RotationJobsSection({ entryPath, jobs, placements, canRotate, cs
 
 const taskPath = (entryPath: string, task: RotationTask, action: 'done' | 'reveal') => `${entryPath}/tasks/${task.id}/${action}`;
 
+/** A task's form: one button, named for its task (screen readers hear which one). */
+function TaskButton({ action, csrf, text, label, primary = false }: { action: string; csrf: string; text: string; label: string; primary?: boolean }) {
+  return (
+    <form method="post" action={action} class="inline">
+      <CsrfField token={csrf} />
+      <button type="submit" class={primary ? 'primary' : undefined} aria-label={label}>
+        {text}
+      </button>
+    </form>
+  );
+}
+
 export function RotationTasksSection({ entryPath, tasks, manage, csrf, extras }: { entryPath: string; tasks: readonly RotationTask[]; manage: boolean; csrf: string; extras: RotationExtras }) {
   return (
     <section aria-labelledby="tasks-heading">
@@ -115,15 +127,7 @@ export function RotationTasksSection({ entryPath, tasks, manage, csrf, extras }:
         <section class="card secret" aria-labelledby="revealed-heading">
           <h3 id="revealed-heading">{`New secret for: ${extras.revealed.task.where}`}</h3>
           <Notice kind="warning">Paste it where the task says, then mark the task done. It is not shown again on this page: leaving or reloading it hides it.</Notice>
-          <div class="field copy-field">
-            <label for="revealed-secret">New secret</label>
-            <div class="copy-row">
-              <input id="revealed-secret" readOnly value={extras.revealed.secret} autoComplete="off" spellcheck={false} />
-              <button type="button" class="copy" data-copy="revealed-secret" hidden>
-                Copy new secret
-              </button>
-            </div>
-          </div>
+          <CopyField id="revealed-secret" label="New secret" value={extras.revealed.secret} />
         </section>
       )}
       {tasks.length === 0 ? (
@@ -147,18 +151,8 @@ export function RotationTasksSection({ entryPath, tasks, manage, csrf, extras }:
                   <td>{formatInstant(task.createdAt)}</td>
                   {manage && (
                     <td>
-                      <form method="post" action={taskPath(entryPath, task, 'reveal')} class="inline">
-                        <CsrfField token={csrf} />
-                        <button type="submit" aria-label={`Reveal new secret: ${task.where}`}>
-                          Reveal new secret
-                        </button>
-                      </form>{' '}
-                      <form method="post" action={taskPath(entryPath, task, 'done')} class="inline">
-                        <CsrfField token={csrf} />
-                        <button type="submit" class="primary" aria-label={`Mark done: ${task.where}`}>
-                          Mark done
-                        </button>
-                      </form>
+                      <TaskButton action={taskPath(entryPath, task, 'reveal')} csrf={csrf} text="Reveal new secret" label={`Reveal new secret: ${task.where}`} />{' '}
+                      <TaskButton action={taskPath(entryPath, task, 'done')} csrf={csrf} text="Mark done" label={`Mark done: ${task.where}`} primary />
                     </td>
                   )}
                 </tr>

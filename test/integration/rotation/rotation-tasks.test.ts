@@ -12,6 +12,7 @@ import { DIALECTS } from '../../support/dialects.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
 import { startSmtpSink, type SmtpSink } from '../../support/smtp-sink.js';
 import { jobHolder, jobOf } from '../../support/rotation-job-holder.js';
+import { createRotationTaskStore } from '../../../src/store/rotation-tasks.js';
 import type { Credential } from '../../../src/inventory/credential.js';
 import { parseCredentialInput } from '../../../src/inventory/credential.js';
 
@@ -204,6 +205,20 @@ describe.each(DIALECTS)('rotation tasks on %s', (dialect) => {
     const after = await t.app.services.expiryNotifier.run();
     expect(after.rotationTasks).toMatchObject({ ran: true, reminders: 0, emailsSent: 0 });
     expect(mailTo('maintainer@example.com')).toHaveLength(3);
+  });
+
+  it('skips a reminder decided before its task was checked off (decided by a node that died before sending)', async () => {
+    await open(7);
+    const [a] = ((await tasks(w.users.maintainer.token)).body as any[]).map((x) => x.id as number);
+    const maintainer = w.users.maintainer.user;
+    await createRotationTaskStore(t.app.store.db).recordReminders([{ taskId: a!, remindedOn: '2026-12-03', decidedAt: '2026-12-03T09:00:00.000Z', recipients: [{ userId: maintainer.id, email: 'maintainer@example.com' }] }], null);
+    expect((await t.request('POST', `${CREDENTIALS}/sonar-token/tasks/${a}/done`, { token: w.users.maintainer.token })).status).toBe(200);
+    const run = await t.app.services.expiryNotifier.run();
+    expect(run.rotationTasks).toMatchObject({ ran: true, reminders: 1, deliveriesSkipped: 1 });
+    const mails = sink.mails.filter((m) => m.rcptTo.includes('maintainer@example.com'));
+    expect(mails).toHaveLength(1);
+    expect(mails[0]!.text).toContain('Crowdin: GitLab integration settings');
+    expect(mails[0]!.text).not.toContain('SonarQube DevOps Platform Integrations');
   });
 });
 
