@@ -141,7 +141,8 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       // entry and due date starts each rotation once.
       const stopRotationSchedule = app.services.rotationScheduler.start(60_000);
       // Rotation jobs a stopped node left, and those waiting for an old secret to go quiet: at start, then
-      // every 15 s; a lease per job in the database lets one node at a time advance it.
+      // every 15 s (or half the job lease, when shorter); a lease per job in the database lets one node at a
+      // time advance it.
       let resuming = false;
       const resumeRotations = () => {
         if (resuming) return;
@@ -152,7 +153,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
           .finally(() => (resuming = false));
       };
       resumeRotations();
-      const rotationTick = setInterval(resumeRotations, 15_000);
+      const rotationTick = setInterval(resumeRotations, Math.min(15_000, cfg.rotation.leaseMs / 2));
       rotationTick.unref();
       if (cfg.smtpUrl === null) app.http.log.info('mail is disabled (LATCHKEY_SMTP_URL is not set): expiry notices are recorded and published as events, not e-mailed');
       await new Promise<void>((resolve) => {

@@ -66,6 +66,24 @@ describe.each(DIALECTS)('latchkey credential rotate|rotations on %s', (dialect) 
     expect(await works(old.token)).toBe(true);
   });
 
+  it('a manual placement becomes a task: the job keeps its secret (revealable) until the task is checked off, then wipes it', async () => {
+    const old = await deployToken('cli-manual');
+    const put = await h.api('PUT', `/api/v4/latchkey/credentials/token-${old.id}`, { token: adminToken, body: { placements: [{ kind: 'manual', where: 'SonarQube integration' }] } });
+    expect(put.status).toBe(200);
+    const job = await cliJson('credential', 'rotate', `token-${old.id}`, '--grace', '0', '--quiet', '0');
+    expect(job.state).toBe('waiting');
+    expect(job.steps.map((s: any) => `${s.kind}:${s.state}`)).toEqual(['renew:done', 'tasks:done', 'retire:done', 'finish:pending']);
+    const tasks = await h.api('GET', `/api/v4/latchkey/credentials/token-${old.id}/tasks`, { token: adminToken });
+    expect(tasks.body).toHaveLength(1);
+    expect(tasks.body[0]).toMatchObject({ job_id: job.id, where: 'SonarQube integration', state: 'open' });
+    const reveal = await h.api('POST', `/api/v4/latchkey/credentials/token-${old.id}/tasks/${tasks.body[0].id}/reveal`, { token: adminToken });
+    expect(reveal.body.token).toBe(job.token);
+    expect((await h.api('POST', `/api/v4/latchkey/credentials/token-${old.id}/tasks/${tasks.body[0].id}/done`, { token: adminToken })).status).toBe(200);
+    const [after] = await cliJson('credential', 'rotations', `token-${old.id}`);
+    expect(after).toMatchObject({ id: job.id, state: 'succeeded' });
+    expect((await h.api('POST', `/api/v4/latchkey/credentials/token-${old.id}/tasks/${tasks.body[0].id}/reveal`, { token: adminToken })).status).toBe(404);
+  });
+
   it('refuses bad options and what it cannot rotate', async () => {
     const old = await deployToken('cli-bad');
     expect(await cli('credential', 'rotate', `token-${old.id}`, '--grace', 'soon')).toMatchObject({ code: 2, err: 'latchkey: --grace must be a duration (seconds, or a number with s, m, h or d such as 12h)' });

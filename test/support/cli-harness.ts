@@ -49,7 +49,7 @@ export interface CliHarness {
   /** The services on the same store, closed with `built.close()` when fn settles. */
   withServices<T>(fn: (built: BuiltServices) => Promise<T>): Promise<T>;
   /** One API request through a fresh app: status and the parsed JSON body. */
-  api(method: 'GET' | 'POST', url: string, options: { token: string; body?: unknown }): Promise<{ status: number; body: any }>;
+  api(method: 'GET' | 'POST' | 'PUT', url: string, options: { token: string; body?: unknown }): Promise<{ status: number; body: any }>;
   /** Creates the dir and the database; `extraEnv` adds to options.env for this set-up only. */
   setUp(extraEnv?: Record<string, string>): Promise<void>;
   tearDown(): Promise<void>;
