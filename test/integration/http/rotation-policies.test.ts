@@ -27,6 +27,8 @@ interface JobTable {
   nextId: number;
   jobs: Map<number, RotationJob>;
   starts: { node: string; actor: User | null; credentialId: number; options: RotationOptions }[];
+  /** Entries whose start is refused with this reason (as the engine refuses a token that has expired meanwhile). */
+  refuse?: Map<number, string>;
 }
 
 /** A double of the rotation engine: one running job per entry (a retried start answers it), jobs finished by `finish`. */
@@ -35,6 +37,8 @@ function engineDouble(node: string, table: JobTable, now: () => string): Rotatio
   return {
     async start(actor, credentialId, options): Promise<StartedRotation> {
       table.starts.push({ node, actor, credentialId, options });
+      const refusal = table.refuse?.get(credentialId);
+      if (refusal !== undefined) throw new Error(refusal);
       const running = [...table.jobs.values()].find((j) => j.credentialId === credentialId && (j.state === 'running' || j.state === 'waiting'));
       if (running) return { job: running, created: false, secret: null };
       const job: RotationJob = {
@@ -285,8 +289,22 @@ describe.each(DIALECTS)('rotation policies and the scheduler on %s', (dialect) =
     const metrics = await t.app.services.metricsScraper.render();
     expect(metrics).toContain('latchkey_rotations_total{outcome="failed",trigger="schedule"} 1');
     expect(metrics).toContain('latchkey_rotations_total{outcome="failed",trigger="api"} 1');
-    // The failed due date is not tried again; the next one (after a renewal moved it) is.
+    // The failed due date is not tried again.
     expect(await t.app.services.rotationScheduler.tick()).toMatchObject({ started: 0 });
+  });
+
+  it('records a start the engine refuses as a failed run with its reason, once', async () => {
+    const token = await groupToken('2026-12-20');
+    const ref = `token-${token.id}`;
+    const set = await putPolicy(ref, w.users.maintainer.token, { days_before_expiry: 7 });
+    table.refuse = new Map([[set.body.credential.id, 'Nothing to rotate: the token of x has expired']]);
+    t.clock.set('2026-12-13T00:00:00.000Z');
+    expect(await t.app.services.rotationScheduler.tick()).toMatchObject({ started: 0, failed: 1 });
+    expect(await t.app.services.rotationScheduler.tick()).toMatchObject({ started: 0, failed: 0 });
+    expect(table.starts).toHaveLength(1);
+    expect((await policy(ref, w.users.maintainer.token)).body.last_runs).toEqual([
+      expect.objectContaining({ due_on: '2026-12-20', state: 'failed', job_id: null, reason: 'Nothing to rotate: the token of x has expired', finished_at: '2026-12-13T00:00:00.000Z' }),
+    ]);
   });
 
   it("rotates the Latchkey tokens of a group's tree under its policy, making their entries' rows; people's tokens have no owning group", async () => {
