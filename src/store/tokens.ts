@@ -1,9 +1,10 @@
 /** TokenStore over Kysely (both dialects). */
-import { createQueryId, sql, type CompiledQuery, type InferResult, type Kysely, type RawBuilder, type Selectable, type SelectQueryBuilder } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Selectable, type SelectQueryBuilder } from 'kysely';
 import type { Database, TokensTable } from './database.js';
 import type { TokenFilter, TokenSearch, TokenSort, TokenStore, TokenWithUser } from '../tokens/token-store.js';
 import type { Token, TokenKind } from '../tokens/token.js';
 import { pageRows } from './paging.js';
+import { preparedQuery } from './prepared-query.js';
 import { toUser } from './namespaces.js';
 import { containsPattern } from './like.js';
 import { parseStringArray } from '../tokens/token-usage.js';
@@ -130,11 +131,10 @@ function tokensWithUserByDigest(db: Kysely<Database>, digests: readonly string[]
     .select(['users.id as u_id', 'users.username as u_username', 'users.username_key as u_username_key', 'users.name as u_name', 'users.email as u_email', 'users.is_admin as u_is_admin', 'users.bot_kind as u_bot_kind', 'users.state as u_state', 'users.created_at as u_created_at'])
     .where('tokens.digest', 'in', [...digests]);
 }
-type TokenWithUserRow = InferResult<ReturnType<typeof tokensWithUserByDigest>>[number];
 
 export function createTokenStore(db: Kysely<Database>): TokenStore {
   // Building and compiling the query costs more than SQLite's look-up itself: done once per store, when first needed.
-  let byDigestWithUser: CompiledQuery | null = null;
+  const byOneDigest = preparedQuery(db, (digest: string) => tokensWithUserByDigest(db, [digest]), ['\u0000digest']);
   return {
     async insert(t) {
       const r = await db
@@ -180,11 +180,7 @@ export function createTokenStore(db: Kysely<Database>): TokenStore {
       for (let i = 0; i < digests.length; i += LOOKUP_CHUNK) {
         const chunk = digests.slice(i, i + LOOKUP_CHUNK);
         // One digest (a quiet server) is the common case: compiled once, run with the digest as its parameter.
-        let rows: TokenWithUserRow[];
-        if (chunk.length === 1) {
-          byDigestWithUser ??= tokensWithUserByDigest(db, ['']).compile();
-          rows = (await db.executeQuery<TokenWithUserRow>({ ...byDigestWithUser, parameters: chunk, queryId: createQueryId() })).rows;
-        } else rows = await tokensWithUserByDigest(db, chunk).execute();
+        const rows = chunk.length === 1 ? await byOneDigest(chunk[0]!) : await tokensWithUserByDigest(db, chunk).execute();
         for (const r of rows) {
           const token = { ...toToken(r), digest: r.digest, deleted: r.deleted_at !== null };
           const user =

@@ -4,6 +4,7 @@
  */
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, PackageFilesTable } from '../../store/database.js';
+import { preparedQuery } from '../../store/prepared-query.js';
 import type { PackageStatus } from './package-names.js';
 
 export interface PackageFile {
@@ -42,6 +43,23 @@ const GENERIC = 'generic';
 export type PackageStore = ReturnType<typeof createPackageStore>;
 
 export function createPackageStore(db: Kysely<Database>, isUniqueViolation: (e: unknown) => boolean) {
+  // Every download runs it: built and compiled once (preparedQuery), then run with the request's values.
+  const latestFile = preparedQuery(
+    db,
+    (projectId: number, packageName: string, version: string, fileName: string) =>
+      db
+        .selectFrom('package_files')
+        .innerJoin('packages', 'packages.id', 'package_files.package_id')
+        .selectAll('package_files')
+        .where('packages.project_id', '=', projectId)
+        .where('packages.package_type', '=', GENERIC)
+        .where('packages.name', '=', packageName)
+        .where('packages.version', '=', version)
+        .where('package_files.file_name', '=', fileName)
+        .orderBy('package_files.id', 'desc')
+        .limit(1),
+    [-1_000_001, '\u0000name', '\u0000version', '\u0000file'],
+  );
   async function insertFile(trx: Kysely<Database>, f: NewPackageFile): Promise<PackageFile> {
     const existing = await trx
       .selectFrom('packages')
@@ -85,18 +103,7 @@ export function createPackageStore(db: Kysely<Database>, isUniqueViolation: (e: 
 
     /** The newest file of that name in that package, or null. */
     async findLatestFile(projectId: number, packageName: string, version: string, fileName: string): Promise<PackageFile | null> {
-      const row = await db
-        .selectFrom('package_files')
-        .innerJoin('packages', 'packages.id', 'package_files.package_id')
-        .selectAll('package_files')
-        .where('packages.project_id', '=', projectId)
-        .where('packages.package_type', '=', GENERIC)
-        .where('packages.name', '=', packageName)
-        .where('packages.version', '=', version)
-        .where('package_files.file_name', '=', fileName)
-        .orderBy('package_files.id', 'desc')
-        .limit(1)
-        .executeTakeFirst();
+      const [row] = await latestFile(projectId, packageName, version, fileName);
       return row ? toFile(row) : null;
     },
   };
