@@ -237,7 +237,7 @@ export function createRotationScheduler(deps: RotationSchedulerDeps) {
     }
   }
 
-  return {
+  const scheduler = {
     /**
      * One pass: every entry whose policy says it is due now (due date − days ≤ today, the hour reached,
      * no attempt for this due date yet) gets one attempt. `ran: false` when another node holds the lock.
@@ -282,7 +282,8 @@ export function createRotationScheduler(deps: RotationSchedulerDeps) {
       const timer = setInterval(() => {
         if (running) return;
         running = true;
-        this.tick()
+        scheduler
+          .tick()
           .catch((e) => deps.onError?.(e))
           .finally(() => {
             running = false;
@@ -292,6 +293,7 @@ export function createRotationScheduler(deps: RotationSchedulerDeps) {
       return () => clearInterval(timer);
     },
   };
+  return scheduler;
 }
 
 export type RotationScheduler = ReturnType<typeof createRotationScheduler>;
