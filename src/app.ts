@@ -306,6 +306,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     lifecycle,
     expiryPolicy,
     box: createSecretBox(secrets, ROTATION_SECRET_PURPOSE),
+    ciSecretBox: protocols.ciSecretBox,
     placements: overrides.rotation?.placements ?? rotationPlacements,
     upstream: overrides.rotation?.upstream ?? upstreamRotator,
     tasks: overrides.rotation?.tasks === undefined ? rotationTasks : overrides.rotation.tasks,

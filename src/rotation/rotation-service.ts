@@ -23,6 +23,7 @@ import type { SecretBox } from '../kernel/secret-box.js';
 import type { User } from '../namespaces/namespace.js';
 import type { Store } from '../store/open-store.js';
 import type { ExpiryPolicy } from '../tokens/expiry-policy.js';
+import { GITLAB_DEPLOY_TOKEN_NAME } from '../tokens/deploy-token-secret-store.js';
 import { MAX_GRACE_PERIOD_SECONDS, type TokenLifecycle } from '../tokens/token-lifecycle.js';
 import { isRevokedAt, isTokenExpiredAt, type Token } from '../tokens/token.js';
 import type { PlacementIO, RotationJob, RotationOptions, RotationService, RotationStepKind, RotationTasks, StartedRotation, UpstreamRotator } from './contracts.js';
@@ -49,6 +50,8 @@ export interface RotationServiceDeps {
   lifecycle: Pick<TokenLifecycle, 'rotate' | 'revoke'>;
   expiryPolicy: Pick<ExpiryPolicy, 'forRotation'>;
   box: SecretBox;
+  /** The box of `gitlab-deploy-token` secrets CI is handed (CI_DEPLOY_PASSWORD): a rotated one keeps being handed out. */
+  ciSecretBox?: SecretBox;
   placements: PlacementIO;
   upstream: UpstreamRotator;
   /** Manual placements as tasks; absent, the tasks step lists them and the job does not wait for anyone. */
@@ -340,6 +343,7 @@ export function createRotationService(deps: RotationServiceDeps): RotationEngine
         alsoIn: async (ports, { token, secret }) => {
           const at = iso();
           await ports.rotationJobs.update(job.id, { newTokenId: token.id, secretSealed: box.seal(secret) }, at);
+          if (token.kind === 'deploy' && token.name === GITLAB_DEPLOY_TOKEN_NAME && deps.ciSecretBox) await ports.deployTokenSecrets.insert(token.id, deps.ciSecretBox.seal(secret), at);
           await ports.rotationJobs.finishStep(job.id, position, 'done', `token ${token.id} issued (expires ${token.expiresAt ?? 'never'}); token ${live.id} works until ${new Date(Date.parse(at) + grace * 1000).toISOString()} at the latest`, at);
         },
       });

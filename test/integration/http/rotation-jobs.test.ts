@@ -151,6 +151,27 @@ describe.each(DIALECTS)('rotation jobs on %s', (dialect) => {
     expect(JSON.stringify(events)).not.toContain(secret);
   });
 
+  it('an old secret still used when the grace ends is revoked then; a rotated gitlab-deploy-token is what CI is handed', async () => {
+    t.clock.set(START);
+    const old = await deployToken('gitlab-deploy-token');
+    const res = await rotate(`token-${old.id}`, { grace_period: 3600, quiet_period: 1800 });
+    expect(res.status).toBe(201);
+    const ci = (await t.app.services.resourceTokens.create(w.admin, { type: 'project', project: w.project }, { name: 'ci', scopes: ['read_api'], accessLevel: 30 })).secret;
+    const handed = await t.request('GET', `/api/v4/projects/${w.project.id}/latchkey/ci_variables`, { token: ci });
+    expect(handed.body.CI_DEPLOY_PASSWORD).toBe(res.body.token);
+    t.clock.advance(50 * 60_000);
+    expect(await works(old.token, { ip: '10.0.0.9', userAgent: 'docker/27' })).toBe(true);
+    await t.app.services.tokenUsage.flushAll();
+    await t.app.services.rotations.resumeAll();
+    expect(step(await job(res.body.id), 'retire').detail).toContain('still used from 10.0.0.9 (docker/27) at 2026-11-23T10:50:00.000Z; revoked once unused for 1800 s, at the latest at 2026-11-23T11:00:00.000Z');
+    t.clock.advance(10 * 60_000);
+    await t.app.services.rotations.resumeAll();
+    const j = await job(res.body.id);
+    expect(j.state).toBe('succeeded');
+    expect(step(j, 'retire').detail).toBe(`token ${old.id} revoked: its grace period ended at 2026-11-23T11:00:00.000Z`);
+    expect(await works(old.token)).toBe(false);
+  });
+
   it('a retry answers the running job (200, no secret), never a second rotation; concurrent requests start one job', async () => {
     t.clock.set(START);
     const old = await deployToken('concurrent');
