@@ -12,7 +12,7 @@
  */
 import type { AuditRecord } from '../audit/audit-writer.js';
 import type { Clock } from '../kernel/clock.js';
-import { notFound } from '../kernel/errors.js';
+import { DomainError, notFound } from '../kernel/errors.js';
 import type { Page, PageRequest } from '../kernel/page.js';
 import type { Credential, InventoryEntry, Placement } from '../inventory/credential.js';
 import type { InventoryService } from '../inventory/inventory-service.js';
@@ -107,7 +107,12 @@ export function createRotationTasks(deps: RotationTasksDeps) {
       const found = await taskOn(entry, taskId);
       const { task, changed } = await store.markDone(found.id, clock.now().toISOString(), { id: actor.id > 0 ? actor.id : null, username: actor.username });
       if (changed) await record('credential.rotation_task_done', actor.username, asEntry(entry), task);
-      if ((await store.countOpen(task.jobId)) === 0 && jobs !== null) await jobs.tasksDone(task.jobId);
+      if ((await store.countOpen(task.jobId)) === 0 && jobs !== null) {
+        // A job that is gone (its entry's history deleted) has nothing left to finish: the check-off stands.
+        await jobs.tasksDone(task.jobId).catch((e: unknown) => {
+          if (!(e instanceof DomainError && e.kind === 'not_found')) throw e;
+        });
+      }
       return { entry, task };
     },
 

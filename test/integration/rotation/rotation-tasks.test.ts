@@ -265,4 +265,13 @@ describe.each(DIALECTS)('rotation tasks with the job engine on %s', (dialect) =>
     expect(gone.status).toBe(404);
     expect(gone.text).not.toContain(secret);
   });
+
+  it('a check-off stands when the job it would tell is gone', async () => {
+    const entry = await t.app.services.inventory.create(w.admin, parseCredentialInput({ slug: 'orphan', name: 'Orphan', kind: 'api_key', owner: 'acme/platform', renewal: { every_days: 30 }, placements: [{ kind: 'manual', where: 'Somewhere' }] }, { partial: false }));
+    await t.app.services.rotationTasks.openForJob(jobOf(987654, entry.id, null, 'schedule'), entry.placements);
+    const [task] = (await t.request('GET', `${CREDENTIALS}/orphan/tasks`, { token: w.users.maintainer.token })).body as any[];
+    const done = await t.request('POST', `${CREDENTIALS}/orphan/tasks/${task.id}/done`, { token: w.users.maintainer.token });
+    expect(done.status).toBe(200);
+    expect(done.body).toMatchObject({ state: 'done', done_by: 'maintainer-user' });
+  });
 });
