@@ -130,6 +130,7 @@ export function createRotationService(deps: RotationServiceDeps): RotationEngine
   const now = () => clock.now();
   const iso = () => now().toISOString();
   const listeners: ((job: RotationJob) => void | Promise<void>)[] = [];
+  const runningHere = new Set<number>();
   const report = (e: unknown) => (deps.onError ?? (() => {}))(e);
   const NOT_FOUND = () => notFound('Rotation Not Found', 'ROTATION_NOT_FOUND');
 
@@ -207,7 +208,10 @@ export function createRotationService(deps: RotationServiceDeps): RotationEngine
    * when this call issued it (the starter's answer), null otherwise.
    */
   async function run(id: number, leased = false): Promise<string | null> {
+    // The lease keeps other nodes out; this keeps a second run of this node out (a tick during a request's run).
+    if (runningHere.has(id)) return null;
     if (!leased && !(await jobs.claim(id, deps.holder, iso(), leaseUntil()))) return null;
+    runningHere.add(id);
     let issued: string | null = null;
     try {
       for (;;) {
@@ -243,6 +247,7 @@ export function createRotationService(deps: RotationServiceDeps): RotationEngine
       report(e);
       return issued;
     } finally {
+      runningHere.delete(id);
       await jobs.release(id, deps.holder).catch(report);
     }
   }
@@ -369,6 +374,8 @@ export function createRotationService(deps: RotationServiceDeps): RotationEngine
     }
     const at = iso();
     await store.transaction(async (ports) => {
+      // Another node may have failed the job meanwhile (this call outlived the lease): that verdict stands.
+      if ((await ports.rotationJobs.findById(job.id))?.finishedAt !== null) return;
       await ports.rotationJobs.update(job.id, { newTokenId: rotation.remoteId, secretSealed: box.seal(rotation.secret) }, at);
       await ports.rotationJobs.finishStep(job.id, position, 'done', `rotated on the upstream: token ${rotation.remoteId} (expires ${rotation.expiresOn ?? 'never'}); the old one stopped working there`, at);
     });
