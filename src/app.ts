@@ -338,6 +338,8 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
     tokenEntryRow: async (tokenId) => (await inventory.entryRow(ROTATION_SCHEDULER_ACTOR, `token-${tokenId}`, 'manage')).row?.id ?? null,
     lock: expiryNotices,
     holder: Buffer.from(random.randomBytes(8)).toString('hex'),
+    // rotationOutcomes is made below; a refusal only happens in a tick, after both exist.
+    onRefused: (credentialId, reason) => rotationOutcomes.onRefused(credentialId, reason),
     onError: reportTo('rotation schedule'),
   });
   const rotationOutcomes = createRotationOutcomes({

@@ -12,7 +12,7 @@ import type { InventoryStore } from '../inventory/inventory-store.js';
 import type { ComposedEmail } from '../notifications/expiry-email.js';
 import { escapeHtml, oneLine } from '../notifications/credential-email.js';
 import type { ExpiryNoticeStore } from '../notifications/expiry-notice-store.js';
-import { ownerAudiences } from '../notifications/owner-audience.js';
+import { ownerAudiences, type OwnerAudience } from '../notifications/owner-audience.js';
 import type { Mailer } from '../notifications/mailer.js';
 import type { StoredHook } from '../webhooks/webhook-store.js';
 import type { PlacementCheck } from '../upstreams/upstream.js';
@@ -59,9 +59,33 @@ export function rotationOutcomePayload(c: Pick<Credential, 'id' | 'slug' | 'name
 }
 
 
+/**
+ * The body of the `credential.rotation_failed` delivery of a scheduled rotation the engine refused to start
+ * (the token expired or was revoked meanwhile, the upstream cannot rotate it…): no job exists, so `job`
+ * is null and `failure` says why.
+ */
+export function refusedStartPayload(c: Pick<Credential, 'id' | 'slug' | 'name' | 'kind' | 'provider' | 'owner'>, reason: string, at: string): string {
+  return JSON.stringify({
+    event: CREDENTIAL_ROTATION_FAILED_EVENT,
+    at,
+    credential: { id: c.id, slug: c.slug, name: c.name, kind: c.kind, provider: c.provider, owner: { id: c.owner.id, full_path: c.owner.fullPath } },
+    job: null,
+    trigger: 'schedule',
+    failure: reason,
+  });
+}
+
 /** The notice of a scheduled rotation's outcome. */
 export function composeRotationEmail(c: Pick<Credential, 'slug' | 'name' | 'owner'>, job: RotationJob): ComposedEmail {
-  const ok = job.state === 'succeeded';
+  return composeOutcomeEmail(c, job.state === 'succeeded', job.failure, `Rotation job ${job.id}, finished at ${job.finishedAt ?? job.updatedAt}.`);
+}
+
+/** The notice of a scheduled rotation the engine refused to start: no job, the reason. */
+export function composeRefusedStartEmail(c: Pick<Credential, 'slug' | 'name' | 'owner'>, reason: string, at: string): ComposedEmail {
+  return composeOutcomeEmail(c, false, reason, `No rotation job was started (${at}); nothing was changed.`);
+}
+
+function composeOutcomeEmail(c: Pick<Credential, 'slug' | 'name' | 'owner'>, ok: boolean, failure: string | null, jobLine: string): ComposedEmail {
   const name = oneLine(c.name);
   const subject = ok ? `[Latchkey] credential "${name}" was rotated` : `[Latchkey] scheduled rotation of credential "${name}" failed`;
   const lines = [
@@ -69,8 +93,8 @@ export function composeRotationEmail(c: Pick<Credential, 'slug' | 'name' | 'owne
     '',
     ok
       ? `The scheduled rotation of ${name} (${c.slug}, owned by ${c.owner.fullPath}) succeeded: every automatic placement holds the new secret.`
-      : `The scheduled rotation of ${name} (${c.slug}, owned by ${c.owner.fullPath}) failed: ${oneLine(job.failure ?? 'no reason recorded')}.`,
-    `Rotation job ${job.id}, finished at ${job.finishedAt ?? job.updatedAt}.`,
+      : `The scheduled rotation of ${name} (${c.slug}, owned by ${c.owner.fullPath}) failed: ${oneLine(failure ?? 'no reason recorded')}.`,
+    jobLine,
     ok ? '' : 'Placements already written keep the new secret; fix the cause and rotate again (latchkey credential rotate ' + c.slug + ').',
     `Its steps: latchkey credential rotations ${c.slug}`,
     '',
@@ -120,12 +144,18 @@ export function createRotationOutcomes(deps: RotationOutcomeDeps) {
       const payload = rotationOutcomePayload(credential, job, at);
       await deps.hooks.insertDeliveries(hooks.map((h) => ({ hookId: h.id, tokenId: NO_TOKEN, event, payload, at })));
     }
-    if (job.trigger !== 'schedule' || !deps.mailer.enabled) return;
+    if (job.trigger !== 'schedule') return;
+    await notify(credential, audience, () => composeRotationEmail(credential, job));
+  }
+
+  /** The owning group's Maintainers and Owners get the e-mail when the policy that applies says `notify`. */
+  async function notify(credential: Credential, audience: OwnerAudience, compose: () => ComposedEmail): Promise<void> {
+    if (!deps.mailer.enabled) return;
     const own = await deps.store.find({ type: 'credential', id: credential.id });
     const chain = [...audience.chain];
     const applies = effectivePolicy(own, chain, await deps.store.findForGroups(chain));
     if (!applies?.policy.notify) return;
-    const mail = composeRotationEmail(credential, job);
+    const mail = compose();
     for (const r of audience.recipients) {
       try {
         await deps.mailer.send({ to: r.email, ...mail });
@@ -137,7 +167,30 @@ export function createRotationOutcomes(deps: RotationOutcomeDeps) {
     }
   }
 
+  /** A scheduled start the engine refused: reported as a failed rotation (counter, hooks, notice) though no job exists. */
+  async function reportRefused(credentialId: number, reason: string): Promise<void> {
+    deps.onOutcome?.({ outcome: 'failed', trigger: 'schedule' });
+    const at = clock.now().toISOString();
+    const [credential] = await deps.inventory.findByIds([credentialId]);
+    if (credential === undefined) return;
+    const audience = (await ownerAudiences(deps.facts, [credential.owner.id], utcDateOf(clock.now()))).get(credential.owner.id)!;
+    const hooks = (await deps.hooks.liveHooks()).filter((h) => h.events.includes(CREDENTIAL_ROTATION_FAILED_EVENT) && (h.groupId === null || audience.chain.has(h.groupId)));
+    if (hooks.length > 0) {
+      const payload = refusedStartPayload(credential, reason, at);
+      await deps.hooks.insertDeliveries(hooks.map((h) => ({ hookId: h.id, tokenId: NO_TOKEN, event: CREDENTIAL_ROTATION_FAILED_EVENT, payload, at })));
+    }
+    await notify(credential, audience, () => composeRefusedStartEmail(credential, reason, at));
+  }
+
   return {
+    /** The scheduler's word that the engine refused a scheduled start; a failure is reported, never thrown. */
+    async onRefused(credentialId: number, reason: string): Promise<void> {
+      try {
+        await reportRefused(credentialId, reason);
+      } catch (e) {
+        deps.onError?.(e);
+      }
+    },
     /** The listener for RotationService.onFinished; a failure is reported, never thrown into the job. */
     async onFinished(job: RotationJob): Promise<void> {
       try {

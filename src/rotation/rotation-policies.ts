@@ -191,6 +191,8 @@ export interface RotationSchedulerDeps {
   /** One node at a time scans (the job lock of the expiry jobs). */
   lock: { tryLock(name: string, holder: string, now: string, until: string): Promise<boolean>; unlock(name: string, holder: string, now: string): Promise<void> };
   holder: string;
+  /** A start the engine refused (no job exists): reported as a failed rotation (rotation-outcomes.ts onRefused). */
+  onRefused?: (credentialId: number, reason: string) => Promise<void>;
   onError?: (e: unknown) => void;
 }
 
@@ -234,6 +236,7 @@ export function createRotationScheduler(deps: RotationSchedulerDeps) {
       // A refusal (the entry cannot be rotated now) is this due date's outcome; the next due date tries again.
       await store.finishRun(runId, 'failed', (e as Error).message, clock.now().toISOString());
       summary.failed++;
+      await deps.onRefused?.(credentialId, (e as Error).message);
     }
   }
 

@@ -293,10 +293,12 @@ describe.each(DIALECTS)('rotation policies and the scheduler on %s', (dialect) =
     expect(await t.app.services.rotationScheduler.tick()).toMatchObject({ started: 0 });
   });
 
-  it('records a start the engine refuses as a failed run with its reason, once', async () => {
+  it('records a start the engine refuses as a failed run with its reason, once, and reports it as a failed rotation', async () => {
     const token = await groupToken('2026-12-20');
     const ref = `token-${token.id}`;
-    const set = await putPolicy(ref, w.users.maintainer.token, { days_before_expiry: 7 });
+    const set = await putPolicy(ref, w.users.maintainer.token, { days_before_expiry: 7, notify: true });
+    const hook = await t.request('POST', `/api/v4/groups/${w.top.id}/latchkey/webhooks`, { token: w.adminToken, body: { url: receiver.url, events: ['credential.rotation_failed'] } });
+    expect(hook.status).toBe(201);
     table.refuse = new Map([[set.body.credential.id, 'Nothing to rotate: the token of x has expired']]);
     t.clock.set('2026-12-13T00:00:00.000Z');
     expect(await t.app.services.rotationScheduler.tick()).toMatchObject({ started: 0, failed: 1 });
@@ -305,6 +307,16 @@ describe.each(DIALECTS)('rotation policies and the scheduler on %s', (dialect) =
     expect((await policy(ref, w.users.maintainer.token)).body.last_runs).toEqual([
       expect.objectContaining({ due_on: '2026-12-20', state: 'failed', job_id: null, reason: 'Nothing to rotate: the token of x has expired', finished_at: '2026-12-13T00:00:00.000Z' }),
     ]);
+    // No job exists, yet the owners hear of it: one credential.rotation_failed delivery (job null, the reason), one notice, the counter.
+    await t.app.services.webhookDispatcher.runDue();
+    expect(receiver.received.map((r) => JSON.parse(r.rawBody))).toEqual([
+      expect.objectContaining({ event: 'credential.rotation_failed', job: null, trigger: 'schedule', failure: 'Nothing to rotate: the token of x has expired', credential: expect.objectContaining({ id: set.body.credential.id, slug: ref }) }),
+    ]);
+    const notices = sink.mails.filter((m) => m.subject.includes('failed'));
+    expect(notices.flatMap((m) => m.rcptTo).sort()).toEqual(['maintainer@example.com', 'owner@example.com', 'root@example.com']);
+    expect(notices[0]!.text).toContain('the token of x has expired');
+    expect(notices[0]!.text).toContain('No rotation job was started');
+    expect(await t.app.services.metricsScraper.render()).toContain('latchkey_rotations_total{outcome="failed",trigger="schedule"} 1');
   });
 
   it("rotates the Latchkey tokens of a group's tree under its policy, making their entries' rows; people's tokens have no owning group", async () => {
