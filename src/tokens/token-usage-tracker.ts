@@ -195,6 +195,9 @@ export function createTokenUsageTracker({ store, clock, policy, resolutionMs = 6
       queued = [];
       try {
         await writeBatch(items);
+      } catch (error) {
+        // writeBatch settles every write itself; this only keeps a surprise from being an unhandled rejection.
+        onError(error);
       } finally {
         if (runningBatch === batch) runningBatch = null;
       }
