@@ -26,6 +26,7 @@ import type { ExpiryPolicy } from '../tokens/expiry-policy.js';
 import { GITLAB_DEPLOY_TOKEN_NAME } from '../tokens/deploy-token-secret-store.js';
 import { MAX_GRACE_PERIOD_SECONDS, type TokenLifecycle } from '../tokens/token-lifecycle.js';
 import { isRevokedAt, isTokenExpiredAt, type Token } from '../tokens/token.js';
+import { USAGE_RESOLUTION_MS } from '../tokens/token-usage-tracker.js';
 import type { PlacementIO, RotationJob, RotationOptions, RotationService, RotationStepKind, RotationTasks, StartedRotation, UpstreamRotator } from './contracts.js';
 import type { NewRotationStep, StoredRotationJob, TokenUse } from './rotation-job-store.js';
 
@@ -61,6 +62,11 @@ export interface RotationServiceDeps {
   holder: string;
   /** How long a node holds a job it advances; a stopped node's job is resumed after it. */
   leaseMs: number;
+  /**
+   * How far behind a token's stored last use may be (the usage writer's throttle, USAGE_RESOLUTION_MS): a
+   * use inside it may not be written yet, so the quiet time only counts as passed this much later.
+   */
+  usageResolutionMs?: number;
   audit?: (entry: AuditRecord) => void | Promise<void>;
   /** Test hook (LATCHKEY_FAULT_POINT): called with `rotation:<step>` right after a step is persisted. */
   faultPoint?: (point: string) => void;
@@ -402,11 +408,12 @@ export function createRotationService(deps: RotationServiceDeps): RotationEngine
     const use = await jobs.tokenUse(old.id);
     const usedSince = use?.lastUsedAt && use.lastUsedAt > rotatedAt ? use.lastUsedAt : null;
     const quietFrom = usedSince ?? rotatedAt;
-    const quietEnds = new Date(Date.parse(quietFrom) + job.quietSeconds * 1000);
+    // A use within the usage writer's resolution may not be stored yet: the quiet time counts from the last use it could be.
+    const quietEnds = new Date(Date.parse(quietFrom) + job.quietSeconds * 1000 + (deps.usageResolutionMs ?? USAGE_RESOLUTION_MS));
     if (reason === null && at.getTime() >= quietEnds.getTime()) reason = `unused since ${quietFrom} for the quiet time (${job.quietSeconds} s)`;
     if (reason === null) {
       const until = old.graceUntil ? `, at the latest at ${old.graceUntil}` : '';
-      const note = usedSince !== null && use !== null ? `${stillUsed(use)}; revoked once unused for ${job.quietSeconds} s${until}` : `not used since the rotation; revoked at ${quietEnds.toISOString()} unless used again${until}`;
+      const note = usedSince !== null && use !== null ? `${stillUsed(use)}; revoked once unused for ${job.quietSeconds} s (at ${quietEnds.toISOString()} unless used again)${until}` : `not used since the rotation; revoked at ${quietEnds.toISOString()} unless used again${until}`;
       if (note !== job.steps[position]!.detail) await jobs.noteStep(job.id, position, note, iso());
       return WAIT;
     }

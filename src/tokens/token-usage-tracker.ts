@@ -72,7 +72,10 @@ const CAS_ATTEMPTS = 5;
 
 export type TokenUsageTracker = ReturnType<typeof createTokenUsageTracker>;
 
-export function createTokenUsageTracker({ store, clock, policy, resolutionMs = 60_000, maxEntries = 100_000, onError = () => {} }: TokenUsageTrackerDeps) {
+/** How often at most a token's use is written (GitLab's last_used_ips resolution): a stored last use may be this much behind. */
+export const USAGE_RESOLUTION_MS = 60_000;
+
+export function createTokenUsageTracker({ store, clock, policy, resolutionMs = USAGE_RESOLUTION_MS, maxEntries = 100_000, onError = () => {} }: TokenUsageTrackerDeps) {
   const entries = new Map<number, Entry>();
   const inFlight = new Set<Promise<void>>();
 
