@@ -70,7 +70,7 @@ describe.each(DIALECTS)('latchkey registry cert on %s', (dialect) => {
     expect(again.code).toBe(1);
     expect(again.err).toMatch(/no registry signing key is staged/);
     expect(await jwtKid()).toBe(next);
-  });
+  }, 90_000);
 
   it('fails with one line when the server secret cannot open the stored key', async () => {
     const run = await h.cliWithEnv({ LATCHKEY_SECRET: 'a-different-secret-0123456789abcdef0123456' })('registry', 'cert');
