@@ -485,8 +485,16 @@ export function createInventoryService({ store, findGroup, findGroupById, access
       if (found.token === null) return { entry: found.credential, row: found.credential };
       const read = found.token;
       if (read.fields !== null || need === 'read') return { entry: read.entry, row: read.fields };
-      const row = await atomically((s, pending) => tokenRowIn(s, pending, actor, read.token.id, null), actor);
-      return { entry: read.entry, row };
+      try {
+        const row = await atomically((s, pending) => tokenRowIn(s, pending, actor, read.token.id, null), actor);
+        return { entry: read.entry, row };
+      } catch (e) {
+        // Concurrent first uses (rotate requests reaching two nodes at once) race to make the row: the
+        // loser's insert collides with the winner's slug, and the winner's row is the one to use.
+        const again = (await authoriseEntry(actor, ref, need)).token;
+        if (again?.fields) return { entry: again.entry, row: again.fields };
+        throw e;
+      }
     },
 
     async get(actor: User, ref: string): Promise<InventoryEntry> {
