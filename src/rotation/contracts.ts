@@ -112,6 +112,9 @@ export interface PlacementIO {
   verify(placement: Placement, secret: string): Promise<PlacementResult>;
 }
 
+/** UpstreamRotator.whyNot's answer for an entry that is not a token synced from an upstream. */
+export const NOT_AN_UPSTREAM_TOKEN = 'the entry is not a token synced from an upstream';
+
 export interface UpstreamRotation {
   readonly secret: string;
   readonly remoteId: number;
@@ -121,6 +124,8 @@ export interface UpstreamRotation {
 export interface UpstreamRotator {
   /** Whether the entry is a synced upstream token of a kind the upstream can rotate. */
   canRotate(credentialId: number): Promise<boolean>;
+  /** Why it cannot (null: it can); NOT_AN_UPSTREAM_TOKEN when the entry is no synced upstream token at all. */
+  whyNot?(credentialId: number): Promise<string | null>;
   /** Rotates it through the upstream's rotate API; the old secret stops working there at once. */
   rotate(credentialId: number, options: { expiresAt?: UtcDate }): Promise<UpstreamRotation>;
 }

@@ -27,7 +27,7 @@ import { GITLAB_DEPLOY_TOKEN_NAME } from '../tokens/deploy-token-secret-store.js
 import { MAX_GRACE_PERIOD_SECONDS, type TokenLifecycle } from '../tokens/token-lifecycle.js';
 import { isRevokedAt, isTokenExpiredAt, type Token } from '../tokens/token.js';
 import { USAGE_RESOLUTION_MS } from '../tokens/token-usage-tracker.js';
-import type { PlacementIO, RotationJob, RotationOptions, RotationService, RotationStepKind, RotationTasks, StartedRotation, UpstreamRotator } from './contracts.js';
+import { NOT_AN_UPSTREAM_TOKEN, type PlacementIO, type RotationJob, type RotationOptions, type RotationService, type RotationStepKind, type RotationTasks, type StartedRotation, type UpstreamRotator } from './contracts.js';
 import type { NewRotationStep, StoredRotationJob, TokenUse } from './rotation-job-store.js';
 
 /** HKDF purpose of a job's pending secret. Frozen: stored values were sealed under it. */
@@ -185,6 +185,9 @@ export function createRotationService(deps: RotationServiceDeps): RotationEngine
       oldTokenId = live.id;
       expiresAt = await deps.expiryPolicy.forRotation(options.expiresAt, { now: now(), groupIds: await groupIdsOf(live) });
     } else if (!(await deps.upstream.canRotate(credential.id))) {
+      // A synced upstream token the upstream cannot rotate (a deploy token, one revoked there…) says why.
+      const why = (await deps.upstream.whyNot?.(credential.id)) ?? NOT_AN_UPSTREAM_TOKEN;
+      if (why !== NOT_AN_UPSTREAM_TOKEN) throw unprocessableRecord(`Nothing to rotate here: ${credential.slug} is a synced upstream token, and ${why}; renew it by hand and mark it renewed (POST …/renewals)`, 'ROTATION_NOTHING_TO_ROTATE');
       throw unprocessableRecord(`Nothing to rotate: ${credential.slug} is neither a Latchkey token nor a synced upstream token; renew it by hand and mark it renewed (POST …/renewals)`, 'ROTATION_NOTHING_TO_ROTATE');
     }
     const at = iso();

@@ -13,7 +13,7 @@ import type { UtcDate } from '../kernel/dates.js';
 import { UpstreamFailure, type GitlabClient } from '../upstreams/gitlab-client.js';
 import { remoteTokenOf } from '../upstreams/upstream-reader.js';
 import type { RemoteToken, SyncedToken, Upstream } from '../upstreams/upstream.js';
-import type { UpstreamRotation, UpstreamRotator } from './contracts.js';
+import { NOT_AN_UPSTREAM_TOKEN, type UpstreamRotation, type UpstreamRotator } from './contracts.js';
 
 export interface UpstreamRotatorDeps {
   /** Upstream-service's `rotation`: the synced token an entry is, a client with its upstream's token, and the record of a rotation. */
@@ -66,7 +66,7 @@ export type RotationUpstreamRotator = UpstreamRotator & {
 export function createUpstreamRotator(deps: UpstreamRotatorDeps): RotationUpstreamRotator {
   async function whyNot(credentialId: number): Promise<string | null> {
     const synced = await deps.upstreams.syncedToken(credentialId);
-    if (synced === null) return 'the entry is not a token synced from an upstream';
+    if (synced === null) return NOT_AN_UPSTREAM_TOKEN;
     if (synced.token.revoked || !synced.token.active) return `the upstream token is ${synced.token.revoked ? 'revoked' : 'inactive'} upstream`;
     if (synced.token.state === 'disappeared') return 'the upstream token disappeared from the upstream (its last sync no longer saw it)';
     const target = rotatePathOf(synced.token);

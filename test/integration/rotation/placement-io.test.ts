@@ -244,6 +244,10 @@ describe.each(DIALECTS)('rotation writes placements and rotates tokens on upstre
     expect(await rotator().canRotate(deploy.id)).toBe(false);
     expect(await rotator().whyNot(deploy.id)).toMatch(/^GitLab has no rotate API for project deploy tokens/);
     await expect(rotator().rotate(deploy.id, {})).rejects.toThrow(/no rotate API for project deploy tokens/);
+    // The rotate request says so too, rather than calling it an outside credential.
+    const refused = await onA('POST', `/latchkey/credentials/${deploy.id}/rotate`, {});
+    expect(refused.status).toBe(422);
+    expect(refused.body.message).toMatch(/^Nothing to rotate here: .* is a synced upstream token, and GitLab has no rotate API for project deploy tokens/);
     // An outside entry is no synced token.
     expect(await rotator().whyNot((await onA('POST', '/latchkey/credentials', { name: 'npm', kind: 'npm_token', owner: 'acme/platform', renewal: { every_days: 90 } })).body.id)).toBe('the entry is not a token synced from an upstream');
   });
