@@ -32,6 +32,7 @@ import { registerUpstreamCommands } from './upstream-commands.js';
 import { scheduleUpstreamSync } from '../upstreams/sync-schedule.js';
 import { CliInputError } from './token-format.js';
 import { registerUserCommands, terminalSecretPrompt } from './user-commands.js';
+import { USAGE_FLUSH_INTERVAL_MS } from '../tokens/token-usage-tracker.js';
 
 export interface CliIo {
   print(text: string): void;
@@ -126,7 +127,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       // Webhook deliveries: sent from the durable outbox by every node (rows are claimed, never sent twice).
       const stopWebhooks = app.services.webhookDispatcher.start(cfg.webhookIntervalMs);
       // Token usage left unwritten by the per-minute throttle (new IPs, reuse) is written within ~10 s of it.
-      const stopUsage = app.services.tokenUsage.start(10_000);
+      const stopUsage = app.services.tokenUsage.start(USAGE_FLUSH_INTERVAL_MS);
       // Every node schedules the expiry check; its database lock lets one node at a time run it.
       const expiryJob = cfg.expiryCron === null ? null : scheduleExpiryJob(cfg.expiryCron, () => app.services.expiryNotifier.run(), app.http.log);
       // Upstream syncs (hourly by default); a lock per upstream lets one node at a time sync it.

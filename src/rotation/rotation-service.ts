@@ -26,7 +26,7 @@ import type { ExpiryPolicy } from '../tokens/expiry-policy.js';
 import { GITLAB_DEPLOY_TOKEN_NAME } from '../tokens/deploy-token-secret-store.js';
 import { MAX_GRACE_PERIOD_SECONDS, type TokenLifecycle } from '../tokens/token-lifecycle.js';
 import { isRevokedAt, isTokenExpiredAt, type Token } from '../tokens/token.js';
-import { USAGE_RESOLUTION_MS } from '../tokens/token-usage-tracker.js';
+import { USAGE_LAG_MS } from '../tokens/token-usage-tracker.js';
 import { NOT_AN_UPSTREAM_TOKEN, type PlacementIO, type RotationJob, type RotationOptions, type RotationService, type RotationStepKind, type RotationTasks, type StartedRotation, type UpstreamRotator } from './contracts.js';
 import type { NewRotationStep, StoredRotationJob, TokenUse } from './rotation-job-store.js';
 
@@ -63,10 +63,10 @@ export interface RotationServiceDeps {
   /** How long a node holds a job it advances; a stopped node's job is resumed after it. */
   leaseMs: number;
   /**
-   * How far behind a token's stored last use may be (the usage writer's throttle, USAGE_RESOLUTION_MS): a
-   * use inside it may not be written yet, so the quiet time only counts as passed this much later.
+   * How far behind a token's stored last use may be (the usage writer's throttle and flush, USAGE_LAG_MS):
+   * a use inside it may not be written yet, so the quiet time only counts as passed this much later.
    */
-  usageResolutionMs?: number;
+  usageLagMs?: number;
   audit?: (entry: AuditRecord) => void | Promise<void>;
   /** Test hook (LATCHKEY_FAULT_POINT): called with `rotation:<step>` right after a step is persisted. */
   faultPoint?: (point: string) => void;
@@ -411,8 +411,8 @@ export function createRotationService(deps: RotationServiceDeps): RotationEngine
     const use = await jobs.tokenUse(old.id);
     const usedSince = use?.lastUsedAt && use.lastUsedAt > rotatedAt ? use.lastUsedAt : null;
     const quietFrom = usedSince ?? rotatedAt;
-    // A use within the usage writer's resolution may not be stored yet: the quiet time counts from the last use it could be.
-    const quietEnds = new Date(Date.parse(quietFrom) + job.quietSeconds * 1000 + (deps.usageResolutionMs ?? USAGE_RESOLUTION_MS));
+    // A use the usage writer held back may not be stored yet (up to its minute plus a flush): the quiet time waits that much longer.
+    const quietEnds = new Date(Date.parse(quietFrom) + job.quietSeconds * 1000 + (deps.usageLagMs ?? USAGE_LAG_MS));
     if (reason === null && at.getTime() >= quietEnds.getTime()) reason = `unused since ${quietFrom} for the quiet time (${job.quietSeconds} s)`;
     if (reason === null) {
       const until = old.graceUntil ? `, at the latest at ${old.graceUntil}` : '';

@@ -72,8 +72,12 @@ const CAS_ATTEMPTS = 5;
 
 export type TokenUsageTracker = ReturnType<typeof createTokenUsageTracker>;
 
-/** How often at most a token's use is written (GitLab's last_used_ips resolution): a stored last use may be this much behind. */
+/** How often at most a token's use is written (GitLab's last_used_ips resolution). */
 export const USAGE_RESOLUTION_MS = 60_000;
+/** How often `serve` writes the uses the throttle held back (flushDue). */
+export const USAGE_FLUSH_INTERVAL_MS = 10_000;
+/** How far behind a token's stored last use may be: a use held back by the throttle is written at the first flush after it. */
+export const USAGE_LAG_MS = USAGE_RESOLUTION_MS + USAGE_FLUSH_INTERVAL_MS;
 
 export function createTokenUsageTracker({ store, clock, policy, resolutionMs = USAGE_RESOLUTION_MS, maxEntries = 100_000, onError = () => {} }: TokenUsageTrackerDeps) {
   const entries = new Map<number, Entry>();
