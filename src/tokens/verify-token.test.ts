@@ -153,6 +153,29 @@ describe('the verify cache (issue 13: one query a miss, a bound in bytes)', () =
     expect(verifier.cacheSize().bytes).toBeLessThanOrEqual(one * 3 + one / 2);
   });
 
+  it('holds the cache under maxEntries, the oldest first, also when expired entries are read again', async () => {
+    const { spied, calls } = counting();
+    for (let i = 0; i < 5; i++) await personal(`glpat-entries-${i}`, `entries${i}`);
+    const verifier = createTokenVerifier({ store: spied, digester, clock, cacheMs: 1000, maxEntries: 3 });
+    for (let i = 0; i < 5; i++) expect((await verifier.verify(`glpat-entries-${i}`)).ok).toBe(true);
+    expect(verifier.cacheSize().entries).toBe(3);
+    const three = verifier.cacheSize().bytes;
+    // Expired entries read again replace themselves: the count and the bytes stay as they were.
+    for (let round = 0; round < 3; round++) {
+      clock.advance(1000);
+      for (const i of [2, 3, 4]) expect((await verifier.verify(`glpat-entries-${i}`)).ok).toBe(true);
+      expect(verifier.cacheSize()).toEqual({ entries: 3, bytes: three });
+    }
+    // A new token pushes out the oldest (2), and 3 and 4 are still hits.
+    expect((await verifier.verify('glpat-entries-0')).ok).toBe(true);
+    expect(verifier.cacheSize().entries).toBe(3);
+    const before = calls.withUser;
+    for (const i of [3, 4, 0]) await verifier.verify(`glpat-entries-${i}`);
+    expect(calls.withUser).toBe(before);
+    await verifier.verify('glpat-entries-2');
+    expect(calls.withUser).toBe(before + 1);
+  });
+
   /** `counting`, with the first look-up held until `release` is called. */
   function gated() {
     const { spied, calls } = counting();

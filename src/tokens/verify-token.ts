@@ -149,10 +149,14 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
   function remember(digest: string, entry: CacheEntry): void {
     drop(digest);
     if (entry.bytes > maxBytes) return;
-    // Oldest first (a Map iterates in insertion order) until the new entry fits both bounds.
-    for (const oldest of cache.keys()) {
-      if (cache.size < maxEntries && cachedBytes + entry.bytes <= maxBytes) break;
-      drop(oldest);
+    // Oldest first (a Map iterates in insertion order) until the new entry fits both bounds. Only when
+    // it does not fit already: a Map's iteration walks over the slots of deleted keys (every miss
+    // deletes an expired entry and adds it again), so starting one on every miss costs more than the rest.
+    if (cache.size >= maxEntries || cachedBytes + entry.bytes > maxBytes) {
+      for (const oldest of cache.keys()) {
+        if (cache.size < maxEntries && cachedBytes + entry.bytes <= maxBytes) break;
+        drop(oldest);
+      }
     }
     cache.set(digest, entry);
     cachedBytes += entry.bytes;
