@@ -183,7 +183,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   // Protocol decisions per (token, request) for as long as a verification is cached; a revocation drops them.
   const decisionCache = <V>() => createDecisionCache<V>({ clock, ttlMs: config.verifyCacheMs, revocations });
   const protocols = createProtocolServices({
-    store, clock, random, namespaces, serverSecret: secrets, packagesDir: config.packagesDir, packageMaxBytes: config.packageMaxBytes, packageDecisions: decisionCache(),
+    store, clock, random, namespaces, serverSecret: secrets, packagesDir: config.packagesDir, packageMaxBytes: config.packageMaxBytes, packageDecisions: decisionCache(), packageFileCacheMs: config.verifyCacheMs,
   });
   const deployTokens = createDeployTokenService({ store, clock, issuer, namespaces, onRevoked: revocations.publish, ciSecretBox: protocols.ciSecretBox });
   const personalTokens = createPersonalTokenService({ store, clock, issuer, lifecycle, expiryPolicy });

@@ -8,6 +8,7 @@ import type { DecisionCache } from './decision-cache.js';
 import type { Store } from '../store/open-store.js';
 import { createCiVariablesService } from './ci-variables.js';
 import { createPackageBlobs } from './generic-packages/package-blobs.js';
+import { createPackageFileCache } from './generic-packages/package-file-cache.js';
 import { createGenericPackageService } from './generic-packages/package-service.js';
 import { createPackageStore } from './generic-packages/package-store.js';
 
@@ -22,12 +23,14 @@ export interface ProtocolServicesDeps {
   packageMaxBytes: number;
   /** Package decisions per (token, action, project) (protocols/decision-cache.ts). */
   packageDecisions?: DecisionCache<Project>;
+  /** How long a download's file look-up is reused (LATCHKEY_VERIFY_CACHE_MS); 0 or absent = not cached. */
+  packageFileCacheMs?: number;
 }
 
 /** HKDF purpose of the gitlab-deploy-token box. Frozen: stored secrets were sealed under it. */
 export const CI_DEPLOY_TOKEN_PURPOSE = 'gitlab-deploy-token v1';
 
-export function createProtocolServices({ store, clock, random, namespaces, serverSecret, packagesDir, packageMaxBytes, packageDecisions }: ProtocolServicesDeps) {
+export function createProtocolServices({ store, clock, random, namespaces, serverSecret, packagesDir, packageMaxBytes, packageDecisions, packageFileCacheMs = 0 }: ProtocolServicesDeps) {
   const ciSecretBox = createSecretBox(serverSecret, CI_DEPLOY_TOKEN_PURPOSE);
   return {
     ciSecretBox,
@@ -40,6 +43,7 @@ export function createProtocolServices({ store, clock, random, namespaces, serve
       clock,
       maxBytes: packageMaxBytes,
       decisions: packageDecisions,
+      files: createPackageFileCache({ clock, ttlMs: packageFileCacheMs }),
     }),
   };
 }

@@ -21,6 +21,7 @@ import { PackageTooLarge, type PackageBlobs } from './package-blobs.js';
 import type { PackageCoordinates, PackageStatus } from './package-names.js';
 import type { PackageFile, PackageStore } from './package-store.js';
 import type { DecisionCache } from '../decision-cache.js';
+import type { PackageFileCache } from './package-file-cache.js';
 
 /** Who calls: a verified token and its user (null for a deploy token), or nobody (`token` null). */
 export interface PackageCaller {
@@ -38,6 +39,8 @@ export interface GenericPackageServiceDeps {
   maxBytes: number;
   /** Which project a token may read or write, per (token, action, project) for a short time (protocols/decision-cache.ts). */
   decisions?: DecisionCache<Project>;
+  /** The download's file look-up for a short time, dropped by an upload (package-file-cache.ts). */
+  files?: PackageFileCache;
 }
 
 const BROKEN_BODY_CODES = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'ECONNABORTED']);
@@ -48,7 +51,7 @@ const fileNotFound = () => notFound('Not found', 'PACKAGE_FILE_NOT_FOUND');
 
 export type GenericPackageService = ReturnType<typeof createGenericPackageService>;
 
-export function createGenericPackageService({ namespaces, namespaceStore, packages, blobs, clock, maxBytes, decisions }: GenericPackageServiceDeps) {
+export function createGenericPackageService({ namespaces, namespaceStore, packages, blobs, clock, maxBytes, decisions, files }: GenericPackageServiceDeps) {
   /**
    * The project, if the caller may read (download) or write (upload) there; deploy tokens reach their
    * projects and their scopes decide.
@@ -103,21 +106,27 @@ export function createGenericPackageService({ namespaces, namespaceStore, packag
         if (BROKEN_BODY_CODES.has((e as NodeJS.ErrnoException).code ?? '')) throw invalidParam('The request body is incomplete', 'PACKAGE_BODY_INCOMPLETE');
         throw e;
       }
-      return packages.insertFile({
-        projectId: project.id,
-        ...coordinates,
-        status: input.status,
-        size: blob.size,
-        sha256: blob.sha256,
-        at: clock.now().toISOString(),
-        createdByTokenId: caller.token!.id,
-        createdByUserId: caller.user?.id ?? null,
-      });
+      try {
+        return await packages.insertFile({
+          projectId: project.id,
+          ...coordinates,
+          status: input.status,
+          size: blob.size,
+          sha256: blob.sha256,
+          at: clock.now().toISOString(),
+          createdByTokenId: caller.token!.id,
+          createdByUserId: caller.user?.id ?? null,
+        });
+      } finally {
+        // Committed (or not): a download of these coordinates reads the newest row again.
+        files?.uploaded(project.id, coordinates);
+      }
     },
 
     async download(caller: PackageCaller, idOrPath: string, c: PackageCoordinates): Promise<{ file: PackageFile; content: Readable | Buffer }> {
       const project = await authorize(caller, idOrPath, 'read');
-      const file = await packages.findLatestFile(project.id, c.packageName, c.version, c.fileName);
+      const lookUp = () => packages.findLatestFile(project.id, c.packageName, c.version, c.fileName);
+      const file = files ? await files.find(project.id, c, lookUp) : await lookUp();
       if (!file) throw fileNotFound();
       const content = await blobs.open(file.sha256);
       if (!content) throw fileNotFound();

@@ -170,6 +170,22 @@ describe.each(DIALECTS)('generic packages on %s', (dialect) => {
       expect(files).toHaveLength(2);
     });
 
+    it('serves a re-upload at once to a client that downloaded the file before (the cached look-up goes with the upload)', async () => {
+      const url = fileUrl('warm', '2.0.0', 'tool.bin');
+      expect((await put(url, 'old bytes', { 'deploy-token': deploy.write.secret })).status).toBe(201);
+      // Warm: the look-up and the bytes are held (the test clock does not move, so nothing expires).
+      for (let i = 0; i < 3; i++) {
+        const down = await get(url, { 'deploy-token': deploy.read.secret });
+        expect([down.status, down.raw.toString(), down.headers['x-checksum-sha256'], down.headers['content-length']]).toEqual([200, 'old bytes', sha256('old bytes'), '9']);
+      }
+      // A new version of the file by another credential (a Developer's token), then by the same deploy token.
+      expect((await put(url, 'new bytes!', { 'private-token': w.users.developer.token })).status).toBe(201);
+      const after = await get(url, { 'deploy-token': deploy.read.secret });
+      expect([after.status, after.raw.toString(), after.headers['x-checksum-sha256'], after.headers['content-length'], after.headers['content-type']]).toEqual([200, 'new bytes!', sha256('new bytes!'), '10', 'application/octet-stream']);
+      expect((await put(url, 'newest', { 'deploy-token': deploy.write.secret })).status).toBe(201);
+      expect((await get(url, { authorization: basic('x', deploy.read.secret) })).raw.toString()).toBe('newest');
+    });
+
     it('answers 404 {"message": "404 Not found"} for a missing package or file', async () => {
       for (const url of [fileUrl('nope', '1.0.0', 'a.txt'), fileUrl('my_package', '1.0.0', 'missing.txt'), fileUrl('my_package', '9.9.9', 'tool-linux.tar.gz')]) {
         const res = await get(url, { 'deploy-token': deploy.read.secret });
