@@ -149,7 +149,7 @@ export async function buildServices(config: Config, overrides: Overrides = {}): 
   });
   // The audit log: request entries queued and written in chained batches off the request path.
   const audit = createAuditModule({
-    store, clock, namespaces, digester, maxQueue: config.auditQueueMax, flushMs: config.auditFlushMs, required: config.auditRequired,
+    store, clock, namespaces, digester, maxQueue: config.auditQueueMax, flushMs: config.auditFlushMs, required: config.auditRequired, worker: config.auditWorker,
     onWritten: (n) => metrics.auditEvents.inc({ outcome: 'written' }, n),
     onDropped: (n) => metrics.auditEvents.inc({ outcome: 'dropped' }, n),
     onError: reportTo('audit'),

@@ -101,6 +101,15 @@ describe('audit log configuration', () => {
   it('queues up to 10000 entries and writes them every second by default', () => {
     expect(loadConfig({})).toMatchObject({ auditQueueMax: 10_000, auditFlushMs: 1000 });
   });
+  it('reads LATCHKEY_AUDIT_WORKER: on by default, on/off (or true/false), refuses anything else', () => {
+    expect(loadConfig({}).auditWorker).toBe(true);
+    expect(loadConfig({ LATCHKEY_AUDIT_WORKER: 'off' }).auditWorker).toBe(false);
+    expect(loadConfig({ LATCHKEY_AUDIT_WORKER: 'OFF' }).auditWorker).toBe(false);
+    expect(loadConfig({ LATCHKEY_AUDIT_WORKER: 'false' }).auditWorker).toBe(false);
+    expect(loadConfig({ LATCHKEY_AUDIT_WORKER: 'on' }).auditWorker).toBe(true);
+    expect(() => loadConfig({ LATCHKEY_AUDIT_WORKER: 'sometimes' })).toThrow(/LATCHKEY_AUDIT_WORKER must be on or off, got "sometimes"/);
+  });
+
   it('reads LATCHKEY_AUDIT_QUEUE_MAX and LATCHKEY_AUDIT_FLUSH_MS and refuses bad values', () => {
     expect(loadConfig({ LATCHKEY_AUDIT_QUEUE_MAX: '500', LATCHKEY_AUDIT_FLUSH_MS: '250' })).toMatchObject({ auditQueueMax: 500, auditFlushMs: 250 });
     expect(() => loadConfig({ LATCHKEY_AUDIT_QUEUE_MAX: '10' })).toThrow(/LATCHKEY_AUDIT_QUEUE_MAX must be an integer from 100/);

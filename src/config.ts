@@ -76,6 +76,8 @@ export interface Config {
   readonly auditFlushMs: number;
   /** `LATCHKEY_AUDIT_REQUIRED` (default false): refuse requests (503) while audit entries cannot be written. */
   readonly auditRequired: boolean;
+  /** `LATCHKEY_AUDIT_WORKER` (default on): write audit batches in a worker thread (never for `sqlite::memory:`). */
+  readonly auditWorker: boolean;
   /** `LATCHKEY_PACKAGES_DIR`: where generic package files are stored, default `<dataDir>/packages`. */
   readonly packagesDir: string;
   /** `LATCHKEY_PACKAGE_MAX_BYTES`: the largest generic package file accepted (default 5 GiB, GitLab's default). */
@@ -170,6 +172,17 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   if (/^(true|1|yes)$/i.test(raw)) return true;
   if (/^(false|0|no)$/i.test(raw)) return false;
   throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+/** A switch: `on` / `off`, or what `boolean` takes. */
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw !== undefined && /^(on|off)$/i.test(raw)) return raw.toLowerCase() === 'on';
+  try {
+    return boolean(env, name, fallback);
+  } catch {
+    throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(raw)}`);
+  }
 }
 
 const PREFIX_RE = /^[a-z][a-z0-9]{0,15}-$/;
@@ -295,6 +308,7 @@ export function loadConfig(env: Env = process.env): Config {
     auditQueueMax: integer(env, 'LATCHKEY_AUDIT_QUEUE_MAX', 10_000, 100, 1_000_000),
     auditFlushMs: integer(env, 'LATCHKEY_AUDIT_FLUSH_MS', 1000, 10, 60_000),
     auditRequired: boolean(env, 'LATCHKEY_AUDIT_REQUIRED', false),
+    auditWorker: onOff(env, 'LATCHKEY_AUDIT_WORKER', true),
     session: Object.freeze({
       idleTimeoutMs: duration(env, 'LATCHKEY_SESSION_IDLE_TIMEOUT', 3600, 60, 30 * 86_400) * 1000,
       absoluteTimeoutMs: duration(env, 'LATCHKEY_SESSION_MAX_LIFETIME', 12 * 3600, 60, 90 * 86_400) * 1000,

@@ -3,8 +3,9 @@
  * request path — every `flushMs`, as soon as a batch is full, and on close (App.close() flushes before
  * the store closes, so a clean stop loses nothing). On the request path an entry costs an array push
  * of what the request already has: redaction of the path and user agent, the token's `sha256:` hash,
- * its project/group, the actor behind a username, hashing and chaining all happen here, at flush, a few
- * queries per batch. (Token events do not come through here: they are written with their change, through
+ * its project/group, the actor behind a username, hashing and chaining all happen at flush, a few
+ * queries per batch — in a worker thread by default (audit-worker-appender.ts; the `AuditAppender` port),
+ * else here. (Token events do not come through here: they are written with their change, through
  * the outbox, src/events/event-relay.ts.)
  *
  * Backpressure, fair and lossless while the database accepts writes: `admit()` (called before a request
@@ -46,8 +47,32 @@ export interface AuditRecord {
   readonly data?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * Where a batch goes to be enriched, chained and committed. In-thread (the default): `enrichRecords` and
+ * `store.append` on this thread's connection. audit-worker-appender.ts does the same in a worker thread
+ * with its own connection, so the hashing, the multi-row INSERT and the commit leave the thread that
+ * serves requests. A rejection leaves the batch queued (the writer's failing path).
+ */
+export interface AuditAppender {
+  append(batch: readonly AuditRecord[]): Promise<void>;
+  /** Called once by the writer's close(), after its last write. */
+  close(): Promise<void>;
+}
+
+/** Today's work on the calling thread: look-ups, rows, one chained append transaction. */
+export function inThreadAppender(store: AuditStore): AuditAppender {
+  return {
+    async append(batch) {
+      await store.append(await enrichRecords(store, batch));
+    },
+    async close() {},
+  };
+}
+
 export interface AuditWriterDeps {
   store: AuditStore;
+  /** Who writes a batch; default `inThreadAppender(store)`. */
+  appender?: AuditAppender;
   /** Entries held in memory before new requests wait (LATCHKEY_AUDIT_QUEUE_MAX). */
   maxQueue: number;
   /** How often the queue is written (LATCHKEY_AUDIT_FLUSH_MS); 0 = only when a batch is full and on close. */
@@ -116,7 +141,7 @@ export async function enrichRecords(store: Pick<AuditStore, 'tokenInfo' | 'proje
 
 export type AuditWriter = ReturnType<typeof createAuditWriter>;
 
-export function createAuditWriter({ store, maxQueue, flushMs, required = false, onError = () => {}, onWritten = () => {}, onDropped = () => {}, reportMs = 10_000 }: AuditWriterDeps) {
+export function createAuditWriter({ store, appender = inThreadAppender(store), maxQueue, flushMs, required = false, onError = () => {}, onWritten = () => {}, onDropped = () => {}, reportMs = 10_000 }: AuditWriterDeps) {
   const queue: AuditRecord[] = [];
   /** A write starts as soon as this many entries wait. */
   const fullBatch = Math.min(BATCH, maxQueue);
@@ -175,7 +200,7 @@ export function createAuditWriter({ store, maxQueue, flushMs, required = false, 
   async function writeBatch(): Promise<void> {
     const batch = queue.slice(0, BATCH);
     try {
-      await store.append(await enrichRecords(store, batch));
+      await appender.append(batch);
     } catch (e) {
       // The batch stays queued for the next flush.
       writeFailed(e);
@@ -262,7 +287,7 @@ export function createAuditWriter({ store, maxQueue, flushMs, required = false, 
       return waiters.length;
     },
 
-    /** Stops the timer and writes what is queued (App.close() calls this before closing the store). */
+    /** Stops the timer, writes what is queued, then closes the appender (App.close() calls this before closing the store). */
     async close(): Promise<void> {
       if (timer) clearInterval(timer);
       try {
@@ -272,6 +297,7 @@ export function createAuditWriter({ store, maxQueue, flushMs, required = false, 
         onError(new Error(`audit: ${queue.length} entries could not be written on close: ${(e as Error).message}`));
       }
       admitWaiting();
+      await appender.close().catch(onError);
     },
   };
 }

@@ -6,7 +6,8 @@ import type { TokenDigester } from '../tokens/token-digest.js';
 import { createAuditService } from './audit-service.js';
 import { createAuditSink } from './audit-sink.js';
 import { createAuditStore } from './audit-store.js';
-import { createAuditWriter, type AuditWriterDeps } from './audit-writer.js';
+import { createWorkerAppender } from './audit-worker-appender.js';
+import { createAuditWriter, inThreadAppender, type AuditWriterDeps } from './audit-writer.js';
 
 export interface AuditModuleDeps {
   store: Store;
@@ -17,6 +18,11 @@ export interface AuditModuleDeps {
   flushMs: number;
   /** LATCHKEY_AUDIT_REQUIRED: requests are refused while the log cannot be written. */
   required?: boolean;
+  /**
+   * LATCHKEY_AUDIT_WORKER (default on): batches written by a worker thread on its own connection. An
+   * in-memory SQLite database cannot be shared with one: there they are always written in-thread.
+   */
+  worker?: boolean;
   onError?: (error: unknown) => void;
   onWritten?: AuditWriterDeps['onWritten'];
   onDropped?: AuditWriterDeps['onDropped'];
@@ -24,9 +30,11 @@ export interface AuditModuleDeps {
 
 export type AuditModule = ReturnType<typeof createAuditModule>;
 
-export function createAuditModule({ store, clock, namespaces, digester, maxQueue, flushMs, required, onError, onWritten, onDropped }: AuditModuleDeps) {
+export function createAuditModule({ store, clock, namespaces, digester, maxQueue, flushMs, required, worker = true, onError, onWritten, onDropped }: AuditModuleDeps) {
   const auditStore = createAuditStore(store.db);
-  const writer = createAuditWriter({ store: auditStore, maxQueue, flushMs, required, onError, onWritten, onDropped });
+  const inMemory = store.location.kind === 'sqlite' && store.location.file === ':memory:';
+  const appender = worker && !inMemory ? createWorkerAppender({ location: store.location }) : inThreadAppender(auditStore);
+  const writer = createAuditWriter({ store: auditStore, appender, maxQueue, flushMs, required, onError, onWritten, onDropped });
   return {
     writer,
     sink: createAuditSink(auditStore, writer),

@@ -80,7 +80,8 @@ function deployTokenRow(t: Token, now: Date) {
 }
 
 async function withServices<T>(config: Config, fn: (s: BuiltServices) => Promise<T>): Promise<T> {
-  const built = await buildServices(config);
+  // A one-shot command writes a few audit entries at close: starting a worker thread would cost more.
+  const built = await buildServices({ ...config, auditWorker: false });
   try {
     return await fn(built);
   } finally {

@@ -3,6 +3,9 @@
  * offers a small request helper over `inject` (no socket). `world()` seeds the usual fixture: a group
  * tree, a project, and one user per access level with a personal token each.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { buildApp, type App, type Overrides } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { FakeClock } from '../../src/kernel/clock.js';
@@ -30,9 +33,16 @@ export interface TestApp {
 
 export async function startTestApp(
   dialect: DialectName,
-  options: { now?: string; env?: Record<string, string>; logStream?: { write(line: string): void }; overrides?: Pick<Overrides, 'rotations' | 'rotation'> } = {},
+  options: {
+    now?: string;
+    env?: Record<string, string>;
+    logStream?: { write(line: string): void };
+    overrides?: Pick<Overrides, 'rotations' | 'rotation'>;
+    /** SQLite in a temporary file rather than in memory (what a worker thread can open too). */
+    sqliteFile?: boolean;
+  } = {},
 ): Promise<TestApp> {
-  const db = await createTestDatabase(dialect);
+  const db = options.sqliteFile && dialect === 'sqlite' ? sqliteFileDatabase() : await createTestDatabase(dialect);
   const clock = new FakeClock(options.now ?? '2026-11-23T10:00:00.000Z');
   const store = await openStore(db.location);
   const config = loadConfig({ LATCHKEY_SECRET: TEST_SECRET, LATCHKEY_LOG_LEVEL: 'silent', LATCHKEY_DATA_DIR: '/nonexistent-latchkey-test', ...options.env });
@@ -65,6 +75,11 @@ export async function startTestApp(
       await db.drop();
     },
   };
+}
+
+function sqliteFileDatabase(): { location: { kind: 'sqlite'; file: string }; drop(): Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-test-'));
+  return { location: { kind: 'sqlite', file: join(dir, 'latchkey.sqlite') }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 export const ROLES = ['guest', 'planner', 'reporter', 'developer', 'maintainer', 'owner'] as const;

@@ -1,0 +1,49 @@
+/**
+ * The audit worker thread (started by audit-worker-appender.ts): opens its own connection to the store
+ * (same pragmas for SQLite; no migrations, the main thread ran them), and for each batch does what the
+ * writer does in-thread: enrichment look-ups, then one chained append transaction. Appends from the main
+ * thread's connection (the outbox relay) and other nodes queue on the chain head as before.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { openStore, type Store } from '../store/open-store.js';
+import { createAuditStore, type AuditStore } from './audit-store.js';
+import type { AuditWorkerData, AuditWorkerReply, AuditWorkerRequest } from './audit-worker-appender.js';
+import { enrichRecords } from './audit-writer.js';
+
+const port = parentPort!;
+const { location } = workerData as AuditWorkerData;
+
+/** Opened at the first batch; a failed open is tried again at the next one. */
+let opening: Promise<{ store: Store; audit: AuditStore }> | null = null;
+function open(): Promise<{ store: Store; audit: AuditStore }> {
+  if (!opening) {
+    const attempt = openStore(location).then((store) => ({ store, audit: createAuditStore(store.db) }));
+    attempt.catch(() => {
+      if (opening === attempt) opening = null;
+    });
+    opening = attempt;
+  }
+  return opening;
+}
+
+async function handle(message: AuditWorkerRequest): Promise<void> {
+  if ('close' in message) {
+    const opened = await opening?.catch(() => null);
+    opening = null;
+    await opened?.store.close();
+    return;
+  }
+  const { audit } = await open();
+  await audit.append(await enrichRecords(audit, message.batch));
+}
+
+port.on('message', (message: AuditWorkerRequest) => {
+  handle(message).then(
+    () => port.postMessage({ id: message.id, ok: true } satisfies AuditWorkerReply),
+    (e: unknown) => {
+      const error = e as Error;
+      const cause = (error.cause as Error | undefined)?.message;
+      port.postMessage({ id: message.id, ok: false, message: error?.message ?? String(e), ...(cause ? { cause } : {}) } satisfies AuditWorkerReply);
+    },
+  );
+});
