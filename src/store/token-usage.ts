@@ -1,5 +1,5 @@
 /** TokenUsageStore over Kysely (both dialects): usage records with compare-and-set, and the flagged-token listing. */
-import { SqliteAdapter, sql, type Kysely } from 'kysely';
+import { CompiledQuery, SqliteAdapter, sql, type Kysely } from 'kysely';
 import type { Database } from './database.js';
 import { insertOutboxEvents } from '../events/event-outbox.js';
 import { toToken } from './tokens.js';
@@ -34,6 +34,10 @@ function parseEvidence(json: string | null): ReuseEvidence | null {
   }
 }
 
+/** One usage compare-and-set on SQLite (saveUsages): the merge, written only while the record is at the revision read. */
+const SQLITE_SAVE_USAGE = `update tokens set last_used_at = ?, last_used_ips = ?, usage_window_ips = ?, usage_window_user_agents = ?, usage_revision = ?
+  where id = ? and usage_revision = ?`;
+
 /** `onEventsCommitted`: after a commit that wrote a token event (app.ts: the outbox relay's drain). */
 export function createTokenUsageStore(db: Kysely<Database>, onEventsCommitted: () => Promise<void> = async () => {}): TokenUsageStore {
   const sqlite = db.getExecutor().adapter instanceof SqliteAdapter;
@@ -55,13 +59,25 @@ export function createTokenUsageStore(db: Kysely<Database>, onEventsCommitted: (
       const json = (m: UsageWrite['merged']) => [JSON.stringify(m.lastUsedIps), JSON.stringify(m.windowIps), JSON.stringify(m.windowUserAgents)] as const;
       if (sqlite) {
         // In-process: one transaction (one commit) of single-row compare-and-sets, each a few µs
-        // (SQLite plans an UPDATE … FROM a long VALUES list far worse than the rows it touches).
-        await db.transaction().execute(async (trx) => {
-          for (const { tokenId, revision, merged } of writes) {
-            const [ips, windowIps, windowAgents] = json(merged);
-            const r = await sql`update tokens set last_used_at = ${merged.lastUsedAt}, last_used_ips = ${ips}, usage_window_ips = ${windowIps},
-              usage_window_user_agents = ${windowAgents}, usage_revision = ${revision + 1} where id = ${tokenId} and usage_revision = ${revision}`.execute(trx);
-            if (Number(r.numAffectedRows ?? 0) > 0) saved.add(tokenId);
+        // (SQLite plans an UPDATE … FROM a long VALUES list far worse than the rows it touches), the
+        // statement compiled once. The commit is not flushed to disk (synchronous = normal, for this
+        // transaction only): it survives the process, and the next commit of anything else (synchronous
+        // as the store was opened) or a checkpoint flushes it; only a power loss or an OS crash before
+        // then loses it — usage whose stored copy may already lag its real use by USAGE_LAG_MS, written
+        // again at the next use. A write that flags a token (saveUsage, with its event) is flushed as usual.
+        await db.connection().execute(async (conn) => {
+          const [{ synchronous }] = (await sql<{ synchronous: number }>`pragma synchronous`.execute(conn)).rows as [{ synchronous: number }];
+          await sql`pragma synchronous = normal`.execute(conn);
+          try {
+            await conn.transaction().execute(async (trx) => {
+              for (const { tokenId, revision, merged } of writes) {
+                const [ips, windowIps, windowAgents] = json(merged);
+                const r = await trx.executeQuery(CompiledQuery.raw(SQLITE_SAVE_USAGE, [merged.lastUsedAt, ips, windowIps, windowAgents, revision + 1, tokenId, revision]));
+                if (Number(r.numAffectedRows ?? 0) > 0) saved.add(tokenId);
+              }
+            });
+          } finally {
+            await sql.raw(`pragma synchronous = ${Number(synchronous)}`).execute(conn);
           }
         });
         return saved;

@@ -4,6 +4,7 @@
  * node wrote meanwhile loses its race, is read again and merged, so no sighting is lost.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { DIALECTS, createTestDatabase } from '../../support/dialects.js';
 import { FakeClock } from '../../../src/kernel/clock.js';
 import { openStore, type Store } from '../../../src/store/open-store.js';
@@ -125,5 +126,23 @@ describe.each(DIALECTS)('batched token usage writes on %s', (dialect) => {
     expect(batches).toEqual([2, 1]);
     expect((await store.tokens.findById(a!.token.id))!.lastUsedIps).toEqual(['10.0.0.1', '198.51.100.9']);
     expect((await store.tokens.findById(b!.token.id))!.lastUsedIps).toEqual(['10.0.0.2']);
+  });
+  it('a batch write leaves the store as it was: later writes, reads and (SQLite) its flush setting', async () => {
+    const seeded = await tokens(3);
+    const synchronous = async () => (dialect === 'sqlite' ? (await sql<{ synchronous: number }>`pragma synchronous`.execute(store.db)).rows[0]!.synchronous : null);
+    const before = await synchronous();
+    const usage = createTokenUsageStore(store.db);
+    const records = await usage.findUsages(seeded.map(({ token }) => token.id));
+    const at = clock.now().toISOString();
+    const writes = seeded.map(({ token }, i) => ({ tokenId: token.id, revision: records.get(token.id)!.revision, merged: mergeUsage(records.get(token.id)!, { usedAt: clock.now().getTime(), ips: new Map([[`10.0.2.${i}`, clock.now().getTime()]]), userAgents: new Map() }, clock.now(), POLICY) }));
+    // The third is stale (another writer moved its revision on): it is not written.
+    writes[2] = { ...writes[2]!, revision: writes[2]!.revision + 7 };
+    expect([...(await usage.saveUsages(writes))].sort()).toEqual([seeded[0]!.token.id, seeded[1]!.token.id].sort());
+    expect(await synchronous()).toBe(before);
+    expect(await store.tokens.findById(seeded[0]!.token.id)).toMatchObject({ lastUsedAt: at, lastUsedIps: ['10.0.2.0'] });
+    expect((await store.tokens.findById(seeded[2]!.token.id))!.lastUsedAt).toBeNull();
+    // The connection is usable for the next transaction (nothing left open).
+    await store.tokens.markRevoked(seeded[1]!.token.id, at);
+    expect((await store.tokens.findById(seeded[1]!.token.id))!.revokedAt).toBe(at);
   });
 });
