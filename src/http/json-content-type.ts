@@ -6,9 +6,10 @@
 import type { FastifyInstance } from 'fastify';
 
 export function registerPlainJsonContentType(app: FastifyInstance): void {
-  app.addHook('onSend', async (_request, reply, payload) => {
+  // A callback hook: no promise per answer.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     const type = reply.getHeader('content-type');
     if (typeof type === 'string' && /^application\/json;\s*charset=utf-8$/i.test(type)) reply.header('content-type', 'application/json');
-    return payload;
+    done(null, payload);
   });
 }

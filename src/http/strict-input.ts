@@ -95,18 +95,32 @@ function readBooleans(values: unknown, schema: SchemaLike | undefined): void {
   }
 }
 
+/** Host headers already found valid: a server answers under a handful of names, checked once each. */
+const KNOWN_HOSTS_MAX = 64;
+
 export function registerStrictInput(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request) => {
+  const knownHosts = new Set<string>();
+  // Callback hooks (no promise per request): they never wait, and an error goes to `done` as a throw would.
+  app.addHook('onRequest', (request, _reply, done) => {
     const host = request.headers.host;
-    if (host !== undefined && !validHost(host)) throw invalidParam('Host header is invalid');
+    if (host === undefined || knownHosts.has(host)) return done();
+    if (!validHost(host)) return done(invalidParam('Host header is invalid'));
+    if (knownHosts.size >= KNOWN_HOSTS_MAX) knownHosts.clear();
+    knownHosts.add(host);
+    done();
   });
-  app.addHook('preValidation', async (request: FastifyRequest) => {
+  app.addHook('preValidation', (request: FastifyRequest, _reply, done) => {
     const schema = request.routeOptions.schema as { params?: SchemaLike; querystring?: SchemaLike; body?: SchemaLike } | undefined;
-    checkPart(request.params, schema?.params, true);
-    checkPart(request.query, schema?.querystring, true);
-    // A body's integers too (a form body's are strings, and Ajv coerces them the same way).
-    checkPart(request.body, schema?.body, false);
-    readBooleans(request.query, schema?.querystring);
-    readBooleans(request.body, schema?.body);
+    try {
+      checkPart(request.params, schema?.params, true);
+      checkPart(request.query, schema?.querystring, true);
+      // A body's integers too (a form body's are strings, and Ajv coerces them the same way).
+      checkPart(request.body, schema?.body, false);
+      readBooleans(request.query, schema?.querystring);
+      readBooleans(request.body, schema?.body);
+    } catch (e) {
+      return done(e as Error);
+    }
+    done();
   });
 }

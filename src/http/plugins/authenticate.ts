@@ -52,8 +52,13 @@ export function registerAuthentication(app: FastifyInstance, verifier: TokenVeri
   // On the request, before its body is read (and before schema validation, as GitLab authenticates
   // before Grape validates params): a caller without a valid credential costs no body parsing and
   // learns nothing about the body rules. The credential is in the headers or the query string.
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.routeOptions.config.public) return;
+  // A public route (git's auth_request, health, OpenAPI) passes at once, without a promise.
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
+    if (request.routeOptions.config.public) return done();
+    authenticate(request, reply).then(() => done(), done);
+  });
+
+  async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     const credential = readApiCredential(request.headers, (request.query ?? {}) as Record<string, unknown>);
     if (!credential) return request.routeOptions.config.anonymous ? undefined : reply.status(401).send(UNAUTHORIZED);
     const route = request.routeOptions.url ?? '';
@@ -92,5 +97,6 @@ export function registerAuthentication(app: FastifyInstance, verifier: TokenVeri
     // null for a deploy token (package routes read request.authToken).
     request.actor = result.user as User;
     request.authToken = result.token;
-  });
+    return undefined;
+  }
 }

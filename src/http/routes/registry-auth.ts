@@ -18,6 +18,21 @@ const ISSUE_FAILURE: Record<Exclude<IssueResult, { ok: true }>['error'], { statu
   invalid_scope: { status: 400, code: 'INVALID_SCOPE' },
 };
 
+type Issued = Extract<IssueResult, { ok: true }>['issued'];
+
+/**
+ * The JSON body of an issued token, made once per issued token: the issued-JWT cache hands the same
+ * object to every repeat of a request for its lifetime, so the repeats send the same text.
+ */
+function bodyOnce(shape: (issued: Issued) => Record<string, unknown>): (issued: Issued) => string {
+  const bodies = new WeakMap<Issued, string>();
+  return (issued) => {
+    let body = bodies.get(issued);
+    if (body === undefined) bodies.set(issued, (body = JSON.stringify(shape(issued))));
+    return body;
+  };
+}
+
 /** A parameter that may be absent, given once, or repeated. */
 function values(v: unknown): string[] {
   if (typeof v === 'string') return [v];
@@ -26,6 +41,19 @@ function values(v: unknown): string[] {
 const single = (v: unknown): string | null => values(v)[0] ?? null;
 
 export function registerRegistryAuthRoutes(app: FastifyInstance, tokens: RegistryTokenService): void {
+  const getBody = bodyOnce((issued) => ({
+    token: issued.token,
+    access_token: issued.token,
+    expires_in: issued.expiresIn,
+    issued_at: issued.issuedAt,
+  }));
+  const postBody = bodyOnce((issued) => ({
+    access_token: issued.token,
+    token: issued.token,
+    scope: formatScopes(issued.access),
+    expires_in: issued.expiresIn,
+    issued_at: issued.issuedAt,
+  }));
   const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
 
   /** Authenticates, then issues; on success the request carries the actor and token (audit log). */
@@ -34,7 +62,7 @@ export function registerRegistryAuthRoutes(app: FastifyInstance, tokens: Registr
     reply: FastifyReply,
     basic: { username: string; secret: string } | null,
     params: { service: string | null; scopes: string[] },
-    shape: (issued: Extract<IssueResult, { ok: true }>['issued']) => Record<string, unknown>,
+    body: (issued: Issued) => string,
   ) {
     noStore(reply);
     const auth = await tokens.authenticate(basic, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null, endpoint: `${request.method} /jwt/auth` });
@@ -48,7 +76,8 @@ export function registerRegistryAuthRoutes(app: FastifyInstance, tokens: Registr
       const { status, code } = ISSUE_FAILURE[result.error];
       return reply.status(status).send({ errors: [{ code, message: result.message }] });
     }
-    return reply.status(200).send(shape(result.issued));
+    // Text, typed as Fastify types a serialised object (the JSON content-type hook then drops the charset).
+    return reply.status(200).type('application/json; charset=utf-8').send(body(result.issued));
   }
 
   app.get('/jwt/auth', { config: { rateLimit: 'after-handler' }, schema: { hide: true } }, async (request, reply) => {
@@ -57,12 +86,7 @@ export function registerRegistryAuthRoutes(app: FastifyInstance, tokens: Registr
     const basic = readBasic(authorization);
     // A credential the token service cannot read is refused, not silently treated as anonymous.
     if (authorization !== undefined && basic === null) return noStore(reply).status(401).send(unauthorized);
-    return answer(request, reply, basic, { service: single(query.service), scopes: values(query.scope) }, (issued) => ({
-      token: issued.token,
-      access_token: issued.token,
-      expires_in: issued.expiresIn,
-      issued_at: issued.issuedAt,
-    }));
+    return answer(request, reply, basic, { service: single(query.service), scopes: values(query.scope) }, getBody);
   });
 
   app.post('/jwt/auth', { config: { rateLimit: 'after-handler' }, schema: { hide: true } }, async (request, reply) => {
@@ -75,13 +99,7 @@ export function registerRegistryAuthRoutes(app: FastifyInstance, tokens: Registr
     const username = single(body.username);
     const password = single(body.password);
     if (!username || !password) return noStore(reply).status(400).send({ error: 'invalid_request', error_description: 'username and password are required' });
-    return answer(request, reply, { username, secret: password }, { service: single(body.service), scopes: values(body.scope) }, (issued) => ({
-      access_token: issued.token,
-      token: issued.token,
-      scope: formatScopes(issued.access),
-      expires_in: issued.expiresIn,
-      issued_at: issued.issuedAt,
-    }));
+    return answer(request, reply, { username, secret: password }, { service: single(body.service), scopes: values(body.scope) }, postBody);
   });
 }
 

@@ -79,6 +79,12 @@ export function createRegistryTokenService({ verifier, access, keys, clock, rand
       if (request.service !== settings.service) {
         return { ok: false, error: 'unknown_service', message: `unknown service ${JSON.stringify((request.service ?? '').slice(0, 200))}; this token service serves ${JSON.stringify(settings.service)}` };
       }
+      const subject = principal.kind === 'anonymous' ? '' : principal.token.kind === 'deploy' ? principal.token.username! : principal.user!.username;
+      const tokenId = principal.kind === 'anonymous' ? null : principal.token.id;
+      // Keyed by the scopes as sent: an entry exists only for scope values that parsed, so a hit skips parsing.
+      const cacheKey = `${subject}\n${request.scopes.join('\n')}`;
+      const reused = tokenId === null ? undefined : issued?.get(tokenId, cacheKey);
+      if (reused !== undefined) return { ok: true, issued: reused };
       let requested: ResourceAccess[];
       try {
         requested = parseScopes(request.scopes);
@@ -88,11 +94,6 @@ export function createRegistryTokenService({ verifier, access, keys, clock, rand
       }
       // GitLab: an anonymous request must at least ask for something.
       if (principal.kind === 'anonymous' && requested.length === 0) return { ok: false, error: 'denied', message: 'access forbidden' };
-      const subject = principal.kind === 'anonymous' ? '' : principal.token.kind === 'deploy' ? principal.token.username! : principal.user!.username;
-      const tokenId = principal.kind === 'anonymous' ? null : principal.token.id;
-      const cacheKey = `${subject}\n${request.scopes.join('\n')}`;
-      const reused = tokenId === null ? undefined : issued?.get(tokenId, cacheKey);
-      if (reused !== undefined) return { ok: true, issued: reused };
       const granted = await access.grant(principal, requested);
       const key = await keys.current();
       const now = Math.floor(clock.now().getTime() / 1000);

@@ -180,6 +180,14 @@ describe.each(DIALECTS)('registry token service /jwt/auth on %s', (dialect) => {
     const again = await auth(d.authorization, params);
     // The same token with the times it was signed with: issued_at + expires_in is still its exp.
     expect(again.body).toEqual(first.body);
+    // Sent the same way as the first (the repeat's body is text made once per issued token).
+    expect(again.text).toBe(first.text);
+    expect(Object.keys(first.body)).toEqual(['token', 'access_token', 'expires_in', 'issued_at']);
+    for (const res of [first, again]) {
+      expect([res.headers['content-type'], res.headers['content-length'], res.headers['cache-control'], res.headers['pragma']]).toEqual(['application/json', String(Buffer.byteLength(first.text)), 'no-store', 'no-cache']);
+    }
+    // A malformed scope from a token with a warm cache is still parsed and refused.
+    expect((await auth(d.authorization, { service: SERVICE, scope: `repository:${REPO}` })).status).toBe(400);
     expect(Date.parse(again.body.issued_at) / 1000 + again.body.expires_in).toBe((decodeJwt(again.body.token) as { exp: number }).exp);
     const other = await auth(d.authorization, { service: SERVICE, scope: `repository:${REPO}:pull,push` });
     expect(other.body.token).not.toBe(first.body.token);
@@ -241,6 +249,8 @@ describe.each(DIALECTS)('registry token service /jwt/auth on %s', (dialect) => {
     const ok = await form({ grant_type: 'password', username: creds.rwUser!, password: creds.rwSecret!, service: SERVICE, client_id: 'containers/image', access_type: 'offline', scope: [`repository:${REPO}:pull,push`, 'repository:acme/other/site:pull'] });
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({ access_token: expect.any(String), token: ok.body.access_token, scope: `repository:${REPO}:pull,push`, expires_in: 300, issued_at: '2026-11-23T10:00:00Z' });
+    expect(Object.keys(ok.body)).toEqual(['access_token', 'token', 'scope', 'expires_in', 'issued_at']);
+    expect([ok.headers['content-type'], ok.headers['cache-control']]).toEqual(['application/json', 'no-store']);
     const { payload } = await jwtVerify(ok.body.access_token, cert.publicKey, { issuer: ISSUER, audience: SERVICE, currentDate: t.clock.now() });
     expect(payload.access).toEqual([{ type: 'repository', name: REPO, actions: ['pull', 'push'] }, { type: 'repository', name: 'acme/other/site', actions: [] }]);
 
