@@ -1,11 +1,14 @@
 /**
- * The audit worker thread (started by audit-worker-appender.ts): opens its own connection to the store
- * (same pragmas for SQLite; no migrations, the main thread ran them), and for each batch does what the
+ * The audit worker thread (started by audit-worker-appender.ts): opens its own connection to the database
+ * (connectDatabase: the same SQLite pragmas and PostgreSQL pool settings as the store's; no migrations, the
+ * main thread ran them; none of the store's other modules loaded), and for each batch does what the
  * writer does in-thread: enrichment look-ups, then one chained append transaction. Appends from the main
  * thread's connection (the outbox relay) and other nodes queue on the chain head as before.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { openStore, type Store } from '../store/open-store.js';
+import type { Kysely } from 'kysely';
+import { connectDatabase } from '../store/connect-database.js';
+import type { Database } from '../store/database.js';
 import { createAuditStore, type AuditStore } from './audit-store.js';
 import type { AuditWorkerData, AuditWorkerReply, AuditWorkerRequest } from './audit-worker-appender.js';
 import { enrichRecords } from './audit-writer.js';
@@ -14,10 +17,13 @@ const port = parentPort!;
 const { location } = workerData as AuditWorkerData;
 
 /** Opened at the first batch; a failed open is tried again at the next one. */
-let opening: Promise<{ store: Store; audit: AuditStore }> | null = null;
-function open(): Promise<{ store: Store; audit: AuditStore }> {
+let opening: Promise<{ db: Kysely<Database>; audit: AuditStore }> | null = null;
+function open(): Promise<{ db: Kysely<Database>; audit: AuditStore }> {
   if (!opening) {
-    const attempt = openStore(location).then((store) => ({ store, audit: createAuditStore(store.db) }));
+    const attempt = Promise.resolve().then(() => {
+      const { db } = connectDatabase(location);
+      return { db, audit: createAuditStore(db) };
+    });
     attempt.catch(() => {
       if (opening === attempt) opening = null;
     });
@@ -30,7 +36,7 @@ async function handle(message: AuditWorkerRequest): Promise<void> {
   if ('close' in message) {
     const opened = await opening?.catch(() => null);
     opening = null;
-    await opened?.store.close();
+    await opened?.db.destroy();
     return;
   }
   const { audit } = await open();

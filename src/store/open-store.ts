@@ -3,13 +3,9 @@
  * hands out the ports. `transaction(fn)` gives `fn` ports bound to one transaction: every multi-row
  * change goes through it.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
-import SqliteDatabase from 'better-sqlite3';
-import pg from 'pg';
+import { Migrator, sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './database.js';
-import { postgresTraits, sqliteTraits, type DialectTraits } from './dialects.js';
+import type { DialectTraits } from './dialects.js';
 import { migrationProvider } from './migrations/index.js';
 import { createNamespaceStore } from './namespaces.js';
 import { createTokenStore } from './tokens.js';
@@ -20,11 +16,10 @@ import type { RotationJobStore } from '../rotation/rotation-job-store.js';
 import type { NamespaceStore } from '../namespaces/namespace-store.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import { conflict } from '../kernel/errors.js';
-import { guardUnavailable } from './unavailable-dialect.js';
+import { connectDatabase, type DatabaseLocation } from './connect-database.js';
 import { createEventOutboxPort, type EventOutboxPort } from '../events/event-outbox.js';
 
-/** Longest wait for a PostgreSQL connection before the work fails as unavailable. */
-const CONNECT_TIMEOUT_MS = 5_000;
+export type { DatabaseLocation } from './connect-database.js';
 
 export interface Ports {
   readonly namespaces: NamespaceStore;
@@ -60,7 +55,6 @@ export interface Store extends Ports {
   readonly db: Kysely<Database>;
 }
 
-export type DatabaseLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
 
 /** `postgres://…` → PostgreSQL; `sqlite::memory:` / `sqlite:<file>` → SQLite; null → SQLite under dataDir. */
 export function locateDatabase(databaseUrl: string | null, dataDir: string): DatabaseLocation {
@@ -74,64 +68,8 @@ function portsOf(db: Kysely<Database>, onPublished: () => void | Promise<void>):
   return { namespaces: createNamespaceStore(db), tokens: createTokenStore(db), deployTokenSecrets: createDeployTokenSecretStore(db), rotationJobs: createRotationJobStore(db), events: createEventOutboxPort(db, onPublished) };
 }
 
-/** Distinct SQL texts whose prepared statements are kept (the queries are a fixed set; `in (…)` lists vary). */
-const STATEMENTS_KEPT = 1000;
-
-/**
- * better-sqlite3 as Kysely sees it, each SQL text prepared once: Kysely prepares a statement for every
- * query, which costs as much as running a point look-up. Kysely runs one query at a time on its single
- * SQLite connection (a stream holds it to the end), so a statement is never used by two at once.
- */
-function withStatementCache(sqlite: SqliteDatabase.Database): { close(): void; prepare(sql: string): SqliteDatabase.Statement } {
-  const statements = new Map<string, SqliteDatabase.Statement>();
-  return {
-    close: () => sqlite.close(),
-    prepare(text) {
-      let statement = statements.get(text);
-      if (statement === undefined) {
-        statement = sqlite.prepare(text);
-        if (statements.size >= STATEMENTS_KEPT) statements.delete(statements.keys().next().value!);
-        statements.set(text, statement);
-      }
-      return statement;
-    },
-  };
-}
-
 export async function openStore(location: DatabaseLocation): Promise<Store> {
-  let db: Kysely<Database>;
-  let traits: DialectTraits;
-  if (location.kind === 'sqlite') {
-    if (location.file !== ':memory:') mkdirSync(dirname(location.file), { recursive: true });
-    const sqlite = new SqliteDatabase(location.file);
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('busy_timeout = 5000');
-    db = new Kysely<Database>({ dialect: guardUnavailable(new SqliteDialect({ database: withStatementCache(sqlite) }), sqliteTraits.isUnavailable) });
-    traits = sqliteTraits;
-  } else {
-    // int8 (counts, sums) arrives as a string by default; ours stay far below 2^53.
-    pg.types.setTypeParser(20, (v) => Number(v));
-    const pool = new pg.Pool({
-      connectionString: location.url,
-      max: 10,
-      // Waiting for a connection (a new one, or a free one from a busy pool) fails after this, so a
-      // request never hangs on a database that does not answer: it gets a 503.
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      // Detects a peer that vanished without closing (a failover behind a virtual IP, a dead host).
-      keepAlive: true,
-      keepAliveInitialDelayMillis: 10_000,
-    });
-    // A connection the server closes (restart, failover, pg_terminate_backend) must not crash the
-    // process. pg emits 'error' on the pool for idle connections, and on the client itself for one
-    // that is checked out — busy in a request or a transaction — where nothing listens by default and
-    // Node would throw. The query in flight fails on its own (503 via unavailable-dialect.ts), and the
-    // pool drops the broken client when it is released and opens a fresh one on the next query.
-    pool.on('error', () => {});
-    pool.on('connect', (client) => client.on('error', () => {}));
-    db = new Kysely<Database>({ dialect: guardUnavailable(new PostgresDialect({ pool }), postgresTraits.isUnavailable) });
-    traits = postgresTraits;
-  }
+  const { db, traits } = connectDatabase(location);
 
   const wrapUnique = async <T>(p: Promise<T>): Promise<T> => {
     try {
