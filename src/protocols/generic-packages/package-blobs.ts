@@ -88,9 +88,10 @@ export function createPackageBlobs(dir: string, random: TokenGenerator) {
 
     /** A stored blob: its bytes when small, else a read stream; null when its file is missing. */
     async open(sha256: string): Promise<Readable | Buffer | null> {
-      const path = pathOf(sha256);
+      // Held bytes first: only a checked name (pathOf) was ever kept.
       const held = cached.get(sha256);
       if (held !== undefined) return held;
+      const path = pathOf(sha256);
       let size: number;
       try {
         size = (await stat(path)).size;
