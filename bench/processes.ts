@@ -105,11 +105,14 @@ export function memoryOf(pid: number): { rssMb: number; peakMb: number } | null 
   }
 }
 
-/** CPU time a process has used so far (user + system, all its threads), in ms (Linux /proc; null elsewhere). */
-export function cpuMsOf(pid: number): number | null {
+/**
+ * CPU time a process has used so far (user + system, all its threads; with `mainThread`, its main thread's
+ * alone), in ms (Linux /proc; null elsewhere).
+ */
+export function cpuMsOf(pid: number, { mainThread = false } = {}): number | null {
   try {
     // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
   } catch {

@@ -86,13 +86,21 @@ async function measureThroughput(store: StoreKind, c: ThroughputCase, bare: Chil
   const l: LoadResult[] = [];
   // Server CPU per request: what a request costs whatever the neighbours take (the rates move with them).
   const cpu = { bare: { ms: 0, requests: 0 }, latchkey: { ms: 0, requests: 0 } };
+  // Latchkey's main thread alone: the one that serves requests (the audit writer works in a worker thread).
+  const mainThread = { ms: 0, requests: 0 };
   const timed = async (side: 'bare' | 'latchkey', child: Child) => {
     const before = cpuMsOf(child.pid);
+    const mainBefore = cpuMsOf(child.pid, { mainThread: true });
     const r = await load(child.url, { connections: CONNECTIONS, seconds: SECONDS, next: c.next });
     const after = cpuMsOf(child.pid);
+    const mainAfter = cpuMsOf(child.pid, { mainThread: true });
     if (before !== null && after !== null) {
       cpu[side].ms += after - before;
       cpu[side].requests += r.total;
+    }
+    if (side === 'latchkey' && mainBefore !== null && mainAfter !== null) {
+      mainThread.ms += mainAfter - mainBefore;
+      mainThread.requests += r.total;
     }
     return r;
   };
@@ -112,7 +120,7 @@ async function measureThroughput(store: StoreKind, c: ThroughputCase, bare: Chil
   const ok = c.minRatio === null && c.maxP99 === null ? null : (c.minRatio === null || ratio >= c.minRatio) && (c.maxP99 === null || p99 < c.maxP99);
   const cpuUs = cpu.latchkey.requests > 0 ? { latchkey: perRequest(cpu.latchkey), bare: perRequest(cpu.bare) } : undefined;
   rows.push({ store, name: c.name, result: `${fmt(rps)} req/s`, bare: `${fmt(bareRps)} req/s`, ratio, p99, bareP99, bar, ok, cpu: cpuUs });
-  log(`${store} ${c.name}: ${fmt(rps)} req/s vs bare ${fmt(bareRps)} (${ratio.toFixed(2)}×), p99 ${p99} ms (bare ${bareP99} ms)${cpuUs ? `; server CPU ${cpuUs.latchkey} µs/request vs bare ${cpuUs.bare} µs` : ''}`);
+  log(`${store} ${c.name}: ${fmt(rps)} req/s vs bare ${fmt(bareRps)} (${ratio.toFixed(2)}×), p99 ${p99} ms (bare ${bareP99} ms)${cpuUs ? `; server CPU ${cpuUs.latchkey} µs/request vs bare ${cpuUs.bare} µs${mainThread.requests > 0 ? ` (main thread ${perRequest(mainThread)} µs)` : ''}` : ''}`);
 }
 
 /** One request at a time, `count` of them: a page's own time, without queueing. */
