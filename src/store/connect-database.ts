@@ -11,7 +11,8 @@ import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import type { Database } from './database.js';
 import { postgresTraits, sqliteTraits, type DialectTraits } from './dialects.js';
-import { guardUnavailable } from './unavailable-dialect.js';
+import { guardUnavailable, translate } from './unavailable-dialect.js';
+import type { DirectRead } from './tokens.js';
 
 export type DatabaseLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
 
@@ -42,7 +43,30 @@ function withStatementCache(sqlite: SqliteDatabase.Database): { close(): void; p
   };
 }
 
-export function connectDatabase(location: DatabaseLocation): { db: Kysely<Database>; traits: DialectTraits } {
+/**
+ * SQLite's reads past Kysely (tokens.ts DirectRead): run at once when the connection is free — no
+ * transaction open on it (Kysely holds it from begin to commit) and no statement being stepped (better-
+ * sqlite3 refuses then) — else null, and the caller goes through Kysely. Statements of their own, never
+ * shared with Kysely's; errors as the store reports them (unavailable-dialect.ts).
+ */
+function directReader(sqlite: SqliteDatabase.Database, isUnavailable: (e: unknown) => boolean): DirectRead {
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  return (text, parameters) => {
+    if (!sqlite.open || sqlite.inTransaction) return null;
+    let statement = statements.get(text);
+    try {
+      if (statement === undefined) statements.set(text, (statement = sqlite.prepare(text)));
+      if (statement.busy) return null;
+      return statement.all(...parameters);
+    } catch (e) {
+      if (e instanceof TypeError && /busy/i.test(e.message)) return null;
+      throw translate(e, isUnavailable);
+    }
+  };
+}
+
+/** `directRead`: SQLite only, for the store's hot reads (openStore passes it to the token store). */
+export function connectDatabase(location: DatabaseLocation): { db: Kysely<Database>; traits: DialectTraits; directRead?: DirectRead } {
   if (location.kind === 'sqlite') {
     if (location.file !== ':memory:') mkdirSync(dirname(location.file), { recursive: true });
     const sqlite = new SqliteDatabase(location.file);
@@ -50,7 +74,7 @@ export function connectDatabase(location: DatabaseLocation): { db: Kysely<Databa
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     const db = new Kysely<Database>({ dialect: guardUnavailable(new SqliteDialect({ database: withStatementCache(sqlite) }), sqliteTraits.isUnavailable) });
-    return { db, traits: sqliteTraits };
+    return { db, traits: sqliteTraits, directRead: directReader(sqlite, sqliteTraits.isUnavailable) };
   }
   // int8 (counts, sums) arrives as a string by default; ours stay far below 2^53.
   pg.types.setTypeParser(20, (v) => Number(v));

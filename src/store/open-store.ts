@@ -8,7 +8,7 @@ import type { Database } from './database.js';
 import type { DialectTraits } from './dialects.js';
 import { migrationProvider } from './migrations/index.js';
 import { createNamespaceStore } from './namespaces.js';
-import { createTokenStore } from './tokens.js';
+import { createTokenStore, type DirectRead } from './tokens.js';
 import { createDeployTokenSecretStore } from './deploy-token-secrets.js';
 import type { DeployTokenSecretStore } from '../tokens/deploy-token-secret-store.js';
 import { createRotationJobStore } from './rotation-jobs.js';
@@ -64,12 +64,12 @@ export function locateDatabase(databaseUrl: string | null, dataDir: string): Dat
   throw new Error(`DATABASE_URL must start with postgres:// or sqlite:, got a value starting with ${JSON.stringify(databaseUrl.slice(0, 11))}`);
 }
 
-function portsOf(db: Kysely<Database>, onPublished: () => void | Promise<void>): Ports {
-  return { namespaces: createNamespaceStore(db), tokens: createTokenStore(db), deployTokenSecrets: createDeployTokenSecretStore(db), rotationJobs: createRotationJobStore(db), events: createEventOutboxPort(db, onPublished) };
+function portsOf(db: Kysely<Database>, onPublished: () => void | Promise<void>, directRead?: DirectRead): Ports {
+  return { namespaces: createNamespaceStore(db), tokens: createTokenStore(db, directRead), deployTokenSecrets: createDeployTokenSecretStore(db), rotationJobs: createRotationJobStore(db), events: createEventOutboxPort(db, onPublished) };
 }
 
 export async function openStore(location: DatabaseLocation): Promise<Store> {
-  const { db, traits } = connectDatabase(location);
+  const { db, traits, directRead } = connectDatabase(location);
 
   const wrapUnique = async <T>(p: Promise<T>): Promise<T> => {
     try {
@@ -87,7 +87,7 @@ export async function openStore(location: DatabaseLocation): Promise<Store> {
 
   const store: Store = {
     // Outside a transaction an event commits on its own insert: relay it at once.
-    ...portsOf(db, eventsCommitted),
+    ...portsOf(db, eventsCommitted, directRead),
     traits,
     location,
     db,

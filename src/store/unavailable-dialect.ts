@@ -10,7 +10,8 @@ import { DomainError, unavailable } from '../kernel/errors.js';
 
 type IsUnavailable = (error: unknown) => boolean;
 
-function translate(error: unknown, isUnavailable: IsUnavailable): unknown {
+/** `error` as the store reports it: `unavailable()` when it means the database cannot serve, else unchanged. */
+export function translate(error: unknown, isUnavailable: IsUnavailable): unknown {
   return !(error instanceof DomainError) && isUnavailable(error) ? unavailable(error) : error;
 }
 

@@ -96,4 +96,30 @@ describe.each(DIALECTS)('the look-up by digest on %s', (dialect) => {
     expect(found.get(digester.digest('glpat-revoked'))!.token).toMatchObject({ revokedAt: '2026-12-03T10:00:00.000Z', revokeReason: 'leaked' });
     expect(found.get(digester.digest('glpat-rotated'))!.token).toMatchObject({ graceUntil: '2026-12-04T10:00:00.000Z', reuseDetectedAt: '2026-12-03T10:00:00.000Z' });
   });
+  it('a look-up while a transaction writes the token sees committed rows only', async () => {
+    const at = clock.now().toISOString();
+    const digest = digester.digest('glpat-in-flight');
+    const token = { kind: 'deploy', name: 'in flight', description: '', digest, userId: null, projectId: null, groupId: null, username: 'in-flight', scopes: ['read_repository'], accessLevel: null, expiresAt: null, createdBy: null, createdAt: at } as const;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let written!: () => void;
+    const insertWritten = new Promise<void>((resolve) => (written = resolve));
+    const rolledBack = store
+      .transaction(async (ports) => {
+        await ports.tokens.insert(token);
+        written();
+        await gate;
+        throw new Error('rolled back');
+      })
+      .catch((e: Error) => e.message);
+    await insertWritten;
+    // Asked while the transaction holds the uncommitted row (on SQLite, the one connection).
+    const during = store.tokens.findByDigestsWithUser([digest]);
+    release();
+    expect(await rolledBack).toBe('rolled back');
+    expect((await during).size).toBe(0);
+    expect((await store.tokens.findByDigestsWithUser([digest])).size).toBe(0);
+    await store.transaction((ports) => ports.tokens.insert(token));
+    expect((await store.tokens.findByDigestsWithUser([digest])).get(digest)!.token).toMatchObject({ name: 'in flight', deleted: false });
+  });
 });
