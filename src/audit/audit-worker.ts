@@ -21,7 +21,8 @@ let opening: Promise<{ db: Kysely<Database>; audit: AuditStore }> | null = null;
 function open(): Promise<{ db: Kysely<Database>; audit: AuditStore }> {
   if (!opening) {
     const attempt = Promise.resolve().then(() => {
-      const { db } = connectDatabase(location);
+      // Listed as `latchkey-audit` in PostgreSQL's pg_stat_activity.
+      const { db } = connectDatabase(location, { applicationName: 'latchkey-audit' });
       return { db, audit: createAuditStore(db) };
     });
     attempt.catch(() => {

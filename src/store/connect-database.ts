@@ -65,8 +65,11 @@ function directReader(sqlite: SqliteDatabase.Database, isUnavailable: (e: unknow
   };
 }
 
-/** `directRead`: SQLite only, for the store's hot reads (openStore passes it to the token store). */
-export function connectDatabase(location: DatabaseLocation): { db: Kysely<Database>; traits: DialectTraits; directRead?: DirectRead } {
+/**
+ * `directRead`: SQLite only, for the store's hot reads (openStore passes it to the token store).
+ * `applicationName`: how PostgreSQL lists the connections (pg_stat_activity), when they are a thread's own.
+ */
+export function connectDatabase(location: DatabaseLocation, { applicationName }: { applicationName?: string } = {}): { db: Kysely<Database>; traits: DialectTraits; directRead?: DirectRead } {
   if (location.kind === 'sqlite') {
     if (location.file !== ':memory:') mkdirSync(dirname(location.file), { recursive: true });
     const sqlite = new SqliteDatabase(location.file);
@@ -80,6 +83,7 @@ export function connectDatabase(location: DatabaseLocation): { db: Kysely<Databa
   pg.types.setTypeParser(20, (v) => Number(v));
   const pool = new pg.Pool({
     connectionString: location.url,
+    ...(applicationName ? { application_name: applicationName } : {}),
     max: 10,
     // Waiting for a connection (a new one, or a free one from a busy pool) fails after this, so a
     // request never hangs on a database that does not answer: it gets a 503.

@@ -3,9 +3,11 @@
  * on a SQLite file and on PostgreSQL: entries come out enriched exactly as in-thread and chained; appends
  * of the outbox relay on the main connection interleave with them in one valid chain; a write that fails
  * (table unwritable, worker killed) keeps the batch queued and it is written, once, when writing works
- * again; close() writes everything queued and stops the thread.
+ * again; close() writes everything queued and stops the thread. And the app's wiring: LATCHKEY_AUDIT_WORKER
+ * on (the default) and off both write request entries, the worker's connection only when on.
  */
 import type { Worker } from 'node:worker_threads';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyChain } from '../../../src/audit/audit-chain.js';
 import { tokenHashOfDigest } from '../../../src/audit/audit-entry.js';
@@ -172,4 +174,30 @@ describe.each(DIALECTS)('audit batches written by a worker thread on %s', (diale
     writer.record(request(0));
     await expect(writer.flush()).rejects.toThrow(/audit writer closed/);
   });
+});
+
+describe.each(DIALECTS)('the app on %s (a SQLite file, not memory) with LATCHKEY_AUDIT_WORKER on and off', (dialect) => {
+  for (const worker of ['on', 'off'] as const) {
+    it(`${worker}: request entries are written, enriched, in a valid chain; on PostgreSQL the worker's own connection is there only when on`, async () => {
+      const t = await startTestApp(dialect, { sqliteFile: true, env: { LATCHKEY_AUDIT_WORKER: worker, LATCHKEY_AUDIT_FLUSH_MS: '60000' } });
+      try {
+        const w = await seedWorld(t);
+        const me = await t.request('GET', '/api/v4/user', { token: w.users.developer.token, headers: { 'user-agent': `wiring-${worker}` } });
+        expect(me.status).toBe(200);
+        await t.app.services.auditWriter.flush();
+        const entry = await t.app.store.db.selectFrom('audit_events').selectAll().where('user_agent', '=', `wiring-${worker}`).executeTakeFirstOrThrow();
+        expect(entry).toMatchObject({ event: 'http.request', route: '/api/v4/user', status: 200, actor_name: 'developer-user', token_hash: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
+        const audit = createAuditStore(t.app.store.db);
+        const head = await audit.head();
+        expect(await verifyChain(audit.walk(head.lastId), head)).toMatchObject({ ok: true });
+        if (dialect === 'postgres') {
+          // The worker's own connection, by its name; none when the batches are written in-thread.
+          const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = 'latchkey-audit'`.execute(t.app.store.db);
+          expect(rows[0]!.n).toBe(worker === 'on' ? 1 : 0);
+        }
+      } finally {
+        await t.close();
+      }
+    }, 60_000);
+  }
 });
