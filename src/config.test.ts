@@ -101,8 +101,8 @@ describe('audit log configuration', () => {
   it('queues up to 10000 entries and writes them every second by default', () => {
     expect(loadConfig({})).toMatchObject({ auditQueueMax: 10_000, auditFlushMs: 1000 });
   });
-  it('reads LATCHKEY_AUDIT_WORKER: on by default, on/off (or true/false), refuses anything else', () => {
-    expect(loadConfig({}).auditWorker).toBe(true);
+  it('reads LATCHKEY_AUDIT_WORKER: off by default, on/off (or true/false), refuses anything else', () => {
+    expect(loadConfig({}).auditWorker).toBe(false);
     expect(loadConfig({ LATCHKEY_AUDIT_WORKER: 'off' }).auditWorker).toBe(false);
     expect(loadConfig({ LATCHKEY_AUDIT_WORKER: 'OFF' }).auditWorker).toBe(false);
     expect(loadConfig({ LATCHKEY_AUDIT_WORKER: 'false' }).auditWorker).toBe(false);

@@ -19,7 +19,7 @@ export interface AuditModuleDeps {
   /** LATCHKEY_AUDIT_REQUIRED: requests are refused while the log cannot be written. */
   required?: boolean;
   /**
-   * LATCHKEY_AUDIT_WORKER (default on): batches written by a worker thread on its own connection. An
+   * LATCHKEY_AUDIT_WORKER (default off): batches written by a worker thread on its own connection. An
    * in-memory SQLite database cannot be shared with one: there they are always written in-thread.
    */
   worker?: boolean;
