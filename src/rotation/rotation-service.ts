@@ -180,7 +180,13 @@ export function createRotationService(deps: RotationServiceDeps): RotationEngine
     let expiresAt: UtcDate | null = options.expiresAt ?? null;
     const live = await liveTokenOf(credential);
     if (credential.tokenId !== null) {
-      if (live === null || isRevokedAt(live, now()) || live.supersededAt !== null) throw conflict(`Nothing to rotate: the token of ${credential.slug} is revoked`, 'ROTATION_TOKEN_REVOKED');
+      if (live === null || isRevokedAt(live, now()) || live.supersededAt !== null) {
+        // A request that raced this one may have started a job since the check above: its renew step
+        // supersedes (or, without a grace, revokes) this token. That job is the answer, as for a retry.
+        const started = await jobs.findUnfinished(credential.id);
+        if (started !== null) return { job: publicJob(started), created: false, secret: null };
+        throw conflict(`Nothing to rotate: the token of ${credential.slug} is revoked`, 'ROTATION_TOKEN_REVOKED');
+      }
       if (isTokenExpiredAt(live, now())) throw conflict(`Nothing to rotate: the token of ${credential.slug} has expired`, 'ROTATION_TOKEN_EXPIRED');
       oldTokenId = live.id;
       expiresAt = await deps.expiryPolicy.forRotation(options.expiresAt, { now: now(), groupIds: await groupIdsOf(live) });
