@@ -40,6 +40,13 @@ export interface TokenInfo {
   readonly ownerGroupId: number | null;
 }
 
+/**
+ * The condition of the partial index audit_events_token_event, word for word and with its literal (a
+ * bound parameter would not do): a database uses a partial index only for a query whose condition
+ * implies the index's, and neither proves `event = 'token.created'` implies it on its own.
+ */
+const TOKEN_EVENTS_ONLY = sql<boolean>`audit_events.event <> 'http.request'`;
+
 /** `%` and `_` in a traversal path are impossible (digits and slashes), so LIKE needs no escaping. */
 const under = (path: string) => `${path}%`;
 
@@ -76,6 +83,20 @@ async function insertRows(trx: Kysely<Database>, rows: readonly AuditRow[]): Pro
   await trx.executeQuery(CompiledQuery.raw(insertText(rows.length, sqlite), parameters));
 }
 
+/**
+ * The (token hash, token id) pairs of a batch, each once (audit_token_hashes: migration
+ * 2026-12-04T0500): most batches repeat pairs already there, so this is one statement that changes nothing.
+ */
+async function recordTokenHashes(trx: Kysely<Database>, rows: readonly AuditRow[]): Promise<void> {
+  const pairs = new Map<string, { token_hash: string; token_id: number }>();
+  for (const r of rows) if (r.token_hash !== null && r.token_id !== null) pairs.set(`${r.token_id} ${r.token_hash}`, { token_hash: r.token_hash, token_id: r.token_id });
+  if (pairs.size === 0) return;
+  const values = [...pairs.values()];
+  for (let i = 0; i < values.length; i += INSERT_CHUNK) {
+    await trx.insertInto('audit_token_hashes').values(values.slice(i, i + INSERT_CHUNK)).onConflict((oc) => oc.columns(['token_hash', 'token_id']).doNothing()).execute();
+  }
+}
+
 /** Appends rows after the current head inside the caller's transaction `trx`; returns them as stored. */
 async function appendIn(trx: Kysely<Database>, rows: readonly UnchainedRow[]): Promise<AuditRow[]> {
   if (rows.length === 0) return [];
@@ -83,9 +104,49 @@ async function appendIn(trx: Kysely<Database>, rows: readonly UnchainedRow[]): P
   const head = await trx.updateTable('audit_chain_head').set((eb) => ({ last_id: eb.ref('last_id') })).where('id', '=', 1).returning(['last_id', 'last_hash']).executeTakeFirstOrThrow();
   const chained = chain(rows, { lastId: Number(head.last_id), lastHash: head.last_hash });
   for (let i = 0; i < chained.length; i += INSERT_CHUNK) await insertRows(trx, chained.slice(i, i + INSERT_CHUNK));
+  await recordTokenHashes(trx, chained);
   const last = chained[chained.length - 1]!;
   await trx.updateTable('audit_chain_head').set({ last_id: last.id, last_hash: last.hash }).where('id', '=', 1).execute();
   return chained;
+}
+
+/**
+ * Entries matching `f`, newest first. `hashTokenIds`: with `f.tokenHash`, the token ids that ever carried
+ * that hash (audit_token_hashes) — the entries are read by the token id index (nearly always one id, so
+ * in id order without a sort), and only those that show the hash are kept.
+ */
+export function entriesQuery(db: Kysely<Database>, f: AuditFilter, hashTokenIds?: readonly number[]) {
+  let q = db.selectFrom('audit_events').selectAll();
+  if (f.tokenId !== undefined) q = q.where('token_id', '=', f.tokenId);
+  if (f.tokenHash !== undefined) {
+    const ids = hashTokenIds ?? [];
+    q = (ids.length === 1 ? q.where('token_id', '=', ids[0]!) : q.where('token_id', 'in', ids.length > 0 ? [...ids] : [-1])).where('token_hash', '=', f.tokenHash);
+  }
+  if (f.actor !== undefined) q = q.where('actor_name', '=', f.actor);
+  if (f.event !== undefined) q = q.where('event', '=', f.event);
+  if (f.status !== undefined) q = q.where('status', '=', f.status);
+  if (f.projectId !== undefined) q = q.where('project_id', '=', f.projectId);
+  if (f.groupPath !== undefined) q = q.where('group_path', 'like', under(f.groupPath));
+  if (f.after !== undefined) q = q.where('created_at', '>=', f.after);
+  if (f.before !== undefined) q = q.where('created_at', '<=', f.before);
+  if (f.beforeId !== undefined) q = q.where('id', '<', f.beforeId);
+  const scope = f.scope;
+  if (scope) {
+    q = q.where((eb) =>
+      eb.or([
+        ...scope.groupPaths.map((p) => eb('group_path', 'like', under(p))),
+        ...(scope.projectIds.length > 0 ? [eb('project_id', 'in', [...scope.projectIds])] : []),
+        // Nothing owned: no entry matches (callers refuse earlier; this keeps the query safe).
+        sql<boolean>`1 = 0`,
+      ]),
+    );
+  }
+  return q.orderBy('id', 'desc');
+}
+
+/** The token event `event` of the token `tokenIdRef` refers to, as `audit verify` looks for it: on the partial index. */
+export function tokenEventEntry(db: Kysely<Database>, tokenIdRef: 'tokens.id' | 'tokens.rotated_from_id' | 'n.token_id', event: string) {
+  return db.selectFrom('audit_events').select(sql`1`.as('one')).where('audit_events.token_id', '=', sql.ref<number>(tokenIdRef)).where('audit_events.event', '=', event).where(TOKEN_EVENTS_ONLY);
 }
 
 export function createAuditStore(db: Kysely<Database>) {
@@ -149,7 +210,7 @@ export function createAuditStore(db: Kysely<Database>) {
           // OAuth access tokens (src/oauth) are an OAuth grant's, short-lived, and have no token events.
           .where('tokens.kind', '<>', 'oauth')
           .where(c.where)
-          .where(({ not, exists, selectFrom }) => not(exists(selectFrom('audit_events').select(sql`1`.as('one')).whereRef('audit_events.token_id', '=', c.about).where('audit_events.event', '=', c.event))))
+          .where(({ not, exists }) => not(exists(tokenEventEntry(db, c.about, c.event))))
           .where(({ not, exists, selectFrom }) => not(exists(selectFrom('event_outbox').select(sql`1`.as('one')).whereRef('event_outbox.token_id', '=', c.about).where('event_outbox.name', '=', c.event))));
         const { n } = await missing.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
         const count = Number(n);
@@ -166,7 +227,7 @@ export function createAuditStore(db: Kysely<Database>) {
           .selectFrom('expiry_notices as n')
           .where('n.event_published_at', 'is not', null)
           .where('n.interval', expired ? '=' : '<>', 'expired')
-          .where(({ not, exists, selectFrom }) => not(exists(selectFrom('audit_events').select(sql`1`.as('one')).whereRef('audit_events.token_id', '=', 'n.token_id').where('audit_events.event', '=', event))))
+          .where(({ not, exists }) => not(exists(tokenEventEntry(db, 'n.token_id', event))))
           .where(({ not, exists, selectFrom }) => not(exists(selectFrom('event_outbox').select(sql`1`.as('one')).whereRef('event_outbox.token_id', '=', 'n.token_id').where('event_outbox.name', '=', event))));
         const { n } = await missing.select((eb) => eb.fn.count('n.token_id').distinct().as('n')).executeTakeFirstOrThrow();
         const count = Number(n);
@@ -178,29 +239,12 @@ export function createAuditStore(db: Kysely<Database>) {
 
     /** Newest first; at most `limit` entries. */
     async query(f: AuditFilter, limit: number): Promise<AuditRow[]> {
-      let q = db.selectFrom('audit_events').selectAll();
-      if (f.tokenId !== undefined) q = q.where('token_id', '=', f.tokenId);
-      if (f.tokenHash !== undefined) q = q.where('token_hash', '=', f.tokenHash);
-      if (f.actor !== undefined) q = q.where('actor_name', '=', f.actor);
-      if (f.event !== undefined) q = q.where('event', '=', f.event);
-      if (f.status !== undefined) q = q.where('status', '=', f.status);
-      if (f.projectId !== undefined) q = q.where('project_id', '=', f.projectId);
-      if (f.groupPath !== undefined) q = q.where('group_path', 'like', under(f.groupPath));
-      if (f.after !== undefined) q = q.where('created_at', '>=', f.after);
-      if (f.before !== undefined) q = q.where('created_at', '<=', f.before);
-      if (f.beforeId !== undefined) q = q.where('id', '<', f.beforeId);
-      const scope = f.scope;
-      if (scope) {
-        q = q.where((eb) =>
-          eb.or([
-            ...scope.groupPaths.map((p) => eb('group_path', 'like', under(p))),
-            ...(scope.projectIds.length > 0 ? [eb('project_id', 'in', [...scope.projectIds])] : []),
-            // Nothing owned: no entry matches (callers refuse earlier; this keeps the query safe).
-            sql<boolean>`1 = 0`,
-          ]),
-        );
+      let hashTokenIds: number[] | undefined;
+      if (f.tokenHash !== undefined) {
+        hashTokenIds = (await db.selectFrom('audit_token_hashes').select('token_id').where('token_hash', '=', f.tokenHash).execute()).map((r) => Number(r.token_id));
+        if (hashTokenIds.length === 0) return [];
       }
-      return q.orderBy('id', 'desc').limit(limit).execute();
+      return entriesQuery(db, f, hashTokenIds).limit(limit).execute();
     },
 
     /** Digest and namespace of each token (one query for a whole batch). */

@@ -270,6 +270,12 @@ export interface AuditChainHeadTable {
   last_hash: string;
 }
 
+/** Each (token hash, token id) pair audit entries carry, once: a query by token hash finds the token ids here. */
+export interface AuditTokenHashesTable {
+  token_hash: string;
+  token_id: number;
+}
+
 /** A browser session (web UI): only the HMAC digest of its id is stored. */
 export interface WebSessionsTable {
   id: Generated<number>;
@@ -412,6 +418,7 @@ export interface Database {
   deploy_token_secrets: DeployTokenSecretsTable;
   audit_events: AuditEventsTable;
   audit_chain_head: AuditChainHeadTable;
+  audit_token_hashes: AuditTokenHashesTable;
   event_outbox: EventOutboxTable;
   web_sessions: WebSessionsTable;
   sign_in_throttles: SignInThrottlesTable;

@@ -35,6 +35,7 @@ import { createPlacementChecks } from './2026-12-03T1301-placement-checks.js';
 import { createOauthDeviceCodes } from './2026-12-03T0703-oauth-device-codes.js';
 import { createOauthApplicationGroupOwner } from './2026-12-03T2000-oauth-application-group-owner.js';
 import { createOauthGrantExpiry } from './2026-12-03T2300-oauth-grant-expiry.js';
+import { createAuditLeanIndexes } from './2026-12-04T0500-audit-lean-indexes.js';
 import { createRotationTasks } from './2026-12-04T0400-rotation-tasks.js';
 import { createRotationPolicies } from './2026-12-04T0300-rotation-policies.js';
 import { createRotationJobs } from './2026-12-04T0100-rotation-jobs.js';
@@ -74,6 +75,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-04T0300-rotation-policies': createRotationPolicies(traits),
     '2026-12-04T0100-rotation-jobs': createRotationJobs(traits),
     '2026-12-04T0200-upstream-rotated-tokens': createUpstreamRotatedTokens(traits),
+    '2026-12-04T0500-audit-lean-indexes': createAuditLeanIndexes(traits),
   };
   return { getMigrations: async () => migrations };
 }
