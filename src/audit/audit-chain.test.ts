@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AUDIT_GENESIS_HASH } from '../store/migrations/2026-11-23T0006-audit-log.js';
 import { verifyChain } from './audit-chain.js';
-import { chain, entryHash, tokenHashOfDigest, type AuditRow, type UnchainedRow } from './audit-entry.js';
+import { createHash } from 'node:crypto';
+import { canonicalValues, chain, entryHash, tokenHashOfDigest, type AuditRow, type UnchainedRow } from './audit-entry.js';
 
 const entry = (i: number): UnchainedRow => ({
   created_at: `2026-11-23T10:00:0${i % 10}.000Z`, event: 'http.request', actor_type: 'user', actor_id: 1, actor_name: 'root', token_id: 7,
@@ -30,6 +31,22 @@ describe('audit chain', () => {
     // continuing after a head
     const more = chain([entry(9)], headOf(rows));
     expect(more[0]).toMatchObject({ id: 4, prev_hash: rows[2]!.hash });
+  });
+
+  it('hashes exactly as entries written before were hashed: the canonical serialisation of every field, golden values', () => {
+    const rows = chain(
+      [
+        { created_at: '2026-11-23T10:00:00.000Z', event: 'http.request', actor_type: 'user', actor_id: 1, actor_name: 'root', token_id: 7, token_hash: `sha256:${'ab'.repeat(32)}`, method: 'GET', route: '/api/v4/user', path: '/api/v4/user', status: 200, user_agent: 'ua "quoted" é', ip: '127.0.0.1', project_id: null, group_id: null, group_path: null, data: '{}' },
+        { created_at: '2026-11-23T10:00:01.000Z', event: 'token.created', actor_type: null, actor_id: null, actor_name: null, token_id: 9, token_hash: null, method: null, route: null, path: null, status: null, user_agent: null, ip: null, project_id: 3, group_id: 2, group_path: '/1/2/', data: '{"by":"root"}' },
+      ],
+      { lastId: 41, lastHash: AUDIT_GENESIS_HASH },
+    );
+    // Computed by the appender as released (a map over the field list): old entries must still verify.
+    expect(rows.map((r) => r.hash)).toEqual(['40e6ac00136911467b7d146732dd43a706266795a01897697eb25506f231f2fd', '31988b54a352cb69b02ce6951a062c1c01753106673b4f9b9dd3cb809dd35d9a']);
+    for (const r of rows) {
+      expect(r.hash).toBe(createHash('sha256').update(`${r.prev_hash}\n${JSON.stringify(canonicalValues(r))}`, 'utf8').digest('hex'));
+      expect(entryHash(r)).toBe(r.hash);
+    }
   });
 
   it('shows a token as sha256 of its HMAC digest', () => {

@@ -112,6 +112,16 @@ export async function enrichRecords(store: Pick<AuditStore, 'tokenInfo' | 'proje
   const groupIds = [...[...tokens.values()].map(groupOf), ...batch.map((r) => r.groupId ?? null)];
   const paths = await store.groupPaths([...new Set(groupIds.filter((id): id is number => id !== null))]);
   const users = await store.usersByName([...new Set(batch.map((r) => r.actorUsername).filter((n): n is string => typeof n === 'string'))]);
+  // Once per token, path and user agent of the batch, not per entry: a batch repeats them.
+  const hashes = new Map([...tokens].map(([id, t]) => [id, tokenHashOfDigest(t.digest)]));
+  const redactedPaths = new Map<string, string | null>();
+  const agents = new Map<string, string | null>();
+  const once = (memo: Map<string, string | null>, text: string | null | undefined, redact: (text: string) => string) => {
+    if (text === undefined || text === null) return null;
+    let out = memo.get(text);
+    if (out === undefined) memo.set(text, (out = clip(text, redact)));
+    return out;
+  };
   return batch.map((r) => {
     const token = r.tokenId == null ? undefined : tokens.get(r.tokenId);
     const groupId = token ? groupOf(token) : (r.groupId ?? null);
@@ -124,12 +134,12 @@ export async function enrichRecords(store: Pick<AuditStore, 'tokenInfo' | 'proje
       actor_id: actor?.id ?? null,
       actor_name: actor?.name ?? null,
       token_id: r.tokenId ?? null,
-      token_hash: token ? tokenHashOfDigest(token.digest) : null,
+      token_hash: token ? hashes.get(r.tokenId!)! : null,
       method: r.method ?? null,
       route: r.route ?? null,
-      path: clip(r.path, redactPath),
+      path: once(redactedPaths, r.path, redactPath),
       status: r.status ?? null,
-      user_agent: clip(r.userAgent, redactTokens),
+      user_agent: once(agents, r.userAgent, redactTokens),
       ip: r.ip ?? null,
       project_id: token?.projectId ?? null,
       group_id: token ? (token.groupId ?? token.ownerGroupId) : (r.groupId ?? null),
