@@ -9,7 +9,7 @@ const SECRET = 'x'.repeat(40);
 describe('configuration', () => {
   it('needs nothing: SQLite under ./data on 127.0.0.1:8080', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ dataDir: resolve('data'), databaseUrl: null, host: '127.0.0.1', port: 8080, secret: null, verifyCacheMs: 1000 });
+    expect(c).toMatchObject({ dataDir: resolve('data'), databaseUrl: null, host: '127.0.0.1', port: 8080, secret: null, verifyCacheMs: 1000, heapGrowthPercent: 50 });
     expect(c.prefixes).toEqual({ deploy: 'gldt-', personal: 'glpat-' });
     expect(Object.isFrozen(c)).toBe(true);
   });
@@ -31,6 +31,7 @@ describe('configuration', () => {
     [{ LATCHKEY_PORT: '70000' }, /LATCHKEY_PORT must be an integer/],
     [{ LATCHKEY_DEPLOY_TOKEN_PREFIX: 'NoDash' }, /LATCHKEY_DEPLOY_TOKEN_PREFIX/],
     [{ LATCHKEY_VERIFY_CACHE_MS: '-1' }, /LATCHKEY_VERIFY_CACHE_MS/],
+    [{ LATCHKEY_HEAP_GROWTH_PERCENT: '-1' }, /LATCHKEY_HEAP_GROWTH_PERCENT must be an integer from 0 to 1000/],
   ])('refuses %j with a clear message', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Cron } from 'croner';
 import { parseDurationSeconds } from './kernel/duration.js';
+import { DEFAULT_HEAP_GROWTH_PERCENT } from './kernel/heap-growth.js';
 import { parseUpstreamInput } from './upstreams/upstream.js';
 
 export interface Config {
@@ -32,6 +33,8 @@ export interface Config {
   readonly verifyCacheMs: number;
   /** `LATCHKEY_VERIFY_CACHE_BYTES`: the verify cache's bound in (estimated heap) bytes (default 32 MiB). */
   readonly verifyCacheBytes: number;
+  /** `LATCHKEY_HEAP_GROWTH_PERCENT`: `serve`'s cap on V8's old-generation growth between full collections, in % of live (default 50; 0 = V8's own). */
+  readonly heapGrowthPercent: number;
   /** `LATCHKEY_LOG_LEVEL`: pino level, default `info`; `silent` turns logs off. */
   readonly logLevel: string;
   /** `LATCHKEY_BODY_LIMIT`: maximum request body in bytes (default 1 MiB). */
@@ -277,6 +280,7 @@ export function loadConfig(env: Env = process.env): Config {
     }),
     verifyCacheMs: integer(env, 'LATCHKEY_VERIFY_CACHE_MS', 1000, 0, 60_000),
     verifyCacheBytes: integer(env, 'LATCHKEY_VERIFY_CACHE_BYTES', 32 * 1024 * 1024, 0, 1024 * 1024 * 1024),
+    heapGrowthPercent: integer(env, 'LATCHKEY_HEAP_GROWTH_PERCENT', DEFAULT_HEAP_GROWTH_PERCENT, 0, 1000),
     logLevel: env.LATCHKEY_LOG_LEVEL || 'info',
     bodyLimit: integer(env, 'LATCHKEY_BODY_LIMIT', 1024 * 1024, 1024, 100 * 1024 * 1024),
     metricsToken: readSecretVariable(env, 'LATCHKEY_METRICS_TOKEN'),
