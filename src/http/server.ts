@@ -116,10 +116,28 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
   // Requests by route pattern (`/api/v4/projects/:id/deploy_tokens`), never the raw URL: bounded label
   // cardinality. Requests no route matched share one `route` value.
   const { httpRequests } = options.services.metrics;
+  // The series of each route (its config object, one per route), method and status, found once: the
+  // labels depend on nothing else unless the web UI's catch-all named a page (request.webRoute).
+  const seriesByRoute = new WeakMap<object, Map<string, Map<number, { inc(): void }>>>();
   app.addHook('onResponse', (request, reply, done) => {
     // surface: the web UI's pages and assets, or everything else (API and protocol endpoints).
     const web = request.webRoute;
-    httpRequests.inc({ method: request.method, route: web?.route ?? request.routeOptions.url ?? '(unmatched)', status: String(reply.statusCode), surface: web?.surface ?? (request.routeOptions.config?.ui ? 'ui' : 'api') });
+    const { config, url } = request.routeOptions;
+    const status = reply.statusCode;
+    if (web || !config) {
+      httpRequests.inc({ method: request.method, route: web?.route ?? url ?? '(unmatched)', status: String(status), surface: web?.surface ?? (config?.ui ? 'ui' : 'api') });
+      return done();
+    }
+    let byMethod = seriesByRoute.get(config);
+    if (byMethod === undefined) seriesByRoute.set(config, (byMethod = new Map()));
+    let byStatus = byMethod.get(request.method);
+    if (byStatus === undefined) byMethod.set(request.method, (byStatus = new Map()));
+    let series = byStatus.get(status);
+    if (series === undefined) {
+      series = httpRequests.series({ method: request.method, route: url ?? '(unmatched)', status: String(status), surface: config?.ui ? 'ui' : 'api' });
+      byStatus.set(status, series);
+    }
+    series.inc();
     done();
   });
 

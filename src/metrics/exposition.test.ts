@@ -50,4 +50,23 @@ describe('counters', () => {
     c.inc({ b: '2', a: '1' });
     expect(renderExposition([c.family()])).toContain('c_total{a="1",b="2"} 1');
   });
+
+  it('counts through a series handle exactly as through inc, and shows the series only once incremented', () => {
+    const viaSeries = new Counter('c_total', 'h', ['a', 'b'] as const);
+    const viaInc = new Counter('c_total', 'h', ['a', 'b'] as const);
+    const series = viaSeries.series({ b: '2', a: '1' });
+    const early = viaSeries.series({ a: '1', b: '3' });
+    expect(viaSeries.family().samples).toEqual([]);
+    viaSeries.inc({ a: '1', b: '3' });
+    early.inc(2);
+    viaInc.inc({ a: '1', b: '3' });
+    viaInc.inc({ a: '1', b: '3' }, 2);
+    for (let i = 0; i < 3; i++) {
+      series.inc();
+      viaInc.inc({ a: '1', b: '2' });
+    }
+    expect(viaSeries.get({ a: '1', b: '3' })).toBe(3);
+    expect(() => series.inc(-1)).toThrow(RangeError);
+    expect(renderExposition([viaSeries.family()])).toBe(renderExposition([viaInc.family()]));
+  });
 });

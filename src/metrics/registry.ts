@@ -26,6 +26,27 @@ export class Counter<L extends string> {
     else this.#values.set(key, { labels: Object.fromEntries(this.labelNames.map((n) => [n, String(labels[n] ?? '')])) as Record<L, string>, value: by });
   }
 
+  /**
+   * One series, for a caller that increments the same labels again and again (the HTTP request counter):
+   * its `inc` is the counter's `inc(labels, by)`, without building the key after the first. The series
+   * appears in the exposition at its first increment, as with `inc`.
+   */
+  series(labels: Record<L, string>): { inc(by?: number): void } {
+    const key = this.#keyOf(labels);
+    let entry = this.#values.get(key);
+    return {
+      inc: (by = 1) => {
+        if (entry === undefined) {
+          this.inc(labels, by);
+          entry = this.#values.get(key);
+          return;
+        }
+        if (!(by >= 0)) throw new RangeError(`counter ${this.name} can only increase`);
+        entry.value += by;
+      },
+    };
+  }
+
   /** The current value of one series (0 when never incremented). */
   get(labels: Record<L, string>): number {
     return this.#values.get(this.#keyOf(labels))?.value ?? 0;

@@ -10,8 +10,8 @@
  * blocked user, wrong scope), so failed authentications with a known token are attributed too.
  * The entry is queued, never written on the request path (src/audit/audit-writer.ts): an array push.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AuditWriter } from '../../audit/audit-writer.js';
+import type { FastifyContextConfig, FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuditRecord, AuditWriter } from '../../audit/audit-writer.js';
 import type { Clock } from '../../kernel/clock.js';
 import type { Token } from '../../tokens/token.js';
 
@@ -23,14 +23,33 @@ declare module 'fastify' {
 }
 
 /** Health probes (`/-/health`, …) and static assets are not recorded (nor held back); web pages under `/-/` are. */
-const unrecorded = (request: FastifyRequest) => (request.url.startsWith('/-/') && !request.routeOptions.config?.ui) || request.routeOptions.config?.audit === false;
+const unrecorded = (request: FastifyRequest, config: FastifyContextConfig | undefined) => (config?.audit === false || (request.url.startsWith('/-/') && !config?.ui));
+
+/**
+ * `clock.now().toISOString()` for every entry, formatted once per millisecond: under load several
+ * requests end in the same one, and formatting is most of what the hook spent.
+ */
+function isoTimes(clock: Clock): () => string {
+  let lastMs = Number.NaN;
+  let lastIso = '';
+  return () => {
+    const now = clock.now();
+    const ms = now.getTime();
+    if (ms !== lastMs) {
+      lastIso = now.toISOString();
+      lastMs = ms;
+    }
+    return lastIso;
+  };
+}
 
 export function registerAuditTrail(app: FastifyInstance, { writer, clock }: { writer: Pick<AuditWriter, 'record' | 'admit' | 'refusing'>; clock: Clock }): void {
   app.decorateRequest('presentedToken', null as unknown as Token);
+  const isoNow = isoTimes(clock);
   // Before anything else is done for a request: its turn (fair backpressure when the writer is behind),
   // and with LATCHKEY_AUDIT_REQUIRED a refusal while the log cannot be written.
   app.addHook('onRequest', (request, reply, done) => {
-    if (unrecorded(request)) return done();
+    if (unrecorded(request, request.routeOptions.config)) return done();
     const refuse = () => reply.code(503).header('retry-after', '5').send({ message: '503 Service Unavailable' });
     if (writer.refusing) return refuse();
     const turn = writer.admit();
@@ -38,31 +57,35 @@ export function registerAuditTrail(app: FastifyInstance, { writer, clock }: { wr
     turn.then(() => (writer.refusing ? refuse() : done()), done);
   });
   app.addHook('onResponse', (request, reply, done) => {
-    if (unrecorded(request)) return done();
+    const { config, url: routeUrl } = request.routeOptions;
+    if (unrecorded(request, config)) return done();
     const user = request.actor;
-    const token = request.authToken ?? request.presentedToken;
+    const authToken = request.authToken;
+    const token = authToken ?? request.presentedToken;
     const actor = user
       ? { type: user.botKind ? ('bot' as const) : ('user' as const), id: user.id, name: user.username }
-      : request.authToken?.kind === 'deploy'
-        ? { type: 'deploy_token' as const, id: null, name: request.authToken.username ?? `deploy-token-${request.authToken.id}` }
+      : authToken?.kind === 'deploy'
+        ? { type: 'deploy_token' as const, id: null, name: authToken.username ?? `deploy-token-${authToken.id}` }
         : null;
+    const url = request.url;
+    const query = url.indexOf('?');
     // A push: the path and user agent are redacted by the writer (src/audit/audit-writer.ts).
-    writer.record({
-      at: clock.now().toISOString(),
+    const entry: AuditRecord = {
+      at: isoNow(),
       event: 'http.request',
       actor,
       tokenId: token?.id ?? null,
       method: request.method,
-      route: request.webRoute?.route ?? request.routeOptions.url ?? null,
-      path: request.url.split('?', 1)[0]!,
+      route: request.webRoute?.route ?? routeUrl ?? null,
+      path: query < 0 ? url : url.slice(0, query),
       status: reply.statusCode,
       userAgent: request.headers['user-agent'] ?? null,
       // A protocol endpoint behind a trusted proxy (git auth_request) puts the client's address in
       // request.clientIp (rate-limit branch); otherwise the socket's.
-      ip: (request as { clientIp?: string | null }).clientIp ?? request.ip,
-      // A request with an impersonation token acts as its user; the entry says which admin issued it.
-      ...(token?.impersonation ? { data: { impersonation: true, impersonated_by_id: token.createdBy } } : {}),
-    });
+      ip: request.clientIp ?? request.ip,
+    };
+    // A request with an impersonation token acts as its user; the entry says which admin issued it.
+    writer.record(token?.impersonation ? { ...entry, data: { impersonation: true, impersonated_by_id: token.createdBy } } : entry);
     done();
   });
 }

@@ -4,10 +4,10 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { decideApiScope, isPackageRegistryRoute, isTokenRotationRoute, requiredScopeFor } from '../../auth/api-scopes.js';
-import { readApiCredential } from '../../auth/credentials.js';
+import { readApiCredential, type Credential } from '../../auth/credentials.js';
 import type { User } from '../../namespaces/namespace.js';
 import type { Token } from '../../tokens/token.js';
-import type { TokenVerifier } from '../../tokens/verify-token.js';
+import type { TokenVerifier, VerifyResult } from '../../tokens/verify-token.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -52,51 +52,78 @@ export function registerAuthentication(app: FastifyInstance, verifier: TokenVeri
   // On the request, before its body is read (and before schema validation, as GitLab authenticates
   // before Grape validates params): a caller without a valid credential costs no body parsing and
   // learns nothing about the body rules. The credential is in the headers or the query string.
-  // A public route (git's auth_request, health, OpenAPI) passes at once, without a promise.
+  // A public route (git's auth_request, health, OpenAPI) passes at once, without a promise; a request
+  // with a credential waits for the verifier's promise only (no promise of its own).
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
-    if (request.routeOptions.config.public) return done();
-    authenticate(request, reply).then(() => done(), done);
+    const { config, url } = request.routeOptions;
+    if (config.public) return done();
+    const credential = readApiCredential(request.headers, (request.query ?? {}) as Record<string, unknown>);
+    if (!credential) {
+      if (!config.anonymous) reply.status(401).send(UNAUTHORIZED);
+      return done();
+    }
+    const route = url ?? '';
+    verifier
+      .verify(credential.secret, {
+        ip: request.ip,
+        userAgent: request.headers['user-agent'] ?? null,
+        endpoint: `${request.method} ${pathOf(request.url)}`,
+        rotation: request.method === 'POST' && isTokenRotationRoute(route),
+      })
+      .then((result) => {
+        try {
+          judge(request, reply, credential, route, result);
+        } catch (e) {
+          return done(e as Error);
+        }
+        done();
+      }, done);
   });
 
-  async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-    const credential = readApiCredential(request.headers, (request.query ?? {}) as Record<string, unknown>);
-    if (!credential) return request.routeOptions.config.anonymous ? undefined : reply.status(401).send(UNAUTHORIZED);
-    const route = request.routeOptions.url ?? '';
-    const result = await verifier.verify(credential.secret, {
-      ip: request.ip,
-      userAgent: request.headers['user-agent'] ?? null,
-      endpoint: `${request.method} ${request.url.split('?', 1)[0]}`,
-      rotation: request.method === 'POST' && isTokenRotationRoute(route),
-    });
+  function judge(request: FastifyRequest, reply: FastifyReply, credential: Credential, route: string, result: VerifyResult): void {
     // For the audit log (plugins/audit-trail.ts): a known token is attributed even when refused below.
     if (result.token) request.presentedToken = result.token;
     if (!result.ok) {
       // The texts of GitLab's API guard (lib/api/api_guard.rb) and UserAccessDeniedReason.
-      if (result.reason === 'revoked') return reply.status(401).send({ error: 'invalid_token', error_description: 'Token was revoked. You have to re-authorize from the user.' });
-      if (result.reason === 'expired') return reply.status(401).send({ error: 'invalid_token', error_description: 'Token is expired. You can either do re-authorization or token refresh.' });
-      if (result.reason === 'user_blocked') return reply.status(403).send({ message: '403 Forbidden - Your account has been blocked.' });
-      return reply.status(401).send(UNAUTHORIZED);
+      if (result.reason === 'revoked') reply.status(401).send({ error: 'invalid_token', error_description: 'Token was revoked. You have to re-authorize from the user.' });
+      else if (result.reason === 'expired') reply.status(401).send({ error: 'invalid_token', error_description: 'Token is expired. You can either do re-authorization or token refresh.' });
+      else if (result.reason === 'user_blocked') reply.status(403).send({ message: '403 Forbidden - Your account has been blocked.' });
+      else reply.status(401).send(UNAUTHORIZED);
+      return;
     }
     // Basic credentials must name the token's user (or the deploy token's username) — except on the
     // package registry, where GitLab does not check the user name.
     if (credential.kind === 'basic' && !isPackageRegistryRoute(route) && credential.username !== (result.user?.username ?? result.token.username)) {
-      return reply.status(401).send(UNAUTHORIZED);
+      reply.status(401).send(UNAUTHORIZED);
+      return;
     }
     // `Deploy-Token:` carries deploy tokens only.
-    if (credential.kind === 'token' && credential.deployTokenHeader && result.token.kind !== 'deploy') return reply.status(401).send(UNAUTHORIZED);
+    if (credential.kind === 'token' && credential.deployTokenHeader && result.token.kind !== 'deploy') {
+      reply.status(401).send(UNAUTHORIZED);
+      return;
+    }
     const decision = decideApiScope(result.token, request.method, route);
     // Only deploy tokens have no user, and decideApiScope lets them through on package routes only.
-    if (decision === 'not_for_api' || (!result.user && result.token.kind !== 'deploy')) return reply.status(401).send(UNAUTHORIZED);
+    if (decision === 'not_for_api' || (!result.user && result.token.kind !== 'deploy')) {
+      reply.status(401).send(UNAUTHORIZED);
+      return;
+    }
     if (decision === 'insufficient_scope') {
-      return reply.status(403).send({
+      reply.status(403).send({
         error: 'insufficient_scope',
         error_description: 'The request requires higher privileges than provided by the access token.',
         scope: requiredScopeFor(request.method, result.token),
       });
+      return;
     }
     // null for a deploy token (package routes read request.authToken).
     request.actor = result.user as User;
     request.authToken = result.token;
-    return undefined;
   }
+}
+
+/** The path of a request URL, without its query string. */
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query < 0 ? url : url.slice(0, query);
 }

@@ -158,6 +158,32 @@ describe.each(DIALECTS)('GET /metrics on %s', (dialect) => {
     expect(sampleValue(after, 'latchkey_http_requests_total', { method: 'GET', route: '/metrics', status: '200' })).toBeGreaterThan(0);
   });
 
+  it('counts each request under its own method, status and route when the same ones repeat (the series are found once per route)', async () => {
+    const series = [
+      { method: 'GET', route: '/api/v4/user', status: '200' },
+      { method: 'GET', route: '/api/v4/user', status: '401' },
+      { method: 'HEAD', route: '/api/v4/user', status: '200' },
+      { method: 'GET', route: '(unmatched)', status: '404' },
+      { method: 'POST', route: '(unmatched)', status: '404' },
+      { method: 'GET', route: '/-/health', status: '200' },
+    ];
+    const before = await scrape();
+    const base = series.map((labels) => sampleValue(before, 'latchkey_http_requests_total', { ...labels, surface: 'api' }) ?? 0);
+    // Interleaved, so each route's cached series meets every method and status more than once.
+    for (let round = 0; round < 3; round++) {
+      expect((await t.request('GET', '/api/v4/user', { token: w.adminToken })).status).toBe(200);
+      expect((await t.request('GET', '/api/v4/user')).status).toBe(401);
+      expect((await t.request('HEAD', '/api/v4/user', { token: w.adminToken })).status).toBe(200);
+      if (round < 2) expect((await t.request('GET', '/api/v4/user', { token: 'glpat-not-a-token' })).status).toBe(401);
+      expect((await t.request('GET', '/api/v4/no/such/thing')).status).toBe(404);
+      expect((await t.request(round === 0 ? 'POST' : 'GET', '/api/v4/no/such/thing')).status).toBe(404);
+      expect((await t.request('GET', '/-/health')).status).toBe(200);
+    }
+    const after = await scrape();
+    const added = series.map((labels, i) => (sampleValue(after, 'latchkey_http_requests_total', { ...labels, surface: 'api' }) ?? 0) - base[i]!);
+    expect(added).toEqual([3, 5, 3, 5, 1, 3]);
+  });
+
   it('renders the counters the notification and webhook services increment', async () => {
     const { metrics } = t.app.services;
     const before = await scrape();
