@@ -11,7 +11,7 @@ describe('the audit trail hook', () => {
     const records: AuditRecord[] = [];
     const app = Fastify();
     decorateCredentials(app);
-    registerAuditTrail(app, { writer: { record: (r) => records.push(r), admit: () => null, refusing: false }, clock });
+    registerAuditTrail(app, { writer: { record: (r) => records.push(r), admit: () => undefined, refusing: false }, clock });
     app.get('/things/:id', async () => ({ ok: true }));
     // The same millisecond twice, the next one, back again, and a later day.
     const times = ['2026-11-23T10:00:00.000Z', '2026-11-23T10:00:00.000Z', '2026-11-23T10:00:00.001Z', '2026-11-23T10:00:00.000Z', '2026-11-24T09:59:59.999Z'];
