@@ -72,15 +72,30 @@ function insertText(n: number, sqlite: boolean): string {
   return text;
 }
 
+/** PostgreSQL's type of each column (all `integer` or `text`), for the arrays of the unnest insert. */
+const INTEGER_COLUMNS = new Set<string>(['id', 'actor_id', 'token_id', 'status', 'project_id', 'group_id']);
+const POSTGRES_INSERT = `insert into audit_events (${COLUMNS.join(', ')}) select * from unnest(${COLUMNS.map((c, i) => `$${i + 1}::${INTEGER_COLUMNS.has(c) ? 'integer' : 'text'}[]`).join(', ')})`;
+
 /**
- * One multi-row INSERT, its text written here rather than built by Kysely: building the query from
- * hundreds of row objects cost more than the database's insert itself.
+ * The rows in as few statements as possible, their text written here rather than built by Kysely:
+ * building the query from hundreds of row objects cost more than the database's insert itself.
+ * SQLite: multi-row INSERTs of INSERT_CHUNK rows (statements prepared once per size). PostgreSQL: one
+ * INSERT … SELECT FROM unnest of one array per column, whatever the number of rows — 20 parameters and
+ * the same short text every time, where a multi-row INSERT made the server parse and plan thousands of
+ * parameters for every chunk.
  */
 async function insertRows(trx: Kysely<Database>, rows: readonly AuditRow[]): Promise<void> {
-  const sqlite = trx.getExecutor().adapter instanceof SqliteAdapter;
-  const parameters: unknown[] = [];
-  for (const row of rows) for (const column of COLUMNS) parameters.push(row[column]);
-  await trx.executeQuery(CompiledQuery.raw(insertText(rows.length, sqlite), parameters));
+  if (trx.getExecutor().adapter instanceof SqliteAdapter) {
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      const chunk = rows.slice(i, i + INSERT_CHUNK);
+      const parameters: unknown[] = [];
+      for (const row of chunk) for (const column of COLUMNS) parameters.push(row[column]);
+      await trx.executeQuery(CompiledQuery.raw(insertText(chunk.length, true), parameters));
+    }
+    return;
+  }
+  const columns = COLUMNS.map((column) => rows.map((row) => row[column]));
+  await trx.executeQuery(CompiledQuery.raw(POSTGRES_INSERT, columns));
 }
 
 /**
@@ -103,7 +118,7 @@ async function appendIn(trx: Kysely<Database>, rows: readonly UnchainedRow[]): P
   // The lock: a no-op write of the head row, which also reads it.
   const head = await trx.updateTable('audit_chain_head').set((eb) => ({ last_id: eb.ref('last_id') })).where('id', '=', 1).returning(['last_id', 'last_hash']).executeTakeFirstOrThrow();
   const chained = chain(rows, { lastId: Number(head.last_id), lastHash: head.last_hash });
-  for (let i = 0; i < chained.length; i += INSERT_CHUNK) await insertRows(trx, chained.slice(i, i + INSERT_CHUNK));
+  await insertRows(trx, chained);
   await recordTokenHashes(trx, chained);
   const last = chained[chained.length - 1]!;
   await trx.updateTable('audit_chain_head').set({ last_id: last.id, last_hash: last.hash }).where('id', '=', 1).execute();

@@ -7,11 +7,13 @@
  *   digest moved to a new server secret) are not mixed in;
  * - `audit verify`'s look-up of a token event reads the partial (token_id, event) index, which holds no
  *   `http.request` entry;
- * - the migration carries the pairs of entries written before it.
+ * - the migration carries the pairs of entries written before it;
+ * - rows go in as given, whatever their number and content (PostgreSQL inserts one array per column).
  */
 import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenHashOfDigest, type UnchainedRow } from '../../../src/audit/audit-entry.js';
+import { verifyChain } from '../../../src/audit/audit-chain.js';
 import { createAuditStore, entriesQuery, tokenEventEntry, type AuditStore } from '../../../src/audit/audit-store.js';
 import type { Database } from '../../../src/store/database.js';
 import { postgresTraits, sqliteTraits } from '../../../src/store/dialects.js';
@@ -114,6 +116,28 @@ describe.each(DIALECTS)('audit log indexes on %s', (dialect) => {
       const rows = dialect === 'sqlite' ? (await sql`select name from sqlite_master where name = ${gone}`.execute(store.db)).rows : (await sql`select indexname from pg_indexes where indexname = ${gone}`.execute(store.db)).rows;
       expect(rows, gone).toEqual([]);
     }
+  });
+
+  it('stores every field as given: nulls, quotes, backslashes, braces, commas, newlines, non-ASCII; 1,200 rows in one append', async () => {
+    const nasty = ['a "quoted", {braced} \\ back\\slash', 'NULL', '', 'line\nbreak\ttab', 'ünïcødé ✓ 𝄞', "it's"];
+    const rows = Array.from({ length: 1200 }, (_, i) => ({
+      ...entry(i % 3 === 0 ? null : 900 + (i % 7)),
+      user_agent: i % 5 === 0 ? null : nasty[i % nasty.length]!,
+      path: `/api/v4/${nasty[(i + 1) % nasty.length]}`,
+      data: JSON.stringify({ n: i, s: nasty[(i + 2) % nasty.length] }),
+      status: i % 11 === 0 ? null : 200 + (i % 3),
+      project_id: i % 2 === 0 ? null : i,
+    }));
+    const stored = await audit.append(rows);
+    const back = await store.db.selectFrom('audit_events').selectAll().where('id', '>=', stored[0]!.id).where('id', '<=', stored.at(-1)!.id).orderBy('id').execute();
+    expect(back).toHaveLength(1200);
+    const fields = (r: any) => ({ ...r, id: Number(r.id), actor_id: r.actor_id === null ? null : Number(r.actor_id), token_id: r.token_id === null ? null : Number(r.token_id), status: r.status === null ? null : Number(r.status), project_id: r.project_id === null ? null : Number(r.project_id), group_id: r.group_id === null ? null : Number(r.group_id) });
+    expect(back.map(fields)).toEqual(stored.map(fields));
+    async function* all() {
+      yield* await store.db.selectFrom('audit_events').selectAll().orderBy('id').execute();
+    }
+    const report = await verifyChain(all(), await audit.head());
+    expect(report.ok).toBe(true);
   });
 
   it('the migration carries the pairs of entries written before it', async () => {
