@@ -1,5 +1,5 @@
 /** TokenStore over Kysely (both dialects). */
-import { sql, type Kysely, type RawBuilder, type Selectable, type SelectQueryBuilder } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type RawBuilder, type Selectable, type SelectQueryBuilder } from 'kysely';
 import type { Database, TokensTable } from './database.js';
 import type { TokenFilter, TokenSearch, TokenSort, TokenStore, TokenWithUser } from '../tokens/token-store.js';
 import type { Token, TokenKind } from '../tokens/token.js';
@@ -123,16 +123,24 @@ export function personalSearchFilter(db: Kysely<Database>, f: TokenSearch, now: 
 const LOOKUP_CHUNK = 500;
 
 /** Tokens and their users in one query (one round trip on PostgreSQL): the verifier's look-up by digest. */
-function tokensWithUserByDigest(db: Kysely<Database>, digests: readonly string[]) {
+function tokensWithUser(db: Kysely<Database>) {
   return db
     .selectFrom('tokens')
     .leftJoin('users', 'users.id', 'tokens.user_id')
     .selectAll('tokens')
-    .select(['users.id as u_id', 'users.username as u_username', 'users.name as u_name', 'users.email as u_email', 'users.is_admin as u_is_admin', 'users.bot_kind as u_bot_kind', 'users.state as u_state', 'users.created_at as u_created_at'])
-    .where('tokens.digest', 'in', [...digests]);
+    .select(['users.id as u_id', 'users.username as u_username', 'users.name as u_name', 'users.email as u_email', 'users.is_admin as u_is_admin', 'users.bot_kind as u_bot_kind', 'users.state as u_state', 'users.created_at as u_created_at']);
 }
 
-type TokenWithUserRow = Awaited<ReturnType<ReturnType<typeof tokensWithUserByDigest>['execute']>>[number];
+function tokensWithUserByDigest(db: Kysely<Database>, digests: readonly string[]) {
+  return tokensWithUser(db).where('tokens.digest', 'in', [...digests]);
+}
+
+/** PostgreSQL: the digests as one array parameter, so every batch size is the same statement (compiled once). */
+function tokensWithUserByDigestArray(db: Kysely<Database>, digests: readonly string[]) {
+  return tokensWithUser(db).where(sql<boolean>`tokens.digest = any(${digests}::text[])`);
+}
+
+type TokenWithUserRow = Awaited<ReturnType<ReturnType<typeof tokensWithUser>['execute']>>[number];
 
 /**
  * A look-up row as the verifier keeps it: the token (toToken's fields, its digest and deleted flag) and
@@ -171,7 +179,7 @@ function toTokenWithUser(r: TokenWithUserRow): TokenWithUser {
     r.u_id === null || r.u_id === undefined
       ? null
       : { id: r.u_id, username: r.u_username!, name: r.u_name!, email: r.u_email ?? null, isAdmin: r.u_is_admin === 1, botKind: (r.u_bot_kind ?? null) as BotKind | null, state: r.u_state!, createdAt: r.u_created_at! };
-  return { token, user };
+  return { token, user, usage: { revision: Number(r.usage_revision), windowIps: r.usage_window_ips, windowUserAgents: r.usage_window_user_agents } };
 }
 
 /**
@@ -186,6 +194,8 @@ export type DirectRead = (sql: string, parameters: readonly unknown[]) => unknow
 export function createTokenStore(db: Kysely<Database>, directRead?: DirectRead): TokenStore {
   // Building and compiling the query costs more than SQLite's look-up itself: done once per store, when first needed.
   const byOneDigest = preparedQuery(db, (digest: string) => tokensWithUserByDigest(db, [digest]), ['\u0000digest']);
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  const byDigestArray = preparedQuery(db, (digests: readonly string[]) => tokensWithUserByDigestArray(db, digests), [[]]);
   let oneDigestSql: string | null | undefined;
   /** The one-digest look-up: on SQLite's connection directly when it is free, else the prepared query. */
   const lookUpOne = async (digest: string): Promise<TokenWithUserRow[]> => {
@@ -243,9 +253,14 @@ export function createTokenStore(db: Kysely<Database>, directRead?: DirectRead):
       const found = new Map<string, TokenWithUser>();
       for (let i = 0; i < digests.length; i += LOOKUP_CHUNK) {
         const chunk = digests.slice(i, i + LOOKUP_CHUNK);
-        // One digest (a quiet server) is the common case: compiled once, run with the digest as its parameter.
-        const rows = chunk.length === 1 ? await lookUpOne(chunk[0]!) : await tokensWithUserByDigest(db, chunk).execute();
-        for (const r of rows) found.set(r.digest, toTokenWithUser(r));
+        // Compiled once and run with the digests as parameters: one at a time on SQLite (each a direct
+        // read when the connection is free, a few µs, where a long IN list would be compiled anew), all
+        // of them as one array on PostgreSQL (one round trip).
+        if (postgres && chunk.length > 1) {
+          for (const r of await byDigestArray(chunk)) found.set(r.digest, toTokenWithUser(r));
+          continue;
+        }
+        for (const digest of chunk) for (const r of await lookUpOne(digest)) found.set(r.digest, toTokenWithUser(r));
       }
       return found;
     },

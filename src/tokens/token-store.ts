@@ -3,6 +3,7 @@ import type { Page, PageRequest } from '../kernel/page.js';
 import type { UtcDate } from '../kernel/dates.js';
 import type { Token, TokenKind } from './token.js';
 import type { User } from '../namespaces/namespace.js';
+import type { UsageRow } from './token-usage.js';
 
 export interface NewToken {
   kind: TokenKind;
@@ -88,6 +89,8 @@ export interface TokenFilter {
 export interface TokenWithUser {
   readonly token: Token & { digest: string; deleted: boolean };
   readonly user: User | null;
+  /** The row's usage columns the Token does not carry (for the usage tracker's first write); absent when not read. */
+  readonly usage?: UsageRow;
 }
 
 export interface TokenStore {

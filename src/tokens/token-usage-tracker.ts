@@ -12,9 +12,13 @@
  * When this node alone sees the limit exceeded it writes at once instead of waiting for the throttle.
  *
  * Writes are batched (group commit): one starts on the next turn of the event loop, and every write
- * started while it runs waits for it and goes in the next batch together — one read of their records
- * and one compare-and-set statement for all of them (store.saveUsages) instead of a commit per token,
- * which is what 10,000 tokens first seen in a minute used to cost. Idle, a write still starts at once.
+ * started while it runs waits for it and goes in the next batch together — one compare-and-set
+ * statement for all of them (store.saveUsages) instead of a commit per token, which is what 10,000
+ * tokens first seen in a minute used to cost. Idle, a write still starts at once.
+ *
+ * No read before a write, mostly: a merge goes into the record this node last wrote, or that the
+ * verifier read with the token on a cache miss (`note`'s `row`), and names its revision; only a token
+ * first seen from the cache, a failed write or a lost race (another node wrote) reads the row first.
  */
 import type { Clock } from '../kernel/clock.js';
 import type { TokenEvent } from '../events/token-events.js';
@@ -25,10 +29,13 @@ import {
   mergeUsage,
   normaliseIp,
   normaliseUserAgent,
+  usageRecordOf,
   WINDOW_VALUES_KEPT,
   type MergedUsage,
   type Observed,
   type ReusePolicy,
+  type UsageRecord,
+  type UsageRow,
 } from './token-usage.js';
 
 /** Where a credential was presented (the verifier's VerifyContext). */
@@ -65,6 +72,12 @@ interface Entry {
   windowUserAgents: Readonly<Record<string, string>>;
   flagged: boolean;
   writing: Promise<void> | null;
+  /**
+   * The stored record as this node last read or wrote it (null: not known, read before the next write).
+   * A write merges into it and names its revision without reading the row again; when another node
+   * wrote meanwhile the compare-and-set fails and the row is read afresh, as after any lost race.
+   */
+  record: UsageRecord | null;
 }
 
 /** Rounds of compare-and-set for one write before it counts as failed (kept and retried on the next tick). */
@@ -83,9 +96,12 @@ export function createTokenUsageTracker({ store, clock, policy, resolutionMs = U
   const entries = new Map<number, Entry>();
   const inFlight = new Set<Promise<void>>();
 
-  function entryFor(token: Token): Entry {
+  function entryFor(token: Token, row: UsageRow | undefined): Entry {
     const known = entries.get(token.id);
-    if (known) return known;
+    if (known) {
+      if (row !== undefined && known.record === null && known.writing === null) known.record = usageRecordOf(token, row);
+      return known;
+    }
     if (entries.size >= maxEntries) {
       const [oldestId, oldest] = entries.entries().next().value!;
       if (oldest.dirty && oldest.writing === null) write(oldest, clock.now());
@@ -102,6 +118,7 @@ export function createTokenUsageTracker({ store, clock, policy, resolutionMs = U
       windowUserAgents: {},
       flagged: token.reuseFlaggedAt !== null,
       writing: null,
+      record: row === undefined ? null : usageRecordOf(token, row),
     };
     entries.set(token.id, entry);
     return entry;
@@ -134,24 +151,29 @@ export function createTokenUsageTracker({ store, clock, policy, resolutionMs = U
     readonly previousWrite: number;
     readonly at: Date;
   }
-  type Outcome = MergedUsage | null | { readonly error: unknown };
+  /** A write's result: what was written and the record's revision after it; null when there is no such token. */
+  type Outcome = { readonly merged: MergedUsage; readonly revision: number } | null | { readonly error: unknown };
 
   /**
-   * Writes a batch: one read of every record, one compare-and-set statement for the merges, and a
-   * re-read of those that lost a race (another node wrote meanwhile). A merge that flags the token is
-   * written on its own, with its event (the outbox transaction).
+   * Writes a batch: one read of the records this node does not know (Entry.record), one
+   * compare-and-set statement for the merges, and a re-read of those that lost a race (another node
+   * wrote meanwhile). A merge that flags the token is written on its own, with its event (the outbox
+   * transaction).
    */
   async function persistBatch(items: readonly Pending[]): Promise<Map<Pending, Outcome>> {
     const outcomes = new Map<Pending, Outcome>();
     let todo = items;
     for (let attempt = 0; attempt < CAS_ATTEMPTS && todo.length > 0; attempt++) {
-      const records = await store.findUsages([...new Set(todo.map((i) => i.entry.token.id))]);
+      // The first round merges into the records already known; a retry (a lost race) reads them all.
+      const known = (item: Pending) => (attempt === 0 ? item.entry.record : null);
+      const unknown = [...new Set(todo.filter((i) => known(i) === null).map((i) => i.entry.token.id))];
+      const records = unknown.length > 0 ? await store.findUsages(unknown) : new Map<number, UsageRecord>();
       const retry: Pending[] = [];
       const writes: { item: Pending; write: UsageWrite }[] = [];
       const ids = new Set<number>();
       for (const item of todo) {
         const tokenId = item.entry.token.id;
-        const stored = records.get(tokenId);
+        const stored = known(item) ?? records.get(tokenId);
         if (stored === undefined) {
           outcomes.set(item, null);
           continue;
@@ -165,7 +187,7 @@ export function createTokenUsageTracker({ store, clock, policy, resolutionMs = U
         const merged = mergeUsage(stored, item.observed, item.at, policy);
         if (merged.flagged) {
           try {
-            if (await store.saveUsage(tokenId, stored.revision, merged, flagEvent(item.entry.token, merged, item.at))) outcomes.set(item, merged);
+            if (await store.saveUsage(tokenId, stored.revision, merged, flagEvent(item.entry.token, merged, item.at))) outcomes.set(item, { merged, revision: stored.revision + 1 });
             else retry.push(item);
           } catch (error) {
             outcomes.set(item, { error });
@@ -174,7 +196,7 @@ export function createTokenUsageTracker({ store, clock, policy, resolutionMs = U
       }
       const saved = writes.length > 0 ? await store.saveUsages(writes.map((w) => w.write)) : new Set<number>();
       for (const { item, write } of writes) {
-        if (saved.has(write.tokenId)) outcomes.set(item, write.merged);
+        if (saved.has(write.tokenId)) outcomes.set(item, { merged: write.merged, revision: write.revision + 1 });
         else retry.push(item);
       }
       todo = retry;
@@ -233,14 +255,18 @@ export function createTokenUsageTracker({ store, clock, policy, resolutionMs = U
         for (const [v, ms] of observed.userAgents) if (!entry.userAgents.has(v)) entry.userAgents.set(v, ms);
         entry.dirty = true;
         entry.writtenAt = item.previousWrite;
+        // The write may or may not have committed: the next one reads the record.
+        entry.record = null;
         firstError ??= outcome;
         continue;
       }
       if (outcome !== null) {
-        entry.windowIps = outcome.windowIps;
-        entry.windowUserAgents = outcome.windowUserAgents;
-        if (outcome.reuseFlaggedAt !== null) entry.flagged = true;
-      }
+        const { merged, revision } = outcome;
+        entry.windowIps = merged.windowIps;
+        entry.windowUserAgents = merged.windowUserAgents;
+        if (merged.reuseFlaggedAt !== null) entry.flagged = true;
+        entry.record = { lastUsedAt: merged.lastUsedAt, lastUsedIps: merged.lastUsedIps, windowIps: merged.windowIps, windowUserAgents: merged.windowUserAgents, reuseFlaggedAt: merged.reuseFlaggedAt, revision };
+      } else entry.record = null;
       // Sightings that arrived during the write and already cross the limit are not left to the tick
       // (after a failure they are: retrying at once would spin while the database is down).
       if (wouldTripReuse(entry, clock.now().getTime())) write(entry, clock.now());
@@ -293,9 +319,12 @@ export function createTokenUsageTracker({ store, clock, policy, resolutionMs = U
   }
 
   return {
-    /** The hot path: remembers a successful use; writes only when due (or when reuse just tripped). */
-    note(token: Token, context: UsageContext, now: Date): void {
-      const entry = entryFor(token);
+    /**
+     * The hot path: remembers a successful use; writes only when due (or when reuse just tripped).
+     * `row`: the token row's usage columns, when the caller has just read it with the token (a cache miss).
+     */
+    note(token: Token, context: UsageContext, now: Date, row?: UsageRow): void {
+      const entry = entryFor(token, row);
       const ms = now.getTime();
       entry.dirty = true;
       entry.usedAt = Math.max(entry.usedAt, ms);

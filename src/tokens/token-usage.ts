@@ -35,6 +35,30 @@ export interface UsageRecord {
   readonly revision: number;
 }
 
+/**
+ * The usage columns of a token row that its Token does not carry (the windows still as stored JSON),
+ * read with it by the verifier's look-up: with the Token's last_used_at, last_used_ips and reuse flag
+ * they make the UsageRecord of that read (usageRecordOf), so the usage tracker's first write of the token
+ * needs no read of its own.
+ */
+export interface UsageRow {
+  readonly revision: number;
+  readonly windowIps: string | null;
+  readonly windowUserAgents: string | null;
+}
+
+/** The UsageRecord of a token row read with its UsageRow. */
+export function usageRecordOf(token: { readonly lastUsedAt: string | null; readonly lastUsedIps: readonly string[]; readonly reuseFlaggedAt: string | null }, row: UsageRow): UsageRecord {
+  return {
+    lastUsedAt: token.lastUsedAt,
+    lastUsedIps: token.lastUsedIps,
+    windowIps: parseSightings(row.windowIps),
+    windowUserAgents: parseSightings(row.windowUserAgents),
+    reuseFlaggedAt: token.reuseFlaggedAt,
+    revision: row.revision,
+  };
+}
+
 /** What was seen when a token was flagged. */
 export interface ReuseEvidence {
   readonly ips: readonly string[];

@@ -27,6 +27,7 @@ import type { RevocationFeed } from './revocation-feed.js';
 import type { TokenDigester } from './token-digest.js';
 import type { TokenUsageTracker } from './token-usage-tracker.js';
 import type { TokenWithUser } from './token-store.js';
+import type { UsageRow } from './token-usage.js';
 
 export type VerifyFailure = 'unknown' | 'expired' | 'revoked' | 'user_blocked';
 /** Where a credential was presented (for usage tracking and the audit log); optional everywhere. */
@@ -71,6 +72,12 @@ export function estimateEntryBytes(digest: string, token: Token & { digest: stri
   return bytes;
 }
 
+/**
+ * Look-up queries run at once by default: with one, a PostgreSQL round trip and the handling of its
+ * answers alternate and the process waits idle between them; more than a few only splits the batches.
+ */
+export const DEFAULT_LOOKUPS_IN_FLIGHT = 2;
+
 export interface TokenVerifierDeps {
   store: Store;
   digester: TokenDigester;
@@ -78,6 +85,8 @@ export interface TokenVerifierDeps {
   cacheMs: number;
   /** Bound on cached entries; the oldest go first. */
   maxEntries?: number;
+  /** Look-up queries (batches of misses) run at once; default 2 (see DEFAULT_LOOKUPS_IN_FLIGHT). */
+  maxLookUpsInFlight?: number;
   /** Bound on the cache's estimated heap bytes (estimateEntryBytes); the oldest go first. */
   maxBytes?: number;
   /** Revoked ids to drop from the cache, and resyncs that drop everything (revocation-feed.ts). */
@@ -97,7 +106,7 @@ const MAX_SECRET_LENGTH = 256;
 
 export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
 
-export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntries = 100_000, maxBytes = DEFAULT_VERIFY_CACHE_BYTES, revocations, onRotatedSecretPresented, usage }: TokenVerifierDeps) {
+export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntries = 100_000, maxLookUpsInFlight = DEFAULT_LOOKUPS_IN_FLIGHT, maxBytes = DEFAULT_VERIFY_CACHE_BYTES, revocations, onRotatedSecretPresented, usage }: TokenVerifierDeps) {
   const cache = new Map<string, CacheEntry>();
   const digestById = new Map<number, string>();
   let cachedBytes = 0;
@@ -105,37 +114,45 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
   let invalidations = 0;
 
   /**
-   * Cache misses coalesced (group commit): the first goes at once; those that arrive while a look-up
-   * runs wait for it and then go together in one query, so a burst of distinct tokens costs one round
-   * trip per batch instead of one per request.
+   * Cache misses coalesced (group commit): a miss goes at once while fewer than `maxLookUpsInFlight`
+   * look-ups run; those that arrive while that many run wait for the first to finish and then go
+   * together in one query. On PostgreSQL a burst of distinct tokens costs one round trip per batch, and
+   * the next batch is read while the previous one's answers are handled instead of after them.
    */
   type Found = TokenWithUser | null;
   let waiting = new Map<string, { resolve: (found: Found) => void; reject: (error: unknown) => void }[]>();
-  let lookingUp = false;
+  let lookUpsInFlight = 0;
+  let lookUpQueued = false;
 
   function lookUp(digest: string): Promise<Found> {
     return new Promise((resolve, reject) => {
       const waiters = waiting.get(digest);
       if (waiters) waiters.push({ resolve, reject });
       else waiting.set(digest, [{ resolve, reject }]);
-      if (!lookingUp) {
-        lookingUp = true;
-        queueMicrotask(runLookUps);
-      }
+      queueLookUps();
     });
   }
 
+  function queueLookUps(): void {
+    if (lookUpQueued || lookUpsInFlight >= maxLookUpsInFlight || waiting.size === 0) return;
+    lookUpQueued = true;
+    queueMicrotask(runLookUps);
+  }
+
   async function runLookUps(): Promise<void> {
+    lookUpQueued = false;
     const batch = waiting;
     waiting = new Map();
+    lookUpsInFlight++;
     try {
       const found = await store.tokens.findByDigestsWithUser([...batch.keys()]);
       for (const [digest, waiters] of batch) for (const w of waiters) w.resolve(found.get(digest) ?? null);
     } catch (error) {
       for (const waiters of batch.values()) for (const w of waiters) w.reject(error);
+    } finally {
+      lookUpsInFlight--;
     }
-    if (waiting.size > 0) queueMicrotask(runLookUps);
-    else lookingUp = false;
+    queueLookUps();
   }
 
   function drop(digest: string): void {
@@ -208,9 +225,9 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
   }
 
   /** The one non-hot branch: a rotated-away secret presented when it no longer works. */
-  function afterJudging(result: VerifyResult, now: Date, context: VerifyContext): VerifyResult | Promise<VerifyResult> {
+  function afterJudging(result: VerifyResult, now: Date, context: VerifyContext, row?: UsageRow): VerifyResult | Promise<VerifyResult> {
     if (result.ok) {
-      usage?.note(result.token, context, now);
+      usage?.note(result.token, context, now, row);
       return result;
     }
     if (result.reason !== 'revoked' || !onRotatedSecretPresented) return result;
@@ -244,7 +261,8 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
       const entry: CacheEntry = { token, user, until: now.getTime() + cacheMs, bytes: estimateEntryBytes(digest, token, user) };
       // Not kept when a revocation (or an account change) arrived while it was read: the row may predate it.
       if (cacheMs > 0 && invalidations === epoch) remember(digest, entry);
-      return afterJudging(judge(entry, now), now, context);
+      // The row's usage columns go to the usage tracker (its first write of the token reads nothing).
+      return afterJudging(judge(entry, now), now, context, found.usage);
     },
 
     /** What the cache holds now: entries and their estimated bytes (tests, metrics). */

@@ -11,6 +11,7 @@ import { openStore, type Store } from '../../../src/store/open-store.js';
 import { createTokenUsageStore } from '../../../src/store/token-usage.js';
 import { createTokenDigester } from '../../../src/tokens/token-digest.js';
 import type { NewToken } from '../../../src/tokens/token-store.js';
+import { usageRecordOf } from '../../../src/tokens/token-usage.js';
 
 const digester = createTokenDigester('l'.repeat(40));
 
@@ -62,10 +63,14 @@ describe.each(DIALECTS)('the look-up by digest on %s', (dialect) => {
     return made.map(([secret]) => secret);
   }
 
+  /** As the other look-ups read it, and the row's usage columns as the usage store reads them. */
   async function expected(secret: string) {
     const token = await store.tokens.findByDigest(digester.digest(secret));
     expect(token).not.toBeNull();
-    return { token, user: token!.userId === null ? null : await store.namespaces.findUserById(token!.userId) };
+    const record = (await createTokenUsageStore(store.db).findUsage(token!.id))!;
+    const { usage_window_ips, usage_window_user_agents } = await store.db.selectFrom('tokens').select(['usage_window_ips', 'usage_window_user_agents']).where('id', '=', token!.id).executeTakeFirstOrThrow();
+    const usage = { revision: record.revision, windowIps: usage_window_ips, windowUserAgents: usage_window_user_agents };
+    return { token, user: token!.userId === null ? null : await store.namespaces.findUserById(token!.userId), usage, record };
   }
 
   it('reads each token and its user as findByDigest and findUserById do, one digest at a time', async () => {
@@ -73,7 +78,10 @@ describe.each(DIALECTS)('the look-up by digest on %s', (dialect) => {
       const digest = digester.digest(secret);
       const found = await store.tokens.findByDigestsWithUser([digest]);
       expect([...found.keys()]).toEqual([digest]);
-      expect(found.get(digest)).toEqual(await expected(secret));
+      const { record, ...rest } = await expected(secret);
+      expect(found.get(digest)).toEqual(rest);
+      // The usage tracker's first write merges into this record instead of reading it (findUsage).
+      expect(usageRecordOf(found.get(digest)!.token, found.get(digest)!.usage!)).toEqual(record);
     }
     expect((await store.tokens.findByDigestsWithUser([digester.digest('glpat-nobody')])).size).toBe(0);
   });
@@ -83,7 +91,11 @@ describe.each(DIALECTS)('the look-up by digest on %s', (dialect) => {
     const digests = [...secrets, 'glpat-nobody'].map((s) => digester.digest(s));
     const found = await store.tokens.findByDigestsWithUser(digests);
     expect(found.size).toBe(secrets.length);
-    for (const secret of secrets) expect(found.get(digester.digest(secret))).toEqual(await expected(secret));
+    for (const secret of secrets) {
+      const { record, ...rest } = await expected(secret);
+      expect(found.get(digester.digest(secret))).toEqual(rest);
+      expect(usageRecordOf(found.get(digester.digest(secret))!.token, found.get(digester.digest(secret))!.usage!)).toEqual(record);
+    }
     const alice = found.get(digester.digest('glpat-alice'))!;
     // The fields that matter to the verifier, spelled out (not only equal to the other look-ups).
     expect(alice.token).toMatchObject({ kind: 'personal', scopes: ['api', 'read_user'], expiresAt: '2027-01-01', lastUsedIps: ['10.0.0.1', '2001:db8::1'], impersonation: false, deleted: false });

@@ -49,19 +49,22 @@ describe.each(DIALECTS)('batched token usage writes on %s', (dialect) => {
     return out;
   }
 
-  /** The store with its batch calls recorded (how many tokens each statement carried). */
-  function counted(inner: TokenUsageStore, hooks: { afterRead?: () => Promise<void> } = {}) {
+  /** The store with its batch calls recorded (how many tokens each read and statement carried). */
+  function counted(inner: TokenUsageStore, hooks: { afterRead?: () => Promise<void>; beforeWrite?: () => Promise<void> } = {}) {
     const batches: number[] = [];
     const singles: number[] = [];
+    const reads: number[] = [];
     const usage: TokenUsageStore = {
       ...inner,
       findUsages: async (ids) => {
+        reads.push(ids.length);
         const found = await inner.findUsages(ids);
         await hooks.afterRead?.();
         return found;
       },
       saveUsages: async (writes) => {
         batches.push(writes.length);
+        await hooks.beforeWrite?.();
         return inner.saveUsages(writes);
       },
       saveUsage: async (...args) => {
@@ -69,7 +72,7 @@ describe.each(DIALECTS)('batched token usage writes on %s', (dialect) => {
         return inner.saveUsage(...args);
       },
     };
-    return { usage, batches, singles };
+    return { usage, batches, singles, reads };
   }
 
   it('tokens first seen in the same turn are written in one statement, each with its own IP', async () => {
@@ -90,8 +93,8 @@ describe.each(DIALECTS)('batched token usage writes on %s', (dialect) => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let first = true;
-    // The first batch's read waits until every other token has been verified.
-    const { usage, batches } = counted(createTokenUsageStore(store.db), { afterRead: () => (first ? ((first = false), gate) : Promise.resolve()) });
+    // The first batch's write waits until every other token has been verified.
+    const { usage, batches } = counted(createTokenUsageStore(store.db), { beforeWrite: () => (first ? ((first = false), gate) : Promise.resolve()) });
     const tracker = createTokenUsageTracker({ store: usage, clock, policy: POLICY });
     const verifier = createTokenVerifier({ store, digester, clock, cacheMs: 1000, usage: tracker });
     expect((await verifier.verify(seeded[0]!.secret, { ip: '10.0.0.1', userAgent: 'x' })).ok).toBe(true);
@@ -102,6 +105,40 @@ describe.each(DIALECTS)('batched token usage writes on %s', (dialect) => {
     await tracker.idle();
     expect(batches).toEqual([1, 29]);
     expect((await store.tokens.findById(seeded[29]!.token.id))!.lastUsedIps).toEqual(['10.0.1.29']);
+  });
+
+  it('a token verified on a cache miss is written without a read, and so are its later writes; another node\'s write costs one read', async () => {
+    const [a, b] = await tokens(2);
+    const inner = createTokenUsageStore(store.db);
+    const { usage, reads } = counted(inner);
+    const tracker = createTokenUsageTracker({ store: usage, clock, policy: POLICY });
+    const verifier = createTokenVerifier({ store, digester, clock, cacheMs: 1000, usage: tracker });
+    const use = async (secret: string, ip: string) => expect((await verifier.verify(secret, { ip, userAgent: 'x' })).ok).toBe(true);
+    await use(a!.secret, '10.0.0.1');
+    await use(b!.secret, '10.0.0.2');
+    await tracker.idle();
+    expect(reads).toEqual([]);
+    expect((await store.tokens.findById(a!.token.id))!.lastUsedIps).toEqual(['10.0.0.1']);
+
+    // A minute on (the cache long expired): both written again from what this node wrote, still no read.
+    clock.advance(60_000);
+    await use(a!.secret, '10.0.0.3');
+    await use(b!.secret, '10.0.0.2');
+    await tracker.idle();
+    expect(reads).toEqual([]);
+    expect((await store.tokens.findById(a!.token.id))!.lastUsedIps).toEqual(['10.0.0.3', '10.0.0.1']);
+
+    // Another node writes a meanwhile: this node's next write of a loses its race, reads a again and merges.
+    const stored = (await inner.findUsage(a!.token.id))!;
+    const other = mergeUsage(stored, { usedAt: clock.now().getTime(), ips: new Map([['198.51.100.9', clock.now().getTime()]]), userAgents: new Map() }, clock.now(), POLICY);
+    expect(await inner.saveUsage(a!.token.id, stored.revision, other, null)).toBe(true);
+    clock.advance(60_000);
+    await use(a!.secret, '10.0.0.4');
+    await use(b!.secret, '10.0.0.2');
+    await tracker.idle();
+    expect(reads).toEqual([1]);
+    expect((await store.tokens.findById(a!.token.id))!.lastUsedIps).toEqual(['10.0.0.4', '198.51.100.9', '10.0.0.3', '10.0.0.1']);
+    expect((await store.tokens.findById(b!.token.id))).toMatchObject({ lastUsedAt: '2026-12-03T10:02:00.000Z', lastUsedIps: ['10.0.0.2'] });
   });
 
   it('a row another node wrote after the read loses the race in the batch, is read again and merged', async () => {
