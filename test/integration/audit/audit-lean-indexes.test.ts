@@ -118,6 +118,27 @@ describe.each(DIALECTS)('audit log indexes on %s', (dialect) => {
     }
   });
 
+  it("a group Owner's entries (group_path prefix): PostgreSQL reads one index for it; SQLite, whose LIKE no index on the column can serve, keeps none", async () => {
+    // A small group among the busy tokens' entries, two levels deep.
+    await audit.append(Array.from({ length: 6 }, (_, i) => ({ ...entry(800 + (i % 3)), group_path: i % 2 === 0 ? '/1/5/' : '/1/5/9/', project_id: 70 + (i % 3) })));
+    await sql.raw(dialect === 'postgres' ? 'vacuum analyze' : 'analyze').execute(store.db);
+    expect(await audit.query({ groupPath: '/1/5/' }, 100)).toHaveLength(6);
+    expect(await audit.query({ groupPath: '/1/5/9/' }, 100)).toHaveLength(3);
+    const text = await plan(store.db, dialect, entriesQuery(store.db, { groupPath: '/1/5/' }).limit(20));
+    const indexes =
+      dialect === 'postgres'
+        ? (await sql<{ name: string }>`select indexname as name from pg_indexes where tablename = 'audit_events' and indexdef like '%group_path%'`.execute(store.db)).rows.map((r) => r.name)
+        : (await sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = 'audit_events' and sql like '%group_path%'`.execute(store.db)).rows.map((r) => r.name);
+    if (dialect === 'postgres') {
+      expect(text).toContain('audit_events_group_path_ops');
+      expect(indexes).toEqual(['audit_events_group_path_ops']);
+    } else {
+      // SQLite's LIKE ignores case, so an index on a BINARY column never serves it: the one it had was written and never read.
+      expect(text).not.toMatch(/group_path/);
+      expect(indexes).toEqual([]);
+    }
+  });
+
   it('stores every field as given: nulls, quotes, backslashes, braces, commas, newlines, non-ASCII; 1,200 rows in one append', async () => {
     const nasty = ['a "quoted", {braced} \\ back\\slash', 'NULL', '', 'line\nbreak\ttab', 'ünïcødé ✓ 𝄞', "it's"];
     const rows = Array.from({ length: 1200 }, (_, i) => ({
