@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../kernel/clock.js';
 import { openStore, type Store } from '../store/open-store.js';
@@ -153,6 +156,21 @@ describe('the verify cache (issue 13: one query a miss, a bound in bytes)', () =
     expect(verifier.cacheSize().bytes).toBeLessThanOrEqual(one * 3 + one / 2);
   });
 
+  it('estimates an entry at no less than the heap it really takes (and not far more): the bound in bytes holds', async () => {
+    // A process of its own, with --expose-gc: the heap after a full collection, before and after 5,000
+    // personal tokens (each with its user) went into a cache, against what the cache counted for them.
+    const module = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', HEAP_CHILD, module('../store/open-store.ts'), module('./verify-token.ts'), module('./token-digest.ts'), '5000'],
+      { timeout: 120_000 },
+    );
+    const { entries, bytes, real } = JSON.parse(stdout) as { entries: number; bytes: number; real: number };
+    expect(entries).toBe(5000);
+    expect(bytes).toBeGreaterThanOrEqual(real);
+    expect(bytes).toBeLessThan(real * 1.25);
+  }, 120_000);
+
   it('holds the cache under maxEntries, the oldest first, also when expired entries are read again', async () => {
     const { spied, calls } = counting();
     for (let i = 0; i < 5; i++) await personal(`glpat-entries-${i}`, `entries${i}`);
@@ -274,3 +292,34 @@ describe('the token digester', () => {
     expect(digester.matches('abcd', 'abcdef')).toBe(false);
   });
 });
+
+/** The child of the heap test: argv = open-store, verify-token and token-digest modules, and how many tokens. */
+const HEAP_CHILD = `
+const [{ openStore }, { createTokenVerifier }, { createTokenDigester }] = await Promise.all(process.argv.slice(1, 4).map((p) => import(p)));
+const n = Number(process.argv[4]);
+const warmUp = 2000;
+const store = await openStore({ kind: 'sqlite', file: ':memory:' });
+await store.migrate();
+const digester = createTokenDigester('v'.repeat(40));
+const at = '2026-11-23T10:00:00.000Z';
+const secret = (i) => 'glpat-heap-' + i;
+for (let i = 0; i < n + warmUp; i++) {
+  const user = await store.namespaces.insertUser({ username: 'user-' + i, name: 'User Number ' + i, email: 'user-' + i + '@example.com', isAdmin: false, botKind: null, passwordHash: null, createdAt: at });
+  await store.tokens.insert({ kind: 'personal', name: 'ci-' + i, description: 'pipeline access', digest: digester.digest(secret(i)), userId: user.id, projectId: null, groupId: null,
+    username: null, scopes: ['api', 'read_repository'], accessLevel: null, expiresAt: '2027-11-23', createdBy: null, createdAt: at });
+}
+const clock = { now: () => new Date(at) };
+const verifierOf = () => createTokenVerifier({ store, digester, clock, cacheMs: 60_000, maxEntries: 1_000_000, maxBytes: 2 ** 30 });
+// The look-up path compiled and optimised (statements, JIT) before the measure, with tokens of its own.
+const warm = verifierOf();
+for (let i = n; i < n + warmUp; i++) await warm.verify(secret(i));
+const collect = () => { for (let i = 0; i < 4; i++) globalThis.gc(); };
+collect();
+const before = process.memoryUsage().heapUsed;
+const verifier = verifierOf();
+for (let i = 0; i < n; i++) await verifier.verify(secret(i));
+collect();
+const real = process.memoryUsage().heapUsed - before;
+console.log(JSON.stringify({ ...verifier.cacheSize(), real, warm: warm.cacheSize().entries }));
+await store.close();
+`;

@@ -56,8 +56,11 @@ interface CacheEntry {
 /** Default byte budget of the verify cache (LATCHKEY_VERIFY_CACHE_BYTES). */
 export const DEFAULT_VERIFY_CACHE_BYTES = 32 * 1024 * 1024;
 
-/** Heap bytes of a string, estimated (V8 keeps one-byte strings at a byte a character, others at two). */
-const stringBytes = (s: string | null | undefined): number => (s == null ? 0 : 16 + s.length * (/^[\x00-\xff]*$/.test(s) ? 1 : 2));
+/**
+ * Heap bytes of a string: a 16-byte header and a byte a character (two for characters past Latin-1), in
+ * 8-byte steps, as V8 lays out the flat strings the database driver hands over.
+ */
+const stringBytes = (s: string | null | undefined): number => (s == null ? 0 : 16 + Math.ceil((s.length * (/^[\x00-\xff]*$/.test(s) ? 1 : 2)) / 8) * 8);
 
 /**
  * An entry's estimated heap size: the key, the strings it holds and a fixed cost per object and field
@@ -66,7 +69,7 @@ const stringBytes = (s: string | null | undefined): number => (s == null ? 0 : 1
 export function estimateEntryBytes(digest: string, token: Token & { digest: string }, user: User | null): number {
   let bytes = 160 + stringBytes(digest) * 2; // Map slot, the entry object, the key (twice: the digest map too)
   bytes += 40 + 8 * 24; // the token object and its fields
-  for (const v of [token.name, token.description, token.username, token.expiresAt, token.createdAt, token.revokedAt, token.lastUsedAt, token.supersededAt, token.graceUntil, token.revokeReason, token.reuseDetectedAt, token.reuseFlaggedAt, token.digest]) bytes += stringBytes(v);
+  for (const v of [token.kind, token.name, token.description, token.username, token.expiresAt, token.createdAt, token.revokedAt, token.lastUsedAt, token.supersededAt, token.graceUntil, token.revokeReason, token.reuseDetectedAt, token.reuseFlaggedAt, token.validUntil, token.digest]) bytes += stringBytes(v);
   bytes += 32 + token.scopes.reduce((n, s) => n + 8 + stringBytes(s), 0) + token.lastUsedIps.reduce((n, s) => n + 8 + stringBytes(s), 0);
   if (user) bytes += 40 + 8 * 8 + stringBytes(user.username) + stringBytes(user.name) + stringBytes(user.email) + stringBytes(user.botKind) + stringBytes(user.state) + stringBytes(user.createdAt);
   return bytes;
