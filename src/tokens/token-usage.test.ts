@@ -1,6 +1,8 @@
 /** The pure usage rules: last_used_ips order and bound, the sliding reuse window, flagging once. */
 import { describe, expect, it } from 'vitest';
 import { exceedsReuseLimits, mergeUsage, normaliseUserAgent, type Observed, type UsageRecord } from './token-usage.js';
+import { cryptoTokenGenerator } from '../kernel/random.js';
+import { generateToken } from './token-format.js';
 
 const POLICY = { windowMs: 3_600_000, maxUserAgents: 3, maxIps: 3 };
 const T0 = Date.parse('2026-11-23T10:00:00.000Z');
@@ -64,5 +66,19 @@ describe('mergeUsage', () => {
   it('keeps user agents bounded in length', () => {
     expect(normaliseUserAgent('x'.repeat(10_000))).toHaveLength(256);
     expect(normaliseUserAgent('  ')).toBeNull();
+  });
+
+  it('answers a user agent seen before as the first time (kept clean ones), and redacts a token in it every time', () => {
+    const browser = '  Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 ';
+    const leaky = (n: number) => `terraform-provider-gitlab/17.${n} token=${generateToken('glpat-', cryptoTokenGenerator)}`;
+    const first = leaky(0);
+    for (let round = 0; round < 2; round++) {
+      expect(normaliseUserAgent(browser)).toBe(browser.trim());
+      expect(normaliseUserAgent(first)).toBe('terraform-provider-gitlab/17.0 token=[REDACTED]');
+      expect(normaliseUserAgent(`${'x'.repeat(300)} ${first}`)).toBe('x'.repeat(256));
+      // More distinct agents than are kept: the oldest go, and every answer is still the agent's own.
+      for (let i = 0; i < 300; i++) expect(normaliseUserAgent(`ci-runner/${i} (linux; amd64; build 1234567890abcdef)`)).toBe(`ci-runner/${i} (linux; amd64; build 1234567890abcdef)`);
+      for (let i = 1; i < 4; i++) expect(normaliseUserAgent(leaky(i))).toBe(`terraform-provider-gitlab/17.${i} token=[REDACTED]`);
+    }
   });
 });

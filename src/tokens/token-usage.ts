@@ -90,13 +90,32 @@ export function normaliseIp(ip: string | null | undefined): string | null {
   return v.length === 0 || v.length > MAX_IP_LENGTH ? null : v;
 }
 
+/**
+ * User agents long enough to be scanned for tokens, kept as they were found clean: a client sends the
+ * same one on every request, and the scan costs about a microsecond. Only those that hold no token
+ * (nothing secret is kept), at most USER_AGENTS_KEPT, the oldest first out.
+ */
+const cleanUserAgents = new Map<string, string>();
+const USER_AGENTS_KEPT = 256;
+/** Longer raw values are scanned every time (never kept). */
+const LONGEST_KEPT_USER_AGENT = 1024;
+
 /** The user agent as stored (cut to MAX_USER_AGENT_LENGTH), or null when absent. */
 export function normaliseUserAgent(ua: string | null | undefined): string | null {
   if (typeof ua !== 'string') return null;
+  const known = cleanUserAgents.get(ua);
+  if (known !== undefined) return known;
   const v = ua.trim();
   if (v.length === 0) return null;
+  if (v.length < SHORTEST_TOKEN) return v;
   // Stored and shown (reuse reports, audit details): a token pasted into it is redacted first.
-  return (v.length >= SHORTEST_TOKEN ? redactTokens(v) : v).slice(0, MAX_USER_AGENT_LENGTH);
+  const redacted = redactTokens(v);
+  const stored = redacted.slice(0, MAX_USER_AGENT_LENGTH);
+  if (redacted === v && ua.length <= LONGEST_KEPT_USER_AGENT) {
+    if (cleanUserAgents.size >= USER_AGENTS_KEPT) cleanUserAgents.delete(cleanUserAgents.keys().next().value!);
+    cleanUserAgents.set(ua, stored);
+  }
+  return stored;
 }
 
 /** More distinct user agents or IPs than allowed (a limit of 0 never trips). */

@@ -7,7 +7,7 @@
  * The cache keeps a verified token for `cacheMs` (default 1 s), bounded by `maxBytes` (an estimate of each
  * entry's heap size: LATCHKEY_VERIFY_CACHE_BYTES, default 32 MiB) and `maxEntries`; the oldest entries go
  * first. A miss costs one query that returns the token and its user together (one round trip on
- * PostgreSQL), and misses arriving while one is read share the next query. A revocation published on the
+ * PostgreSQL); up to two such queries run at once, and the misses arriving while they do share the next one. A revocation published on the
  * revocation feed drops it at once — on every node when the feed is broadcast (revocation-broadcast.ts)
  * — and so does a change to its user (blocked, unblocked, admin flag); `cacheMs` bounds how stale an
  * entry can be if a message is lost.
