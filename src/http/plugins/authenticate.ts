@@ -53,14 +53,17 @@ export function registerAuthentication(app: FastifyInstance, verifier: TokenVeri
   // before Grape validates params): a caller without a valid credential costs no body parsing and
   // learns nothing about the body rules. The credential is in the headers or the query string.
   // A public route (git's auth_request, health, OpenAPI) passes at once, without a promise; a request
-  // with a credential waits for the verifier's promise only (no promise of its own).
+  // with a credential waits for the verifier's promise only (no promise of its own). A refusal is sent
+  // and `done` is not called: the request goes no further (an answer may still be on its way through
+  // an asynchronous onSend hook, e.g. the rate limit's count).
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
     const { config, url } = request.routeOptions;
     if (config.public) return done();
     const credential = readApiCredential(request.headers, (request.query ?? {}) as Record<string, unknown>);
     if (!credential) {
-      if (!config.anonymous) reply.status(401).send(UNAUTHORIZED);
-      return done();
+      if (config.anonymous) return done();
+      reply.status(401).send(UNAUTHORIZED);
+      return;
     }
     const route = url ?? '';
     verifier
@@ -71,16 +74,18 @@ export function registerAuthentication(app: FastifyInstance, verifier: TokenVeri
         rotation: request.method === 'POST' && isTokenRotationRoute(route),
       })
       .then((result) => {
+        let refused: boolean;
         try {
-          judge(request, reply, credential, route, result);
+          refused = refuses(request, reply, credential, route, result);
         } catch (e) {
           return done(e as Error);
         }
-        done();
+        if (!refused) done();
       }, done);
   });
 
-  function judge(request: FastifyRequest, reply: FastifyReply, credential: Credential, route: string, result: VerifyResult): void {
+  /** Sends the refusal and answers true, or puts the actor and token on the request and answers false. */
+  function refuses(request: FastifyRequest, reply: FastifyReply, credential: Credential, route: string, result: VerifyResult): boolean {
     // For the audit log (plugins/audit-trail.ts): a known token is attributed even when refused below.
     if (result.token) request.presentedToken = result.token;
     if (!result.ok) {
@@ -89,24 +94,24 @@ export function registerAuthentication(app: FastifyInstance, verifier: TokenVeri
       else if (result.reason === 'expired') reply.status(401).send({ error: 'invalid_token', error_description: 'Token is expired. You can either do re-authorization or token refresh.' });
       else if (result.reason === 'user_blocked') reply.status(403).send({ message: '403 Forbidden - Your account has been blocked.' });
       else reply.status(401).send(UNAUTHORIZED);
-      return;
+      return true;
     }
     // Basic credentials must name the token's user (or the deploy token's username) — except on the
     // package registry, where GitLab does not check the user name.
     if (credential.kind === 'basic' && !isPackageRegistryRoute(route) && credential.username !== (result.user?.username ?? result.token.username)) {
       reply.status(401).send(UNAUTHORIZED);
-      return;
+      return true;
     }
     // `Deploy-Token:` carries deploy tokens only.
     if (credential.kind === 'token' && credential.deployTokenHeader && result.token.kind !== 'deploy') {
       reply.status(401).send(UNAUTHORIZED);
-      return;
+      return true;
     }
     const decision = decideApiScope(result.token, request.method, route);
     // Only deploy tokens have no user, and decideApiScope lets them through on package routes only.
     if (decision === 'not_for_api' || (!result.user && result.token.kind !== 'deploy')) {
       reply.status(401).send(UNAUTHORIZED);
-      return;
+      return true;
     }
     if (decision === 'insufficient_scope') {
       reply.status(403).send({
@@ -114,11 +119,12 @@ export function registerAuthentication(app: FastifyInstance, verifier: TokenVeri
         error_description: 'The request requires higher privileges than provided by the access token.',
         scope: requiredScopeFor(request.method, result.token),
       });
-      return;
+      return true;
     }
     // null for a deploy token (package routes read request.authToken).
     request.actor = result.user as User;
     request.authToken = result.token;
+    return false;
   }
 }
 
