@@ -72,6 +72,39 @@ describe('rate limit plugin', () => {
     ]);
   });
 
+  it('sends each window its own reset time, whichever window came before (the text is formatted once per window)', async () => {
+    const clock = new FakeClock('2026-11-23T10:00:30Z');
+    const built = await buildApp(createInProcessLimiter(clock));
+    app = built.app;
+    const resets: [string | undefined, string | undefined, string | undefined][] = [];
+    // Both counting paths (before the body for /upload, after the handler for /jwt/auth), across windows.
+    for (const at of ['2026-11-23T10:00:30Z', '2026-11-23T10:00:59Z', '2026-11-23T10:01:00Z', '2026-11-23T11:17:05Z', '2026-11-23T10:00:31Z']) {
+      clock.set(at);
+      for (const res of [await app.inject({ method: 'POST', url: '/upload', headers: { 'x-token': '9' } }), await app.inject({ method: 'GET', url: '/jwt/auth', headers: { 'x-token': '8' } })]) {
+        resets.push([res.headers['ratelimit-reset'] as string, res.headers['ratelimit-resettime'] as string, res.headers['retry-after'] as string | undefined]);
+      }
+    }
+    const expected = (reset: string) => [String(Date.parse(reset) / 1000), new Date(reset).toUTCString()];
+    expect(resets).toEqual([
+      [...expected('2026-11-23T10:01:00Z'), undefined],
+      [...expected('2026-11-23T10:01:00Z'), undefined],
+      [...expected('2026-11-23T10:01:00Z'), undefined],
+      [...expected('2026-11-23T10:01:00Z'), undefined],
+      [...expected('2026-11-23T10:02:00Z'), undefined],
+      [...expected('2026-11-23T10:02:00Z'), undefined],
+      [...expected('2026-11-23T11:18:00Z'), undefined],
+      [...expected('2026-11-23T11:18:00Z'), undefined],
+      // Back in the first window (a clock set back).
+      [...expected('2026-11-23T10:01:00Z'), undefined],
+      [...expected('2026-11-23T10:01:00Z'), undefined],
+    ]);
+    // Over the limit of 2 in that window: the 429 carries the same reset and its Retry-After.
+    clock.set('2026-11-23T10:00:32Z');
+    expect((await app.inject({ method: 'POST', url: '/upload', headers: { 'x-token': '9' } })).statusCode).toBe(200);
+    const over = await app.inject({ method: 'POST', url: '/upload', headers: { 'x-token': '9' } });
+    expect([over.statusCode, over.headers['ratelimit-reset'], over.headers['ratelimit-resettime'], over.headers['retry-after']]).toEqual([429, ...expected('2026-11-23T10:01:00Z'), '28']);
+  });
+
   it('keys by the token a hook verified and stops over-limit requests before the handler', async () => {
     const built = await buildApp(createInProcessLimiter(new FakeClock('2026-11-23T10:00:30Z')));
     app = built.app;

@@ -52,17 +52,6 @@ export interface RateLimitOptions {
 const PERIOD_SECONDS = 60;
 const RETRY_LATER = { message: 'Retry later' };
 
-function rateLimitHeaders(d: Decision): Record<string, string> {
-  return {
-    'RateLimit-Name': d.name,
-    'RateLimit-Limit': String(d.limit),
-    'RateLimit-Observed': String(d.observed),
-    'RateLimit-Remaining': String(d.remaining),
-    'RateLimit-Reset': String(d.resetAt),
-    'RateLimit-ResetTime': new Date(d.resetAt * 1000).toUTCString(),
-  };
-}
-
 export function registerRateLimit(app: FastifyInstance, options: RateLimitOptions): void {
   // undefined = not counted yet; null = counted as unlimited (disabled, or the store is down).
   const decisions = new WeakMap<FastifyRequest, Decision | null>();
@@ -133,25 +122,50 @@ export function registerRateLimit(app: FastifyInstance, options: RateLimitOption
     }, (e: Error) => done(e));
   });
 
-  app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-    if (request.routeOptions.config?.rateLimit === 'exempt') return payload;
-    let decision = decisions.get(request);
-    if (decision === undefined) {
-      decision = await decide(request);
-      decisions.set(request, decision);
-      if (decision && !decision.allowed) {
-        // Answered before the preParsing hook (nothing ran) or by an 'after-handler' route (no side
-        // effects): the answer it had is replaced, so a throttled caller learns nothing from it.
-        (payload as { destroy?: () => void } | null)?.destroy?.();
-        reply.removeHeader('content-length');
-        reply.status(429).header('content-type', 'application/json; charset=utf-8');
-        payload = JSON.stringify(RETRY_LATER);
+  // A callback hook: a request counted before its body was read has its decision already, and passes
+  // without a promise; only one answered before that waits for its count.
+  app.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: Error | null, payload?: unknown) => void) => {
+    if (request.routeOptions.config?.rateLimit === 'exempt') return done(null, payload);
+    const decision = decisions.get(request);
+    if (decision !== undefined) {
+      if (decision) setHeaders(reply, decision);
+      return done(null, payload);
+    }
+    decide(request).then((counted) => {
+      decisions.set(request, counted);
+      let answer = payload;
+      try {
+        if (counted && !counted.allowed) {
+          // Answered before the preParsing hook (nothing ran) or by an 'after-handler' route (no side
+          // effects): the answer it had is replaced, so a throttled caller learns nothing from it.
+          (payload as { destroy?: () => void } | null)?.destroy?.();
+          reply.removeHeader('content-length');
+          reply.status(429).header('content-type', 'application/json; charset=utf-8');
+          answer = JSON.stringify(RETRY_LATER);
+        }
+        if (counted) setHeaders(reply, counted);
+      } catch (e) {
+        return done(e as Error);
       }
-    }
-    if (decision) {
-      reply.headers(rateLimitHeaders(decision));
-      if (!decision.allowed) reply.header('Retry-After', String(decision.retryAfterSeconds));
-    }
-    return payload;
+      done(null, answer);
+    }, (e: Error) => done(e));
   });
+
+  // RateLimit-ResetTime, formatted once per window (every answer of a window shares its reset).
+  let formattedResetAt = Number.NaN;
+  let resetTime = '';
+  function setHeaders(reply: FastifyReply, d: Decision): void {
+    if (d.resetAt !== formattedResetAt) {
+      resetTime = new Date(d.resetAt * 1000).toUTCString();
+      formattedResetAt = d.resetAt;
+    }
+    reply
+      .header('RateLimit-Name', d.name)
+      .header('RateLimit-Limit', String(d.limit))
+      .header('RateLimit-Observed', String(d.observed))
+      .header('RateLimit-Remaining', String(d.remaining))
+      .header('RateLimit-Reset', String(d.resetAt))
+      .header('RateLimit-ResetTime', resetTime);
+    if (!d.allowed) reply.header('Retry-After', String(d.retryAfterSeconds));
+  }
 }
