@@ -27,6 +27,23 @@ interface SchemaLike {
   items?: SchemaLike;
 }
 
+/**
+ * What a field's schema takes, worked out once per schema object (route schemas do not change after
+ * they are registered): every request of a route asks it again for each of its fields.
+ */
+const integerOnlyOf = new WeakMap<SchemaLike, boolean>();
+function isIntegerOnly(schema: SchemaLike): boolean {
+  let known = integerOnlyOf.get(schema);
+  if (known === undefined) integerOnlyOf.set(schema, (known = integerOnly(schema)));
+  return known;
+}
+const booleanOnlyOf = new WeakMap<SchemaLike, boolean>();
+function isBooleanOnly(schema: SchemaLike): boolean {
+  let known = booleanOnlyOf.get(schema);
+  if (known === undefined) booleanOnlyOf.set(schema, (known = typesOf(schema).join() === 'boolean'));
+  return known;
+}
+
 /** Whether a schema takes an integer and no string (a union with a string, like grace_period, takes any text). */
 function integerOnly(schema: SchemaLike): boolean {
   const alternatives = schema.anyOf ?? schema.oneOf;
@@ -46,17 +63,22 @@ export function unstorableText(value: string): boolean {
 /** Refuses, as Grape does (`{"error": "<field> is invalid"}`), the first value its schema cannot mean. */
 function checkPart(values: unknown, schema: SchemaLike | undefined, text: boolean): void {
   if (values === null || typeof values !== 'object' || Array.isArray(values)) return;
-  for (const [field, raw] of Object.entries(values as Record<string, unknown>)) {
-    for (const value of Array.isArray(raw) ? raw : [raw]) {
-      if (typeof value !== 'string') continue;
-      if (text && unstorableText(value)) throw invalidParam(`${field} is invalid`);
-      const property = schema?.properties?.[field];
-      if (property && integerOnly(property) && value !== '') {
-        if (!DECIMAL.test(value)) throw invalidParam(`${field} is invalid`);
-        // Digits past what a double holds exactly would be rounded into some other id.
-        if (!Number.isSafeInteger(Number(value)) && property.maximum === undefined) throw invalidParam(`${field} is invalid`);
-      }
-    }
+  const part = values as Record<string, unknown>;
+  for (const field of Object.keys(part)) {
+    const raw = part[field];
+    if (Array.isArray(raw)) for (const value of raw) checkValue(field, value, schema, text);
+    else checkValue(field, raw, schema, text);
+  }
+}
+
+function checkValue(field: string, value: unknown, schema: SchemaLike | undefined, text: boolean): void {
+  if (typeof value !== 'string') return;
+  if (text && unstorableText(value)) throw invalidParam(`${field} is invalid`);
+  const property = schema?.properties?.[field];
+  if (property && isIntegerOnly(property) && value !== '') {
+    if (!DECIMAL.test(value)) throw invalidParam(`${field} is invalid`);
+    // Digits past what a double holds exactly would be rounded into some other id.
+    if (!Number.isSafeInteger(Number(value)) && property.maximum === undefined) throw invalidParam(`${field} is invalid`);
   }
 }
 
@@ -84,7 +106,7 @@ function readBooleans(values: unknown, schema: SchemaLike | undefined): void {
   const part = values as Record<string, unknown>;
   for (const [field, raw] of Object.entries(part)) {
     const property = schema.properties[field];
-    if (typeof raw !== 'string' || !property || typesOf(property).join() !== 'boolean') continue;
+    if (typeof raw !== 'string' || !property || !isBooleanOnly(property)) continue;
     // Grape reads an empty non-String param as nil: `active=` is no filter at all.
     if (raw === '') {
       delete part[field];
