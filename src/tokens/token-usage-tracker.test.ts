@@ -3,6 +3,9 @@
  * token, a new IP written by the next tick without another request, reuse flagged at once and only
  * once, and two nodes' sightings counted together.
  */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../kernel/clock.js';
 import { createEventOutboxStore } from '../events/event-outbox.js';
@@ -62,6 +65,39 @@ describe('the token usage tracker', () => {
     expect((await stored(t.id)).lastUsedAt).toBe('2026-11-23T10:01:00.000Z');
   });
 
+  it('tracks at most maxEntries tokens: the oldest goes first, its unwritten sightings written as it goes', async () => {
+    const [a, b, c] = [await token('gldt-bound-a'), await token('gldt-bound-b'), await token('gldt-bound-c')];
+    const tracker = createTokenUsageTracker({ store: createTokenUsageStore(store.db), clock, policy: POLICY, maxEntries: 2 });
+    const verifier = createTokenVerifier({ store, digester, clock, cacheMs: 1000, usage: tracker });
+    await verifier.verify('gldt-bound-a', { ip: '10.0.0.1' });
+    await tracker.idle();
+    clock.advance(5000);
+    // Held back by the throttle (written 5 s ago): a's new IP waits in its entry.
+    await verifier.verify('gldt-bound-a', { ip: '192.0.2.9' });
+    await verifier.verify('gldt-bound-b', { ip: '10.0.0.2' });
+    await tracker.idle();
+    expect(tracker.tracked()).toBe(2);
+    expect((await stored(a.id)).lastUsedIps).toEqual(['10.0.0.1']);
+    // A third token: a, the oldest, goes, and what it held is written without waiting for a tick.
+    await verifier.verify('gldt-bound-c', { ip: '10.0.0.3' });
+    await tracker.idle();
+    expect(tracker.tracked()).toBe(2);
+    expect((await stored(a.id)).lastUsedIps).toEqual(['192.0.2.9', '10.0.0.1']);
+    expect((await stored(b.id)).lastUsedIps).toEqual(['10.0.0.2']);
+    expect((await stored(c.id)).lastUsedIps).toEqual(['10.0.0.3']);
+  });
+
+  it('an idle tracked token costs under 800 bytes of heap, not its token row (1.7 KB before): 100,000 (the bound) stay under 80 MB', async () => {
+    // A process of its own, with --expose-gc: the heap after a full collection, before and after 10,000
+    // tokens were used once and written, their rows held by nothing else (the verify cache let them go).
+    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', HEAP_CHILD, fileURLToPath(new URL('./token-usage-tracker.ts', import.meta.url)), '10000'], {
+      timeout: 120_000,
+    });
+    const { tracked, bytesEach } = JSON.parse(stdout) as { tracked: number; bytesEach: number };
+    expect(tracked).toBe(10_000);
+    expect(bytesEach).toBeLessThan(800);
+  }, 120_000);
+
   it('a new IP reaches the store by the next tick even when the token is not used again', async () => {
     const t = await token('gldt-newip');
     const { tracker, verifier } = node();
@@ -104,7 +140,7 @@ describe('the token usage tracker', () => {
     expect((await stored(t.id)).reuseFlaggedAt).toBe('2026-11-23T10:00:03.000Z');
     const [flagged, ...others] = await published();
     expect(others).toEqual([]);
-    expect(flagged).toMatchObject({ name: 'token.reuse_flagged', tokenId: t.id, at: '2026-11-23T10:00:03.000Z' });
+    expect(flagged).toMatchObject({ name: 'token.reuse_flagged', tokenId: t.id, at: '2026-11-23T10:00:03.000Z', data: { kind: 'deploy', name: 'ci' } });
     expect((flagged!.data.user_agents as string[]).sort()).toEqual(['containerd/1.7', 'gitlab-runner 17', 'python-requests/2.31', 'skopeo/1.14']);
 
     await verifier.verify('gldt-shared', { ip: '10.0.0.9', userAgent: 'yet-another/1' });
@@ -207,3 +243,31 @@ describe('the token usage tracker', () => {
     expect(await stored(t.id)).toMatchObject({ lastUsedAt: '2026-11-23T10:00:00.000Z', lastUsedIps: ['10.0.0.1'] });
   });
 });
+
+/** The child of the heap test: argv = the tracker's module and how many tokens. Token rows shaped as the store makes them. */
+const HEAP_CHILD = `
+const { createTokenUsageTracker } = await import(process.argv[1]);
+const n = Number(process.argv[2]);
+const store = { findUsages: async (ids) => new Map(ids.map((id) => [id, { lastUsedAt: null, lastUsedIps: [], windowIps: {}, windowUserAgents: {}, reuseFlaggedAt: null, revision: 0 }])), saveUsages: async (writes) => new Set(writes.map((w) => w.tokenId)), saveUsage: async () => true };
+const clock = { now: () => new Date('2026-11-23T10:00:00Z') };
+const tracker = createTokenUsageTracker({ store, clock, policy: { windowMs: 3_600_000, maxIps: 3, maxUserAgents: 3 } });
+const row = (i) => ({
+  id: i + 1, kind: 'personal', name: 'ci-' + i, description: 'pipeline access ' + i, userId: i, projectId: null, groupId: null, username: null,
+  scopes: JSON.parse('["api","read_repository"]'), accessLevel: null, expiresAt: '2027-11-' + String(10 + (i % 20)), createdBy: null,
+  createdAt: '2026-11-23T10:00:' + String(10 + (i % 50)) + '.000Z', revokedAt: null, lastUsedAt: null, rotatedFromId: null, supersededAt: null, graceUntil: null,
+  revokeReason: null, reuseDetectedAt: null, lastUsedIps: [], reuseFlaggedAt: null, impersonation: false, validUntil: null, digest: (i + 'f').padStart(64, '0'),
+});
+const use = async (from, to) => {
+  for (let i = from; i < to; i++) tracker.note(row(i), { ip: '10.0.' + (i % 250) + '.1', userAgent: 'gitlab-runner 17.' + (i % 9) }, clock.now());
+  await tracker.idle();
+};
+// The write path warm (JIT) before the measure, with tokens of its own.
+await use(n, n + 2000);
+const collect = () => { for (let i = 0; i < 4; i++) globalThis.gc(); };
+collect();
+const before = process.memoryUsage().heapUsed;
+await use(0, n);
+collect();
+const bytesEach = (process.memoryUsage().heapUsed - before) / n;
+console.log(JSON.stringify({ tracked: tracker.tracked() - 2000, bytesEach }));
+`;

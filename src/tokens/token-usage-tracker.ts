@@ -56,13 +56,24 @@ export interface TokenUsageTrackerDeps {
   onError?: (error: unknown) => void;
 }
 
+/** What an entry keeps of its token: enough to name it in a write and in its reuse event, not the whole row. */
+type TrackedToken = Pick<Token, 'id' | 'kind' | 'name'>;
+
+/** The window of an entry not written yet: one frozen empty record shared by all, never written to. */
+const NO_WINDOW: Readonly<Record<string, string>> = Object.freeze({});
+/**
+ * No sightings since the last write: one empty map shared by all entries (read-only; `pendingOf` gives an
+ * entry a map of its own at its next sighting), so an idle entry does not keep two empty maps of its own.
+ */
+const NO_SIGHTINGS: ReadonlyMap<string, number> = new Map();
+
 interface Entry {
-  readonly token: Token;
+  readonly token: TrackedToken;
   /** Epoch ms of the last write (or of the stored last_used_at when first seen). */
   writtenAt: number;
-  /** Sightings not written yet: value → epoch ms last seen. */
-  ips: Map<string, number>;
-  userAgents: Map<string, number>;
+  /** Sightings not written yet: value → epoch ms last seen (NO_SIGHTINGS when none). */
+  ips: ReadonlyMap<string, number>;
+  userAgents: ReadonlyMap<string, number>;
   /** Used since the last write (last_used_at is due even with nothing new). */
   dirty: boolean;
   /** Epoch ms of the latest use noted. */
@@ -108,14 +119,15 @@ export function createTokenUsageTracker({ store, clock, policy, resolutionMs = U
       entries.delete(oldestId);
     }
     const entry: Entry = {
-      token,
+      // Not the token itself: an entry outlives the verify cache's copy by up to the reuse window (an hour by default).
+      token: { id: token.id, kind: token.kind, name: token.name },
       writtenAt: token.lastUsedAt === null ? 0 : Date.parse(token.lastUsedAt),
-      ips: new Map(),
-      userAgents: new Map(),
+      ips: NO_SIGHTINGS,
+      userAgents: NO_SIGHTINGS,
       dirty: false,
       usedAt: 0,
-      windowIps: {},
-      windowUserAgents: {},
+      windowIps: NO_WINDOW,
+      windowUserAgents: NO_WINDOW,
       flagged: token.reuseFlaggedAt !== null,
       writing: null,
       record: row === undefined ? null : usageRecordOf(token, row),
@@ -124,16 +136,25 @@ export function createTokenUsageTracker({ store, clock, policy, resolutionMs = U
     return entry;
   }
 
+  /** The entry's own map of pending sightings of one kind, made at the first since the last write. */
+  function pendingOf(entry: Entry, which: 'ips' | 'userAgents'): Map<string, number> {
+    const pending = entry[which];
+    if (pending !== NO_SIGHTINGS) return pending as Map<string, number>;
+    const own = new Map<string, number>();
+    entry[which] = own;
+    return own;
+  }
+
   /** Records a sighting; true when the value is new to this node's picture of the window. */
-  function sight(pending: Map<string, number>, stored: Readonly<Record<string, string>>, value: string | null, ms: number): boolean {
+  function sight(entry: Entry, which: 'ips' | 'userAgents', stored: Readonly<Record<string, string>>, value: string | null, ms: number): boolean {
     if (value === null) return false;
-    if (pending.has(value)) {
-      pending.set(value, ms);
+    if (entry[which].has(value)) {
+      pendingOf(entry, which).set(value, ms);
       return false;
     }
     const isNew = !Object.hasOwn(stored, value);
-    if (isNew && pending.size >= WINDOW_VALUES_KEPT) return false;
-    pending.set(value, ms);
+    if (isNew && entry[which].size >= WINDOW_VALUES_KEPT) return false;
+    pendingOf(entry, which).set(value, ms);
     return isNew;
   }
 
@@ -251,8 +272,8 @@ export function createTokenUsageTracker({ store, clock, policy, resolutionMs = U
       entry.writing = null;
       if (outcome !== null && 'error' in outcome) {
         // Keep the sightings (newer ones win) and retry on the next tick.
-        for (const [v, ms] of observed.ips) if (!entry.ips.has(v)) entry.ips.set(v, ms);
-        for (const [v, ms] of observed.userAgents) if (!entry.userAgents.has(v)) entry.userAgents.set(v, ms);
+        for (const [v, ms] of observed.ips) if (!entry.ips.has(v)) pendingOf(entry, 'ips').set(v, ms);
+        for (const [v, ms] of observed.userAgents) if (!entry.userAgents.has(v)) pendingOf(entry, 'userAgents').set(v, ms);
         entry.dirty = true;
         entry.writtenAt = item.previousWrite;
         // The write may or may not have committed: the next one reads the record.
@@ -282,15 +303,15 @@ export function createTokenUsageTracker({ store, clock, policy, resolutionMs = U
    */
   function write(entry: Entry, now: Date): void {
     queued.push({ entry, observed: { usedAt: entry.usedAt, ips: entry.ips, userAgents: entry.userAgents }, previousWrite: entry.writtenAt, at: now });
-    entry.ips = new Map();
-    entry.userAgents = new Map();
+    entry.ips = NO_SIGHTINGS;
+    entry.userAgents = NO_SIGHTINGS;
     entry.dirty = false;
     entry.writtenAt = now.getTime();
     entry.writing = scheduleBatch();
   }
 
   /** The event of the write that flags a token. */
-  function flagEvent(token: Token, merged: MergedUsage, now: Date): TokenEvent {
+  function flagEvent(token: TrackedToken, merged: MergedUsage, now: Date): TokenEvent {
     return {
       name: 'token.reuse_flagged',
       tokenId: token.id,
@@ -328,8 +349,8 @@ export function createTokenUsageTracker({ store, clock, policy, resolutionMs = U
       const ms = now.getTime();
       entry.dirty = true;
       entry.usedAt = Math.max(entry.usedAt, ms);
-      const newIp = sight(entry.ips, entry.windowIps, normaliseIp(context.ip), ms);
-      const newAgent = sight(entry.userAgents, entry.windowUserAgents, normaliseUserAgent(context.userAgent), ms);
+      const newIp = sight(entry, 'ips', entry.windowIps, normaliseIp(context.ip), ms);
+      const newAgent = sight(entry, 'userAgents', entry.windowUserAgents, normaliseUserAgent(context.userAgent), ms);
       if (entry.writing !== null) return;
       if (ms - entry.writtenAt >= resolutionMs || ((newIp || newAgent) && wouldTripReuse(entry, ms))) write(entry, now);
     },
@@ -350,6 +371,11 @@ export function createTokenUsageTracker({ store, clock, policy, resolutionMs = U
       const now = clock.now();
       for (const entry of entries.values()) if (entry.dirty && entry.writing === null) write(entry, now);
       await this.idle();
+    },
+
+    /** How many tokens are tracked now (at most maxEntries; tests). */
+    tracked(): number {
+      return entries.size;
     },
 
     /** Resolves when no write is in flight (tests; shutdown). */
