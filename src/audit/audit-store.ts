@@ -7,6 +7,7 @@
  */
 import { CompiledQuery, SqliteAdapter, sql, type Kysely } from 'kysely';
 import type { Database } from '../store/database.js';
+import { inRelaxedTransaction } from '../store/relaxed-commit.js';
 import { chain, type AuditRow, type UnchainedRow } from './audit-entry.js';
 
 /** Rows per INSERT statement: well under both dialects' bound-parameter limits (21 columns each). */
@@ -172,9 +173,14 @@ export function createAuditStore(db: Kysely<Database>) {
   }
 
   return {
-    /** Appends rows after the current head, in one transaction; returns them as stored. */
-    async append(rows: readonly UnchainedRow[]): Promise<AuditRow[]> {
+    /**
+     * Appends rows after the current head, in one transaction; returns them as stored. `relaxed`: the
+     * commit does not wait for the disk (request entries, unless LATCHKEY_AUDIT_REQUIRED; see
+     * src/store/relaxed-commit.ts): still atomic, and it survives a crash of the process.
+     */
+    async append(rows: readonly UnchainedRow[], { relaxed = false }: { relaxed?: boolean } = {}): Promise<AuditRow[]> {
       if (rows.length === 0) return [];
+      if (relaxed) return inRelaxedTransaction(db, (trx) => appendIn(trx, rows));
       return db.transaction().execute((trx) => appendIn(trx, rows));
     },
 

@@ -19,6 +19,8 @@ import type { AuditAppender, AuditRecord } from './audit-writer.js';
 /** What the worker is started with. */
 export interface AuditWorkerData {
   readonly location: DatabaseLocation;
+  /** LATCHKEY_AUDIT_REQUIRED: commits wait for the disk (see inThreadAppender). */
+  readonly durable?: boolean;
 }
 
 export type AuditWorkerRequest = { readonly id: number; readonly batch: readonly AuditRecord[] } | { readonly id: number; readonly close: true };
@@ -42,13 +44,15 @@ export function spawnAuditWorker(data: AuditWorkerData): Worker {
 
 export interface WorkerAppenderDeps {
   readonly location: DatabaseLocation;
+  /** LATCHKEY_AUDIT_REQUIRED: commits wait for the disk (see inThreadAppender). */
+  readonly durable?: boolean;
   /** How a worker is started (tests wrap it to reach the thread). */
   readonly spawn?: (data: AuditWorkerData) => Worker;
   readonly restartMs?: number;
   readonly now?: () => number;
 }
 
-export function createWorkerAppender({ location, spawn = spawnAuditWorker, restartMs = RESTART_MS, now = Date.now }: WorkerAppenderDeps): AuditAppender {
+export function createWorkerAppender({ location, durable = false, spawn = spawnAuditWorker, restartMs = RESTART_MS, now = Date.now }: WorkerAppenderDeps): AuditAppender {
   let worker: Worker | null = null;
   let pending: { id: number; resolve: () => void; reject: (e: Error) => void } | null = null;
   let nextId = 1;
@@ -76,7 +80,7 @@ export function createWorkerAppender({ location, spawn = spawnAuditWorker, resta
   }
 
   function start(): Worker {
-    const w = spawn({ location });
+    const w = spawn({ location, durable });
     w.unref();
     w.on('message', (reply: AuditWorkerReply) => {
       if (worker !== w || pending?.id !== reply.id) return;

@@ -14,7 +14,7 @@ import type { AuditWorkerData, AuditWorkerReply, AuditWorkerRequest } from './au
 import { enrichRecords } from './audit-writer.js';
 
 const port = parentPort!;
-const { location } = workerData as AuditWorkerData;
+const { location, durable = false } = workerData as AuditWorkerData;
 
 /** Opened at the first batch; a failed open is tried again at the next one. */
 let opening: Promise<{ db: Kysely<Database>; audit: AuditStore }> | null = null;
@@ -41,7 +41,7 @@ async function handle(message: AuditWorkerRequest): Promise<void> {
     return;
   }
   const { audit } = await open();
-  await audit.append(await enrichRecords(audit, message.batch));
+  await audit.append(await enrichRecords(audit, message.batch), { relaxed: !durable });
 }
 
 port.on('message', (message: AuditWorkerRequest) => {

@@ -59,11 +59,15 @@ export interface AuditAppender {
   close(): Promise<void>;
 }
 
-/** Today's work on the calling thread: look-ups, rows, one chained append transaction. */
-export function inThreadAppender(store: AuditStore): AuditAppender {
+/**
+ * Today's work on the calling thread: look-ups, rows, one chained append transaction. `durable`
+ * (LATCHKEY_AUDIT_REQUIRED): each commit waits for the disk; otherwise it does not (relaxed-commit.ts) —
+ * a power cut may lose the last batches written, as a crash loses the entries still queued.
+ */
+export function inThreadAppender(store: AuditStore, { durable = false }: { durable?: boolean } = {}): AuditAppender {
   return {
     async append(batch) {
-      await store.append(await enrichRecords(store, batch));
+      await store.append(await enrichRecords(store, batch), { relaxed: !durable });
     },
     async close() {},
   };

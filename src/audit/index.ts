@@ -33,7 +33,8 @@ export type AuditModule = ReturnType<typeof createAuditModule>;
 export function createAuditModule({ store, clock, namespaces, digester, maxQueue, flushMs, required, worker = true, onError, onWritten, onDropped }: AuditModuleDeps) {
   const auditStore = createAuditStore(store.db);
   const inMemory = store.location.kind === 'sqlite' && store.location.file === ':memory:';
-  const appender = worker && !inMemory ? createWorkerAppender({ location: store.location }) : inThreadAppender(auditStore);
+  const durable = required === true;
+  const appender = worker && !inMemory ? createWorkerAppender({ location: store.location, durable }) : inThreadAppender(auditStore, { durable });
   const writer = createAuditWriter({ store: auditStore, appender, maxQueue, flushMs, required, onError, onWritten, onDropped });
   return {
     writer,

@@ -1,6 +1,7 @@
 /** TokenUsageStore over Kysely (both dialects): usage records with compare-and-set, and the flagged-token listing. */
 import { CompiledQuery, SqliteAdapter, sql, type Kysely } from 'kysely';
 import type { Database } from './database.js';
+import { inRelaxedTransaction } from './relaxed-commit.js';
 import { insertOutboxEvents } from '../events/event-outbox.js';
 import { toToken } from './tokens.js';
 import { offsetOf } from '../kernel/page.js';
@@ -60,24 +61,12 @@ export function createTokenUsageStore(db: Kysely<Database>, onEventsCommitted: (
       if (sqlite) {
         // In-process: one transaction (one commit) of single-row compare-and-sets, each a few µs
         // (SQLite plans an UPDATE … FROM a long VALUES list far worse than the rows it touches), the
-        // statement compiled once. The commit is not flushed to disk (synchronous = normal, for this
-        // transaction only): it survives the process, and the next commit of anything else (synchronous
-        // as the store was opened) or a checkpoint flushes it; only a power loss or an OS crash before
-        // then loses it — usage whose stored copy may already lag its real use by USAGE_LAG_MS, written
-        // again at the next use. A write that flags a token (saveUsage, with its event) is flushed as usual.
-        await db.connection().execute(async (conn) => {
-          const [{ synchronous }] = (await sql<{ synchronous: number }>`pragma synchronous`.execute(conn)).rows as [{ synchronous: number }];
-          await sql`pragma synchronous = normal`.execute(conn);
-          try {
-            await conn.transaction().execute(async (trx) => {
-              for (const { tokenId, revision, merged } of writes) {
-                const [ips, windowIps, windowAgents] = json(merged);
-                const r = await trx.executeQuery(CompiledQuery.raw(SQLITE_SAVE_USAGE, [merged.lastUsedAt, ips, windowIps, windowAgents, revision + 1, tokenId, revision]));
-                if (Number(r.numAffectedRows ?? 0) > 0) saved.add(tokenId);
-              }
-            });
-          } finally {
-            await sql.raw(`pragma synchronous = ${Number(synchronous)}`).execute(conn);
+        // statement compiled once.
+        await inRelaxedTransaction(db, async (trx) => {
+          for (const { tokenId, revision, merged } of writes) {
+            const [ips, windowIps, windowAgents] = json(merged);
+            const r = await trx.executeQuery(CompiledQuery.raw(SQLITE_SAVE_USAGE, [merged.lastUsedAt, ips, windowIps, windowAgents, revision + 1, tokenId, revision]));
+            if (Number(r.numAffectedRows ?? 0) > 0) saved.add(tokenId);
           }
         });
         return saved;
