@@ -12,6 +12,8 @@ import { chain, type AuditRow, type UnchainedRow } from './audit-entry.js';
 
 /** Rows per INSERT statement: well under both dialects' bound-parameter limits (21 columns each). */
 const INSERT_CHUNK = 200;
+/** SQLite rows per INSERT of a batch, between which requests are served (about 1 ms of inserting each). */
+export const SQLITE_YIELD_CHUNK = 100;
 /** Rows per page of the verification walk. */
 const WALK_PAGE = 1000;
 
@@ -80,15 +82,19 @@ const POSTGRES_INSERT = `insert into audit_events (${COLUMNS.join(', ')}) select
 /**
  * The rows in as few statements as possible, their text written here rather than built by Kysely:
  * building the query from hundreds of row objects cost more than the database's insert itself.
- * SQLite: multi-row INSERTs of INSERT_CHUNK rows (statements prepared once per size). PostgreSQL: one
+ * SQLite: multi-row INSERTs of SQLITE_YIELD_CHUNK rows (statements prepared once per size). PostgreSQL: one
  * INSERT … SELECT FROM unnest of one array per column, whatever the number of rows — 20 parameters and
  * the same short text every time, where a multi-row INSERT made the server parse and plan thousands of
  * parameters for every chunk.
  */
 async function insertRows(trx: Kysely<Database>, rows: readonly AuditRow[]): Promise<void> {
   if (trx.getExecutor().adapter instanceof SqliteAdapter) {
-    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-      const chunk = rows.slice(i, i + INSERT_CHUNK);
+    for (let i = 0; i < rows.length; i += SQLITE_YIELD_CHUNK) {
+      // better-sqlite3 runs on the thread that serves requests: between chunks of a large batch, requests
+      // waiting to be served go first (the transaction keeps its connection meanwhile; other queries on it
+      // wait, cache hits need none), so a flush stalls them for one chunk's insert rather than the whole batch's.
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const chunk = rows.slice(i, i + SQLITE_YIELD_CHUNK);
       const parameters: unknown[] = [];
       for (const row of chunk) for (const column of COLUMNS) parameters.push(row[column]);
       await trx.executeQuery(CompiledQuery.raw(insertText(chunk.length, true), parameters));

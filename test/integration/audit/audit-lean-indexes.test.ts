@@ -161,6 +161,24 @@ describe.each(DIALECTS)('audit log indexes on %s', (dialect) => {
     expect(report.ok).toBe(true);
   });
 
+  it('a large batch lets waiting requests run between its inserts (SQLite), and nothing sees it half-written', async () => {
+    const before = Number((await store.db.selectFrom('audit_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    let ranBetween = false;
+    let seen: number | null = null;
+    const appended = audit.append(Array.from({ length: 500 }, (_, i) => entry(950 + (i % 4))));
+    // Scheduled after the append started: with the append's yields it runs before the append ends.
+    setImmediate(() => {
+      ranBetween = true;
+      // A query meanwhile waits for the batch's transaction and sees it whole.
+      void store.db.selectFrom('audit_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow().then((r) => (seen = Number(r.n)));
+    });
+    await appended;
+    if (dialect === 'sqlite') expect(ranBetween).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(seen === null || seen === before || seen === before + 500).toBe(true);
+    if (dialect === 'sqlite') expect(seen).toBe(before + 500);
+  });
+
   it('the migration carries the pairs of entries written before it', async () => {
     const migration = createAuditLeanIndexes(dialect === 'sqlite' ? sqliteTraits : postgresTraits);
     await migration.down(store.db);
