@@ -194,16 +194,16 @@ describe('the verify cache (issue 13: one query a miss, a bound in bytes)', () =
     expect(calls.withUser).toBe(before + 1);
   });
 
-  /** `counting`, with the first `heldCount` look-ups held until `release` is called. */
-  function gated(heldCount = 1) {
+  /** `counting`, with the first look-up held until `release` is called. */
+  function gated() {
     const { spied, calls } = counting();
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    let held_ = 0;
+    let first = true;
     const inner = spied.tokens.findByDigestsWithUser;
     const held = { ...spied, tokens: { ...spied.tokens, findByDigestsWithUser: async (d: readonly string[]) => {
       const result = inner(d);
-      if (held_ < heldCount) { held_++; await gate; }
+      if (first) { first = false; await gate; }
       return result;
     } } } as Store;
     return { held, calls, release };
@@ -211,7 +211,7 @@ describe('the verify cache (issue 13: one query a miss, a bound in bytes)', () =
 
   it('misses arriving while a look-up runs share the next query, each answered with its own token and user', async () => {
     const { held, calls, release } = gated();
-    const verifier = createTokenVerifier({ store: held, digester, clock, cacheMs: 1000, maxLookUpsInFlight: 1 });
+    const verifier = createTokenVerifier({ store: held, digester, clock, cacheMs: 1000 });
     for (const name of ['ann', 'bob', 'cid', 'dee']) await personal(`glpat-batch-${name}`, name);
     const first = verifier.verify('glpat-batch-ann');
     await new Promise((resolve) => setImmediate(resolve)); // the first look-up is under way (held)
@@ -221,29 +221,6 @@ describe('the verify cache (issue 13: one query a miss, a bound in bytes)', () =
     expect(results.map((r) => (r.ok ? r.user?.username : r.reason))).toEqual(['ann', 'bob', 'cid', 'cid', 'dee', 'unknown']);
     // One query for ann, then one for the four other digests (cid asked twice, read once).
     expect(calls.digests).toEqual([1, 4]);
-  });
-
-  it('runs at most maxLookUpsInFlight look-ups at once; the misses behind them share the next query', async () => {
-    const { held, calls, release } = gated(2);
-    const verifier = createTokenVerifier({ store: held, digester, clock, cacheMs: 1000, maxLookUpsInFlight: 2 });
-    for (const name of ['ann', 'bob', 'cid', 'dee', 'eve']) await personal(`glpat-flight-${name}`, name);
-    const settle = () => new Promise((resolve) => setImmediate(resolve));
-    const ann = verifier.verify('glpat-flight-ann');
-    await settle();
-    // A second look-up starts while the first is held; the misses after it wait for one of them.
-    const bob = verifier.verify('glpat-flight-bob');
-    await settle();
-    const rest = ['cid', 'dee', 'eve', 'ann'].map((name) => verifier.verify(`glpat-flight-${name}`));
-    await settle();
-    expect(calls.digests).toEqual([1, 1]);
-    release();
-    const results = await Promise.all([ann, bob, ...rest]);
-    expect(results.map((r) => (r.ok ? r.user?.username : r.reason))).toEqual(['ann', 'bob', 'cid', 'dee', 'eve', 'ann']);
-    // ann's second miss was not cached yet when asked (its look-up was held): read again with the others.
-    expect(calls.digests).toEqual([1, 1, 4]);
-    // Each waiter got its own token: a later miss of a cached one reads nothing.
-    await verifier.verify('glpat-flight-eve');
-    expect(calls.withUser).toBe(3);
   });
 
   it('an entry read while its revocation was published is answered but not cached', async () => {

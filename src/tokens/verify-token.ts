@@ -7,7 +7,7 @@
  * The cache keeps a verified token for `cacheMs` (default 1 s), bounded by `maxBytes` (an estimate of each
  * entry's heap size: LATCHKEY_VERIFY_CACHE_BYTES, default 32 MiB) and `maxEntries`; the oldest entries go
  * first. A miss costs one query that returns the token and its user together (one round trip on
- * PostgreSQL); up to two such queries run at once, and the misses arriving while they do share the next one. A revocation published on the
+ * PostgreSQL), and misses arriving while one is read share the next query. A revocation published on the
  * revocation feed drops it at once — on every node when the feed is broadcast (revocation-broadcast.ts)
  * — and so does a change to its user (blocked, unblocked, admin flag); `cacheMs` bounds how stale an
  * entry can be if a message is lost.
@@ -75,12 +75,6 @@ export function estimateEntryBytes(digest: string, token: Token & { digest: stri
   return bytes;
 }
 
-/**
- * Look-up queries run at once by default: with one, a PostgreSQL round trip and the handling of its
- * answers alternate and the process waits idle between them; more than a few only splits the batches.
- */
-export const DEFAULT_LOOKUPS_IN_FLIGHT = 2;
-
 export interface TokenVerifierDeps {
   store: Store;
   digester: TokenDigester;
@@ -88,8 +82,6 @@ export interface TokenVerifierDeps {
   cacheMs: number;
   /** Bound on cached entries; the oldest go first. */
   maxEntries?: number;
-  /** Look-up queries (batches of misses) run at once; default 2 (see DEFAULT_LOOKUPS_IN_FLIGHT). */
-  maxLookUpsInFlight?: number;
   /** Bound on the cache's estimated heap bytes (estimateEntryBytes); the oldest go first. */
   maxBytes?: number;
   /** Revoked ids to drop from the cache, and resyncs that drop everything (revocation-feed.ts). */
@@ -109,7 +101,7 @@ const MAX_SECRET_LENGTH = 256;
 
 export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
 
-export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntries = 100_000, maxLookUpsInFlight = DEFAULT_LOOKUPS_IN_FLIGHT, maxBytes = DEFAULT_VERIFY_CACHE_BYTES, revocations, onRotatedSecretPresented, usage }: TokenVerifierDeps) {
+export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntries = 100_000, maxBytes = DEFAULT_VERIFY_CACHE_BYTES, revocations, onRotatedSecretPresented, usage }: TokenVerifierDeps) {
   const cache = new Map<string, CacheEntry>();
   const digestById = new Map<number, string>();
   let cachedBytes = 0;
@@ -117,45 +109,37 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
   let invalidations = 0;
 
   /**
-   * Cache misses coalesced (group commit): a miss goes at once while fewer than `maxLookUpsInFlight`
-   * look-ups run; those that arrive while that many run wait for the first to finish and then go
-   * together in one query. On PostgreSQL a burst of distinct tokens costs one round trip per batch, and
-   * the next batch is read while the previous one's answers are handled instead of after them.
+   * Cache misses coalesced (group commit): the first goes at once; those that arrive while a look-up
+   * runs wait for it and then go together in one query, so a burst of distinct tokens costs one round
+   * trip per batch instead of one per request.
    */
   type Found = TokenWithUser | null;
   let waiting = new Map<string, { resolve: (found: Found) => void; reject: (error: unknown) => void }[]>();
-  let lookUpsInFlight = 0;
-  let lookUpQueued = false;
+  let lookingUp = false;
 
   function lookUp(digest: string): Promise<Found> {
     return new Promise((resolve, reject) => {
       const waiters = waiting.get(digest);
       if (waiters) waiters.push({ resolve, reject });
       else waiting.set(digest, [{ resolve, reject }]);
-      queueLookUps();
+      if (!lookingUp) {
+        lookingUp = true;
+        queueMicrotask(runLookUps);
+      }
     });
   }
 
-  function queueLookUps(): void {
-    if (lookUpQueued || lookUpsInFlight >= maxLookUpsInFlight || waiting.size === 0) return;
-    lookUpQueued = true;
-    queueMicrotask(runLookUps);
-  }
-
   async function runLookUps(): Promise<void> {
-    lookUpQueued = false;
     const batch = waiting;
     waiting = new Map();
-    lookUpsInFlight++;
     try {
       const found = await store.tokens.findByDigestsWithUser([...batch.keys()]);
       for (const [digest, waiters] of batch) for (const w of waiters) w.resolve(found.get(digest) ?? null);
     } catch (error) {
       for (const waiters of batch.values()) for (const w of waiters) w.reject(error);
-    } finally {
-      lookUpsInFlight--;
     }
-    queueLookUps();
+    if (waiting.size > 0) queueMicrotask(runLookUps);
+    else lookingUp = false;
   }
 
   function drop(digest: string): void {
