@@ -34,6 +34,7 @@ import { scheduleUpstreamSync } from '../upstreams/sync-schedule.js';
 import { CliInputError } from './token-format.js';
 import { registerUserCommands, terminalSecretPrompt } from './user-commands.js';
 import { USAGE_FLUSH_INTERVAL_MS } from '../tokens/token-usage-tracker.js';
+import { startWalCheckpointer } from '../store/wal-checkpointer.js';
 
 export interface CliIo {
   print(text: string): void;
@@ -160,6 +161,12 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       resumeRotations();
       const rotationTick = setInterval(resumeRotations, Math.min(15_000, cfg.rotation.leaseMs / 2));
       rotationTick.unref();
+      // A file SQLite store: WAL checkpoints in a thread of their own, not in a commit on this one.
+      const location = app.store.location;
+      const checkpointer =
+        location.kind === 'sqlite' && location.file !== ':memory:'
+          ? await startWalCheckpointer({ db: app.store.db, file: location.file, onError: (e) => app.http.log.warn({ err: { message: e.message } }, 'WAL checkpointer') })
+          : null;
       if (cfg.smtpUrl === null) app.http.log.info('mail is disabled (LATCHKEY_SMTP_URL is not set): expiry notices are recorded and published as events, not e-mailed');
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
@@ -174,6 +181,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       await stopWebhooks();
       await stopRelay();
       await stopUsage();
+      await checkpointer?.stop();
       await app.close();
     });
 
