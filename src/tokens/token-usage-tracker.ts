@@ -362,6 +362,9 @@ export function createTokenUsageTracker({ store, clock, policy, resolutionMs = U
       for (const [id, entry] of entries) {
         if (isDue(entry, ms)) write(entry, now);
         else if (!entry.dirty && entry.writing === null && ms - entry.writtenAt > Math.max(resolutionMs, policy.windowMs)) entries.delete(id);
+        // Not used since a write a throttle period ago: its record is let go (read again at its next
+        // write) instead of being kept as long as the entry, for the reuse window.
+        else if (!entry.dirty && entry.writing === null && entry.record !== null && ms - entry.writtenAt >= resolutionMs) entry.record = null;
       }
       await this.idle();
     },

@@ -139,6 +139,18 @@ describe.each(DIALECTS)('batched token usage writes on %s', (dialect) => {
     expect(reads).toEqual([1]);
     expect((await store.tokens.findById(a!.token.id))!.lastUsedIps).toEqual(['10.0.0.4', '198.51.100.9', '10.0.0.3', '10.0.0.1']);
     expect((await store.tokens.findById(b!.token.id))).toMatchObject({ lastUsedAt: '2026-12-03T10:02:00.000Z', lastUsedIps: ['10.0.0.2'] });
+
+    // Unused for a throttle period, a flush lets a's record go: its next write reads it first, unless
+    // the use comes with the row (a cache miss, as above); here it comes from the cache (no row).
+    clock.advance(30_000);
+    await use(b!.secret, '10.0.0.2');
+    clock.advance(30_000);
+    await tracker.flushDue(); // b used since its write: written from its record; a idle: record dropped
+    expect(reads).toEqual([1]);
+    tracker.note(a!.token, { ip: '10.0.0.5', userAgent: 'x' }, clock.now());
+    await tracker.idle();
+    expect(reads).toEqual([1, 1]);
+    expect((await store.tokens.findById(a!.token.id))!.lastUsedIps).toEqual(['10.0.0.5', '10.0.0.4', '198.51.100.9', '10.0.0.3', '10.0.0.1']);
   });
 
   it('a row another node wrote after the read loses the race in the batch, is read again and merged', async () => {
