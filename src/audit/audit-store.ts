@@ -10,7 +10,7 @@ import type { Database } from '../store/database.js';
 import { inRelaxedTransaction } from '../store/relaxed-commit.js';
 import { chain, type AuditRow, type UnchainedRow } from './audit-entry.js';
 
-/** Rows per INSERT statement: well under both dialects' bound-parameter limits (21 columns each). */
+/** Rows per statement of the token-hash pairs: well under both dialects' bound-parameter limits. */
 const INSERT_CHUNK = 200;
 /** SQLite rows per INSERT of a batch, between which requests are served (about 1 ms of inserting each). */
 export const SQLITE_YIELD_CHUNK = 100;
@@ -61,16 +61,14 @@ const COLUMNS = [
   'status', 'user_agent', 'ip', 'project_id', 'group_id', 'group_path', 'data', 'prev_hash', 'hash',
 ] as const satisfies readonly (keyof AuditRow)[];
 
-/** The INSERT text for `n` rows, per dialect (kept: batches come in a few sizes). */
-const insertTexts = new Map<string, string>();
-function insertText(n: number, sqlite: boolean): string {
-  const key = `${sqlite ? 's' : 'p'}${n}`;
-  let text = insertTexts.get(key);
+/** SQLite's INSERT text for `n` rows (kept: batches come in a few sizes, at most SQLITE_YIELD_CHUNK rows). */
+const insertTexts = new Map<number, string>();
+function insertText(n: number): string {
+  let text = insertTexts.get(n);
   if (text === undefined) {
-    let k = 0;
-    const row = () => `(${COLUMNS.map(() => (sqlite ? '?' : `$${++k}`)).join(', ')})`;
-    text = `insert into audit_events (${COLUMNS.join(', ')}) values ${Array.from({ length: n }, row).join(', ')}`;
-    if (insertTexts.size < 2 * INSERT_CHUNK) insertTexts.set(key, text);
+    const row = `(${COLUMNS.map(() => '?').join(', ')})`;
+    text = `insert into audit_events (${COLUMNS.join(', ')}) values ${Array.from({ length: n }, () => row).join(', ')}`;
+    insertTexts.set(n, text);
   }
   return text;
 }
@@ -97,7 +95,7 @@ async function insertRows(trx: Kysely<Database>, rows: readonly AuditRow[]): Pro
       const chunk = rows.slice(i, i + SQLITE_YIELD_CHUNK);
       const parameters: unknown[] = [];
       for (const row of chunk) for (const column of COLUMNS) parameters.push(row[column]);
-      await trx.executeQuery(CompiledQuery.raw(insertText(chunk.length, true), parameters));
+      await trx.executeQuery(CompiledQuery.raw(insertText(chunk.length), parameters));
     }
     return;
   }
