@@ -466,7 +466,7 @@ export interface App {
 
 export async function buildApp(config: Config, overrides: Overrides = {}): Promise<App> {
   const built = await buildServices(config, overrides);
-  const http = await buildHttp({ services: built.services, store: built.store, clock: built.clock, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, metricsToken: config.metricsToken, logLevel: config.logLevel, logStream: overrides.logStream, rateLimit: config.rateLimit });
+  const http = await buildHttp({ services: built.services, store: built.store, clock: built.clock, publicUrl: config.publicUrl, bodyLimit: config.bodyLimit, metricsToken: config.metricsToken, logLevel: config.logLevel, logStream: overrides.logStream, rateLimit: config.rateLimit, fastLane: config.fastLane });
   return {
     services: built.services,
     store: built.store,

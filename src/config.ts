@@ -81,6 +81,8 @@ export interface Config {
   readonly auditRequired: boolean;
   /** `LATCHKEY_AUDIT_WORKER` (default off: measured, it costs ~150 MB of RSS and gains no throughput on 2 cores): write audit batches in a worker thread (never for `sqlite::memory:`). */
   readonly auditWorker: boolean;
+  /** `LATCHKEY_FAST_LANE` (default on): cached successes of the hot paths answered in front of Fastify (http/fast-lane.ts). */
+  readonly fastLane: boolean;
   /** `LATCHKEY_PACKAGES_DIR`: where generic package files are stored, default `<dataDir>/packages`. */
   readonly packagesDir: string;
   /** `LATCHKEY_PACKAGE_MAX_BYTES`: the largest generic package file accepted (default 5 GiB, GitLab's default). */
@@ -313,6 +315,7 @@ export function loadConfig(env: Env = process.env): Config {
     auditFlushMs: integer(env, 'LATCHKEY_AUDIT_FLUSH_MS', 1000, 10, 60_000),
     auditRequired: boolean(env, 'LATCHKEY_AUDIT_REQUIRED', false),
     auditWorker: onOff(env, 'LATCHKEY_AUDIT_WORKER', false),
+    fastLane: onOff(env, 'LATCHKEY_FAST_LANE', true),
     session: Object.freeze({
       idleTimeoutMs: duration(env, 'LATCHKEY_SESSION_IDLE_TIMEOUT', 3600, 60, 30 * 86_400) * 1000,
       absoluteTimeoutMs: duration(env, 'LATCHKEY_SESSION_MAX_LIFETIME', 12 * 3600, 60, 90 * 86_400) * 1000,

@@ -269,6 +269,11 @@ export function createAuditWriter({ store, appender = inThreadAppender(store), m
       return new Promise<void>((resolve) => waiters.push(resolve));
     },
 
+    /** Whether `admit()` would let a request through at once (no side effect: the HTTP fast lane asks). */
+    get admitsNow(): boolean {
+      return failing || (queue.length < maxQueue && waiters.length === 0);
+    },
+
     /** LATCHKEY_AUDIT_REQUIRED and entries cannot be written now: requests must be refused. */
     get refusing(): boolean {
       return required && failing;

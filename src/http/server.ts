@@ -3,6 +3,7 @@
  * authentication and the explicit list of resource routes. Building is separate from listening so
  * tests use `inject` without a socket.
  */
+import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { Clock } from '../kernel/clock.js';
@@ -47,6 +48,7 @@ import { registerRotationRoutes } from './routes/rotations.js';
 import { registerCalendarRoutes } from './routes/calendar.js';
 import { registerAuthorizedApplicationRoutes } from './routes/authorized-applications.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
+import { createFastLane, type FastLane } from './fast-lane.js';
 import { registerWebUi } from '../web/web-ui.js';
 import { redactPath, redactTokens } from '../tokens/token-redaction.js';
 
@@ -63,7 +65,12 @@ export interface HttpOptions {
   logStream?: { write(line: string): void };
   /** Requests per minute per token and per client IP without one (0 = no limit). */
   rateLimit: { authenticatedPerMinute: number; unauthenticatedPerMinute: number };
+  /** LATCHKEY_FAST_LANE (default on): cached successes of the hot protocol paths answered in front of Fastify (fast-lane.ts). */
+  fastLane?: boolean;
 }
+
+/** Log levels at which Fastify writes a line per request ("incoming request", "request completed"). */
+const REQUEST_LOG_LEVELS = new Set(['trace', 'debug', 'info']);
 
 // Never log credentials: these headers are dropped from request logs.
 const REDACT = ['req.headers.authorization', 'req.headers["private-token"]', 'req.headers["deploy-token"]', 'req.headers["job-token"]', 'req.headers.cookie'];
@@ -83,7 +90,20 @@ function redactingStream(destination: { write(line: string): void }): { write(li
 }
 
 export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> {
+  // Set once the routes exist; until then (and when it declines) every request goes to Fastify.
+  let lane: FastLane = () => false;
   const app = Fastify({
+    // Fastify's own HTTP/1 server, as it would make it, with the fast lane in front of its handler.
+    serverFactory: (handler, opts) => {
+      const server = createServer(opts.http ?? {}, (req, res) => {
+        if (!lane(req, res)) handler(req, res);
+      });
+      // Fastify has filled in its defaults by now (72 s keep-alive, no request or connection timeout).
+      server.keepAliveTimeout = Number(opts.keepAliveTimeout);
+      server.requestTimeout = Number(opts.requestTimeout);
+      server.setTimeout(Number(opts.connectionTimeout));
+      return server;
+    },
     logger:
       options.logLevel === 'silent'
         ? false
@@ -196,6 +216,15 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
     },
     { prefix: '/api/v4' },
   );
+  lane = createFastLane({
+    verifier: options.services.verifier,
+    gitAccess: options.services.gitAccess,
+    writer: options.services.auditWriter,
+    clock: options.clock,
+    httpRequests,
+    publicUrl: options.publicUrl,
+    active: options.fastLane !== false && !REQUEST_LOG_LEVELS.has(options.logLevel) && options.rateLimit.authenticatedPerMinute === 0 && options.rateLimit.unauthenticatedPerMinute === 0,
+  });
   // The web UI for people (src/web): pages at GitLab's URLs, calling the same services.
   await registerWebUi(app, {
     services: options.services,

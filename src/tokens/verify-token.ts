@@ -252,6 +252,25 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
       return afterJudging(judge(entry, now), now, context, found.usage);
     },
 
+    /**
+     * The fast lane's verification (http/fast-lane.ts): a token the cache holds, still fresh, that works
+     * and that `accepts` takes (the lane's own checks: username, scope, a cached protocol decision). Then
+     * its usage is noted exactly as `verify` notes it, and the answer is the token and its user. Anything
+     * else — not cached, stale, refused, not accepted — is null with no side effect at all, and the caller
+     * takes the full path (`verify`), which then does everything once.
+     */
+    verifyCached(secret: string, context: VerifyContext, accepts: (token: Token, user: User | null) => boolean): { token: Token; user: User | null } | null {
+      if (secret.length === 0 || secret.length > MAX_SECRET_LENGTH) return null;
+      const cached = cache.get(digester.digest(secret));
+      if (cached === undefined) return null;
+      const now = clock.now();
+      if (cached.until <= now.getTime()) return null;
+      const result = judge(cached, now);
+      if (!result.ok || !accepts(result.token, result.user)) return null;
+      usage?.note(result.token, context, now);
+      return result;
+    },
+
     /** What the cache holds now: entries and their estimated bytes (tests, metrics). */
     cacheSize(): { entries: number; bytes: number } {
       return { entries: cache.size, bytes: cachedBytes };

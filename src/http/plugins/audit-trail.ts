@@ -13,6 +13,7 @@
 import type { FastifyContextConfig, FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditRecord, AuditWriter } from '../../audit/audit-writer.js';
 import type { Clock } from '../../kernel/clock.js';
+import type { User } from '../../namespaces/namespace.js';
 import type { Token } from '../../tokens/token.js';
 
 declare module 'fastify' {
@@ -29,7 +30,7 @@ const unrecorded = (request: FastifyRequest, config: FastifyContextConfig | unde
  * `clock.now().toISOString()` for every entry, formatted once per millisecond: under load several
  * requests end in the same one, and formatting is most of what the hook spent.
  */
-function isoTimes(clock: Clock): () => string {
+export function isoTimes(clock: Clock): () => string {
   let lastMs = Number.NaN;
   let lastIso = '';
   return () => {
@@ -41,6 +42,18 @@ function isoTimes(clock: Clock): () => string {
     }
     return lastIso;
   };
+}
+
+/** Who acted: the authenticated user (or bot), else a deploy token by its username; null when nobody authenticated. */
+export function auditActor(user: User | null, authToken: Token | null): AuditRecord['actor'] {
+  if (user) return { type: user.botKind ? 'bot' : 'user', id: user.id, name: user.username };
+  if (authToken?.kind === 'deploy') return { type: 'deploy_token', id: null, name: authToken.username ?? `deploy-token-${authToken.id}` };
+  return null;
+}
+
+/** A request with an impersonation token acts as its user; the entry says which admin issued it. */
+export function withImpersonation(entry: AuditRecord, token: Token | null): AuditRecord {
+  return token?.impersonation ? { ...entry, data: { impersonation: true, impersonated_by_id: token.createdBy } } : entry;
 }
 
 export function registerAuditTrail(app: FastifyInstance, { writer, clock }: { writer: Pick<AuditWriter, 'record' | 'admit' | 'refusing'>; clock: Clock }): void {
@@ -59,14 +72,9 @@ export function registerAuditTrail(app: FastifyInstance, { writer, clock }: { wr
   app.addHook('onResponse', (request, reply, done) => {
     const { config, url: routeUrl } = request.routeOptions;
     if (unrecorded(request, config)) return done();
-    const user = request.actor;
     const authToken = request.authToken;
     const token = authToken ?? request.presentedToken;
-    const actor = user
-      ? { type: user.botKind ? ('bot' as const) : ('user' as const), id: user.id, name: user.username }
-      : authToken?.kind === 'deploy'
-        ? { type: 'deploy_token' as const, id: null, name: authToken.username ?? `deploy-token-${authToken.id}` }
-        : null;
+    const actor = auditActor(request.actor, authToken);
     const url = request.url;
     const query = url.indexOf('?');
     // A push: the path and user agent are redacted by the writer (src/audit/audit-writer.ts).
@@ -84,8 +92,7 @@ export function registerAuditTrail(app: FastifyInstance, { writer, clock }: { wr
       // request.clientIp (rate-limit branch); otherwise the socket's.
       ip: request.clientIp ?? request.ip,
     };
-    // A request with an impersonation token acts as its user; the entry says which admin issued it.
-    writer.record(token?.impersonation ? { ...entry, data: { impersonation: true, impersonated_by_id: token.createdBy } } : entry);
+    writer.record(withImpersonation(entry, token));
     done();
   });
 }

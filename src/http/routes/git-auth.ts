@@ -12,7 +12,7 @@
  */
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { GitAccess, GitRefusal } from '../../protocols/git/git-access.js';
+import type { GitAccess, GitAccessOutcome, GitRefusal } from '../../protocols/git/git-access.js';
 
 export const GIT_AUTH_PATH = '/latchkey/git/auth';
 export const GIT_REALM = 'Latchkey';
@@ -32,17 +32,22 @@ const header = (request: FastifyRequest, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v;
 };
 
-/** The client's address as nginx saw it; trusted only here, where nginx is the only expected caller. */
-function clientIp(request: FastifyRequest): string {
-  const real = header(request, 'x-real-ip')?.trim();
-  return real && isIP(real) ? real : request.ip;
+/** The client's address as nginx saw it (`X-Real-IP`); trusted only here, where nginx is the only expected caller. */
+export function gitClientIp(realIp: string | string[] | undefined, socketIp: string): string {
+  const real = (Array.isArray(realIp) ? realIp[0] : realIp)?.trim();
+  return real && isIP(real) ? real : socketIp;
+}
+
+/** The body of an allowed answer (the user is also in `X-Latchkey-User`). */
+export function gitAllowedBody(result: Extract<GitAccessOutcome, { outcome: 'allowed' }>): { username: string; project: string; operation: 'fetch' | 'push' } {
+  return { username: result.remoteUser, project: result.project.pathWithNamespace, operation: result.operation === 'read' ? 'fetch' : 'push' };
 }
 
 export function registerGitAuthRoute(app: FastifyInstance, gitAccess: GitAccess): void {
   // Counted when answered ('after-handler'): the handler verifies the credential; anonymous tries
   // count against the git client's address as nginx reports it, not against nginx's.
   app.get(GIT_AUTH_PATH, { config: { public: true, rateLimit: 'after-handler' }, schema: { hide: true } }, async (request, reply) => {
-    request.clientIp = clientIp(request);
+    request.clientIp = gitClientIp(request.headers['x-real-ip'], request.ip);
     const originalUri = header(request, 'x-original-uri');
     const originalMethod = header(request, 'x-original-method');
     if (!originalUri) return reply.status(400).send({ error: 'X-Original-URI header is missing' });
@@ -66,7 +71,7 @@ export function registerGitAuthRoute(app: FastifyInstance, gitAccess: GitAccess)
       case 'allowed':
         return reply
           .header('x-latchkey-user', result.remoteUser)
-          .send({ username: result.remoteUser, project: result.project.pathWithNamespace, operation: result.operation === 'read' ? 'fetch' : 'push' });
+          .send(gitAllowedBody(result));
       case 'unauthenticated':
         return reply.status(401).header('www-authenticate', `Basic realm="${GIT_REALM}"`).send(DENIED);
       case 'forbidden':
