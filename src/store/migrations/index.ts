@@ -37,6 +37,7 @@ import { createOauthApplicationGroupOwner } from './2026-12-03T2000-oauth-applic
 import { createOauthGrantExpiry } from './2026-12-03T2300-oauth-grant-expiry.js';
 import { createAuditLeanIndexes } from './2026-12-04T0500-audit-lean-indexes.js';
 import { createAuditGroupPathIndex } from './2026-12-04T0501-audit-group-path-index.js';
+import { createTokensUsageRoom } from './2026-12-04T0600-tokens-usage-room.js';
 import { createRotationTasks } from './2026-12-04T0400-rotation-tasks.js';
 import { createRotationPolicies } from './2026-12-04T0300-rotation-policies.js';
 import { createRotationJobs } from './2026-12-04T0100-rotation-jobs.js';
@@ -78,6 +79,7 @@ export function migrationProvider(traits: DialectTraits): MigrationProvider {
     '2026-12-04T0200-upstream-rotated-tokens': createUpstreamRotatedTokens(traits),
     '2026-12-04T0500-audit-lean-indexes': createAuditLeanIndexes(traits),
     '2026-12-04T0501-audit-group-path-index': createAuditGroupPathIndex(traits),
+    '2026-12-04T0600-tokens-usage-room': createTokensUsageRoom(traits),
   };
   return { getMigrations: async () => migrations };
 }
