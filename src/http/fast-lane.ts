@@ -1,20 +1,23 @@
 /**
  * The fast lane: the requests automation repeats all day, answered in front of Fastify when everything
  * the answer needs is already in memory — the token in the verify cache and, for git, the decision in the
- * decision cache. It makes exactly the answer, audit entry and metrics sample the Fastify route would have
- * made (test/integration/http/fast-lane.test.ts compares the two request for request), without the
- * router, the hook chain, the request and reply objects and the serializer, which cost more than the
- * verification itself (README "Benchmarks").
+ * decision cache, for the registry, the JWT in the issued-JWT cache. It makes exactly the answer, audit
+ * entry and metrics sample the Fastify route would have made (test/integration/http/fast-lane.test.ts
+ * compares the two request for request), without the router, the hook chain, the request and reply
+ * objects and the serializer, which cost more than the verification itself (README "Benchmarks").
  *
  * It is a lane, not a second implementation: it answers only the success it can prove from the caches and
  * hands everything else to Fastify untouched — a cache miss, any refusal, an unusual credential (Basic on
- * the API, `Deploy-Token:`), a query string, a HEAD, a missing `Host`. Before it hands a request over it
- * has had no side effect (verifyCached/checkCached note usage only on success), so Fastify does
- * everything once.
+ * the API, `Deploy-Token:`, none on the registry), a query string it does not read as Fastify would (any
+ * on the API), a HEAD, a malformed `Host` (or none where the answer names it). Before it hands a request
+ * over it has had no side effect (verifyCached/checkCached/issueCached note usage only on success), so
+ * Fastify does everything once.
  *
  * Served here:
  * - `GET /api/v4/user` with `PRIVATE-TOKEN:` or `Authorization: Bearer` (routes/users.ts);
- * - `GET /api/v4/latchkey/git/auth`, nginx's `auth_request`, allowed (routes/git-auth.ts).
+ * - `GET /api/v4/latchkey/git/auth`, nginx's `auth_request`, allowed (routes/git-auth.ts);
+ * - `GET /jwt/auth?service=…&scope=…` with HTTP Basic, the registry token service, when the issued-JWT
+ *   cache already holds the JWT it would hand back (routes/registry-auth.ts).
  *
  * Off (`active: false`, every request to Fastify) when Fastify's per-request log lines are on (level
  * `info` or below) or a rate limit is set: those answers carry what only the hook chain makes.
@@ -22,20 +25,24 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AuditRecord, AuditWriter } from '../audit/audit-writer.js';
-import { readApiCredential } from '../auth/credentials.js';
+import { readApiCredential, readBasic } from '../auth/credentials.js';
 import { decideApiScope } from '../auth/api-scopes.js';
 import type { Clock } from '../kernel/clock.js';
 import type { User } from '../namespaces/namespace.js';
 import type { GitAccess } from '../protocols/git/git-access.js';
+import type { IssuedToken, RegistryTokenService } from '../protocols/registry/registry-token-service.js';
 import type { Token } from '../tokens/token.js';
 import type { TokenVerifier } from '../tokens/verify-token.js';
 import { auditActor, isoTimes, withImpersonation } from './plugins/audit-trail.js';
 import { presentUser } from './presenters.js';
 import { gitAllowedBody, gitClientIp, GIT_AUTH_PATH } from './routes/git-auth.js';
+import { registryGetBody, REGISTRY_NO_STORE } from './routes/registry-auth.js';
+import { validHost } from './strict-input.js';
 
 export interface FastLaneDeps {
   verifier: Pick<TokenVerifier, 'verifyCached'>;
   gitAccess: Pick<GitAccess, 'checkCached'>;
+  registry: Pick<RegistryTokenService, 'issueCached'>;
   writer: Pick<AuditWriter, 'record' | 'admitsNow' | 'refusing'>;
   clock: Clock;
   /** `latchkey_http_requests_total`, as the onResponse hook counts (http/server.ts). */
@@ -51,12 +58,48 @@ export type FastLane = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 const USER_ROUTE = '/api/v4/user';
 const GIT_ROUTE = `/api/v4${GIT_AUTH_PATH}`;
+const REGISTRY_ROUTE = '/jwt/auth';
+const REGISTRY_QUERY = `${REGISTRY_ROUTE}?`;
+/** A query key fast-querystring takes as written (no `%` to decode, no `+` to turn into a space). */
+const PLAIN_KEY = /^[A-Za-z0-9_.-]+$/;
+/** Host headers found valid (strict-input.ts refuses the others with a 400 before any route). */
+const KNOWN_HOSTS_MAX = 64;
 
 const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
 
+/**
+ * `service` and the `scope`s of a `/jwt/auth` query string as Fastify's parser (fast-querystring, in
+ * find-my-way) reads them, for the shapes where that reading is plain: `key=value` pairs with plain keys,
+ * values without `+` (a space to it) or a second `=`, percent-escapes that decode as UTF-8, and no NUL
+ * (strict-input.ts refuses a query value with one). Null for anything else, which Fastify reads itself.
+ */
+export function readRegistryQuery(query: string): { service: string | null; scopes: string[] } | null {
+  let service: string | null = null;
+  const scopes: string[] = [];
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) return null;
+    const key = pair.slice(0, eq);
+    let value = pair.slice(eq + 1);
+    if (!PLAIN_KEY.test(key) || value.includes('+') || value.includes('=')) return null;
+    if (value.includes('%')) {
+      try {
+        value = decodeURIComponent(value);
+      } catch {
+        return null;
+      }
+    }
+    if (value.includes('\u0000')) return null;
+    // The route takes the first `service` and every `scope`, in order.
+    if (key === 'service') service ??= value;
+    else if (key === 'scope') scopes.push(value);
+  }
+  return { service, scopes };
+}
+
 export function createFastLane(deps: FastLaneDeps): FastLane {
   if (!deps.active) return () => false;
-  const { verifier, gitAccess, writer, httpRequests, publicUrl } = deps;
+  const { verifier, gitAccess, registry, writer, httpRequests, publicUrl } = deps;
   const isoNow = isoTimes(deps.clock);
   // The metrics series of each route's 200, found once.
   const ok = new Map<string, { inc(): void }>();
@@ -67,9 +110,19 @@ export function createFastLane(deps: FastLaneDeps): FastLane {
   };
   // GET /user's body, made once per user object (a verify-cache entry holds one until its next read) and base URL.
   const userBodies = new WeakMap<User, { base: string; body: string }>();
+  // GET /jwt/auth's body, made once per issued JWT (the issued-JWT cache hands back the same object).
+  const registryBodies = new WeakMap<IssuedToken, string>();
+  const knownHosts = new Set<string>();
+  const hostAccepted = (host: string | undefined) => {
+    if (host === undefined || knownHosts.has(host)) return true;
+    if (!validHost(host)) return false;
+    if (knownHosts.size >= KNOWN_HOSTS_MAX) knownHosts.clear();
+    knownHosts.add(host);
+    return true;
+  };
 
   /** Sends a 200 JSON answer, then counts and records it as the onResponse hooks would. */
-  function send(req: IncomingMessage, res: ServerResponse, route: string, path: string, body: string, extra: Record<string, string> | null, principal: { token: Token; user: User | null }, ip: string): void {
+  function send(req: IncomingMessage, res: ServerResponse, route: string, path: string, body: string, extra: Readonly<Record<string, string>> | null, principal: { token: Token; user: User | null }, ip: string): void {
     const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
     if (extra) Object.assign(headers, extra);
     res.writeHead(200, headers);
@@ -123,11 +176,27 @@ export function createFastLane(deps: FastLaneDeps): FastLane {
     return true;
   }
 
+  function registryToken(req: IncomingMessage, res: ServerResponse, query: string): boolean {
+    const basic = readBasic(first(req.headers.authorization));
+    const params = basic && readRegistryQuery(query);
+    if (!basic || !params) return false;
+    const ip = req.socket.remoteAddress ?? '';
+    const result = registry.issueCached(basic, params, { ip, userAgent: first(req.headers['user-agent']) ?? null, endpoint: `GET ${REGISTRY_ROUTE}` });
+    if (result === null) return false;
+    let body = registryBodies.get(result.issued);
+    if (body === undefined) registryBodies.set(result.issued, (body = JSON.stringify(registryGetBody(result.issued))));
+    // The audit entry's path is the route's: the query string is never recorded.
+    send(req, res, REGISTRY_ROUTE, REGISTRY_ROUTE, body, REGISTRY_NO_STORE, result, ip);
+    return true;
+  }
+
   return (req, res) => {
-    if (req.method !== 'GET' || writer.refusing || !writer.admitsNow) return false;
+    if (req.method !== 'GET' || writer.refusing || !writer.admitsNow || !hostAccepted(req.headers.host)) return false;
+    const url = req.url ?? '';
     try {
-      if (req.url === USER_ROUTE) return user(req, res);
-      if (req.url === GIT_ROUTE) return git(req, res);
+      if (url === USER_ROUTE) return user(req, res);
+      if (url === GIT_ROUTE) return git(req, res);
+      if (url.startsWith(REGISTRY_QUERY)) return registryToken(req, res, url.slice(REGISTRY_QUERY.length));
     } catch {
       // Before the answer (its last step) nothing was sent: Fastify answers, and maps any error it meets.
       return res.headersSent;

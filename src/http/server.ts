@@ -219,6 +219,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
   lane = createFastLane({
     verifier: options.services.verifier,
     gitAccess: options.services.gitAccess,
+    registry: options.services.registry.tokens,
     writer: options.services.auditWriter,
     clock: options.clock,
     httpRequests,

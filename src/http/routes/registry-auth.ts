@@ -40,13 +40,19 @@ function values(v: unknown): string[] {
 }
 const single = (v: unknown): string | null => values(v)[0] ?? null;
 
+/** The body of `GET /jwt/auth`'s 200 (the fast lane answers a cached one with the same text). */
+export const registryGetBody = (issued: Issued) => ({
+  token: issued.token,
+  access_token: issued.token,
+  expires_in: issued.expiresIn,
+  issued_at: issued.issuedAt,
+});
+
+/** Headers of every `/jwt/auth` answer: a credential is never cached on the way. */
+export const REGISTRY_NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
+
 export function registerRegistryAuthRoutes(app: FastifyInstance, tokens: RegistryTokenService): void {
-  const getBody = bodyOnce((issued) => ({
-    token: issued.token,
-    access_token: issued.token,
-    expires_in: issued.expiresIn,
-    issued_at: issued.issuedAt,
-  }));
+  const getBody = bodyOnce(registryGetBody);
   const postBody = bodyOnce((issued) => ({
     access_token: issued.token,
     token: issued.token,
@@ -54,7 +60,7 @@ export function registerRegistryAuthRoutes(app: FastifyInstance, tokens: Registr
     expires_in: issued.expiresIn,
     issued_at: issued.issuedAt,
   }));
-  const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+  const noStore = (reply: FastifyReply) => reply.headers(REGISTRY_NO_STORE);
 
   /** Authenticates, then issues; on success the request carries the actor and token (audit log). */
   async function answer(

@@ -5,6 +5,7 @@
  * `rootcertbundle`. Returns outcomes; the HTTP route maps them to the wire.
  */
 import type { Token } from '../../tokens/token.js';
+import type { User } from '../../namespaces/namespace.js';
 import type { Clock } from '../../kernel/clock.js';
 import type { TokenGenerator } from '../../kernel/random.js';
 import type { TokenVerifier, VerifyContext } from '../../tokens/verify-token.js';
@@ -57,9 +58,34 @@ export type RegistryTokenService = ReturnType<typeof createRegistryTokenService>
 /** GitLab's not-before slack: a registry whose clock is a little behind still accepts a fresh token. */
 const NOT_BEFORE_SLACK_SECONDS = 5;
 
+/** A deploy token answers to its own username only; any other token must belong to a user (any username). */
+const credentialFits = (basic: { username: string }, token: Token, user: User | null) => (token.kind === 'deploy' ? token.username === basic.username : user !== null);
+/** The JWT's `sub`: the deploy token's username, else the user's. */
+const subjectOf = (token: Token, user: User | null) => (token.kind === 'deploy' ? token.username! : user!.username);
+/** The issued-JWT cache's request key: the subject and the scopes as sent. */
+const issuedKey = (subject: string, scopes: readonly string[]) => `${subject}\n${scopes.join('\n')}`;
+
 export function createRegistryTokenService({ verifier, access, keys, clock, random, settings, issued }: RegistryTokenServiceDeps) {
   return {
     settings,
+
+    /**
+     * The fast lane's issue (http/fast-lane.ts): for Basic credentials whose token the verify cache holds
+     * and that already have a still-valid JWT for this service and these scopes in the issued-JWT cache,
+     * that JWT — what `authenticate` then `issue` would answer, with the same side effect (the token's
+     * usage). Null, with no side effect, on anything else (anonymous, not cached, refused, another
+     * service, nothing issued yet): then `authenticate` and `issue` decide, from the start.
+     */
+    issueCached(basic: { username: string; secret: string }, request: { service: string | null; scopes: readonly string[] }, context: VerifyContext): { token: Token; user: User | null; issued: IssuedToken } | null {
+      if (!issued || request.service !== settings.service) return null;
+      let hit: IssuedToken | undefined;
+      const verified = verifier.verifyCached(basic.secret, context, (token, user) => {
+        if (!credentialFits(basic, token, user)) return false;
+        hit = issued.get(token.id, issuedKey(subjectOf(token, user), request.scopes));
+        return hit !== undefined;
+      });
+      return verified && hit ? { token: verified.token, user: verified.user, issued: hit } : null;
+    },
 
     /**
      * Basic credentials → a principal. A deploy token must come with its own username; personal,
@@ -71,7 +97,7 @@ export function createRegistryTokenService({ verifier, access, keys, clock, rand
       if (basic === null) return { ok: true, principal: { kind: 'anonymous' } };
       const result = await verifier.verify(basic.secret, context);
       if (!result.ok) return result.token ? { ok: false, token: result.token } : { ok: false };
-      if (result.token.kind === 'deploy' ? result.token.username !== basic.username : !result.user) return { ok: false, token: result.token };
+      if (!credentialFits(basic, result.token, result.user)) return { ok: false, token: result.token };
       return { ok: true, principal: { kind: 'token', token: result.token, user: result.user } };
     },
 
@@ -79,10 +105,10 @@ export function createRegistryTokenService({ verifier, access, keys, clock, rand
       if (request.service !== settings.service) {
         return { ok: false, error: 'unknown_service', message: `unknown service ${JSON.stringify((request.service ?? '').slice(0, 200))}; this token service serves ${JSON.stringify(settings.service)}` };
       }
-      const subject = principal.kind === 'anonymous' ? '' : principal.token.kind === 'deploy' ? principal.token.username! : principal.user!.username;
+      const subject = principal.kind === 'anonymous' ? '' : subjectOf(principal.token, principal.user);
       const tokenId = principal.kind === 'anonymous' ? null : principal.token.id;
       // Keyed by the scopes as sent: an entry exists only for scope values that parsed, so a hit skips parsing.
-      const cacheKey = `${subject}\n${request.scopes.join('\n')}`;
+      const cacheKey = issuedKey(subject, request.scopes);
       const reused = tokenId === null ? undefined : issued?.get(tokenId, cacheKey);
       if (reused !== undefined) return { ok: true, issued: reused };
       let requested: ResourceAccess[];

@@ -2,9 +2,12 @@
  * The fast lane (src/http/fast-lane.ts) against Fastify, request for request: the same request goes once
  * over a socket (where the lane answers a cached success) and once through `inject` (Fastify's handler,
  * which the lane never sees), and the two answers, audit entries and metrics samples must be the same.
- * Then what the lane must leave to Fastify: refusals (scope, revocation, expiry, a refused git decision),
- * other credential forms, a query string, and everything while per-request logs or rate limits are on.
+ * Then what the lane must leave to Fastify: refusals (scope, revocation, expiry, a refused git decision,
+ * a registry scope or service it does not issue, a deploy token under another name), other credential
+ * forms, a query string it does not read, a malformed Host, and everything while per-request logs or rate
+ * limits are on.
  */
+import { request as httpRequest } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AuditRecord } from '../../../src/audit/audit-writer.js';
 import { DIALECTS } from '../../support/dialects.js';
@@ -13,9 +16,19 @@ import { seedWorld, startTestApp, type TestApp, type World } from '../../support
 const LANE_ENV = { LATCHKEY_RATE_LIMIT_PER_MINUTE: '0', LATCHKEY_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '0' };
 const GIT = '/api/v4/latchkey/git/auth';
 const FETCH = { 'x-original-method': 'GET', 'x-original-uri': '/acme/platform/web.git/info/refs?service=git-upload-pack' };
+const JWT = '/jwt/auth';
+const REGISTRY = { service: 'container_registry', pull: 'repository:acme/platform/web:pull' };
+/** A /jwt/auth query as Docker's client writes it (url.Values: every `:`, `/` and `,` percent-encoded). */
+const jwtQuery = (params: [string, string][]) => `${JWT}?${new URLSearchParams(params).toString()}`;
 const basic = (username: string, secret: string) => `Basic ${Buffer.from(`${username}:${secret}`).toString('base64')}`;
 /** Connection-level headers only the socket answer has. */
 const CONNECTION = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding']);
+
+/** What the tests read of a spy on a lane's cached method: whether any call answered. */
+interface LaneSpy {
+  mock: { results: { value: unknown }[] };
+  mockRestore(): void;
+}
 
 interface Answer {
   status: number;
@@ -29,12 +42,15 @@ describe.each(DIALECTS)('fast lane on %s', (dialect) => {
   let base: string;
   let records: AuditRecord[];
   let deploy: { username: string; secret: string };
+  let registryDeploy: { username: string; secret: string };
 
   beforeAll(async () => {
     t = await startTestApp(dialect, { env: LANE_ENV });
     w = await seedWorld(t);
     const { token, secret } = await t.app.services.deployTokens.create(w.admin, { type: 'project', project: w.project }, { name: 'ci', scopes: ['read_repository'], expiresAt: '2027-06-01' });
     deploy = { username: token.username!, secret };
+    const made = await t.app.services.deployTokens.create(w.admin, { type: 'project', project: w.project }, { name: 'registry', scopes: ['read_registry', 'write_registry'], expiresAt: '2027-06-01' });
+    registryDeploy = { username: made.token.username!, secret: made.secret };
     base = await t.app.http.listen({ host: '127.0.0.1', port: 0 });
     const writer = t.app.services.auditWriter;
     const record = writer.record.bind(writer);
@@ -79,10 +95,10 @@ describe.each(DIALECTS)('fast lane on %s', (dialect) => {
    * The same request through Fastify and then (the token now cached) over the socket: equal answers,
    * equal audit entries, one metrics sample each; `laneAnswered` says whether the lane took the second.
    */
-  async function compare(path: string, given: Record<string, string>) {
+  async function compare(path: string, given: Record<string, string>, spyOnLane: () => LaneSpy = () => vi.spyOn(t.app.services.verifier, 'verifyCached')) {
     // The same user agent both ways (inject's default is its own).
     const headers = { 'user-agent': 'latchkey-test/1', ...given };
-    const lane = vi.spyOn(t.app.services.verifier, 'verifyCached');
+    const lane = spyOnLane();
     const route = path.split('?', 1)[0]!;
     const before = count(route, 200);
     const fastify = await viaFastify(path, headers);
@@ -133,6 +149,113 @@ describe.each(DIALECTS)('fast lane on %s', (dialect) => {
     expect(comparable(r.socketEntry)).toEqual(comparable(r.fastifyEntry));
     expect(r.socketEntry).toMatchObject({ actor: { type: 'deploy_token', id: null, name: deploy.username }, route: GIT, path: GIT, status: 200, ip: '10.1.2.3' });
     expect(r.counted).toBe(2);
+  });
+
+  const spyOnIssue = () => vi.spyOn(t.app.services.registry.tokens, 'issueCached');
+
+  it('answers GET /jwt/auth from the issued-JWT cache as the route does: the same JWT, headers, audit entry, metrics', async () => {
+    const { secret: patSecret } = await t.app.services.personalTokens.createFor(w.users.developer.user, { name: 'docker', scopes: ['read_registry'], expiresAt: '2027-06-01' }, null);
+    for (const [path, authorization] of [
+      // Docker's shape: account, one scope, percent-encoded.
+      [jwtQuery([['account', registryDeploy.username], ['scope', REGISTRY.pull], ['service', REGISTRY.service]]), basic(registryDeploy.username, registryDeploy.secret)],
+      // Repeated scopes, in order, and a personal token under any username.
+      [jwtQuery([['service', REGISTRY.service], ['scope', 'repository:acme/platform/web:pull,push'], ['scope', 'repository:acme/other/thing:pull']]), basic('oauth2', patSecret)],
+      // Not percent-encoded at all (curl users), and a scope list that asks for nothing.
+      [`${JWT}?service=${REGISTRY.service}&scope=${REGISTRY.pull}`, basic(registryDeploy.username, registryDeploy.secret)],
+      [`${JWT}?service=${REGISTRY.service}`, basic(registryDeploy.username, registryDeploy.secret)],
+    ] as [string, string][]) {
+      const r = await compare(path, { authorization }, spyOnIssue);
+      expect(r.laneAnswered, path).toBe(true);
+      expect(r.socket.status).toBe(200);
+      expect(r.socket).toEqual(r.fastify);
+      expect(r.socket.headers).toMatchObject({ 'cache-control': 'no-store', pragma: 'no-cache', 'content-type': 'application/json' });
+      expect(Number(r.socket.headers['content-length'])).toBe(Buffer.byteLength(r.socket.text));
+      expect(Object.keys(JSON.parse(r.socket.text))).toEqual(['token', 'access_token', 'expires_in', 'issued_at']);
+      expect(comparable(r.socketEntry)).toEqual(comparable(r.fastifyEntry));
+      expect(r.socketEntry).toMatchObject({ event: 'http.request', route: JWT, path: JWT, status: 200, ip: '127.0.0.1' });
+      expect(r.counted).toBe(2);
+    }
+    const deployEntry = (await compare(jwtQuery([['service', REGISTRY.service], ['scope', REGISTRY.pull]]), { authorization: basic(registryDeploy.username, registryDeploy.secret) }, spyOnIssue)).socketEntry;
+    expect(deployEntry?.actor).toEqual({ type: 'deploy_token', id: null, name: registryDeploy.username });
+  });
+
+  it('leaves to Fastify every /jwt/auth it does not issue from the cache: bad scope, unknown service, wrong username, revoked while cached, anonymous', async () => {
+    const auth = basic(registryDeploy.username, registryDeploy.secret);
+    const refusals: [string, Record<string, string>, number][] = [
+      [jwtQuery([['service', REGISTRY.service], ['scope', 'repository:acme/platform/web']]), { authorization: auth }, 400],
+      [jwtQuery([['service', 'elsewhere'], ['scope', REGISTRY.pull]]), { authorization: auth }, 404],
+      [jwtQuery([['service', REGISTRY.service], ['scope', REGISTRY.pull]]), { authorization: basic('someone-else', registryDeploy.secret) }, 401],
+      [jwtQuery([['service', REGISTRY.service]]), {}, 403],
+    ];
+    // The token, and a JWT for the pull under its own username, in the caches.
+    expect((await viaSocket(jwtQuery([['service', REGISTRY.service], ['scope', REGISTRY.pull]]), { authorization: auth })).status).toBe(200);
+    for (const [path, given, status] of refusals) {
+      // Twice: the second time whatever the first cached is there, and the refusal still goes to Fastify.
+      await viaSocket(path, given);
+      const r = await compare(path, given, spyOnIssue);
+      expect(r.laneAnswered, path).toBe(false);
+      expect(r.socket.status, path).toBe(status);
+      expect(r.socket).toEqual(r.fastify);
+      expect(comparable(r.socketEntry)).toEqual(comparable(r.fastifyEntry));
+    }
+
+    const { token, secret } = await t.app.services.deployTokens.create(w.admin, { type: 'project', project: w.project }, { name: 'soon revoked', scopes: ['read_registry'], expiresAt: '2027-06-01' });
+    const path = jwtQuery([['service', REGISTRY.service], ['scope', REGISTRY.pull]]);
+    const headers = { authorization: basic(token.username!, secret) };
+    const lane = spyOnIssue();
+    expect((await viaSocket(path, headers)).status).toBe(200);
+    expect((await viaSocket(path, headers)).status).toBe(200);
+    expect(lane.mock.results.filter((r) => r.value !== null)).toHaveLength(1);
+    await t.app.services.deployTokens.remove(w.admin, { type: 'project', project: w.project }, token.id);
+    const revoked = await viaSocket(path, headers);
+    expect(revoked.status).toBe(401);
+    expect(JSON.parse(revoked.text)).toEqual({ errors: [{ code: 'UNAUTHORIZED', message: 'HTTP Basic: Access denied' }] });
+    expect(lane.mock.results.filter((r) => r.value !== null)).toHaveLength(1);
+    lane.mockRestore();
+  });
+
+  it('leaves to Fastify the /jwt/auth query strings it does not read as Fastify would, and a malformed Host on every path', async () => {
+    const auth = basic(registryDeploy.username, registryDeploy.secret);
+    // Cached: a JWT for the pull, and one for no scope at all (what a misread `scope` key would ask).
+    for (const path of [jwtQuery([['service', REGISTRY.service], ['scope', REGISTRY.pull]]), jwtQuery([['service', REGISTRY.service]])]) expect((await viaSocket(path, { authorization: auth })).status).toBe(200);
+    const lane = spyOnIssue();
+    for (const path of [
+      `${JWT}?service=${REGISTRY.service}&scope=${REGISTRY.pull}%00`,
+      `${JWT}?service=${REGISTRY.service}&scope=repository%3Aacme%2Fplatform%2Fweb%3Apull+push`,
+      `${JWT}?service=${REGISTRY.service}&sc%6Fpe=${REGISTRY.pull}`,
+      `${JWT}?service=${REGISTRY.service}&scope=${REGISTRY.pull}&`,
+      `${JWT}?service=${REGISTRY.service}&scope=%E0%A4%A`,
+      `${JWT}/?service=${REGISTRY.service}&scope=${REGISTRY.pull}`,
+    ]) {
+      const headers = { 'user-agent': 'latchkey-test/1', authorization: auth };
+      const socket = await viaSocket(path, headers);
+      const fastify = await viaFastify(path, headers);
+      expect(socket.status, path).toBe(fastify.status);
+      expect(socket.text.replace(/"(access_)?token":"[^"]+"/g, ''), path).toBe(fastify.text.replace(/"(access_)?token":"[^"]+"/g, ''));
+    }
+    expect(lane.mock.results.filter((r) => r.value !== null)).toHaveLength(0);
+    lane.mockRestore();
+
+    // strict-input.ts refuses a malformed Host before any route; the lane must not answer it either.
+    const verify = vi.spyOn(t.app.services.verifier, 'verifyCached');
+    for (const [path, headers] of [
+      ['/api/v4/user', { 'private-token': w.adminToken }],
+      [GIT, { ...FETCH, authorization: basic(deploy.username, deploy.secret) }],
+      [jwtQuery([['service', REGISTRY.service], ['scope', REGISTRY.pull]]), { authorization: auth }],
+    ] as [string, Record<string, string>][]) {
+      expect((await viaSocket(path, headers)).status).toBe(200);
+      const status = await new Promise<number>((resolve, reject) => {
+        const url = new URL(base);
+        httpRequest({ host: url.hostname, port: url.port, path, headers: { ...headers, host: 'bad host@x' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end();
+      });
+      expect(status, path).toBe(400);
+    }
+    verify.mockRestore();
   });
 
   it('leaves every refusal to Fastify: a scope the route does not take, a refused git decision, a token revoked or expired while cached', async () => {
