@@ -226,6 +226,11 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
     publicUrl: options.publicUrl,
     active: options.fastLane !== false && !REQUEST_LOG_LEVELS.has(options.logLevel) && options.rateLimit.authenticatedPerMinute === 0 && options.rateLimit.unauthenticatedPerMinute === 0,
   });
+  // Closing: Fastify answers what still arrives with a 503 and `Connection: close`; so does the lane then.
+  app.addHook('preClose', (done) => {
+    lane = () => false;
+    done();
+  });
   // The web UI for people (src/web): pages at GitLab's URLs, calling the same services.
   await registerWebUi(app, {
     services: options.services,
