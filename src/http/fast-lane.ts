@@ -1,23 +1,27 @@
 /**
  * The fast lane: the requests automation repeats all day, answered in front of Fastify when everything
  * the answer needs is already in memory — the token in the verify cache and, for git, the decision in the
- * decision cache, for the registry, the JWT in the issued-JWT cache. It makes exactly the answer, audit
- * entry and metrics sample the Fastify route would have made (test/integration/http/fast-lane.test.ts
- * compares the two request for request), without the router, the hook chain, the request and reply
- * objects and the serializer, which cost more than the verification itself (README "Benchmarks").
+ * decision cache; for the registry, the JWT in the issued-JWT cache; for a package download, the decision,
+ * the file record and its bytes. It makes exactly the answer, audit entry and metrics sample the Fastify
+ * route would have made (test/integration/http/fast-lane.test.ts compares the two request for request),
+ * without the router, the hook chain, the request and reply objects and the serializer, which cost more
+ * than the verification itself (README "Benchmarks").
  *
  * It is a lane, not a second implementation: it answers only the success it can prove from the caches and
- * hands everything else to Fastify untouched — a cache miss, any refusal, an unusual credential (Basic on
- * the API, `Deploy-Token:`, none on the registry), a query string it does not read as Fastify would (any
- * on the API), a HEAD, a malformed `Host` (or none where the answer names it). Before it hands a request
- * over it has had no side effect (verifyCached/checkCached/issueCached note usage only on success), so
- * Fastify does everything once.
+ * hands everything else to Fastify untouched — a cache miss, any refusal, an unusual credential (Basic or
+ * `Deploy-Token:` on `/user`, none on the registry or a download), a query string it does not read as
+ * Fastify would (any on the API), a percent-escape in an API path, a HEAD, a malformed `Host` (or none
+ * where the answer names it). Before it hands a request over it has had no side effect
+ * (verifyCached/checkCached/issueCached note usage only on success), so Fastify does everything once.
  *
  * Served here:
  * - `GET /api/v4/user` with `PRIVATE-TOKEN:` or `Authorization: Bearer` (routes/users.ts);
  * - `GET /api/v4/latchkey/git/auth`, nginx's `auth_request`, allowed (routes/git-auth.ts);
  * - `GET /jwt/auth?service=…&scope=…` with HTTP Basic, the registry token service, when the issued-JWT
- *   cache already holds the JWT it would hand back (routes/registry-auth.ts).
+ *   cache already holds the JWT it would hand back (routes/registry-auth.ts);
+ * - a generic package download with any credential the API takes there, when the read decision, the file
+ *   record and the file's bytes are all held in memory (routes/generic-packages.ts; small files only:
+ *   the blob store keeps those up to 64 KiB).
  *
  * Off (`active: false`, every request to Fastify) when Fastify's per-request log lines are on (level
  * `info` or below) or a rate limit is set: those answers carry what only the hook chain makes.
@@ -26,10 +30,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AuditRecord, AuditWriter } from '../audit/audit-writer.js';
 import { readApiCredential, readBasic } from '../auth/credentials.js';
-import { decideApiScope } from '../auth/api-scopes.js';
+import { decideApiScope, GENERIC_PACKAGE_FILE_ROUTE } from '../auth/api-scopes.js';
 import type { Clock } from '../kernel/clock.js';
 import type { User } from '../namespaces/namespace.js';
 import type { GitAccess } from '../protocols/git/git-access.js';
+import type { GenericPackageService } from '../protocols/generic-packages/package-service.js';
+import type { PackageFile } from '../protocols/generic-packages/package-store.js';
+import { readCoordinates, type PackageCoordinates } from '../protocols/generic-packages/package-names.js';
 import type { IssuedToken, RegistryTokenService } from '../protocols/registry/registry-token-service.js';
 import type { Token } from '../tokens/token.js';
 import type { TokenVerifier } from '../tokens/verify-token.js';
@@ -38,11 +45,13 @@ import { presentUser } from './presenters.js';
 import { gitAllowedBody, gitClientIp, GIT_AUTH_PATH } from './routes/git-auth.js';
 import { registryGetBody, REGISTRY_NO_STORE } from './routes/registry-auth.js';
 import { validHost } from './strict-input.js';
+import { packageFileHeaders } from './routes/generic-packages.js';
 
 export interface FastLaneDeps {
   verifier: Pick<TokenVerifier, 'verifyCached'>;
   gitAccess: Pick<GitAccess, 'checkCached'>;
   registry: Pick<RegistryTokenService, 'issueCached'>;
+  genericPackages: Pick<GenericPackageService, 'downloadCached'>;
   writer: Pick<AuditWriter, 'record' | 'admitsNow' | 'refusing'>;
   clock: Clock;
   /** `latchkey_http_requests_total`, as the onResponse hook counts (http/server.ts). */
@@ -62,6 +71,13 @@ const REGISTRY_ROUTE = '/jwt/auth';
 const REGISTRY_QUERY = `${REGISTRY_ROUTE}?`;
 /** A query key fast-querystring takes as written (no `%` to decode, no `+` to turn into a space). */
 const PLAIN_KEY = /^[A-Za-z0-9_.-]+$/;
+const PACKAGE_FILE_PREFIX = '/api/v4/projects/';
+/**
+ * A generic package download whose path Fastify's router takes as written: no percent-escape to decode
+ * (so the project is an id or a path without `/`), no query string, no trailing slash. The coordinates'
+ * own rules are the route's (readCoordinates).
+ */
+const PACKAGE_FILE_PATH = /^\/api\/v4\/projects\/([A-Za-z0-9._-]{1,255})\/packages\/generic\/([A-Za-z0-9._+-]+)\/([A-Za-z0-9._+-]+)\/([A-Za-z0-9._+-]+)$/;
 /** Host headers found valid (strict-input.ts refuses the others with a 400 before any route). */
 const KNOWN_HOSTS_MAX = 64;
 
@@ -99,7 +115,7 @@ export function readRegistryQuery(query: string): { service: string | null; scop
 
 export function createFastLane(deps: FastLaneDeps): FastLane {
   if (!deps.active) return () => false;
-  const { verifier, gitAccess, registry, writer, httpRequests, publicUrl } = deps;
+  const { verifier, gitAccess, registry, genericPackages, writer, httpRequests, publicUrl } = deps;
   const isoNow = isoTimes(deps.clock);
   // The metrics series of each route's 200, found once.
   const ok = new Map<string, { inc(): void }>();
@@ -125,6 +141,11 @@ export function createFastLane(deps: FastLaneDeps): FastLane {
   function send(req: IncomingMessage, res: ServerResponse, route: string, path: string, body: string, extra: Readonly<Record<string, string>> | null, principal: { token: Token; user: User | null }, ip: string): void {
     const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
     if (extra) Object.assign(headers, extra);
+    answer(req, res, route, path, headers, body, principal, ip);
+  }
+
+  /** Sends a 200 with these headers and body, then counts and records it as the onResponse hooks would. */
+  function answer(req: IncomingMessage, res: ServerResponse, route: string, path: string, headers: Record<string, string | number>, body: string | Buffer, principal: { token: Token; user: User | null }, ip: string): void {
     res.writeHead(200, headers);
     res.end(body);
     countOk(route);
@@ -190,6 +211,33 @@ export function createFastLane(deps: FastLaneDeps): FastLane {
     return true;
   }
 
+  function packageFile(req: IncomingMessage, res: ServerResponse, path: string): boolean {
+    const m = PACKAGE_FILE_PATH.exec(path);
+    const credential = m && readApiCredential(req.headers, {});
+    if (!m || !credential) return false;
+    const id = m[1]!;
+    let coordinates: PackageCoordinates;
+    try {
+      coordinates = readCoordinates({ package_name: m[2], package_version: m[3], file_name: m[4] });
+    } catch {
+      return false; // the route's 400
+    }
+    const ip = req.socket.remoteAddress ?? '';
+    const found: { download?: { file: PackageFile; content: Buffer } | null } = {};
+    // The API authentication's checks (plugins/authenticate.ts; on this route Basic takes any username), then the download's.
+    const verified = verifier.verifyCached(credential.secret, { ip, userAgent: first(req.headers['user-agent']) ?? null, endpoint: `GET ${path}` }, (token, u) => {
+      if (credential.kind === 'token' && credential.deployTokenHeader && token.kind !== 'deploy') return false;
+      if (u === null && token.kind !== 'deploy') return false;
+      if (decideApiScope(token, 'GET', GENERIC_PACKAGE_FILE_ROUTE) !== 'allowed') return false;
+      found.download = genericPackages.downloadCached({ token, user: u }, id, coordinates);
+      return found.download !== null;
+    });
+    if (verified === null || !found.download) return false;
+    const { file, content } = found.download;
+    answer(req, res, GENERIC_PACKAGE_FILE_ROUTE, path, packageFileHeaders(file), content, verified, ip);
+    return true;
+  }
+
   return (req, res) => {
     if (req.method !== 'GET' || writer.refusing || !writer.admitsNow || !hostAccepted(req.headers.host)) return false;
     const url = req.url ?? '';
@@ -197,6 +245,7 @@ export function createFastLane(deps: FastLaneDeps): FastLane {
       if (url === USER_ROUTE) return user(req, res);
       if (url === GIT_ROUTE) return git(req, res);
       if (url.startsWith(REGISTRY_QUERY)) return registryToken(req, res, url.slice(REGISTRY_QUERY.length));
+      if (url.startsWith(PACKAGE_FILE_PREFIX)) return packageFile(req, res, url);
     } catch {
       // Before the answer (its last step) nothing was sent: Fastify answers, and maps any error it meets.
       return res.headersSent;

@@ -220,6 +220,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
     verifier: options.services.verifier,
     gitAccess: options.services.gitAccess,
     registry: options.services.registry.tokens,
+    genericPackages: options.services.genericPackages,
     writer: options.services.auditWriter,
     clock: options.clock,
     httpRequests,

@@ -53,6 +53,14 @@ function presentPackageFile(f: PackageFile) {
   };
 }
 
+/** The headers of a download (the fast lane sends a cached one with the same). */
+export const packageFileHeaders = (file: PackageFile): Record<string, string> => ({
+  'content-type': 'application/octet-stream',
+  'content-disposition': `attachment; filename="${file.fileName}"`,
+  'content-length': String(file.size),
+  'x-checksum-sha256': file.sha256,
+});
+
 const callerOf = (request: FastifyRequest): PackageCaller => ({ token: (request.authToken as Token | null) ?? null, user: (request.actor as User | null) ?? null });
 
 export function registerGenericPackageRoutes(api: FastifyInstance, ctx: RouteContext): void {
@@ -105,12 +113,7 @@ export function registerGenericPackageRoutes(api: FastifyInstance, ctx: RouteCon
       async (request, reply) => {
         const coordinates = readCoordinates(request.params);
         const { file, content } = await genericPackages.download(callerOf(request), request.params.id, coordinates);
-        return reply
-          .header('content-type', 'application/octet-stream')
-          .header('content-disposition', `attachment; filename="${file.fileName}"`)
-          .header('content-length', String(file.size))
-          .header('x-checksum-sha256', file.sha256)
-          .send(content);
+        return reply.headers(packageFileHeaders(file)).send(content);
       },
     );
   });

@@ -86,6 +86,11 @@ export function createPackageBlobs(dir: string, random: TokenGenerator) {
       }
     },
 
+    /** A blob's bytes when they are held in memory (what `open` would hand back at once), else null: no I/O. */
+    held(sha256: string): Buffer | null {
+      return cached.get(sha256) ?? null;
+    },
+
     /** A stored blob: its bytes when small, else a read stream; null when its file is missing. */
     async open(sha256: string): Promise<Readable | Buffer | null> {
       // Held bytes first: only a checked name (pathOf) was ever kept.

@@ -83,6 +83,13 @@ export function createPackageFileCache({ clock, ttlMs, maxBytes = DEFAULT_PACKAG
       return file;
     },
 
+    /** The kept record while fresh (what `find` would answer without a look-up), else null; changes nothing. */
+    peek(projectId: number, c: PackageCoordinates): PackageFile | null {
+      if (ttlMs <= 0) return null;
+      const held = entries.get(keyOf(projectId, c));
+      return held !== undefined && held.until > clock.now().getTime() ? held.file : null;
+    },
+
     /** An upload to these coordinates committed: its entry goes, and running look-ups keep nothing. */
     uploaded(projectId: number, c: PackageCoordinates): void {
       uploads++;

@@ -56,10 +56,12 @@ export function createGenericPackageService({ namespaces, namespaceStore, packag
    * The project, if the caller may read (download) or write (upload) there; deploy tokens reach their
    * projects and their scopes decide.
    */
+  const decisionKey = (action: 'read' | 'write', idOrPath: string) => `${action}\n${idOrPath}`;
+
   async function authorize(caller: PackageCaller, idOrPath: string, action: 'read' | 'write'): Promise<Project> {
     if (caller.token === null) return decide(caller, idOrPath, action);
     // Only what was allowed is kept: a refusal is decided afresh each time.
-    const key = `${action}\n${idOrPath}`;
+    const key = decisionKey(action, idOrPath);
     const known = decisions?.get(caller.token.id, key);
     if (known !== undefined) return known;
     const project = await decide(caller, idOrPath, action);
@@ -121,6 +123,18 @@ export function createGenericPackageService({ namespaces, namespaceStore, packag
         // Committed (or not): a download of these coordinates reads the newest row again.
         files?.uploaded(project.id, coordinates);
       }
+    },
+
+    /**
+     * The fast lane's download (http/fast-lane.ts): what `download` would answer for a token when all of
+     * it is in memory — the read decision in the decision cache, the file record in the file cache, its
+     * bytes held by the blob store. Null otherwise (then `download` does it all); no side effect either way.
+     */
+    downloadCached(caller: { token: Token; user: User | null }, idOrPath: string, c: PackageCoordinates): { file: PackageFile; content: Buffer } | null {
+      const project = decisions?.get(caller.token.id, decisionKey('read', idOrPath));
+      const file = project === undefined ? null : (files?.peek(project.id, c) ?? null);
+      const content = file === null ? null : blobs.held(file.sha256);
+      return file !== null && content !== null ? { file, content } : null;
     },
 
     async download(caller: PackageCaller, idOrPath: string, c: PackageCoordinates): Promise<{ file: PackageFile; content: Readable | Buffer }> {

@@ -95,11 +95,10 @@ describe.each(DIALECTS)('fast lane on %s', (dialect) => {
    * The same request through Fastify and then (the token now cached) over the socket: equal answers,
    * equal audit entries, one metrics sample each; `laneAnswered` says whether the lane took the second.
    */
-  async function compare(path: string, given: Record<string, string>, spyOnLane: () => LaneSpy = () => vi.spyOn(t.app.services.verifier, 'verifyCached')) {
+  async function compare(path: string, given: Record<string, string>, spyOnLane: () => LaneSpy = () => vi.spyOn(t.app.services.verifier, 'verifyCached'), route = path.split('?', 1)[0]!) {
     // The same user agent both ways (inject's default is its own).
     const headers = { 'user-agent': 'latchkey-test/1', ...given };
     const lane = spyOnLane();
-    const route = path.split('?', 1)[0]!;
     const before = count(route, 200);
     const fastify = await viaFastify(path, headers);
     const fastifyEntry = records.at(-1);
@@ -256,6 +255,41 @@ describe.each(DIALECTS)('fast lane on %s', (dialect) => {
       expect(status, path).toBe(400);
     }
     verify.mockRestore();
+  });
+
+  it('answers a cached generic package download as the route does (bytes, headers, entry, metrics), and leaves the rest to Fastify', async () => {
+    const url = `/api/v4/projects/${w.project.id}/packages/generic/tool/1.0.0/hello.txt`;
+    const route = '/api/v4/projects/:id/packages/generic/:package_name/:package_version/:file_name';
+    const { secret: writer } = await t.app.services.deployTokens.create(w.admin, { type: 'project', project: w.project }, { name: 'pkg-w', scopes: ['write_package_registry'], expiresAt: '2027-06-01' });
+    const { token: readToken, secret: reader } = await t.app.services.deployTokens.create(w.admin, { type: 'project', project: w.project }, { name: 'pkg-r', scopes: ['read_package_registry'], expiresAt: '2027-06-01' });
+    expect((await t.app.http.inject({ method: 'PUT', url, headers: { 'deploy-token': writer }, payload: 'hello\n' })).statusCode).toBe(201);
+    const spyOnDownload = () => vi.spyOn(t.app.services.genericPackages, 'downloadCached');
+    for (const headers of [{ 'deploy-token': reader }, { authorization: basic('anyone', reader) }, { 'private-token': w.users.reporter.token }] as Record<string, string>[]) {
+      const r = await compare(url, headers, spyOnDownload, route);
+      expect(r.laneAnswered).toBe(true);
+      expect(r.socket).toEqual(r.fastify);
+      expect(r.socket.text).toBe('hello\n');
+      expect(r.socket.headers).toMatchObject({ 'content-type': 'application/octet-stream', 'content-disposition': 'attachment; filename="hello.txt"', 'content-length': '6' });
+      expect(comparable(r.socketEntry)).toEqual(comparable(r.fastifyEntry));
+      expect(r.socketEntry).toMatchObject({ route, path: url, status: 200 });
+      expect(r.counted).toBe(2);
+    }
+    // A personal token on a deploy-token header, a token without the scope, a removed token, a query string: Fastify.
+    const { secret: noScope } = await t.app.services.deployTokens.create(w.admin, { type: 'project', project: w.project }, { name: 'pkg-n', scopes: ['read_registry'], expiresAt: '2027-06-01' });
+    await viaSocket(url, { 'deploy-token': reader });
+    await t.app.services.deployTokens.remove(w.admin, { type: 'project', project: w.project }, readToken.id);
+    for (const [path, headers, status] of [
+      [url, { 'deploy-token': w.users.reporter.token }, 401],
+      [url, { 'deploy-token': noScope }, 403],
+      [url, { 'deploy-token': reader }, 401],
+      [`${url}?x=1`, { 'private-token': w.users.reporter.token }, 200],
+    ] as [string, Record<string, string>, number][]) {
+      await viaSocket(path, headers);
+      const r = await compare(path, headers, spyOnDownload);
+      expect(r.laneAnswered, path).toBe(false);
+      expect(r.socket.status, path).toBe(status);
+      expect(r.socket).toEqual(r.fastify);
+    }
   });
 
   it('leaves every refusal to Fastify: a scope the route does not take, a refused git decision, a token revoked or expired while cached', async () => {
