@@ -23,11 +23,21 @@
  *   record and the file's bytes are all held in memory (routes/generic-packages.ts; small files only:
  *   the blob store keeps those up to 64 KiB).
  *
- * Off (`active: false`, every request to Fastify) when Fastify's per-request log lines are on (level
- * `info` or below) or a rate limit is set: those answers carry what only the hook chain makes.
+ * What the hook chain adds, the lane adds the same way:
+ * - the rate limit on tokens (LATCHKEY_RATE_LIMIT_PER_MINUTE), when its counters are in this process: the
+ *   request is counted against its token as plugins/rate-limit.ts counts it, and the answer carries the
+ *   same `RateLimit-*` headers; a request that would be over the limit is not counted here but left to
+ *   Fastify, which counts it and answers the 429 (the lane asks before any side effect);
+ * - Fastify's two log lines per request at level `info` ("incoming request", "request completed"), through
+ *   the same logger, with a request id from the same counter (server.ts gives Fastify `genReqId`).
+ *
+ * Off (`active: false`, every request to Fastify) at log level `debug` or `trace`, and with a rate limit
+ * whose counters are shared (Redis: a count there is a round trip, which the lane does not wait for).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { performance } from 'node:perf_hooks';
+import type { FastifyBaseLogger } from 'fastify';
 import type { AuditRecord, AuditWriter } from '../audit/audit-writer.js';
 import { readApiCredential, readBasic } from '../auth/credentials.js';
 import { decideApiScope, GENERIC_PACKAGE_FILE_ROUTE } from '../auth/api-scopes.js';
@@ -40,7 +50,9 @@ import { readCoordinates, type PackageCoordinates } from '../protocols/generic-p
 import type { IssuedToken, RegistryTokenService } from '../protocols/registry/registry-token-service.js';
 import type { Token } from '../tokens/token.js';
 import type { TokenVerifier } from '../tokens/verify-token.js';
+import { decideWindow, type RateLimiter } from '../rate-limit/index.js';
 import { auditActor, isoTimes, withImpersonation } from './plugins/audit-trail.js';
+import { PERIOD_SECONDS, rateLimitHeaders, tokenThrottleKey, type ThrottleName } from './plugins/rate-limit.js';
 import { presentUser } from './presenters.js';
 import { gitAllowedBody, gitClientIp, GIT_AUTH_PATH } from './routes/git-auth.js';
 import { registryGetBody, REGISTRY_NO_STORE } from './routes/registry-auth.js';
@@ -60,6 +72,13 @@ export interface FastLaneDeps {
   publicUrl: string | null;
   /** False: every request goes to Fastify. */
   active: boolean;
+  /**
+   * The rate limit on tokens, as plugins/rate-limit.ts applies it: requests per token and minute (0 = none),
+   * the limiter's in-process counters, and the decision metric.
+   */
+  rateLimit?: { perMinute: number; local: NonNullable<RateLimiter['local']>; onDecision(throttle: ThrottleName, outcome: 'allowed'): void };
+  /** Fastify's per-request log lines (level `info`): its logger and its request ids. Absent: not logged. */
+  requestLog?: { logger: FastifyBaseLogger; genReqId: () => string };
 }
 
 /** Answers the request and returns true, or returns false having done nothing (Fastify answers). */
@@ -115,7 +134,11 @@ export function readRegistryQuery(query: string): { service: string | null; scop
 
 export function createFastLane(deps: FastLaneDeps): FastLane {
   if (!deps.active) return () => false;
-  const { verifier, gitAccess, registry, genericPackages, writer, httpRequests, publicUrl } = deps;
+  const { verifier, gitAccess, registry, genericPackages, writer, httpRequests, publicUrl, requestLog } = deps;
+  const limit = deps.rateLimit !== undefined && deps.rateLimit.perMinute > 0 ? deps.rateLimit : null;
+  const limitHeaders = rateLimitHeaders();
+  /** Whether counting this token's request keeps it within its limit (asked before any side effect; counts nothing). */
+  const admits = (token: Token): boolean => limit === null || limit.local.peek(tokenThrottleKey(token.id), PERIOD_SECONDS).observed <= limit.perMinute;
   const isoNow = isoTimes(deps.clock);
   // The metrics series of each route's 200, found once.
   const ok = new Map<string, { inc(): void }>();
@@ -144,10 +167,28 @@ export function createFastLane(deps: FastLaneDeps): FastLane {
     answer(req, res, route, path, headers, body, principal, ip);
   }
 
-  /** Sends a 200 with these headers and body, then counts and records it as the onResponse hooks would. */
+  /**
+   * Sends a 200 with these headers and body, then counts and records it as the onResponse hooks would:
+   * the rate limit's count and headers (admitted before: `admits`), the log lines, the metrics sample and
+   * the audit entry.
+   */
   function answer(req: IncomingMessage, res: ServerResponse, route: string, path: string, headers: Record<string, string | number>, body: string | Buffer, principal: { token: Token; user: User | null }, ip: string): void {
+    if (limit !== null) {
+      const decision = { name: 'throttle_authenticated_api' as const, ...decideWindow(limit.local.hit(tokenThrottleKey(principal.token.id), PERIOD_SECONDS), limit.perMinute, PERIOD_SECONDS) };
+      Object.assign(headers, limitHeaders(decision));
+      limit.onDecision(decision.name, 'allowed');
+    }
+    let log: FastifyBaseLogger | undefined;
+    let start = 0;
+    if (requestLog !== undefined) {
+      start = performance.now();
+      log = requestLog.logger.child({ reqId: requestLog.genReqId() });
+      // The request as server.ts's `req` serializer reads Fastify's (method, URL, the socket's address).
+      log.info({ req: { method: req.method, url: req.url, ip: req.socket.remoteAddress } }, 'incoming request');
+    }
     res.writeHead(200, headers);
     res.end(body);
+    log?.info({ res: { statusCode: 200 }, responseTime: performance.now() - start }, 'request completed');
     countOk(route);
     const entry: AuditRecord = {
       at: isoNow(),
@@ -171,7 +212,7 @@ export function createFastLane(deps: FastLaneDeps): FastLane {
     if (credential === null || credential.kind !== 'token' || credential.deployTokenHeader) return false;
     const ip = req.socket.remoteAddress ?? '';
     const context = { ip, userAgent: first(req.headers['user-agent']) ?? null, endpoint: `GET ${USER_ROUTE}` };
-    const verified = verifier.verifyCached(credential.secret, context, (token, u) => u !== null && decideApiScope(token, 'GET', USER_ROUTE) === 'allowed');
+    const verified = verifier.verifyCached(credential.secret, context, (token, u) => u !== null && decideApiScope(token, 'GET', USER_ROUTE) === 'allowed' && admits(token));
     if (verified === null) return false;
     const u = verified.user!;
     const base = publicUrl ?? `${(req.socket as TLSSocket).encrypted ? 'https' : 'http'}://${host}`;
@@ -191,7 +232,7 @@ export function createFastLane(deps: FastLaneDeps): FastLane {
       originalUri,
       originalMethod,
       context: { ip, userAgent: first(req.headers['user-agent']) ?? null, endpoint: `${originalMethod} ${originalUri.split('?', 1)[0]}` },
-    });
+    }, admits);
     if (result === null || result.token === null) return false;
     send(req, res, GIT_ROUTE, GIT_ROUTE, JSON.stringify(gitAllowedBody(result)), { 'x-latchkey-user': result.remoteUser }, { token: result.token, user: result.user }, ip);
     return true;
@@ -202,7 +243,7 @@ export function createFastLane(deps: FastLaneDeps): FastLane {
     const params = basic && readRegistryQuery(query);
     if (!basic || !params) return false;
     const ip = req.socket.remoteAddress ?? '';
-    const result = registry.issueCached(basic, params, { ip, userAgent: first(req.headers['user-agent']) ?? null, endpoint: `GET ${REGISTRY_ROUTE}` });
+    const result = registry.issueCached(basic, params, { ip, userAgent: first(req.headers['user-agent']) ?? null, endpoint: `GET ${REGISTRY_ROUTE}` }, admits);
     if (result === null) return false;
     let body = registryBodies.get(result.issued);
     if (body === undefined) registryBodies.set(result.issued, (body = JSON.stringify(registryGetBody(result.issued))));
@@ -230,7 +271,7 @@ export function createFastLane(deps: FastLaneDeps): FastLane {
       if (u === null && token.kind !== 'deploy') return false;
       if (decideApiScope(token, 'GET', GENERIC_PACKAGE_FILE_ROUTE) !== 'allowed') return false;
       found.download = genericPackages.downloadCached({ token, user: u }, id, coordinates);
-      return found.download !== null;
+      return found.download !== null && admits(token);
     });
     if (verified === null || !found.download) return false;
     const { file, content } = found.download;

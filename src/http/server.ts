@@ -71,6 +71,20 @@ export interface HttpOptions {
 
 /** Log levels at which Fastify writes a line per request ("incoming request", "request completed"). */
 const REQUEST_LOG_LEVELS = new Set(['trace', 'debug', 'info']);
+/** Levels below `info`, where more than those two lines may be written: the fast lane steps aside. */
+const TROUBLESHOOTING_LOG_LEVELS = new Set(['trace', 'debug']);
+
+/**
+ * Fastify's default request ids (`req-1`, `req-2`, … in base 36, wrapping at 2^31 − 1), from one counter
+ * that the fast lane shares, so the ids of its log lines and Fastify's never repeat each other.
+ */
+function requestIds(): () => string {
+  let next = 0;
+  return () => {
+    next = (next + 1) & 0x7fffffff;
+    return `req-${next.toString(36)}`;
+  };
+}
 
 // Never log credentials: these headers are dropped from request logs.
 const REDACT = ['req.headers.authorization', 'req.headers["private-token"]', 'req.headers["deploy-token"]', 'req.headers["job-token"]', 'req.headers.cookie'];
@@ -92,7 +106,9 @@ function redactingStream(destination: { write(line: string): void }): { write(li
 export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> {
   // Set once the routes exist; until then (and when it declines) every request goes to Fastify.
   let lane: FastLane = () => false;
+  const genReqId = requestIds();
   const app = Fastify({
+    genReqId,
     // Fastify's own HTTP/1 server, as it would make it, with the fast lane in front of its handler.
     serverFactory: (handler, opts) => {
       const server = createServer(opts.http ?? {}, (req, res) => {
@@ -225,7 +241,13 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
     clock: options.clock,
     httpRequests,
     publicUrl: options.publicUrl,
-    active: options.fastLane !== false && !REQUEST_LOG_LEVELS.has(options.logLevel) && options.rateLimit.authenticatedPerMinute === 0 && options.rateLimit.unauthenticatedPerMinute === 0,
+    // Off where a rate limit's count is a round trip (Redis) and at troubleshooting log levels.
+    active: options.fastLane !== false && !TROUBLESHOOTING_LOG_LEVELS.has(options.logLevel) && (options.rateLimit.authenticatedPerMinute === 0 || options.services.rateLimiter.local !== undefined),
+    rateLimit:
+      options.services.rateLimiter.local === undefined
+        ? undefined
+        : { perMinute: options.rateLimit.authenticatedPerMinute, local: options.services.rateLimiter.local, onDecision: (throttle) => options.services.metrics.rateLimit.inc({ throttle, outcome: 'allowed' }) },
+    requestLog: REQUEST_LOG_LEVELS.has(options.logLevel) ? { logger: app.log, genReqId } : undefined,
   });
   // Closing: Fastify answers what still arrives with a 503 and `Connection: close`; so does the lane then.
   app.addHook('preClose', (done) => {

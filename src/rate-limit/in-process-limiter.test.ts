@@ -17,6 +17,19 @@ describe('in-process limiter (fixed, epoch-aligned windows on the injected clock
     expect((await limiter.hit('b', 60)).observed).toBe(1);
   });
 
+  it('counts the same synchronously (local.hit), and local.peek tells the next count without taking it', async () => {
+    const clock = new FakeClock('2026-11-23T10:00:05.000Z');
+    const limiter = createInProcessLimiter(clock);
+    expect(limiter.local!.peek('a', 60)).toEqual({ observed: 1, nowMs: Date.parse('2026-11-23T10:00:05.000Z') });
+    expect(limiter.local!.peek('a', 60).observed).toBe(1);
+    expect(limiter.local!.hit('a', 60).observed).toBe(1);
+    expect((await limiter.hit('a', 60)).observed).toBe(2);
+    expect(limiter.local!.peek('a', 60).observed).toBe(3);
+    expect(limiter.local!.hit('a', 60).observed).toBe(3);
+    clock.set('2026-11-23T10:01:00.000Z');
+    expect(limiter.local!.peek('a', 60).observed).toBe(1);
+  });
+
   it('keeps only the current window in memory', async () => {
     const clock = new FakeClock('2026-11-23T10:00:00.000Z');
     const limiter = createInProcessLimiter(clock);

@@ -18,6 +18,15 @@ export interface RateLimiter {
   hit(key: string, periodSeconds: number): Promise<WindowCount>;
   /** Connects, where there is something to connect to. Rejects when the store is unreachable. */
   ready(): Promise<void>;
+  /**
+   * A limiter whose counters are in this process (not Redis): the same count, synchronously, for the HTTP
+   * fast lane (http/fast-lane.ts), which answers without awaiting. `peek` is what `hit` would count now,
+   * without counting it.
+   */
+  readonly local?: {
+    hit(key: string, periodSeconds: number): WindowCount;
+    peek(key: string, periodSeconds: number): WindowCount;
+  };
   close(): Promise<void>;
 }
 

@@ -49,7 +49,36 @@ export interface RateLimitOptions {
 }
 
 /** GitLab configures a period per throttle; ours are per minute, so `RateLimit-Limit` is the limit itself. */
-const PERIOD_SECONDS = 60;
+export const PERIOD_SECONDS = 60;
+
+/** The limiter's key for a verified token: its id, never its secret. */
+export const tokenThrottleKey = (tokenId: number) => `throttle_authenticated_api:token:${tokenId}`;
+
+/**
+ * GitLab's `RateLimit-*` headers of a decision (`Retry-After` too when refused), names in lower case as
+ * Fastify sends them; the reset time is formatted once per window (every answer of a window shares it).
+ * Shared by the hook below and the fast lane (http/fast-lane.ts).
+ */
+export function rateLimitHeaders(): (d: WindowDecision & { readonly name: ThrottleName }) => Record<string, string> {
+  let formattedResetAt = Number.NaN;
+  let resetTime = '';
+  return (d) => {
+    if (d.resetAt !== formattedResetAt) {
+      resetTime = new Date(d.resetAt * 1000).toUTCString();
+      formattedResetAt = d.resetAt;
+    }
+    const headers: Record<string, string> = {
+      'ratelimit-name': d.name,
+      'ratelimit-limit': String(d.limit),
+      'ratelimit-observed': String(d.observed),
+      'ratelimit-remaining': String(d.remaining),
+      'ratelimit-reset': String(d.resetAt),
+      'ratelimit-resettime': resetTime,
+    };
+    if (!d.allowed) headers['retry-after'] = String(d.retryAfterSeconds);
+    return headers;
+  };
+}
 const RETRY_LATER = { message: 'Retry later' };
 
 export function registerRateLimit(app: FastifyInstance, options: RateLimitOptions): void {
@@ -70,7 +99,7 @@ export function registerRateLimit(app: FastifyInstance, options: RateLimitOption
     if (limit === 0) return null;
     // The token's id, never its secret; the IP as the socket reports it (trustProxy is off), or as a
     // protocol endpoint's trusted proxy reported it (request.clientIp).
-    const key = token ? `${name}:token:${token.id}` : ipKey(request);
+    const key = token ? tokenThrottleKey(token.id) : ipKey(request);
     try {
       const count = await options.limiter.hit(key, PERIOD_SECONDS);
       if (storeFailing) {
@@ -151,21 +180,8 @@ export function registerRateLimit(app: FastifyInstance, options: RateLimitOption
     }, (e: Error) => done(e));
   });
 
-  // RateLimit-ResetTime, formatted once per window (every answer of a window shares its reset).
-  let formattedResetAt = Number.NaN;
-  let resetTime = '';
+  const headersOf = rateLimitHeaders();
   function setHeaders(reply: FastifyReply, d: Decision): void {
-    if (d.resetAt !== formattedResetAt) {
-      resetTime = new Date(d.resetAt * 1000).toUTCString();
-      formattedResetAt = d.resetAt;
-    }
-    reply
-      .header('RateLimit-Name', d.name)
-      .header('RateLimit-Limit', String(d.limit))
-      .header('RateLimit-Observed', String(d.observed))
-      .header('RateLimit-Remaining', String(d.remaining))
-      .header('RateLimit-Reset', String(d.resetAt))
-      .header('RateLimit-ResetTime', resetTime);
-    if (!d.allowed) reply.header('Retry-After', String(d.retryAfterSeconds));
+    reply.headers(headersOf(d));
   }
 }

@@ -102,8 +102,9 @@ export function createGitAccess({ verifier, namespaces, store, decisions }: GitA
      * The fast lane's check (http/fast-lane.ts): an `allowed` answer made from the verify cache and the
      * decision cache alone, with the same side effects as `check` (the token's usage); null when either
      * cache does not have it, or when the answer is not `allowed` — then `check` decides, from the start.
+     * `admits`: the caller's own last word on the token (the lane's rate limit), asked before any side effect.
      */
-    checkCached(request: GitAccessRequest): Extract<GitAccessOutcome, { outcome: 'allowed' }> | null {
+    checkCached(request: GitAccessRequest, admits: (token: Token) => boolean = () => true): Extract<GitAccessOutcome, { outcome: 'allowed' }> | null {
       const git = parseGitRequest(request.originalUri, request.originalMethod);
       const basic = git && decisions ? readBasic(request.authorization) : null;
       if (!git || !basic || basic.secret.length === 0) return null;
@@ -111,7 +112,7 @@ export function createGitAccess({ verifier, namespaces, store, decisions }: GitA
       const verified = verifier.verifyCached(basic.secret, request.context, (token, user) => {
         if (!credentialFits(basic, token, user)) return false;
         const verdict = decisions!.get(token.id, decisionKey(git));
-        if (verdict?.outcome !== 'allowed') return false;
+        if (verdict?.outcome !== 'allowed' || !admits(token)) return false;
         found.project = verdict.project;
         return true;
       });

@@ -74,15 +74,16 @@ export function createRegistryTokenService({ verifier, access, keys, clock, rand
      * and that already have a still-valid JWT for this service and these scopes in the issued-JWT cache,
      * that JWT — what `authenticate` then `issue` would answer, with the same side effect (the token's
      * usage). Null, with no side effect, on anything else (anonymous, not cached, refused, another
-     * service, nothing issued yet): then `authenticate` and `issue` decide, from the start.
+     * service, nothing issued yet, or `admits` — the caller's last word, the lane's rate limit — says
+     * no): then `authenticate` and `issue` decide, from the start.
      */
-    issueCached(basic: { username: string; secret: string }, request: { service: string | null; scopes: readonly string[] }, context: VerifyContext): { token: Token; user: User | null; issued: IssuedToken } | null {
+    issueCached(basic: { username: string; secret: string }, request: { service: string | null; scopes: readonly string[] }, context: VerifyContext, admits: (token: Token) => boolean = () => true): { token: Token; user: User | null; issued: IssuedToken } | null {
       if (!issued || request.service !== settings.service) return null;
       let hit: IssuedToken | undefined;
       const verified = verifier.verifyCached(basic.secret, context, (token, user) => {
         if (!credentialFits(basic, token, user)) return false;
         hit = issued.get(token.id, issuedKey(subjectOf(token, user), request.scopes));
-        return hit !== undefined;
+        return hit !== undefined && admits(token);
       });
       return verified && hit ? { token: verified.token, user: verified.user, issued: hit } : null;
     },

@@ -4,16 +4,27 @@
  * which the lane never sees), and the two answers, audit entries and metrics samples must be the same.
  * Then what the lane must leave to Fastify: refusals (scope, revocation, expiry, a refused git decision,
  * a registry scope or service it does not issue, a deploy token under another name), other credential
- * forms, a query string it does not read, a malformed Host, and everything while per-request logs or rate
- * limits are on.
+ * forms, a query string it does not read, a malformed Host. All of it twice: with rate limits off and logs
+ * at `warn`, and as the service runs by default — a rate limit per token and per address, and Fastify's
+ * two log lines per request at `info`, which the lane must write the same. Then a token over its limit
+ * (left to Fastify's 429, counted once), and what turns the lane off: `debug` logs, counters in Redis,
+ * LATCHKEY_FAST_LANE=off.
  */
 import { request as httpRequest } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AuditRecord } from '../../../src/audit/audit-writer.js';
 import { DIALECTS } from '../../support/dialects.js';
+import { deleteRedisKeys, REDIS_TEST_URL, requireRedis, uniqueRedisPrefix } from '../../support/redis.js';
 import { seedWorld, startTestApp, type TestApp, type World } from '../../support/test-app.js';
 
 const LANE_ENV = { LATCHKEY_RATE_LIMIT_PER_MINUTE: '0', LATCHKEY_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '0' };
+/** The defaults a service runs with: 600 requests a minute per token and per address, and logs at `info`. */
+const DEFAULT_ENV = { LATCHKEY_LOG_LEVEL: 'info' };
+const SETTINGS: [string, Record<string, string>][] = [
+  ['rate limits off, logs at warn', { ...LANE_ENV, LATCHKEY_LOG_LEVEL: 'warn' }],
+  ['the default rate limits and info logs', DEFAULT_ENV],
+];
+const CASES = DIALECTS.flatMap((dialect) => SETTINGS.map(([name, env]) => [dialect, name, env] as const));
 const GIT = '/api/v4/latchkey/git/auth';
 const FETCH = { 'x-original-method': 'GET', 'x-original-uri': '/acme/platform/web.git/info/refs?service=git-upload-pack' };
 const JWT = '/jwt/auth';
@@ -36,8 +47,15 @@ interface Answer {
   text: string;
 }
 
-describe.each(DIALECTS)('fast lane on %s', (dialect) => {
+/** A log line as the comparison reads it: without its time, request id and response time, which differ. */
+const loggedLine = (line: string) => {
+  const { time: _time, reqId: _reqId, responseTime: _responseTime, ...rest } = JSON.parse(line) as Record<string, unknown>;
+  return rest;
+};
+
+describe.each(CASES)('fast lane on %s, %s', (dialect, _settings, env) => {
   let t: TestApp;
+  const lines: string[] = [];
   let w: World;
   let base: string;
   let records: AuditRecord[];
@@ -45,7 +63,7 @@ describe.each(DIALECTS)('fast lane on %s', (dialect) => {
   let registryDeploy: { username: string; secret: string };
 
   beforeAll(async () => {
-    t = await startTestApp(dialect, { env: LANE_ENV });
+    t = await startTestApp(dialect, { env, logStream: { write: (line) => void lines.push(line) } });
     w = await seedWorld(t);
     const { token, secret } = await t.app.services.deployTokens.create(w.admin, { type: 'project', project: w.project }, { name: 'ci', scopes: ['read_repository'], expiresAt: '2027-06-01' });
     deploy = { username: token.username!, secret };
@@ -85,6 +103,11 @@ describe.each(DIALECTS)('fast lane on %s', (dialect) => {
     const sample = family.samples.find((s) => s.labels.route === route && s.labels.status === String(status) && s.labels.method === 'GET');
     return sample?.value ?? 0;
   };
+  /** The rate limit's `allowed` decisions so far (latchkey_rate_limit_requests_total). */
+  const allowedCount = () => {
+    const family = t.app.services.metrics.rateLimit.family();
+    return family.samples.filter((s) => s.labels.outcome === 'allowed').reduce((n, s) => n + s.value, 0);
+  };
   /** The entry minus what differs between two requests (time; the socket's address is 127.0.0.1 on both). */
   const comparable = (entry: AuditRecord | undefined) => {
     const { at: _at, ...rest } = entry ?? ({} as AuditRecord);
@@ -100,12 +123,33 @@ describe.each(DIALECTS)('fast lane on %s', (dialect) => {
     const headers = { 'user-agent': 'latchkey-test/1', ...given };
     const lane = spyOnLane();
     const before = count(route, 200);
+    const allowedBefore = allowedCount();
+    let logged = lines.length;
     const fastify = await viaFastify(path, headers);
     const fastifyEntry = records.at(-1);
+    const fastifyLines = lines.slice(logged);
+    logged = lines.length;
     const socket = await viaSocket(path, headers);
     const socketEntry = records.at(-1);
+    const socketLines = lines.slice(logged);
     const laneAnswered = lane.mock.results.some((r) => r.value !== null);
     lane.mockRestore();
+    // The same log lines (the same request ids on neither), and with a limit the same count one request later.
+    expect(socketLines.map(loggedLine), path).toEqual(fastifyLines.map(loggedLine));
+    expect(socketLines.length, path).toBe(env.LATCHKEY_LOG_LEVEL === 'info' ? 2 : 0);
+    if (socketLines.length > 0) expect(JSON.parse(socketLines[0]!).reqId).not.toBe(JSON.parse(fastifyLines[0]!).reqId);
+    const observed = fastify.headers['ratelimit-observed'];
+    if (observed !== undefined) {
+      expect(socket.headers['ratelimit-observed'], path).toBe(String(Number(observed) + 1));
+      expect(socket.headers['ratelimit-remaining'], path).toBe(String(Number(fastify.headers['ratelimit-remaining']) - 1));
+      socket.headers['ratelimit-observed'] = observed;
+      socket.headers['ratelimit-remaining'] = fastify.headers['ratelimit-remaining']!;
+    }
+    // A success the lane answered was counted as allowed once by each, as the hook counts it.
+    if (laneAnswered) {
+      expect(observed !== undefined, path).toBe(env.LATCHKEY_RATE_LIMIT_PER_MINUTE !== '0');
+      expect(allowedCount() - allowedBefore, path).toBe(observed === undefined ? 0 : 2);
+    }
     return { fastify, socket, fastifyEntry, socketEntry, laneAnswered, counted: count(route, 200) - before };
   }
 
@@ -352,12 +396,59 @@ describe.each(DIALECTS)('fast lane on %s', (dialect) => {
   });
 });
 
+describe.each(DIALECTS)('fast lane and a token over its rate limit on %s', (dialect) => {
+  it('answers while the token is within its limit, then leaves the request over it to Fastify, which counts it once and answers 429', async () => {
+    const t = await startTestApp(dialect, { env: { LATCHKEY_RATE_LIMIT_PER_MINUTE: '3' } });
+    try {
+      const w = await seedWorld(t);
+      const base = await t.app.http.listen({ host: '127.0.0.1', port: 0 });
+      const place = { type: 'project', project: w.project } as const;
+      const git = await t.app.services.deployTokens.create(w.admin, place, { name: 'git', scopes: ['read_repository'], expiresAt: '2027-06-01' });
+      const registry = await t.app.services.deployTokens.create(w.admin, place, { name: 'registry', scopes: ['read_registry'], expiresAt: '2027-06-01' });
+      const reader = await t.app.services.deployTokens.create(w.admin, place, { name: 'reader', scopes: ['read_package_registry'], expiresAt: '2027-06-01' });
+      const file = `/api/v4/projects/${w.project.id}/packages/generic/tool/1.0.0/hello.txt`;
+      expect((await t.app.http.inject({ method: 'PUT', url: file, headers: { 'private-token': w.adminToken }, payload: 'hello\n' })).statusCode).toBe(201);
+      const paths: [string, string, Record<string, string>, () => LaneSpy][] = [
+        ['/api/v4/user', '/api/v4/user', { 'private-token': w.users.developer.token }, () => vi.spyOn(t.app.services.verifier, 'verifyCached')],
+        ['git', GIT, { ...FETCH, authorization: basic(git.token.username!, git.secret) }, () => vi.spyOn(t.app.services.gitAccess, 'checkCached')],
+        ['/jwt/auth', jwtQuery([['service', REGISTRY.service], ['scope', REGISTRY.pull]]), { authorization: basic(registry.token.username!, registry.secret) }, () => vi.spyOn(t.app.services.registry.tokens, 'issueCached')],
+        ['package', file, { 'deploy-token': reader.secret }, () => vi.spyOn(t.app.services.verifier, 'verifyCached')],
+      ];
+      for (const [name, path, headers, spy] of paths) {
+        const lane = spy();
+        const answers: Response[] = [];
+        for (let i = 0; i < 5; i++) answers.push(await fetch(`${base}${path}`, { headers }));
+        // The first fills the caches (Fastify); the next two are the lane's; the fourth is over, and Fastify's.
+        expect(answers.map((a) => a.status), name).toEqual([200, 200, 200, 429, 429]);
+        expect(answers.map((a) => a.headers.get('ratelimit-observed')), name).toEqual(['1', '2', '3', '4', '5']);
+        expect(answers.map((a) => a.headers.get('ratelimit-remaining')), name).toEqual(['2', '1', '0', '0', '0']);
+        expect(lane.mock.results.filter((r) => r.value !== null), name).toHaveLength(2);
+        lane.mockRestore();
+        const refused = answers[3]!;
+        expect(await refused.json(), name).toEqual({ message: 'Retry later' });
+        expect(refused.headers.get('retry-after'), name).toBe(String(60 - (Math.floor(t.clock.now().getTime() / 1000) % 60)));
+        // Counted once each: Fastify's own next answer through inject counts the sixth.
+        const injected = await t.app.http.inject({ method: 'GET', url: path, headers });
+        expect(injected.statusCode, name).toBe(429);
+        expect(injected.headers['ratelimit-observed'], name).toBe('6');
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe.each(DIALECTS)('fast lane off on %s', (dialect) => {
-  for (const [why, env] of [
-    ['a rate limit is set (its headers and counts come from the hook chain)', { LATCHKEY_RATE_LIMIT_PER_MINUTE: '600', LATCHKEY_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '0' }],
-    ['per-request log lines are on (LATCHKEY_LOG_LEVEL=info)', { ...LANE_ENV, LATCHKEY_LOG_LEVEL: 'info' }],
+  const cases: [string, Record<string, string>][] = [
+    ['logs are at debug (more than the two lines a request)', { ...LANE_ENV, LATCHKEY_LOG_LEVEL: 'debug' }],
     ['LATCHKEY_FAST_LANE=off', { ...LANE_ENV, LATCHKEY_FAST_LANE: 'off' }],
-  ] as [string, Record<string, string>][]) {
+  ];
+  const prefix = uniqueRedisPrefix('fast-lane');
+  if (requireRedis()) cases.push(['the rate limit counts in Redis (a round trip the lane does not wait for)', { REDIS_URL: REDIS_TEST_URL, LATCHKEY_REDIS_KEY_PREFIX: prefix, LATCHKEY_RATE_LIMIT_PER_MINUTE: '600' }]);
+  afterAll(async () => {
+    if (cases.length > 2) await deleteRedisKeys(prefix);
+  });
+  for (const [why, env] of cases) {
     it(`when ${why}`, async () => {
       const lines: string[] = [];
       const t = await startTestApp(dialect, { env, logStream: { write: (line) => void lines.push(line) } });
@@ -368,8 +459,8 @@ describe.each(DIALECTS)('fast lane off on %s', (dialect) => {
         for (let i = 0; i < 3; i++) expect((await fetch(`${base}/api/v4/user`, { headers: { 'private-token': w.adminToken } })).status).toBe(200);
         expect(lane).not.toHaveBeenCalled();
         const last = await fetch(`${base}/api/v4/user`, { headers: { 'private-token': w.adminToken } });
-        if (env.LATCHKEY_RATE_LIMIT_PER_MINUTE === '600') expect(last.headers.get('ratelimit-observed')).toBe('4');
-        if (env.LATCHKEY_LOG_LEVEL === 'info') expect(lines.filter((l) => l.includes('request completed')).length).toBeGreaterThanOrEqual(4);
+        if (env.REDIS_URL) expect(last.headers.get('ratelimit-observed')).toBe('4');
+        if (env.LATCHKEY_LOG_LEVEL === 'debug') expect(lines.filter((l) => l.includes('request completed')).length).toBeGreaterThanOrEqual(4);
       } finally {
         await t.close();
       }
