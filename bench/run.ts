@@ -6,7 +6,8 @@
  *   npm run bench -- --short           the same cases, 3 rounds of 2 s, 2,000 creates, the nothing-due scan only
  *   npm run bench -- --strict          exit 1 when a bar is missed
  *   npm run bench -- --stores sqlite   one store; --only <text>[|<text>…] runs the cases whose name contains one
- *   npm run bench -- --profile <text>  `latchkey serve` under --cpu-prof for the cases named (bench/.data/profiles)
+ *   npm run bench -- --profile <text>  `latchkey serve` under --cpu-prof while a case named runs (bench/.data/profiles)
+ *   npm run bench -- --serve-env K=V   one more setting for `latchkey serve` (repeatable), e.g. LATCHKEY_FAST_LANE=off
  *
  * Baseline: a bare node:http server answering 204 (bench/bare-server.mjs), in its own process. Against it,
  * `latchkey serve` as users run it (`node bin/latchkey.mjs serve`, rate limits off, logs at warn) on a
@@ -40,6 +41,15 @@ const STORES = (option('stores') ?? 'sqlite,postgres').split(',') as StoreKind[]
 const ONLY = option('only');
 const PROFILE = option('profile');
 const TOKENS = Number(option('tokens') ?? 1_000_000);
+/** Settings added to serve's environment (`--serve-env K=V`, repeatable): to compare one setting's runs. */
+const SERVE_ENV: Record<string, string> = {};
+argv.forEach((arg, i) => {
+  if (arg !== '--serve-env') return;
+  const pair = argv[i + 1] ?? '';
+  const eq = pair.indexOf('=');
+  if (eq <= 0) throw new Error(`--serve-env takes KEY=VALUE, not ${JSON.stringify(pair)}`);
+  SERVE_ENV[pair.slice(0, eq)] = pair.slice(eq + 1);
+});
 const ROUNDS = 3;
 const SECONDS = SHORT ? 2 : 10;
 const CONNECTIONS = 64;
@@ -155,6 +165,7 @@ async function benchStore(store: StoreKind, bare: Child): Promise<void> {
     LATCHKEY_RATE_LIMIT_PER_MINUTE: '0',
     LATCHKEY_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '0',
     LATCHKEY_EXPIRY_CRON: 'off',
+    ...SERVE_ENV,
   };
   const profileFlags = (name: string) => {
     if (!PROFILE || !name.includes(PROFILE)) return [];
@@ -203,8 +214,9 @@ async function benchStore(store: StoreKind, bare: Child): Promise<void> {
 
   const needsServer = cases.some((c) => wanted(c.name)) || pages.some(([name]) => wanted(name)) || wanted(createsName) || wanted(webRenderName);
   if (needsServer) {
-    const anyProfile = cases.find((c) => PROFILE && c.name.includes(PROFILE));
-    const latchkey = await startLatchkey(env, anyProfile ? profileFlags(anyProfile.name) : []);
+    // --profile: serve runs under --cpu-prof when a case it runs is named (throughput, list, creates, web).
+    const profiled = [...cases.map((c) => c.name), ...pages.map(([name]) => name), createsName, webRenderName].find((name) => PROFILE && wanted(name) && name.includes(PROFILE));
+    const latchkey = await startLatchkey(env, profiled ? profileFlags(profiled) : []);
     try {
       log(`${store}: latchkey serve pid ${latchkey.pid} at ${latchkey.url}`);
       // The package the download case fetches (uploaded once per store; a second PUT is a new version of the file).
@@ -325,14 +337,15 @@ async function main(): Promise<void> {
   const cpu = cpus();
   const machine = `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, Node ${process.version}`;
   const startLoad = loadavg()[0]!.toFixed(1);
-  log(`${machine}; load average ${startLoad} at the start; ${SHORT ? 'short' : 'full'} mode; ${TOKENS.toLocaleString('en-US')} tokens`);
+  const settings = Object.entries(SERVE_ENV).map(([k, v]) => `${k}=${v}`).join(' ');
+  log(`${machine}; load average ${startLoad} at the start; ${SHORT ? 'short' : 'full'} mode; ${TOKENS.toLocaleString('en-US')} tokens${settings ? `; serve with ${settings}` : ''}`);
   const bare = await startBare();
   try {
     for (const store of STORES) await benchStore(store, bare);
   } finally {
     await bare.stop();
   }
-  console.log(`\nLatchkey bench, ${utcDateOf(new Date())}: ${machine}; load average ${startLoad} at the start, ${loadavg()[0]!.toFixed(1)} at the end; ${SHORT ? 'short mode' : `${ROUNDS} interleaved rounds of ${SECONDS} s`}, ${CONNECTIONS} connections\n`);
+  console.log(`\nLatchkey bench, ${utcDateOf(new Date())}: ${machine}; load average ${startLoad} at the start, ${loadavg()[0]!.toFixed(1)} at the end; ${SHORT ? 'short mode' : `${ROUNDS} interleaved rounds of ${SECONDS} s`}, ${CONNECTIONS} connections${settings ? `; serve with ${settings}` : ''}\n`);
   printTable();
   const missed = rows.filter((r) => r.ok === false);
   if (missed.length > 0) console.log(`\n${missed.length} bar(s) missed.`);
