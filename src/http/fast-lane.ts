@@ -50,9 +50,9 @@ import { readCoordinates, type PackageCoordinates } from '../protocols/generic-p
 import type { IssuedToken, RegistryTokenService } from '../protocols/registry/registry-token-service.js';
 import type { Token } from '../tokens/token.js';
 import type { TokenVerifier } from '../tokens/verify-token.js';
-import { decideWindow, type RateLimiter } from '../rate-limit/index.js';
+import type { RateLimiter } from '../rate-limit/index.js';
 import { auditActor, isoTimes, withImpersonation } from './plugins/audit-trail.js';
-import { PERIOD_SECONDS, rateLimitHeaders, tokenThrottleKey, type ThrottleName } from './plugins/rate-limit.js';
+import { decisionOf, PERIOD_SECONDS, rateLimitHeaders, tokenThrottleKey, type ThrottleName } from './plugins/rate-limit.js';
 import { presentUser } from './presenters.js';
 import { gitAllowedBody, gitClientIp, GIT_AUTH_PATH } from './routes/git-auth.js';
 import { registryGetBody, REGISTRY_NO_STORE } from './routes/registry-auth.js';
@@ -174,7 +174,7 @@ export function createFastLane(deps: FastLaneDeps): FastLane {
    */
   function answer(req: IncomingMessage, res: ServerResponse, route: string, path: string, headers: Record<string, string | number>, body: string | Buffer, principal: { token: Token; user: User | null }, ip: string): void {
     if (limit !== null) {
-      const decision = { name: 'throttle_authenticated_api' as const, ...decideWindow(limit.local.hit(tokenThrottleKey(principal.token.id), PERIOD_SECONDS), limit.perMinute, PERIOD_SECONDS) };
+      const decision = decisionOf('throttle_authenticated_api', limit.local.hit(tokenThrottleKey(principal.token.id), PERIOD_SECONDS), limit.perMinute);
       Object.assign(headers, limitHeaders(decision));
       limit.onDecision(decision.name, 'allowed');
     }

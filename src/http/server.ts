@@ -14,7 +14,7 @@ import { sendError } from './error-mapping.js';
 import { registerStrictInput } from './strict-input.js';
 import { registerOpenApi, registerRouteMethods } from './openapi.js';
 import { decorateCredentials, registerAuthentication } from './plugins/authenticate.js';
-import { registerRateLimit } from './plugins/rate-limit.js';
+import { registerRateLimit, type RateLimitOptions } from './plugins/rate-limit.js';
 import type { RouteContext } from './route-context.js';
 import { registerAccessTokenRoutes } from './routes/access-tokens.js';
 import { registerAdminTokenRoutes } from './routes/admin-token.js';
@@ -141,7 +141,9 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
 
   registerBodyParsers(app);
   decorateCredentials(app);
-  registerRateLimit(app, { limiter: options.services.rateLimiter, ...options.rateLimit, onDecision: (throttle, outcome) => options.services.metrics.rateLimit.inc({ throttle, outcome }) });
+  // Each rate-limit decision, counted (latchkey_rate_limit_requests_total): by the hook and by the fast lane.
+  const onRateLimitDecision: NonNullable<RateLimitOptions['onDecision']> = (throttle, outcome) => options.services.metrics.rateLimit.inc({ throttle, outcome });
+  registerRateLimit(app, { limiter: options.services.rateLimiter, ...options.rateLimit, onDecision: onRateLimitDecision });
   registerAuditTrail(app, { writer: options.services.auditWriter, clock: options.clock });
   registerPlainJsonContentType(app);
   registerStrictInput(app);
@@ -246,7 +248,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
     rateLimit:
       options.services.rateLimiter.local === undefined
         ? undefined
-        : { perMinute: options.rateLimit.authenticatedPerMinute, local: options.services.rateLimiter.local, onDecision: (throttle) => options.services.metrics.rateLimit.inc({ throttle, outcome: 'allowed' }) },
+        : { perMinute: options.rateLimit.authenticatedPerMinute, local: options.services.rateLimiter.local, onDecision: onRateLimitDecision },
     requestLog: REQUEST_LOG_LEVELS.has(options.logLevel) ? { logger: app.log, genReqId } : undefined,
   });
   // Closing: Fastify answers what still arrives with a 503 and `Connection: close`; so does the lane then.

@@ -19,7 +19,7 @@
  * open): a warning is logged when it starts and a note when it is back; `onDecision` counts each one.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { decideWindow, type RateLimiter, type WindowDecision } from '../../rate-limit/index.js';
+import { decideWindow, type RateLimiter, type WindowCount, type WindowDecision } from '../../rate-limit/index.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -34,7 +34,7 @@ declare module 'fastify' {
 
 export type ThrottleName = 'throttle_authenticated_api' | 'throttle_unauthenticated_api';
 
-interface Decision extends WindowDecision {
+export interface Decision extends WindowDecision {
   readonly name: ThrottleName;
 }
 
@@ -51,6 +51,9 @@ export interface RateLimitOptions {
 /** GitLab configures a period per throttle; ours are per minute, so `RateLimit-Limit` is the limit itself. */
 export const PERIOD_SECONDS = 60;
 
+/** What a throttle decides for the `count` it took, under `limit` a period (the hook below and the fast lane). */
+export const decisionOf = (name: ThrottleName, count: WindowCount, limit: number): Decision => ({ name, ...decideWindow(count, limit, PERIOD_SECONDS) });
+
 /** The limiter's key for a verified token: its id, never its secret. */
 export const tokenThrottleKey = (tokenId: number) => `throttle_authenticated_api:token:${tokenId}`;
 
@@ -59,7 +62,7 @@ export const tokenThrottleKey = (tokenId: number) => `throttle_authenticated_api
  * Fastify sends them; the reset time is formatted once per window (every answer of a window shares it).
  * Shared by the hook below and the fast lane (http/fast-lane.ts).
  */
-export function rateLimitHeaders(): (d: WindowDecision & { readonly name: ThrottleName }) => Record<string, string> {
+export function rateLimitHeaders(): (d: Decision) => Record<string, string> {
   let formattedResetAt = Number.NaN;
   let resetTime = '';
   return (d) => {
@@ -106,7 +109,7 @@ export function registerRateLimit(app: FastifyInstance, options: RateLimitOption
         storeFailing = false;
         request.log.info('rate limit: the counter store answers again; limits apply');
       }
-      const decision = { name, ...decideWindow(count, limit, PERIOD_SECONDS) };
+      const decision = decisionOf(name, count, limit);
       if (!token) {
         if (decision.allowed) throttledKeys.delete(key);
         else if (!throttledKeys.has(key)) {
