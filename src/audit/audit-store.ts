@@ -8,7 +8,7 @@
 import { CompiledQuery, SqliteAdapter, sql, type Kysely } from 'kysely';
 import type { Database } from '../store/database.js';
 import { inRelaxedTransaction } from '../store/relaxed-commit.js';
-import { chain, type AuditRow, type UnchainedRow } from './audit-entry.js';
+import { chain, tokenHashOfDigest, type AuditRow, type UnchainedRow } from './audit-entry.js';
 
 /** Rows per statement of the token-hash pairs: well under both dialects' bound-parameter limits. */
 const INSERT_CHUNK = 200;
@@ -37,6 +37,8 @@ export interface AuditFilter {
 
 export interface TokenInfo {
   readonly digest: string;
+  /** The hash the audit log records for the token (tokenHashOfDigest of its digest). */
+  readonly tokenHash: string;
   readonly projectId: number | null;
   readonly groupId: number | null;
   /** A service account's owning group (its tokens have neither project nor group). */
@@ -103,13 +105,20 @@ async function insertRows(trx: Kysely<Database>, rows: readonly AuditRow[]): Pro
   await trx.executeQuery(CompiledQuery.raw(POSTGRES_INSERT, columns));
 }
 
+const pairKey = (tokenId: number, tokenHash: string) => `${tokenId} ${tokenHash}`;
+
 /**
  * The (token hash, token id) pairs of a batch, each once (audit_token_hashes: migration
- * 2026-12-04T0500): most batches repeat pairs already there, so this is one statement that changes nothing.
+ * 2026-12-04T0500), but for those `recorded` holds: pairs this process saw committed (rows of that table are
+ * never deleted), so a busy token's pair is written once rather than checked again in every batch.
  */
-async function recordTokenHashes(trx: Kysely<Database>, rows: readonly AuditRow[]): Promise<void> {
+async function recordTokenHashes(trx: Kysely<Database>, rows: readonly AuditRow[], recorded: ReadonlySet<string>): Promise<void> {
   const pairs = new Map<string, { token_hash: string; token_id: number }>();
-  for (const r of rows) if (r.token_hash !== null && r.token_id !== null) pairs.set(`${r.token_id} ${r.token_hash}`, { token_hash: r.token_hash, token_id: r.token_id });
+  for (const r of rows) {
+    if (r.token_hash === null || r.token_id === null) continue;
+    const key = pairKey(r.token_id, r.token_hash);
+    if (!recorded.has(key)) pairs.set(key, { token_hash: r.token_hash, token_id: r.token_id });
+  }
   if (pairs.size === 0) return;
   const values = [...pairs.values()];
   for (let i = 0; i < values.length; i += INSERT_CHUNK) {
@@ -117,14 +126,16 @@ async function recordTokenHashes(trx: Kysely<Database>, rows: readonly AuditRow[
   }
 }
 
+const NONE_RECORDED: ReadonlySet<string> = new Set();
+
 /** Appends rows after the current head inside the caller's transaction `trx`; returns them as stored. */
-async function appendIn(trx: Kysely<Database>, rows: readonly UnchainedRow[]): Promise<AuditRow[]> {
+async function appendIn(trx: Kysely<Database>, rows: readonly UnchainedRow[], recorded: ReadonlySet<string> = NONE_RECORDED): Promise<AuditRow[]> {
   if (rows.length === 0) return [];
   // The lock: a no-op write of the head row, which also reads it.
   const head = await trx.updateTable('audit_chain_head').set((eb) => ({ last_id: eb.ref('last_id') })).where('id', '=', 1).returning(['last_id', 'last_hash']).executeTakeFirstOrThrow();
   const chained = chain(rows, { lastId: Number(head.last_id), lastHash: head.last_hash });
   await insertRows(trx, chained);
-  await recordTokenHashes(trx, chained);
+  await recordTokenHashes(trx, chained, recorded);
   const last = chained[chained.length - 1]!;
   await trx.updateTable('audit_chain_head').set({ last_id: last.id, last_hash: last.hash }).where('id', '=', 1).execute();
   return chained;
@@ -169,7 +180,41 @@ export function tokenEventEntry(db: Kysely<Database>, tokenIdRef: 'tokens.id' | 
   return db.selectFrom('audit_events').select(sql`1`.as('one')).where('audit_events.token_id', '=', sql.ref<number>(tokenIdRef)).where('audit_events.event', '=', event).where(TOKEN_EVENTS_ONLY);
 }
 
-export function createAuditStore(db: Kysely<Database>) {
+/**
+ * How long a token's digest and namespace, read to enrich entries, are used again without reading them
+ * anew, and how many tokens are kept (the oldest go first). A token's project, group and owning group never
+ * change; its digest changes only when it moves to a new server secret (LATCHKEY_SECRET_PREVIOUS), after
+ * which entries may show its previous hash for up to this long (audit_token_hashes keeps both, so a search
+ * by either finds them).
+ */
+export const TOKEN_INFO_TTL_MS = 60_000;
+const TOKEN_INFO_KEPT = 20_000;
+/** Committed (token id, hash) pairs remembered, so a busy token's pair is not inserted again per batch. */
+const RECORDED_PAIRS_KEPT = 50_000;
+
+export interface AuditStoreOptions {
+  /** The clock of the token look-up's reuse (TOKEN_INFO_TTL_MS), in ms; default Date.now. */
+  now?: () => number;
+}
+
+export function createAuditStore(db: Kysely<Database>, { now = Date.now }: AuditStoreOptions = {}) {
+  /**
+   * Between batches (each a few queries for all its tokens, audit-writer.ts enrichRecords): a service with
+   * thousands of busy tokens would otherwise read every one of them again in every batch.
+   */
+  const tokenInfos = new Map<number, { info: TokenInfo; until: number }>();
+  const recordedPairs = new Set<string>();
+  const remembered = (rows: AuditRow[]): AuditRow[] => {
+    for (const r of rows) {
+      if (r.token_hash === null || r.token_id === null) continue;
+      const key = pairKey(r.token_id, r.token_hash);
+      if (recordedPairs.has(key)) continue;
+      if (recordedPairs.size >= RECORDED_PAIRS_KEPT) recordedPairs.delete(recordedPairs.values().next().value!);
+      recordedPairs.add(key);
+    }
+    return rows;
+  };
+
   async function groupPaths(ids: readonly number[]): Promise<Map<number, string>> {
     if (ids.length === 0) return new Map();
     const rows = await db.selectFrom('groups').select(['id', 'traversal_path']).where('id', 'in', [...ids]).execute();
@@ -184,8 +229,9 @@ export function createAuditStore(db: Kysely<Database>) {
      */
     async append(rows: readonly UnchainedRow[], { relaxed = false }: { relaxed?: boolean } = {}): Promise<AuditRow[]> {
       if (rows.length === 0) return [];
-      if (relaxed) return inRelaxedTransaction(db, (trx) => appendIn(trx, rows));
-      return db.transaction().execute((trx) => appendIn(trx, rows));
+      // The pairs count as recorded only once the transaction has committed.
+      if (relaxed) return remembered(await inRelaxedTransaction(db, (trx) => appendIn(trx, rows, recordedPairs)));
+      return remembered(await db.transaction().execute((trx) => appendIn(trx, rows, recordedPairs)));
     },
 
     /** Takes the head row's lock in `trx` (the outbox relay's first statement: relays queue here). */
@@ -193,7 +239,8 @@ export function createAuditStore(db: Kysely<Database>) {
       await trx.updateTable('audit_chain_head').set((eb) => ({ last_id: eb.ref('last_id') })).where('id', '=', 1).execute();
     },
 
-    appendIn,
+    /** appendIn in the caller's transaction: its pairs are not remembered (this store cannot see its commit). */
+    appendIn: (trx: Kysely<Database>, rows: readonly UnchainedRow[]) => appendIn(trx, rows, recordedPairs),
 
     async head(): Promise<{ lastId: number; lastHash: string }> {
       const r = await db.selectFrom('audit_chain_head').select(['last_id', 'last_hash']).where('id', '=', 1).executeTakeFirstOrThrow();
@@ -272,16 +319,35 @@ export function createAuditStore(db: Kysely<Database>) {
       return entriesQuery(db, f, hashTokenIds).limit(limit).execute();
     },
 
-    /** Digest and namespace of each token (one query for a whole batch). */
+    /**
+     * Digest, hash and namespace of each token: those read in the last TOKEN_INFO_TTL_MS from memory, the
+     * others in one query for the whole batch.
+     */
     async tokenInfo(ids: readonly number[]): Promise<Map<number, TokenInfo>> {
-      if (ids.length === 0) return new Map();
+      const out = new Map<number, TokenInfo>();
+      const at = now();
+      const unknown: number[] = [];
+      for (const id of ids) {
+        const kept = tokenInfos.get(id);
+        if (kept !== undefined && kept.until > at) out.set(id, kept.info);
+        else unknown.push(id);
+      }
+      if (unknown.length === 0) return out;
       const rows = await db
         .selectFrom('tokens')
         .leftJoin('users', 'users.id', 'tokens.user_id')
         .select(['tokens.id', 'tokens.digest', 'tokens.project_id', 'tokens.group_id', 'users.provisioned_by_group_id'])
-        .where('tokens.id', 'in', [...ids])
+        .where('tokens.id', 'in', unknown)
         .execute();
-      return new Map(rows.map((r) => [Number(r.id), { digest: r.digest, projectId: r.project_id, groupId: r.group_id, ownerGroupId: r.provisioned_by_group_id ?? null }]));
+      for (const r of rows) {
+        const id = Number(r.id);
+        const info: TokenInfo = { digest: r.digest, tokenHash: tokenHashOfDigest(r.digest), projectId: r.project_id, groupId: r.group_id, ownerGroupId: r.provisioned_by_group_id ?? null };
+        out.set(id, info);
+        tokenInfos.delete(id);
+        if (tokenInfos.size >= TOKEN_INFO_KEPT) tokenInfos.delete(tokenInfos.keys().next().value!);
+        tokenInfos.set(id, { info, until: at + TOKEN_INFO_TTL_MS });
+      }
+      return out;
     },
 
     /** Traversal path of each group. */

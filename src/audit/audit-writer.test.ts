@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { UnchainedRow } from './audit-entry.js';
+import { tokenHashOfDigest, type UnchainedRow } from './audit-entry.js';
 import type { AuditStore } from './audit-store.js';
 import { createAuditWriter, type AuditRecord } from './audit-writer.js';
 import { cryptoTokenGenerator } from '../kernel/random.js';
@@ -17,7 +17,7 @@ function fakeStore() {
       appended.push(rows);
       return [];
     },
-    tokenInfo: async (ids: readonly number[]) => new Map(ids.map((id) => [id, { digest: 'ab'.repeat(32), projectId: 5, groupId: null, ownerGroupId: null }])),
+    tokenInfo: async (ids: readonly number[]) => new Map(ids.map((id) => [id, { digest: 'ab'.repeat(32), tokenHash: tokenHashOfDigest('ab'.repeat(32)), projectId: 5, groupId: null, ownerGroupId: null }])),
     projectGroups: async (ids: readonly number[]) => new Map(ids.map((id) => [id, 2])),
     groupPaths: async (ids: readonly number[]) => new Map(ids.map((id) => [id, `/1/${id}/`])),
     usersByName: async (names: readonly string[]) => new Map(names.map((n) => [n, { id: 42, botKind: n.startsWith('project_') ? 'project_bot' : null }])),
@@ -39,7 +39,7 @@ describe('audit writer', () => {
     await w.flush();
     expect(w.pending).toBe(0);
     expect(f.rows()).toMatchObject([
-      { created_at: 't1', path: '/api/v4/x/[REDACTED]', user_agent: 'curl [REDACTED]', token_id: 9, token_hash: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), project_id: 5, group_path: '/1/2/', actor_type: null },
+      { created_at: 't1', path: '/api/v4/x/[REDACTED]', user_agent: 'curl [REDACTED]', token_id: 9, token_hash: tokenHashOfDigest('ab'.repeat(32)), project_id: 5, group_path: '/1/2/', actor_type: null },
       { created_at: 't2', event: 'token.revoked', actor_type: 'bot', actor_id: 42, actor_name: 'project_5_bot_x', data: '{"by":"project_5_bot_x"}' },
     ]);
     expect(JSON.stringify(f.rows())).not.toContain(token);

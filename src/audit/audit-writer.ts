@@ -21,7 +21,6 @@
  * hook answers 503), and entries are written as soon as they arrive, so a failure is seen at once.
  */
 import type { ActorType, UnchainedRow } from './audit-entry.js';
-import { tokenHashOfDigest } from './audit-entry.js';
 import type { AuditStore } from './audit-store.js';
 import { redactPath, redactTokens } from '../tokens/token-redaction.js';
 
@@ -117,7 +116,6 @@ export async function enrichRecords(store: Pick<AuditStore, 'tokenInfo' | 'proje
   const paths = await store.groupPaths([...new Set(groupIds.filter((id): id is number => id !== null))]);
   const users = await store.usersByName([...new Set(batch.map((r) => r.actorUsername).filter((n): n is string => typeof n === 'string'))]);
   // Once per token, path and user agent of the batch, not per entry: a batch repeats them.
-  const hashes = new Map([...tokens].map(([id, t]) => [id, tokenHashOfDigest(t.digest)]));
   const redactedPaths = new Map<string, string | null>();
   const agents = new Map<string, string | null>();
   const once = (memo: Map<string, string | null>, text: string | null | undefined, redact: (text: string) => string) => {
@@ -138,7 +136,7 @@ export async function enrichRecords(store: Pick<AuditStore, 'tokenInfo' | 'proje
       actor_id: actor?.id ?? null,
       actor_name: actor?.name ?? null,
       token_id: r.tokenId ?? null,
-      token_hash: token ? hashes.get(r.tokenId!)! : null,
+      token_hash: token ? token.tokenHash : null,
       method: r.method ?? null,
       route: r.route ?? null,
       path: once(redactedPaths, r.path, redactPath),

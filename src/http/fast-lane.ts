@@ -8,14 +8,18 @@
  * than the verification itself (README "Benchmarks").
  *
  * It is a lane, not a second implementation: it answers only the success it can prove from the caches and
- * hands everything else to Fastify untouched — a cache miss, any refusal, an unusual credential (Basic or
+ * hands everything else to Fastify untouched — a cache miss (except on `/user`, below), any refusal, an
+ * unusual credential (Basic or
  * `Deploy-Token:` on `/user`, none on the registry or a download), a query string it does not read as
  * Fastify would (any on the API), a percent-escape in an API path, a HEAD, a malformed `Host` (or none
  * where the answer names it). Before it hands a request over it has had no side effect
  * (verifyCached/checkCached/issueCached note usage only on success), so Fastify does everything once.
  *
  * Served here:
- * - `GET /api/v4/user` with `PRIVATE-TOKEN:` or `Authorization: Bearer` (routes/users.ts);
+ * - `GET /api/v4/user` with `PRIVATE-TOKEN:` or `Authorization: Bearer` (routes/users.ts); on a verify
+ *   cache miss the lane reads the token itself (verifyCachedOrLoad, the coalesced store read verify uses)
+ *   and answers a success; a token the store does not hold goes to Fastify with its digest marked absent
+ *   (absentDigestOf), so the store is read once per request, not twice;
  * - `GET /api/v4/latchkey/git/auth`, nginx's `auth_request`, allowed (routes/git-auth.ts);
  * - `GET /jwt/auth?service=…&scope=…` with HTTP Basic, the registry token service, when the issued-JWT
  *   cache already holds the JWT it would hand back (routes/registry-auth.ts);
@@ -60,7 +64,7 @@ import { validHost } from './strict-input.js';
 import { packageFileHeaders } from './routes/generic-packages.js';
 
 export interface FastLaneDeps {
-  verifier: Pick<TokenVerifier, 'verifyCached'>;
+  verifier: Pick<TokenVerifier, 'verifyCached' | 'verifyCachedOrLoad'>;
   gitAccess: Pick<GitAccess, 'checkCached'>;
   registry: Pick<RegistryTokenService, 'issueCached'>;
   genericPackages: Pick<GenericPackageService, 'downloadCached'>;
@@ -81,8 +85,17 @@ export interface FastLaneDeps {
   requestLog?: { logger: FastifyBaseLogger; genReqId: () => string };
 }
 
-/** Answers the request and returns true, or returns false having done nothing (Fastify answers). */
-export type FastLane = (req: IncomingMessage, res: ServerResponse) => boolean;
+/**
+ * Answers the request and returns true, or returns false having done nothing (Fastify answers). A promise
+ * when it reads a token the cache lacks (`GET /api/v4/user`): true once it has answered, false to hand the
+ * request to Fastify; rejected only when it took no side effect either (Fastify answers).
+ */
+export type FastLane = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+
+/** The digest the lane read for a request and found nowhere (plugins/authenticate.ts passes it to `verify`). */
+const ABSENT_DIGEST = Symbol('latchkey.absentDigest');
+type LaneRequest = IncomingMessage & { [ABSENT_DIGEST]?: string };
+export const absentDigestOf = (req: IncomingMessage): string | undefined => (req as LaneRequest)[ABSENT_DIGEST];
 
 const USER_ROUTE = '/api/v4/user';
 const GIT_ROUTE = `/api/v4${GIT_AUTH_PATH}`;
@@ -205,15 +218,34 @@ export function createFastLane(deps: FastLaneDeps): FastLane {
     writer.record(withImpersonation(entry, principal.token));
   }
 
-  function user(req: IncomingMessage, res: ServerResponse): boolean {
+  /**
+   * `GET /api/v4/user`, the one path that also answers a token the cache lacks: it reads it as `verify`
+   * would (the same shared query) and answers when it works; an unknown token goes to Fastify with the
+   * digest found absent, so the request reads the store once.
+   */
+  function user(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean> {
     const host = req.headers.host;
     if (publicUrl === null && !host) return false;
     const credential = readApiCredential(req.headers, {});
     if (credential === null || credential.kind !== 'token' || credential.deployTokenHeader) return false;
     const ip = req.socket.remoteAddress ?? '';
     const context = { ip, userAgent: first(req.headers['user-agent']) ?? null, endpoint: `GET ${USER_ROUTE}` };
-    const verified = verifier.verifyCached(credential.secret, context, (token, u) => u !== null && decideApiScope(token, 'GET', USER_ROUTE) === 'allowed' && admits(token));
+    // After a look-up the audit writer is asked again: it may have started refusing meanwhile.
+    const accepts = (token: Token, u: User | null) => u !== null && decideApiScope(token, 'GET', USER_ROUTE) === 'allowed' && admits(token) && !writer.refusing && writer.admitsNow;
+    const verified = verifier.verifyCachedOrLoad(credential.secret, context, accepts);
     if (verified === null) return false;
+    if (!(verified instanceof Promise)) return userAnswer(req, res, verified, host, ip);
+    return verified.then((found) => {
+      if (found === null) return false;
+      if ('absent' in found) {
+        (req as LaneRequest)[ABSENT_DIGEST] = found.absent;
+        return false;
+      }
+      return userAnswer(req, res, found, host, ip);
+    });
+  }
+
+  function userAnswer(req: IncomingMessage, res: ServerResponse, verified: { token: Token; user: User | null }, host: string | undefined, ip: string): true {
     const u = verified.user!;
     const base = publicUrl ?? `${(req.socket as TLSSocket).encrypted ? 'https' : 'http'}://${host}`;
     let made = userBodies.get(u);

@@ -112,7 +112,11 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
     // Fastify's own HTTP/1 server, as it would make it, with the fast lane in front of its handler.
     serverFactory: (handler, opts) => {
       const server = createServer(opts.http ?? {}, (req, res) => {
-        if (!lane(req, res)) handler(req, res);
+        const taken = lane(req, res);
+        if (taken === true) return;
+        if (taken === false) handler(req, res);
+        // The lane read the token first; it answered, or hands the request over as it came.
+        else taken.then((answered) => void (answered || handler(req, res)), () => void (res.headersSent || handler(req, res)));
       });
       // Fastify has filled in its defaults by now (72 s keep-alive, no request or connection timeout).
       server.keepAliveTimeout = Number(opts.keepAliveTimeout);

@@ -255,6 +255,77 @@ describe('the verify cache (issue 13: one query a miss, a bound in bytes)', () =
     verifier.invalidate(r.ok ? r.token.id : -1);
     expect(verifier.cacheSize()).toEqual({ entries: 0, bytes: 0 });
   });
+
+  describe("the fast lane's verifyCachedOrLoad", () => {
+    const anyone = () => true;
+    function noting() {
+      const notes: { tokenId: number; row: unknown }[] = [];
+      return { notes, usage: { note: (token: { id: number }, _context: unknown, _now: Date, row?: unknown) => void notes.push({ tokenId: token.id, row }) } };
+    }
+
+    it('answers a cached token at once, reads a missing one (one query, kept, usage noted with its row), and names an unknown digest', async () => {
+      const { spied, calls } = counting();
+      const { notes, usage } = noting();
+      const verifier = createTokenVerifier({ store: spied, digester, clock, cacheMs: 1000, usage });
+      const user = await personal('glpat-lane-miss', 'lena');
+      const pending = verifier.verifyCachedOrLoad('glpat-lane-miss', {}, anyone);
+      expect(pending).toBeInstanceOf(Promise);
+      expect(await pending).toMatchObject({ user: { id: user.id, username: 'lena' } });
+      expect(calls.withUser).toBe(1);
+      expect(notes).toHaveLength(1);
+      expect(notes[0]!.row).toBeDefined(); // the row read with it: the tracker's first write reads nothing
+      const hit = verifier.verifyCachedOrLoad('glpat-lane-miss', {}, anyone);
+      expect(hit).not.toBeInstanceOf(Promise);
+      expect(hit).toMatchObject({ user: { id: user.id } });
+      expect(calls.withUser).toBe(1);
+      expect(notes.map((n) => n.row)).toEqual([notes[0]!.row, undefined]);
+
+      expect(await verifier.verifyCachedOrLoad('glpat-nobody', {}, anyone)).toEqual({ absent: digester.digest('glpat-nobody') });
+      expect(verifier.verifyCachedOrLoad('', {}, anyone)).toBeNull();
+      // `verify` takes the lane's read as its own: no second query for the same request.
+      const before = calls.withUser;
+      expect(await verifier.verify('glpat-nobody', { absentDigest: digester.digest('glpat-nobody') })).toEqual({ ok: false, reason: 'unknown' });
+      expect(calls.withUser).toBe(before);
+      // Another digest named absent changes nothing: the token is read as usual.
+      expect((await verifier.verify('glpat-lane-miss', { absentDigest: digester.digest('glpat-nobody') })).ok).toBe(true);
+    });
+
+    it('refuses what it reads and does not take without noting anything, and keeps it for verify to judge from the cache', async () => {
+      const { spied, calls } = counting();
+      const { notes, usage } = noting();
+      const verifier = createTokenVerifier({ store: spied, digester, clock, cacheMs: 1000, usage });
+      await personal('glpat-lane-declined', 'dina');
+      expect(await verifier.verifyCachedOrLoad('glpat-lane-declined', {}, () => false)).toBeNull();
+      expect(notes).toHaveLength(0);
+      expect((await verifier.verify('glpat-lane-declined')).ok).toBe(true);
+      expect(calls.withUser).toBe(1);
+      expect(notes).toHaveLength(1);
+
+      const user = await personal('glpat-lane-blocked', 'bea');
+      await store.namespaces.setUserState(user.id, 'blocked');
+      expect(await verifier.verifyCachedOrLoad('glpat-lane-blocked', {}, anyone)).toBeNull();
+      expect(notes).toHaveLength(1);
+    });
+
+    it('does not keep what it read while an invalidation arrived, and a failed read rejects with nothing kept', async () => {
+      let publish!: (tokenId: number) => void;
+      const feed = { subscribe: (listener: (tokenId: number) => void) => ((publish = listener), () => {}) };
+      const { held, release } = gated();
+      const verifier = createTokenVerifier({ store: held, digester, clock, cacheMs: 60_000, revocations: feed });
+      await personal('glpat-lane-racing', 'rex');
+      const pending = verifier.verifyCachedOrLoad('glpat-lane-racing', {}, anyone);
+      await new Promise((resolve) => setImmediate(resolve));
+      publish(999);
+      release();
+      expect(await pending).not.toBeNull();
+      expect(verifier.cacheSize().entries).toBe(0);
+
+      const broken = { ...store, tokens: { ...store.tokens, findByDigestsWithUser: async () => { throw new Error('database down'); } } } as Store;
+      const failing = createTokenVerifier({ store: broken, digester, clock, cacheMs: 60_000 });
+      await expect(failing.verifyCachedOrLoad('glpat-lane-racing', {}, anyone)).rejects.toThrow('database down');
+      expect(failing.cacheSize().entries).toBe(0);
+    });
+  });
 });
 
 describe('the token digester', () => {

@@ -41,7 +41,15 @@ export interface VerifyContext {
    * presenting a rotated-away secret revokes its family.
    */
   readonly rotation?: boolean;
+  /**
+   * A digest the fast lane read for this very request and found nowhere (verifyCachedOrLoad's `absent`):
+   * `verify` takes that read as its own instead of reading it again, and goes on to the older keys.
+   */
+  readonly absentDigest?: string;
 }
+
+/** What the fast lane's verification answers: the token and its user. */
+export type Verified = { token: Token; user: User | null };
 
 export type VerifyResult = { ok: true; token: Token; user: User | null } | { ok: false; reason: VerifyFailure; token?: Token };
 
@@ -211,6 +219,21 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
     return null;
   }
 
+  /** A token read from the store, kept in the cache unless a revocation (or an account change) arrived while it was read: the row may predate it. */
+  function keep(digest: string, { token, user }: TokenWithUser, now: Date, epoch: number): CacheEntry {
+    const entry: CacheEntry = { token, user, until: now.getTime() + cacheMs, bytes: estimateEntryBytes(digest, token, user) };
+    if (cacheMs > 0 && invalidations === epoch) remember(digest, entry);
+    return entry;
+  }
+
+  /** The fast lane's judgement: a working token that `accepts` takes, its usage then noted as `verify` notes it; else null, nothing noted. */
+  function accepted(entry: CacheEntry, now: Date, context: VerifyContext, accepts: (token: Token, user: User | null) => boolean, row?: UsageRow): Verified | null {
+    const result = judge(entry, now);
+    if (!result.ok || !accepts(result.token, result.user)) return null;
+    usage?.note(result.token, context, now, row);
+    return result;
+  }
+
   /** The one non-hot branch: a rotated-away secret presented when it no longer works. */
   function afterJudging(result: VerifyResult, now: Date, context: VerifyContext, row?: UsageRow): VerifyResult | Promise<VerifyResult> {
     if (result.ok) {
@@ -237,17 +260,14 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
       // waiting beside it; a token digested under a previous server secret (the rare path) reads its
       // user afterwards.
       const epoch = invalidations;
-      let found = await lookUp(digest);
+      let found = context.absentDigest === digest ? null : await lookUp(digest);
       if (!found) {
         const moved = await underOlderKey(secret, digest);
         if (moved) found = { token: moved, user: moved.userId === null ? null : await store.namespaces.findUserById(moved.userId) };
       }
       // The look-up is by digest; compare again in constant time so equality never short-circuits.
       if (!found || !digester.matches(found.token.digest, digest)) return { ok: false, reason: 'unknown' };
-      const { token, user } = found;
-      const entry: CacheEntry = { token, user, until: now.getTime() + cacheMs, bytes: estimateEntryBytes(digest, token, user) };
-      // Not kept when a revocation (or an account change) arrived while it was read: the row may predate it.
-      if (cacheMs > 0 && invalidations === epoch) remember(digest, entry);
+      const entry = keep(digest, found, now, epoch);
       // The row's usage columns go to the usage tracker (its first write of the token reads nothing).
       return afterJudging(judge(entry, now), now, context, found.usage);
     },
@@ -259,16 +279,35 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
      * else — not cached, stale, refused, not accepted — is null with no side effect at all, and the caller
      * takes the full path (`verify`), which then does everything once.
      */
-    verifyCached(secret: string, context: VerifyContext, accepts: (token: Token, user: User | null) => boolean): { token: Token; user: User | null } | null {
+    verifyCached(secret: string, context: VerifyContext, accepts: (token: Token, user: User | null) => boolean): Verified | null {
       if (secret.length === 0 || secret.length > MAX_SECRET_LENGTH) return null;
       const cached = cache.get(digester.digest(secret));
       if (cached === undefined) return null;
       const now = clock.now();
       if (cached.until <= now.getTime()) return null;
-      const result = judge(cached, now);
-      if (!result.ok || !accepts(result.token, result.user)) return null;
-      usage?.note(result.token, context, now);
-      return result;
+      return accepted(cached, now, context, accepts);
+    },
+
+    /**
+     * verifyCached, and on a miss the look-up `verify` would make (the same query, shared with the misses
+     * beside it), its result kept in the cache as `verify` keeps it; then the same judgement. Synchronous
+     * when the cache answers; otherwise a promise of the token and its user, null (refused or not accepted:
+     * nothing noted, and the entry cached for `verify` to judge again), or `{ absent: digest }` when the
+     * store does not hold it under the current server secret — the caller passes that digest to `verify`
+     * as `absentDigest` so the request reads it once (the older keys are `verify`'s). A failed look-up
+     * rejects, having taken no side effect.
+     */
+    verifyCachedOrLoad(secret: string, context: VerifyContext, accepts: (token: Token, user: User | null) => boolean): Verified | null | Promise<Verified | null | { absent: string }> {
+      if (secret.length === 0 || secret.length > MAX_SECRET_LENGTH) return null;
+      const digest = digester.digest(secret);
+      const now = clock.now();
+      const cached = cache.get(digest);
+      if (cached !== undefined && cached.until > now.getTime()) return accepted(cached, now, context, accepts);
+      const epoch = invalidations;
+      return lookUp(digest).then((found) => {
+        if (!found || !digester.matches(found.token.digest, digest)) return { absent: digest };
+        return accepted(keep(digest, found, now, epoch), now, context, accepts, found.usage);
+      });
     },
 
     /** What the cache holds now: entries and their estimated bytes (tests, metrics). */

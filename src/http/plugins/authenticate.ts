@@ -8,6 +8,7 @@ import { readApiCredential, type Credential } from '../../auth/credentials.js';
 import type { User } from '../../namespaces/namespace.js';
 import type { Token } from '../../tokens/token.js';
 import type { TokenVerifier, VerifyResult } from '../../tokens/verify-token.js';
+import { absentDigestOf } from '../fast-lane.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -72,6 +73,7 @@ export function registerAuthentication(app: FastifyInstance, verifier: TokenVeri
         userAgent: request.headers['user-agent'] ?? null,
         endpoint: `${request.method} ${pathOf(request.url)}`,
         rotation: request.method === 'POST' && isTokenRotationRoute(route),
+        absentDigest: absentDigestOf(request.raw),
       })
       .then((result) => {
         let refused: boolean;

@@ -38,7 +38,24 @@ const CONNECTION = new Set(['date', 'connection', 'keep-alive', 'transfer-encodi
 /** What the tests read of a spy on a lane's cached method: whether any call answered. */
 interface LaneSpy {
   mock: { results: { value: unknown }[] };
+  mockClear?(): void;
   mockRestore(): void;
+}
+
+/** Spies on both of the verifier's lane methods (`verifyCachedOrLoad` for /user, `verifyCached` for the rest) as one. */
+function spyOnVerifier(verifier: TestApp['app']['services']['verifier']): LaneSpy {
+  const spies = [vi.spyOn(verifier, 'verifyCachedOrLoad'), vi.spyOn(verifier, 'verifyCached')];
+  return {
+    mock: { get results() { return spies.flatMap((s) => s.mock.results as { value: unknown }[]); } },
+    mockClear: () => spies.forEach((s) => s.mockClear()),
+    mockRestore: () => spies.forEach((s) => s.mockRestore()),
+  };
+}
+
+/** The calls of a lane spy that answered: a value, or a promise's once settled, that is not a refusal (null) or `{ absent }`. */
+async function answered(lane: LaneSpy): Promise<unknown[]> {
+  const values = await Promise.all(lane.mock.results.map((r) => Promise.resolve(r.value).catch(() => null)));
+  return values.filter((v) => v !== null && v !== undefined && !(typeof v === 'object' && 'absent' in v));
 }
 
 interface Answer {
@@ -118,7 +135,7 @@ describe.each(CASES)('fast lane on %s, %s', (dialect, _settings, env) => {
    * The same request through Fastify and then (the token now cached) over the socket: equal answers,
    * equal audit entries, one metrics sample each; `laneAnswered` says whether the lane took the second.
    */
-  async function compare(path: string, given: Record<string, string>, spyOnLane: () => LaneSpy = () => vi.spyOn(t.app.services.verifier, 'verifyCached'), route = path.split('?', 1)[0]!) {
+  async function compare(path: string, given: Record<string, string>, spyOnLane: () => LaneSpy = () => spyOnVerifier(t.app.services.verifier), route = path.split('?', 1)[0]!) {
     // The same user agent both ways (inject's default is its own).
     const headers = { 'user-agent': 'latchkey-test/1', ...given };
     const lane = spyOnLane();
@@ -132,7 +149,7 @@ describe.each(CASES)('fast lane on %s, %s', (dialect, _settings, env) => {
     const socket = await viaSocket(path, headers);
     const socketEntry = records.at(-1);
     const socketLines = lines.slice(logged);
-    const laneAnswered = lane.mock.results.some((r) => r.value !== null);
+    const laneAnswered = (await answered(lane)).length > 0;
     lane.mockRestore();
     // The same log lines (the same request ids on neither), and with a limit the same count one request later.
     expect(socketLines.map(loggedLine), path).toEqual(fastifyLines.map(loggedLine));
@@ -165,6 +182,60 @@ describe.each(CASES)('fast lane on %s, %s', (dialect, _settings, env) => {
       expect(r.socketEntry).toMatchObject({ event: 'http.request', route: '/api/v4/user', path: '/api/v4/user', status: 200, ip: '127.0.0.1' });
       expect(r.counted).toBe(2);
     }
+  });
+
+  it('answers GET /api/v4/user for a token the cache lacks after one read of the store, as the route does', async () => {
+    const { secret } = await t.app.services.personalTokens.createFor(w.users.developer.user, { name: 'never seen', scopes: ['read_user'], expiresAt: '2027-06-01' }, null);
+    const headers = { 'user-agent': 'latchkey-test/1', 'private-token': secret };
+    const reads = vi.spyOn(t.app.store.tokens, 'findByDigestsWithUser');
+    const lane = spyOnVerifier(t.app.services.verifier);
+    const before = count('/api/v4/user', 200);
+    let logged = lines.length;
+    const socket = await viaSocket('/api/v4/user', headers);
+    const socketEntry = records.at(-1);
+    const socketLines = lines.slice(logged);
+    expect(await answered(lane)).toHaveLength(1);
+    expect(reads).toHaveBeenCalledTimes(1);
+    lane.mockRestore();
+    logged = lines.length;
+    const fastify = await viaFastify('/api/v4/user', headers); // now a cache hit
+    expect(reads).toHaveBeenCalledTimes(1);
+    reads.mockRestore();
+    expect(socket.status).toBe(200);
+    expect(socket.text.replace(base, 'http://localhost:80')).toBe(fastify.text);
+    const sansLimit = (h: Record<string, string>) => ({ ...h, 'content-length': undefined, 'ratelimit-observed': undefined, 'ratelimit-remaining': undefined });
+    expect(sansLimit(socket.headers)).toEqual(sansLimit(fastify.headers));
+    if (fastify.headers['ratelimit-observed'] !== undefined) expect(Number(fastify.headers['ratelimit-observed'])).toBe(Number(socket.headers['ratelimit-observed']) + 1);
+    expect(comparable(socketEntry)).toEqual(comparable(records.at(-1)));
+    expect(socketLines.map(loggedLine)).toEqual(lines.slice(logged).map(loggedLine));
+    expect(count('/api/v4/user', 200) - before).toBe(2);
+  });
+
+  it('hands Fastify a token the lane read and could not take: an unknown one without reading it again, a revoked one from the cache', async () => {
+    const reads = vi.spyOn(t.app.store.tokens, 'findByDigestsWithUser');
+    const lane = spyOnVerifier(t.app.services.verifier);
+    const unknown = { 'user-agent': 'latchkey-test/1', 'private-token': 'glpat-not-a-token-anyone-has-0000' };
+    const socket = await viaSocket('/api/v4/user', unknown);
+    expect(reads).toHaveBeenCalledTimes(1);
+    expect(await answered(lane)).toHaveLength(0);
+    const fastify = await viaFastify('/api/v4/user', unknown);
+    expect(reads).toHaveBeenCalledTimes(2);
+    expect(socket.status).toBe(401);
+    const sansLimit = (a: Answer) => ({ ...a, headers: { ...a.headers, 'ratelimit-observed': undefined, 'ratelimit-remaining': undefined } });
+    expect(sansLimit(socket)).toEqual(sansLimit(fastify));
+
+    // Revoked in the store before any node cached it (no revocation message to race the read on PostgreSQL).
+    const { token, secret } = await t.app.services.personalTokens.createFor(w.users.developer.user, { name: 'revoked unseen', scopes: ['api'], expiresAt: '2027-06-01' }, null);
+    await t.app.store.tokens.markRevoked(token.id, t.clock.now().toISOString());
+    reads.mockClear();
+    const revoked = await viaSocket('/api/v4/user', { 'private-token': secret });
+    expect(reads).toHaveBeenCalledTimes(1);
+    expect(revoked.status).toBe(401);
+    expect(JSON.parse(revoked.text)).toEqual({ error: 'invalid_token', error_description: 'Token was revoked. You have to re-authorize from the user.' });
+    expect(await answered(lane)).toHaveLength(0);
+    expect(records.at(-1)).toMatchObject({ tokenId: token.id, status: 401 });
+    lane.mockRestore();
+    reads.mockRestore();
   });
 
   it("names a bot as the actor and an impersonation token's admin, as the audit hook does", async () => {
@@ -248,12 +319,12 @@ describe.each(CASES)('fast lane on %s, %s', (dialect, _settings, env) => {
     const lane = spyOnIssue();
     expect((await viaSocket(path, headers)).status).toBe(200);
     expect((await viaSocket(path, headers)).status).toBe(200);
-    expect(lane.mock.results.filter((r) => r.value !== null)).toHaveLength(1);
+    expect(await answered(lane)).toHaveLength(1);
     await t.app.services.deployTokens.remove(w.admin, { type: 'project', project: w.project }, token.id);
     const revoked = await viaSocket(path, headers);
     expect(revoked.status).toBe(401);
     expect(JSON.parse(revoked.text)).toEqual({ errors: [{ code: 'UNAUTHORIZED', message: 'HTTP Basic: Access denied' }] });
-    expect(lane.mock.results.filter((r) => r.value !== null)).toHaveLength(1);
+    expect(await answered(lane)).toHaveLength(1);
     lane.mockRestore();
   });
 
@@ -276,11 +347,11 @@ describe.each(CASES)('fast lane on %s, %s', (dialect, _settings, env) => {
       expect(socket.status, path).toBe(fastify.status);
       expect(socket.text.replace(/"(access_)?token":"[^"]+"/g, ''), path).toBe(fastify.text.replace(/"(access_)?token":"[^"]+"/g, ''));
     }
-    expect(lane.mock.results.filter((r) => r.value !== null)).toHaveLength(0);
+    expect(await answered(lane)).toHaveLength(0);
     lane.mockRestore();
 
     // strict-input.ts refuses a malformed Host before any route; the lane must not answer it either.
-    const verify = vi.spyOn(t.app.services.verifier, 'verifyCached');
+    const verify = spyOnVerifier(t.app.services.verifier);
     for (const [path, headers] of [
       ['/api/v4/user', { 'private-token': w.adminToken }],
       [GIT, { ...FETCH, authorization: basic(deploy.username, deploy.secret) }],
@@ -360,10 +431,10 @@ describe.each(CASES)('fast lane on %s, %s', (dialect, _settings, env) => {
 
     // Cached, then past its expiry date on the injected clock: the lane's judgement sees it at once.
     const { secret: shortLived } = await t.app.services.personalTokens.createFor(w.users.developer.user, { name: 'short', scopes: ['api'], expiresAt: '2026-11-24' }, null);
-    const lane = vi.spyOn(t.app.services.verifier, 'verifyCached');
+    const lane = spyOnVerifier(t.app.services.verifier);
     expect((await viaSocket('/api/v4/user', { 'private-token': shortLived })).status).toBe(200);
     expect((await viaSocket('/api/v4/user', { 'private-token': shortLived })).status).toBe(200);
-    expect(lane.mock.results.some((r) => r.value !== null)).toBe(true);
+    expect((await answered(lane)).length).toBeGreaterThan(0);
     t.clock.set('2026-11-24T00:00:00.000Z');
     try {
       const expired = await viaSocket('/api/v4/user', { 'private-token': shortLived });
@@ -376,9 +447,9 @@ describe.each(CASES)('fast lane on %s, %s', (dialect, _settings, env) => {
   });
 
   it('leaves other credential forms and a query string to Fastify, which answers them the same', async () => {
-    const lane = vi.spyOn(t.app.services.verifier, 'verifyCached');
+    const lane = spyOnVerifier(t.app.services.verifier);
     await viaSocket('/api/v4/user', { 'private-token': w.adminToken }); // cached
-    lane.mockClear();
+    lane.mockClear!();
     for (const [path, given] of [
       [`/api/v4/user?private_token=${w.adminToken}`, {}],
       ['/api/v4/user', { authorization: basic('root', w.adminToken) }],
@@ -391,7 +462,7 @@ describe.each(CASES)('fast lane on %s, %s', (dialect, _settings, env) => {
       expect(socket.status).toBe(fastify.status);
       expect(socket.text.replace(base, 'http://localhost:80')).toBe(fastify.text);
     }
-    expect(lane.mock.results.filter((r) => r.value !== null)).toHaveLength(0);
+    expect(await answered(lane)).toHaveLength(0);
     lane.mockRestore();
   });
 });
@@ -409,10 +480,10 @@ describe.each(DIALECTS)('fast lane and a token over its rate limit on %s', (dial
       const file = `/api/v4/projects/${w.project.id}/packages/generic/tool/1.0.0/hello.txt`;
       expect((await t.app.http.inject({ method: 'PUT', url: file, headers: { 'private-token': w.adminToken }, payload: 'hello\n' })).statusCode).toBe(201);
       const paths: [string, string, Record<string, string>, () => LaneSpy][] = [
-        ['/api/v4/user', '/api/v4/user', { 'private-token': w.users.developer.token }, () => vi.spyOn(t.app.services.verifier, 'verifyCached')],
+        ['/api/v4/user', '/api/v4/user', { 'private-token': w.users.developer.token }, () => spyOnVerifier(t.app.services.verifier)],
         ['git', GIT, { ...FETCH, authorization: basic(git.token.username!, git.secret) }, () => vi.spyOn(t.app.services.gitAccess, 'checkCached')],
         ['/jwt/auth', jwtQuery([['service', REGISTRY.service], ['scope', REGISTRY.pull]]), { authorization: basic(registry.token.username!, registry.secret) }, () => vi.spyOn(t.app.services.registry.tokens, 'issueCached')],
-        ['package', file, { 'deploy-token': reader.secret }, () => vi.spyOn(t.app.services.verifier, 'verifyCached')],
+        ['package', file, { 'deploy-token': reader.secret }, () => spyOnVerifier(t.app.services.verifier)],
       ];
       for (const [name, path, headers, spy] of paths) {
         const lane = spy();
@@ -422,7 +493,8 @@ describe.each(DIALECTS)('fast lane and a token over its rate limit on %s', (dial
         expect(answers.map((a) => a.status), name).toEqual([200, 200, 200, 429, 429]);
         expect(answers.map((a) => a.headers.get('ratelimit-observed')), name).toEqual(['1', '2', '3', '4', '5']);
         expect(answers.map((a) => a.headers.get('ratelimit-remaining')), name).toEqual(['2', '1', '0', '0', '0']);
-        expect(lane.mock.results.filter((r) => r.value !== null), name).toHaveLength(2);
+        // /user's first is the lane's too: it reads the token the cache lacks.
+        expect(await answered(lane), name).toHaveLength(name === '/api/v4/user' ? 3 : 2);
         lane.mockRestore();
         const refused = answers[3]!;
         expect(await refused.json(), name).toEqual({ message: 'Retry later' });
@@ -455,9 +527,9 @@ describe.each(DIALECTS)('fast lane off on %s', (dialect) => {
       try {
         const w = await seedWorld(t);
         const base = await t.app.http.listen({ host: '127.0.0.1', port: 0 });
-        const lane = vi.spyOn(t.app.services.verifier, 'verifyCached');
+        const lane = spyOnVerifier(t.app.services.verifier);
         for (let i = 0; i < 3; i++) expect((await fetch(`${base}/api/v4/user`, { headers: { 'private-token': w.adminToken } })).status).toBe(200);
-        expect(lane).not.toHaveBeenCalled();
+        expect(lane.mock.results).toHaveLength(0);
         const last = await fetch(`${base}/api/v4/user`, { headers: { 'private-token': w.adminToken } });
         if (env.REDIS_URL) expect(last.headers.get('ratelimit-observed')).toBe('4');
         if (env.LATCHKEY_LOG_LEVEL === 'debug') expect(lines.filter((l) => l.includes('request completed')).length).toBeGreaterThanOrEqual(4);
