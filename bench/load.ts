@@ -42,7 +42,10 @@ export async function load(baseUrl: string, options: LoadOptions): Promise<LoadR
     url: baseUrl,
     connections: options.connections,
     pipelining: 1,
-    ...(options.amount ? { amount: options.amount } : { duration: options.seconds ?? 10 }),
+    // With an amount, autocannon ends the run at its next sample tick after the last answer, and its
+    // duration is that tick's time: at the default 1 s interval a run's time was rounded up to the whole
+    // second (31.0 s for 30.1 s). A 10 ms interval makes the duration the last answer's time within 10 ms.
+    ...(options.amount ? { amount: options.amount, sampleInt: 10 } : { duration: options.seconds ?? 10 }),
     timeout: 30,
     requests: [
       fixed
