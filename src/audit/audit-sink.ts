@@ -8,6 +8,7 @@
 import type { RelaySink } from '../events/event-relay.js';
 import type { OutboxEvent } from '../events/event-outbox.js';
 import type { AuditStore } from './audit-store.js';
+import type { UnchainedRow } from './audit-entry.js';
 import { enrichRecords, type AuditRecord, type AuditWriter } from './audit-writer.js';
 
 const recordOf = (event: OutboxEvent): AuditRecord => {
@@ -19,20 +20,35 @@ const recordOf = (event: OutboxEvent): AuditRecord => {
 };
 
 /**
- * `writer`: request entries queued before the events are written first, so the chain keeps the order
- * things happened in (a request's entry never lands after a later token change). If that write fails
- * the events still go in: their order matters less than their being there.
+ * `writer`: request entries queued before the events are written first, in the relay's transaction
+ * (AuditWriter.claim), so the chain keeps the order things happened in (a request's entry never lands
+ * after a later token change) with one commit for both. If the relay's transaction fails they stay
+ * queued for the writer.
  */
-export function createAuditSink(store: AuditStore, writer?: Pick<AuditWriter, 'flush'>): RelaySink {
+export function createAuditSink(store: AuditStore, writer?: Pick<AuditWriter, 'claim'>): RelaySink {
   return {
     // The chain head first: relays of several nodes (and the request writer) queue on it.
     lock: (trx) => store.lockHead(trx),
     async prepare(events) {
-      await writer?.flush().catch(() => {}); // the writer reports its own failures
-      const rows = await enrichRecords(store, events.map(recordOf));
-      const byId = new Map(events.map((e, i) => [e.id, rows[i]!]));
-      return async (trx, taken) => {
-        await store.appendIn(trx, taken.map((e) => byId.get(e.id)!));
+      const claim = (await writer?.claim()) ?? null;
+      const queued = claim?.records ?? [];
+      let rows: UnchainedRow[];
+      try {
+        rows = await enrichRecords(store, [...queued, ...events.map(recordOf)]);
+      } catch (e) {
+        claim?.settle(false);
+        throw e;
+      }
+      const queuedRows = rows.slice(0, queued.length);
+      const byId = new Map(events.map((e, i) => [e.id, rows[queued.length + i]!]));
+      let wrote = false;
+      return {
+        async write(trx, taken) {
+          await store.appendIn(trx, [...queuedRows, ...taken.map((e) => byId.get(e.id)!)]);
+          wrote = true;
+        },
+        // Written only if the relay took events (another node may have taken them all) and committed.
+        settle: (committed) => claim?.settle(committed && wrote),
       };
     },
   };

@@ -214,4 +214,55 @@ describe('audit writer', () => {
       vi.useRealTimers();
     }
   });
+
+  describe('claim (the outbox relay writes the queued entries in its own transaction)', () => {
+    it('waits for a write in flight, then hands over what is queued; the writer writes nothing itself until settled', async () => {
+      const f = fakeStore();
+      let open!: () => void;
+      f.state.gate = new Promise((r) => (open = r));
+      const w = createAuditWriter({ store: f.store, maxQueue: 100, flushMs: 0 });
+      w.record(rec(1));
+      const writing = w.flush();
+      w.record(rec(2));
+      w.record(rec(3));
+      let claimed = false;
+      const claiming = w.claim().then((c) => ((claimed = true), c));
+      await new Promise((r) => setImmediate(r));
+      expect(claimed).toBe(false); // /p/1 is still being written
+      open();
+      f.state.gate = null;
+      await writing;
+      const claim = (await claiming)!;
+      expect(claim.records.map((r) => r.path)).toEqual(['/p/2', '/p/3']);
+      // A flush while claimed waits for the claim: the entries are not written twice.
+      let flushed = false;
+      const flushing = w.flush().then(() => (flushed = true));
+      await new Promise((r) => setImmediate(r));
+      expect(flushed).toBe(false);
+      claim.settle(true);
+      claim.settle(false); // once only
+      await flushing;
+      expect(w.pending).toBe(0);
+      expect(f.rows().map((r) => r.path)).toEqual(['/p/1']);
+      expect(await w.claim()).toBeNull();
+    });
+
+    it('settle(false) leaves them queued, in order, for the next write; onWritten counts only what was written', async () => {
+      const f = fakeStore();
+      const written: number[] = [];
+      const w = createAuditWriter({ store: f.store, maxQueue: 100, flushMs: 0, onWritten: (n) => written.push(n) });
+      w.record(rec(1));
+      w.record(rec(2));
+      const claim = (await w.claim())!;
+      w.record(rec(3));
+      claim.settle(false);
+      expect(w.pending).toBe(3);
+      await w.flush();
+      expect(f.rows().map((r) => r.path)).toEqual(['/p/1', '/p/2', '/p/3']);
+      expect(written).toEqual([3]);
+      const next = (await (w.record(rec(4)), w.claim()))!;
+      next.settle(true);
+      expect(written).toEqual([3, 1]);
+    });
+  });
 });

@@ -4,9 +4,10 @@
  * the store closes, so a clean stop loses nothing). On the request path an entry costs an array push
  * of what the request already has: redaction of the path and user agent, the token's `sha256:` hash,
  * its project/group, the actor behind a username, hashing and chaining all happen at flush, a few
- * queries per batch — in a worker thread by default (audit-worker-appender.ts; the `AuditAppender` port),
- * else here. (Token events do not come through here: they are written with their change, through
- * the outbox, src/events/event-relay.ts.)
+ * queries per batch — here, or in a worker thread with LATCHKEY_AUDIT_WORKER=on (audit-worker-appender.ts;
+ * the `AuditAppender` port). (Token events do not come through here: they are written with their change,
+ * through the outbox, src/events/event-relay.ts; the relay writes the entries queued here before its
+ * events, in its own transaction: `claim`.)
  *
  * Backpressure, fair and lossless while the database accepts writes: `admit()` (called before a request
  * is handled) lets a request through at once while fewer than `maxQueue` entries wait and nobody else is
@@ -153,6 +154,13 @@ export async function enrichRecords(store: Pick<AuditStore, 'tokenInfo' | 'proje
 
 export type AuditWriter = ReturnType<typeof createAuditWriter>;
 
+/** Queued entries the outbox relay writes in its transaction (AuditWriter.claim). */
+export interface AuditClaim {
+  readonly records: readonly AuditRecord[];
+  /** Once, after the relay's transaction: committed (the entries leave the queue) or not (they stay). */
+  settle(committed: boolean): void;
+}
+
 export function createAuditWriter({ store, appender = inThreadAppender(store), maxQueue, flushMs, required = false, onError = () => {}, onWritten = () => {}, onDropped = () => {}, reportMs = 10_000 }: AuditWriterDeps) {
   const queue: AuditRecord[] = [];
   /** A write starts as soon as this many entries wait. */
@@ -293,6 +301,38 @@ export function createAuditWriter({ store, appender = inThreadAppender(store), m
     },
 
     flush,
+
+    /**
+     * For the outbox relay's audit sink: the entries queued now (up to a batch), handed over to be written
+     * in the relay's own transaction ahead of its token events — one commit for both instead of a flush
+     * and then the relay's, and the chain keeps the order things happened in. Waits for a write in flight;
+     * from then until `settle` the writer writes nothing itself (its flushes wait). `settle(true)`: the
+     * relay committed them, they leave the queue; `settle(false)`: they were not written and stay queued.
+     * Null when nothing is queued.
+     */
+    async claim(): Promise<AuditClaim | null> {
+      while (inFlight) await inFlight.catch(() => {});
+      if (queue.length === 0) return null;
+      const records = queue.slice(0, BATCH);
+      let release!: () => void;
+      inFlight = new Promise<void>((resolve) => (release = resolve));
+      let settled = false;
+      return {
+        records,
+        settle(committed) {
+          if (settled) return;
+          settled = true;
+          if (committed) {
+            queue.splice(0, records.length);
+            written += records.length;
+            onWritten(records.length);
+            writeSucceeded();
+          }
+          inFlight = null;
+          release();
+        },
+      };
+    },
 
     /** Entries waiting to be written. */
     get pending(): number {

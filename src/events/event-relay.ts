@@ -18,11 +18,18 @@ import { createEventOutboxStore, type OutboxEvent } from './event-outbox.js';
 /** The writes a sink makes, in the relay's transaction, for the events the relay took (in id order). */
 export type RelayWrite = (trx: Kysely<Database>, taken: readonly OutboxEvent[]) => Promise<void>;
 
+/** A sink's writes with what it holds until the pass ends (the audit sink: request entries it claimed). */
+export interface PreparedWrite {
+  write: RelayWrite;
+  /** Once, after the pass's transaction committed (true) or failed (false), whether or not `write` ran. */
+  settle(committed: boolean): void;
+}
+
 export interface RelaySink {
   /** First statement(s) of the relay's transaction, before events are taken: serialises relays. */
   lock?(trx: Kysely<Database>): Promise<void>;
   /** Look-ups for a page of events (outside the transaction); returns the writes. */
-  prepare(events: readonly OutboxEvent[]): Promise<RelayWrite>;
+  prepare(events: readonly OutboxEvent[]): Promise<RelayWrite | PreparedWrite>;
 }
 
 export interface EventRelayDeps {
@@ -57,14 +64,24 @@ export function createEventRelay({ db, sinks, onError = () => {}, onRelayed = ()
   async function pass(): Promise<number> {
     const events = await outbox.pending(batch);
     if (events.length === 0) return 0;
-    const writes = await Promise.all(sinks.map((s) => s.prepare(events)));
-    const relayed = await db.transaction().execute(async (trx) => {
-      for (const s of sinks) await s.lock?.(trx);
-      const ids = await outbox.take(trx, events.map((e) => e.id));
-      const taken = events.filter((e) => ids.has(e.id));
-      if (taken.length > 0) for (const write of writes) await write(trx, taken);
-      return taken.length;
-    });
+    const outcomes = await Promise.allSettled(sinks.map((s) => s.prepare(events)));
+    const prepared = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [typeof o.value === 'function' ? { write: o.value, settle: undefined } : o.value] : []));
+    let committed = false;
+    let relayed: number;
+    try {
+      const failed = outcomes.find((o) => o.status === 'rejected');
+      if (failed) throw failed.reason;
+      relayed = await db.transaction().execute(async (trx) => {
+        for (const s of sinks) await s.lock?.(trx);
+        const ids = await outbox.take(trx, events.map((e) => e.id));
+        const taken = events.filter((e) => ids.has(e.id));
+        if (taken.length > 0) for (const { write } of prepared) await write(trx, taken);
+        return taken.length;
+      });
+      committed = true;
+    } finally {
+      for (const p of prepared) p.settle?.(committed);
+    }
     if (relayed > 0) onRelayed(relayed);
     if (failures > 0) {
       onError(new Error(`token events relayed again after ${failures} failed pass${failures === 1 ? '' : 'es'}`));
