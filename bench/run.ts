@@ -27,6 +27,7 @@ import { cpuMsOf, memoryOf, runLatchkeyTimed, startBare, startLatchkey, type Chi
 import { API_TOKENS, BENCH_SECRET, DATA_DIR, deployUsernameOf, ensureSeeded, GROUPS, PROJECTS_PER_GROUP, PROTOCOL_TOKENS, secretOf, type SeedInfo, type StoreKind } from './seed.js';
 import { countDue, settleExpiryNotices } from './expiry-state.js';
 import { prepareWebRender, WEB_RENDER_TOKENS } from './web-render.js';
+import { markAudit, trimAudit } from './audit-trim.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -216,6 +217,9 @@ async function benchStore(store: StoreKind, bare: Child): Promise<void> {
   if (needsServer) {
     // --profile: serve runs under --cpu-prof when a case it runs is named (throughput, list, creates, web).
     const profiled = [...cases.map((c) => c.name), ...pages.map(([name]) => name), createsName, webRenderName].find((name) => PROFILE && wanted(name) && name.includes(PROFILE));
+    const openBench = () => openStore(store === 'sqlite' ? { kind: 'sqlite', file: info.databaseUrl.slice('sqlite:'.length) } : { kind: 'postgres', url: info.databaseUrl });
+    const marked = await openBench();
+    const mark = await markAudit(marked).finally(() => marked.close());
     const latchkey = await startLatchkey(env, profiled ? profileFlags(profiled) : []);
     try {
       log(`${store}: latchkey serve pid ${latchkey.pid} at ${latchkey.url}`);
@@ -250,6 +254,15 @@ async function benchStore(store: StoreKind, bare: Child): Promise<void> {
       }
     } finally {
       await latchkey.stop();
+      // The next run starts from the same store: this run's audit entries go (bench/audit-trim.ts).
+      if (mark) {
+        const st = await openBench();
+        try {
+          log(`${store}: audit log back to where it was before the run (${fmt(await trimAudit(st, mark))} entries of this run removed)`);
+        } finally {
+          await st.close();
+        }
+      }
     }
   }
   if (wanted('latchkey notify run')) await measureExpiryScan(store, info, env);
