@@ -111,34 +111,37 @@ const pairKey = (tokenId: number, tokenHash: string) => `${tokenId} ${tokenHash}
  * The (token hash, token id) pairs of a batch, each once (audit_token_hashes: migration
  * 2026-12-04T0500), but for those `recorded` holds: pairs this process saw committed (rows of that table are
  * never deleted), so a busy token's pair is written once rather than checked again in every batch.
+ * Returns the keys (pairKey) of the pairs it wrote.
  */
-async function recordTokenHashes(trx: Kysely<Database>, rows: readonly AuditRow[], recorded: ReadonlySet<string>): Promise<void> {
+async function recordTokenHashes(trx: Kysely<Database>, rows: readonly AuditRow[], recorded: ReadonlySet<string>): Promise<string[]> {
   const pairs = new Map<string, { token_hash: string; token_id: number }>();
   for (const r of rows) {
     if (r.token_hash === null || r.token_id === null) continue;
     const key = pairKey(r.token_id, r.token_hash);
     if (!recorded.has(key)) pairs.set(key, { token_hash: r.token_hash, token_id: r.token_id });
   }
-  if (pairs.size === 0) return;
+  if (pairs.size === 0) return [];
   const values = [...pairs.values()];
   for (let i = 0; i < values.length; i += INSERT_CHUNK) {
     await trx.insertInto('audit_token_hashes').values(values.slice(i, i + INSERT_CHUNK)).onConflict((oc) => oc.columns(['token_hash', 'token_id']).doNothing()).execute();
   }
+  return [...pairs.keys()];
 }
 
-const NONE_RECORDED: ReadonlySet<string> = new Set();
-
-/** Appends rows after the current head inside the caller's transaction `trx`; returns them as stored. */
-async function appendIn(trx: Kysely<Database>, rows: readonly UnchainedRow[], recorded: ReadonlySet<string> = NONE_RECORDED): Promise<AuditRow[]> {
-  if (rows.length === 0) return [];
+/**
+ * Appends rows after the current head inside the caller's transaction `trx`; returns them as stored and
+ * the token-hash pairs it wrote (recordTokenHashes).
+ */
+async function appendIn(trx: Kysely<Database>, rows: readonly UnchainedRow[], recorded: ReadonlySet<string>): Promise<{ rows: AuditRow[]; pairs: string[] }> {
+  if (rows.length === 0) return { rows: [], pairs: [] };
   // The lock: a no-op write of the head row, which also reads it.
   const head = await trx.updateTable('audit_chain_head').set((eb) => ({ last_id: eb.ref('last_id') })).where('id', '=', 1).returning(['last_id', 'last_hash']).executeTakeFirstOrThrow();
   const chained = chain(rows, { lastId: Number(head.last_id), lastHash: head.last_hash });
   await insertRows(trx, chained);
-  await recordTokenHashes(trx, chained, recorded);
+  const pairs = await recordTokenHashes(trx, chained, recorded);
   const last = chained[chained.length - 1]!;
   await trx.updateTable('audit_chain_head').set({ last_id: last.id, last_hash: last.hash }).where('id', '=', 1).execute();
-  return chained;
+  return { rows: chained, pairs };
 }
 
 /**
@@ -204,11 +207,9 @@ export function createAuditStore(db: Kysely<Database>, { now = Date.now }: Audit
    */
   const tokenInfos = new Map<number, { info: TokenInfo; until: number }>();
   const recordedPairs = new Set<string>();
-  const remembered = (rows: AuditRow[]): AuditRow[] => {
-    for (const r of rows) {
-      if (r.token_hash === null || r.token_id === null) continue;
-      const key = pairKey(r.token_id, r.token_hash);
-      if (recordedPairs.has(key)) continue;
+  /** Called once the transaction that wrote them has committed. */
+  const remembered = ({ rows, pairs }: { rows: AuditRow[]; pairs: string[] }): AuditRow[] => {
+    for (const key of pairs) {
       if (recordedPairs.size >= RECORDED_PAIRS_KEPT) recordedPairs.delete(recordedPairs.values().next().value!);
       recordedPairs.add(key);
     }
@@ -240,7 +241,7 @@ export function createAuditStore(db: Kysely<Database>, { now = Date.now }: Audit
     },
 
     /** appendIn in the caller's transaction: its pairs are not remembered (this store cannot see its commit). */
-    appendIn: (trx: Kysely<Database>, rows: readonly UnchainedRow[]) => appendIn(trx, rows, recordedPairs),
+    appendIn: async (trx: Kysely<Database>, rows: readonly UnchainedRow[]): Promise<AuditRow[]> => (await appendIn(trx, rows, recordedPairs)).rows,
 
     async head(): Promise<{ lastId: number; lastHash: string }> {
       const r = await db.selectFrom('audit_chain_head').select(['last_id', 'last_hash']).where('id', '=', 1).executeTakeFirstOrThrow();

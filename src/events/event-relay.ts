@@ -25,6 +25,8 @@ export interface PreparedWrite {
   settle(committed: boolean): void;
 }
 
+const asPrepared = (w: RelayWrite | PreparedWrite): PreparedWrite => (typeof w === 'function' ? { write: w, settle: () => {} } : w);
+
 export interface RelaySink {
   /** First statement(s) of the relay's transaction, before events are taken: serialises relays. */
   lock?(trx: Kysely<Database>): Promise<void>;
@@ -65,7 +67,7 @@ export function createEventRelay({ db, sinks, onError = () => {}, onRelayed = ()
     const events = await outbox.pending(batch);
     if (events.length === 0) return 0;
     const outcomes = await Promise.allSettled(sinks.map((s) => s.prepare(events)));
-    const prepared = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [typeof o.value === 'function' ? { write: o.value, settle: undefined } : o.value] : []));
+    const prepared = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [asPrepared(o.value)] : []));
     let committed = false;
     let relayed: number;
     try {
@@ -80,7 +82,7 @@ export function createEventRelay({ db, sinks, onError = () => {}, onRelayed = ()
       });
       committed = true;
     } finally {
-      for (const p of prepared) p.settle?.(committed);
+      for (const p of prepared) p.settle(committed);
     }
     if (relayed > 0) onRelayed(relayed);
     if (failures > 0) {

@@ -219,6 +219,12 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
     return null;
   }
 
+  /** The cache's entry for a digest while it is still fresh (a stale one is read again). */
+  function fresh(digest: string, now: Date): CacheEntry | undefined {
+    const cached = cache.get(digest);
+    return cached !== undefined && cached.until > now.getTime() ? cached : undefined;
+  }
+
   /** A token read from the store, kept in the cache unless a revocation (or an account change) arrived while it was read: the row may predate it. */
   function keep(digest: string, { token, user }: TokenWithUser, now: Date, epoch: number): CacheEntry {
     const entry: CacheEntry = { token, user, until: now.getTime() + cacheMs, bytes: estimateEntryBytes(digest, token, user) };
@@ -253,8 +259,8 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
       if (secret.length === 0 || secret.length > MAX_SECRET_LENGTH) return { ok: false, reason: 'unknown' };
       const digest = digester.digest(secret);
       const now = clock.now();
-      const cached = cache.get(digest);
-      if (cached && cached.until > now.getTime()) return afterJudging(judge(cached, now), now, context);
+      const cached = fresh(digest, now);
+      if (cached) return afterJudging(judge(cached, now), now, context);
 
       // One query for the token and its user (one round trip on PostgreSQL), shared with the misses
       // waiting beside it; a token digested under a previous server secret (the rare path) reads its
@@ -281,11 +287,9 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
      */
     verifyCached(secret: string, context: VerifyContext, accepts: (token: Token, user: User | null) => boolean): Verified | null {
       if (secret.length === 0 || secret.length > MAX_SECRET_LENGTH) return null;
-      const cached = cache.get(digester.digest(secret));
-      if (cached === undefined) return null;
       const now = clock.now();
-      if (cached.until <= now.getTime()) return null;
-      return accepted(cached, now, context, accepts);
+      const cached = fresh(digester.digest(secret), now);
+      return cached === undefined ? null : accepted(cached, now, context, accepts);
     },
 
     /**
@@ -301,8 +305,8 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
       if (secret.length === 0 || secret.length > MAX_SECRET_LENGTH) return null;
       const digest = digester.digest(secret);
       const now = clock.now();
-      const cached = cache.get(digest);
-      if (cached !== undefined && cached.until > now.getTime()) return accepted(cached, now, context, accepts);
+      const cached = fresh(digest, now);
+      if (cached !== undefined) return accepted(cached, now, context, accepts);
       const epoch = invalidations;
       return lookUp(digest).then((found) => {
         if (!found || !digester.matches(found.token.digest, digest)) return { absent: digest };
