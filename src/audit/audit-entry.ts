@@ -6,7 +6,7 @@
  * hash, so an entry cannot be moved; prev_hash links it to the one before, so a deleted or rewritten
  * entry breaks the chain (audit-chain.ts checks it).
  */
-import { createHash } from 'node:crypto';
+import { sha256 } from '../kernel/sha256.js';
 
 export type ActorType = 'user' | 'bot' | 'deploy_token';
 
@@ -57,7 +57,7 @@ function hashOf(prev: string, id: number, r: UnchainedRow): string {
     num(id), str(r.created_at), str(r.event), str(r.actor_type), num(r.actor_id), str(r.actor_name), num(r.token_id), str(r.token_hash), str(r.method), str(r.route), str(r.path),
     num(r.status), str(r.user_agent), str(r.ip), num(r.project_id), num(r.group_id), str(r.group_path), str(r.data),
   ];
-  return createHash('sha256').update(`${prev}\n${JSON.stringify(values)}`, 'utf8').digest('hex');
+  return sha256(`${prev}\n${JSON.stringify(values)}`, 'hex');
 }
 
 /** The hash an entry must carry, given its fields and the previous entry's hash. */
@@ -93,7 +93,7 @@ export function chain(rows: readonly UnchainedRow[], head: { lastId: number; las
 
 /** How a token appears in the log: SHA-256 of its stored HMAC digest (hex text), never the secret. */
 export function tokenHashOfDigest(hmacDigestHex: string): string {
-  return `sha256:${createHash('sha256').update(hmacDigestHex, 'utf8').digest('hex')}`;
+  return `sha256:${sha256(hmacDigestHex, 'hex')}`;
 }
 
 export const TOKEN_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addDays, daysUntil, isExpiredAt, midnightUtc, parseExpiryDate, presentExpiryDate, utcDateOf } from './dates.js';
+import { addDays, daysUntil, isExpiredAt, midnightUtc, MIDNIGHTS_KEPT, parseExpiryDate, presentExpiryDate, utcDateOf } from './dates.js';
 
 const day = fc.date({ min: new Date('1971-01-01T00:00:00Z'), max: new Date('2999-12-31T00:00:00Z'), noInvalidDate: true }).map(utcDateOf);
 
@@ -51,5 +51,21 @@ describe('UTC expiry dates', () => {
         expect(isExpiredAt(later, now)).toBe(n <= 0);
       }),
     );
+  });
+
+  it('isExpiredAt answers the same from its remembered midnights, past their bound too', () => {
+    const start = Date.UTC(2026, 0, 1);
+    const dates = Array.from({ length: MIDNIGHTS_KEPT + 500 }, (_, i) => utcDateOf(new Date(start + i * 86_400_000)));
+    // Three passes: the first fills (and empties) the memory, the others read it, each against the parse.
+    for (let pass = 0; pass < 3; pass++) {
+      for (const [i, date] of dates.entries()) {
+        const midnight = Date.parse(`${date}T00:00:00Z`);
+        const delta = (i % 3) - 1; // just before, at and after 00:00 UTC
+        expect(isExpiredAt(date, new Date(midnight + delta))).toBe(delta >= 0);
+      }
+    }
+    // Not a date: never expired, as before (the comparison with NaN is false), remembered or not.
+    expect(isExpiredAt('never', new Date('2999-01-01T00:00:00Z'))).toBe(false);
+    expect(isExpiredAt('never', new Date('2999-01-01T00:00:00Z'))).toBe(false);
   });
 });

@@ -19,9 +19,26 @@ export function midnightUtc(date: UtcDate): Date {
   return new Date(`${date}T00:00:00.000Z`);
 }
 
+/**
+ * 00:00 UTC of the dates seen lately, in epoch ms: isExpiredAt runs on every verification, cache hits
+ * included, and parsing a date costs 0.7–2 µs where a look-up here costs 0.05. Bounded: emptied when
+ * it reaches MIDNIGHTS_KEPT dates (a store holds far fewer distinct expiry dates).
+ */
+const midnights = new Map<UtcDate, number>();
+export const MIDNIGHTS_KEPT = 10_000;
+function midnightMsOf(date: UtcDate): number {
+  let ms = midnights.get(date);
+  if (ms === undefined) {
+    if (midnights.size >= MIDNIGHTS_KEPT) midnights.clear();
+    ms = midnightUtc(date).getTime();
+    midnights.set(date, ms);
+  }
+  return ms;
+}
+
 /** True when a token with this expiry date no longer works at `now`. */
 export function isExpiredAt(expiresOn: UtcDate | null, now: Date): boolean {
-  return expiresOn !== null && now.getTime() >= midnightUtc(expiresOn).getTime();
+  return expiresOn !== null && now.getTime() >= midnightMsOf(expiresOn);
 }
 
 /** Adds whole days to a date. */

@@ -135,6 +135,34 @@ describe('the verify cache (issue 13: one query a miss, a bound in bytes)', () =
     expect(!blocked.ok && blocked.reason).toBe('user_blocked');
   });
 
+  it('a hit costs no HMAC: the cache is keyed by a salted fingerprint, the digest computed on a miss only', async () => {
+    const hmacs: string[] = [];
+    const counted = { ...digester, digest: (secret: string) => (hmacs.push(secret), digester.digest(secret)) };
+    const verifier = createTokenVerifier({ store, digester: counted, clock, cacheMs: 1000 });
+    const alice = await personal('glpat-fingerprint-a', 'alice');
+    const bob = await personal('glpat-fingerprint-b', 'bob');
+    const a = await verifier.verify('glpat-fingerprint-a');
+    expect(a.ok && a.user?.id).toBe(alice.id);
+    expect(hmacs).toEqual(['glpat-fingerprint-a']);
+    // Hits on every entry point: verify, verifyCached, verifyCachedOrLoad.
+    expect((await verifier.verify('glpat-fingerprint-a')).ok).toBe(true);
+    expect(verifier.verifyCached('glpat-fingerprint-a', {}, () => true)?.user?.id).toBe(alice.id);
+    expect((verifier.verifyCachedOrLoad('glpat-fingerprint-a', {}, () => true) as { user: { id: number } } | null)?.user.id).toBe(alice.id);
+    expect(hmacs).toEqual(['glpat-fingerprint-a']);
+    // Another secret is its own entry; a secret that only differs in a character finds nothing.
+    const b = await verifier.verifyCachedOrLoad('glpat-fingerprint-b', {}, () => true);
+    expect((b as { user: { id: number } } | null)?.user.id).toBe(bob.id);
+    expect(verifier.verifyCached('glpat-fingerprint-c', {}, () => true)).toBeNull();
+    expect(await verifier.verify('glpat-fingerprint-c')).toEqual({ ok: false, reason: 'unknown' });
+    expect(hmacs).toEqual(['glpat-fingerprint-a', 'glpat-fingerprint-b', 'glpat-fingerprint-c']);
+    expect(verifier.cacheSize().entries).toBe(2);
+    // Stale after cacheMs: read again, with its HMAC.
+    clock.advance(1001);
+    expect((await verifier.verify('glpat-fingerprint-a')).ok).toBe(true);
+    expect(hmacs.at(-1)).toBe('glpat-fingerprint-a');
+    expect(hmacs).toHaveLength(4);
+  });
+
   it('holds the cache under maxBytes, dropping the oldest entries first', async () => {
     const { spied, calls } = counting();
     const probe = createTokenVerifier({ store, digester, clock, cacheMs: 60_000 });

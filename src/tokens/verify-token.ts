@@ -1,8 +1,14 @@
 /**
  * The one verification function every credential path uses (REST API auth now; registry, git and
- * package endpoints later). It is the hot path: one HMAC, one cache look-up, and a database read only
+ * package endpoints later). It is the hot path: one hash, one cache look-up, and a database read only
  * on a miss. It returns a closed set of outcomes instead of throwing; each adapter maps the reason
  * to its own wire answer.
+ *
+ * The cache is keyed by the presented secret's fingerprint — SHA-256 of it under a random salt this
+ * process draws at start and never stores or sends — rather than by its HMAC digest: a cache hit costs one
+ * one-shot hash (0.8 µs on the bench machine) instead of the HMAC (4 µs), and the HMAC, what the store
+ * knows a token by, is computed on a miss only. Neither the secret nor anything usable outside this
+ * process is kept.
  *
  * The cache keeps a verified token for `cacheMs` (default 1 s), bounded by `maxBytes` (an estimate of each
  * entry's heap size: LATCHKEY_VERIFY_CACHE_BYTES, default 32 MiB) and `maxEntries`; the oldest entries go
@@ -20,6 +26,8 @@
  * flagging) is noted synchronously and written by the usage tracker in the background.
  */
 import type { Clock } from '../kernel/clock.js';
+import { cryptoTokenGenerator } from '../kernel/random.js';
+import { sha256 } from '../kernel/sha256.js';
 import type { User } from '../namespaces/namespace.js';
 import type { Store } from '../store/open-store.js';
 import { isReuseOfRotatedSecret, isTokenExpiredAt, type Token } from './token.js';
@@ -74,8 +82,8 @@ const stringBytes = (s: string | null | undefined): number => (s == null ? 0 : 1
  * An entry's estimated heap size: the key, the strings it holds and a fixed cost per object and field
  * (V8: about 8 bytes a field plus headers), on the high side so the bound holds.
  */
-export function estimateEntryBytes(digest: string, token: Token & { digest: string }, user: User | null): number {
-  let bytes = 160 + stringBytes(digest) * 2; // Map slot, the entry object, the key (twice: the digest map too)
+export function estimateEntryBytes(key: string, token: Token & { digest: string }, user: User | null): number {
+  let bytes = 160 + stringBytes(key) * 2; // Map slot, the entry object, the key (twice: the by-id map too)
   bytes += 40 + 8 * 24; // the token object and its fields
   for (const v of [token.kind, token.name, token.description, token.username, token.expiresAt, token.createdAt, token.revokedAt, token.lastUsedAt, token.supersededAt, token.graceUntil, token.revokeReason, token.reuseDetectedAt, token.reuseFlaggedAt, token.validUntil, token.digest]) bytes += stringBytes(v);
   bytes += 32 + token.scopes.reduce((n, s) => n + 8 + stringBytes(s), 0) + token.lastUsedIps.reduce((n, s) => n + 8 + stringBytes(s), 0);
@@ -102,6 +110,8 @@ export interface TokenVerifierDeps {
    * request wait.
    */
   usage?: Pick<TokenUsageTracker, 'note'>;
+  /** The salt of the cache's fingerprints (tests); default 16 random bytes drawn at start. */
+  fingerprintSalt?: string;
 }
 
 /** Longest value worth hashing: every real token is far shorter. */
@@ -109,9 +119,15 @@ const MAX_SECRET_LENGTH = 256;
 
 export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
 
-export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntries = 100_000, maxBytes = DEFAULT_VERIFY_CACHE_BYTES, revocations, onRotatedSecretPresented, usage }: TokenVerifierDeps) {
+export function createTokenVerifier({
+  store, digester, clock, cacheMs, maxEntries = 100_000, maxBytes = DEFAULT_VERIFY_CACHE_BYTES, revocations, onRotatedSecretPresented, usage,
+  fingerprintSalt = Buffer.from(cryptoTokenGenerator.randomBytes(16)).toString('hex'),
+}: TokenVerifierDeps) {
+  /** The cache's key for a presented secret (see the top of this file). */
+  const fingerprint = (secret: string): string => sha256(`${fingerprintSalt}\n${secret}`, 'base64');
+  /** Fingerprint → entry. */
   const cache = new Map<string, CacheEntry>();
-  const digestById = new Map<number, string>();
+  const keyById = new Map<number, string>();
   let cachedBytes = 0;
   /** Counts invalidations: a look-up that saw it change while it ran does not cache what it read. */
   let invalidations = 0;
@@ -150,16 +166,16 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
     else lookingUp = false;
   }
 
-  function drop(digest: string): void {
-    const entry = cache.get(digest);
+  function drop(key: string): void {
+    const entry = cache.get(key);
     if (entry === undefined) return;
-    cache.delete(digest);
+    cache.delete(key);
     cachedBytes -= entry.bytes;
-    if (digestById.get(entry.token.id) === digest) digestById.delete(entry.token.id);
+    if (keyById.get(entry.token.id) === key) keyById.delete(entry.token.id);
   }
 
-  function remember(digest: string, entry: CacheEntry): void {
-    drop(digest);
+  function remember(key: string, entry: CacheEntry): void {
+    drop(key);
     if (entry.bytes > maxBytes) return;
     // Oldest first (a Map iterates in insertion order) until the new entry fits both bounds. Only when
     // it does not fit already: a Map's iteration walks over the slots of deleted keys (every miss
@@ -170,9 +186,9 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
         drop(oldest);
       }
     }
-    cache.set(digest, entry);
+    cache.set(key, entry);
     cachedBytes += entry.bytes;
-    digestById.set(entry.token.id, digest);
+    keyById.set(entry.token.id, key);
   }
 
   function judge(entry: { token: Token & { deleted: boolean }; user: User | null }, now: Date): VerifyResult {
@@ -187,21 +203,21 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
 
   function forget(tokenId: number): void {
     invalidations++;
-    const digest = digestById.get(tokenId);
-    if (digest !== undefined) drop(digest);
-    digestById.delete(tokenId);
+    const key = keyById.get(tokenId);
+    if (key !== undefined) drop(key);
+    keyById.delete(tokenId);
   }
   /** Every entry of a user's tokens (a scan: users change rarely, and the hot path keeps no second index). */
   function forgetUser(userId: number): void {
     invalidations++;
-    for (const [digest, entry] of cache) if (entry.user?.id === userId || entry.token.userId === userId) drop(digest);
+    for (const [key, entry] of cache) if (entry.user?.id === userId || entry.token.userId === userId) drop(key);
   }
   revocations?.subscribe(forget);
   revocations?.subscribeUsers?.(forgetUser);
   revocations?.onResync?.(() => {
     invalidations++;
     cache.clear();
-    digestById.clear();
+    keyById.clear();
     cachedBytes = 0;
   });
 
@@ -219,16 +235,16 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
     return null;
   }
 
-  /** The cache's entry for a digest while it is still fresh (a stale one is read again). */
-  function fresh(digest: string, now: Date): CacheEntry | undefined {
-    const cached = cache.get(digest);
+  /** The cache's entry for a fingerprint while it is still fresh (a stale one is read again). */
+  function fresh(key: string, now: Date): CacheEntry | undefined {
+    const cached = cache.get(key);
     return cached !== undefined && cached.until > now.getTime() ? cached : undefined;
   }
 
   /** A token read from the store, kept in the cache unless a revocation (or an account change) arrived while it was read: the row may predate it. */
-  function keep(digest: string, { token, user }: TokenWithUser, now: Date, epoch: number): CacheEntry {
-    const entry: CacheEntry = { token, user, until: now.getTime() + cacheMs, bytes: estimateEntryBytes(digest, token, user) };
-    if (cacheMs > 0 && invalidations === epoch) remember(digest, entry);
+  function keep(key: string, { token, user }: TokenWithUser, now: Date, epoch: number): CacheEntry {
+    const entry: CacheEntry = { token, user, until: now.getTime() + cacheMs, bytes: estimateEntryBytes(key, token, user) };
+    if (cacheMs > 0 && invalidations === epoch) remember(key, entry);
     return entry;
   }
 
@@ -257,10 +273,11 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
   return {
     async verify(secret: string, context: VerifyContext = {}): Promise<VerifyResult> {
       if (secret.length === 0 || secret.length > MAX_SECRET_LENGTH) return { ok: false, reason: 'unknown' };
-      const digest = digester.digest(secret);
+      const key = fingerprint(secret);
       const now = clock.now();
-      const cached = fresh(digest, now);
+      const cached = fresh(key, now);
       if (cached) return afterJudging(judge(cached, now), now, context);
+      const digest = digester.digest(secret);
 
       // One query for the token and its user (one round trip on PostgreSQL), shared with the misses
       // waiting beside it; a token digested under a previous server secret (the rare path) reads its
@@ -273,7 +290,7 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
       }
       // The look-up is by digest; compare again in constant time so equality never short-circuits.
       if (!found || !digester.matches(found.token.digest, digest)) return { ok: false, reason: 'unknown' };
-      const entry = keep(digest, found, now, epoch);
+      const entry = keep(key, found, now, epoch);
       // The row's usage columns go to the usage tracker (its first write of the token reads nothing).
       return afterJudging(judge(entry, now), now, context, found.usage);
     },
@@ -288,7 +305,7 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
     verifyCached(secret: string, context: VerifyContext, accepts: (token: Token, user: User | null) => boolean): Verified | null {
       if (secret.length === 0 || secret.length > MAX_SECRET_LENGTH) return null;
       const now = clock.now();
-      const cached = fresh(digester.digest(secret), now);
+      const cached = fresh(fingerprint(secret), now);
       return cached === undefined ? null : accepted(cached, now, context, accepts);
     },
 
@@ -303,14 +320,15 @@ export function createTokenVerifier({ store, digester, clock, cacheMs, maxEntrie
      */
     verifyCachedOrLoad(secret: string, context: VerifyContext, accepts: (token: Token, user: User | null) => boolean): Verified | null | Promise<Verified | null | { absent: string }> {
       if (secret.length === 0 || secret.length > MAX_SECRET_LENGTH) return null;
-      const digest = digester.digest(secret);
+      const key = fingerprint(secret);
       const now = clock.now();
-      const cached = fresh(digest, now);
+      const cached = fresh(key, now);
       if (cached !== undefined) return accepted(cached, now, context, accepts);
+      const digest = digester.digest(secret);
       const epoch = invalidations;
       return lookUp(digest).then((found) => {
         if (!found || !digester.matches(found.token.digest, digest)) return { absent: digest };
-        return accepted(keep(digest, found, now, epoch), now, context, accepts, found.usage);
+        return accepted(keep(key, found, now, epoch), now, context, accepts, found.usage);
       });
     },
 
