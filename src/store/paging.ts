@@ -38,16 +38,16 @@ const PAST_LIMIT_KEPT = 1_000;
 const pastLimit = new WeakMap<object, Map<string, number>>();
 
 /**
- * The page's count: a number (the limit + 1 when past it), or null when it was past its limit within
- * PAST_LIMIT_MS and is not counted again.
+ * The page's count, bounded by the limit: limit + 1 when past it — counted, or taken from a count past it
+ * within PAST_LIMIT_MS without counting again.
  */
-async function countOf(db: Kysely<any>, count: NonNullable<ReturnType<typeof pageQueries>['count']>, limit: number | undefined, now: () => number): Promise<number | null> {
+async function countOf(db: Kysely<any>, count: NonNullable<ReturnType<typeof pageQueries>['count']>, limit: number | undefined, now: () => number): Promise<number> {
   if (limit === undefined) return Number((await count.executeTakeFirstOrThrow()).n);
   const compiled = count.compile();
   const key = `${compiled.sql}\u0000${JSON.stringify(compiled.parameters)}`;
   let remembered = pastLimit.get(db);
   const until = remembered?.get(key);
-  if (until !== undefined && until > now()) return null;
+  if (until !== undefined && until > now()) return limit + 1;
   const n = Number(((await db.executeQuery<{ n: unknown }>(compiled)).rows[0] ?? { n: 0 }).n);
   if (n > limit) {
     if (remembered === undefined) pastLimit.set(db, (remembered = new Map()));
@@ -78,8 +78,6 @@ export async function pageRows<R extends { id: number }>(
   const items = ids.map((id) => byId.get(id)).filter((r): r is R => r !== undefined);
   const hasNext = idRows.length > page.perPage;
   if (counted === undefined) return { items, total: items.length, exact: false, hasNext };
-  // Past the limit a little while ago: a lower bound, as a count past it would give.
-  if (counted === null) return { items, total: page.countLimit! + 1, exact: false, hasNext };
   return { items, total: counted, exact: page.countLimit === undefined || counted <= page.countLimit, hasNext };
 }
 
